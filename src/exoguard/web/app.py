@@ -1,0 +1,121 @@
+"""The FastAPI application factory. Nothing is created at import time.
+
+Routers are discovered: every module in `exoguard.web.api` and `exoguard.web.pages` that
+defines `router` is included (API modules under /api).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from exoguard import __version__
+from exoguard.config import Settings, get_settings
+from exoguard.errors import ExoguardError
+from exoguard.web.metrics import AppMetrics
+from exoguard.web.ratelimit import make_rate_limiter
+from exoguard.web.state import AppState
+
+log = logging.getLogger(__name__)
+WEB_DIR = Path(__file__).resolve().parent
+
+
+def _plotly_js_path() -> Path:
+    import plotly
+
+    return Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+
+
+def _include_routers(app: FastAPI) -> None:
+    from exoguard.web import api, pages
+
+    for package, prefix in ((api, "/api"), (pages, "")):
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            router = getattr(module, "router", None)
+            if router is not None:
+                app.include_router(router, prefix=prefix)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the web application for `settings` (the process settings by default)."""
+    settings = settings or get_settings()
+    state = AppState.create(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.start()
+        try:
+            yield
+        finally:
+            state.stop()
+
+    app = FastAPI(
+        title="exoguard",
+        version=__version__,
+        description="Find and vet transiting exoplanets in Kepler, K2 and TESS data.",
+        lifespan=lifespan,
+    )
+    app.state.exoguard = state
+    app.state.metrics = AppMetrics()
+    app.state.rate_limiter = make_rate_limiter(settings.redis_url)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Content-Type", "X-CSRF-Token"],
+        )
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics: AppMetrics = request.app.state.metrics
+        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        metrics.latency.labels(path).observe(time.perf_counter() - started)
+        if response.status_code >= 400:
+            metrics.errors.labels(path, str(response.status_code)).inc()
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    @app.exception_handler(ExoguardError)
+    async def domain_error(request: Request, exc: ExoguardError) -> JSONResponse:
+        return JSONResponse(
+            status_code=exc.http_status,
+            content={"detail": str(exc), "error": type(exc).__name__},
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics_endpoint(request: Request) -> Response:
+        registry = request.app.state.metrics.registry
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        # Served from the installed plotly wheel: no CDN, no copy in the repository.
+        return FileResponse(_plotly_js_path(), media_type="application/javascript")
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    _include_routers(app)
+    return app
