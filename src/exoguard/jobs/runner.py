@@ -35,8 +35,17 @@ def create_job_row(
     get_task(kind)
     job_id = str(uuid.uuid4())
     with session_scope(factory) as session:
-        session.add(Job(id=job_id, kind=kind, status="queued", progress=0.0, params=params,
-                        owner_id=owner_id, attempts=0))
+        session.add(
+            Job(
+                id=job_id,
+                kind=kind,
+                status="queued",
+                progress=0.0,
+                params=params,
+                owner_id=owner_id,
+                attempts=0,
+            )
+        )
     return job_id
 
 
@@ -54,7 +63,9 @@ class InProcessRunner:
         n = fail_interrupted(self._factory, reason="interrupted: the server stopped during the job")
         if n:
             log.warning("marked %d interrupted jobs as failed", n)
-        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="exoguard-job")
+        self._pool = ThreadPoolExecutor(
+            max_workers=self._workers, thread_name_prefix="exoguard-job"
+        )
 
     def stop(self) -> None:
         if self._pool is not None:

@@ -116,8 +116,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ):
             return JSONResponse(
                 status_code=403,
-                content={"detail": f"missing or wrong {CSRF_HEADER} header (CSRF protection)",
-                         "error": "CSRFError"},
+                content={
+                    "detail": f"missing or wrong {CSRF_HEADER} header (CSRF protection)",
+                    "error": "CSRFError",
+                },
             )
         return await call_next(request)
 

@@ -69,7 +69,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
 def require_role(minimum: str) -> Callable[[User], User]:
-    """A dependency that admits users whose role is `minimum` or higher (explorer < researcher < admin)."""
+    """Admit users whose role is `minimum` or higher (explorer < researcher < admin)."""
     if minimum not in _ROLE_RANK:
         raise ValueError(f"unknown role {minimum!r}; allowed: {ROLES}")
 
