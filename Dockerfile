@@ -1,0 +1,16 @@
+# exoguard API / worker image. Build: docker build -t exoguard .
+FROM python:3.11-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+RUN apt-get update && apt-get install -y --no-install-recommends gcc g++ poppler-utils \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY src ./src
+# torch is pinned to 2.13.0; the CPU index keeps the image small.
+RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu . \
+    && useradd --create-home exoguard
+USER exoguard
+ENV EXOGUARD_ENV=production EXOGUARD_VAR_DIR=/var/lib/exoguard EXOGUARD_DATA_DIR=/data
+EXPOSE 8000
+HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
+CMD ["exoguard", "serve", "--host", "0.0.0.0", "--port", "8000"]
