@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         default="weighted", alias="EXOGUARD_AGGREGATION"
     )
     vetting_uncertainty_threshold: float = Field(default=0.15, alias="EXOGUARD_VET_UNCERTAINTY")
+    vetting_ambiguous_band: tuple[float, float] = Field(
+        default=(0.35, 0.65), alias="EXOGUARD_VET_AMBIGUOUS_BAND"
+    )
+    vetting_gold_rate: float = Field(default=0.10, alias="EXOGUARD_VET_GOLD_RATE", ge=0, le=1)
     vetting_min_votes: int = Field(default=3, alias="EXOGUARD_VET_MIN_VOTES", ge=1)
     canary_fraction: float = Field(default=0.10, alias="EXOGUARD_CANARY_FRACTION", ge=0, le=1)
     seed: int = Field(default=42, alias="EXOGUARD_SEED")
