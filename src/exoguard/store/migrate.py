@@ -1,0 +1,75 @@
+"""Alembic migrations, configured in code (no alembic.ini): upgrade, downgrade, current, head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from exoguard.store.db import make_engine, normalize_url
+from exoguard.store.timescale import MetricsStorage, current_metrics_storage
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def _resolve(url: str | None) -> str:
+    if url is None:
+        from exoguard.config import get_settings
+
+        url = get_settings().database_url
+    return normalize_url(url).render_as_string(hide_password=False)
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic `Config` for the packaged migrations and `url` (default: settings)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # Passed as an attribute, not an option: configparser would choke on '%' in passwords.
+    config.attributes["database_url"] = _resolve(url)
+    return config
+
+
+def upgrade(url: str | None = None, *, revision: str = "head") -> None:
+    """Apply migrations up to `revision` (default: all) to the database at `url`."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str | None = None, *, revision: str = "base") -> None:
+    """Revert migrations down to `revision` (default: everything)."""
+    command.downgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str:
+    """The newest revision shipped with this package."""
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    if head is None:  # pragma: no cover - the package always ships migrations
+        raise RuntimeError("no migrations found")
+    return head
+
+
+def current_revision(url: str | None = None) -> str | None:
+    """The revision the database at `url` is at (None when never migrated)."""
+    engine = make_engine(_resolve(url))
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def metrics_storage(url: str | None = None) -> MetricsStorage:
+    """Whether `model_metrics` is a TimescaleDB hypertable or a plain table at `url`."""
+    engine = make_engine(_resolve(url))
+    try:
+        with engine.connect() as connection:
+            return current_metrics_storage(connection)
+    finally:
+        engine.dispose()
+
+
+def is_up_to_date(url: str | None = None) -> bool:
+    """True when the database at `url` is at the head revision."""
+    return current_revision(url) == head_revision()
