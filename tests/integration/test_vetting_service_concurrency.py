@@ -1,0 +1,213 @@
+"""Concurrent requests on the real PostgreSQL: one vote per user and item, one settlement.
+
+Each thread uses its own connection and commits, as API requests do; the rows are deleted at
+the end. These tests need row locks and concurrent writers, so they run on PostgreSQL only (in
+CI the `db_url` fixture fails when PostgreSQL is unreachable, it never falls back).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from exoguard.errors import ConflictError, GoneError
+from exoguard.store.db import make_sessionmaker, session_scope
+from exoguard.store.models import Candidate, ModelVersion, User, VettingItem, Vote
+from exoguard.store.repositories import (
+    CandidateRepository,
+    ModelVersionRepository,
+    PredictionRepository,
+    UserRepository,
+)
+from exoguard.vetting import service
+from exoguard.vetting.queue import QueuePolicy
+from exoguard.vetting.service import VettingConfig
+
+pytestmark = pytest.mark.integration
+
+CONFIG = VettingConfig(method="weighted", min_votes=3)
+POLICY = QueuePolicy(uncertainty_threshold=0.1, ambiguous_band=None, gold_rate=0.0)
+
+
+class World:
+    """Committed rows of one test, removed afterwards."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+        self.tag = uuid.uuid4().hex[:10]
+        self.user_ids: list[int] = []
+        self.candidate_ids: list[int] = []
+        self.version_ids: list[str] = []
+
+    def users(self, n: int) -> list[int]:
+        with session_scope(self.factory) as s:
+            repo = UserRepository(s)
+            ids = [
+                repo.create(email=f"c{i}-{self.tag}@example.org", password_hash="x").id
+                for i in range(len(self.user_ids), len(self.user_ids) + n)
+            ]
+        self.user_ids += ids
+        return ids
+
+    def items(self, n: int) -> list[int]:
+        with session_scope(self.factory) as s:
+            start = len(self.candidate_ids)
+            names = [f"CC-{self.tag}-{i}" for i in range(start, start + n)]
+            frame = pd.DataFrame(
+                {"mission": "other", "object_id": names, "label": "candidate", "period_days": 3.0}
+            )
+            CandidateRepository(s).upsert_many(frame)
+            cands = [
+                int(c)
+                for c in s.scalars(
+                    select(Candidate.id)
+                    .where(Candidate.object_id.in_(names))
+                    .order_by(Candidate.id)
+                )
+            ]
+            version = f"gbm-c{self.tag}{len(self.version_ids)}"
+            ModelVersionRepository(s).create(
+                version_id=version, kind="gbm", config={}, data_hash="0", artifact_path="unused"
+            )
+            preds = [
+                PredictionRepository(s).create(
+                    candidate_id=c,
+                    model_version=version,
+                    probability=0.5,
+                    uncertainty=0.4,
+                    label="planet",
+                )
+                for c in cands
+            ]
+            result = service.enqueue_uncertain(s, preds, policy=POLICY)
+        self.candidate_ids += cands
+        self.version_ids.append(version)
+        return result.enqueued
+
+    def cleanup(self) -> None:
+        with session_scope(self.factory) as s:
+            if self.candidate_ids:
+                s.execute(delete(Candidate).where(Candidate.id.in_(self.candidate_ids)))
+            if self.user_ids:
+                s.execute(delete(User).where(User.id.in_(self.user_ids)))
+            if self.version_ids:
+                s.execute(delete(ModelVersion).where(ModelVersion.id.in_(self.version_ids)))
+
+
+@pytest.fixture
+def world(db_engine: Engine, db_backend: str) -> Iterator[World]:
+    if db_backend != "postgresql":
+        if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+            pytest.fail("CI=true needs PostgreSQL for the concurrency tests", pytrace=False)
+        pytest.skip("concurrent writers need PostgreSQL (CI always has it)")
+    w = World(make_sessionmaker(db_engine))
+    try:
+        yield w
+    finally:
+        w.cleanup()
+
+
+def _race(n: int, fn: Callable[[int], Any]) -> list[Any]:
+    """Run fn(0..n-1) in n threads released together; returns results or exceptions."""
+    barrier = threading.Barrier(n)
+
+    def run(i: int) -> Any:
+        barrier.wait(timeout=30)
+        try:
+            return fn(i)
+        except Exception as exc:  # collected and asserted by the test
+            return exc
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(run, range(n)))
+
+
+def _vote(world: World, item_id: int, user_id: int, label: str = "planet") -> service.VoteOutcome:
+    with session_scope(world.factory) as s:
+        return service.submit_vote(
+            s, item_id=item_id, user_id=user_id, label=label, confidence=4, config=CONFIG
+        )
+
+
+def test_concurrent_duplicate_votes_leave_one_vote(world: World) -> None:
+    items = world.items(4)
+    (user,) = world.users(1)
+    for item_id in items:
+        results = _race(8, lambda i, item_id=item_id: _vote(world, item_id, user))
+        ok = [r for r in results if isinstance(r, service.VoteOutcome)]
+        conflicts = [r for r in results if isinstance(r, ConflictError)]
+        assert len(ok) == 1, results
+        assert len(conflicts) == 7, results
+    with session_scope(world.factory) as s:
+        for item_id in items:
+            n = s.scalar(select(func.count(Vote.id)).where(Vote.item_id == item_id))
+            assert n == 1
+
+
+def test_concurrent_final_votes_settle_exactly_once(world: World) -> None:
+    items = world.items(5)
+    users = world.users(2 + 6)
+    early, racers = users[:2], users[2:]
+    for item_id in items:
+        for u in early:
+            assert not _vote(world, item_id, u).settled
+    for item_id in items:
+        results = _race(len(racers), lambda i, item_id=item_id: _vote(world, item_id, racers[i]))
+        settled = [r for r in results if isinstance(r, service.VoteOutcome) and r.settled]
+        others = [r for r in results if not (isinstance(r, service.VoteOutcome) and r.settled)]
+        assert len(settled) == 1, results
+        # every other racer either found the item settled (410) or voted before it settled
+        assert all(
+            isinstance(r, GoneError) or (isinstance(r, service.VoteOutcome) and not r.settled)
+            for r in others
+        ), results
+        assert settled[0].n_votes == 3
+
+    with session_scope(world.factory) as s:
+        for item_id in items:
+            item = s.get(VettingItem, item_id)
+            assert item is not None and item.status == "settled"
+            assert item.consensus_label == "planet"
+            candidate = s.get(Candidate, item.candidate_id)
+            assert candidate is not None and candidate.origin == "curated"
+            features = candidate.features or {}
+            assert features["vetting"]["item_id"] == item_id
+            assert "vetting_history" not in features  # the candidate was updated once
+            n_votes = s.scalar(select(func.count(Vote.id)).where(Vote.item_id == item_id))
+            assert n_votes == len(features["vetting"]["votes"]) == 3
+        reps = service.reputations_of(s, users)
+        for u in early:
+            assert reps[u].consensus_total == len(items)
+
+
+def test_concurrent_enqueue_opens_one_item_per_candidate(world: World) -> None:
+    (item_id,) = world.items(1)
+    with session_scope(world.factory) as s:
+        item = s.get(VettingItem, item_id)
+        assert item is not None
+        candidate_id = item.candidate_id
+        s.execute(delete(VettingItem).where(VettingItem.id == item_id))
+
+    def enqueue(_: int) -> int:
+        with session_scope(world.factory) as s:
+            preds = PredictionRepository(s).list_for_candidate(candidate_id)
+            return len(service.enqueue_uncertain(s, preds, policy=POLICY).enqueued)
+
+    results = _race(6, enqueue)
+    assert sorted(results) == [0, 0, 0, 0, 0, 1], results
+    with session_scope(world.factory) as s:
+        n_open = s.scalar(
+            select(func.count(VettingItem.id)).where(
+                VettingItem.candidate_id == candidate_id, VettingItem.status == "open"
+            )
+        )
+        assert n_open == 1
