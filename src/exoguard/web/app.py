@@ -56,6 +56,26 @@ def _include_routers(app: FastAPI) -> None:
                 app.include_router(router, prefix=prefix)
 
 
+ACTIVE_USER_WINDOW_S = 15 * 60
+MODEL_GAUGE_REFRESH_S = 15.0
+
+
+def _refresh_model_gauges(state: AppState, metrics: AppMetrics) -> None:
+    """Model accuracy on vetted labels and drift, from `model_metrics` (at most every 15 s)."""
+    now = time.monotonic()
+    if now - state.gauges_refreshed_at < MODEL_GAUGE_REFRESH_S:
+        return
+    state.gauges_refreshed_at = now
+    from exoguard.ml.monitoring import export_to_prometheus
+    from exoguard.store.db import session_scope
+
+    try:
+        with session_scope(state.sessions) as session:
+            export_to_prometheus(metrics, session, canary_fraction=state.settings.canary_fraction)
+    except Exception:  # a scrape must not fail because the model tables are unreadable
+        log.exception("could not refresh the model gauges")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the web application for `settings` (the process settings by default)."""
     settings = settings or get_settings()
@@ -92,6 +112,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def observe(request: Request, call_next):  # type: ignore[no-untyped-def]
         started = time.perf_counter()
         response: Response = await call_next(request)
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            state.seen(token)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         metrics: AppMetrics = request.app.state.metrics
@@ -136,8 +159,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False)
     def metrics_endpoint(request: Request) -> Response:
-        registry = request.app.state.metrics.registry
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        metrics: AppMetrics = request.app.state.metrics
+        _refresh_model_gauges(state, metrics)
+        metrics.active_users.set(state.active_users(window_s=ACTIVE_USER_WINDOW_S))
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
     def plotly_js() -> FileResponse:

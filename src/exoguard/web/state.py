@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +25,9 @@ class AppState:
     sessions: sessionmaker[Session]
     jobs: JobRunner
     migrate_on_start: bool = True
+    gauges_refreshed_at: float = float("-inf")
+    _last_seen: dict[str, float] = field(default_factory=dict)
+    _seen_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def create(cls, settings: Settings, *, migrate_on_start: bool = True) -> AppState:
@@ -38,6 +44,19 @@ class AppState:
 
             upgrade(self.settings.database_url)
         self.jobs.start()
+
+    def seen(self, session_token: str) -> None:
+        """Remember that a session made a request now (for the active-users gauge)."""
+        key = hashlib.sha256(session_token.encode()).hexdigest()[:16]
+        with self._seen_lock:
+            self._last_seen[key] = time.monotonic()
+
+    def active_users(self, *, window_s: float) -> int:
+        """Sessions seen by this replica in the last `window_s` seconds."""
+        cutoff = time.monotonic() - window_s
+        with self._seen_lock:
+            self._last_seen = {k: t for k, t in self._last_seen.items() if t >= cutoff}
+            return len(self._last_seen)
 
     def stop(self) -> None:
         self.jobs.stop()
