@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import threading
 import time
 import traceback
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,6 +22,95 @@ from exoguard.store.models import Job
 
 log = logging.getLogger(__name__)
 PROGRESS_MIN_INTERVAL_S = 0.5
+#: A running job refreshes its Redis heartbeat every HEARTBEAT_INTERVAL_S seconds (env
+#: EXOGUARD_JOB_HEARTBEAT_S overrides it); a heartbeat missing for HEARTBEAT_TTL_FACTOR times
+#: that means its worker died (SIGKILL, lost machine) and the job is marked failed.
+HEARTBEAT_INTERVAL_S = 5.0
+HEARTBEAT_TTL_FACTOR = 6
+HEARTBEAT_ENV = "EXOGUARD_JOB_HEARTBEAT_S"
+LOST_JOB_ERROR = "worker lost: the process running this job stopped (no heartbeat)"
+
+
+def heartbeat_interval_s() -> float:
+    return float(os.environ.get(HEARTBEAT_ENV) or HEARTBEAT_INTERVAL_S)
+
+
+def heartbeat_ttl_s() -> float:
+    return heartbeat_interval_s() * HEARTBEAT_TTL_FACTOR
+
+
+def heartbeat_key(job_id: str) -> str:
+    return f"exoguard:job:{job_id}:alive"
+
+
+@contextmanager
+def heartbeat(settings: Settings, job_id: str) -> Iterator[None]:
+    """Keep a Redis key alive while a job runs (only when REDIS_URL is configured)."""
+    if not settings.redis_url:
+        yield
+        return
+    import redis
+
+    client: Any = redis.Redis.from_url(settings.redis_url)
+    stop = threading.Event()
+    interval, ttl_ms = heartbeat_interval_s(), max(1, int(heartbeat_ttl_s() * 1000))
+
+    def beat() -> None:
+        while True:
+            try:
+                client.set(heartbeat_key(job_id), "1", px=ttl_ms)
+            except Exception as exc:  # a Redis hiccup must not kill the job
+                log.warning("job %s: heartbeat failed: %s", job_id, exc)
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id[:8]}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        with contextlib.suppress(Exception):  # the key expires by itself anyway
+            client.delete(heartbeat_key(job_id))
+        client.close()
+
+
+def fail_lost_jobs(
+    factory: sessionmaker[Session], settings: Settings, *, job_ids: list[str] | None = None
+) -> int:
+    """Mark `running` jobs whose heartbeat expired as failed; returns how many.
+
+    Needs REDIS_URL (heartbeats live there); a job started less than one heartbeat TTL ago
+    is never failed. Work of a lost job is never half-applied: tasks write in one transaction.
+    """
+    if not settings.redis_url:
+        return 0
+    import redis
+
+    client: Any = redis.Redis.from_url(settings.redis_url)
+    cutoff = datetime.now(UTC) - timedelta(seconds=heartbeat_ttl_s())
+    n = 0
+    try:
+        with session_scope(factory) as session:
+            query = session.query(Job).filter(Job.status == "running")
+            if job_ids is not None:
+                query = query.filter(Job.id.in_(job_ids))
+            for job in query.all():
+                started = job.started_at
+                if started is None or started > cutoff:
+                    continue
+                if client.exists(heartbeat_key(job.id)):
+                    continue
+                job.status = "failed"
+                job.error = LOST_JOB_ERROR
+                job.finished_at = datetime.now(UTC)
+                n += 1
+    finally:
+        client.close()
+    if n:
+        log.warning("marked %d lost job(s) as failed", n)
+    return n
 
 
 def execute_job(factory: sessionmaker[Session], settings: Settings, job_id: str) -> str:
@@ -48,7 +143,8 @@ def execute_job(factory: sessionmaker[Session], settings: Settings, job_id: str)
 
     try:
         fn = get_task(kind)
-        result = fn(JobContext(job_id, params, settings, progress, owner_id))
+        with heartbeat(settings, job_id):
+            result = fn(JobContext(job_id, params, settings, progress, owner_id))
     except Exception as exc:
         log.exception("job %s (%s) failed", job_id, kind)
         with session_scope(factory) as session:
