@@ -1,0 +1,247 @@
+"""`exoguard train`, `evaluate`, `predict` and `models list|activate`."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from exoguard.errors import ConfigError, ModelNotReadyError
+
+MODEL_KINDS = ("gbm",)
+
+
+def _progress(total: int, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, file=sys.stderr, unit="model", leave=False, disable=None)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(_jsonable(obj), indent=2)
+
+
+def _config(name: str, params: list[str] | None) -> Any:
+    from exoguard.ml.configs import apply_overrides, get_config
+
+    return apply_overrides(get_config(name), params or [])
+
+
+def train(
+    model: Annotated[str, typer.Option("--model", help="Model kind: gbm.")] = "gbm",
+    config: Annotated[
+        str, typer.Option("--config", help="Named config (default, small, transfer).")
+    ] = "default",
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param", help="Override NAME=VALUE (repeatable), e.g. --param num_leaves=15."
+        ),
+    ] = None,
+    if_missing: Annotated[
+        bool, typer.Option("--if-missing", help="Do nothing when an active model exists.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the version record as JSON.")
+    ] = False,
+) -> None:
+    """Train a model on the bundled catalogs, register it, activate it when none is active."""
+    if model not in MODEL_KINDS:
+        raise ConfigError(f"--model must be one of {', '.join(MODEL_KINDS)}; got {model!r}")
+    from exoguard.ml.gbm import n_boosters_to_fit
+    from exoguard.ml.registry import ModelRegistry
+    from exoguard.ml.train import train_gbm
+
+    registry = ModelRegistry.from_settings()
+    active = registry.active()
+    if if_missing and active is not None:
+        if as_json:
+            typer.echo(_dump({"trained": False, "active": active.to_dict()}))
+        else:
+            typer.echo(f"active model {active.id} exists; nothing to do", err=True)
+        return
+    cfg = _config(config, param)
+    with _progress(n_boosters_to_fit(cfg), f"train {model}") as bar:
+        record = train_gbm(cfg, registry=registry, progress=bar.update)
+    if as_json:
+        typer.echo(_dump({"trained": True, "version": record.to_dict()}))
+    else:
+        oof = record.metrics.get("oof", {}).get("all", {})
+        typer.echo(
+            f"{record.id} ({record.status}) trained on {record.metrics.get('n_train')} rows in "
+            f"{record.metrics.get('train_seconds')} s; out-of-fold ROC AUC "
+            f"{oof.get('roc_auc', float('nan')):.4f}, ECE {oof.get('ece', float('nan')):.4f}"
+        )
+
+
+def evaluate(
+    version: Annotated[
+        str | None,
+        typer.Option("--version", help="Evaluate this version's config (default: the active one)."),
+    ] = None,
+    config: Annotated[
+        str | None, typer.Option("--config", help="Evaluate a named config instead of a version's.")
+    ] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", help="Override NAME=VALUE.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Kepler CV grouped by star, and a Kepler-only model scored on TESS and K2."""
+    from exoguard.catalogs import load_default_catalogs
+    from exoguard.ml.configs import GBMConfig, apply_overrides, get_config
+    from exoguard.ml.evaluate import evaluate as run_evaluation
+    from exoguard.ml.evaluate import n_boosters_for_evaluation
+    from exoguard.ml.registry import ModelRegistry
+
+    registry = ModelRegistry.from_settings()
+    record = None
+    if config is not None:
+        cfg = get_config(config)
+    else:
+        record = registry.get(version) if version else registry.active()
+        cfg = GBMConfig.model_validate(record.config) if record else get_config("default")
+    cfg = apply_overrides(cfg, param or [])
+    tables = load_default_catalogs()
+    with _progress(n_boosters_for_evaluation(cfg), "evaluate") as bar:
+        report = run_evaluation(
+            tables,
+            config=cfg,
+            progress=bar.update,
+            version=record.id if record and not param else None,
+        )
+    if record is not None and not param:
+        registry.update_metrics(record.id, {"evaluation": _jsonable(report)})
+        points = {f"kepler_cv_{k}": report["kepler_cv"][k] for k in ("roc_auc", "ece", "brier")}
+        for m in ("tess", "k2"):
+            if report["cross_mission"].get(m):
+                points[f"{m}_roc_auc"] = report["cross_mission"][m]["roc_auc"]
+        registry.record_metric_points(record.id, points, labels={"source": "evaluate"})
+    if as_json:
+        typer.echo(_dump(report))
+        return
+    k = report["kepler_cv"]
+    typer.echo(f"features: {', '.join(report['features'])}")
+    typer.echo(
+        f"kepler_cv ({k['folds']}-fold, grouped by star): ROC AUC {k['roc_auc']:.4f}, "
+        f"PR AUC {k['pr_auc']:.4f}, ECE {k['ece']:.4f}, Brier {k['brier']:.4f}"
+    )
+    for m in ("tess", "k2"):
+        c = report["cross_mission"].get(m)
+        if c:
+            typer.echo(
+                f"cross_mission.{m} (trained on Kepler only): ROC AUC {c['roc_auc']:.4f}, "
+                f"PR AUC {c['pr_auc']:.4f}, ECE {c['ece']:.4f}, n={c['n']}"
+            )
+    typer.echo("data: " + ", ".join(d["source"] for d in report["data_files"]))
+
+
+def predict(
+    input_path: Annotated[Path, typer.Option("--input", help="KOI/TOI/K2 table or harmonised CSV")],
+    output: Annotated[Path, typer.Option("--output", help="CSV to write.")],
+    version: Annotated[
+        str | None, typer.Option("--version", help="Model version (default: active).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Classify every row of a table; the output adds probability, uncertainty and label."""
+    from exoguard.catalogs import read_catalog
+    from exoguard.ml.service import predict_frame
+
+    table = read_catalog(input_path)
+    for issue in table.report.errors[:20]:
+        typer.echo(f"warning: {issue.message}", err=True)
+    pred = predict_frame(table.frame, version=version)
+    # the archive's own label moves to `archive_label`; `label` becomes the model's verdict
+    out = table.frame.rename(columns={"label": "archive_label"})
+    out["probability"] = pred["probability"].round(6)
+    out["uncertainty"] = pred["uncertainty"].round(6)
+    out["label"] = pred["label"]
+    out["model_version"] = pred["model_version"]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(output, index=False)
+    summary = {
+        "input": str(input_path),
+        "kind": table.kind,
+        "output": str(output),
+        "n_rows": len(out),
+        "n_planet": int((out["label"] == "planet").sum()),
+        "model_version": str(pred["model_version"].iloc[0]) if len(pred) else None,
+        "validation": table.report.to_dict() | {"errors": table.report.to_dict()["errors"][:20]},
+    }
+    if as_json:
+        typer.echo(_dump(summary))
+    else:
+        typer.echo(
+            f"{summary['n_rows']} rows ({table.kind}) → {output}; "
+            f"{summary['n_planet']} labelled planet by {summary['model_version']}",
+            err=True,
+        )
+
+
+models_app = typer.Typer(help="List and activate model versions.", no_args_is_help=True)
+
+
+@models_app.command("list")
+def models_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Registered model versions, newest first."""
+    from exoguard.ml.registry import ModelRegistry
+
+    records = ModelRegistry.from_settings().list()
+    if as_json:
+        typer.echo(_dump([r.to_dict() for r in records]))
+        return
+    if not records:
+        typer.echo("no model versions; train one with `exoguard train --model gbm`")
+    for r in records:
+        oof = r.metrics.get("oof", {}).get("all", {})
+        auc = oof.get("roc_auc")
+        ev = r.metrics.get("evaluation", {})
+        extra = ""
+        if ev:
+            extra = (
+                f"  kepler_cv AUC {ev['kepler_cv']['roc_auc']:.4f}"
+                f"  tess AUC {(ev['cross_mission'].get('tess') or {}).get('roc_auc', 0):.4f}"
+            )
+        typer.echo(
+            f"{'*' if r.status == 'active' else ' '} {r.id:<10} {r.status:<10} "
+            f"{r.created_at or '':<25} {r.config.get('name', '')!s:<9} "
+            f"oof AUC {auc if auc is None else f'{auc:.4f}'}{extra}"
+        )
+
+
+@models_app.command("activate")
+def models_activate(
+    version: Annotated[str, typer.Argument(help="Version id, e.g. gbm-0002")],
+) -> None:
+    """Make VERSION the active model."""
+    from exoguard.ml.registry import ModelRegistry
+    from exoguard.ml.service import clear_cache
+
+    rec = ModelRegistry.from_settings().activate(version)
+    clear_cache()
+    typer.echo(f"{rec.id} is active")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("evaluate")(evaluate)
+    app.command("predict")(predict)
+    app.add_typer(models_app, name="models")
+
+
+__all__ = ["ModelNotReadyError", "register"]

@@ -1,0 +1,450 @@
+"""Model registry: versions (artifact directory, typed config, data hash, metrics), one active.
+
+Artifacts live in ``settings.models_path / <version>/`` (LightGBM text files and JSON; never
+pickles). Version records live in the database table ``model_versions`` (through
+:class:`exoguard.store.repositories.ModelVersionRepository`) when the database is migrated;
+otherwise in ``models_path/registry.json``, so that a fresh checkout works before
+``exoguard db upgrade``. Each artifact directory also holds a ``manifest.json`` so a version
+directory can be re-registered in a database that has not seen it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from exoguard.errors import ConflictError, ModelNotReadyError, NotFoundError
+
+logger = logging.getLogger(__name__)
+
+STATUSES = ("registered", "active", "canary", "retired")
+_VERSION_RE = re.compile(r"^(?P<kind>[a-z]+)-(?P<num>\d{4,})$")
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """One registered model version (the registry's view, independent of storage)."""
+
+    id: str
+    kind: str
+    config: dict[str, Any]
+    data_hash: str
+    artifact_path: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    status: str = "registered"
+    created_at: str | None = None
+    activated_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "created_at": self.created_at,
+            "activated_at": self.activated_at,
+            "data_hash": self.data_hash,
+            "artifact_path": self.artifact_path,
+            "config": self.config,
+            "metrics": self.metrics,
+        }
+
+
+class VersionStore(Protocol):
+    """Where version records are kept (database or JSON file)."""
+
+    def create(self, record: VersionRecord) -> VersionRecord: ...
+
+    def get(self, version_id: str) -> VersionRecord | None: ...
+
+    def list(self) -> list[VersionRecord]: ...
+
+    def get_active(self) -> VersionRecord | None: ...
+
+    def activate(self, version_id: str) -> VersionRecord: ...
+
+    def set_metrics(self, version_id: str, metrics: Mapping[str, Any]) -> VersionRecord: ...
+
+    def record_metrics(
+        self,
+        version_id: str,
+        values: Mapping[str, float],
+        *,
+        labels: Mapping[str, Any] | None = None,
+    ) -> None: ...
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return str(value)
+
+
+class FileVersionStore:
+    """Records in ``<models_path>/registry.json`` (atomic writes; single-user embedded mode)."""
+
+    def __init__(self, models_path: Path) -> None:
+        self.models_path = Path(models_path)
+        self.path = self.models_path / "registry.json"
+
+    def _load(self) -> dict[str, dict[str, Any]]:
+        if not self.path.exists():
+            return {}
+        data: dict[str, dict[str, Any]] = json.loads(self.path.read_text())
+        return data
+
+    def _save(self, data: dict[str, dict[str, Any]]) -> None:
+        self.models_path.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.models_path, suffix=".json")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2)
+        os.replace(tmp, self.path)
+
+    @staticmethod
+    def _record(d: dict[str, Any]) -> VersionRecord:
+        fields: dict[str, Any] = {k: d[k] for k in VersionRecord.__dataclass_fields__ if k in d}
+        return VersionRecord(**fields)
+
+    def create(self, record: VersionRecord) -> VersionRecord:
+        data = self._load()
+        if record.id in data:
+            raise ConflictError(f"model version {record.id!r} already exists")
+        d = record.to_dict()
+        d["created_at"] = d["created_at"] or _now()
+        d["status"] = "registered"
+        data[record.id] = d
+        self._save(data)
+        if record.status == "active":
+            return self.activate(record.id)
+        return self._record(d)
+
+    def get(self, version_id: str) -> VersionRecord | None:
+        d = self._load().get(version_id)
+        return None if d is None else self._record(d)
+
+    def list(self) -> list[VersionRecord]:
+        recs = [self._record(d) for d in self._load().values()]
+        return sorted(recs, key=lambda r: (r.created_at or "", r.id), reverse=True)
+
+    def get_active(self) -> VersionRecord | None:
+        return next((r for r in self.list() if r.status == "active"), None)
+
+    def activate(self, version_id: str) -> VersionRecord:
+        data = self._load()
+        if version_id not in data:
+            raise NotFoundError(f"model version {version_id!r} not found")
+        for d in data.values():
+            if d["status"] == "active":
+                d["status"] = "registered"
+        data[version_id]["status"] = "active"
+        data[version_id]["activated_at"] = _now()
+        self._save(data)
+        return self._record(data[version_id])
+
+    def set_metrics(self, version_id: str, metrics: Mapping[str, Any]) -> VersionRecord:
+        data = self._load()
+        if version_id not in data:
+            raise NotFoundError(f"model version {version_id!r} not found")
+        data[version_id]["metrics"] = dict(metrics)
+        self._save(data)
+        return self._record(data[version_id])
+
+    def record_metrics(
+        self,
+        version_id: str,
+        values: Mapping[str, float],
+        *,
+        labels: Mapping[str, Any] | None = None,
+    ) -> None:
+        path = self.models_path / version_id / "metrics_series.jsonl"
+        if not path.parent.exists():
+            return
+        with path.open("a") as fh:
+            for name, value in values.items():
+                fh.write(
+                    json.dumps(
+                        {
+                            "time": _now(),
+                            "name": name,
+                            "value": float(value),
+                            "labels": dict(labels or {}),
+                        }
+                    )
+                    + "\n"
+                )
+
+
+class DatabaseVersionStore:
+    """Records in the ``model_versions`` / ``model_metrics`` tables via the store repositories."""
+
+    def __init__(self, database_url: str) -> None:
+        from exoguard.store.db import make_engine, make_sessionmaker
+
+        self.engine = make_engine(database_url)
+        self.factory = make_sessionmaker(self.engine)
+
+    @staticmethod
+    def _record(v: Any) -> VersionRecord:
+        return VersionRecord(
+            id=v.id,
+            kind=v.kind,
+            config=dict(v.config or {}),
+            data_hash=v.data_hash,
+            artifact_path=v.artifact_path,
+            metrics=dict(v.metrics or {}),
+            status=v.status,
+            created_at=_iso(v.created_at),
+            activated_at=_iso(v.activated_at),
+        )
+
+    def _repo(self, session: Any) -> Any:
+        from exoguard.store.repositories import ModelVersionRepository
+
+        return ModelVersionRepository(session)
+
+    def create(self, record: VersionRecord) -> VersionRecord:
+        from exoguard.store.db import session_scope
+
+        with session_scope(self.factory) as s:
+            v = self._repo(s).create(
+                version_id=record.id,
+                kind=record.kind,
+                config=record.config,
+                data_hash=record.data_hash,
+                artifact_path=record.artifact_path,
+                metrics=record.metrics,
+                status=record.status,
+            )
+            return self._record(v)
+
+    def get(self, version_id: str) -> VersionRecord | None:
+        from exoguard.store.db import session_scope
+
+        with session_scope(self.factory) as s:
+            v = self._repo(s).get(version_id)
+            return None if v is None else self._record(v)
+
+    def list(self) -> list[VersionRecord]:
+        from exoguard.store.db import session_scope
+
+        with session_scope(self.factory) as s:
+            return [self._record(v) for v in self._repo(s).list()]
+
+    def get_active(self) -> VersionRecord | None:
+        from exoguard.store.db import session_scope
+
+        with session_scope(self.factory) as s:
+            v = self._repo(s).get_active()
+            return None if v is None else self._record(v)
+
+    def activate(self, version_id: str) -> VersionRecord:
+        from exoguard.store.db import session_scope
+
+        with session_scope(self.factory) as s:
+            return self._record(self._repo(s).activate(version_id))
+
+    def set_metrics(self, version_id: str, metrics: Mapping[str, Any]) -> VersionRecord:
+        from exoguard.store.db import session_scope
+
+        with session_scope(self.factory) as s:
+            return self._record(self._repo(s).set_metrics(version_id, metrics))
+
+    def record_metrics(
+        self,
+        version_id: str,
+        values: Mapping[str, float],
+        *,
+        labels: Mapping[str, Any] | None = None,
+    ) -> None:
+        from exoguard.store.db import session_scope
+        from exoguard.store.repositories import ModelMetricRepository
+
+        with session_scope(self.factory) as s:
+            ModelMetricRepository(s).record_many(version_id, dict(values), labels=labels)
+
+
+def _database_ready(url: str) -> bool:
+    try:
+        from exoguard.store.migrate import is_up_to_date
+    except ImportError:  # pragma: no cover - store layer absent
+        return False
+    try:
+        return is_up_to_date(url)
+    except Exception as exc:  # an unreachable server or a missing file: fall back
+        logger.info("model registry: database not usable (%s); using registry.json", exc)
+        return False
+
+
+class ModelRegistry:
+    """Versions of trained models and which one is active.
+
+    Parameters
+    ----------
+    models_path : Path
+        Root of the artifact directories.
+    store : VersionStore
+    """
+
+    def __init__(self, models_path: Path, store: VersionStore) -> None:
+        self.models_path = Path(models_path)
+        self.store = store
+
+    @classmethod
+    def from_settings(
+        cls, *, database_url: str | None = None, models_path: Path | None = None
+    ) -> ModelRegistry:
+        """The database store when the database is migrated, else the JSON file store."""
+        from exoguard.config import get_settings
+
+        settings = get_settings()
+        path = Path(models_path or settings.models_path)
+        url = database_url if database_url is not None else settings.database_url
+        store: VersionStore
+        if url and _database_ready(url):
+            store = DatabaseVersionStore(url)
+        else:
+            store = FileVersionStore(path)
+        registry = cls(path, store)
+        registry.sync_from_artifacts()
+        return registry
+
+    # -- versions ---------------------------------------------------------------------------
+    def artifact_dir(self, version_id: str) -> Path:
+        return self.models_path / version_id
+
+    def next_version_id(self, kind: str) -> str:
+        """``<kind>-NNNN``, one above every id in the store and on disk."""
+        numbers = [0]
+        ids = [r.id for r in self.store.list()]
+        if self.models_path.exists():
+            ids += [p.name for p in self.models_path.iterdir() if p.is_dir()]
+        for i in ids:
+            m = _VERSION_RE.match(i)
+            if m and m.group("kind") == kind:
+                numbers.append(int(m.group("num")))
+        return f"{kind}-{max(numbers) + 1:04d}"
+
+    def register(
+        self,
+        *,
+        version_id: str,
+        kind: str,
+        config: Mapping[str, Any],
+        data_hash: str,
+        metrics: Mapping[str, Any],
+        activate_if_none: bool = True,
+    ) -> VersionRecord:
+        """Record a version whose artifacts are already in :meth:`artifact_dir`."""
+        directory = self.artifact_dir(version_id)
+        if not directory.is_dir():
+            raise NotFoundError(f"artifact directory of {version_id!r} missing: {directory}")
+        record = VersionRecord(
+            id=version_id,
+            kind=kind,
+            config=dict(config),
+            data_hash=data_hash,
+            artifact_path=str(directory),
+            metrics=dict(metrics),
+            created_at=_now(),
+        )
+        (directory / "manifest.json").write_text(json.dumps(record.to_dict(), indent=2))
+        rec = self.store.create(record)
+        if activate_if_none and self.store.get_active() is None:
+            rec = self.store.activate(version_id)
+        return rec
+
+    def sync_from_artifacts(self) -> int:
+        """Register artifact directories (with a manifest) the store does not know; count."""
+        if not self.models_path.exists():
+            return 0
+        n = 0
+        known = {r.id for r in self.store.list()}
+        # statuses from the JSON registry, when the database store takes over from it
+        file_active = None
+        if not isinstance(self.store, FileVersionStore):
+            rec = FileVersionStore(self.models_path).get_active()
+            file_active = rec.id if rec is not None else None
+        for manifest in sorted(self.models_path.glob("*/manifest.json")):
+            vid = manifest.parent.name
+            if vid in known:
+                continue
+            try:
+                d = json.loads(manifest.read_text())
+                self.store.create(
+                    VersionRecord(
+                        id=vid,
+                        kind=d["kind"],
+                        config=d.get("config", {}),
+                        data_hash=d.get("data_hash", ""),
+                        artifact_path=str(manifest.parent),
+                        metrics=d.get("metrics", {}),
+                        created_at=d.get("created_at"),
+                    )
+                )
+                n += 1
+                if vid == file_active and self.store.get_active() is None:
+                    self.store.activate(vid)
+            except Exception as exc:  # a broken manifest must not break the registry
+                logger.warning("skipping model directory %s: %s", manifest.parent, exc)
+        return n
+
+    def get(self, version_id: str) -> VersionRecord:
+        rec = self.store.get(version_id)
+        if rec is None:
+            known = ", ".join(r.id for r in self.store.list()) or "none"
+            raise NotFoundError(f"model version {version_id!r} not found (known: {known})")
+        return rec
+
+    def list(self) -> list[VersionRecord]:
+        return self.store.list()
+
+    def active(self) -> VersionRecord | None:
+        return self.store.get_active()
+
+    def require_active(self) -> VersionRecord:
+        rec = self.active()
+        if rec is None:
+            raise ModelNotReadyError("no active model; train one with `exoguard train --model gbm`")
+        return rec
+
+    def activate(self, version_id: str) -> VersionRecord:
+        self.get(version_id)
+        if (
+            not self.artifact_dir(version_id).is_dir()
+            and not Path(self.get(version_id).artifact_path).is_dir()
+        ):
+            raise ModelNotReadyError(f"artifacts of {version_id!r} are missing; cannot activate")
+        return self.store.activate(version_id)
+
+    def update_metrics(self, version_id: str, metrics: Mapping[str, Any]) -> VersionRecord:
+        """Merge ``metrics`` into the stored summary and into ``metrics.json``."""
+        rec = self.get(version_id)
+        merged = {**rec.metrics, **metrics}
+        path = Path(rec.artifact_path) / "metrics.json"
+        if path.parent.is_dir():
+            path.write_text(json.dumps(merged, indent=2))
+        return self.store.set_metrics(version_id, merged)
+
+    def record_metric_points(
+        self,
+        version_id: str,
+        values: Mapping[str, float],
+        *,
+        labels: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Append scalar metrics to the time series (``model_metrics``)."""
+        clean = {k: float(v) for k, v in values.items() if v is not None}
+        self.store.record_metrics(version_id, clean, labels=labels)

@@ -1,0 +1,158 @@
+"""Training a versioned model and loading one back.
+
+The deployed gbm model is trained on every labelled row of ``config.train_missions`` (by
+default KOI + labelled TOI + K2: the model that scores TESS candidates in production should
+have seen TESS). Evaluation figures never come from this model: ``exoguard evaluate`` refits
+the pipeline under grouped cross-validation and a Kepler-only model for the cross-mission test.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from exoguard.catalogs import CatalogTable, load_default_catalogs
+from exoguard.errors import ModelNotReadyError
+from exoguard.ml.configs import GBMConfig
+from exoguard.ml.dataset import labelled_data
+from exoguard.ml.evaluate import binary_metrics
+from exoguard.ml.explain import global_importance
+from exoguard.ml.gbm import GBMEnsemble, Progress, data_hash, fit_ensemble
+from exoguard.ml.registry import ModelRegistry, VersionRecord
+
+logger = logging.getLogger(__name__)
+
+#: Rows used for the stored global SHAP importance (a fixed, seeded sample).
+IMPORTANCE_SAMPLE = 2000
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A registered version with its ensemble and config, ready to predict."""
+
+    record: VersionRecord
+    config: GBMConfig
+    ensemble: GBMEnsemble
+    importance: list[dict[str, Any]]
+
+    @property
+    def version(self) -> str:
+        return self.record.id
+
+
+def train_gbm(
+    config: GBMConfig,
+    *,
+    tables: Sequence[CatalogTable] | None = None,
+    registry: ModelRegistry | None = None,
+    progress: Progress | None = None,
+    activate_if_none: bool = True,
+) -> VersionRecord:
+    """Train, save and register a gbm version; returns its record.
+
+    The metrics stored with the version are the *out-of-fold* figures of the calibration step
+    (grouped by star), overall and per mission; the acceptance figures come from
+    :func:`exoguard.ml.evaluate.evaluate`.
+    """
+    t0 = time.perf_counter()
+    tables = list(tables) if tables is not None else load_default_catalogs()
+    registry = registry or ModelRegistry.from_settings()
+    data = labelled_data(tables, features=config.feature_names, missions=config.train_missions)
+    fit = fit_ensemble(data.X, data.y, data.groups, config=config, progress=progress)
+    version_id = registry.next_version_id("gbm")
+    directory = registry.artifact_dir(version_id)
+    try:
+        fit.model.save(directory)
+        rng = np.random.default_rng(config.seed)
+        sample = np.sort(
+            rng.choice(len(data), size=min(IMPORTANCE_SAMPLE, len(data)), replace=False)
+        )
+        importance = global_importance(fit.model, data.X.iloc[sample])
+        (directory / "importance.json").write_text(json.dumps(importance, indent=2))
+        (directory / "config.json").write_text(config.model_dump_json(indent=2))
+        digest = data_hash(data.X, data.y)
+        (directory / "data_hash.txt").write_text(digest + "\n")
+        metrics = _training_metrics(data, fit.oof_probability, config, tables)
+        metrics["train_seconds"] = round(time.perf_counter() - t0, 2)
+        (directory / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        record = registry.register(
+            version_id=version_id,
+            kind="gbm",
+            config=config.model_dump(mode="json"),
+            data_hash=digest,
+            metrics=metrics,
+            activate_if_none=activate_if_none,
+        )
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    oof = metrics.get("oof", {}).get("all") or {}
+    registry.record_metric_points(
+        version_id,
+        {
+            f"oof_{k}": oof[k]
+            for k in ("roc_auc", "pr_auc", "accuracy", "brier", "ece")
+            if oof.get(k) is not None
+        },
+        labels={"source": "train"},
+    )
+    logger.info("trained %s in %.1f s", version_id, metrics["train_seconds"])
+    return record
+
+
+def _training_metrics(
+    data: Any, oof: np.ndarray, config: GBMConfig, tables: Sequence[CatalogTable]
+) -> dict[str, Any]:
+    missions = data.frame["mission"].to_numpy()
+    out: dict[str, Any] = {
+        "n_train": len(data),
+        "n_train_by_mission": {m: int((missions == m).sum()) for m in np.unique(missions)},
+        "features": list(config.feature_names),
+        "data_files": [{"source": t.source, "archive_stamp": t.archive_stamp} for t in tables],
+    }
+    if np.isfinite(oof).all():
+        out["oof"] = {"all": binary_metrics(data.y, oof, threshold=config.threshold)}
+        for m in np.unique(missions):
+            sel = missions == m
+            if len(np.unique(data.y[sel])) == 2:
+                out["oof"][str(m)] = binary_metrics(
+                    data.y[sel], oof[sel], threshold=config.threshold
+                )
+    return out
+
+
+def load_version(
+    version: str | None = None, *, registry: ModelRegistry | None = None
+) -> LoadedModel:
+    """Load a version's artifacts (the active one when ``version`` is None).
+
+    Raises
+    ------
+    ModelNotReadyError
+        No active version, or its artifacts are missing/unreadable.
+    NotFoundError
+        Unknown version id.
+    """
+    registry = registry or ModelRegistry.from_settings()
+    record = registry.require_active() if version is None else registry.get(version)
+    directory = Path(record.artifact_path)
+    if not directory.is_dir():
+        directory = registry.artifact_dir(record.id)
+    try:
+        ensemble = GBMEnsemble.load(directory)
+        config = GBMConfig.model_validate_json((directory / "config.json").read_text())
+        imp_path = directory / "importance.json"
+        importance = json.loads(imp_path.read_text()) if imp_path.exists() else []
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelNotReadyError(
+            f"cannot load model {record.id!r} from {directory}: {exc}"
+        ) from exc
+    return LoadedModel(record=record, config=config, ensemble=ensemble, importance=importance)
