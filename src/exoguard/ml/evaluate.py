@@ -107,6 +107,7 @@ def binary_metrics(
     if curves:
         out["reliability"] = reliability_curve(y, p)
         out["roc_curve"] = _roc_points(y, p)
+        out["pr_curve"] = _pr_points(y, p)
     return out
 
 
@@ -116,6 +117,15 @@ def _roc_points(y: np.ndarray, p: np.ndarray, n: int = 50) -> list[list[float]]:
     fpr, tpr, _ = roc_curve(y, p)
     idx = np.unique(np.linspace(0, len(fpr) - 1, n).astype(int))
     return [[float(fpr[i]), float(tpr[i])] for i in idx]
+
+
+def _pr_points(y: np.ndarray, p: np.ndarray, n: int = 50) -> list[list[float]]:
+    """Down-sampled precision–recall curve as ``[[recall, precision], ...]``."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, _ = precision_recall_curve(y, p)
+    idx = np.unique(np.linspace(0, len(recall) - 1, n).astype(int))
+    return [[float(recall[i]), float(precision[i])] for i in idx]
 
 
 def kepler_cross_validation(

@@ -119,7 +119,10 @@ def _training_metrics(
         "data_files": [{"source": t.source, "archive_stamp": t.archive_stamp} for t in tables],
     }
     if np.isfinite(oof).all():
-        out["oof"] = {"all": binary_metrics(data.y, oof, threshold=config.threshold)}
+        # Curve points (ROC, precision–recall, reliability) feed the researcher's charts.
+        out["oof"] = {
+            "all": binary_metrics(data.y, oof, threshold=config.threshold, curves=True)
+        }
         for m in np.unique(missions):
             sel = missions == m
             if len(np.unique(data.y[sel])) == 2:
