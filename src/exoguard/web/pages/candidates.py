@@ -1,0 +1,132 @@
+"""The result page of one candidate, and its read-only twin behind a share link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from exoguard.errors import ExoguardError, GoneError, NotFoundError
+from exoguard.store.models import Candidate, User
+from exoguard.store.repositories import (
+    CandidateRepository,
+    PredictionRepository,
+    VettingRepository,
+    VoteRepository,
+)
+from exoguard.web.deps import SessionDep, SettingsDep
+from exoguard.web.pages._common import PageUser, error_page, queue_policy, render, verdict_of
+from exoguard.web.pages._diagnostics import diagnostics_rows, warning_flags
+from exoguard.web.pages.chartdata import candidate_payload, candidate_visible
+
+router = APIRouter(include_in_schema=False)
+
+
+def candidate_context(
+    request: Request, session: Session, candidate: Candidate, user: User | None
+) -> dict[str, Any]:
+    """What the candidate template shows (shared by the normal and the shared page)."""
+    policy = queue_policy(request.app.state.exoguard.settings)
+    predictions = PredictionRepository(session).list_for_candidate(candidate.id)
+    latest = predictions[0] if predictions else None
+    queue = VettingRepository(session)
+    item = queue.open_for_candidate(candidate.id)
+    votes = VoteRepository(session).list_for_item(item.id) if item is not None else []
+    return {
+        "candidate": candidate,
+        "latest": latest,
+        "verdict": verdict_of(
+            latest.label if latest else None,
+            latest.probability if latest else None,
+            latest.uncertainty if latest else None,
+            policy=policy,
+        ),
+        "history": predictions[:10],
+        "diagnostics": diagnostics_rows(candidate),
+        "flags": warning_flags(candidate),
+        "item": item,
+        "n_votes": len(votes),
+        "votes_planet": sum(1 for v in votes if v.label == "planet"),
+        "already_voted": user is not None and any(v.user_id == user.id for v in votes),
+    }
+
+
+@router.get("/candidates/{candidate_id}", response_class=HTMLResponse)
+def candidate_page(
+    candidate_id: int, request: Request, user: PageUser, session: SessionDep
+) -> Response:
+    """Verdict, charts, diagnostics, explanation and exports of one candidate."""
+    candidate = CandidateRepository(session).get(candidate_id)
+    if candidate is None or not candidate_visible(session, candidate, user):
+        return error_page(
+            request,
+            user=user,
+            status_code=404,
+            title="Candidate not found",
+            message=f"There is no candidate {candidate_id}.",
+        )
+    return render(
+        request,
+        "candidate.html",
+        user=user,
+        page_id="results",
+        read_only=False,
+        charts_url=f"/charts/candidates/{candidate.id}",
+        **candidate_context(request, session, candidate, user),
+    )
+
+
+def _shared_candidate(session: Session, token: str, secret_key: str) -> Candidate:
+    from exoguard.reports.share import resolve_share_token
+
+    link = resolve_share_token(session, token, secret_key=secret_key)
+    if link.target_kind != "candidate":
+        raise NotFoundError("share link not found")
+    return CandidateRepository(session).require(int(link.target_id))
+
+
+@router.get("/share/{token}", response_class=HTMLResponse)
+def shared_page(
+    token: str, request: Request, user: PageUser, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """The read-only result page a share link opens (404 forged or unknown, 410 expired)."""
+    try:
+        candidate = _shared_candidate(session, token, settings.secret_key)
+    except GoneError as exc:
+        return error_page(
+            request, user=user, status_code=410, title="This link has expired", message=str(exc)
+        )
+    except (NotFoundError, ValueError):
+        return error_page(
+            request,
+            user=user,
+            status_code=404,
+            title="Link not found",
+            message="This share link does not exist or was mistyped.",
+        )
+    response = render(
+        request,
+        "candidate.html",
+        user=user,
+        page_id="share",
+        read_only=True,
+        charts_url=f"/share/{token}/charts",
+        **candidate_context(request, session, candidate, None),
+    )
+    response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["Referrer-Policy"] = "no-referrer"  # keep the token out of Referer
+    return response
+
+
+@router.get("/share/{token}/charts")
+def shared_charts(token: str, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+    """The charts of a shared candidate (same checks as the page)."""
+    try:
+        candidate = _shared_candidate(session, token, settings.secret_key)
+    except ValueError as exc:
+        raise NotFoundError("share link not found") from exc
+    except ExoguardError:
+        raise
+    return candidate_payload(session, settings, candidate)

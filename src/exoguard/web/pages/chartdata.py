@@ -1,0 +1,263 @@
+"""Figure JSON for the pages' charts (fetched by the pages after they render).
+
+``GET /charts/candidates/{id}``, ``/charts/datasets/{id}`` and ``/charts/models/{version}``
+answer ``{"figures": {name: plotly figure}, "missing": {name: reason}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
+
+from exoguard.config import Settings
+from exoguard.errors import ExoguardError, NotFoundError
+from exoguard.store.models import Candidate, Dataset, User
+from exoguard.store.repositories import (
+    CandidateRepository,
+    DatasetRepository,
+    PredictionRepository,
+    VettingRepository,
+)
+from exoguard.web.deps import SessionDep, SettingsDep
+from exoguard.web.pages import _figures
+from exoguard.web.pages._common import PageUser
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/charts", include_in_schema=False)
+_cache = _figures.FigureCache()
+
+
+def _payload(figures: _figures.Figures, missing: _figures.Missing) -> dict[str, Any]:
+    return {"figures": figures, "missing": missing}
+
+
+def lightcurve_payload(
+    paths: Sequence[Path],
+    *,
+    focus: Candidate | None,
+    others: Sequence[Candidate],
+    with_periodogram: bool,
+) -> dict[str, Any]:
+    """Read, detrend and chart a light curve with the transits of `others` marked."""
+    from exoguard.io import read_lightcurve
+    from exoguard.reports.curves import build_curves
+    from exoguard.reports.model import Diagnostics
+
+    try:
+        lc = read_lightcurve(list(paths) if len(paths) > 1 else paths[0])
+    except ExoguardError as exc:
+        return _payload({}, _figures.no_lightcurve(f"the light curve cannot be read: {exc}"))
+    eph = _figures.ephemeris_of(focus) if focus is not None else None
+    diagnostics = Diagnostics(
+        period_days=eph.period_days if eph else None,
+        t0_bjd=eph.t0_bjd if eph else None,
+        duration_hours=eph.duration_hours if eph else None,
+    )
+    curves = build_curves(lc, diagnostics, with_periodogram=with_periodogram)
+    ephemerides = [e for c in others if (e := _figures.ephemeris_of(c)) is not None]
+    figures, missing = _figures.lightcurve_figures(
+        time_bjd=np.asarray(curves.time_bjd),
+        raw_flux=np.asarray(curves.raw_flux),
+        detrended_flux=np.asarray(curves.detrended_flux),
+        trend=None if curves.trend is None else np.asarray(curves.trend),
+        mission=lc.mission,
+        ephemerides=ephemerides,
+        focus=eph,
+        periods_days=None if curves.periods_days is None else np.asarray(curves.periods_days),
+        power=None if curves.power is None else np.asarray(curves.power),
+        power_label=curves.power_label,
+    )
+    out = _payload(figures, missing)
+    out["notes"] = list(curves.notes)
+    out["target"] = lc.target_id
+    return out
+
+
+def _candidate_lightcurve(
+    session: Session, settings: Settings, candidate: Candidate, *, with_periodogram: bool
+) -> dict[str, Any]:
+    """Charts of the light curve behind a candidate: its upload, or the bundled real data."""
+    from exoguard.reports.service import candidate_lightcurve_files
+
+    paths, origin = candidate_lightcurve_files(session, candidate, settings=settings)
+    if not paths:
+        return _payload({}, _figures.no_lightcurve(origin))
+    repo = CandidateRepository(session)
+    others: Sequence[Candidate]
+    if candidate.dataset_id is not None:
+        others = repo.list(dataset_id=candidate.dataset_id, limit=20)
+    elif candidate.host_id:
+        others = repo.list(host_id=candidate.host_id, mission=candidate.mission, limit=20)
+    else:
+        others = [candidate]
+    key = (
+        "candidate",
+        candidate.id,
+        candidate.updated_at.isoformat() if candidate.updated_at else "",
+        tuple(c.id for c in others),
+        with_periodogram,
+    )
+    payload = _cache.get_or_build(
+        key,
+        lambda: lightcurve_payload(
+            paths, focus=candidate, others=others, with_periodogram=with_periodogram
+        ),
+    )
+    return {**payload, "source": origin}
+
+
+def candidate_visible(session: Session, candidate: Candidate, user: User | None) -> bool:
+    """Catalog rows are public; an upload's candidates are its owner's and the researchers',
+    and everybody's while they wait in the vetting queue."""
+    if candidate.dataset_id is None:
+        return True
+    if user is not None:
+        from exoguard.reports.service import require_visible_candidate
+
+        try:
+            require_visible_candidate(session, candidate.id, user)
+            return True
+        except ExoguardError:
+            pass
+    return VettingRepository(session).open_for_candidate(candidate.id) is not None
+
+
+def require_candidate(session: Session, candidate_id: int, user: User | None) -> Candidate:
+    """The candidate if this visitor may see it; 404 otherwise (no hint that it exists)."""
+    candidate = CandidateRepository(session).get(candidate_id)
+    if candidate is None or not candidate_visible(session, candidate, user):
+        raise NotFoundError(f"candidate {candidate_id} not found")
+    return candidate
+
+
+def candidate_payload(
+    session: Session, settings: Settings, candidate: Candidate, *, with_periodogram: bool = True
+) -> dict[str, Any]:
+    """Every chart of a candidate page: light curve views and the SHAP explanation."""
+    payload = dict(
+        _candidate_lightcurve(session, settings, candidate, with_periodogram=with_periodogram)
+    )
+    figures = dict(payload["figures"])
+    missing = dict(payload["missing"])
+    latest = PredictionRepository(session).latest_for_candidate(candidate.id)
+    explanation = latest.explanation if latest is not None else None
+    if latest is not None and not (explanation or {}).get("contributions"):
+        explanation = _explain(session, settings, candidate.id, latest.model_version)
+    shap, why = _figures.shap_figures(explanation)
+    figures.update(shap)
+    missing.update(why)
+    if latest is None:
+        missing["shap"] = "this candidate has not been classified yet"
+    payload.update(figures=figures, missing=missing)
+    return payload
+
+
+def _explain(
+    session: Session, settings: Settings, candidate_id: int, version_id: str
+) -> dict[str, Any] | None:
+    """The SHAP explanation (computed once, then stored on the prediction), None if impossible."""
+    from exoguard.web.services import models
+
+    try:
+        return models.explain(session, settings, candidate_id=candidate_id, version_id=version_id)
+    except ExoguardError as exc:
+        log.info("no explanation for candidate %s: %s", candidate_id, exc)
+        return None
+
+
+@router.get("/candidates/{candidate_id}")
+def candidate_charts(
+    candidate_id: int,
+    user: PageUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    periodogram: bool = True,
+) -> dict[str, Any]:
+    """Charts of one candidate (visible to whoever may see its page)."""
+    candidate = require_candidate(session, candidate_id, user)
+    return candidate_payload(session, settings, candidate, with_periodogram=periodogram)
+
+
+def visible_dataset(session: Session, dataset_id: str, user: User | None) -> Dataset:
+    from exoguard.web.services.datasets import can_see_all
+
+    dataset = DatasetRepository(session).require(dataset_id)
+    if dataset.owner_id is not None and (
+        user is None or (user.id != dataset.owner_id and not can_see_all(user))
+    ):
+        # Same answer as an unknown id: do not reveal other people's uploads.
+        raise NotFoundError(f"dataset {dataset_id!r} not found")
+    return dataset
+
+
+@router.get("/datasets/{dataset_id}")
+def dataset_charts(
+    dataset_id: str,
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    candidate_id: int | None = None,
+    periodogram: bool = False,
+) -> dict[str, Any]:
+    """The light curve of an uploaded data set with all its candidates marked, folded on one."""
+    dataset = visible_dataset(session, dataset_id, user)
+    if dataset.kind != "lightcurve":
+        return _payload({}, _figures.no_lightcurve("this data set is a catalog table"))
+    candidates = CandidateRepository(session).list(dataset_id=dataset.id, limit=20)
+    focus = next((c for c in candidates if c.id == candidate_id), None)
+    if focus is None and candidates:
+        focus = candidates[0]
+    from exoguard.web.services.datasets import dataset_file
+
+    path = dataset_file(settings, dataset)
+    key = (
+        "dataset",
+        dataset.id,
+        dataset.status,
+        focus.id if focus else None,
+        tuple(c.id for c in candidates),
+        periodogram,
+    )
+    return _cache.get_or_build(
+        key,
+        lambda: lightcurve_payload(
+            [path], focus=focus, others=candidates, with_periodogram=periodogram
+        ),
+    )
+
+
+@router.get("/models/{version_id}")
+def model_charts(version_id: str, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+    """Evaluation charts of a model version (confusion matrix, ROC, PR, calibration, importance)."""
+    from exoguard.web.services import models
+
+    stored = models.metrics(session, settings, version_id)
+    figures, missing = _figures.model_figures(stored["metrics"], stored.get("importance"))
+    return _payload(figures, missing)
+
+
+@router.get("/explain/{candidate_id}")
+def explain_chart(
+    candidate_id: int,
+    user: PageUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    version: str | None = None,
+) -> dict[str, Any]:
+    """The SHAP waterfall of one candidate under `version` (the active model by default)."""
+    from exoguard.errors import AuthError
+    from exoguard.web.services import models
+
+    if user is None:
+        raise AuthError("not logged in")
+    require_candidate(session, candidate_id, user)
+    explanation = models.explain(session, settings, candidate_id=candidate_id, version_id=version)
+    figures, missing = _figures.shap_figures(explanation)
+    return _payload(figures, missing)

@@ -1,0 +1,232 @@
+// exoguard — shared browser helpers (ES module, no build step, no remote code).
+// api(): fetch() with the CSRF double-submit header; toast(): aria-live notifications;
+// pollJob(): follows GET /api/jobs/{id}; plot()/loadCharts(): Plotly figures from JSON.
+
+const CSRF_COOKIE = "exoguard_csrf";
+const CSRF_HEADER = "X-CSRF-Token";
+
+export function readCookie(name) {
+  for (const part of document.cookie.split(";")) {
+    const [key, ...rest] = part.trim().split("=");
+    if (key === name) return decodeURIComponent(rest.join("="));
+  }
+  return null;
+}
+
+export class ApiError extends Error {
+  constructor(status, detail, payload) {
+    super(detail);
+    this.status = status;
+    this.payload = payload;
+  }
+}
+
+function detailOf(payload, status) {
+  if (!payload) return `request failed (HTTP ${status})`;
+  const d = payload.detail;
+  if (typeof d === "string") return d;
+  if (Array.isArray(d)) {
+    // FastAPI request-validation errors: [{loc, msg}, ...]
+    return d.map((e) => `${(e.loc || []).filter((p) => p !== "body").join(".")}: ${e.msg}`).join("; ");
+  }
+  return `request failed (HTTP ${status})`;
+}
+
+/** fetch() a JSON API route. `json` is sent as a JSON body, `body` (FormData) as is. */
+export async function api(path, { method = "GET", json, body, headers = {}, raw = false } = {}) {
+  const init = { method, credentials: "same-origin", headers: { Accept: "application/json", ...headers } };
+  if (method !== "GET" && method !== "HEAD") {
+    const token = readCookie(CSRF_COOKIE);
+    if (token) init.headers[CSRF_HEADER] = token;
+  }
+  if (json !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(json);
+  } else if (body !== undefined) {
+    init.body = body;
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    throw new ApiError(0, "the server cannot be reached; check your connection", null);
+  }
+  if (raw && response.ok) return response;
+  const type = response.headers.get("Content-Type") || "";
+  const payload = type.includes("json") ? await response.json().catch(() => null) : null;
+  if (!response.ok) {
+    let message = detailOf(payload, response.status);
+    if (response.status === 429) {
+      const retry = response.headers.get("Retry-After");
+      if (retry && !message.includes("retry")) message += ` (retry in ${retry} s)`;
+    }
+    throw new ApiError(response.status, message, payload);
+  }
+  return payload;
+}
+
+/** Show a notification; screen readers announce it through the aria-live region. */
+export function toast(message, kind = "info", { timeoutMs = 7000 } = {}) {
+  const region = document.getElementById("toasts");
+  if (!region) return;
+  const item = document.createElement("div");
+  item.className = `toast ${kind}`;
+  item.setAttribute("role", kind === "error" ? "alert" : "status");
+  const text = document.createElement("div");
+  text.className = "msg";
+  text.textContent = message;
+  const close = document.createElement("button");
+  close.type = "button";
+  close.setAttribute("aria-label", "Dismiss notification");
+  close.textContent = "×";
+  close.addEventListener("click", () => item.remove());
+  item.append(text, close);
+  region.append(item);
+  if (timeoutMs > 0) setTimeout(() => item.remove(), kind === "error" ? timeoutMs * 2 : timeoutMs);
+  return item;
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Poll a job until it succeeds or fails; `onUpdate(job)` on every answer. */
+export async function pollJob(jobId, onUpdate = () => {}, { intervalMs = 500, timeoutMs = 15 * 60 * 1000 } = {}) {
+  const started = Date.now();
+  for (;;) {
+    const job = await api(`/api/jobs/${encodeURIComponent(jobId)}`);
+    onUpdate(job);
+    if (job.status === "succeeded") return job;
+    if (job.status === "failed") throw new ApiError(500, job.error || "the job failed", job);
+    if (Date.now() - started > timeoutMs) throw new ApiError(504, "the job is taking too long; check back later", job);
+    await sleep(intervalMs);
+  }
+}
+
+const PLOT_CONFIG = {
+  responsive: true,
+  displaylogo: false,
+  modeBarButtonsToRemove: ["select2d", "lasso2d", "sendDataToCloud"],
+  toImageButtonOptions: { format: "png", scale: 2 },
+};
+
+/** Draw a figure {data, layout} into `el`; returns a promise. */
+export function plot(el, figure) {
+  if (!window.Plotly) {
+    el.textContent = "The chart library did not load.";
+    return Promise.resolve();
+  }
+  el.classList.remove("chart-empty");
+  el.replaceChildren();
+  const layout = { ...figure.layout, autosize: true };
+  delete layout.width;
+  // On a phone the tool bar would sit on the title; pinch-zoom and tap still work.
+  const narrow = window.matchMedia("(max-width: 759px)").matches;
+  const config = { ...PLOT_CONFIG, displayModeBar: narrow ? false : "hover" };
+  el.setAttribute("data-plotted", "true");
+  return window.Plotly.newPlot(el, figure.data, layout, config);
+}
+
+/** Render into every `[data-chart=NAME]` below `root` the figure NAME of `figures`. */
+export async function drawFigures(root, figures) {
+  const jobs = [];
+  for (const el of root.querySelectorAll("[data-chart]")) {
+    const name = el.dataset.chart;
+    const fig = figures[name];
+    if (fig) {
+      jobs.push(plot(el, fig));
+    } else if (figures.missing && figures.missing[name]) {
+      el.classList.add("chart-empty");
+      el.textContent = figures.missing[name];
+    }
+  }
+  await Promise.all(jobs);
+}
+
+/** Fetch `{figures: {...}, missing: {...}}` from a charts URL and draw them. */
+export async function loadCharts(root, url) {
+  for (const el of root.querySelectorAll("[data-chart]")) {
+    if (!el.dataset.plotted) el.innerHTML = '<p class="loading">Loading chart…</p>';
+  }
+  try {
+    const payload = await api(url);
+    await drawFigures(root, { ...payload.figures, missing: payload.missing || {} });
+    return payload;
+  } catch (err) {
+    for (const el of root.querySelectorAll("[data-chart]")) {
+      if (!el.dataset.plotted) {
+        el.classList.add("chart-empty");
+        el.textContent = `Chart unavailable: ${err.message}`;
+      }
+    }
+    throw err;
+  }
+}
+
+export function formatProbability(p, u) {
+  if (p === null || p === undefined) return "—";
+  const pct = (100 * p).toFixed(1);
+  return u === null || u === undefined ? `${pct}%` : `${pct}% ± ${(100 * u).toFixed(1)}%`;
+}
+
+/** Which predictions the vetting queue takes: read from data-threshold / data-band of `el`. */
+export function policyFrom(el) {
+  const threshold = el.dataset.threshold === "" ? null : parseFloat(el.dataset.threshold);
+  const band = el.dataset.band ? el.dataset.band.split(",").map(Number) : null;
+  return { threshold, band };
+}
+
+/** The verdict in plain words, by the same rule as the server (pages/_common.verdict_of). */
+export function verdictOf(prediction, policy) {
+  const { threshold, band } = policy;
+  const p = prediction.probability;
+  const uncertain = prediction.label === "candidate"
+    || (threshold !== null && prediction.uncertainty > threshold)
+    || (band !== null && p >= band[0] && p <= band[1]);
+  if (uncertain) return { key: "uncertain", words: "uncertain — sent to human vetters" };
+  if (prediction.label === "planet") return { key: "planet", words: "likely a planet" };
+  return { key: "false_positive", words: "likely a false positive" };
+}
+
+/** Save a Blob as a download with `filename`. */
+export function saveBlob(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+export function filenameFrom(response, fallback) {
+  const cd = response.headers.get("Content-Disposition") || "";
+  const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(cd);
+  return m ? decodeURIComponent(m[1]) : fallback;
+}
+
+function wireLogout() {
+  const button = document.getElementById("logout-button");
+  if (!button) return;
+  button.addEventListener("click", async () => {
+    try {
+      await api("/api/auth/logout", { method: "POST" });
+    } catch (err) {
+      // Logging out must always work from the user's point of view.
+    }
+    window.location.assign("/");
+  });
+}
+
+function showFlash() {
+  const params = new URLSearchParams(window.location.search);
+  const flash = params.get("flash");
+  if (!flash) return;
+  toast(flash, "success");
+  // Once shown, drop it from the address so a reload or a bookmark does not repeat it.
+  params.delete("flash");
+  const query = params.toString();
+  window.history.replaceState(null, "", window.location.pathname + (query ? `?${query}` : "") + window.location.hash);
+}
+
+wireLogout();
+showFlash();

@@ -1,0 +1,70 @@
+// Candidate page (and the shared read-only page): charts, exports, share links.
+import { api, toast, loadCharts, saveBlob, filenameFrom } from "./app.js";
+
+const page = document.getElementById("candidate-page");
+const candidateId = Number(page.dataset.candidateId);
+
+window.addEventListener("load", () => {
+  loadCharts(page, page.dataset.chartsUrl).catch((err) => toast(`Charts: ${err.message}`, "warning"));
+});
+
+async function exportAs(kind, button) {
+  button.disabled = true;
+  try {
+    const response = await api(`/api/export/${kind}`, {
+      method: "POST", json: { candidate_ids: [candidateId] }, raw: true,
+    });
+    saveBlob(await response.blob(), filenameFrom(response, `exoguard-${candidateId}.${kind}`));
+    toast(`${kind.toUpperCase()} downloaded.`, "success");
+  } catch (err) {
+    toast(err.message, "error");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+const pdf = document.getElementById("export-pdf");
+if (pdf) pdf.addEventListener("click", () => exportAs("pdf", pdf));
+const csv = document.getElementById("export-csv");
+if (csv) csv.addEventListener("click", () => exportAs("csv", csv));
+
+let linkId = null;
+const share = document.getElementById("share-create");
+if (share) {
+  share.addEventListener("click", async () => {
+    share.disabled = true;
+    try {
+      const made = await api("/api/export/share", { method: "POST", json: { candidate_id: candidateId } });
+      linkId = made.id ?? made.link_id ?? null;
+      const url = made.url && made.url.startsWith("/") ? window.location.origin + made.url : made.url;
+      document.getElementById("share-url").value = url || `${window.location.origin}/share/${made.token}`;
+      document.getElementById("share-result").hidden = false;
+      document.getElementById("share-url").select();
+      toast("Share link created.", "success");
+    } catch (err) {
+      toast(err.message, "error");
+    } finally {
+      share.disabled = false;
+    }
+  });
+  document.getElementById("share-copy").addEventListener("click", async () => {
+    const input = document.getElementById("share-url");
+    try {
+      await navigator.clipboard.writeText(input.value);
+      toast("Link copied.", "success");
+    } catch (err) {
+      input.select();
+      toast("Select the link and copy it (Ctrl+C).", "info");
+    }
+  });
+  document.getElementById("share-revoke").addEventListener("click", async () => {
+    if (linkId === null) return;
+    try {
+      await api(`/api/export/share/${linkId}`, { method: "DELETE" });
+      document.getElementById("share-result").hidden = true;
+      toast("Share link revoked.", "success");
+    } catch (err) {
+      toast(err.message, "error");
+    }
+  });
+}

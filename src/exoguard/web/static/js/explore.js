@@ -1,0 +1,319 @@
+// Explorer mode: upload a light curve (checked here before it is sent) or enter a candidate's
+// parameters; show the verdict, the light curve with the transits marked and the folded views.
+import {
+  api, toast, pollJob, loadCharts, formatProbability, verdictOf, policyFrom, saveBlob, filenameFrom,
+} from "./app.js";
+
+export const ALLOWED_EXTENSIONS = [".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".csv", ".json"];
+
+/** Why `file` cannot be sent (null when it can): wrong type, empty, or over `maxMb`. */
+export function checkFile(file, maxMb) {
+  if (!file) return "Choose a file first.";
+  const name = file.name.toLowerCase();
+  if (!ALLOWED_EXTENSIONS.some((ext) => name.endsWith(ext))) {
+    return `“${file.name}” is not a light-curve file we read. Allowed: ${ALLOWED_EXTENSIONS.join(", ")}.`;
+  }
+  if (file.size === 0) return `“${file.name}” is empty.`;
+  const limit = maxMb * 1024 * 1024;
+  if (file.size > limit) {
+    return `“${file.name}” is ${(file.size / 1048576).toFixed(1)} MB; the limit is ${maxMb} MB.`;
+  }
+  return null;
+}
+
+const $ = (id) => document.getElementById(id);
+const results = $("results");
+const policy = policyFrom(results);
+let lastCandidateIds = [];
+let currentDataset = null;
+
+async function showCharts(datasetId, candidateId) {
+  const url = `/charts/datasets/${encodeURIComponent(datasetId)}` + (candidateId ? `?candidate_id=${candidateId}` : "");
+  for (const el of results.querySelectorAll("[data-chart]")) delete el.dataset.plotted;
+  try {
+    await loadCharts(results, url);
+  } catch (err) {
+    toast(`Charts could not be drawn: ${err.message}`, "warning");
+  }
+}
+
+// ---------------------------------------------------------------- tabs (WAI-ARIA pattern)
+const tabs = [$("tab-upload"), $("tab-manual")];
+function selectTab(tab) {
+  for (const t of tabs) {
+    const selected = t === tab;
+    t.setAttribute("aria-selected", String(selected));
+    t.tabIndex = selected ? 0 : -1;
+    $(t.getAttribute("aria-controls")).hidden = !selected;
+  }
+}
+for (const tab of tabs) {
+  tab.addEventListener("click", () => selectTab(tab));
+  tab.addEventListener("keydown", (e) => {
+    const i = tabs.indexOf(tab);
+    let next = null;
+    if (e.key === "ArrowRight") next = tabs[(i + 1) % tabs.length];
+    if (e.key === "ArrowLeft") next = tabs[(i - 1 + tabs.length) % tabs.length];
+    if (e.key === "Home") next = tabs[0];
+    if (e.key === "End") next = tabs[tabs.length - 1];
+    if (next) {
+      e.preventDefault();
+      selectTab(next);
+      next.focus();
+    }
+  });
+}
+
+// ------------------------------------------------------------------------------ progress
+function showProgress(fraction, message) {
+  $("progress-panel").hidden = false;
+  const bar = $("work-progress");
+  if (fraction === null) bar.removeAttribute("value");
+  else bar.value = Math.max(0, Math.min(1, fraction));
+  $("work-status").textContent = message;
+}
+function hideProgress() {
+  $("progress-panel").hidden = true;
+}
+
+function busy(button, on) {
+  button.disabled = on;
+  button.setAttribute("aria-busy", String(on));
+}
+
+// ------------------------------------------------------------------------------ verdicts
+function describe(candidate) {
+  const bits = [];
+  if (candidate.period_days) bits.push(`period ${Number(candidate.period_days).toFixed(4)} d`);
+  if (candidate.depth_ppm) bits.push(`depth ${Math.round(candidate.depth_ppm).toLocaleString()} ppm`);
+  if (candidate.duration_hours) bits.push(`duration ${Number(candidate.duration_hours).toFixed(2)} h`);
+  return bits.join(" · ");
+}
+
+function verdictCard(prediction, candidate) {
+  const v = verdictOf(prediction, policy);
+  const card = document.createElement("article");
+  card.className = `verdict ${v.key}`;
+  card.dataset.candidateId = prediction.candidate_id ?? "";
+  const title = document.createElement("p");
+  title.className = "words";
+  title.textContent = v.words.charAt(0).toUpperCase() + v.words.slice(1);
+  const name = document.createElement("p");
+  name.className = "small";
+  const label = candidate?.object_id || (prediction.candidate_id ? `candidate ${prediction.candidate_id}` : "your candidate");
+  name.textContent = [label, candidate ? describe(candidate) : ""].filter(Boolean).join(" — ");
+  const prob = document.createElement("p");
+  prob.className = "small probability";
+  prob.innerHTML = "Planet probability <strong></strong>";
+  prob.querySelector("strong").textContent = formatProbability(prediction.probability, prediction.uncertainty);
+  const bar = document.createElement("div");
+  bar.className = "prob-bar";
+  bar.setAttribute("role", "img");
+  bar.setAttribute("aria-label", `Planet probability ${formatProbability(prediction.probability, prediction.uncertainty)}`);
+  const fill = document.createElement("div");
+  fill.className = "fill";
+  fill.style.width = `${(100 * prediction.probability).toFixed(1)}%`;
+  const err = document.createElement("div");
+  err.className = "err";
+  const lo = Math.max(0, prediction.probability - prediction.uncertainty);
+  const hi = Math.min(1, prediction.probability + prediction.uncertainty);
+  err.style.left = `${(100 * lo).toFixed(1)}%`;
+  err.style.width = `${(100 * (hi - lo)).toFixed(1)}%`;
+  bar.append(fill, err);
+  card.append(title, name, prob, bar);
+  if (v.key === "uncertain") {
+    const note = document.createElement("p");
+    note.className = "small";
+    note.textContent = "The model is not sure. People in the vetting queue will look at it; their consensus updates the label.";
+    card.append(note);
+  }
+  if (prediction.candidate_id && currentDataset && candidate && candidate.period_days) {
+    const fold = document.createElement("button");
+    fold.type = "button";
+    fold.className = "btn small secondary fold-on";
+    fold.textContent = "Fold the light curve on this signal";
+    fold.addEventListener("click", () => showCharts(currentDataset, prediction.candidate_id));
+    card.append(fold, document.createTextNode(" "));
+  }
+  if (prediction.candidate_id) {
+    const link = document.createElement("a");
+    link.href = `/candidates/${prediction.candidate_id}`;
+    link.textContent = "Details, diagnostics and explanation";
+    link.className = "small";
+    card.append(link);
+  }
+  return card;
+}
+
+async function showResults(predictions, candidatesById, { datasetId = null } = {}) {
+  const box = $("verdicts");
+  box.replaceChildren();
+  currentDataset = datasetId;
+  if (!predictions.length) {
+    const p = document.createElement("p");
+    p.className = "verdict";
+    p.textContent = "No transit-like signal was found in this light curve.";
+    box.append(p);
+  }
+  // Most planet-like first.
+  const sorted = [...predictions].sort((a, b) => b.probability - a.probability);
+  for (const pred of sorted) box.append(verdictCard(pred, candidatesById[pred.candidate_id]));
+  if (sorted.length < 2) box.querySelectorAll(".fold-on").forEach((b) => b.remove());
+  results.hidden = false;
+  lastCandidateIds = sorted.map((p) => p.candidate_id).filter((id) => id !== null && id !== undefined);
+  $("export-panel").hidden = lastCandidateIds.length === 0;
+  if (lastCandidateIds.length) $("details-link").href = `/candidates/${lastCandidateIds[0]}`;
+  $("results-title").focus();
+  $("lightcurve-panel").hidden = !datasetId;
+  $("folded-panels").hidden = !datasetId || !lastCandidateIds.length;
+  if (datasetId) await showCharts(datasetId, lastCandidateIds[0]);
+}
+
+// -------------------------------------------------------------------------------- upload
+function idOf(obj, ...keys) {
+  for (const k of keys) if (obj && obj[k] !== undefined && obj[k] !== null) return obj[k];
+  return null;
+}
+
+async function candidatesOf(datasetId) {
+  const byId = {};
+  const { candidates } = await api(`/explore/datasets/${encodeURIComponent(datasetId)}/candidates`);
+  for (const c of candidates) byId[c.id] = c;
+  return byId;
+}
+
+const uploadForm = $("upload-form");
+uploadForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const input = $("upload-file");
+  const error = $("upload-error");
+  const file = input.files[0];
+  const problem = checkFile(file, parseFloat(uploadForm.dataset.maxMb));
+  error.textContent = problem || "";
+  input.setAttribute("aria-invalid", problem ? "true" : "false");
+  if (problem) {
+    toast(problem, "error");
+    input.focus();
+    return;
+  }
+  const button = $("upload-submit");
+  busy(button, true);
+  results.hidden = true;
+  try {
+    showProgress(null, `Uploading ${file.name}…`);
+    const form = new FormData();
+    form.append("file", file, file.name);
+    const uploaded = await api("/api/data/upload", { method: "POST", body: form });
+    const datasetId = idOf(uploaded, "dataset_id", "id");
+    toast(`${file.name} received.`, "success");
+    showProgress(0, "Searching the light curve for transits…");
+    const started = await api("/api/data/preprocess", { method: "POST", json: { dataset_id: datasetId } });
+    const jobId = idOf(started, "job_id", "id");
+    const job = await pollJob(jobId, (j) => {
+      const pct = Math.round(100 * (j.progress || 0));
+      showProgress(j.progress || 0, `${j.message || "Searching for transits"}… ${pct}%`);
+    });
+    // The preprocessing job classifies what it finds; ask the model only if it could not.
+    let predictions = (job.result && job.result.predictions) || [];
+    if (!predictions.length && job.result && job.result.n_candidates) {
+      showProgress(1, "Classifying the candidates…");
+      const predicted = await api("/api/model/predict", { method: "POST", json: { dataset_id: datasetId } });
+      predictions = predicted.predictions || [];
+    }
+    const candidates = await candidatesOf(datasetId);
+    hideProgress();
+    await showResults(predictions, candidates, { datasetId });
+    toast("Classification done.", "success");
+  } catch (err) {
+    hideProgress();
+    error.textContent = err.message;
+    toast(err.message, "error");
+  } finally {
+    busy(button, false);
+  }
+});
+
+// Check the file as soon as it is chosen, before any click on the button.
+$("upload-file").addEventListener("change", () => {
+  const file = $("upload-file").files[0];
+  const problem = file ? checkFile(file, parseFloat(uploadForm.dataset.maxMb)) : null;
+  $("upload-error").textContent = problem || "";
+  $("upload-file").setAttribute("aria-invalid", problem ? "true" : "false");
+});
+
+// --------------------------------------------------------------------------- manual entry
+const manualForm = $("manual-form");
+manualForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const error = $("manual-error");
+  error.textContent = "";
+  for (const input of manualForm.querySelectorAll("input")) {
+    if (!input.checkValidity()) {
+      const label = input.labels[0].textContent.trim();
+      error.textContent = input.validity.valueMissing
+        ? `${label} is needed.`
+        : `${label}: ${input.validationMessage}`;
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      return;
+    }
+    input.setAttribute("aria-invalid", "false");
+  }
+  const candidate = {};
+  for (const [key, value] of new FormData(manualForm).entries()) {
+    if (value === "") continue;
+    candidate[key] = key === "mission" || key === "host_id" ? value : Number(value);
+  }
+  const button = $("manual-submit");
+  busy(button, true);
+  try {
+    const predicted = await api("/api/model/predict", { method: "POST", json: { candidates: [candidate] } });
+    const preds = predicted.predictions || [];
+    const byId = {};
+    preds.forEach((p) => { byId[p.candidate_id] = { ...candidate, ...p, object_id: "Your candidate" }; });
+    if (preds.length && (preds[0].candidate_id === null || preds[0].candidate_id === undefined)) {
+      // Not stored: show the typed parameters beside the verdict.
+      preds[0] = { ...preds[0], candidate_id: null };
+      const box = $("verdicts");
+      currentDataset = null;
+      box.replaceChildren(verdictCard(preds[0], { ...candidate, object_id: "your candidate" }));
+      results.hidden = false;
+      $("lightcurve-panel").hidden = true;
+      $("folded-panels").hidden = true;
+      $("export-panel").hidden = true;
+      $("results-title").focus();
+    } else {
+      await showResults(preds, byId);
+    }
+    toast("Classification done.", "success");
+  } catch (err) {
+    error.textContent = err.message;
+    toast(err.message, "error");
+  } finally {
+    busy(button, false);
+  }
+});
+
+// ---------------------------------------------------------------------------------- export
+async function download(kind) {
+  if (!lastCandidateIds.length) return;
+  const button = $(kind === "pdf" ? "download-pdf" : "download-csv");
+  busy(button, true);
+  try {
+    const response = await api(`/api/export/${kind}`, {
+      method: "POST",
+      json: { candidate_ids: lastCandidateIds },
+      headers: { Accept: kind === "pdf" ? "application/pdf" : "text/csv" },
+      raw: true,
+    });
+    const blob = await response.blob();
+    saveBlob(blob, filenameFrom(response, `exoguard-report.${kind}`));
+    toast(`${kind.toUpperCase()} downloaded.`, "success");
+  } catch (err) {
+    toast(err.message, "error");
+  } finally {
+    busy(button, false);
+  }
+}
+$("download-pdf").addEventListener("click", () => download("pdf"));
+$("download-csv").addEventListener("click", () => download("csv"));
