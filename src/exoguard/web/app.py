@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -43,6 +44,12 @@ def _plotly_js_path() -> Path:
     import plotly
 
     return Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+
+
+def _swagger_dir() -> Path:
+    import swagger_ui_bundle
+
+    return Path(swagger_ui_bundle.swagger_ui_path)
 
 
 def _include_routers(app: FastAPI) -> None:
@@ -94,6 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Find and vet transiting exoplanets in Kepler, K2 and TESS data.",
         lifespan=lifespan,
+        docs_url=None,  # served below from local files: the default Swagger page uses a CDN
+        redoc_url=None,
     )
     app.state.exoguard = state
     app.state.metrics = AppMetrics()
@@ -169,6 +178,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Served from the installed plotly wheel: no CDN, no copy in the repository.
         return FileResponse(_plotly_js_path(), media_type="application/javascript")
 
+    @app.get("/docs", include_in_schema=False)
+    def swagger_docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="exoguard API",
+            swagger_js_url="/static/vendor/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/vendor/swagger/favicon-32x32.png",
+        )
+
+    app.mount("/static/vendor/swagger", StaticFiles(directory=_swagger_dir()), name="swagger")
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     _include_routers(app)
     return app
