@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -40,8 +40,18 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-StateDep = Annotated[AppState, Depends(get_state)]
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+# The dependencies below that only read request state are `async def`: FastAPI runs a plain
+# `def` dependency in the thread pool, a hop that costs more than the work on hot routes.
+async def _state_dependency(request: Request) -> AppState:
+    return get_state(request)
+
+
+async def _settings_dependency(request: Request) -> Settings:
+    return get_state(request).settings
+
+
+StateDep = Annotated[AppState, Depends(_state_dependency)]
+SettingsDep = Annotated[Settings, Depends(_settings_dependency)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
@@ -59,7 +69,7 @@ def get_optional_user(request: Request, session: SessionDep) -> User | None:
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 
 
-def get_current_user(user: OptionalUser) -> User:
+async def get_current_user(user: OptionalUser) -> User:
     if user is None:
         raise AuthError("not logged in")
     return user
@@ -68,12 +78,12 @@ def get_current_user(user: OptionalUser) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_role(minimum: str) -> Callable[[User], User]:
+def require_role(minimum: str) -> Callable[[User], Awaitable[User]]:
     """Admit users whose role is `minimum` or higher (explorer < researcher < admin)."""
     if minimum not in _ROLE_RANK:
         raise ValueError(f"unknown role {minimum!r}; allowed: {ROLES}")
 
-    def dependency(user: CurrentUser) -> User:
+    async def dependency(user: CurrentUser) -> User:
         if _ROLE_RANK.get(user.role, -1) < _ROLE_RANK[minimum]:
             raise PermissionDeniedError(f"this needs the {minimum} role; you are {user.role}")
         return user

@@ -1,0 +1,210 @@
+"""`exoguard serve`, `exoguard worker` and `exoguard users ...`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+from typing import Annotated
+
+import typer
+
+log = logging.getLogger(__name__)
+
+users_app = typer.Typer(name="users", help="Accounts and roles.", no_args_is_help=True)
+
+POOLS = ("solo", "prefork", "threads")
+#: How often `exoguard worker` looks for jobs whose worker died (seconds).
+REAP_INTERVAL_S = 15.0
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Server processes.")] = 1,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = True,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the web application (migrations are applied first)."""
+    import uvicorn
+
+    from exoguard.config import get_settings
+    from exoguard.store.db import redact_url
+    from exoguard.store.migrate import upgrade
+
+    settings = get_settings()
+    settings.uploads_path.mkdir(parents=True, exist_ok=True)
+    settings.models_path.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)  # once here, so that several workers never race on it
+    typer.echo(
+        f"exoguard: serving on http://{host}:{port} ({workers} worker(s)); database "
+        f"{redact_url(settings.database_url)}; jobs {settings.job_backend}",
+        err=True,
+    )
+    uvicorn.run(
+        "exoguard.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        log_level=log_level,
+        proxy_headers=True,
+    )
+
+
+def _reaper(stop: threading.Event) -> None:
+    from exoguard.config import get_settings
+    from exoguard.jobs.execute import fail_lost_jobs
+    from exoguard.store.db import make_engine, make_sessionmaker
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    factory = make_sessionmaker(engine)
+    try:
+        while not stop.is_set():
+            try:
+                fail_lost_jobs(factory, settings)
+            except Exception as exc:  # a database hiccup must not stop the worker
+                log.warning("lost-job check failed: %s", exc)
+            stop.wait(REAP_INTERVAL_S)
+    finally:
+        engine.dispose()
+
+
+def worker(
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, max=256, help="Jobs run at once.")
+    ] = 1,
+    pool: Annotated[
+        str, typer.Option("--pool", help=f"Celery execution pool: {', '.join(POOLS)}.")
+    ] = "prefork",
+    loglevel: Annotated[str, typer.Option("--loglevel", help="Celery log level.")] = "info",
+) -> None:
+    """Run a Celery worker over REDIS_URL that executes queued jobs."""
+    from exoguard.config import get_settings
+    from exoguard.errors import ConfigError
+    from exoguard.jobs.celery_app import make_celery
+    from exoguard.jobs.tasks import registered_kinds
+
+    if pool not in POOLS:
+        raise ConfigError(f"--pool must be one of {', '.join(POOLS)}; got {pool!r}")
+    settings = get_settings()
+    if not settings.redis_url:
+        raise ConfigError("exoguard worker needs REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
+    kinds = registered_kinds()  # imports the job kinds (and EXOGUARD_JOB_MODULES) up front
+    typer.echo(f"exoguard worker: job kinds {', '.join(kinds)}", err=True)
+    stop = threading.Event()
+    reaper = threading.Thread(target=_reaper, args=(stop,), name="exoguard-reaper", daemon=True)
+    reaper.start()
+    app = make_celery(settings)
+    try:
+        app.worker_main(
+            [
+                "worker",
+                f"--pool={pool}",
+                f"--concurrency={concurrency}",
+                f"--loglevel={loglevel}",
+                f"--hostname=exoguard-{os.getpid()}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ]
+        )
+    finally:
+        stop.set()
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option("--email", help="Login email.")],
+    role: Annotated[
+        str, typer.Option("--role", help="explorer, researcher or admin.")
+    ] = "explorer",
+    name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the account as JSON.")] = False,
+) -> None:
+    """Create an account with a role (the password is prompted for, or read from stdin)."""
+    from exoguard.config import get_settings
+    from exoguard.store.db import make_engine, make_sessionmaker, session_scope
+    from exoguard.store.migrate import upgrade
+    from exoguard.web.services.accounts import register_user, user_view
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True, err=True)
+    settings = get_settings()
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            user = register_user(session, email=email, password=password, name=name, role=role)
+            view = user_view(user)
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(view))
+    else:
+        typer.echo(f"created {view['email']} (id {view['id']}, {view['role']})")
+
+
+@users_app.command("set-role")
+def users_set_role(
+    email: Annotated[str, typer.Argument(help="The account's email.")],
+    role: Annotated[str, typer.Argument(help="explorer, researcher or admin.")],
+) -> None:
+    """Change an account's role."""
+    from exoguard.config import get_settings
+    from exoguard.errors import NotFoundError
+    from exoguard.store.db import make_engine, make_sessionmaker, session_scope
+    from exoguard.store.repositories import UserRepository
+    from exoguard.web.services.accounts import set_role
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            user = UserRepository(session).get_by_email(email)
+            if user is None:
+                raise NotFoundError(f"no account with email {email}")
+            set_role(session, user_id=user.id, role=role)
+    finally:
+        engine.dispose()
+    typer.echo(f"{email} is now {role}")
+
+
+@users_app.command("list")
+def users_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """Every account with its role."""
+    from exoguard.config import get_settings
+    from exoguard.store.db import make_engine, make_sessionmaker, session_scope
+    from exoguard.store.repositories import UserRepository
+    from exoguard.web.services.accounts import user_view
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            views = [user_view(u) for u in UserRepository(session).list(limit=None)]
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(views))
+        return
+    for view in views:
+        typer.echo(f"{view['id']:>5}  {view['role']:<10}  {view['email']}  {view['name']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("worker")(worker)
+    app.add_typer(users_app, name="users")

@@ -1,0 +1,48 @@
+"""Administration: list users and change roles (admin role only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+
+from exoguard.errors import ValidationError
+from exoguard.store.models import ROLES
+from exoguard.store.repositories import UserRepository
+from exoguard.web.deps import AdminUser, SessionDep
+from exoguard.web.services import accounts
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+class RoleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: str
+
+
+@router.get("/users")
+def list_users(
+    _admin: AdminUser,
+    session: SessionDep,
+    role: str | None = None,
+    limit: int = Query(default=100, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
+) -> dict[str, Any]:
+    """Accounts, oldest first."""
+    if role is not None and role not in ROLES:
+        raise ValidationError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
+    repo = UserRepository(session)
+    users = repo.list(role=role, limit=limit, offset=offset)
+    return {"users": [accounts.user_view(u) for u in users], "total": repo.count(role=role)}
+
+
+@router.post("/users/{user_id}/role")
+def change_role(
+    user_id: int, body: RoleIn, _admin: AdminUser, session: SessionDep
+) -> dict[str, Any]:
+    """Give a user the role explorer, researcher or admin."""
+    user = accounts.set_role(session, user_id=user_id, role=body.role)
+    session.commit()
+    return {"user": accounts.user_view(user)}

@@ -1,0 +1,121 @@
+"""Data sets: upload (streamed, size-limited, sniffed), validation report, preprocessing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from exoguard.errors import ConflictError
+from exoguard.store.models import DATASET_KINDS, Dataset
+from exoguard.web.api._common import enforce_rate_limit
+from exoguard.web.deps import CurrentUser, SessionDep, StateDep
+from exoguard.web.services import datasets
+from exoguard.web.services.preprocessing import check_options
+from exoguard.web.state import AppState
+
+router = APIRouter(prefix="/data", tags=["data"])
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": [datasets.FILE_FIELD],
+                    "properties": {
+                        datasets.FILE_FIELD: {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "FITS, CSV or JSON: a light curve or a catalog table",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+class PreprocessIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dataset_id: str = Field(min_length=1, max_length=64)
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Transit-search options: min_period_days, max_period_days, max_planets.",
+    )
+
+
+def _store(state: AppState, incoming: datasets.IncomingFile, owner_id: int) -> Dataset:
+    session = state.sessions()
+    try:
+        return datasets.create_dataset(session, state.settings, incoming, owner_id=owner_id)
+    finally:
+        session.close()
+
+
+@router.post("/upload", status_code=status.HTTP_201_CREATED, openapi_extra=_UPLOAD_BODY)
+async def upload(
+    request: Request, user: CurrentUser, session: SessionDep, state: StateDep
+) -> dict[str, Any]:
+    """Upload one file (multipart field `file`); it is validated before anything is kept."""
+    settings = state.settings
+    enforce_rate_limit(request, user, action="upload", limit=settings.rate_limit_per_minute)
+    session.commit()  # end the read transaction of the login check before the long transfer
+    incoming = await datasets.receive_multipart_file(
+        request.stream(),
+        content_type=request.headers.get("content-type"),
+        content_length=request.headers.get("content-length"),
+        settings=settings,
+    )
+    try:
+        dataset = await run_in_threadpool(_store, state, incoming, user.id)
+    finally:
+        incoming.discard()  # no-op once the file has moved to its final place
+    return {"dataset_id": dataset.id, "dataset": datasets.dataset_view(dataset, with_report=True)}
+
+
+@router.get("/validate")
+def validate(dataset_id: str, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    """The validation report written when the file was uploaded."""
+    dataset = datasets.get_visible_dataset(session, dataset_id, user)
+    return {
+        "dataset_id": dataset.id,
+        "status": dataset.status,
+        "report": dataset.validation_report or {},
+    }
+
+
+@router.post("/preprocess", status_code=status.HTTP_202_ACCEPTED)
+def preprocess(body: PreprocessIn, user: CurrentUser, session: SessionDep, state: StateDep) -> dict:
+    """Start a job: catalog rows or a transit search → candidates → predictions."""
+    dataset = datasets.get_visible_dataset(session, body.dataset_id, user)
+    if dataset.status not in ("validated", "preprocessed", "failed"):
+        raise ConflictError(f"dataset {dataset.id} is {dataset.status}; it cannot be preprocessed")
+    options = check_options(body.options)
+    session.commit()
+    job_id = state.jobs.submit(
+        "preprocess", {"dataset_id": dataset.id, "options": options}, owner_id=user.id
+    )
+    return {"job_id": job_id, "status": "queued"}
+
+
+@router.get("/datasets")
+def list_datasets(
+    user: CurrentUser,
+    session: SessionDep,
+    kind: str | None = Query(default=None, description=f"one of {', '.join(DATASET_KINDS)}"),
+    limit: int = Query(default=50, ge=1, le=500),
+    offset: int = Query(default=0, ge=0),
+) -> dict[str, Any]:
+    """Own data sets (every data set for researchers and admins), newest first."""
+    if kind is not None and kind not in DATASET_KINDS:
+        from exoguard.errors import ValidationError
+
+        raise ValidationError(f"kind must be one of {', '.join(DATASET_KINDS)}; got {kind!r}")
+    rows = datasets.list_datasets(session, user, limit=limit, offset=offset, kind=kind)
+    return {"datasets": [datasets.dataset_view(d) for d in rows]}

@@ -1,0 +1,42 @@
+"""Background jobs: status, progress, result or error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from exoguard.errors import ValidationError
+from exoguard.jobs.execute import fail_lost_jobs
+from exoguard.store.models import JOB_STATUSES
+from exoguard.web.deps import CurrentUser, SessionDep, StateDep
+from exoguard.web.services import jobs as job_service
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+@router.get("")
+def list_jobs(
+    user: CurrentUser,
+    session: SessionDep,
+    kind: str | None = None,
+    status: str | None = Query(default=None, description=f"one of {', '.join(JOB_STATUSES)}"),
+    limit: int = Query(default=50, ge=1, le=500),
+    offset: int = Query(default=0, ge=0),
+) -> dict[str, Any]:
+    """Own jobs (all jobs for researchers and admins), newest first."""
+    if status is not None and status not in JOB_STATUSES:
+        raise ValidationError(f"status must be one of {', '.join(JOB_STATUSES)}; got {status!r}")
+    rows = job_service.list_jobs(
+        session, user, kind=kind, status=status, limit=limit, offset=offset
+    )
+    return {"jobs": [job_service.job_view(j) for j in rows]}
+
+
+@router.get("/{job_id}")
+def get_job(job_id: str, user: CurrentUser, session: SessionDep, state: StateDep) -> dict[str, Any]:
+    """`{"status": queued|running|succeeded|failed, "progress": 0..1, "result"|"error"}`."""
+    job = job_service.get_visible_job(session, job_id, user)
+    if job.status == "running" and fail_lost_jobs(state.sessions, state.settings, job_ids=[job_id]):
+        session.refresh(job)
+    return job_service.job_view(job, detailed=user.role in ("researcher", "admin"))

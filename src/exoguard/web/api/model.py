@@ -1,0 +1,224 @@
+"""Models: train (a job), predict (stored verdicts), metrics, SHAP explanations, versions."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from starlette.concurrency import run_in_threadpool
+
+from exoguard.catalogs.reader import VALUE_RANGES
+from exoguard.catalogs.schema import MISSIONS
+from exoguard.errors import AuthError
+from exoguard.store.models import User
+from exoguard.web.api._common import enforce_rate_limit
+from exoguard.web.deps import (
+    AdminUser,
+    CurrentUser,
+    ResearcherUser,
+    SessionDep,
+    StateDep,
+    get_optional_user,
+)
+from exoguard.web.services import datasets, predictions, training
+from exoguard.web.services import models as model_service
+from exoguard.web.state import AppState
+
+router = APIRouter(prefix="/model", tags=["model"])
+
+
+class TrainIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="gbm or multibranch")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description='Hyperparameters and config fields, e.g. {"num_leaves": 15, '
+        '"n_ensemble": 3}; "config" names the base config.',
+    )
+
+
+class CandidateIn(BaseModel):
+    """A candidate typed in by hand, in the harmonised schema (units in the names)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    object_id: str | None = Field(default=None, max_length=64)
+    host_id: str | None = Field(default=None, max_length=64)
+    mission: str | None = Field(default=None, description=f"one of {', '.join(MISSIONS)}")
+    label: str | None = Field(default=None, description="ignored: the model decides")
+    disposition: str | None = Field(default=None, max_length=64)
+    source: str | None = Field(default=None, max_length=255)
+    period_days: float
+    t0_bjd: float | None = None
+    duration_hours: float | None = None
+    depth_ppm: float | None = None
+    impact: float | None = None
+    planet_radius_rearth: float | None = None
+    equilibrium_temp_k: float | None = None
+    insolation_earth: float | None = None
+    transit_snr: float | None = None
+    star_teff_k: float | None = None
+    star_logg_cgs: float | None = None
+    star_radius_rsun: float | None = None
+    star_mag: float | None = None
+
+    @field_validator("mission")
+    @classmethod
+    def _mission(cls, value: str | None) -> str | None:
+        if value is not None and value.lower() not in MISSIONS:
+            raise ValueError(f"mission must be one of {', '.join(MISSIONS)}")
+        return value.lower() if value is not None else None
+
+    @model_validator(mode="after")
+    def _ranges(self) -> CandidateIn:
+        for name, (low, high) in VALUE_RANGES.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not math.isfinite(value) or not low <= value <= high:
+                raise ValueError(f"{name} must be a number within [{low:g}, {high:g}]; got {value}")
+        return self
+
+
+class PredictIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dataset_id: str | None = Field(default=None, max_length=64)
+    candidates: list[CandidateIn] | None = Field(
+        default=None, max_length=predictions.MAX_CANDIDATES_PER_REQUEST
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PredictIn:
+        if (self.dataset_id is None) == (self.candidates is None):
+            raise ValueError("give exactly one of dataset_id or candidates")
+        if self.candidates is not None and not self.candidates:
+            raise ValueError("candidates must hold at least one candidate")
+        return self
+
+
+@router.post("/train", status_code=status.HTTP_202_ACCEPTED)
+def train(body: TrainIn, user: ResearcherUser, state: StateDep) -> dict[str, Any]:
+    """Start a training job (researchers); poll GET /api/jobs/{job_id} for its progress."""
+    params = training.check_request(body.model, body.params)
+    job_id = state.jobs.submit("train", params, owner_id=user.id)
+    return {"job_id": job_id, "status": "queued"}
+
+
+@router.post("/predict")
+async def predict(body: PredictIn, request: Request, state: StateDep) -> JSONResponse:
+    """Verdicts of the active model, stored with their candidates (rate-limited per client).
+
+    Needs a login (any role). The hottest route: the login check and the rate limit run in
+    one trip to the thread pool, and no database connection is held while the model works.
+    """
+    settings = state.settings
+    user = await run_in_threadpool(_admit, request, state, settings.rate_limit_per_minute)
+    if body.candidates is not None:
+        rows = [c.model_dump(exclude={"label", "disposition", "source"}) for c in body.candidates]
+        batcher = predictions.batcher_for(
+            state.sessions, settings, on_score=_inference_observer(request)
+        )
+        verdicts = await batcher.predict(rows)
+    else:
+        assert body.dataset_id is not None
+        verdicts = await run_in_threadpool(_predict_dataset, state, body.dataset_id, user)
+    _observe(request, verdicts)
+    # A plain JSON response: the verdicts are already JSON types, no re-validation needed.
+    return JSONResponse(
+        {
+            "predictions": [v.to_dict() for v in verdicts],
+            "model_version": verdicts[0].model_version if verdicts else None,
+        }
+    )
+
+
+def _admit(request: Request, state: AppState, limit: int) -> User:
+    """The logged-in user (401 otherwise), counted against the predict rate limit."""
+    session = state.sessions()
+    try:
+        user = get_optional_user(request, session)
+        session.commit()
+    finally:
+        session.close()
+    if user is None:
+        raise AuthError("not logged in")
+    enforce_rate_limit(request, user, action="predict", limit=limit)
+    return user
+
+
+def _predict_dataset(state: AppState, dataset_id: str, user: User) -> list[predictions.Verdict]:
+    session = state.sessions()
+    try:
+        dataset = datasets.get_visible_dataset(session, dataset_id, user)
+        verdicts = predictions.predict_dataset(session, dataset, settings=state.settings)
+        session.commit()
+        return verdicts
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _inference_observer(request: Request) -> predictions.ScoreObserver | None:
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is None:
+        return None
+
+    def observe(version: str, seconds: float, n_rows: int) -> None:
+        metrics.inference.labels(version).observe(seconds)
+
+    return observe
+
+
+def _observe(request: Request, verdicts: list[predictions.Verdict]) -> None:
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is None:
+        return
+    for verdict in verdicts:
+        metrics.predictions.labels(verdict.model_version).observe(verdict.probability)
+
+
+@router.get("/metrics")
+def metrics(
+    user: CurrentUser, session: SessionDep, state: StateDep, version: str | None = None
+) -> dict[str, Any]:
+    """The stored evaluation of the active version (or `version`)."""
+    return model_service.metrics(session, state.settings, version)
+
+
+@router.get("/explain")
+def explain(
+    candidate_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    version: str | None = None,
+) -> dict[str, Any]:
+    """SHAP contributions of one candidate's features (log-odds, + towards planet)."""
+    out = model_service.explain(
+        session, state.settings, candidate_id=candidate_id, version_id=version
+    )
+    session.commit()  # the explanation is kept on the prediction
+    return out
+
+
+@router.get("/versions")
+def versions(user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    """Every registered version, newest first, with its status and summary metrics."""
+    return {"versions": model_service.list_versions(session)}
+
+
+@router.post("/versions/{version_id}/activate")
+def activate(
+    version_id: str, admin: AdminUser, session: SessionDep, state: StateDep
+) -> dict[str, Any]:
+    """Make a version the active model (admins)."""
+    version = model_service.activate(session, state.settings, version_id)
+    session.commit()
+    return {"version": model_service.version_view(version)}

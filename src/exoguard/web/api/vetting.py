@@ -1,0 +1,85 @@
+"""Vetting: the next items for this vetter, votes, and statistics (exoguard.vetting.service)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from exoguard.errors import PermissionDeniedError, ValidationError
+from exoguard.store.models import QUEUE_STATUSES
+from exoguard.vetting import service as vetting
+from exoguard.web.deps import CurrentUser, SessionDep, SettingsDep
+
+router = APIRouter(prefix="/vetting", tags=["vetting"])
+
+
+class VoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item_id: int
+    label: str = Field(description="planet or false_positive")
+    confidence: int = Field(description="1 (guess) to 5 (certain)")
+    comment: str | None = None
+
+
+@router.get("/queue")
+def queue(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    limit: int = Query(default=vetting.DEFAULT_QUEUE_LIMIT, ge=1, le=vetting.MAX_QUEUE_LIMIT),
+) -> dict[str, Any]:
+    """The next items for this vetter (never one they voted on; gold items mixed in)."""
+    entries = vetting.queue_for_user(
+        session, user.id, limit=limit, rng=np.random.default_rng(), settings=settings
+    )
+    return {"items": [entry.to_dict() for entry in entries]}
+
+
+@router.post("/submit", status_code=status.HTTP_201_CREATED)
+def submit(body: VoteIn, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> dict:
+    """One vote (409 for a second vote on the item, 410 once the item is settled)."""
+    outcome = vetting.submit_vote(
+        session,
+        item_id=body.item_id,
+        user_id=user.id,
+        label=body.label,
+        confidence=body.confidence,
+        comment=body.comment,
+        settings=settings,
+    )
+    session.commit()
+    return outcome.to_dict()
+
+
+@router.get("/stats")
+def stats(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    item_status: str | None = Query(default=None, description="open or settled"),
+    item_limit: int = Query(default=100, ge=1, le=1000),
+    item_offset: int = Query(default=0, ge=0),
+    user_limit: int = Query(default=100, ge=1, le=1000),
+    include_gold: bool = Query(default=False, description="admins only"),
+) -> dict[str, Any]:
+    """Per item, per user and overall statistics, and this vetter's own row (`me`)."""
+    if include_gold and user.role != "admin":
+        raise PermissionDeniedError("include_gold reveals the gold items; it needs the admin role")
+    if item_status is not None and item_status not in QUEUE_STATUSES:
+        raise ValidationError(
+            f"item_status must be one of {', '.join(QUEUE_STATUSES)}; got {item_status!r}"
+        )
+    return vetting.stats(
+        session,
+        user_id=user.id,
+        item_limit=item_limit,
+        item_offset=item_offset,
+        item_status=item_status,
+        user_limit=user_limit,
+        include_gold=include_gold,
+        settings=settings,
+    )

@@ -1,0 +1,5 @@
+"""Application services behind the JSON routes: they parse nothing and know no HTTP.
+
+Each service takes a SQLAlchemy session (and settings where needed), applies the domain rules
+and raises `ExoguardError` subclasses, which the app maps to HTTP status codes in one place.
+"""

@@ -1,0 +1,511 @@
+"""Uploaded data sets: receive a file safely, recognise it, validate it, store it.
+
+An upload is streamed to a temporary file under ``settings.uploads_path`` while its size is
+counted (the limit is enforced during the transfer, not after), then its format is sniffed from
+the content (FITS magic, JSON, CSV; never the client's file name), then it is read with the
+catalog or the light-curve reader. Only a file that reads is kept: it moves to
+``uploads_path/<uuid>`` and its row is committed. A file that fails any step is deleted and no
+row is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import unicodedata
+import uuid
+import zlib
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from sqlalchemy.orm import Session
+
+from exoguard.config import Settings
+from exoguard.errors import (
+    ExoguardError,
+    FormatError,
+    NotFoundError,
+    PermissionDeniedError,
+    TooLargeError,
+    ValidationError,
+)
+from exoguard.store.models import Dataset, User
+from exoguard.store.repositories import DatasetRepository
+
+log = logging.getLogger(__name__)
+
+#: The multipart field that carries the file.
+FILE_FIELD = "file"
+#: Bytes allowed for multipart framing and the other (ignored) form fields.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+_INCOMING_DIR = ".incoming"
+_SNIFF_BYTES = 8192
+_FITS_MAGIC = b"SIMPLE  ="
+_GZIP_MAGIC = b"\x1f\x8b"
+_ROLE_SEES_ALL = ("researcher", "admin")
+
+
+@dataclass
+class IncomingFile:
+    """A received upload, still in its temporary place."""
+
+    path: Path
+    filename: str
+    size_bytes: int
+    sha256: str
+
+    def discard(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def safe_filename(name: str | None) -> str:
+    """The client's file name reduced to a display label (never used in a path).
+
+    Keeps the last path component, NFC-normalised, without control characters, at most 255
+    characters; ``"upload"`` when nothing is left.
+    """
+    text = unicodedata.normalize("NFC", name or "")
+    text = re.split(r"[\\/]", text)[-1]
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C").strip()
+    text = text.lstrip(".") or "upload"
+    return text[:255]
+
+
+def incoming_dir(settings: Settings) -> Path:
+    path = settings.uploads_path / _INCOMING_DIR
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# ----------------------------------------------------------------------------- receiving
+@dataclass
+class _PartState:
+    headers: dict[str, bytes] = field(default_factory=dict)
+    header_field: bytearray = field(default_factory=bytearray)
+    header_value: bytearray = field(default_factory=bytearray)
+    is_file: bool = False
+    filename: str | None = None
+
+
+class _MultipartSink:
+    """Callbacks of python-multipart's streaming parser: the `file` part goes to disk."""
+
+    def __init__(self, dest: Path, *, max_bytes: int, field_name: str) -> None:
+        self.dest = dest
+        self.max_bytes = max_bytes
+        self.field_name = field_name
+        self.part = _PartState()
+        self.handle: BinaryIO | None = None
+        self.size = 0
+        self.other_bytes = 0
+        self.digest = hashlib.sha256()
+        self.found = False
+        self.filename: str | None = None
+        self.error: ExoguardError | None = None
+
+    def callbacks(self) -> dict[str, Any]:
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+        }
+
+    def on_part_begin(self) -> None:
+        self.part = _PartState()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.part.header_field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.part.header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        name = bytes(self.part.header_field).decode("latin-1").strip().lower()
+        self.part.headers[name] = bytes(self.part.header_value)
+        self.part.header_field = bytearray()
+        self.part.header_value = bytearray()
+
+    def on_headers_finished(self) -> None:
+        _, params = parse_options_header(self.part.headers.get("content-disposition", b""))
+        name = params.get(b"name", b"").decode("utf-8", "replace")
+        if name == self.field_name and not self.found:
+            self.found = True
+            self.part.is_file = True
+            self.filename = _decode_filename(params)
+            self.handle = self.dest.open("xb")
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        n = end - start
+        if self.part.is_file and self.handle is not None:
+            self.size += n
+            if self.size > self.max_bytes:
+                raise TooLargeError(_too_large_message(self.max_bytes))
+            chunk = data[start:end]
+            self.digest.update(chunk)
+            self.handle.write(chunk)
+        else:
+            self.other_bytes += n
+            if self.other_bytes > MULTIPART_OVERHEAD_BYTES:
+                raise ValidationError(
+                    f"form fields other than {self.field_name!r} are limited to "
+                    f"{MULTIPART_OVERHEAD_BYTES // 1024} KiB"
+                )
+
+    def on_part_end(self) -> None:
+        if self.part.is_file and self.handle is not None:
+            self.handle.close()
+            self.handle = None
+        self.part = _PartState()
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+
+def _decode_filename(params: dict[bytes, bytes]) -> str:
+    """The file name of a Content-Disposition header: RFC 5987 ``filename*``, else raw UTF-8."""
+    extended = params.get(b"filename*")
+    if extended is not None:
+        text = extended.decode("latin-1")
+        charset, _, rest = text.partition("'")
+        _, _, quoted = rest.partition("'")
+        from urllib.parse import unquote
+
+        return unquote(quoted, encoding=charset or "utf-8", errors="replace")
+    raw = params.get(b"filename", b"")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _too_large_message(max_bytes: int) -> str:
+    return f"the file is larger than the upload limit of {max_bytes / 1e6:g} MB"
+
+
+async def receive_multipart_file(
+    chunks: AsyncIterator[bytes],
+    *,
+    content_type: str | None,
+    content_length: str | None,
+    settings: Settings,
+    field_name: str = FILE_FIELD,
+) -> IncomingFile:
+    """Stream the multipart field `field_name` to a temporary file, enforcing the size limit.
+
+    Raises `TooLargeError` (413) as soon as the file passes ``settings.max_upload_mb``,
+    `ValidationError` when the body is not multipart or lacks the field, `FormatError` when
+    the file is empty. Nothing is left on disk when it raises.
+    """
+    max_bytes = int(settings.max_upload_mb * 1_000_000)
+    mime, params = parse_options_header(content_type or "")
+    boundary = params.get(b"boundary")
+    if mime != b"multipart/form-data" or not boundary:
+        raise ValidationError(
+            f"send the file as multipart/form-data in the field {field_name!r} "
+            f"(got Content-Type {content_type or 'none'!r})"
+        )
+    if content_length is not None:
+        try:
+            declared = int(content_length)
+        except ValueError:
+            raise ValidationError(f"bad Content-Length header {content_length!r}") from None
+        if declared > max_bytes + MULTIPART_OVERHEAD_BYTES:
+            raise TooLargeError(_too_large_message(max_bytes))
+    dest = incoming_dir(settings) / f"{uuid.uuid4()}.part"
+    sink = _MultipartSink(dest, max_bytes=max_bytes, field_name=field_name)
+    parser = MultipartParser(boundary, sink.callbacks())  # type: ignore[arg-type]
+    try:
+        async for chunk in chunks:
+            if chunk:
+                parser.write(chunk)
+        parser.finalize()
+    except BaseException as exc:
+        sink.close()
+        with contextlib.suppress(FileNotFoundError):
+            dest.unlink()
+        if isinstance(exc, ExoguardError):
+            raise
+        if isinstance(exc, Exception) and type(exc).__module__.startswith("python_multipart"):
+            raise ValidationError(f"malformed multipart body ({exc})") from exc
+        raise
+    sink.close()
+    if not sink.found:
+        with contextlib.suppress(FileNotFoundError):
+            dest.unlink()
+        raise ValidationError(f"the multipart field {field_name!r} (the file) is missing")
+    incoming = IncomingFile(
+        path=dest,
+        filename=safe_filename(sink.filename),
+        size_bytes=sink.size,
+        sha256=sink.digest.hexdigest(),
+    )
+    if incoming.size_bytes == 0:
+        incoming.discard()
+        raise FormatError(f"{incoming.filename}: the file is empty")
+    return incoming
+
+
+# ----------------------------------------------------------------------------- recognising
+def sniff_format(path: Path, *, display_name: str) -> str:
+    """``"fits"``, ``"json"`` or ``"csv"`` from the content (gzip looked through).
+
+    Raises `FormatError` for empty files, binary content that is not FITS and non-UTF-8 text.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    if head.startswith(_GZIP_MAGIC):
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, _SNIFF_BYTES)
+        except zlib.error as exc:
+            raise FormatError(f"{display_name}: corrupt gzip data ({exc})") from exc
+    if head.startswith(_FITS_MAGIC):
+        return "fits"
+    if not head.strip():
+        raise FormatError(f"{display_name}: the file is empty")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FormatError(f"{display_name}: UTF-16 text; save the file as UTF-8 (CSV or JSON)")
+    controls = sum(b < 9 or 13 < b < 32 for b in head)
+    if b"\x00" in head or controls > 0.01 * len(head):
+        raise FormatError(
+            f"{display_name}: binary content that is not FITS; supported formats: "
+            "FITS light curves, CSV and JSON tables or light curves"
+        )
+    try:
+        head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # a multi-byte character cut by the sniff window is fine
+            raise FormatError(
+                f"{display_name}: text that is not UTF-8 (byte {exc.start}); save it as UTF-8"
+            ) from exc
+    first = head.decode("utf-8-sig", "ignore").lstrip()[:1]
+    return "json" if first in ("{", "[") else "csv"
+
+
+def _catalog_report(data: bytes, *, display_name: str) -> tuple[dict[str, Any], bool] | None:
+    """The validation report when `data` is a catalog table, None when it is not one."""
+    from exoguard.catalogs import detect_kind
+    from exoguard.catalogs.rawio import read_raw_bytes
+    from exoguard.catalogs.reader import harmonise
+
+    try:
+        raw = read_raw_bytes(data, name=display_name)
+        detect_kind(raw.frame.columns)
+    except (FormatError, ValidationError):
+        return None
+    table = harmonise(raw, source=display_name)
+    frame = table.frame
+    report = table.report.to_dict()
+    report.update(
+        {
+            "catalog_kind": table.kind,
+            "archive_stamp": table.archive_stamp,
+            "n_candidates": len(frame),
+            "n_by_label": {str(k): int(v) for k, v in Counter(frame["label"]).items()},
+            "n_by_mission": {str(k): int(v) for k, v in Counter(frame["mission"]).items()},
+        }
+    )
+    return report, bool(table.report.ok)
+
+
+def _lightcurve_report(path: Path, *, display_name: str) -> dict[str, Any]:
+    from exoguard.io import read_lightcurve
+
+    try:
+        lc = read_lightcurve(path)
+    except ExoguardError as exc:
+        message = str(exc).replace(path.name, display_name)
+        raise type(exc)(message) from exc
+    t = lc.time_bjd
+    return {
+        "mission": lc.mission,
+        "target_id": lc.target_id,
+        "n_points": int(lc.n_points),
+        "time_start_bjd": float(t[0]),
+        "time_end_bjd": float(t[-1]),
+        "baseline_days": float(lc.baseline_days),
+        "cadence_s": float(lc.cadence_s) if lc.cadence_s == lc.cadence_s else None,
+        "flux_column": lc.flux_column,
+        "time_system_in": lc.time_system_in,
+        "n_segments": int(lc.n_segments),
+        "segment_labels": list(lc.segment_labels),
+        "notes": list(lc.notes),
+    }
+
+
+def inspect_file(path: Path, *, display_name: str) -> tuple[str, str, dict[str, Any]]:
+    """(kind, format, report) of a stored file: kind ``"catalog"`` or ``"lightcurve"``.
+
+    Raises `FormatError` / `ValidationError` with a message naming the file when it is neither
+    a readable catalog table nor a readable light curve.
+    """
+    fmt = sniff_format(path, display_name=display_name)
+    if fmt in ("csv", "json"):
+        found = _catalog_report(path.read_bytes(), display_name=display_name)
+        if found is not None:
+            report, ok = found
+            return (
+                "catalog",
+                fmt,
+                {
+                    "dataset_kind": "catalog",
+                    "format": fmt,
+                    "ok": ok,
+                    "summary": _catalog_summary(report),
+                    "catalog": report,
+                },
+            )
+    try:
+        lc_report = _lightcurve_report(path, display_name=display_name)
+    except ExoguardError as exc:
+        if fmt == "fits":
+            raise
+        raise type(exc)(
+            f"{display_name}: neither a catalog table (KOI, TOI, K2 or the harmonised schema) "
+            f"nor a light curve: {exc}"
+        ) from exc
+    return (
+        "lightcurve",
+        fmt,
+        {
+            "dataset_kind": "lightcurve",
+            "format": fmt,
+            "ok": True,
+            "summary": (
+                f"{lc_report['mission']} light curve of {lc_report['target_id']}: "
+                f"{lc_report['n_points']} points over {lc_report['baseline_days']:.1f} days"
+            ),
+            "lightcurve": lc_report,
+        },
+    )
+
+
+def _catalog_summary(report: dict[str, Any]) -> str:
+    return (
+        f"{report['catalog_kind']} table: {report['n_rows_kept']} of {report['n_rows_read']} rows "
+        f"kept, {report['n_errors']} errors, {report['n_warnings']} warnings"
+    )
+
+
+# ----------------------------------------------------------------------------- storing
+def create_dataset(
+    session: Session, settings: Settings, incoming: IncomingFile, *, owner_id: int | None
+) -> Dataset:
+    """Validate a received file and keep it with its report, or discard it and raise.
+
+    Commits the session: the file and the row appear together or not at all.
+    """
+    dataset_id = str(uuid.uuid4())
+    final = settings.uploads_path / dataset_id
+    try:
+        kind, fmt, report = inspect_file(incoming.path, display_name=incoming.filename)
+    except ExoguardError:
+        incoming.discard()
+        raise
+    except Exception as exc:  # a reader bug must not leave a file behind either
+        incoming.discard()
+        log.exception("reading upload %s failed", incoming.filename)
+        raise FormatError(f"{incoming.filename}: cannot be read ({type(exc).__name__})") from exc
+    try:
+        os.replace(incoming.path, final)
+        dataset = DatasetRepository(session).create(
+            dataset_id=dataset_id,
+            filename=incoming.filename,
+            kind=kind,
+            format=fmt,
+            size_bytes=incoming.size_bytes,
+            sha256=incoming.sha256,
+            storage_path=dataset_id,  # relative to settings.uploads_path
+            owner_id=owner_id,
+            status="validated",
+            validation_report=report,
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        incoming.discard()
+        with contextlib.suppress(FileNotFoundError):
+            final.unlink()
+        raise
+    log.info("stored dataset %s (%s, %s, %d bytes)", dataset_id, kind, fmt, incoming.size_bytes)
+    return dataset
+
+
+def dataset_file(settings: Settings, dataset: Dataset) -> Path:
+    """The stored file of a dataset (its path never comes from the client)."""
+    path = (settings.uploads_path / dataset.storage_path).resolve()
+    root = settings.uploads_path.resolve()
+    if root not in path.parents:
+        raise NotFoundError(f"dataset {dataset.id}: stored path outside the upload folder")
+    if not path.is_file():
+        raise NotFoundError(f"dataset {dataset.id}: its file is missing")
+    return path
+
+
+def can_see_all(user: User) -> bool:
+    return user.role in _ROLE_SEES_ALL
+
+
+def get_visible_dataset(session: Session, dataset_id: str, user: User) -> Dataset:
+    """The dataset when `user` owns it or is a researcher/admin."""
+    dataset = DatasetRepository(session).require(dataset_id)
+    if dataset.owner_id != user.id and not can_see_all(user):
+        raise PermissionDeniedError(f"dataset {dataset_id} belongs to another user")
+    return dataset
+
+
+def list_datasets(
+    session: Session, user: User, *, limit: int = 50, offset: int = 0, kind: str | None = None
+) -> Sequence[Dataset]:
+    """Own datasets (all of them for researchers and admins), newest first."""
+    owner = None if can_see_all(user) else user.id
+    return DatasetRepository(session).list(owner_id=owner, kind=kind, limit=limit, offset=offset)
+
+
+def dataset_view(dataset: Dataset, *, with_report: bool = False) -> dict[str, Any]:
+    """The public fields of a dataset."""
+    view: dict[str, Any] = {
+        "id": dataset.id,
+        "filename": dataset.filename,
+        "kind": dataset.kind,
+        "format": dataset.format,
+        "size_bytes": dataset.size_bytes,
+        "sha256": dataset.sha256,
+        "status": dataset.status,
+        "owner_id": dataset.owner_id,
+        "created_at": dataset.created_at.isoformat() if dataset.created_at else None,
+    }
+    report = dataset.validation_report or {}
+    view["ok"] = report.get("ok")
+    view["summary"] = report.get("summary")
+    if with_report:
+        view["report"] = report
+    return view
+
+
+__all__ = [
+    "FILE_FIELD",
+    "IncomingFile",
+    "create_dataset",
+    "dataset_file",
+    "dataset_view",
+    "get_visible_dataset",
+    "inspect_file",
+    "list_datasets",
+    "receive_multipart_file",
+    "safe_filename",
+    "sniff_format",
+]

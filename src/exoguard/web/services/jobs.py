@@ -1,0 +1,57 @@
+"""Background jobs as the API shows them (state lives in the database)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from exoguard.errors import PermissionDeniedError
+from exoguard.store.models import Job, User
+from exoguard.store.repositories import JobRepository
+
+_SEES_ALL = ("researcher", "admin")
+
+
+def get_visible_job(session: Session, job_id: str, user: User) -> Job:
+    """The job when `user` started it or is a researcher/admin."""
+    job = JobRepository(session).require(job_id)
+    if job.owner_id != user.id and user.role not in _SEES_ALL:
+        raise PermissionDeniedError(f"job {job_id} belongs to another user")
+    return job
+
+
+def list_jobs(
+    session: Session, user: User, *, kind: str | None, status: str | None, limit: int, offset: int
+) -> Sequence[Job]:
+    owner = None if user.role in _SEES_ALL else user.id
+    return JobRepository(session).list(
+        owner_id=owner, kind=kind, status=status, limit=limit, offset=offset
+    )
+
+
+def job_view(job: Job, *, detailed: bool = False) -> dict[str, Any]:
+    """Status, progress, and the result (succeeded) or the error (failed)."""
+    view: dict[str, Any] = {
+        "id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "progress": float(job.progress or 0.0),
+        "params": job.params or {},
+        "attempts": job.attempts,
+        "owner_id": job.owner_id,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+    result = dict(job.result or {})
+    if job.status == "succeeded":
+        view["result"] = result
+    elif job.status == "failed":
+        view["error"] = job.error or "failed"
+        if detailed and "traceback" in result:
+            view["traceback"] = result["traceback"]
+    else:
+        view["message"] = result.get("message")
+    return view

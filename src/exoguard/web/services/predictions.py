@@ -1,0 +1,438 @@
+"""Scoring candidates with the active model and storing the verdicts.
+
+Every prediction the API returns is stored: the candidate (a new row for a manual entry, the
+existing rows of a dataset) and one `Prediction` row per candidate with the model version
+that made it. Dataset predictions that need people enter the vetting queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import time
+import uuid
+import weakref
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from exoguard.catalogs.schema import HARMONISED_COLUMNS, LABELS, MISSIONS, PHYSICAL_COLUMNS
+from exoguard.config import Settings
+from exoguard.errors import ConflictError, ModelNotReadyError, ValidationError
+from exoguard.store.models import Candidate, Dataset, Prediction
+from exoguard.store.repositories import (
+    ModelVersionRepository,
+)
+from exoguard.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+#: Most candidates one predict request may carry.
+MAX_CANDIDATES_PER_REQUEST = 1000
+MANUAL_SOURCE = "manual entry"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One stored prediction, as the API returns it."""
+
+    candidate_id: int
+    probability: float
+    uncertainty: float
+    label: str
+    model_version: str
+    prediction_id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("prediction_id")
+        return out
+
+
+# ----------------------------------------------------------------------------- the model
+def active_version_id(session: Session) -> str:
+    """The id of the active model version; `ModelNotReadyError` when there is none."""
+    version = ModelVersionRepository(session).get_active()
+    if version is None:
+        raise ModelNotReadyError(
+            "no active model; a researcher trains one (POST /api/model/train or "
+            "`exoguard train --model gbm`)"
+        )
+    return version.id
+
+
+_registries: dict[tuple[str, str], Any] = {}
+_registries_lock = threading.Lock()
+
+
+def model_registry(settings: Settings) -> Any:
+    """The model registry of `settings` (one per database and model folder, built once)."""
+    from exoguard.ml.registry import ModelRegistry
+
+    key = (settings.database_url, str(settings.models_path))
+    with _registries_lock:
+        registry = _registries.get(key)
+        if registry is None:
+            registry = ModelRegistry.from_settings(
+                database_url=settings.database_url, models_path=settings.models_path
+            )
+            _registries[key] = registry
+        return registry
+
+
+def score_frame(frame: pd.DataFrame, *, version: str, settings: Settings) -> pd.DataFrame:
+    """Probability, uncertainty and label of every row of a harmonised frame (same index)."""
+    from exoguard.ml.service import predict_frame
+
+    scores = predict_frame(frame, version=version, registry=model_registry(settings))
+    missing = {"probability", "uncertainty", "label"} - set(scores.columns)
+    if missing:  # pragma: no cover - guards the contract with exoguard.ml
+        raise ModelNotReadyError(f"model {version} returned no {', '.join(sorted(missing))}")
+    return scores
+
+
+# ----------------------------------------------------------------------------- inputs
+def manual_rows(candidates: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Harmonised rows of typed-in candidates (each gets a fresh ``manual-…`` object id).
+
+    Only the physical columns, ``mission`` and ``host_id`` are taken from the input; the label
+    is ``candidate`` (unknown), whatever the client says. ``n_candidates_on_host`` counts the
+    candidates of the same host *in this request*.
+    """
+    if not candidates:
+        raise ValidationError("candidates must hold at least one candidate")
+    if len(candidates) > MAX_CANDIDATES_PER_REQUEST:
+        raise ValidationError(
+            f"at most {MAX_CANDIDATES_PER_REQUEST} candidates per request; got {len(candidates)}"
+        )
+    rows = []
+    for position, cand in enumerate(candidates):
+        mission = str(cand.get("mission") or "other").lower()
+        if mission not in MISSIONS:
+            raise ValidationError(
+                f"candidates[{position}].mission must be one of {', '.join(MISSIONS)}; "
+                f"got {mission!r}"
+            )
+        host = str(cand.get("host_id") or "").strip()[:64] or None
+        name = str(cand.get("object_id") or "").strip()[:200]
+        row: dict[str, Any] = {
+            "object_id": f"manual-{uuid.uuid4().hex[:12]}",
+            "host_id": host,
+            "mission": mission,
+            "label": "candidate",
+            "disposition": None,
+            "source": f"{MANUAL_SOURCE}: {name}" if name else MANUAL_SOURCE,
+        }
+        for column in PHYSICAL_COLUMNS:
+            value = cand.get(column)
+            row[column] = float("nan") if value is None else float(value)
+        rows.append(row)
+    per_host = Counter(r["host_id"] for r in rows if r["host_id"] is not None)
+    for row in rows:
+        row["n_candidates_on_host"] = float(per_host[row["host_id"]] if row["host_id"] else 1)
+    return rows
+
+
+def frame_from_rows(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """A harmonised frame (plus ``n_candidates_on_host``) of rows from :func:`manual_rows`."""
+    columns = [*HARMONISED_COLUMNS, "n_candidates_on_host"]
+    data: dict[str, Any] = {c: [r.get(c) for r in rows] for c in columns}
+    for column in (*PHYSICAL_COLUMNS, "n_candidates_on_host"):
+        data[column] = np.asarray(data[column], dtype="float64")
+    return pd.DataFrame(data, columns=columns)
+
+
+def manual_frame(candidates: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The frame of :func:`manual_rows` (one request's typed-in candidates)."""
+    return frame_from_rows(manual_rows(candidates))
+
+
+def _none_if_nan(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float | np.floating) and not math.isfinite(float(value)):
+        return None
+    return value
+
+
+# ----------------------------------------------------------------------------- storing
+def store_predictions(
+    session: Session,
+    candidate_ids: Sequence[int],
+    scores: pd.DataFrame,
+    *,
+    version: str,
+    settings: Settings | None = None,
+    enqueue: bool = False,
+) -> list[Verdict]:
+    """Insert one prediction per candidate (rows of `scores` in the order of `candidate_ids`).
+
+    With `enqueue`, predictions that need people (``exoguard.vetting.queue.enters_queue``)
+    put their candidate in the vetting queue unless it already has an open item. The caller
+    commits.
+    """
+    if len(candidate_ids) != len(scores):
+        raise ValueError(f"{len(candidate_ids)} candidate ids but {len(scores)} score rows")
+    if not candidate_ids:
+        return []
+    probability = scores["probability"].to_numpy(dtype=float)
+    uncertainty = scores["uncertainty"].to_numpy(dtype=float)
+    labels = [str(v) for v in scores["label"]]
+    for label in set(labels):
+        if label not in LABELS:  # pragma: no cover - guards the contract with exoguard.ml
+            raise ModelNotReadyError(f"model {version} returned the unknown label {label!r}")
+    now = utcnow()
+    rows: list[dict[str, Any]] = [
+        {
+            "candidate_id": int(cid),
+            "model_version": version,
+            "probability": float(np.clip(p, 0.0, 1.0)),
+            "uncertainty": float(max(u, 0.0)) if math.isfinite(u) else 0.0,
+            "label": lab,
+            "canary": False,
+            "created_at": now,
+        }
+        for cid, p, u, lab in zip(candidate_ids, probability, uncertainty, labels, strict=True)
+    ]
+    stmt = insert(Prediction).returning(Prediction.id, sort_by_parameter_order=True)
+    ids = list(session.scalars(stmt, rows))
+    verdicts = [
+        Verdict(
+            candidate_id=row["candidate_id"],
+            probability=row["probability"],
+            uncertainty=row["uncertainty"],
+            label=row["label"],
+            model_version=version,
+            prediction_id=int(pid),
+        )
+        for row, pid in zip(rows, ids, strict=True)
+    ]
+    if enqueue:
+        _enqueue_uncertain(session, verdicts, settings=settings)
+    return verdicts
+
+
+def _enqueue_uncertain(
+    session: Session, verdicts: Sequence[Verdict], *, settings: Settings | None
+) -> int:
+    from exoguard.vetting.service import enqueue_uncertain, policy_from_settings
+
+    ids = [v.prediction_id for v in verdicts if v.prediction_id is not None]
+    rows: list[Prediction] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows.extend(session.scalars(select(Prediction).where(Prediction.id.in_(chunk))))
+    policy = policy_from_settings(settings) if settings is not None else None
+    if policy is None:
+        from exoguard.vetting.queue import QueuePolicy
+
+        policy = QueuePolicy()
+    return len(enqueue_uncertain(session, rows, policy=policy).enqueued)
+
+
+def insert_candidates(session: Session, frame: pd.DataFrame, *, origin: str) -> list[int]:
+    """Insert new candidate rows (no upsert) and return their ids in frame order."""
+    now = utcnow()
+    rows = []
+    for record in frame[list(HARMONISED_COLUMNS)].to_dict(orient="records"):
+        row = {k: _none_if_nan(record.get(k)) for k in HARMONISED_COLUMNS}
+        row.update({"origin": origin, "created_at": now, "updated_at": now})
+        rows.append(row)
+    stmt = insert(Candidate).returning(Candidate.id, sort_by_parameter_order=True)
+    return [int(i) for i in session.scalars(stmt, rows)]
+
+
+#: Called after each model call with (model version, seconds, rows scored).
+ScoreObserver = Callable[[str, float, int], None]
+
+
+def _score_and_store_manual(
+    session: Session,
+    groups: Sequence[Sequence[Mapping[str, Any]]],
+    *,
+    settings: Settings,
+    on_score: ScoreObserver | None = None,
+) -> list[Verdict]:
+    """Score the rows of one or more requests with one model call and store them."""
+    version = active_version_id(session)
+    # End the read transaction before writing: an SQLite transaction that read first and
+    # then writes fails at once ("database is locked") when another writer got in between.
+    session.commit()
+    rows = [row for group in groups for row in group]
+    frame = frame_from_rows(rows)
+    scoring = frame
+    if len(groups) > 1:
+        # Features that look at the other signals of a star (multiplicity, period ratios)
+        # must only see the candidates of the same request: give each request its own stars.
+        tags = [i for i, group in enumerate(groups) for _ in group]
+        scoring = frame.assign(
+            host_id=[
+                None if host is None else f"{tag}\x1f{host}"
+                for tag, host in zip(tags, frame["host_id"], strict=True)
+            ]
+        )
+    started = time.perf_counter()
+    scores = score_frame(scoring, version=version, settings=settings)
+    if on_score is not None:
+        on_score(version, time.perf_counter() - started, len(frame))
+    ids = insert_candidates(session, frame, origin="catalog")
+    return store_predictions(session, ids, scores, version=version, settings=settings)
+
+
+def predict_manual(
+    session: Session,
+    candidates: Sequence[Mapping[str, Any]],
+    *,
+    settings: Settings,
+) -> list[Verdict]:
+    """Score typed-in candidates and store them with their predictions (caller commits)."""
+    return _score_and_store_manual(session, [manual_rows(candidates)], settings=settings)
+
+
+@dataclass
+class _Pending:
+    rows: list[dict[str, Any]]
+    future: asyncio.Future[list[Verdict]]
+
+
+class PredictionBatcher:
+    """Scores typed-in candidates of concurrent requests together.
+
+    Requests queue their rows; one worker takes everything queued, scores it with one model
+    call and stores it in one transaction, then hands each request its own verdicts. Under
+    load the model and database cost is paid per batch instead of per request; alone, a
+    request is its own batch (no added wait). A failure fails only the requests of its batch.
+    """
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        settings: Settings,
+        *,
+        max_rows: int = 512,
+        on_score: ScoreObserver | None = None,
+    ) -> None:
+        self._factory = factory
+        self._settings = settings
+        self._max_rows = max_rows
+        self._on_score = on_score
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+
+    async def predict(self, candidates: Sequence[Mapping[str, Any]]) -> list[Verdict]:
+        """The stored verdicts of one request's candidates."""
+        rows = manual_rows(candidates)
+        loop = asyncio.get_running_loop()
+        pending = _Pending(rows=rows, future=loop.create_future())
+        self._queue.put_nowait(pending)
+        if self._worker is None or self._worker.done():
+            self._worker = loop.create_task(self._run(), name="exoguard-predict-batcher")
+        return await pending.future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            n_rows = len(batch[0].rows)
+            while n_rows < self._max_rows and not self._queue.empty():
+                item = self._queue.get_nowait()
+                batch.append(item)
+                n_rows += len(item.rows)
+            try:
+                results = await asyncio.to_thread(self._process, [p.rows for p in batch])
+            except Exception as exc:
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(exc)
+                continue
+            for pending, verdicts in zip(batch, results, strict=True):
+                if not pending.future.done():
+                    pending.future.set_result(verdicts)
+
+    def _process(self, groups: list[list[dict[str, Any]]]) -> list[list[Verdict]]:
+        session = self._factory()
+        try:
+            verdicts = _score_and_store_manual(
+                session, groups, settings=self._settings, on_score=self._on_score
+            )
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+        out, start = [], 0
+        for group in groups:
+            out.append(verdicts[start : start + len(group)])
+            start += len(group)
+        return out
+
+
+_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, PredictionBatcher]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def batcher_for(
+    factory: sessionmaker[Session], settings: Settings, *, on_score: ScoreObserver | None = None
+) -> PredictionBatcher:
+    """The batcher of the running event loop and this session factory (made on first use)."""
+    per_loop = _batchers.setdefault(asyncio.get_running_loop(), {})
+    batcher = per_loop.get(id(factory))
+    if batcher is None:
+        batcher = PredictionBatcher(factory, settings, on_score=on_score)
+        per_loop[id(factory)] = batcher
+    return batcher
+
+
+# ----------------------------------------------------------------------------- datasets
+def dataset_candidate_ids(session: Session, dataset: Dataset) -> list[int]:
+    """Candidates a dataset produced: those recorded by its preprocessing, else by dataset_id."""
+    record = (dataset.validation_report or {}).get("preprocess") or {}
+    ids = [int(i) for i in record.get("candidate_ids") or []]
+    if ids:
+        return ids
+    stmt = select(Candidate.id).where(Candidate.dataset_id == dataset.id).order_by(Candidate.id)
+    return [int(i) for i in session.scalars(stmt)]
+
+
+def predict_dataset(session: Session, dataset: Dataset, *, settings: Settings) -> list[Verdict]:
+    """Score every candidate of a preprocessed dataset with the active model (caller commits)."""
+    ids = dataset_candidate_ids(session, dataset)
+    if not ids:
+        if dataset.status != "preprocessed":
+            raise ConflictError(
+                f"dataset {dataset.id} has no candidates yet; run POST /api/data/preprocess "
+                "first (status: " + dataset.status + ")"
+            )
+        return []
+    frame = frame_for_ids(session, ids)
+    version = active_version_id(session)
+    scores = score_frame(frame, version=version, settings=settings)
+    return store_predictions(session, ids, scores, version=version, settings=settings, enqueue=True)
+
+
+def frame_for_ids(session: Session, ids: Sequence[int]) -> pd.DataFrame:
+    """Harmonised frame of stored candidates, one row per id in the order of `ids`."""
+    columns = ["id", *HARMONISED_COLUMNS]
+    selected = select(*(getattr(Candidate, c) for c in columns))
+    rows: list[Any] = []
+    wanted = [int(i) for i in ids]
+    for start in range(0, len(wanted), 500):  # stay far below SQLite's bound-parameter limit
+        chunk = wanted[start : start + 500]
+        rows.extend(session.execute(selected.where(Candidate.id.in_(chunk))).all())
+    frame = pd.DataFrame(rows, columns=columns).set_index("id", drop=False)
+    missing = [i for i in wanted if i not in frame.index]
+    if missing:
+        raise ConflictError(f"candidates {missing[:10]} of this dataset no longer exist")
+    frame = frame.loc[wanted].reset_index(drop=True)
+    for name in PHYSICAL_COLUMNS:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+    return frame

@@ -1,0 +1,296 @@
+"""Preprocessing a dataset: catalog rows or a transit search → candidates → predictions.
+
+The heavy work (reading, searching) happens outside any transaction; every domain write
+(candidates, predictions, vetting-queue entries, the dataset's status and the job's success)
+is applied in ONE transaction at the end, so a job killed mid-way leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from exoguard.catalogs.schema import HARMONISED_COLUMNS, PHYSICAL_COLUMNS
+from exoguard.config import Settings
+from exoguard.errors import ConflictError, ModelNotReadyError, ValidationError
+from exoguard.store.db import session_scope
+from exoguard.store.models import Candidate, Job, User
+from exoguard.store.repositories import CandidateRepository, DatasetRepository
+from exoguard.store.types import utcnow
+from exoguard.web.services import predictions
+from exoguard.web.services.datasets import dataset_file
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float, str | None], None]
+#: Search options a preprocess request may set.
+SEARCH_OPTIONS = ("min_period_days", "max_period_days", "max_planets")
+_STAR_COLUMNS = ("star_teff_k", "star_logg_cgs", "star_radius_rsun", "star_mag")
+_STAR_ARGS = {
+    "star_teff_k": "teff_k",
+    "star_logg_cgs": "logg_cgs",
+    "star_radius_rsun": "radius_rsun",
+    "star_mag": "mag",
+}
+_CURATING_ROLES = ("researcher", "admin")
+
+
+def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The search options of a preprocess request, validated (unknown names refused)."""
+    unknown = set(options) - set(SEARCH_OPTIONS)
+    if unknown:
+        raise ValidationError(
+            f"unknown preprocess option(s) {', '.join(sorted(unknown))}; "
+            f"allowed: {', '.join(SEARCH_OPTIONS)}"
+        )
+    out: dict[str, Any] = {}
+    for name in ("min_period_days", "max_period_days"):
+        if options.get(name) is not None:
+            value = float(options[name])
+            if not (math.isfinite(value) and value > 0):
+                raise ValidationError(f"{name} must be a positive number of days; got {value}")
+            out[name] = value
+    if (
+        "min_period_days" in out
+        and "max_period_days" in out
+        and out["min_period_days"] >= out["max_period_days"]
+    ):
+        raise ValidationError("min_period_days must be smaller than max_period_days")
+    if options.get("max_planets") is not None:
+        n = int(options["max_planets"])
+        if not 1 <= n <= 10:
+            raise ValidationError(f"max_planets must be between 1 and 10; got {n}")
+        out["max_planets"] = n
+    return out
+
+
+# ----------------------------------------------------------------------------- reading
+def catalog_frame(path: Any, *, display_name: str) -> pd.DataFrame:
+    """The harmonised frame of a stored catalog table."""
+    from exoguard.catalogs import read_catalog_bytes
+
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return read_catalog_bytes(data, name=display_name).frame
+
+
+def star_for_host(session: Session, host_id: str) -> dict[str, float]:
+    """Stellar parameters of a star from its catalog candidates (KIC/TIC hosts), if any.
+
+    Returns keyword arguments of `exoguard.core.search.star.StarParams` (only known values).
+    """
+    stmt = (
+        select(*(getattr(Candidate, c) for c in _STAR_COLUMNS))
+        .where(Candidate.host_id == host_id, Candidate.origin != "search")
+        .order_by(Candidate.id)
+    )
+    known: dict[str, float] = {}
+    for row in session.execute(stmt):
+        for column, value in zip(_STAR_COLUMNS, row, strict=True):
+            if value is not None and math.isfinite(value) and column not in known:
+                known[column] = float(value)
+    return {_STAR_ARGS[c]: v for c, v in known.items()}
+
+
+def search_frame(
+    path: Any,
+    *,
+    factory: sessionmaker[Session],
+    dataset_id: str,
+    options: Mapping[str, Any],
+    progress: ProgressFn,
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Read a light curve and search it for transits; (harmonised frame, per-candidate features).
+
+    The host star's catalog parameters (when the star is in the catalogs) go into the search,
+    which then gives planet radius, equilibrium temperature and insolation.
+    """
+    from exoguard import read_lightcurve, search_transits
+    from exoguard.core.search.star import StarParams
+
+    progress(0.05, "reading the light curve")
+    lc = read_lightcurve(path)
+    with session_scope(factory) as session:
+        star = star_for_host(session, lc.target_id)
+    note = f"star parameters of {lc.target_id} from the catalogs" if star else "star unknown"
+    progress(0.15, f"searching {lc.n_points} points for transits ({note})")
+
+    def on_step(done: int, total: int) -> None:
+        progress(0.15 + 0.7 * done / max(total, 1), f"search step {done} of {total}")
+
+    found = search_transits(lc, star=StarParams(**star), progress=on_step, **options)
+    progress(0.85, f"found {len(found)} candidate signal(s)")
+    rows: list[dict[str, Any]] = []
+    features: list[dict[str, Any]] = []
+    for number, cand in enumerate(found, start=1):
+        row = dict(cand.to_harmonised())
+        base = str(row.get("object_id") or f"{lc.target_id}.{number:02d}")
+        # one row per dataset and signal: two uploads of one star never overwrite each other
+        row["object_id"] = f"{base} [{dataset_id[:8]}]"[:64]
+        row["host_id"] = row.get("host_id") or lc.target_id
+        row["mission"] = row.get("mission") or lc.mission
+        row["label"] = "candidate"
+        rows.append(row)
+        features.append(_jsonable(cand.to_dict()))
+    frame = pd.DataFrame(rows, columns=list(HARMONISED_COLUMNS))
+    for name in PHYSICAL_COLUMNS:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+    return frame, features
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# ----------------------------------------------------------------------------- writing
+def _ids_by_key(session: Session, frame: pd.DataFrame) -> list[int]:
+    keys = list(zip(frame["mission"].str.lower(), frame["object_id"].astype(str), strict=True))
+    found: dict[tuple[str, str], int] = {}
+    by_mission: dict[str, list[str]] = {}
+    for mission, object_id in keys:
+        by_mission.setdefault(mission, []).append(object_id.strip())
+    for mission, object_ids in by_mission.items():
+        for start in range(0, len(object_ids), 500):
+            chunk = object_ids[start : start + 500]
+            stmt = select(Candidate.id, Candidate.object_id).where(
+                Candidate.mission == mission, Candidate.object_id.in_(chunk)
+            )
+            for cid, oid in session.execute(stmt):
+                found[(mission, oid)] = int(cid)
+    return [found[(m, o.strip())] for m, o in keys]
+
+
+def _write_candidates(
+    session: Session, frame: pd.DataFrame, *, origin: str, dataset_id: str, curate: bool
+) -> dict[str, int]:
+    """Upsert (researchers) or insert-new-only (explorers: never alter stored candidates)."""
+    repo = CandidateRepository(session)
+    if curate or origin == "search":
+        return repo.upsert_many(frame, origin=origin, dataset_id=dataset_id).to_dict()
+    existing: set[tuple[str, str]] = set()
+    keys = list(zip(frame["mission"].str.lower(), frame["object_id"].astype(str), strict=True))
+    for mission in {m for m, _ in keys}:
+        ids = [o.strip() for m, o in keys if m == mission]
+        for start in range(0, len(ids), 500):
+            stmt = select(Candidate.object_id).where(
+                Candidate.mission == mission, Candidate.object_id.in_(ids[start : start + 500])
+            )
+            existing.update((mission, o) for o in session.scalars(stmt))
+    is_new = [(m, o.strip()) not in existing for m, o in keys]
+    result = repo.upsert_many(frame[is_new], origin=origin, dataset_id=dataset_id).to_dict()
+    result["kept_stored"] = int(len(frame) - sum(is_new))
+    return result
+
+
+def preprocess_dataset(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    *,
+    dataset_id: str,
+    job_id: str | None,
+    options: Mapping[str, Any],
+    progress: ProgressFn,
+) -> dict[str, Any]:
+    """Turn a validated dataset into stored candidates and predictions (the preprocess job)."""
+    with session_scope(factory) as session:
+        dataset = DatasetRepository(session).require(dataset_id)
+        path = dataset_file(settings, dataset)
+        kind, filename, owner_id = dataset.kind, dataset.filename, dataset.owner_id
+        owner = session.get(User, owner_id) if owner_id is not None else None
+        curate = owner is not None and owner.role in _CURATING_ROLES
+    options = check_options(options)
+    features: list[dict[str, Any]] | None = None
+    if kind == "catalog":
+        progress(0.1, "reading the catalog table")
+        frame = catalog_frame(path, display_name=filename)
+        # the validation report lists duplicate ids; the first row of each is kept
+        frame = frame.drop_duplicates(subset=["mission", "object_id"], keep="first")
+        frame = frame.reset_index(drop=True)
+        origin = "catalog"
+    else:
+        frame, features = search_frame(
+            path, factory=factory, dataset_id=dataset_id, options=options, progress=progress
+        )
+        origin = "search"
+    progress(0.9, f"storing {len(frame)} candidates")
+
+    with session_scope(factory) as session:
+        dataset = DatasetRepository(session).require(dataset_id)
+        if features is not None:
+            frame = frame.assign(features=features)
+        written = (
+            _write_candidates(session, frame, origin=origin, dataset_id=dataset_id, curate=curate)
+            if len(frame)
+            else {}
+        )
+        ids = _ids_by_key(session, frame) if len(frame) else []
+        verdicts: list[predictions.Verdict] = []
+        note = None
+        if ids:
+            try:
+                version = predictions.active_version_id(session)
+            except ModelNotReadyError as exc:
+                note = f"no predictions: {exc}"
+            else:
+                scored = predictions.frame_for_ids(session, ids)
+                scores = predictions.score_frame(scored, version=version, settings=settings)
+                verdicts = predictions.store_predictions(
+                    session, ids, scores, version=version, settings=settings, enqueue=True
+                )
+        n_planets = sum(v.label == "planet" for v in verdicts)
+        record = {
+            "job_id": job_id,
+            "candidate_ids": ids,
+            "n_candidates": len(ids),
+            "n_predictions": len(verdicts),
+            "finished_at": utcnow().isoformat(),
+        }
+        report = dict(dataset.validation_report or {})
+        report["preprocess"] = record
+        DatasetRepository(session).set_status(dataset_id, "preprocessed", validation_report=report)
+        result: dict[str, Any] = {
+            "dataset_id": dataset_id,
+            "kind": kind,
+            "n_candidates": len(ids),
+            "candidate_ids": ids[:1000],
+            "written": written,
+            "n_predictions": len(verdicts),
+            "n_planet_verdicts": int(n_planets),
+            "predictions": [v.to_dict() for v in verdicts[:1000]],
+        }
+        if note:
+            result["note"] = note
+        if job_id is not None:
+            mark_job_succeeded(session, job_id, result)
+    return result
+
+
+def mark_job_succeeded(session: Session, job_id: str, result: Mapping[str, Any]) -> None:
+    """Set the job's success in the same transaction as its domain writes."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise ConflictError(f"job {job_id} vanished while running")
+    job.status = "succeeded"
+    job.progress = 1.0
+    job.result = dict(result)
+    job.finished_at = utcnow()
+
+
+__all__ = ["SEARCH_OPTIONS", "check_options", "mark_job_succeeded", "preprocess_dataset"]

@@ -1,0 +1,367 @@
+"""Models over HTTP: predict (stored, batched, rate-limited), train jobs, metrics, SHAP,
+versions and activation, each role."""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _api_support import (  # noqa: E402
+    Api,
+    api_world,
+    koi_slice,
+    redis_url_for_tests,
+    upload,
+    wait_for_job,
+)
+
+from exoguard.store.db import session_scope  # noqa: E402
+from exoguard.store.models import Candidate, ModelVersion, Prediction  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+# Kepler-10 c (K00072.02) as typed in by hand, harmonised units.
+KEPLER_10C: dict[str, Any] = {
+    "object_id": "Kepler-10 c",
+    "mission": "kepler",
+    "host_id": "KIC 11904151",
+    "period_days": 45.29,
+    "duration_hours": 6.9,
+    "depth_ppm": 344.0,
+    "impact": 0.2,
+    "planet_radius_rearth": 2.35,
+    "equilibrium_temp_k": 584.0,
+    "transit_snr": 40.0,
+    "star_teff_k": 5627.0,
+    "star_logg_cgs": 4.34,
+    "star_radius_rsun": 1.06,
+    "star_mag": 10.96,
+}
+
+
+@pytest.fixture(scope="module")
+def api(postgres_base_url: str | None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    with api_world(
+        postgres_base_url,
+        tmp_path_factory.mktemp("api_model"),
+        redis_url=redis_url_for_tests(required=False),
+    ) as world:
+        yield world
+
+
+def _direct_scores(api: Api, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The model's own answer for typed-in rows (exoguard.ml.service, no HTTP, no database)."""
+    from exoguard.ml.service import predict_frame
+    from exoguard.web.services.predictions import manual_frame, model_registry
+
+    return predict_frame(
+        manual_frame(rows), version=api.model_version, registry=model_registry(api.settings)
+    )
+
+
+# ----------------------------------------------------------------------------- predict
+def test_predict_typed_candidate_is_scored_and_stored(api: Api) -> None:
+    before = api.count(Prediction)
+    with api.client("explorer") as client:
+        response = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    (verdict,) = body["predictions"]
+    assert set(verdict) == {"candidate_id", "probability", "uncertainty", "label", "model_version"}
+    assert body["model_version"] == api.model_version
+    expected = _direct_scores(api, [KEPLER_10C]).iloc[0]
+    assert verdict["probability"] == pytest.approx(expected["probability"], abs=1e-12)
+    assert verdict["uncertainty"] == pytest.approx(expected["uncertainty"], abs=1e-12)
+    assert verdict["label"] == expected["label"]
+    assert api.count(Prediction) == before + 1
+    with session_scope(api.factory) as session:
+        stored = session.get(Candidate, verdict["candidate_id"])
+        assert stored is not None and stored.object_id.startswith("manual-")
+        assert stored.label == "candidate" and stored.source == "manual entry: Kepler-10 c"
+        assert stored.period_days == 45.29 and stored.host_id == "KIC 11904151"
+        prediction = session.query(Prediction).filter_by(candidate_id=stored.id).one()
+        assert prediction.probability == verdict["probability"]
+
+
+def test_predict_many_counts_the_star_within_the_request(api: Api) -> None:
+    second = {**KEPLER_10C, "object_id": "Kepler-10 b", "period_days": 0.8375, "depth_ppm": 152}
+    lone = {**KEPLER_10C, "host_id": None, "object_id": None}
+    rows = [KEPLER_10C, second, lone]
+    with api.client("explorer") as client:
+        response = client.post("/api/model/predict", json={"candidates": rows})
+    assert response.status_code == 200, response.text
+    got = [p["probability"] for p in response.json()["predictions"]]
+    expected = _direct_scores(api, rows)["probability"].tolist()
+    assert got == pytest.approx(expected, abs=1e-12)
+    assert len(set(p["candidate_id"] for p in response.json()["predictions"])) == 3
+
+
+def test_concurrent_predictions_each_get_their_own_verdict(api: Api) -> None:
+    periods = [1.5 + 0.75 * i for i in range(24)]
+
+    with api.client("explorer") as client:
+
+        def one(period: float) -> tuple[float, dict[str, Any]]:
+            r = client.post(
+                "/api/model/predict", json={"candidates": [{**KEPLER_10C, "period_days": period}]}
+            )
+            assert r.status_code == 200, r.text
+            return period, r.json()["predictions"][0]
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            results = list(pool.map(one, periods))
+    # Each request alone: the batching must not let requests count each other's stars.
+    expected = [
+        _direct_scores(api, [{**KEPLER_10C, "period_days": p}])["probability"].iloc[0]
+        for p in periods
+    ]
+    with session_scope(api.factory) as session:
+        for (period, verdict), want in zip(results, expected, strict=True):
+            stored = session.get(Candidate, verdict["candidate_id"])
+            assert stored is not None and stored.period_days == period
+            assert verdict["probability"] == pytest.approx(want, abs=1e-12)
+
+
+def test_batched_requests_are_scored_as_if_alone(api: Api) -> None:
+    """Requests queued together are scored in one model call, each as if it were alone."""
+    import asyncio
+
+    from exoguard.web.services.predictions import PredictionBatcher
+
+    requests = [[{**KEPLER_10C, "period_days": 1.5 + 0.75 * i}] for i in range(16)] + [
+        [KEPLER_10C, {**KEPLER_10C, "period_days": 0.8375, "depth_ppm": 152}]
+    ]
+    batcher = PredictionBatcher(api.factory, api.settings)
+    batches: list[int] = []
+    process = batcher._process
+
+    def counting(groups: list[list[dict[str, Any]]]) -> Any:
+        batches.append(len(groups))
+        return process(groups)
+
+    batcher._process = counting  # type: ignore[method-assign]
+
+    async def all_at_once() -> list[list[Any]]:
+        return await asyncio.gather(*(batcher.predict(rows) for rows in requests))
+
+    results = asyncio.run(all_at_once())
+    assert batches == [len(requests)]  # one batch, one model call
+    for rows, verdicts in zip(requests, results, strict=True):
+        alone = _direct_scores(api, rows)["probability"].tolist()
+        assert [v.probability for v in verdicts] == pytest.approx(alone, abs=1e-12)
+        with session_scope(api.factory) as session:
+            periods = [session.get(Candidate, v.candidate_id).period_days for v in verdicts]
+        assert periods == [row["period_days"] for row in rows]
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"candidates": [{"depth_ppm": 500}]}, "period_days"),
+        ({"candidates": [{**KEPLER_10C, "period_days": -3}]}, "period_days must be"),
+        ({"candidates": [{**KEPLER_10C, "star_teff_k": 1e9}]}, "star_teff_k"),
+        ({"candidates": [{**KEPLER_10C, "mission": "mars"}]}, "kepler, k2, tess, other"),
+        ({"candidates": [{**KEPLER_10C, "period": 3}]}, "period"),
+        ({"candidates": []}, "at least one"),
+        ({"candidates": [KEPLER_10C] * 1001}, "1000"),
+        ({}, "exactly one of dataset_id or candidates"),
+        ({"dataset_id": "x", "candidates": [KEPLER_10C]}, "exactly one"),
+        ({"candidates": "Kepler-10 c"}, "list"),
+    ],
+)
+def test_predict_rejects_bad_input_and_stores_nothing(
+    api: Api, body: dict[str, Any], needle: str
+) -> None:
+    before = (api.count(Candidate), api.count(Prediction))
+    with api.client("explorer") as client:
+        response = client.post("/api/model/predict", json=body)
+    assert response.status_code == 422, response.text
+    assert needle in response.text
+    assert (api.count(Candidate), api.count(Prediction)) == before
+
+
+def test_predict_needs_login_and_csrf(api: Api) -> None:
+    with api.client() as client:
+        anonymous = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+        assert anonymous.status_code == 401
+    with api.client("explorer", csrf=False) as client:
+        response = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+        assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+
+
+def test_predict_a_dataset(api: Api) -> None:
+    with api.client("explorer") as client:
+        dataset_id = upload(client, "koi.csv", koi_slice(12)).json()["dataset_id"]
+        early = client.post("/api/model/predict", json={"dataset_id": dataset_id})
+        assert early.status_code == 409 and "preprocess" in early.json()["detail"]
+        job = client.post("/api/data/preprocess", json={"dataset_id": dataset_id}).json()
+        first = wait_for_job(client, job["job_id"])["result"]
+        again = client.post("/api/model/predict", json={"dataset_id": dataset_id})
+        assert again.status_code == 200, again.text
+        verdicts = again.json()["predictions"]
+    assert [v["candidate_id"] for v in verdicts] == first["candidate_ids"]
+    assert [v["probability"] for v in verdicts] == pytest.approx(
+        [p["probability"] for p in first["predictions"]], abs=1e-12
+    )
+    with api.client("other") as client:
+        assert client.post("/api/model/predict", json={"dataset_id": dataset_id}).status_code == 403
+
+
+def test_predict_rate_limit_is_429_with_retry_after(
+    postgres_base_url: str | None, tmp_path: Path
+) -> None:
+    with api_world(
+        postgres_base_url,
+        tmp_path / "limited",
+        redis_url=redis_url_for_tests(required=False),
+        EXOGUARD_RATE_LIMIT_PER_MINUTE=3,
+    ) as api:
+        with api.client("explorer") as client:
+            ok = [
+                client.post("/api/model/predict", json={"candidates": [KEPLER_10C]}).status_code
+                for _ in range(3)
+            ]
+            limited = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+        assert ok == [200, 200, 200]
+        assert limited.status_code == 429
+        assert 1 <= int(limited.headers["retry-after"]) <= 60
+        assert "3 predict requests a minute" in limited.json()["detail"]
+        assert api.count(Prediction) == 3
+        with api.client("other") as client:  # another client has its own budget
+            assert (
+                client.post("/api/model/predict", json={"candidates": [KEPLER_10C]}).status_code
+                == 200
+            )
+
+
+def test_predict_without_a_model_is_409(postgres_base_url: str | None, tmp_path: Path) -> None:
+    with api_world(postgres_base_url, tmp_path / "bare", with_model=False) as api:
+        with api.client("explorer") as client:
+            response = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+            assert response.status_code == 409 and "no active model" in response.json()["detail"]
+            assert client.get("/api/model/metrics").status_code == 409
+        assert api.count(Candidate) == 0
+
+
+# ----------------------------------------------------------------------------- explain, metrics
+def test_explain_is_additive_and_kept(api: Api) -> None:
+    with api.client("explorer") as client:
+        cid = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]}).json()[
+            "predictions"
+        ][0]["candidate_id"]
+        response = client.get(f"/api/model/explain?candidate_id={cid}")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        again = client.get(f"/api/model/explain?candidate_id={cid}").json()
+        assert client.get("/api/model/explain?candidate_id=987654321").status_code == 404
+        assert client.get("/api/model/explain").status_code == 422
+    contributions = body["contributions"]
+    sizes = [abs(c["contribution"]) for c in contributions]
+    assert sizes == sorted(sizes, reverse=True) and len(contributions) <= 12
+    assert body["model_version"] == api.model_version and body["n_features"] >= len(contributions)
+    from exoguard.ml.service import explain_frame
+    from exoguard.web.services.predictions import manual_frame, model_registry
+
+    full = explain_frame(
+        manual_frame([KEPLER_10C]),
+        version=api.model_version,
+        registry=model_registry(api.settings),
+    ).iloc[0]
+    assert body["log_odds"] == pytest.approx(float(full.sum()), abs=1e-9)  # base + all features
+    by_name = {c["feature"]: c for c in contributions}
+    assert by_name == {c["feature"]: c for c in again["contributions"]}
+    if "period_days" in by_name:
+        assert by_name["period_days"]["value"] == 45.29
+    with session_scope(api.factory) as session:
+        stored = session.query(Prediction).filter_by(candidate_id=cid).one()
+        assert stored.explanation is not None
+        assert stored.explanation["contributions"][0] == contributions[0]
+    with api.client() as client:
+        assert client.get(f"/api/model/explain?candidate_id={cid}").status_code == 401
+
+
+def test_metrics_and_versions(api: Api) -> None:
+    with api.client("explorer") as client:
+        metrics = client.get("/api/model/metrics")
+        assert metrics.status_code == 200, metrics.text
+        body = metrics.json()
+        assert body["version"]["id"] == api.model_version and body["version"]["status"] == "active"
+        assert 0.5 < body["metrics"]["oof"]["all"]["roc_auc"] <= 1.0
+        assert {row["feature"] for row in body["importance"]} >= {"period_days"}
+        same = client.get(f"/api/model/metrics?version={api.model_version}").json()
+        assert same["version"]["id"] == api.model_version
+        missing = client.get("/api/model/metrics?version=gbm-9999")
+        assert missing.status_code == 404 and "gbm-9999" in missing.json()["detail"]
+        versions = client.get("/api/model/versions").json()["versions"]
+        assert [v["id"] for v in versions if v["status"] == "active"] == [api.model_version]
+        assert "roc_auc" in versions[0]["summary"]
+    with api.client() as client:
+        assert client.get("/api/model/metrics").status_code == 401
+        assert client.get("/api/model/versions").status_code == 401
+
+
+# ----------------------------------------------------------------------------- train, activate
+def test_train_roles_and_bad_requests(api: Api) -> None:
+    body = {"model": "gbm", "params": {"n_estimators": 5}}
+    with api.client("explorer") as client:
+        denied = client.post("/api/model/train", json=body)
+        assert denied.status_code == 403 and "researcher" in denied.json()["detail"]
+    with api.client() as client:
+        assert client.post("/api/model/train", json=body).status_code == 401
+    with api.client("researcher") as client:
+        unknown = client.post("/api/model/train", json={"model": "gbm", "params": {"leaves": 3}})
+        assert unknown.status_code == 422 and "num_leaves" in unknown.json()["detail"]
+        wrong = client.post("/api/model/train", json={"model": "gbm", "params": {"num_leaves": 1}})
+        assert wrong.status_code == 422
+        mb = client.post(
+            "/api/model/train", json={"model": "multibranch", "params": {"n_layerz": 2}}
+        )
+        assert mb.status_code == 422 and "unknown parameter 'n_layerz'" in mb.json()["detail"]
+        model = client.post("/api/model/train", json={"model": "forest", "params": {}})
+        assert model.status_code == 422 and "gbm, multibranch" in model.json()["detail"]
+        assert client.post("/api/model/train", json={"params": {}}).status_code == 422
+
+
+def test_researcher_trains_and_admin_activates(api: Api) -> None:
+    params = {
+        "config": "small",
+        "n_estimators": 12,
+        "num_leaves": 7,
+        "n_ensemble": 2,
+        "calibration_folds": 2,
+        "train_missions": ["kepler"],
+    }
+    with api.client("researcher") as client:
+        started = client.post("/api/model/train", json={"model": "gbm", "params": params})
+        assert started.status_code == 202, started.text
+        job = wait_for_job(client, started.json()["job_id"], timeout_s=300)
+        assert job["status"] == "succeeded", job
+        new_id = job["result"]["version"]
+        assert new_id != api.model_version
+        versions = {v["id"]: v for v in client.get("/api/model/versions").json()["versions"]}
+        assert versions[new_id]["status"] == "registered"  # the active one stays active
+        assert versions[new_id]["config"]["params"]["num_leaves"] == 7
+        assert versions[new_id]["config"]["train_missions"] == ["kepler"]
+        denied = client.post(f"/api/model/versions/{new_id}/activate")
+        assert denied.status_code == 403
+    with api.client("admin") as client:
+        activated = client.post(f"/api/model/versions/{new_id}/activate")
+        assert activated.status_code == 200, activated.text
+        assert activated.json()["version"]["status"] == "active"
+        assert client.post("/api/model/versions/gbm-7777/activate").status_code == 404
+        verdict = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]}).json()
+        assert verdict["model_version"] == new_id
+        back = client.post(f"/api/model/versions/{api.model_version}/activate")
+        assert back.status_code == 200
+    with session_scope(api.factory) as session:
+        active = session.query(ModelVersion).filter_by(status="active").one()
+        assert active.id == api.model_version
+    assert math.isfinite(job["progress"]) and job["progress"] == 1.0

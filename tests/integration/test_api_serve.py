@@ -1,0 +1,117 @@
+"""`exoguard serve` in a real process: migrations on start, the documented routes, a login."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROUTES = {
+    ("post", "/api/auth/register"),
+    ("post", "/api/auth/login"),
+    ("post", "/api/auth/logout"),
+    ("get", "/api/auth/me"),
+    ("get", "/api/admin/users"),
+    ("post", "/api/admin/users/{user_id}/role"),
+    ("post", "/api/data/upload"),
+    ("get", "/api/data/validate"),
+    ("post", "/api/data/preprocess"),
+    ("get", "/api/data/datasets"),
+    ("post", "/api/model/train"),
+    ("post", "/api/model/predict"),
+    ("get", "/api/model/metrics"),
+    ("get", "/api/model/explain"),
+    ("get", "/api/model/versions"),
+    ("post", "/api/model/versions/{version_id}/activate"),
+    ("get", "/api/jobs"),
+    ("get", "/api/jobs/{job_id}"),
+    ("get", "/api/vetting/queue"),
+    ("post", "/api/vetting/submit"),
+    ("get", "/api/vetting/stats"),
+    ("post", "/api/export/csv"),
+    ("post", "/api/export/pdf"),
+    ("post", "/api/export/share"),
+    ("get", "/api/export/share"),
+    ("delete", "/api/export/share/{link_id}"),
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_migrates_and_answers(tmp_path: Path) -> None:
+    from exoguard.store.migrate import is_up_to_date
+
+    url = f"sqlite:///{(tmp_path / 'served.sqlite3').as_posix()}"
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "EXOGUARD_VAR_DIR": str(tmp_path / "var"),
+        "SECRET_KEY": "serve-test-secret-0123456789abcdefghijkl",
+        "EXOGUARD_ENV": "development",
+        "EXOGUARD_JOBS": "inprocess",
+    }
+    env.pop("REDIS_URL", None)
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from exoguard.cli import main; main()",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.3)
+        assert is_up_to_date(url)
+        schema = httpx.get(f"{base}/openapi.json", timeout=10).json()
+        documented = {(m, p) for p, item in schema["paths"].items() for m in item}
+        assert documented >= ROUTES, sorted(ROUTES - documented)
+        upload = schema["paths"]["/api/data/upload"]["post"]["requestBody"]["content"]
+        assert "multipart/form-data" in upload
+        assert httpx.get(f"{base}/docs", timeout=10).status_code == 200
+        with httpx.Client(base_url=base, timeout=30) as client:
+            account = {"email": "served@example.org", "password": "password-123", "name": "S"}
+            assert client.post("/api/auth/register", json=account).status_code == 201
+            credentials = {"email": account["email"], "password": account["password"]}
+            login = client.post("/api/auth/login", json=credentials)
+            assert login.status_code == 200
+            assert client.get("/api/auth/me").json()["user"]["email"] == account["email"]
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    # uvicorn shuts down gracefully, then re-raises the signal it got
+    assert process.returncode in (0, -signal.SIGTERM), (tmp_path / "serve.log").read_text()
+    assert "Application shutdown complete" in (tmp_path / "serve.log").read_text()

@@ -1,0 +1,371 @@
+"""The job runners: in-process threads and a real Celery worker process over Redis.
+
+A job killed mid-way must end failed or be retried, never half-applied. The slow job kind
+below exists for these tests only; worker processes load this module through
+``EXOGUARD_JOB_MODULES`` (see ``exoguard.jobs.builtin``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _api_support import (  # noqa: E402
+    CATALOGS,
+    SECRET,
+    fresh_database,
+    koi_slice,
+    make_settings,
+    redis_url_for_tests,
+)
+
+from exoguard.config import Settings  # noqa: E402
+from exoguard.jobs.execute import LOST_JOB_ERROR, execute_job  # noqa: E402
+from exoguard.jobs.tasks import JobContext, task  # noqa: E402
+from exoguard.store.db import make_engine, make_sessionmaker, session_scope  # noqa: E402
+from exoguard.store.models import Candidate, Dataset, Job, ModelVersion  # noqa: E402
+from exoguard.store.repositories import DatasetRepository  # noqa: E402
+from exoguard.store.types import utcnow  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+SLOW_KIND = "test-slow-write"
+HEARTBEAT_S = 0.5  # EXOGUARD_JOB_HEARTBEAT_S of the workers: a lost job is failed after 3 s
+
+
+@task(SLOW_KIND)
+def slow_write(ctx: JobContext) -> dict[str, Any]:
+    """Report the pid, wait, then insert one candidate and finish in ONE transaction."""
+    from exoguard.web.services.preprocessing import mark_job_succeeded
+
+    ctx.progress(0.1, f"pid {os.getpid()}")
+    deadline = time.monotonic() + float(ctx.params["seconds"])
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    engine = make_engine(ctx.settings.database_url)
+    try:
+        result = {"object_id": ctx.params["object_id"], "pid": os.getpid()}
+        with session_scope(make_sessionmaker(engine)) as session:
+            session.add(
+                Candidate(
+                    mission="other",
+                    object_id=str(ctx.params["object_id"]),
+                    label="candidate",
+                    origin="catalog",
+                    period_days=1.0,
+                )
+            )
+            mark_job_succeeded(session, ctx.job_id, result)
+        return result
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class JobsDb:
+    settings: Settings
+    url: str
+    factory: Any
+
+    def job(self, job_id: str) -> Job:
+        with session_scope(self.factory) as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+            session.expunge(job)
+            return job
+
+    def wait(
+        self,
+        job_id: str,
+        *,
+        timeout_s: float = 90.0,
+        until: tuple[str, ...] = ("succeeded", "failed"),
+    ) -> Job:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            job = self.job(job_id)
+            if job.status in until:
+                return job
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job {job_id} still {job.status} after {timeout_s} s")
+            time.sleep(0.1)
+
+    def candidates(self, object_id: str) -> int:
+        with session_scope(self.factory) as session:
+            return session.query(Candidate).filter(Candidate.object_id == object_id).count()
+
+
+def _catalog_dataset(db: JobsDb, n_rows: int, *, owner_id: int | None = None) -> str:
+    """A validated KOI-slice dataset stored the way an upload stores it; its id."""
+    import hashlib
+    import uuid
+
+    content = koi_slice(n_rows)
+    dataset_id = str(uuid.uuid4())
+    db.settings.uploads_path.mkdir(parents=True, exist_ok=True)
+    (db.settings.uploads_path / dataset_id).write_bytes(content)
+    with session_scope(db.factory) as session:
+        DatasetRepository(session).create(
+            dataset_id=dataset_id,
+            filename="koi.csv",
+            kind="catalog",
+            format="csv",
+            size_bytes=len(content),
+            sha256=hashlib.sha256(content).hexdigest(),
+            storage_path=dataset_id,
+            owner_id=owner_id,
+            status="validated",
+            validation_report={"ok": True},
+        )
+    return dataset_id
+
+
+@pytest.fixture
+def db(postgres_base_url: str | None, tmp_path: Path) -> Iterator[JobsDb]:
+    with fresh_database(postgres_base_url, tmp_path) as url:
+        settings = make_settings(tmp_path, url)
+        engine = make_engine(url)
+        try:
+            yield JobsDb(settings=settings, url=url, factory=make_sessionmaker(engine))
+        finally:
+            engine.dispose()
+
+
+# ----------------------------------------------------------------------------- in-process
+def test_inprocess_runner_runs_jobs_to_success_and_failure(db: JobsDb) -> None:
+    from exoguard.jobs.runner import InProcessRunner
+
+    runner = InProcessRunner(db.factory, db.settings)
+    runner.start()
+    try:
+        ok = runner.submit("echo", {"greeting": "héllo"})
+        bad = runner.submit("preprocess", {"dataset_id": "no-such-dataset"})
+        slow = runner.submit(SLOW_KIND, {"seconds": 0.2, "object_id": "inproc-1"})
+        done, failed, wrote = db.wait(ok), db.wait(bad), db.wait(slow)
+    finally:
+        runner.stop()
+    assert done.status == "succeeded" and done.progress == 1.0
+    assert done.result == {"echo": {"greeting": "héllo"}} and done.attempts == 1
+    assert failed.status == "failed" and "no-such-dataset" in (failed.error or "")
+    assert failed.error.startswith("NotFoundError")  # type: ignore[union-attr]
+    assert wrote.status == "succeeded" and db.candidates("inproc-1") == 1
+    with pytest.raises(ValueError, match="unknown job kind 'nope'.*echo"):
+        runner.submit("nope", {})
+
+
+def test_a_failing_preprocess_job_leaves_nothing_half_applied(db: JobsDb) -> None:
+    """The candidates are written, then scoring fails in the same transaction: all rolled back."""
+    from exoguard.jobs.runner import InProcessRunner
+
+    with session_scope(db.factory) as session:  # an active model whose files are gone
+        session.add(
+            ModelVersion(
+                id="gbm-0404",
+                kind="gbm",
+                config={},
+                data_hash="x",
+                metrics={},
+                artifact_path=str(db.settings.models_path / "gbm-0404"),
+                status="active",
+                activated_at=utcnow(),
+            )
+        )
+    dataset_id = _catalog_dataset(db, 8)
+    runner = InProcessRunner(db.factory, db.settings)
+    runner.start()
+    try:
+        job = db.wait(runner.submit("preprocess", {"dataset_id": dataset_id}))
+    finally:
+        runner.stop()
+    assert job.status == "failed" and "gbm-0404" in (job.error or "")
+    with session_scope(db.factory) as session:
+        assert session.query(Candidate).count() == 0
+        dataset = session.get(Dataset, dataset_id)
+        assert dataset is not None and dataset.status == "validated"
+        assert "preprocess" not in (dataset.validation_report or {})
+
+
+# ----------------------------------------------------------------------------- Celery
+@dataclass
+class Worker:
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+
+def _start_worker(db: JobsDb, redis_url: str, log: Path, *, pool: str = "prefork") -> Worker:
+    env = {
+        **os.environ,
+        "DATABASE_URL": db.url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": SECRET,
+        "EXOGUARD_ENV": "test",
+        "EXOGUARD_VAR_DIR": str(db.settings.var_dir),
+        "EXOGUARD_DATA_DIR": str(db.settings.data_dir),
+        "EXOGUARD_JOB_MODULES": Path(__file__).stem,
+        "EXOGUARD_JOB_HEARTBEAT_S": str(HEARTBEAT_S),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+    }
+    command = [
+        sys.executable,
+        "-c",
+        "from exoguard.cli import main; main()",
+        "worker",
+        "--pool",
+        pool,
+        "--concurrency",
+        "1",
+        "--loglevel",
+        "info",
+    ]
+    handle = log.open("wb")
+    process = subprocess.Popen(
+        command, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    return Worker(process, log)
+
+
+@pytest.fixture
+def celery(
+    db: JobsDb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[JobsDb, Any]]:
+    """The test database, and a Celery runner whose broker is Redis db 15 (flushed)."""
+    from exoguard.jobs.runner import CeleryRunner
+
+    redis_url = redis_url_for_tests(required=True)
+    assert redis_url is not None
+    monkeypatch.setenv("EXOGUARD_JOB_HEARTBEAT_S", str(HEARTBEAT_S))
+    settings = make_settings(tmp_path, db.url, REDIS_URL=redis_url, EXOGUARD_JOBS="celery")
+    db.settings = settings
+    yield db, CeleryRunner(db.factory, settings)
+
+
+def _wait_for_pid(db: JobsDb, job_id: str, *, timeout_s: float = 90.0) -> int:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = db.job(job_id)
+        message = (job.result or {}).get("message") or ""
+        match = re.fullmatch(r"pid (\d+)", message)
+        if job.status == "running" and match:
+            return int(match.group(1))
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} never reported its pid: {db.job(job_id).status}")
+
+
+def test_celery_worker_runs_jobs(celery: tuple[JobsDb, Any], tmp_path: Path) -> None:
+    db, runner = celery
+    worker = _start_worker(db, db.settings.redis_url, tmp_path / "worker.log")
+    try:
+        echo = db.wait(runner.submit("echo", {"n": 7}), timeout_s=120)
+        assert echo.status == "succeeded" and echo.result == {"echo": {"n": 7}}, worker.text()
+        dataset_id = _catalog_dataset(db, 6)
+        job = db.wait(runner.submit("preprocess", {"dataset_id": dataset_id}), timeout_s=120)
+        assert job.status == "succeeded", (job.error, worker.text()[-3000:])
+        assert job.result is not None and job.result["n_candidates"] == 6
+        assert "no predictions" in job.result["note"]  # no model in this database
+        with session_scope(db.factory) as session:
+            assert session.query(Candidate).filter(Candidate.dataset_id == dataset_id).count() == 6
+        assert SLOW_KIND in worker.text()  # the test kind was loaded from EXOGUARD_JOB_MODULES
+    finally:
+        worker.kill()
+
+
+def test_killed_worker_child_is_retried_never_half_applied(
+    celery: tuple[JobsDb, Any], tmp_path: Path
+) -> None:
+    """SIGKILL of the pool process running a job: Celery requeues it (acks_late +
+    reject_on_worker_lost) and it runs again to completion, writing its rows once."""
+    db, runner = celery
+    worker = _start_worker(db, db.settings.redis_url, tmp_path / "worker.log")
+    try:
+        job_id = runner.submit(SLOW_KIND, {"seconds": 2.5, "object_id": "killed-child"})
+        child = _wait_for_pid(db, job_id, timeout_s=120)
+        assert child != worker.process.pid
+        os.kill(child, signal.SIGKILL)
+        assert db.candidates("killed-child") == 0
+        job = db.wait(job_id, timeout_s=90)
+    finally:
+        worker.kill()
+    if job.status == "succeeded":  # retried
+        assert job.attempts >= 2, worker.text()[-3000:]
+        assert job.result is not None and job.result["pid"] != child
+        assert db.candidates("killed-child") == 1
+    else:  # or failed: then nothing at all was written
+        assert job.error == LOST_JOB_ERROR, worker.text()[-3000:]
+        assert db.candidates("killed-child") == 0
+
+
+def test_killed_worker_fails_the_job_and_writes_nothing(
+    celery: tuple[JobsDb, Any], tmp_path: Path
+) -> None:
+    """SIGKILL of the whole worker mid-job: nobody beats the job's heartbeat, so it is marked
+    failed (here through GET /api/jobs/{id}); a late redelivery does not run it again."""
+    from fastapi.testclient import TestClient
+
+    from exoguard.store.repositories import UserRepository
+    from exoguard.web.app import create_app
+    from exoguard.web.security import SESSION_COOKIE, create_session_token
+
+    db, runner = celery
+    with session_scope(db.factory) as session:
+        owner = UserRepository(session).create(
+            email="watcher@example.org", password_hash="x", role="explorer"
+        )
+    worker = _start_worker(db, db.settings.redis_url, tmp_path / "worker.log")
+    try:
+        job_id = runner.submit(
+            SLOW_KIND, {"seconds": 30, "object_id": "killed-worker"}, owner_id=owner.id
+        )
+        _wait_for_pid(db, job_id, timeout_s=120)
+    finally:
+        worker.kill()  # the whole process group: main process and pool child
+    assert db.job(job_id).status == "running"
+    app = create_app(db.settings)
+    token = create_session_token(user_id=owner.id, role="explorer", secret_key=SECRET, ttl_s=600)
+    with TestClient(app, base_url="https://testserver") as client:
+        client.cookies.set(SESSION_COOKIE, token)
+        deadline = time.monotonic() + 30
+        view = client.get(f"/api/jobs/{job_id}").json()
+        while view["status"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            view = client.get(f"/api/jobs/{job_id}").json()
+    app.state.exoguard.engine.dispose()
+    assert view["status"] == "failed" and view["error"] == LOST_JOB_ERROR, view
+    assert "result" not in view
+    assert db.candidates("killed-worker") == 0
+    # A redelivered message finds the job failed and does nothing.
+    assert execute_job(db.factory, db.settings, job_id) == "failed"
+    assert db.candidates("killed-worker") == 0
+
+
+def test_worker_refuses_to_start_without_redis(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update({"EXOGUARD_VAR_DIR": str(tmp_path), "REDIS_URL": ""})
+    done = subprocess.run(
+        [sys.executable, "-c", "from exoguard.cli import main; main()", "worker"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "REDIS_URL" in done.stderr
+    _ = CATALOGS
