@@ -37,6 +37,13 @@ def serve(
     from exoguard.store.migrate import upgrade
 
     settings = get_settings()
+    if workers > 1 and settings.job_backend == "inprocess":
+        # Each process's in-process runner would fail the other processes' running jobs.
+        raise typer.BadParameter(
+            "several server processes need shared job workers: set EXOGUARD_JOBS=celery "
+            "and REDIS_URL, or use --workers 1",
+            param_hint="--workers",
+        )
     settings.uploads_path.mkdir(parents=True, exist_ok=True)
     settings.models_path.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)  # once here, so that several workers never race on it

@@ -25,6 +25,7 @@ from exoguard.ml.configs import GBMConfig
 from exoguard.ml.dataset import labelled_data
 from exoguard.ml.evaluate import binary_metrics
 from exoguard.ml.explain import global_importance
+from exoguard.ml.features import assert_allowed_features
 from exoguard.ml.gbm import GBMEnsemble, Progress, data_hash, fit_ensemble
 from exoguard.ml.registry import ModelRegistry, VersionRecord
 
@@ -157,5 +158,12 @@ def load_version(
     except (OSError, ValueError, KeyError) as exc:
         raise ModelNotReadyError(
             f"cannot load model {record.id!r} from {directory}: {exc}"
+        ) from exc
+    try:
+        assert_allowed_features(config.feature_names)
+    except AssertionError as exc:  # an artifact from an older feature set: retrain it
+        raise ModelNotReadyError(
+            f"model {record.id!r} uses features this version cannot build ({exc}); "
+            "train a new version with `exoguard train --model gbm`"
         ) from exc
     return LoadedModel(record=record, config=config, ensemble=ensemble, importance=importance)
