@@ -1,4 +1,4 @@
-"""Domain errors. Services raise these; the web layer maps them to HTTP status codes in one place."""
+"""Domain errors. Services raise these; the web layer maps them to HTTP status codes."""
 
 from __future__ import annotations
 

@@ -37,7 +37,9 @@ _register_all()
 
 def main() -> None:
     """Entry point of the console script: domain errors become one clear line and exit code 2."""
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s"
+    )
     try:
         app()
     except ExoguardError as exc:

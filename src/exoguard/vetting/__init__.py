@@ -12,6 +12,7 @@
 * :mod:`exoguard.vetting.service`     — the database-backed service over the store (the only
   module here that imports SQLAlchemy).
 
-The pure modules take plain records; the service loads rows into them and persists results. Submodules are imported explicitly (this package imports nothing,
-so ``exoguard.vetting.models`` stays cheap to import).
+The pure modules take plain records; the service loads rows into them and persists results.
+Submodules are imported explicitly (this package imports nothing, so
+``exoguard.vetting.models`` stays cheap to import).
 """
