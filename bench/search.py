@@ -1,0 +1,396 @@
+"""Transit-search benchmark: our BLS against astropy, lightkurve and TLS on the same light curves.
+
+Every engine gets the same detrended light curve (wotan biweight, the window `search_transits`
+uses) and the same period range (0.5 d to half the baseline); one BLS pass each, no iteration.
+
+Rows per light curve:
+
+* ``ours``               - numba kernel, Ofir grid (OS 3), all threads;
+* ``ours 1 thread``      - the same on one thread, on the same periods as ``astropy same grid``;
+* ``astropy same grid``  - astropy ``BoxLeastSquares`` (fast method, likelihood objective) on our
+  periods, with one duration list spanning ours (astropy cannot vary durations with period);
+* ``astropy autoperiod`` - astropy on its own ``autoperiod`` grid (frequency factor 1, our shortest
+  duration);
+* ``lightkurve bls``     - ``LightCurve.to_periodogram("bls")`` with its defaults (durations
+  0.05-0.33 d, frequency factor 10) over the same period range;
+* ``tls``                - transitleastsquares, TESS sectors only (it is slow): oversampling 2
+  (TLS's default is 3), duration step 1.1, both threads.
+
+Grids that would take longer than ``--budget-s`` are run on an evenly strided subset of their
+periods (the same distribution of periods) and the time is extrapolated to the full grid; those
+rows are marked ``*`` and their "recovered" period comes from the subset.
+
+Usage: ``python bench/search.py [--quick] [--budget-s 60] [--no-tls] [--json out.json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import logging
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numba
+import numpy as np
+
+from exoguard.config import get_settings
+from exoguard.core.detrend import detrend
+from exoguard.core.search import bls_periodogram, make_grid
+from exoguard.core.search.grid import SearchGrid
+from exoguard.core.search.kernel import warmup
+from exoguard.core.search.multi import default_window_days
+from exoguard.io import read_lightcurve
+
+#: (label, files relative to lightcurves/, catalog period of the main signal, mission)
+TARGETS: list[tuple[str, list[str], float | None]] = [
+    ("Kepler-227 (17 quarters)", ["kepler/kplr010797460-*_llc.fits"], 9.488036),
+    ("TOI-114 (TESS S1)", ["tess/hlsp_*00025155310-s01_tess_v1_lc.fits"], 3.28879),
+    ("TOI-247 (TESS S2)", ["tess/hlsp_*00160148385-s02_tess_v1_lc.fits"], 3.425256),
+    ("pi Men (TESS S1)", ["tess/tess2018206045859-s0001-0000000261136679-*_lc.fits"], 6.267832),
+    ("Kepler-228 (Q2)", ["kepler_lightkurve_exports/kic010872983_lightkurve.fits"], 11.094321),
+]  # fmt: skip
+
+
+@dataclass
+class Row:
+    target: str
+    engine: str
+    n_points: int
+    n_periods: int
+    n_periods_run: int
+    wall_s: float
+    periods_per_s: float
+    period_days: float
+    catalog_period_days: float
+    recovered: bool
+    extrapolated: bool
+    note: str = ""
+
+
+def _recovered(period: float, catalog: float | None) -> bool:
+    if catalog is None or not math.isfinite(period):
+        return False
+    return any(abs(period / (catalog * k) - 1) < 1e-3 for k in (1.0, 0.5, 2.0))
+
+
+def _timed(fn: Callable[[], float | tuple[float, float]]) -> tuple[float, float]:
+    """(seconds, period), the best of two runs when one takes under 5 s (the machine is shared).
+
+    ``fn`` returns the period found, or (period, seconds the engine itself reports).
+    """
+    best = (math.inf, math.nan)
+    for _ in range(2):
+        start = time.perf_counter()
+        out = fn()
+        wall = time.perf_counter() - start
+        result = (out[1], out[0]) if isinstance(out, tuple) else (wall, out)
+        best = min(best, result, key=lambda r: r[0])
+        if wall > 5.0:
+            break
+    return best
+
+
+def _stride_for(
+    run: Callable[[np.ndarray], Any],
+    n_full: int,
+    periods_for: Callable[[int], np.ndarray],
+    budget_s: float,
+) -> tuple[int, float]:
+    """Pilot on ~300 evenly strided periods to pick a stride that fits the budget."""
+    pilot = periods_for(max(1, n_full // 300))
+    start = time.perf_counter()
+    run(pilot)
+    wall = time.perf_counter() - start
+    estimate = wall * n_full / max(pilot.size, 1)
+    stride = 1 if estimate <= budget_s else int(math.ceil(estimate / budget_s))
+    return stride, estimate
+
+
+def _uniform_frequency(p_min: float, p_max: float, df: float) -> tuple[int, Callable[[int], Any]]:
+    """A grid uniform in frequency (astropy autoperiod, lightkurve) without materialising it.
+
+    Returns the number of periods and ``periods_for(stride)`` (ascending periods, every
+    ``stride``-th frequency).
+    """
+    f_max, f_min = 1.0 / p_min, 1.0 / p_max
+    n_full = int((f_max - f_min) / df) + 1
+
+    def periods_for(stride: int) -> np.ndarray:
+        freqs = f_max - df * np.arange(0, n_full, stride, dtype=np.float64)
+        return np.sort(1.0 / freqs[freqs >= f_min])
+
+    return n_full, periods_for
+
+
+def bench_target(
+    label: str,
+    files: list[Path],
+    catalog: float | None,
+    *,
+    budget_s: float,
+    with_tls: bool,
+) -> list[Row]:
+    lc = read_lightcurve([str(f) for f in files] if len(files) > 1 else str(files[0]))
+    grid = make_grid(lc.time_bjd)
+    flat, _ = detrend(lc, window_days=default_window_days(grid))
+    t, y, e = flat.time_bjd, flat.flux, flat.flux_err
+    n = t.size
+    rows: list[Row] = []
+
+    def add(engine: str, wall: float, n_full: int, n_run: int, period: float, note: str = ""):
+        extrapolated = n_run < n_full
+        full_wall = wall * n_full / n_run if extrapolated else wall
+        rows.append(
+            Row(
+                target=label,
+                engine=engine,
+                n_points=n,
+                n_periods=n_full,
+                n_periods_run=n_run,
+                wall_s=full_wall,
+                periods_per_s=n_run / wall,
+                period_days=period,
+                catalog_period_days=catalog if catalog is not None else math.nan,
+                recovered=_recovered(period, catalog),
+                extrapolated=extrapolated,
+                note=note,
+            )
+        )
+        flag = "*" if extrapolated else " "
+        print(
+            f"  {engine:<20}{flag} {full_wall:9.2f} s  {n_run / wall:12.0f} periods/s  "
+            f"P={period:.5f}",
+            file=sys.stderr,
+        )
+
+    print(
+        f"{label}: {n} points, {lc.baseline_days:.1f} d, {grid.n_periods} periods", file=sys.stderr
+    )
+
+    # Ours, full grid, all threads.
+    def ours_full() -> tuple[float, float]:
+        pg = bls_periodogram(t, y, e, grid=grid)
+        return pg.period_days, pg.elapsed_s
+
+    wall, period = _timed(ours_full)
+    add("ours", wall, grid.n_periods, grid.n_periods, period)
+
+    # astropy on our periods (strided when too slow) and ours on the same periods, 1 thread.
+    # BLS engines are timed on the search itself (BLSPeriodogram.elapsed_s), like "ours".
+    def astropy_on(periods: np.ndarray) -> tuple[float, float]:
+        pg = bls_periodogram(t, y, e, grid=grid.subset(periods), engine="astropy")
+        return pg.period_days, pg.elapsed_s
+
+    stride, _ = _stride_for(astropy_on, grid.n_periods, lambda k: grid.periods_days[::k], budget_s)
+    sub = grid.periods_days[::stride]
+    wall, period = _timed(lambda: astropy_on(sub))
+    add("astropy same grid", wall, grid.n_periods, sub.size, period)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+
+        def ours_one() -> tuple[float, float]:
+            pg = bls_periodogram(t, y, e, grid=grid.subset(sub))
+            return pg.period_days, pg.elapsed_s
+
+        wall, period = _timed(ours_one)
+    finally:
+        numba.set_num_threads(threads)
+    add("ours 1 thread", wall, grid.n_periods, sub.size, period)
+
+    # astropy on its autoperiod grid.
+    # (astropy's df = frequency_factor * min(duration) / baseline**2; 2.7e8 periods for
+    # Kepler-227, so it is never materialised in full.)
+    n_auto, auto_periods = _uniform_frequency(
+        float(grid.periods_days[0]),
+        float(grid.periods_days[-1]),
+        grid.min_duration_days / grid.baseline_days**2,
+    )
+
+    def astropy_auto(periods: np.ndarray) -> tuple[float, float]:
+        g = SearchGrid(
+            periods_days=periods,
+            duration_factors=grid.duration_factors,
+            baseline_days=grid.baseline_days,
+            max_duration_days=grid.max_duration_days,
+            kind="autoperiod",
+        )
+        pg = bls_periodogram(t, y, e, grid=g, engine="astropy")
+        return pg.period_days, pg.elapsed_s
+
+    stride, _ = _stride_for(astropy_auto, n_auto, auto_periods, budget_s)
+    sub = auto_periods(stride)
+    wall, period = _timed(lambda: astropy_auto(sub))
+    add("astropy autoperiod", wall, n_auto, sub.size, period)
+
+    # lightkurve to_periodogram("bls") with its defaults over our period range.
+    add_lightkurve(add, t, y, e, grid, budget_s)
+
+    if with_tls and lc.mission == "tess":
+        add_tls(add, t, y, e, grid)
+    return rows
+
+
+def add_lightkurve(
+    add: Callable[..., None],
+    t: np.ndarray,
+    y: np.ndarray,
+    e: np.ndarray,
+    grid: SearchGrid,
+    budget_s: float,
+) -> None:
+    import lightkurve as lk
+
+    lk_lc = lk.LightCurve(time=t, flux=y, flux_err=e)
+    p_min, p_max = float(grid.periods_days[0]), float(grid.periods_days[-1])
+    durations = [0.05, 0.10, 0.15, 0.20, 0.25, 0.33]
+    df = 10 * min(durations) / (t[-1] - t[0]) ** 2  # lightkurve's default frequency_factor 10
+    n_full, periods_for = _uniform_frequency(p_min, p_max, df)
+
+    def run(sub: np.ndarray) -> float:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pg = lk_lc.to_periodogram("bls", period=sub, duration=durations)
+        return float(pg.period_at_max_power.value)
+
+    stride, _ = _stride_for(run, n_full, periods_for, budget_s)
+    if stride == 1 and n_full < 10_000_000:  # lightkurve refuses larger grids
+
+        def default_call() -> float:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pg = lk_lc.to_periodogram("bls", minimum_period=p_min, maximum_period=p_max)
+            return float(pg.period_at_max_power.value)
+
+        wall, period = _timed(default_call)
+        add("lightkurve bls", wall, n_full, n_full, period)
+    else:
+        sub = periods_for(stride)
+        wall, period = _timed(lambda: run(sub))
+        add("lightkurve bls", wall, n_full, sub.size, period)
+
+
+def add_tls(
+    add: Callable[..., None], t: np.ndarray, y: np.ndarray, e: np.ndarray, grid: SearchGrid
+) -> None:
+    from transitleastsquares import transitleastsquares
+
+    model = transitleastsquares(t - 2457000.0, y, e)
+    start = time.perf_counter()  # TLS compiles its numba functions at import (not timed)
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
+        warnings.simplefilter("ignore")
+        result = model.power(
+            period_min=float(grid.periods_days[0]),
+            period_max=float(grid.periods_days[-1]),
+            oversampling_factor=2,
+            duration_grid_step=1.1,
+            use_threads=2,
+            show_progress_bar=False,
+        )
+    wall = time.perf_counter() - start
+    n_periods = len(result.periods)
+    add("tls", wall, n_periods, n_periods, float(result.period), "oversampling 2")
+
+
+def _warm_tls() -> None:
+    """Run TLS once on a tiny light curve so that its numba compilation is not timed."""
+    from transitleastsquares import transitleastsquares
+
+    rng = np.random.default_rng(0)
+    t = np.linspace(0.0, 6.0, 600)
+    y = 1 + 1e-3 * rng.standard_normal(t.size)
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
+        warnings.simplefilter("ignore")
+        transitleastsquares(t, y).power(
+            period_min=1.0, period_max=2.0, show_progress_bar=False, use_threads=1
+        )
+
+
+def print_table(rows: list[Row]) -> None:
+    header = (
+        f"{'light curve':<26} {'engine':<20} {'points':>7} {'periods':>10} {'wall s':>9} "
+        f"{'periods/s':>11} {'P found':>9} {'ok':>3} {'ours faster':>11}"
+    )
+    print(header)
+    print("-" * len(header))
+    by_target: dict[str, list[Row]] = {}
+    for row in rows:
+        by_target.setdefault(row.target, []).append(row)
+    for target, group in by_target.items():
+        ours = next(r for r in group if r.engine == "ours")
+        ours_1t = next((r for r in group if r.engine == "ours 1 thread"), None)
+        for r in group:
+            if r.engine == "ours":
+                ratio = ""
+            elif r.engine == "astropy same grid" and ours_1t is not None:
+                # Same periods: compare rates (periods per second), multi- and single-threaded.
+                ratio = (
+                    f"{ours.periods_per_s / r.periods_per_s:.1f}x"
+                    f" ({ours_1t.periods_per_s / r.periods_per_s:.1f}x 1t)"
+                )
+            elif r.engine == "ours 1 thread":
+                ratio = ""
+            else:
+                ratio = f"{r.wall_s / ours.wall_s:.1f}x"
+            mark = "*" if r.extrapolated else ""
+            print(
+                f"{target:<26} {r.engine:<20} {r.n_points:>7} {r.n_periods:>10} "
+                f"{r.wall_s:>8.2f}{mark:1} {r.periods_per_s:>11.0f} {r.period_days:>9.4f} "
+                f"{'yes' if r.recovered else 'no':>3} {ratio:>11}"
+            )
+    print(
+        "\n* extrapolated from an evenly strided subset of the grid (time x full/subset); "
+        "'ours faster' = wall-time ratio, or for 'astropy same grid' the ratio of periods/s on "
+        "identical periods (ours multi-threaded, and on 1 thread). TLS: oversampling 2."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="TESS sectors and one quarter only")
+    parser.add_argument("--budget-s", type=float, default=60.0, help="per engine and target")
+    parser.add_argument("--no-tls", action="store_true", help="skip transitleastsquares")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--csv", type=Path, help="also write the rows as CSV here")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    warnings.simplefilter("ignore", category=UserWarning)
+    base = get_settings().lightcurves_dir
+    warmup()
+    if not args.no_tls:
+        _warm_tls()
+    print(f"numba threads: {numba.get_num_threads()}", file=sys.stderr)
+    rows: list[Row] = []
+    for label, patterns, catalog in TARGETS:
+        if args.quick and "17 quarters" in label:
+            continue
+        files = sorted(p for pattern in patterns for p in base.glob(pattern))
+        if not files:
+            print(f"skip {label}: files not found under {base}", file=sys.stderr)
+            continue
+        rows += bench_target(
+            label, files, catalog, budget_s=args.budget_s, with_tls=not args.no_tls
+        )
+    print_table(rows)
+    payload: list[dict[str, Any]] = [asdict(r) for r in rows]
+    if args.json:
+        args.json.write_text(json.dumps(payload, indent=2))
+    if args.csv:
+        with args.csv.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(payload[0]))
+            writer.writeheader()
+            writer.writerows(payload)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,606 @@
+"""Vetting diagnostics of one transit signal in a detrended light curve.
+
+Given a detrended light curve and an ephemeris (period, mid-transit epoch, duration) this module
+measures what a vetter looks at first (cf. the Kepler Data Validation report):
+
+* the box depth (ppm) and its error, and the SNR. Errors are the pipeline ``flux_err`` scaled
+  up to the robust out-of-transit scatter when that is larger (pipelines often underestimate it),
+  then multiplied by the red-noise factor ``beta >= 1`` of Pont, Zucker & Queloz (2006) / Winn et
+  al. (2008): the scatter of the out-of-transit flux binned on the transit duration over what
+  white noise would give. ``snr_white`` leaves ``beta`` out;
+* the number of transits with data;
+* odd/even depth difference in sigma (an eclipsing binary at twice the period shows two depths);
+* the deepest secondary eclipse near phase 0.5 (phases 0.35-0.65 by default, so that eccentric
+  orbits are covered), its depth and significance;
+* the transit shape from a trapezoid fit: the ingress (+ egress) fraction of the total duration is
+  ~0.1 for a planet (U shape) and 0.5 for a grazing eclipse (V shape);
+* the duration relative to that of a central transit of the star (``duration_ratio``; a value
+  well above 1 points to a larger star than assumed or to a blended binary).
+
+Every depth error (transit, odd/even, secondary) includes ``beta``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "TransitDiagnostics",
+    "box_depth",
+    "count_transits",
+    "diagnose_transit",
+    "fit_trapezoid",
+    "odd_even_depths",
+    "phase_offset_days",
+    "red_noise_factor",
+    "secondary_eclipse",
+    "transit_mask",
+]
+
+FloatArray = NDArray[np.float64]
+
+#: Ingress fraction (ingress / total duration) above which a transit is called V-shaped.
+V_SHAPE_INGRESS_FRACTION = 0.35
+#: Below this SNR the shape is not judged.
+MIN_SNR_FOR_SHAPE = 10.0
+
+
+def phase_offset_days(time_bjd: FloatArray, *, period_days: float, t0_bjd: float) -> FloatArray:
+    """Time from the nearest transit centre, days, in ``[-P/2, P/2)``. Shape (n,)."""
+    half = 0.5 * period_days
+    return np.asarray(np.mod(np.asarray(time_bjd) - t0_bjd + half, period_days) - half)
+
+
+def transit_mask(
+    time_bjd: FloatArray,
+    *,
+    period_days: float,
+    t0_bjd: float,
+    duration_days: float,
+    width_factor: float = 1.0,
+) -> NDArray[np.bool_]:
+    """True for points within ``width_factor * duration / 2`` of a transit centre. Shape (n,)."""
+    phase = phase_offset_days(time_bjd, period_days=period_days, t0_bjd=t0_bjd)
+    return np.asarray(np.abs(phase) < 0.5 * width_factor * duration_days)
+
+
+def _epochs(time_bjd: FloatArray, period_days: float, t0_bjd: float) -> NDArray[np.int64]:
+    return np.rint((np.asarray(time_bjd) - t0_bjd) / period_days).astype(np.int64)
+
+
+def count_transits(
+    time_bjd: FloatArray,
+    *,
+    period_days: float,
+    t0_bjd: float,
+    duration_days: float,
+    cadence_days: float | None = None,
+    min_coverage: float = 0.25,
+) -> tuple[int, int]:
+    """Transits with data, and transit epochs inside the time span.
+
+    A transit counts when at least ``min_coverage`` of the cadences expected inside it (from
+    the median cadence) are present, and at least one point.
+
+    Returns
+    -------
+    n_with_data : int
+    n_in_span : int
+        Epochs whose centre lies between the first and last time.
+    """
+    t = np.asarray(time_bjd, dtype=np.float64)
+    if t.size == 0:
+        return 0, 0
+    if cadence_days is None:
+        dt = np.diff(t)
+        dt = dt[dt > 0]
+        cadence_days = float(np.median(dt)) if dt.size else duration_days
+    inside = transit_mask(t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days)
+    epochs = _epochs(t[inside], period_days, t0_bjd)
+    expected = max(duration_days / max(cadence_days, 1e-9), 1.0)
+    need = max(1, int(math.ceil(min_coverage * expected)))
+    _, counts = np.unique(epochs, return_counts=True)
+    n_with = int(np.sum(counts >= need))
+    first = math.ceil((t[0] - t0_bjd) / period_days)
+    last = math.floor((t[-1] - t0_bjd) / period_days)
+    return n_with, max(0, last - first + 1)
+
+
+def _noise_scale(flux: FloatArray, flux_err: FloatArray, out: NDArray[np.bool_]) -> FloatArray:
+    """``flux_err`` scaled up to the robust scatter of the out-of-transit flux where larger."""
+    err = np.asarray(flux_err, dtype=np.float64)
+    ok = np.isfinite(err) & (err > 0)
+    f_out = flux[out]
+    if f_out.size >= 10:
+        scatter = 1.4826 * float(np.median(np.abs(f_out - np.median(f_out))))
+    else:
+        scatter = float(np.std(flux))
+    if not ok.any():
+        return np.full(flux.shape, scatter if scatter > 0 else 1.0)
+    err = np.where(ok, err, np.median(err[ok]))
+    ratio = scatter / float(np.median(err[out])) if out.any() else 1.0
+    return err * max(1.0, ratio if np.isfinite(ratio) else 1.0)
+
+
+def _weighted_mean(values: FloatArray, sigma: FloatArray) -> tuple[float, float]:
+    if values.size == 0:
+        return math.nan, math.inf
+    w = 1.0 / sigma**2
+    sw = float(np.sum(w))
+    return float(np.sum(w * values) / sw), math.sqrt(1.0 / sw)
+
+
+def box_depth(
+    flux: FloatArray,
+    sigma: FloatArray,
+    inside: NDArray[np.bool_],
+    baseline: NDArray[np.bool_],
+) -> tuple[float, float, int]:
+    """Weighted mean flux of ``baseline`` minus that of ``inside``.
+
+    Returns
+    -------
+    depth, depth_err : float
+        Fractional depth and its 1-sigma error (NaN, inf when either set is empty).
+    n_in : int
+        Points inside.
+    """
+    m_in, e_in = _weighted_mean(flux[inside], sigma[inside])
+    m_out, e_out = _weighted_mean(flux[baseline], sigma[baseline])
+    n_in = int(np.sum(inside))
+    if not (np.isfinite(m_in) and np.isfinite(m_out)):
+        return math.nan, math.inf, n_in
+    return m_out - m_in, math.hypot(e_in, e_out), n_in
+
+
+def odd_even_depths(
+    time_bjd: FloatArray,
+    flux: FloatArray,
+    sigma: FloatArray,
+    *,
+    period_days: float,
+    t0_bjd: float,
+    duration_days: float,
+    baseline: NDArray[np.bool_],
+) -> tuple[float, float, float, float, float]:
+    """Depths of odd and even transits (inner 80 % of the duration) and their difference.
+
+    Returns
+    -------
+    depth_odd, err_odd, depth_even, err_even : float
+    sigma : float
+        ``|odd - even| / sqrt(err_odd^2 + err_even^2)``; NaN if a parity has no data.
+    """
+    inside = transit_mask(
+        time_bjd, period_days=period_days, t0_bjd=t0_bjd, duration_days=0.8 * duration_days
+    )
+    odd = (_epochs(time_bjd, period_days, t0_bjd) % 2) == 1
+    d_odd, e_odd, _ = box_depth(flux, sigma, inside & odd, baseline)
+    d_even, e_even, _ = box_depth(flux, sigma, inside & ~odd, baseline)
+    if not (np.isfinite(d_odd) and np.isfinite(d_even)):
+        return d_odd, e_odd, d_even, e_even, math.nan
+    return d_odd, e_odd, d_even, e_even, abs(d_odd - d_even) / math.hypot(e_odd, e_even)
+
+
+def secondary_eclipse(
+    time_bjd: FloatArray,
+    flux: FloatArray,
+    sigma: FloatArray,
+    *,
+    period_days: float,
+    t0_bjd: float,
+    duration_days: float,
+    phase_range: tuple[float, float] = (0.35, 0.65),
+) -> tuple[float, float, float, float]:
+    """The most significant dip of the transit's duration within ``phase_range``.
+
+    Boxes of the transit duration are centred every quarter duration across the phase range;
+    the baseline is all points outside the primary transits and outside the box.
+
+    Returns
+    -------
+    depth, depth_err : float
+        Fractional depth of the best box (may be negative: a brightening) and its error.
+    sigma : float
+        ``depth / depth_err`` of the best box (the maximum over trials, so biased upward by the
+        number of trials, about ``(phase span) * P / (duration / 4)``).
+    phase : float
+        Phase (0-1, transit at 0) of the best box.
+    """
+    phase = np.mod((np.asarray(time_bjd) - t0_bjd) / period_days, 1.0)
+    primary = transit_mask(
+        time_bjd, period_days=period_days, t0_bjd=t0_bjd, duration_days=1.5 * duration_days
+    )
+    half_q = 0.5 * duration_days / period_days
+    step = max(0.25 * duration_days / period_days, 1e-4)
+    centres = np.arange(phase_range[0], phase_range[1] + 0.5 * step, step)
+    best = (math.nan, math.inf, math.nan, math.nan)
+    w = 1.0 / sigma**2
+    sum_w_all = float(np.sum(w[~primary]))
+    sum_wy_all = float(np.sum((w * flux)[~primary]))
+    order = np.argsort(phase)
+    ph_sorted = phase[order]
+    cw = np.concatenate([[0.0], np.cumsum(np.where(primary, 0.0, w)[order])])
+    cwy = np.concatenate([[0.0], np.cumsum(np.where(primary, 0.0, w * flux)[order])])
+    lo = np.searchsorted(ph_sorted, centres - half_q, side="left")
+    hi = np.searchsorted(ph_sorted, centres + half_q, side="right")
+    w_in = cw[hi] - cw[lo]
+    wy_in = cwy[hi] - cwy[lo]
+    w_out = sum_w_all - w_in
+    ok = (w_in > 0) & (w_out > 0)
+    if not ok.any():
+        return best
+    with np.errstate(divide="ignore", invalid="ignore"):
+        depth = (sum_wy_all - wy_in) / w_out - wy_in / w_in
+        err = np.sqrt(1.0 / w_in + 1.0 / w_out)
+        sig = np.where(ok, depth / err, -np.inf)
+    k = int(np.argmax(sig))
+    return float(depth[k]), float(err[k]), float(sig[k]), float(centres[k])
+
+
+def _trapezoid(dt: FloatArray, depth: float, t14: float, t12: float) -> FloatArray:
+    """Trapezoid dip (fraction) at time offsets ``dt`` from the centre."""
+    x = np.abs(dt)
+    half = 0.5 * t14
+    t12 = min(max(t12, 1e-9), half)
+    model = np.where(x <= half - t12, depth, depth * (half - x) / t12)
+    return np.asarray(np.where(x >= half, 0.0, model))
+
+
+def fit_trapezoid(
+    dt_days: FloatArray,
+    flux: FloatArray,
+    sigma: FloatArray,
+    *,
+    depth: float,
+    duration_days: float,
+    exposure_days: float = 0.0,
+) -> dict[str, float]:
+    """Least-squares trapezoid fit to phase-folded data, averaged over the exposure time.
+
+    Parameters
+    ----------
+    dt_days : ndarray of shape (n,)
+        Time from the transit centre (phase-folded), days.
+    flux, sigma : ndarray of shape (n,)
+        Detrended flux (~1) and 1-sigma errors.
+    depth, duration_days : float
+        Starting values (fractional depth, total duration).
+    exposure_days : float
+        Exposure (cadence) time the model is averaged over (5 sub-samples).
+
+    Returns
+    -------
+    dict
+        ``depth``, ``duration_days`` (first to fourth contact), ``ingress_days``,
+        ``ingress_fraction`` (ingress / total, 0-0.5), ``t_offset_days`` (centre shift),
+        ``baseline``, ``chi2``, ``success`` (1.0 or 0.0); NaN values when the fit fails.
+    """
+    from scipy.optimize import least_squares
+
+    nan = {
+        "depth": math.nan,
+        "duration_days": math.nan,
+        "ingress_days": math.nan,
+        "ingress_fraction": math.nan,
+        "t_offset_days": math.nan,
+        "baseline": math.nan,
+        "chi2": math.nan,
+        "success": 0.0,
+    }
+    if dt_days.size < 8 or not (depth > 0 and duration_days > 0):
+        return nan
+    sub = np.linspace(-0.4, 0.4, 5) * exposure_days if exposure_days > 0 else np.zeros(1)
+
+    def model(theta: FloatArray) -> FloatArray:
+        base, dep, t14, frac, off = theta
+        shifted = dt_days[:, None] - off + sub[None, :]
+        dip = _trapezoid(shifted.ravel(), dep, t14, frac * t14).reshape(shifted.shape)
+        return np.asarray(base - dip.mean(axis=1))
+
+    def resid(theta: FloatArray) -> FloatArray:
+        return (flux - model(theta)) / sigma
+
+    x0 = np.array([1.0, depth, duration_days, 0.15, 0.0])
+    lower = [0.5, 0.0, 0.2 * duration_days, 0.01, -0.5 * duration_days]
+    upper = [1.5, max(10 * depth, 1e-3), 3.0 * duration_days, 0.5, 0.5 * duration_days]
+    x0 = np.clip(x0, np.array(lower) + 1e-12, np.array(upper) - 1e-12)
+    best: Any = None
+    for frac0 in (0.1, 0.3, 0.45):
+        x0[3] = frac0
+        try:
+            res = least_squares(resid, x0, bounds=(lower, upper), x_scale="jac", max_nfev=400)
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        if best is None or res.cost < best.cost:
+            best = res
+    if best is None:
+        return nan
+    base, dep, t14, frac, off = (float(v) for v in best.x)
+    return {
+        "depth": dep,
+        "duration_days": t14,
+        "ingress_days": frac * t14,
+        "ingress_fraction": frac,
+        "t_offset_days": off,
+        "baseline": base,
+        "chi2": float(2.0 * best.cost),
+        "success": 1.0 if best.success else 0.0,
+    }
+
+
+@dataclass(frozen=True)
+class TransitDiagnostics:
+    """Diagnostics of one transit signal (see the module docstring).
+
+    Attributes
+    ----------
+    period_days, t0_bjd, duration_hours : float
+        The ephemeris measured (``t0_bjd``/``duration_hours`` refined by the trapezoid fit when
+        it converged).
+    depth_ppm, depth_err_ppm : float
+        Box depth (mean in-transit deficit over the full duration) and 1-sigma error.
+    snr : float
+        ``depth / depth_err`` (errors scaled to the observed scatter and by ``red_noise_factor``).
+    snr_white : float
+        The same without the red-noise factor.
+    red_noise_factor : float
+        ``beta >= 1`` (see :func:`red_noise_factor`).
+    n_transits : int
+        Transits with data (at least a quarter of the expected cadences present).
+    n_transits_in_span : int
+        Epochs between the first and last point (gaps included).
+    n_in_transit : int
+        Points inside transits.
+    depth_odd_ppm, depth_even_ppm, odd_even_sigma : float
+        Odd/even depths and their difference in sigma (NaN without both parities).
+    secondary_depth_ppm, secondary_depth_err_ppm, secondary_sigma, secondary_phase : float
+        The most significant dip near phase 0.5 (see :func:`secondary_eclipse`).
+    trapezoid_depth_ppm, ingress_fraction : float
+        Trapezoid-fit depth and ingress / total duration (0-0.5).
+    shape : str
+        ``"U"`` (flat-bottomed), ``"V"`` (ingress fraction >= 0.35) or ``"unknown"`` (SNR < 10 or
+        no fit).
+    inner_depth_ratio : float
+        Box depth over the inner half of the duration divided by the full-box depth (~1 for U,
+        ~1.5 for V).
+    expected_duration_hours : float
+        Duration of a central transit of the (assumed) star at this period.
+    duration_ratio : float
+        ``duration_hours / expected_duration_hours``.
+    """
+
+    period_days: float
+    t0_bjd: float
+    duration_hours: float
+    depth_ppm: float
+    depth_err_ppm: float
+    snr: float
+    snr_white: float
+    red_noise_factor: float
+    n_transits: int
+    n_transits_in_span: int
+    n_in_transit: int
+    depth_odd_ppm: float
+    depth_even_ppm: float
+    odd_even_sigma: float
+    secondary_depth_ppm: float
+    secondary_depth_err_ppm: float
+    secondary_sigma: float
+    secondary_phase: float
+    trapezoid_depth_ppm: float
+    ingress_fraction: float
+    shape: str
+    inner_depth_ratio: float
+    expected_duration_hours: float
+    duration_ratio: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as a plain dict."""
+        return asdict(self)
+
+
+def diagnose_transit(
+    time_bjd: FloatArray,
+    flux: FloatArray,
+    flux_err: FloatArray | None,
+    *,
+    period_days: float,
+    t0_bjd: float,
+    duration_days: float,
+    star_radius_rsun: float | None = None,
+    star_mass_msun: float | None = None,
+    cadence_days: float | None = None,
+    secondary_phase_range: tuple[float, float] = (0.35, 0.65),
+    refine: bool = True,
+) -> TransitDiagnostics:
+    """Measure the vetting diagnostics of one transit signal.
+
+    Parameters
+    ----------
+    time_bjd : ndarray of shape (n,)
+        Times, BJD_TDB, ascending.
+    flux : ndarray of shape (n,)
+        Detrended relative flux (~1 out of transit).
+    flux_err : ndarray of shape (n,), optional
+        1-sigma errors (the robust scatter when missing).
+    period_days, t0_bjd, duration_days : float
+        Ephemeris (from the BLS search).
+    star_radius_rsun, star_mass_msun : float, optional
+        The star, for the expected duration (Sun when unknown).
+    cadence_days : float, optional
+        Exposure time (median time step when not given).
+    secondary_phase_range : (float, float)
+        Phases searched for a secondary eclipse.
+    refine : bool
+        Fit a trapezoid and use its centre and duration for the other measurements.
+
+    Returns
+    -------
+    TransitDiagnostics
+    """
+    # Imported here: the search package imports this module for its result objects.
+    from exoguard.core.search.grid import central_duration_days
+
+    t = np.asarray(time_bjd, dtype=np.float64)
+    y = np.asarray(flux, dtype=np.float64)
+    if cadence_days is None:
+        dt = np.diff(t)
+        dt = dt[dt > 0]
+        cadence_days = float(np.median(dt)) if dt.size else 0.0
+    in_wide = transit_mask(
+        t, period_days=period_days, t0_bjd=t0_bjd, duration_days=1.5 * duration_days
+    )
+    sigma = _noise_scale(
+        y, np.full(y.shape, np.nan) if flux_err is None else np.asarray(flux_err), ~in_wide
+    )
+    beta = red_noise_factor(t, y, sigma, ~in_wide, duration_days=duration_days)
+    sigma = sigma * beta
+    box_depth0, _, _ = box_depth(
+        y,
+        sigma,
+        transit_mask(t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days),
+        ~in_wide,
+    )
+    trap: dict[str, float] = {"depth": math.nan, "ingress_fraction": math.nan, "success": 0.0}
+    if refine:
+        phase = phase_offset_days(t, period_days=period_days, t0_bjd=t0_bjd)
+        near = np.abs(phase) < 1.5 * duration_days
+        trap = fit_trapezoid(
+            phase[near],
+            y[near],
+            sigma[near],
+            depth=max(box_depth0, 1e-6) if np.isfinite(box_depth0) else 1e-4,
+            duration_days=duration_days,
+            exposure_days=cadence_days,
+        )
+        fit_ok = (
+            trap["success"] > 0
+            and np.isfinite(trap["duration_days"])
+            and 0.5 * duration_days <= trap["duration_days"] <= 2.0 * duration_days
+            and abs(trap["t_offset_days"]) < 0.5 * duration_days
+        )
+        if fit_ok:
+            t0_bjd = t0_bjd + trap["t_offset_days"]
+            duration_days = trap["duration_days"]
+    inside = transit_mask(t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days)
+    phase = phase_offset_days(t, period_days=period_days, t0_bjd=t0_bjd)
+    local = (np.abs(phase) > 0.75 * duration_days) & (np.abs(phase) < 2.5 * duration_days)
+    baseline = (
+        local
+        if local.sum() >= 10
+        else ~transit_mask(
+            t, period_days=period_days, t0_bjd=t0_bjd, duration_days=1.5 * duration_days
+        )
+    )
+    depth, depth_err, n_in = box_depth(y, sigma, inside, baseline)
+    inner = transit_mask(
+        t, period_days=period_days, t0_bjd=t0_bjd, duration_days=0.5 * duration_days
+    )
+    inner_depth, _, _ = box_depth(y, sigma, inner, baseline)
+    n_with, n_span = count_transits(
+        t,
+        period_days=period_days,
+        t0_bjd=t0_bjd,
+        duration_days=duration_days,
+        cadence_days=cadence_days,
+    )
+    d_odd, _, d_even, _, oe_sigma = odd_even_depths(
+        t, y, sigma, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days,
+        baseline=baseline,
+    )  # fmt: skip
+    s_depth, s_err, s_sigma, s_phase = secondary_eclipse(
+        t, y, sigma, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days,
+        phase_range=secondary_phase_range,
+    )  # fmt: skip
+    snr = depth / depth_err if depth_err > 0 and np.isfinite(depth) else math.nan
+    ingress = trap.get("ingress_fraction", math.nan)
+    if not (np.isfinite(ingress) and np.isfinite(snr)) or snr < MIN_SNR_FOR_SHAPE:
+        shape = "unknown"
+    else:
+        shape = "V" if ingress >= V_SHAPE_INGRESS_FRACTION else "U"
+    expected = float(
+        central_duration_days(
+            period_days,
+            star_radius_rsun=1.0 if star_radius_rsun is None else star_radius_rsun,
+            star_mass_msun=1.0 if star_mass_msun is None else star_mass_msun,
+        )
+    )
+    return TransitDiagnostics(
+        period_days=float(period_days),
+        t0_bjd=float(t0_bjd),
+        duration_hours=float(duration_days * 24.0),
+        depth_ppm=float(depth * 1e6),
+        depth_err_ppm=float(depth_err * 1e6),
+        snr=float(snr),
+        snr_white=float(snr * beta),
+        red_noise_factor=float(beta),
+        n_transits=int(n_with),
+        n_transits_in_span=int(n_span),
+        n_in_transit=int(n_in),
+        depth_odd_ppm=float(d_odd * 1e6),
+        depth_even_ppm=float(d_even * 1e6),
+        odd_even_sigma=float(oe_sigma),
+        secondary_depth_ppm=float(s_depth * 1e6),
+        secondary_depth_err_ppm=float(s_err * 1e6),
+        secondary_sigma=float(s_sigma),
+        secondary_phase=float(s_phase),
+        trapezoid_depth_ppm=float(trap.get("depth", math.nan) * 1e6),
+        ingress_fraction=float(ingress),
+        shape=shape,
+        inner_depth_ratio=float(inner_depth / depth) if depth > 0 else math.nan,
+        expected_duration_hours=expected * 24.0,
+        duration_ratio=float(duration_days / expected) if expected > 0 else math.nan,
+    )
+
+
+def red_noise_factor(
+    time_bjd: FloatArray,
+    flux: FloatArray,
+    sigma: FloatArray,
+    out: NDArray[np.bool_],
+    *,
+    duration_days: float,
+) -> float:
+    """Red-noise factor ``beta`` on the transit-duration time scale (>= 1).
+
+    The out-of-transit flux is averaged in bins one duration long; ``beta`` is the robust scatter
+    of the bin means over the scatter that the per-point errors predict for them.
+
+    Parameters
+    ----------
+    time_bjd, flux, sigma : ndarray of shape (n,)
+        Times (days), detrended flux, 1-sigma errors.
+    out : ndarray of shape (n,), bool
+        Out-of-transit points.
+    duration_days : float
+        Bin length.
+
+    Returns
+    -------
+    float
+        ``beta`` (1 when it cannot be measured: fewer than 5 well-filled bins).
+    """
+    if out.sum() < 20 or not duration_days > 0:
+        return 1.0
+    t_out, y_out, s_out = time_bjd[out], flux[out], sigma[out]
+    idx = np.floor((t_out - t_out[0]) / duration_days).astype(np.int64)
+    counts = np.bincount(idx)
+    filled = counts > 0
+    if filled.sum() < 5:
+        return 1.0
+    full = counts >= max(2, int(0.5 * np.median(counts[filled])))
+    if full.sum() < 5:
+        return 1.0
+    w = 1.0 / s_out**2
+    sw = np.bincount(idx, weights=w)
+    means = np.bincount(idx, weights=w * y_out)[full] / sw[full]
+    predicted = np.sqrt(1.0 / sw[full])
+    pulls = (means - np.median(means)) / predicted
+    beta = 1.4826 * float(np.median(np.abs(pulls - np.median(pulls))))
+    return max(1.0, beta) if np.isfinite(beta) else 1.0
