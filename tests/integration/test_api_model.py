@@ -152,7 +152,11 @@ def test_batched_requests_are_scored_as_if_alone(api: Api) -> None:
     async def all_at_once() -> list[list[Any]]:
         return await asyncio.gather(*(batcher.predict(rows) for rows in requests))
 
-    results = asyncio.run(all_at_once())
+    # A fresh thread owns its own event loop, whatever loop an earlier test left running here.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        results = pool.submit(asyncio.run, all_at_once()).result()
     assert batches == [len(requests)]  # one batch, one model call
     for rows, verdicts in zip(requests, results, strict=True):
         alone = _direct_scores(api, rows)["probability"].tolist()

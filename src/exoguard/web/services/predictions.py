@@ -415,8 +415,34 @@ def predict_dataset(session: Session, dataset: Dataset, *, settings: Settings) -
         return []
     frame = frame_for_ids(session, ids)
     version = active_version_id(session)
+    if ModelVersionRepository(session).get_canary() is not None:
+        return _predict_with_canary(session, frame, ids, settings=settings)
     scores = score_frame(frame, version=version, settings=settings)
     return store_predictions(session, ids, scores, version=version, settings=settings, enqueue=True)
+
+
+def _predict_with_canary(
+    session: Session, frame: pd.DataFrame, ids: Sequence[int], *, settings: Settings
+) -> list[Verdict]:
+    """A canary is deployed: it serves its deterministic share; both versions are logged."""
+    from exoguard.ml.lifecycle import predict_with_canary
+
+    routed = predict_with_canary(
+        session, frame, candidate_ids=ids, settings=settings, registry=model_registry(settings)
+    )
+    verdicts = [
+        Verdict(
+            candidate_id=int(row.candidate_id),
+            probability=float(row.probability),
+            uncertainty=float(row.uncertainty),
+            label=str(row.label),
+            model_version=str(row.model_version),
+            prediction_id=int(row.prediction_id),
+        )
+        for row in routed.served.itertuples(index=False)
+    ]
+    _enqueue_uncertain(session, verdicts, settings=settings)
+    return verdicts
 
 
 def frame_for_ids(session: Session, ids: Sequence[int]) -> pd.DataFrame:
