@@ -355,6 +355,7 @@ def stitch(lcs: Sequence[LightCurve]) -> LightCurve:
         sources=tuple(sources),
         notes=tuple(notes) + (f"stitched {len(lcs)} files ({offset} segments)",),
         segment_labels=tuple(labels),
+        star=next((lc.star for lc in lcs if lc.star), ()),
     )
     return sort_and_deduplicate(joined)
 

@@ -80,6 +80,9 @@ class LightCurve:
         Choices made while reading/cleaning (aliases chosen, points dropped, ...).
     segment_labels : tuple of str
         One label per segment.
+    star : tuple of (str, float) pairs
+        Host-star parameters from the file's header where given (keys ``radius_rsun``,
+        ``teff_k``, ``logg_cgs``, ``mag``); empty when unknown. See :attr:`star_params`.
     """
 
     time_bjd: FloatArray
@@ -94,6 +97,7 @@ class LightCurve:
     sources: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     segment_labels: tuple[str, ...] = field(default=())
+    star: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen dataclass: normalise the fields once, here
@@ -267,6 +271,11 @@ class LightCurve:
         """Time from the nearest transit centre, in days, in ``[-P/2, P/2)``."""
         return fold_phase_days(self.time_bjd, period_days=period_days, t0_bjd=t0_bjd)
 
+    @property
+    def star_params(self) -> dict[str, float]:
+        """Host-star parameters known from the input (radius_rsun, teff_k, logg_cgs, mag)."""
+        return dict(self.star)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python representation (lists and strings), e.g. for JSON."""
         return {
@@ -282,6 +291,7 @@ class LightCurve:
             "sources": list(self.sources),
             "notes": list(self.notes),
             "segment_labels": list(self.segment_labels),
+            "star": self.star_params,
         }
 
 

@@ -258,7 +258,33 @@ def build_lightcurve(
         sources=(opts.source_name,),
         notes=tuple(note_list),
         segment_labels=(label,),
+        star=star_from_headers(h0, h1),
     )
+
+
+#: Primary-header keywords of the Kepler/K2/TESS pipelines (KIC/EPIC/TIC values).
+_STAR_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("radius_rsun", ("RADIUS",)),
+    ("teff_k", ("TEFF",)),
+    ("logg_cgs", ("LOGG",)),
+    ("mag", ("KEPMAG", "TESSMAG")),
+)
+
+
+def star_from_headers(h0: fits.Header, h1: fits.Header) -> tuple[tuple[str, float], ...]:
+    """Stellar parameters the pipeline wrote into the headers (finite, positive where needed)."""
+    out: list[tuple[str, float]] = []
+    for name, keys in _STAR_KEYWORDS:
+        for key in keys:
+            value = header_value(h0, h1, key=key)
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                continue
+            if np.isfinite(number) and (name in ("logg_cgs", "mag") or number > 0):
+                out.append((name, number))
+                break
+    return tuple(out)
 
 
 def choose_flux_column(

@@ -383,7 +383,8 @@ def search_lightcurve(
 
     _validate(lc, engine, period_grid, max_planets)
     start = _time.perf_counter()
-    star = star or StarParams()
+    # Unknown star: what the file's header says (KIC/TIC values), else the Sun.
+    star = star or StarParams.from_mapping(lc.star_params)
     grid = make_grid(
         lc.time_bjd,
         min_period_days=min_period_days,

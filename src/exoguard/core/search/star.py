@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from exoguard.core.search.grid import G_SI, M_SUN_KG, R_SUN_M
@@ -50,6 +51,16 @@ class StarParams:
             value = getattr(self, name)
             if math.isfinite(value) and value <= 0:
                 raise ValueError(f"{name} must be > 0, got {value}")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, float]) -> StarParams:
+        """From ``LightCurve.star_params`` (radius_rsun, teff_k, logg_cgs, mag); others NaN."""
+        known = {
+            k: values[k]
+            for k in ("radius_rsun", "mass_msun", "teff_k", "logg_cgs", "mag")
+            if k in values
+        }
+        return cls(**known)
 
     @property
     def known_radius(self) -> bool:
