@@ -1,5 +1,13 @@
 """What the web layer and jobs call: predict and explain harmonised candidate frames.
 
+Every servable model kind answers the same calls (:data:`SERVABLE_KINDS`):
+
+* ``gbm``: the catalog classifier; SHAP explanations.
+* ``multibranch``: the neural network's scalar branch (a catalog row has no light curve);
+  occlusion explanations (:func:`exoguard.ml.multibranch.classify.occlusion_contributions`).
+* ``ensemble``: the decision-level stack of the two (:mod:`exoguard.ml.ensemble`);
+  explained by the SHAP values of its GBM component.
+
 Models are loaded from the registry once and kept in a small in-process cache (the active
 version id is looked up on every call, so an activation elsewhere takes effect at once).
 """
@@ -14,13 +22,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from exoguard.errors import ModelNotReadyError
 from exoguard.ml.explain import BASE_VALUE, shap_contributions
 from exoguard.ml.features import build_features
-from exoguard.ml.registry import ModelRegistry
+from exoguard.ml.registry import ModelRegistry, VersionRecord
 from exoguard.ml.train import LoadedModel, load_version
 
-_CACHE_SIZE = 3
-_cache: OrderedDict[str, LoadedModel] = OrderedDict()
+#: Model kinds this service can load, predict with and explain.
+SERVABLE_KINDS = ("gbm", "multibranch", "ensemble")
+
+_CACHE_SIZE = 4
+_cache: OrderedDict[str, Any] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -53,20 +65,59 @@ def default_registry() -> ModelRegistry:
     return registry
 
 
-def get_model(version: str | None = None, *, registry: ModelRegistry | None = None) -> LoadedModel:
-    """The loaded model of ``version`` (the active one when None), cached."""
+def version_record(
+    version: str | None = None, *, registry: ModelRegistry | None = None
+) -> VersionRecord:
+    """The registry record of ``version`` (the active one when None), of a servable kind."""
     registry = registry or default_registry()
-    vid = version if version is not None else registry.require_active().id
+    record = registry.require_active() if version is None else registry.get(version)
+    if record.kind not in SERVABLE_KINDS:
+        raise ModelNotReadyError(
+            f"model {record.id!r} is of kind {record.kind!r}; servable kinds: "
+            + ", ".join(SERVABLE_KINDS)
+        )
+    return record
+
+
+def _cached(key: str, load: Any) -> Any:
     with _lock:
-        if vid in _cache:
-            _cache.move_to_end(vid)
-            return _cache[vid]
-    model = load_version(vid, registry=registry)
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    obj = load()
     with _lock:
-        _cache[vid] = model
+        _cache[key] = obj
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
-    return model
+    return obj
+
+
+def _load_multibranch(version: str, registry: ModelRegistry) -> Any:
+    from exoguard.ml.multibranch.train import load_multibranch
+
+    return _cached(version, lambda: load_multibranch(version, registry=registry)[0])
+
+
+def _ensemble(record: VersionRecord) -> Any:
+    from exoguard.ml.ensemble import DecisionEnsemble
+
+    return DecisionEnsemble.from_dict(record.config)
+
+
+def get_model(version: str | None = None, *, registry: ModelRegistry | None = None) -> LoadedModel:
+    """The loaded GBM of ``version`` (the active one when None), cached.
+
+    For an ensemble, its GBM component; a multibranch version has none
+    (``ModelNotReadyError``).
+    """
+    registry = registry or default_registry()
+    record = version_record(version, registry=registry)
+    if record.kind == "ensemble":
+        record = version_record(_ensemble(record).gbm_version, registry=registry)
+    if record.kind != "gbm":
+        raise ModelNotReadyError(f"model {record.id!r} is a {record.kind} model, not a gbm")
+    vid = record.id
+    return _cached(vid, lambda: load_version(vid, registry=registry))  # type: ignore[no-any-return]
 
 
 def feature_matrix(frame: pd.DataFrame, model: LoadedModel) -> pd.DataFrame:
@@ -83,6 +134,28 @@ def feature_matrix(frame: pd.DataFrame, model: LoadedModel) -> pd.DataFrame:
     return build_features(frame, features=model.ensemble.features, n_candidates_on_host=counts)
 
 
+def _empty(frame: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"probability": [], "uncertainty": [], "label": [], "model_version": []},
+        index=frame.index,
+    )
+
+
+def _gbm_scores(frame: pd.DataFrame, model: LoadedModel) -> tuple[np.ndarray, np.ndarray]:
+    prob, unc = model.ensemble.predict(feature_matrix(frame, model))
+    return np.asarray(prob, float), np.asarray(unc, float)
+
+
+def _multibranch_scores(
+    frame: pd.DataFrame, version: str, registry: ModelRegistry
+) -> tuple[np.ndarray, np.ndarray, float]:
+    from exoguard.ml.multibranch.classify import score_catalog_frame
+
+    mb = _load_multibranch(version, registry)
+    pred = score_catalog_frame(mb, frame)
+    return pred.probability, pred.uncertainty, float(mb.config.threshold)
+
+
 def predict_frame(
     frame: pd.DataFrame, *, version: str | None = None, registry: ModelRegistry | None = None
 ) -> pd.DataFrame:
@@ -91,36 +164,80 @@ def predict_frame(
     Returns
     -------
     DataFrame, index of ``frame``
-        ``probability`` (calibrated, 0–1), ``uncertainty`` (std of the calibrated ensemble
-        members), ``label`` ("planet" when probability >= the model threshold, else
-        "false_positive") and ``model_version``.
+        ``probability`` (calibrated, 0–1), ``uncertainty`` (a standard deviation of the
+        probability: spread of the GBM ensemble members; for the network, MC dropout and
+        its predicted logit spread), ``label`` ("planet" when probability >= the model
+        threshold, else "false_positive") and ``model_version``.
     """
-    model = get_model(version, registry=registry)
+    registry = registry or default_registry()
+    record = version_record(version, registry=registry)
     if len(frame) == 0:
-        return pd.DataFrame(
-            {"probability": [], "uncertainty": [], "label": [], "model_version": []},
-            index=frame.index,
-        )
-    X = feature_matrix(frame, model)
-    prob, unc = model.ensemble.predict(X)
-    label = np.where(prob >= model.ensemble.threshold, "planet", "false_positive")
+        return _empty(frame)
+    if record.kind == "gbm":
+        model = get_model(record.id, registry=registry)
+        prob, unc = _gbm_scores(frame, model)
+        threshold = model.ensemble.threshold
+    elif record.kind == "multibranch":
+        prob, unc, threshold = _multibranch_scores(frame, record.id, registry)
+    else:
+        ens = _ensemble(record)
+        p_mb, u_mb, _ = _multibranch_scores(frame, ens.mb_version, registry)
+        p_gbm, u_gbm = _gbm_scores(frame, get_model(ens.gbm_version, registry=registry))
+        prob, unc = ens.combine(p_mb, p_gbm, np.zeros(len(frame), bool), unc_mb=u_mb, unc_gbm=u_gbm)
+        threshold = ens.threshold
+    label = np.where(prob >= threshold, "planet", "false_positive")
     return pd.DataFrame(
-        {"probability": prob, "uncertainty": unc, "label": label, "model_version": model.version},
+        {"probability": prob, "uncertainty": unc, "label": label, "model_version": record.id},
         index=frame.index,
     )
+
+
+def _explained(
+    frame: pd.DataFrame, version: str | None, registry: ModelRegistry
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(contributions with ``base_value``, feature values) of every row of ``frame``."""
+    record = version_record(version, registry=registry)
+    if record.kind == "multibranch":
+        from exoguard.ml.multibranch.classify import occlusion_contributions
+        from exoguard.ml.multibranch.dataset import catalog_arrays
+
+        mb = _load_multibranch(record.id, registry)
+        arr = catalog_arrays(
+            frame,
+            n_bins=mb.config.timeseries.n_bins,
+            image_shape=(mb.config.views.image_transits, mb.config.views.image_phase_bins),
+            features=mb.feature_names,
+        )
+        logit, contrib, labels = occlusion_contributions(mb, arr)
+        names = list(mb.feature_names)
+        out = pd.DataFrame(contrib[:, : len(names)], columns=names, index=frame.index)
+        # occlusion is not additive: the base value closes the sum to the model's logit
+        out[BASE_VALUE] = logit - out.sum(axis=1).to_numpy()
+        values = pd.DataFrame(arr.scalar, columns=names, index=frame.index)
+        return out, values
+    model = get_model(record.id, registry=registry)
+    X = feature_matrix(frame, model)
+    return shap_contributions(model.ensemble, X), X
 
 
 def explain_frame(
     frame: pd.DataFrame, *, version: str | None = None, registry: ModelRegistry | None = None
 ) -> pd.DataFrame:
-    """SHAP contributions (log-odds) of every feature for every row, plus ``base_value``.
+    """Contributions (log-odds) of every feature for every row, plus ``base_value``.
 
-    Positive contributions push towards "planet". ``base_value + row sum`` is the ensemble's
-    mean log-odds before calibration.
+    Positive contributions push towards "planet". GBM: SHAP, ``base_value + row sum`` is
+    the ensemble's mean log-odds before calibration. Ensemble: the SHAP values of its GBM
+    component. Multibranch: occlusion (each feature set to its training mean), with
+    ``base_value`` chosen so that ``base_value + row sum`` is the network's logit.
     """
-    model = get_model(version, registry=registry)
-    X = feature_matrix(frame, model)
-    return shap_contributions(model.ensemble, X)
+    return _explained(frame, version, registry or default_registry())[0]
+
+
+def explanation_inputs(
+    frame: pd.DataFrame, *, version: str | None = None, registry: ModelRegistry | None = None
+) -> pd.DataFrame:
+    """The feature values :func:`explain_frame` attributes, same index and columns."""
+    return _explained(frame, version, registry or default_registry())[1]
 
 
 def explain_records(
@@ -131,9 +248,7 @@ def explain_records(
     registry: ModelRegistry | None = None,
 ) -> list[dict[str, Any]]:
     """JSON-ready explanations: feature values and the ``top`` contributions of each row."""
-    model = get_model(version, registry=registry)
-    X = feature_matrix(frame, model)
-    contrib = shap_contributions(model.ensemble, X)
+    contrib, X = _explained(frame, version, registry or default_registry())
     out = []
     for idx in frame.index:
         row = contrib.loc[idx].drop(labels=[BASE_VALUE])
@@ -157,5 +272,18 @@ def explain_records(
 def global_importance(
     version: str | None = None, *, registry: ModelRegistry | None = None
 ) -> list[dict[str, Any]]:
-    """Mean |SHAP| per feature stored with the version at training time."""
-    return get_model(version, registry=registry).importance
+    """Mean |contribution| per feature stored with the version at training time (SHAP for a
+    GBM and an ensemble's GBM component, occlusion for a multibranch network)."""
+    registry = registry or default_registry()
+    record = version_record(version, registry=registry)
+    if record.kind == "multibranch":
+        import json
+        from pathlib import Path
+
+        for directory in (Path(record.artifact_path), registry.artifact_dir(record.id)):
+            path = directory / "importance.json"
+            if path.is_file():
+                data = json.loads(path.read_text())
+                return list(data) if isinstance(data, list) else []
+        return []
+    return get_model(record.id, registry=registry).importance

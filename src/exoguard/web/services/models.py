@@ -105,7 +105,7 @@ def explain(
 
     Stored on the candidate's latest prediction by that version the first time they are asked.
     """
-    from exoguard.ml.service import explain_frame, feature_matrix, get_model
+    from exoguard.ml.service import explain_frame, explanation_inputs
 
     candidate = CandidateRepository(session).get(candidate_id)
     if candidate is None:
@@ -119,7 +119,7 @@ def explain(
     registry = model_registry(settings)
     frame = frame_for_ids(session, [candidate_id])
     contributions = explain_frame(frame, version=version.id, registry=registry)
-    features = feature_matrix(frame, get_model(version.id, registry=registry))
+    features = explanation_inputs(frame, version=version.id, registry=registry)
     row = contributions.iloc[0]
     base = float(row["base_value"])
     items = [

@@ -1,0 +1,393 @@
+"""The multi-branch neural classifier on the command line.
+
+* ``exoguard train --model multibranch [--config NAME] [--param NAME=VALUE ...]`` and
+  ``exoguard evaluate --version multibranch-NNNN`` are dispatched here: ``register`` wraps
+  the ``train``/``evaluate`` commands of ``cli/ml.py`` (when they do not know the model
+  kind themselves) and passes every other model on unchanged. ``--model ensemble`` builds
+  the decision-level ensemble of the newest multibranch and gbm versions.
+* ``exoguard train-neural`` and ``exoguard evaluate-neural`` are the same, with more options.
+* ``exoguard classify FILE... [--model VERSION] --json``: read → search → classify.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from exoguard.errors import ConfigError, ValidationError
+
+NEURAL_KINDS = ("multibranch", "ensemble")
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(_jsonable(obj), indent=2, default=str)
+
+
+def _err(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def _config(name: str | None, params: list[str] | None) -> Any:
+    from exoguard.ml.multibranch.configs import DEFAULT_CONFIG, apply_overrides, get_config
+
+    return apply_overrides(get_config(name or DEFAULT_CONFIG), params or [])
+
+
+def run_train(
+    *,
+    config_name: str | None,
+    params: list[str] | None,
+    as_json: bool,
+    real: bool = True,
+    activate: bool = False,
+) -> dict[str, Any]:
+    """Train a multibranch version with progress bars on stderr; returns the summary."""
+    from tqdm import tqdm
+
+    from exoguard.ml.multibranch.train import prepare_data, train_multibranch
+
+    cfg = _config(config_name, params)
+    inj = cfg.data.injection
+    with tqdm(
+        total=inj.n_samples + inj.n_test,
+        desc="injected set",
+        file=sys.stderr,
+        unit="sample",
+        leave=False,
+        disable=None,
+    ) as bar:
+        t0 = time.perf_counter()
+        data = prepare_data(cfg, progress=bar.update)
+        data_seconds = time.perf_counter() - t0
+    members = cfg.uncertainty.n_members if cfg.uncertainty.method == "ensemble" else 1
+    with tqdm(
+        total=cfg.training.epochs * members,
+        desc="train multibranch",
+        file=sys.stderr,
+        unit="epoch",
+        disable=None,
+    ) as bar:
+
+        def on_epoch(e: Any) -> None:
+            bar.set_postfix(
+                loss=f"{e.train_loss:.4f}",
+                val_loss=f"{e.val_loss:.4f}",
+                val_auc="-" if e.val_auc is None else f"{e.val_auc:.4f}",
+            )
+            bar.update(1)
+            tqdm.write(
+                f"member {e.member} epoch {e.epoch}: loss {e.train_loss:.4f} "
+                f"val_loss {e.val_loss:.4f} val_auc {e.val_auc or float('nan'):.4f}"
+                f"{' *' if e.best else ''} ({e.seconds:.1f} s)",
+                file=sys.stderr,
+            )
+
+        model, metrics, record = train_multibranch(
+            cfg,
+            data=data,
+            on_epoch=on_epoch,
+            evaluate_real=real,
+            log=_err,
+            data_seconds=data_seconds,
+        )
+    if activate:
+        from exoguard.ml.registry import ModelRegistry
+
+        record = ModelRegistry.from_settings().activate(record.id)
+    inj_m = metrics.get("injected_test") or {}
+    summary = {
+        "trained": True,
+        "version": record.id,
+        "status": record.status,
+        "config": cfg.name,
+        "train_seconds": metrics["train_seconds"],
+        "data_seconds": metrics["data_seconds"],
+        "epochs_run": metrics["epochs_run"],
+        "injected_test": {
+            k: inj_m.get(k)
+            for k in (
+                "roc_auc",
+                "pr_auc",
+                "accuracy",
+                "ece",
+                "brier",
+                "uncertainty_auc",
+                "conformal_coverage_90",
+            )
+        },
+        "acceptance": metrics.get("acceptance"),
+    }
+    if not as_json:
+        _err(
+            f"{record.id} ({record.status}) config {cfg.name}: injected test ROC AUC "
+            f"{inj_m.get('roc_auc') or float('nan'):.4f}, uncertainty AUC "
+            f"{inj_m.get('uncertainty_auc') or float('nan'):.4f}; "
+            f"trained in {metrics['train_seconds']} s"
+        )
+    return summary
+
+
+def run_evaluate(*, version: str | None, real: bool = True) -> dict[str, Any]:
+    """Re-evaluate a multibranch version on its held-out sets (stored in the registry)."""
+    from exoguard.ml.multibranch.train import (
+        _jsonable as jsonable,
+    )
+    from exoguard.ml.multibranch.train import (
+        evaluate_model,
+        load_multibranch,
+        prepare_data,
+    )
+    from exoguard.ml.registry import ModelRegistry
+
+    registry = ModelRegistry.from_settings()
+    model, record = load_multibranch(version, registry=registry)
+    data = prepare_data(model.config, features=model.feature_names)
+    report = evaluate_model(model, data, real=real, log=_err)
+    digest = data.digest()
+    report = {
+        "version": record.id,
+        "kind": record.kind,
+        "config": model.config.model_dump(mode="json"),
+        "features": list(model.feature_names),
+        "data_hash": digest,
+        "data_hash_matches_training": digest == record.data_hash,
+        **report,
+    }
+    registry.update_metrics(record.id, {"multibranch_evaluation": jsonable(report)})
+    points = {
+        "injected_roc_auc": (report.get("injected_test") or {}).get("roc_auc"),
+        "injected_uncertainty_auc": (report.get("injected_test") or {}).get("uncertainty_auc"),
+        "kepler_holdout_roc_auc": ((report.get("catalog") or {}).get("kepler_holdout") or {}).get(
+            "roc_auc"
+        ),
+    }
+    registry.record_metric_points(
+        record.id, {k: v for k, v in points.items() if v is not None}, labels={"source": "evaluate"}
+    )
+    return report
+
+
+def train_neural(
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            help="Named config: base (default), design, small, no_timeseries, no_views, no_scalar.",
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="Override NAME=VALUE (repeatable), e.g. --param epochs=10."),
+    ] = None,
+    real: Annotated[
+        bool, typer.Option("--real/--no-real", help="Also score the bundled real light curves.")
+    ] = True,
+    activate: Annotated[bool, typer.Option("--activate", help="Make it the active model.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Train the multi-branch neural classifier (injected + catalog data), register it."""
+    summary = run_train(
+        config_name=config, params=param, as_json=as_json, real=real, activate=activate
+    )
+    if as_json:
+        typer.echo(_dump(summary))
+
+
+def evaluate_neural(
+    version: Annotated[
+        str | None, typer.Option("--version", help="multibranch version (default: the newest).")
+    ] = None,
+    real: Annotated[
+        bool, typer.Option("--real/--no-real", help="Score the real light curves.")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Evaluate a multibranch version: injected test set, catalog rows, real light curves."""
+    report = run_evaluate(version=version, real=real)
+    if as_json:
+        typer.echo(_dump(report))
+        return
+    _print_report(report)
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    def line(name: str, m: dict[str, Any] | None) -> None:
+        if not m:
+            return
+        typer.echo(
+            f"{name:<28} n={m['n']:<6} ROC AUC {m['roc_auc'] or float('nan'):.4f}  "
+            f"PR AUC {m['pr_auc'] or float('nan'):.4f}  ECE {m['ece']:.4f}  "
+            f"unc AUC {m.get('uncertainty_auc') or float('nan'):.4f}  "
+            f"cov90 {m.get('conformal_coverage_90') or float('nan'):.3f}"
+        )
+
+    typer.echo(f"version {report['version']}")
+    line("injected_test", report.get("injected_test"))
+    cat = report.get("catalog") or {}
+    line("catalog.kepler_holdout", cat.get("kepler_holdout"))
+    for m, v in (cat.get("cross_mission") or {}).items():
+        line(f"catalog.cross_mission.{m}", v)
+    real = report.get("real_lightcurves")
+    if real:
+        for o in real["objects"]:
+            p = o["probability"]
+            typer.echo(
+                f"  {o['object_id']:<12} {o['label']:<15} "
+                f"{'not found' if p is None else f'p={p:.3f}'}"
+                f"{' (uncertain)' if o.get('uncertain') else ''}"
+            )
+    typer.echo(f"acceptance: {report.get('acceptance')}")
+
+
+def _group_by_target(files: list[Path]) -> list[Any]:
+    """Read every file; stitch the files of one target."""
+    from exoguard.core.cleaning import stitch
+    from exoguard.io import read_lightcurve
+
+    groups: dict[str, list[Any]] = {}
+    for f in files:
+        lc = read_lightcurve(f)
+        groups.setdefault(lc.target_id, []).append(lc)
+    return [stitch(lcs) if len(lcs) > 1 else lcs[0] for lcs in groups.values()]
+
+
+def classify(
+    files: Annotated[list[Path], typer.Argument(help="Light-curve files (FITS, CSV, JSON).")],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="multibranch version (default: the active one if multibranch, else the newest).",
+        ),
+    ] = None,
+    max_planets: Annotated[int, typer.Option("--max-planets", min=1, max=20)] = 5,
+    top: Annotated[
+        int, typer.Option("--top", min=1, max=50, help="Top contributing features per candidate.")
+    ] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Read → search → classify every candidate with the multi-branch model."""
+    from exoguard.ml.multibranch.classify import classify_lightcurves
+    from exoguard.ml.multibranch.dataset import default_catalog_frames
+    from exoguard.ml.multibranch.inputs import star_lookup
+    from exoguard.ml.multibranch.train import load_multibranch
+
+    if not files:
+        raise ValidationError("give at least one light-curve file")
+    mb, record = load_multibranch(model)
+    stars = star_lookup(default_catalog_frames())
+    targets = classify_lightcurves(
+        _group_by_target(list(files)), model=mb, stars=stars, max_planets=max_planets, top=top
+    )
+    out = {"model_version": record.id, "targets": targets}
+    if as_json:
+        typer.echo(_dump(out))
+        return
+    for t in targets:
+        typer.echo(
+            f"{t['target']} ({t['mission']}, {t['n_points']} points): "
+            f"{len(t['candidates'])} candidates"
+        )
+        for c in t["candidates"]:
+            typer.echo(
+                f"  {c['object_id']:<18} P={c['period_days']:.5f} d  depth "
+                f"{c['depth_ppm'] or float('nan'):.0f} ppm  p={c['probability']:.3f} "
+                f"± {c['uncertainty']:.3f}  {c['label']}{' (uncertain)' if c['uncertain'] else ''}"
+            )
+
+
+def _wrap_train(original: Any) -> Any:
+    @functools.wraps(original)
+    def train(*args: Any, **kwargs: Any) -> Any:
+        model = kwargs.get("model")
+        if model == "multibranch":
+            config = kwargs.get("config")
+            summary = run_train(
+                config_name=None if config in (None, "default") else config,
+                params=kwargs.get("param"),
+                as_json=bool(kwargs.get("as_json")),
+            )
+            if kwargs.get("as_json"):
+                typer.echo(_dump(summary))
+            return None
+        if model == "ensemble":
+            from exoguard.ml.ensemble import build_and_register
+
+            rec = build_and_register(log=_err)
+            if kwargs.get("as_json"):
+                typer.echo(_dump(rec))
+            return None
+        return original(*args, **kwargs)
+
+    return train
+
+
+def _wrap_evaluate(original: Any) -> Any:
+    @functools.wraps(original)
+    def evaluate(*args: Any, **kwargs: Any) -> Any:
+        version = kwargs.get("version")
+        kind = None
+        if version:
+            from exoguard.ml.registry import ModelRegistry
+
+            kind = ModelRegistry.from_settings().get(version).kind
+        if kind == "multibranch":
+            report = run_evaluate(version=version, real=True)
+            if kwargs.get("as_json"):
+                typer.echo(_dump(report))
+            else:
+                _print_report(report)
+            return None
+        if kind == "ensemble":
+            from exoguard.ml.ensemble import evaluate_version
+
+            report = evaluate_version(str(version), log=_err)
+            typer.echo(_dump(report))
+            return None
+        return original(*args, **kwargs)
+
+    return evaluate
+
+
+def _install_dispatch(app: typer.Typer) -> None:
+    """Route ``--model multibranch|ensemble`` and multibranch versions to this module."""
+    try:
+        from exoguard.cli import ml as ml_cli
+
+        kinds = tuple(getattr(ml_cli, "MODEL_KINDS", ()))
+    except ImportError:  # pragma: no cover - catalog CLI absent
+        kinds = ()
+    if "multibranch" in kinds:
+        return  # the catalog CLI dispatches by itself
+    for info in app.registered_commands:
+        if info.name == "train" and info.callback is not None:
+            info.callback = _wrap_train(info.callback)
+        elif info.name == "evaluate" and info.callback is not None:
+            info.callback = _wrap_evaluate(info.callback)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train-neural")(train_neural)
+    app.command("evaluate-neural")(evaluate_neural)
+    app.command("classify")(classify)
+    _install_dispatch(app)
+
+
+__all__ = ["ConfigError", "NEURAL_KINDS", "register"]

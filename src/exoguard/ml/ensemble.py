@@ -1,0 +1,340 @@
+"""Decision-level ensemble of the multi-branch network and the catalog GBM.
+
+The two models' probabilities are stacked in logit space by a logistic regression with
+separate weights for light-curve candidates and catalog rows:
+
+``logit p = c + a·z_mb + b·z_gbm + has_lc·(c' + a'·z_mb + b'·z_gbm)``,
+
+``z = logit(p)``. The stacker is fit on the multibranch model's validation rows; the GBM
+that produces those probabilities (and the held-out figures) is a *shadow* GBM fit with the
+registered GBM's config on the multibranch training stars only, so that no held-out row
+was seen by either model. The deployed ensemble uses the registered GBM version.
+
+The ensemble is registered as kind ``ensemble`` and becomes the active model only when it
+beats both components on the pooled held-out rows (injected test set + held-out Kepler
+stars): higher ROC AUC and lower log-loss.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss, roc_auc_score
+
+from exoguard.errors import ModelNotReadyError
+
+logger = logging.getLogger(__name__)
+
+KIND = "ensemble"
+_EPS = 1e-6
+Log = Callable[[str], None]
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
+    return np.log(p / (1 - p))
+
+
+def _design(p_mb: np.ndarray, p_gbm: np.ndarray, has_lc: np.ndarray) -> np.ndarray:
+    z1, z2 = _logit(p_mb), _logit(p_gbm)
+    h = np.asarray(has_lc, dtype=float)
+    return np.column_stack([z1, z2, h, h * z1, h * z2])
+
+
+@dataclass(frozen=True)
+class DecisionEnsemble:
+    """The stacker's coefficients (see the module docstring) and its components."""
+
+    coef: tuple[float, ...]
+    intercept: float
+    mb_version: str
+    gbm_version: str
+    threshold: float = 0.5
+
+    def combine(
+        self,
+        p_mb: np.ndarray,
+        p_gbm: np.ndarray,
+        has_lc: np.ndarray,
+        *,
+        unc_mb: np.ndarray | None = None,
+        unc_gbm: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Probability and uncertainty, shapes (n,).
+
+        The uncertainty is the average of the components' uncertainties weighted by the
+        magnitude of their logit weights for the row's kind (light curve or catalog).
+        """
+        x = _design(p_mb, p_gbm, has_lc)
+        z = x @ np.asarray(self.coef) + self.intercept
+        p = 1.0 / (1.0 + np.exp(-z))
+        h = np.asarray(has_lc, dtype=bool)
+        a = np.abs(self.coef[0] + np.where(h, self.coef[3], 0.0))
+        b = np.abs(self.coef[1] + np.where(h, self.coef[4], 0.0))
+        um = np.zeros(len(p)) if unc_mb is None else np.asarray(unc_mb, float)
+        ug = np.zeros(len(p)) if unc_gbm is None else np.asarray(unc_gbm, float)
+        unc = (a * um + b * ug) / np.maximum(a + b, 1e-12)
+        return p, unc
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "coef": list(self.coef),
+            "intercept": self.intercept,
+            "mb_version": self.mb_version,
+            "gbm_version": self.gbm_version,
+            "threshold": self.threshold,
+            "design": ["z_mb", "z_gbm", "has_lc", "has_lc*z_mb", "has_lc*z_gbm"],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DecisionEnsemble:
+        return cls(
+            tuple(float(c) for c in d["coef"]),
+            float(d["intercept"]),
+            str(d["mb_version"]),
+            str(d["gbm_version"]),
+            float(d.get("threshold", 0.5)),
+        )
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "ensemble.json").write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def load(cls, directory: Path) -> DecisionEnsemble:
+        try:
+            return cls.from_dict(json.loads((directory / "ensemble.json").read_text()))
+        except (OSError, KeyError, ValueError) as exc:
+            raise ModelNotReadyError(f"cannot load ensemble from {directory}: {exc}") from exc
+
+
+def fit_stacker(
+    p_mb: np.ndarray, p_gbm: np.ndarray, has_lc: np.ndarray, y: np.ndarray
+) -> tuple[tuple[float, ...], float]:
+    """Logistic-regression coefficients and intercept (mild L2)."""
+    lr = LogisticRegression(C=10.0, max_iter=1000)
+    lr.fit(_design(p_mb, p_gbm, has_lc), np.asarray(y, dtype=int))
+    return tuple(float(c) for c in lr.coef_[0]), float(lr.intercept_[0])
+
+
+def _gbm_matrix(data: Any, features: tuple[str, ...]) -> Any:
+    """GBM features of SampleArrays rows (the catalog features lead the scalar matrix)."""
+    import pandas as pd
+
+    names = list(data.feature_names)
+    missing = [f for f in features if f not in names]
+    if missing:
+        raise ValueError(f"GBM features not in the multibranch scalar input: {missing}")
+    cols = [names.index(f) for f in features]
+    return pd.DataFrame(data.scalar[:, cols], columns=list(features))
+
+
+def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
+    both = len(np.unique(y)) == 2
+    return {
+        "n": int(len(y)),
+        "roc_auc": float(roc_auc_score(y, p)) if both else None,
+        "log_loss": float(log_loss(y, np.clip(p, _EPS, 1 - _EPS), labels=[0, 1])),
+        "accuracy": float(((p >= 0.5).astype(int) == y).mean()) if len(y) else None,
+    }
+
+
+def build_ensemble(
+    mb_version: str | None = None,
+    gbm_version: str | None = None,
+    *,
+    registry: Any | None = None,
+    data: Any | None = None,
+    log: Log | None = None,
+) -> tuple[DecisionEnsemble, dict[str, Any]]:
+    """Fit the stacker and measure ensemble vs components on held-out rows.
+
+    ``data``: the multibranch version's ``TrainingData`` (rebuilt from its config when None).
+
+    Returns
+    -------
+    ensemble : DecisionEnsemble
+    report : dict
+        Held-out figures of ``multibranch``, ``gbm`` and ``ensemble`` per set and pooled,
+        and ``better`` (the activation decision).
+    """
+    from exoguard.ml.configs import GBMConfig
+    from exoguard.ml.gbm import fit_ensemble
+    from exoguard.ml.multibranch.train import _registry, load_multibranch, prepare_data
+
+    reg = _registry(registry)
+    mb, mb_rec = load_multibranch(mb_version, registry=reg)
+    gbm_recs = [r for r in reg.list() if r.kind == "gbm"]
+    if gbm_version is not None:
+        gbm_rec = reg.get(gbm_version)
+    else:
+        active = reg.active()
+        gbm_rec = (
+            active
+            if active is not None and active.kind == "gbm"
+            else (gbm_recs[0] if gbm_recs else None)
+        )
+    if gbm_rec is None:
+        raise ModelNotReadyError("no gbm model; train one with `exoguard train --model gbm`")
+    gcfg = GBMConfig.model_validate(gbm_rec.config)
+    features = gcfg.feature_names
+    if data is None:  # the multibranch version's own training data (rebuilt or cached)
+        data = prepare_data(mb.config, features=mb.feature_names)
+    if log:
+        log(f"ensemble: {mb_rec.id} + shadow of {gbm_rec.id} (features: {len(features)})")
+    cat_train = data.train.subset(~data.train.has_lc & (data.train.y >= 0))
+    shadow = fit_ensemble(
+        _gbm_matrix(cat_train, features), cat_train.y.astype(int), cat_train.group, config=gcfg
+    ).model
+
+    def both(arr: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        pred = mb.predict(arr)
+        pg, ug = shadow.predict(_gbm_matrix(arr, features))
+        return pred.probability, pg, pred.uncertainty, ug
+
+    val = data.val.subset(data.val.y >= 0)
+    pm, pg, _, _ = both(val)
+    coef, intercept = fit_stacker(pm, pg, val.has_lc, val.y)
+    ens = DecisionEnsemble(coef, intercept, mb_rec.id, gbm_rec.id, mb.config.threshold)
+    sets = {
+        "injected_test": data.injected.test,
+        "kepler_holdout": data.catalog.kepler_test,
+        **{f"cross_mission.{m}": a for m, a in data.catalog.cross_mission.items()},
+    }
+    report: dict[str, Any] = {
+        "components": {"multibranch": mb_rec.id, "gbm": gbm_rec.id},
+        "stacker": ens.to_dict(),
+        "sets": {},
+    }
+    pooled: dict[str, list[np.ndarray]] = {"y": [], "multibranch": [], "gbm": [], "ensemble": []}
+    for name, arr in sets.items():
+        arr = arr.subset(arr.y >= 0)
+        if not len(arr):
+            continue
+        pm, pg, _, _ = both(arr)
+        pe, _ = ens.combine(pm, pg, arr.has_lc)
+        y = arr.y.astype(int)
+        report["sets"][name] = {
+            "multibranch": _scores(y, pm),
+            "gbm": _scores(y, pg),
+            "ensemble": _scores(y, pe),
+        }
+        if name in ("injected_test", "kepler_holdout"):
+            for k, v in (("y", y), ("multibranch", pm), ("gbm", pg), ("ensemble", pe)):
+                pooled[k].append(v)
+    y = np.concatenate(pooled["y"])
+    report["pooled_heldout"] = {
+        k: _scores(y, np.concatenate(pooled[k])) for k in ("multibranch", "gbm", "ensemble")
+    }
+    pe_s = report["pooled_heldout"]["ensemble"]
+    better = all(
+        (pe_s["roc_auc"] or 0) > (report["pooled_heldout"][k]["roc_auc"] or 0)
+        and pe_s["log_loss"] < report["pooled_heldout"][k]["log_loss"]
+        for k in ("multibranch", "gbm")
+    )
+    report["better"] = bool(better)
+    return ens, report
+
+
+def servable_kinds() -> tuple[str, ...]:
+    """Model kinds the prediction service (``exoguard.ml.service``) can load when active:
+    its ``SERVABLE_KINDS`` when it declares them, else ``("gbm",)``."""
+    try:
+        from exoguard.ml import service
+    except ImportError:  # pragma: no cover
+        return ()
+    return tuple(getattr(service, "SERVABLE_KINDS", ("gbm",)))
+
+
+def build_and_register(
+    mb_version: str | None = None,
+    gbm_version: str | None = None,
+    *,
+    registry: Any | None = None,
+    activate_if_better: bool = True,
+    data: Any | None = None,
+    log: Log | None = None,
+) -> dict[str, Any]:
+    """Build, register (kind ``ensemble``) and activate when better; the record as a dict."""
+    from exoguard.ml.multibranch.train import _jsonable, _registry
+
+    reg = _registry(registry)
+    ens, report = build_ensemble(mb_version, gbm_version, registry=reg, data=data, log=log)
+    version_id = reg.next_version_id(KIND)
+    directory = reg.artifact_dir(version_id)
+    try:
+        ens.save(directory)
+        (directory / "metrics.json").write_text(json.dumps(_jsonable(report), indent=2))
+        # the pages show the GBM component's SHAP importance for an ensemble
+        gbm_rec = reg.get(ens.gbm_version)
+        for src in (Path(gbm_rec.artifact_path), reg.artifact_dir(gbm_rec.id)):
+            if (src / "importance.json").is_file():
+                shutil.copyfile(src / "importance.json", directory / "importance.json")
+                break
+        rec = reg.register(
+            version_id=version_id,
+            kind=KIND,
+            config=ens.to_dict(),
+            data_hash=f"{ens.mb_version}+{ens.gbm_version}",
+            metrics=_jsonable(report),
+            activate_if_none=False,
+        )
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    servable = KIND in servable_kinds()
+    if report["better"] and activate_if_better and servable:
+        rec = reg.activate(version_id)
+        if log:
+            log(f"{version_id} beats both components on held-out data: activated")
+    elif report["better"] and activate_if_better:
+        report["not_activated_reason"] = (
+            "exoguard.ml.service cannot serve kind 'ensemble' yet (SERVABLE_KINDS); "
+            "activate it with `exoguard models activate` once it can"
+        )
+        if log:
+            log(
+                f"{version_id} beats both components on held-out data; "
+                + report["not_activated_reason"]
+            )
+    elif log:
+        log(f"{version_id} registered; not better than both components, not activated")
+    return {"version": rec.to_dict(), "report": _jsonable(report)}
+
+
+def evaluate_version(
+    version: str, *, registry: Any | None = None, log: Log | None = None
+) -> dict[str, Any]:
+    """Re-run the held-out comparison of a registered ensemble's components."""
+    from exoguard.ml.multibranch.train import _jsonable, _registry
+
+    reg = _registry(registry)
+    rec = reg.get(version)
+    if rec.kind != KIND:
+        raise ModelNotReadyError(f"{version} is a {rec.kind} model, not {KIND}")
+    ens = DecisionEnsemble.from_dict(rec.config)
+    _, report = build_ensemble(ens.mb_version, ens.gbm_version, registry=reg, log=log)
+    report["version"] = version
+    return _jsonable(report)
+
+
+def predict_frame(frame: Any, *, version: str | None = None, registry: Any | None = None) -> Any:
+    """Probability, uncertainty and label of harmonised catalog rows with a registered
+    ensemble (multibranch scalar branch + the registered GBM): the prediction service's
+    answer for that version."""
+    from exoguard.ml.multibranch.train import _registry
+    from exoguard.ml.service import predict_frame as service_predict
+
+    reg = _registry(registry)
+    rec = reg.get(version) if version else reg.require_active()
+    if rec.kind != KIND:
+        raise ModelNotReadyError(f"{rec.id} is a {rec.kind} model, not {KIND}")
+    return service_predict(frame, version=rec.id, registry=reg)

@@ -1,0 +1,392 @@
+"""Serving: light curve → transit search → inputs of every candidate → predictions.
+
+The search (``exoguard.core.search.search_lightcurve``) finds the candidates; the light
+curve is then detrended once more with every candidate's transits masked (the search's
+own window), and each candidate's diagnostics are re-measured at its ephemeris exactly as
+the training rows were (``diagnose_transit(..., refine=False)``), so training and serving
+inputs match.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from exoguard.core.detrend import detrend
+from exoguard.core.diagnostics import diagnose_transit, transit_mask
+from exoguard.core.lightcurve import LightCurve
+from exoguard.core.search.results import TransitCandidate
+from exoguard.errors import ValidationError
+from exoguard.ml.multibranch.arrays import SampleArrays
+from exoguard.ml.multibranch.configs import MultibranchConfig
+from exoguard.ml.multibranch.dataset import catalog_arrays, stack_samples
+from exoguard.ml.multibranch.inputs import (
+    CandidateInputs,
+    StarRow,
+    candidate_inputs,
+    scalar_matrix,
+)
+from exoguard.ml.multibranch.predict import MultibranchModel, Prediction
+
+logger = logging.getLogger(__name__)
+
+#: Transits masked (in durations) when the light curve is detrended for the views.
+VIEW_MASK_DURATIONS = 2.0
+#: Period ratios (candidate : catalog) accepted when matching a catalog object.
+MATCH_RATIOS = (1.0, 2.0, 0.5)
+MATCH_TOLERANCE = 0.005
+
+
+@dataclass(frozen=True)
+class LightCurveCandidates:
+    """The candidates of one light curve with their model inputs."""
+
+    lc: LightCurve
+    candidates: tuple[TransitCandidate, ...]
+    inputs: tuple[CandidateInputs, ...]
+    arrays: SampleArrays
+    search_seconds: float
+    stop_reason: str
+    notes: tuple[str, ...] = field(default=())
+
+
+def prepare_lightcurve(
+    lc: LightCurve,
+    *,
+    config: MultibranchConfig,
+    star: StarRow | None = None,
+    max_planets: int = 5,
+    min_period_days: float | None = None,
+    max_period_days: float | None = None,
+    features: Sequence[str] | None = None,
+) -> LightCurveCandidates:
+    """Search ``lc`` and build the inputs of every candidate it finds (scalar
+    ``features``: the model's list; default the current default list)."""
+    from exoguard.core.search.multi import search_lightcurve
+
+    star = star or StarRow()
+    result = search_lightcurve(
+        lc,
+        max_planets=max_planets,
+        star=star.params(),
+        min_period_days=min_period_days,
+        max_period_days=max_period_days,
+    )
+    cands = result.candidates
+    if not cands:
+        return LightCurveCandidates(
+            lc,
+            (),
+            (),
+            stack_samples(
+                [],
+                n_bins=config.timeseries.n_bins,
+                image_shape=_image_shape(config),
+                features=features,
+            ),
+            result.elapsed_s,
+            result.stop_reason,
+        )
+    mask = np.zeros(lc.n_points, dtype=bool)
+    for c in cands:
+        mask |= transit_mask(
+            lc.time_bjd,
+            period_days=c.period_days,
+            t0_bjd=c.t0_bjd,
+            duration_days=VIEW_MASK_DURATIONS * c.duration_hours / 24.0,
+        )
+    window = result.window_days if math.isfinite(result.window_days) else None
+    flat, _ = detrend(lc, window_days=window, mask=mask)
+    sp = star.params()
+    cadence = lc.cadence_s / 86400.0 if math.isfinite(lc.cadence_s) else None
+    inputs, kept, notes = [], [], []
+    for c in cands:
+        try:
+            diag = diagnose_transit(
+                flat.time_bjd,
+                flat.flux,
+                flat.flux_err,
+                period_days=c.period_days,
+                t0_bjd=c.t0_bjd,
+                duration_days=c.duration_hours / 24.0,
+                star_radius_rsun=sp.effective_radius_rsun,
+                star_mass_msun=sp.effective_mass_msun,
+                cadence_days=cadence,
+                refine=False,
+            )
+            inputs.append(
+                candidate_inputs(
+                    flat,
+                    diag,
+                    star=star,
+                    n_bins=config.timeseries.n_bins,
+                    image_shape=_image_shape(config),
+                    host_id=lc.target_id,
+                )
+            )
+            kept.append(c)
+        except (ValidationError, ValueError) as exc:
+            notes.append(f"{c.object_id}: no model inputs ({exc})")
+    n_primary = max(1, sum(1 for c in kept if c.alias_of is None))
+    arrays = _arrays(inputs, config=config, n_on_host=n_primary, features=features)
+    return LightCurveCandidates(
+        lc, tuple(kept), tuple(inputs), arrays, result.elapsed_s, result.stop_reason, tuple(notes)
+    )
+
+
+def _image_shape(config: MultibranchConfig) -> tuple[int, int]:
+    return (config.views.image_transits, config.views.image_phase_bins)
+
+
+def _arrays(
+    inputs: Sequence[CandidateInputs],
+    *,
+    config: MultibranchConfig,
+    n_on_host: int,
+    features: Sequence[str] | None = None,
+) -> SampleArrays:
+    n = len(inputs)
+    base = stack_samples(
+        [], n_bins=config.timeseries.n_bins, image_shape=_image_shape(config), features=features
+    )
+    if n == 0:
+        return base
+    scalar = scalar_matrix(
+        [i.harmonised for i in inputs],
+        features=base.feature_names,
+        n_candidates_on_host=np.full(n, float(n_on_host)),
+        lc_rows=[i.lc_features for i in inputs],
+    )
+    return SampleArrays(
+        ts=np.stack([i.ts for i in inputs]).astype(np.float32),
+        global_view=np.stack([i.global_view for i in inputs]).astype(np.float32),
+        local_view=np.stack([i.local_view for i in inputs]).astype(np.float32),
+        image=np.stack([i.image for i in inputs]).astype(np.float32),
+        scalar=scalar,
+        has_lc=np.ones(n, bool),
+        y=np.full(n, -1, np.int8),
+        kind=np.full(n, "search"),
+        group=np.array([i.harmonised["host_id"] for i in inputs], dtype=str),
+        weight=np.ones(n, np.float32),
+        feature_names=base.feature_names,
+    )
+
+
+#: Label of the occlusion contribution of the light-curve branches taken together.
+LC_BRANCHES = "light_curve_branches"
+
+
+def occlusion_contributions(
+    model: MultibranchModel, data: SampleArrays
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Occlusion attributions of the first network's calibrated logit.
+
+    Each scalar feature in turn is replaced by its training mean (0 once standardised,
+    flagged present), and the light-curve branches as a whole by the learned "absent"
+    embedding (the input of a catalog row); the contribution is the logit drop.
+
+    Returns
+    -------
+    logit : ndarray, shape (n,)
+        Calibrated logit of the unoccluded input (temperature applied).
+    contributions : ndarray, shape (n, n_features + 1)
+        Logit change per feature, last column the light-curve branches (0 for catalog
+        rows); positive pushes towards planet. Not additive: interactions are not split.
+    labels : list of str
+        Feature names, then :data:`LC_BRANCHES`.
+    """
+    import torch
+
+    from exoguard.ml.multibranch.arrays import to_batch
+
+    names = list(model.feature_names)
+    labels = [*names, LC_BRANCHES]
+    n = len(data)
+    if n == 0:
+        return np.zeros(0), np.zeros((0, len(labels))), labels
+    net = model.nets[0]
+    net.eval()
+    t = model.temperature
+    with torch.no_grad():
+        batch = to_batch(data, model.scaler)
+        enc = net.encode(batch)
+        base = net.head(enc)[0].double().numpy() / t
+        contribs = np.zeros((n, len(labels)))
+        for j in range(len(names)):
+            occl = batch.scalar.clone()
+            occl[:, j] = 0.0  # the standardised training mean
+            missing = batch.scalar_missing.clone()
+            missing[:, j] = 0.0
+            e2 = type(enc)(lc=enc.lc, scalar_in=torch.cat([occl, missing], 1), has_lc=enc.has_lc)
+            contribs[:, j] = base - net.head(e2)[0].double().numpy() / t
+        if net.lc_dim and net.absent is not None:
+            absent = net.absent.unsqueeze(0).expand(n, -1)
+            e3 = type(enc)(lc=absent, scalar_in=enc.scalar_in, has_lc=torch.zeros_like(enc.has_lc))
+            contribs[:, -1] = np.where(
+                data.has_lc, base - net.head(e3)[0].double().numpy() / t, 0.0
+            )
+    return base, contribs, labels
+
+
+def top_features(
+    model: MultibranchModel, data: SampleArrays, pred: Prediction | None = None, *, top: int = 5
+) -> list[list[dict[str, Any]]]:
+    """Per row, the ``top`` largest occlusion contributions (see
+    :func:`occlusion_contributions`): ``{"feature", "value", "contribution"}`` with the
+    contribution in logits (positive pushes towards planet), largest magnitude first."""
+    _, contribs, labels = occlusion_contributions(model, data)
+    n_feat = len(labels) - 1
+    out = []
+    for i in range(len(data)):
+        order = np.argsort(-np.abs(contribs[i]))[:top]
+        row = []
+        for j in order:
+            value = None
+            if j < n_feat and math.isfinite(float(data.scalar[i, j])):
+                value = float(data.scalar[i, j])
+            row.append(
+                {
+                    "feature": labels[j],
+                    "value": value,
+                    "contribution": round(float(contribs[i, j]), 4),
+                }
+            )
+        out.append(row)
+    return out
+
+
+def occlusion_importance(model: MultibranchModel, data: SampleArrays) -> list[dict[str, Any]]:
+    """Mean |occlusion contribution| per input over the rows of ``data``, largest first
+    (the format of :func:`exoguard.ml.explain.global_importance`)."""
+    _, contribs, labels = occlusion_contributions(model, data)
+    if not len(contribs):
+        return []
+    mean_abs = np.abs(contribs).mean(axis=0)
+    mean = contribs.mean(axis=0)
+    order = np.argsort(-mean_abs)
+    return [
+        {"feature": labels[j], "mean_abs_shap": float(mean_abs[j]), "mean_shap": float(mean[j])}
+        for j in order
+    ]
+
+
+def prediction_records(
+    model: MultibranchModel, data: SampleArrays, *, top: int = 5
+) -> tuple[Prediction, list[dict[str, Any]]]:
+    """Predictions of ``data`` as JSON-ready records (probability, uncertainty, label ...)."""
+    pred = model.predict(data)
+    feats = top_features(model, data, pred, top=top)
+    sets = {0: ["false_positive"], 1: ["planet"], 2: ["false_positive", "planet"], -1: []}
+    recs = []
+    for i in range(len(data)):
+        recs.append(
+            {
+                "probability": round(float(pred.probability[i]), 6),
+                "uncertainty": round(float(pred.uncertainty[i]), 6),
+                "epistemic": round(float(pred.epistemic[i]), 6),
+                "aleatoric": round(float(pred.aleatoric[i]), 6),
+                "label": "planet" if pred.label[i] == 1 else "false_positive",
+                "uncertain": bool(pred.uncertain[i]),
+                "prediction_set_90": sets[int(pred.prediction_set[i])],
+                "top_features": feats[i],
+            }
+        )
+    return pred, recs
+
+
+def classify_lightcurves(
+    sources: Sequence[Any],
+    *,
+    model: MultibranchModel,
+    stars: dict[str, StarRow] | None = None,
+    max_planets: int = 5,
+    top: int = 5,
+) -> list[dict[str, Any]]:
+    """Read each source (a path, a list of paths of one target, or a LightCurve), search it
+    and classify every candidate. One JSON-ready record per target."""
+    from exoguard.io import read_lightcurve
+
+    out = []
+    for src in sources:
+        lc = src if isinstance(src, LightCurve) else read_lightcurve(src)
+        star = (stars or {}).get(lc.target_id, StarRow())
+        prep = prepare_lightcurve(
+            lc,
+            config=model.config,
+            star=star,
+            max_planets=max_planets,
+            features=model.feature_names,
+        )
+        _, recs = prediction_records(model, prep.arrays, top=top)
+        cands = []
+        for c, r in zip(prep.candidates, recs, strict=True):
+            d = c.to_dict()
+            cands.append(
+                {
+                    "object_id": c.object_id,
+                    "period_days": d.get("period_days"),
+                    "t0_bjd": d.get("t0_bjd"),
+                    "duration_hours": d.get("duration_hours"),
+                    "depth_ppm": d.get("depth_ppm"),
+                    "snr": d.get("snr"),
+                    "sde": d.get("sde"),
+                    "n_transits": d.get("n_transits"),
+                    "odd_even_sigma": d.get("odd_even_sigma"),
+                    "secondary_depth_ppm": d.get("secondary_depth_ppm"),
+                    "alias_of": c.alias_of,
+                    **r,
+                }
+            )
+        out.append(
+            {
+                "target": lc.target_id,
+                "mission": lc.mission,
+                "n_points": lc.n_points,
+                "sources": list(lc.sources),
+                "search_seconds": round(prep.search_seconds, 2),
+                "stop_reason": prep.stop_reason,
+                "notes": list(prep.notes),
+                "candidates": cands,
+            }
+        )
+    return out
+
+
+def score_catalog_frame(model: MultibranchModel, frame: pd.DataFrame) -> Prediction:
+    """Predictions for harmonised catalog rows (scalar branch alone)."""
+    arr = catalog_arrays(
+        frame,
+        n_bins=model.config.timeseries.n_bins,
+        image_shape=_image_shape(model.config),
+        features=model.feature_names,
+    )
+    return model.predict(arr)
+
+
+def match_catalog(
+    period_days: float, objects: pd.DataFrame
+) -> tuple[pd.Series | None, float | None]:
+    """The catalog row whose period matches (ratio 1, 2 or 1/2 within 0.5 %), and the ratio."""
+    best = None
+    for ratio in MATCH_RATIOS:
+        for _, row in objects.iterrows():
+            p = float(row["period_days"])
+            if math.isfinite(p) and p > 0 and abs(period_days / (p * ratio) - 1) < MATCH_TOLERANCE:
+                return row, ratio
+    return best, None
+
+
+def target_files(lightcurves_dir: Path) -> dict[str, list[Path]]:
+    """Target id → its FITS files, from ``lightcurves_dir / "index.csv"``."""
+    index = pd.read_csv(lightcurves_dir / "index.csv")
+    out: dict[str, list[Path]] = {}
+    for row in index.itertuples(index=False):
+        out.setdefault(str(row.target), []).append(lightcurves_dir / str(row.file))
+    return out

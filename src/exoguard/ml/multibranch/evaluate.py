@@ -1,0 +1,250 @@
+"""Evaluation of a multi-branch model: the catalog issue's metrics on every held-out set,
+plus the quality of the uncertainty.
+
+Sets
+----
+``injected_test``
+    Injections into the light curves of stars never used in training.
+``catalog.kepler_holdout``
+    Labelled KOIs of stars held out of training (grouped by star), scalar branch alone.
+``catalog.cross_mission.tess`` / ``.k2``
+    Labelled TOIs and K2 objects (the model trained on Kepler rows only).
+``real_lightcurves``
+    The bundled real light curves: read → search → classify; every candidate matched to a
+    catalog object (period ratio 1, 2 or 1/2 within 0.5 %) takes its label.
+
+Uncertainty quality
+-------------------
+``uncertainty_auc``: ROC AUC of the uncertainty for telling wrong predictions (label at
+the 0.5 threshold differs from the truth) from right ones. ``conformal_coverage_90``: the
+fraction of rows whose split-conformal 90 % prediction set holds the true label, with the
+mean set size. ``nll``: mean negative log-likelihood.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from exoguard.ml.evaluate import binary_metrics
+from exoguard.ml.multibranch.arrays import SampleArrays
+from exoguard.ml.multibranch.predict import MultibranchModel, Prediction
+
+logger = logging.getLogger(__name__)
+
+Log = Callable[[str], None]
+
+
+def uncertainty_quality(
+    y: np.ndarray, pred: Prediction, *, threshold: float = 0.5
+) -> dict[str, Any]:
+    """Uncertainty AUC, conformal coverage and set sizes, NLL, flagged fraction."""
+    y = np.asarray(y, dtype=int)
+    p = np.clip(pred.probability, 1e-7, 1 - 1e-7)
+    wrong = (p >= threshold).astype(int) != y
+    auc = float(roc_auc_score(wrong, pred.uncertainty)) if 0 < wrong.sum() < len(wrong) else None
+    sets = pred.prediction_set
+    covered = np.where(sets == 2, True, np.where(sets == -1, False, sets == y))
+    size = np.where(sets == 2, 2, np.where(sets == -1, 0, 1))
+    flagged = pred.uncertain
+    return {
+        "uncertainty_auc": auc,
+        "n_wrong": int(wrong.sum()),
+        "mean_uncertainty": float(np.mean(pred.uncertainty)) if len(y) else None,
+        "mean_uncertainty_right": float(np.mean(pred.uncertainty[~wrong]))
+        if (~wrong).any()
+        else None,
+        "mean_uncertainty_wrong": float(np.mean(pred.uncertainty[wrong])) if wrong.any() else None,
+        "conformal_coverage_90": float(np.mean(covered)) if len(y) else None,
+        "conformal_mean_set_size": float(np.mean(size)) if len(y) else None,
+        "flagged_uncertain_fraction": float(np.mean(flagged)) if len(y) else None,
+        "accuracy_unflagged": float(np.mean(~wrong[~flagged])) if (~flagged).any() else None,
+        "wrong_and_unflagged": int((wrong & ~flagged).sum()),
+        "nll": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))) if len(y) else None,
+    }
+
+
+def set_metrics(
+    model: MultibranchModel, data: SampleArrays, *, pred: Prediction | None = None
+) -> dict[str, Any] | None:
+    """``binary_metrics`` (as the catalog issue) + :func:`uncertainty_quality` of labelled rows."""
+    lab = data.y >= 0
+    if not lab.any():
+        return None
+    pred = pred if pred is not None else model.predict(data)
+    sub = Prediction(*(getattr(pred, f)[lab] for f in pred.__dataclass_fields__))
+    y = data.y[lab].astype(int)
+    out = binary_metrics(y, sub.probability, threshold=model.config.threshold, curves=True)
+    out.update(uncertainty_quality(y, sub, threshold=model.config.threshold))
+    if len(np.unique(data.kind[lab])) > 1:
+        out["by_kind"] = {
+            str(k): {
+                "n": int((data.kind[lab] == k).sum()),
+                "mean_probability": float(sub.probability[data.kind[lab] == k].mean()),
+                "accuracy": float(
+                    (
+                        (sub.probability[data.kind[lab] == k] >= 0.5).astype(int)
+                        == y[data.kind[lab] == k]
+                    ).mean()
+                ),
+            }
+            for k in np.unique(data.kind[lab])
+        }
+    return out
+
+
+def method_comparison(model: MultibranchModel, data: SampleArrays) -> dict[str, Any]:
+    """Calibration and uncertainty quality of ``none`` (heteroscedastic spread alone) and
+    ``mc_dropout`` on the same rows (``ensemble`` when the model has several members)."""
+    lab = data.y >= 0
+    d = data.subset(lab)
+    y = d.y.astype(int)
+    methods = ["none", "mc_dropout"] + (["ensemble"] if len(model.nets) > 1 else [])
+    out = {}
+    for m in methods:
+        pred = model.predict(d, method=m)
+        met = binary_metrics(y, pred.probability, threshold=model.config.threshold)
+        q = uncertainty_quality(y, pred, threshold=model.config.threshold)
+        out[m] = {k: met[k] for k in ("roc_auc", "brier", "ece", "accuracy")} | {
+            k: q[k] for k in ("uncertainty_auc", "nll", "conformal_coverage_90", "mean_uncertainty")
+        }
+    return out
+
+
+def real_lightcurve_report(
+    model: MultibranchModel,
+    *,
+    frames: Sequence[pd.DataFrame],
+    lightcurves_dir: Any,
+    log: Log | None = None,
+) -> dict[str, Any]:
+    """Search and classify every bundled real light curve; match candidates to the catalog."""
+    from exoguard.io import read_lightcurve
+    from exoguard.ml.multibranch.classify import (
+        match_catalog,
+        prediction_records,
+        prepare_lightcurve,
+        target_files,
+    )
+    from exoguard.ml.multibranch.inputs import star_lookup
+
+    catalog = pd.concat(list(frames), ignore_index=True)
+    stars = star_lookup(frames)
+    rows: list[dict[str, Any]] = []
+    objects_out: list[dict[str, Any]] = []
+    y_all, parts = [], []
+    for target, files in sorted(target_files(lightcurves_dir).items()):
+        t0 = time.perf_counter()
+        try:
+            lc = read_lightcurve(files if len(files) > 1 else files[0])
+            prep = prepare_lightcurve(
+                lc,
+                config=model.config,
+                star=stars.get(lc.target_id),
+                features=model.feature_names,
+            )
+        except Exception as exc:  # report, never abort the evaluation
+            rows.append({"target": target, "error": str(exc)})
+            continue
+        objs = catalog[catalog["host_id"].astype(str) == target]
+        pred, recs = prediction_records(model, prep.arrays, top=3)
+        matched_ids: dict[str, dict[str, Any]] = {}
+        for i, (c, r) in enumerate(zip(prep.candidates, recs, strict=True)):
+            row_cat, ratio = match_catalog(c.period_days, objs)
+            label = None if row_cat is None else str(row_cat["label"])
+            rec = {
+                "target": target,
+                "candidate": c.object_id,
+                "period_days": round(c.period_days, 6),
+                "snr": None if not math.isfinite(c.snr) else round(c.snr, 2),
+                "matched_object": None if row_cat is None else str(row_cat["object_id"]),
+                "period_ratio": ratio,
+                "catalog_label": label,
+                "probability": r["probability"],
+                "uncertainty": r["uncertainty"],
+                "uncertain": r["uncertain"],
+                "prediction_set_90": r["prediction_set_90"],
+            }
+            rows.append(rec)
+            if label in ("planet", "false_positive"):
+                y_all.append(1 if label == "planet" else 0)
+                parts.append((prep.arrays.subset(np.array([i])), pred, i))
+                assert row_cat is not None
+                oid = str(row_cat["object_id"])
+                best = matched_ids.get(oid)
+                # the direct-period match wins over an alias
+                if best is None or (ratio == 1.0 and best["period_ratio"] != 1.0):
+                    matched_ids[oid] = rec
+        for _, o in objs.iterrows():
+            lab = str(o["label"])
+            if lab not in ("planet", "false_positive"):
+                continue
+            found_rec = matched_ids.get(str(o["object_id"]))
+            ok = None
+            if found_rec is not None:
+                right = (found_rec["probability"] > 0.5) == (lab == "planet")
+                ok = bool(right or found_rec["uncertain"])
+            objects_out.append(
+                {
+                    "object_id": str(o["object_id"]),
+                    "target": target,
+                    "label": lab,
+                    "catalog_period_days": float(o["period_days"]),
+                    "found": found_rec is not None,
+                    "probability": None if found_rec is None else found_rec["probability"],
+                    "uncertain": None if found_rec is None else found_rec["uncertain"],
+                    "meets_target": ok,
+                }
+            )
+        if log is not None:
+            log(
+                f"real {target}: {len(prep.candidates)} candidates in "
+                f"{time.perf_counter() - t0:.1f} s"
+            )
+    found = [o for o in objects_out if o["found"]]
+    summary: dict[str, Any] = {
+        "n_targets": len({r["target"] for r in rows}),
+        "n_candidates": sum(1 for r in rows if "candidate" in r),
+        "n_labelled_objects": len(objects_out),
+        "n_found": len(found),
+        "planets_above_0_5_or_uncertain": all(
+            o["meets_target"] for o in found if o["label"] == "planet"
+        ),
+        "false_positives_below_0_5_or_uncertain": all(
+            o["meets_target"] for o in found if o["label"] == "false_positive"
+        ),
+        "objects": objects_out,
+        "candidates": rows,
+    }
+    if y_all:
+        probs = np.array(
+            [
+                r["probability"]
+                for r in rows
+                if r.get("catalog_label") in ("planet", "false_positive")
+            ]
+        )
+        y = np.array(y_all)
+        summary["metrics"] = binary_metrics(y, probs, threshold=model.config.threshold)
+    return summary
+
+
+def ablation_row(report: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of a report, for the ablation table."""
+    inj = report.get("injected_test") or {}
+    cat = (report.get("catalog") or {}).get("kepler_holdout") or {}
+    tess = ((report.get("catalog") or {}).get("cross_mission") or {}).get("tess") or {}
+    return {
+        "injected_roc_auc": inj.get("roc_auc"),
+        "injected_ece": inj.get("ece"),
+        "injected_uncertainty_auc": inj.get("uncertainty_auc"),
+        "kepler_holdout_roc_auc": cat.get("roc_auc"),
+        "tess_roc_auc": tess.get("roc_auc"),
+    }

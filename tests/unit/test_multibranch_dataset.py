@@ -1,0 +1,185 @@
+"""Injected training set and model inputs, on synthetic hosts (fast) and one real file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from exoguard.core.diagnostics import diagnose_transit
+from exoguard.core.inject import inject_transit
+from exoguard.core.lightcurve import LightCurve
+from exoguard.ml.multibranch import dataset as ds
+from exoguard.ml.multibranch.configs import SIGNAL_KINDS, apply_overrides, get_config
+from exoguard.ml.multibranch.inputs import (
+    ALL_FEATURES,
+    LC_FEATURES,
+    SCALAR_FEATURES,
+    StarRow,
+    binned_series,
+    candidate_inputs,
+)
+
+T0 = 2455000.0
+
+
+def white_noise_lc(
+    target: str, *, days: float = 20.0, sigma: float = 3e-4, seed: int = 0, mission: str = "kepler"
+) -> LightCurve:
+    rng = np.random.default_rng(seed)
+    t = T0 + np.arange(0, days, 0.0204)  # Kepler long cadence
+    return LightCurve.from_arrays(
+        t,
+        1 + sigma * rng.standard_normal(t.size),
+        np.full(t.size, sigma),
+        mission=mission,
+        target_id=target,
+        cadence_s=1765.5,
+        sources=(f"{target}.fits",),
+    )
+
+
+@pytest.fixture(scope="module")
+def hosts() -> list[ds.Host]:
+    star = StarRow(teff_k=5700, logg_cgs=4.4, radius_rsun=1.0, mag=12.0)
+    out = []
+    for i in range(4):
+        lc = white_noise_lc(f"KIC {i + 1}", seed=i, mission="kepler" if i < 3 else "tess")
+        # already flat: a unit trend spares the detrending
+        out.append(ds.Host(lc.sources[0], lc.target_id, lc, np.ones(lc.n_points), 1.0, star))
+    return out
+
+
+def test_binned_series_marks_the_transits() -> None:
+    lc = white_noise_lc("KIC 9", sigma=1e-4)
+    lc = inject_transit(lc, period_days=5.0, t0_bjd=T0 + 2.0, rp_rs=0.1, a_rs=12.0, impact=0.2)
+    x = binned_series(lc, n_bins=200, period_days=5.0, t0_bjd=T0 + 2.0, duration_hours=3.5)
+    assert x.shape == (3, 200)
+    in_tr = x[1] > 0.5
+    assert 4 <= in_tr.sum() <= 12  # 4 transits over 20 days, 0.1 d bins
+    assert x[0][in_tr].mean() > 3 * max(x[0][~in_tr].std(), 0.1)  # dips are significant
+    assert np.all(x[2] == 1.0)
+
+
+def test_candidate_inputs_shapes_and_features(hosts: list[ds.Host]) -> None:
+    flat = inject_transit(
+        hosts[0].flat, period_days=3.0, t0_bjd=T0 + 1.0, rp_rs=0.05, a_rs=10.0, impact=0.1
+    )
+    diag = diagnose_transit(
+        flat.time_bjd,
+        flat.flux,
+        flat.flux_err,
+        period_days=3.0,
+        t0_bjd=T0 + 1.0,
+        duration_days=0.12,
+        refine=False,
+    )
+    inp = candidate_inputs(flat, diag, star=hosts[0].star_row, n_bins=128, image_shape=(8, 32))
+    assert inp.ts.shape == (3, 128)
+    assert inp.global_view.shape == (1, 2001)
+    assert inp.local_view.shape == (4, 201)
+    assert inp.image.shape == (1, 8, 32)
+    assert inp.local_view[0, 100] == pytest.approx(-1.0, abs=0.3)  # depth-normalised
+    assert set(inp.lc_features) == set(LC_FEATURES)
+    assert inp.harmonised["planet_radius_rearth"] == pytest.approx(
+        np.sqrt(diag.depth_ppm * 1e-6) * 109.076, rel=1e-6
+    )
+    assert SCALAR_FEATURES[: len(ALL_FEATURES)] == tuple(ALL_FEATURES)
+
+
+@pytest.mark.parametrize("kind", SIGNAL_KINDS)
+def test_every_kind_generates_a_labelled_sample(hosts: list[ds.Host], kind: str) -> None:
+    # white noise rarely gives a false alarm above the search's SNR threshold
+    inj = apply_overrides(get_config("small"), ["min_candidate_snr=0"]).data.injection
+    rng = np.random.default_rng(3)
+    sample = None
+    for _ in range(20):
+        sample = ds.generate_sample(hosts[0], kind, rng, inj=inj, n_bins=128, image_shape=(8, 32))
+        if sample is not None:
+            break
+    assert sample is not None
+    assert sample.label == int(kind == "planet")
+    assert sample.kind == kind
+    if kind == "planet":
+        rp = sample.injection.planet_radius_rearth
+        assert inj.planet_radius_rearth.lo <= rp <= inj.planet_radius_rearth.hi
+        # the candidate sits at the injected period (search-like errors are small)
+        assert sample.inputs.harmonised["period_days"] == pytest.approx(
+            sample.injection.period_days, rel=0.02
+        )
+    if kind == "beb":
+        assert 0 < sample.injection.dilution < 1
+
+
+def test_star_split_keeps_stars_apart_and_holds_out_each_mission(
+    hosts: list[ds.Host],
+) -> None:
+    split = ds.split_stars(hosts, test_fraction=0.3, seed=1)
+    assert set(split) == {h.star for h in hosts}
+    kepler = [s for s in split if s != "KIC 4"]
+    assert any(split[s] == "test" for s in kepler)
+    assert any(split[s] == "train" for s in kepler)
+    assert split["KIC 4"] == "train"  # the only TESS star cannot be split
+
+
+def test_injected_set_is_seeded_cached_and_split_by_star(
+    hosts: list[ds.Host], tmp_path: Path
+) -> None:
+    cfg = apply_overrides(get_config("small"), ["n_samples=24", "n_test=10"])
+    a = ds.build_injected_set(cfg, hosts=hosts, cache_dir=tmp_path)
+    assert len(a.train) + a.meta["n_dropped"] >= 20 and len(a.test) >= 8
+    assert set(np.unique(a.train.group)).isdisjoint(np.unique(a.test.group))
+    assert a.train.scalar.shape[1] == len(SCALAR_FEATURES)
+    assert set(a.train.y.tolist()) <= {0, 1}
+    np.testing.assert_array_equal(a.train.y, (a.train.kind == "planet").astype(int))
+    assert len(a.train_params) == len(a.train)
+    assert list(tmp_path.glob("injected-*.npz"))
+    b = ds.build_injected_set(cfg, hosts=hosts, cache_dir=tmp_path)  # from the cache
+    assert a.train.digest() == b.train.digest()
+    pd.testing.assert_frame_equal(a.test_params, b.test_params, check_dtype=False)
+    c = ds.build_injected_set(cfg, hosts=hosts, use_cache=False)  # regenerated
+    assert c.train.digest() == b.train.digest()
+
+
+def test_catalog_rows_have_no_light_curve_and_harmonised_labels() -> None:
+    frame = pd.DataFrame(
+        {
+            "object_id": ["a.01", "a.02", "b.01", "c.01"],
+            "host_id": ["A", "A", "B", "C"],
+            "mission": ["kepler"] * 4,
+            "label": ["planet", "candidate", "false_positive", "planet"],
+            "period_days": [3.0, 7.0, 1.2, 20.0],
+            "duration_hours": [2.0, 3.0, 1.5, 5.0],
+            "depth_ppm": [500.0, 300.0, 20000.0, 900.0],
+        }
+    )
+    arr = ds.catalog_arrays(frame, n_bins=64, image_shape=(8, 32))
+    assert arr.y.tolist() == [1, -1, 0, 1]
+    assert not arr.has_lc.any()
+    assert np.all(arr.ts == 0)
+    n_col = SCALAR_FEATURES.index("n_candidates_on_host")
+    assert arr.scalar[:, n_col].tolist() == [2, 2, 1, 1]
+    assert np.isnan(arr.scalar[:, len(ALL_FEATURES) :]).all()
+
+
+def test_real_host_masks_known_transits() -> None:
+    from exoguard.config import get_settings
+    from exoguard.io import read_lightcurve
+
+    path = (
+        get_settings().lightcurves_dir
+        / "kepler_lightkurve_exports"
+        / "kic010848459_lightkurve.fits"
+    )
+    if not path.exists():
+        pytest.skip("shared data not present")
+    lc = read_lightcurve(path)
+    koi = ds.default_catalog_frames()[0]
+    catalog = koi[koi["object_id"] == "K00754.01"]
+    assert len(catalog) == 1
+    host = ds.make_host(lc, catalog=catalog, stars={})
+    assert host.raw.n_points < lc.n_points
+    # K00754.01 is a ~1 % deep FP: with its transits cut, no point is that low
+    assert float(np.min(host.flat.flux)) > 0.995

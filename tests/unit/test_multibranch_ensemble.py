@@ -1,0 +1,51 @@
+"""Decision-level ensemble of the multi-branch model and the GBM: stacking math and I/O."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from exoguard.ml.ensemble import DecisionEnsemble, fit_stacker
+
+
+def test_stacker_learns_to_trust_the_better_model_per_row_kind() -> None:
+    rng = np.random.default_rng(0)
+    n = 4000
+    y = rng.integers(0, 2, n)
+    has_lc = rng.random(n) < 0.5
+    good = np.clip(np.where(y == 1, 0.8, 0.2) + rng.normal(0, 0.1, n), 0.01, 0.99)
+    noise = rng.uniform(0.01, 0.99, n)
+    # the network is informative on light curves, the GBM on catalog rows
+    p_mb = np.where(has_lc, good, noise)
+    p_gbm = np.where(has_lc, noise, good)
+    coef, intercept = fit_stacker(p_mb, p_gbm, has_lc, y)
+    ens = DecisionEnsemble(coef, intercept, "multibranch-0001", "gbm-0001")
+    p, unc = ens.combine(p_mb, p_gbm, has_lc, unc_mb=np.full(n, 0.1), unc_gbm=np.full(n, 0.3))
+    acc = ((p >= 0.5) == y).mean()
+    assert acc > 0.95
+    # on catalog rows the GBM dominates, on light curves the network
+    assert abs(coef[1]) > abs(coef[0])
+    assert abs(coef[0] + coef[3]) > abs(coef[1] + coef[4])
+    assert np.all((unc >= 0.1 - 1e-9) & (unc <= 0.3 + 1e-9))
+    assert unc[has_lc].mean() < unc[~has_lc].mean()
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    ens = DecisionEnsemble((1.0, 0.5, 0.1, 0.2, -0.3), -0.2, "multibranch-0002", "gbm-0003")
+    ens.save(tmp_path)
+    again = DecisionEnsemble.load(tmp_path)
+    assert again == ens
+    p = np.array([0.2, 0.9])
+    np.testing.assert_allclose(
+        again.combine(p, p, np.array([True, False]))[0],
+        ens.combine(p, p, np.array([True, False]))[0],
+    )
+
+
+def test_missing_artifact_is_a_clear_error(tmp_path: Path) -> None:
+    from exoguard.errors import ModelNotReadyError
+
+    with pytest.raises(ModelNotReadyError, match="ensemble"):
+        DecisionEnsemble.load(tmp_path)
