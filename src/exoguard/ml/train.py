@@ -121,9 +121,7 @@ def _training_metrics(
     }
     if np.isfinite(oof).all():
         # Curve points (ROC, precision–recall, reliability) feed the researcher's charts.
-        out["oof"] = {
-            "all": binary_metrics(data.y, oof, threshold=config.threshold, curves=True)
-        }
+        out["oof"] = {"all": binary_metrics(data.y, oof, threshold=config.threshold, curves=True)}
         for m in np.unique(missions):
             sel = missions == m
             if len(np.unique(data.y[sel])) == 2:
