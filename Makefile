@@ -35,6 +35,7 @@ test: install lint typecheck
 bench: install
 	$(BIN)/python bench/catalog.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/multibranch.py
 
 clean:
 	rm -rf $(VENV) var

@@ -49,3 +49,38 @@ def test_missing_artifact_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(ModelNotReadyError, match="ensemble"):
         DecisionEnsemble.load(tmp_path)
+
+
+def test_default_component_is_the_best_full_multibranch_version() -> None:
+    from types import SimpleNamespace
+
+    from exoguard.ml.ensemble import best_multibranch
+
+    def rec(vid: str, auc: float | None, off: str | None = None) -> SimpleNamespace:
+        config = {b: {"enabled": b != off} for b in ("timeseries", "views", "scalar")}
+        metrics = {"injected_test": {"roc_auc": auc}} if auc is not None else {}
+        return SimpleNamespace(id=vid, kind="multibranch", config=config, metrics=metrics)
+
+    newest_first = [
+        rec("multibranch-0005", 0.99, off="scalar"),  # an ablation run never wins
+        rec("multibranch-0004", 0.95),
+        rec("multibranch-0003", 0.97),
+        SimpleNamespace(id="gbm-0001", kind="gbm", config={}, metrics={}),
+    ]
+    registry = SimpleNamespace(list=lambda: newest_first)
+    assert best_multibranch(registry) == "multibranch-0003"
+    registry = SimpleNamespace(list=lambda: [rec("multibranch-0002", None), rec("m-1", None)])
+    assert best_multibranch(registry) == "multibranch-0002"  # no figures: the newest
+    from exoguard.errors import ModelNotReadyError
+
+    with pytest.raises(ModelNotReadyError, match="every branch"):
+        best_multibranch(SimpleNamespace(list=lambda: [newest_first[0]]))
+
+
+def test_ensemble_cli_params_name_the_allowed_keys() -> None:
+    from exoguard.cli.neural import _ensemble_params
+    from exoguard.errors import ConfigError
+
+    assert _ensemble_params(["mb_version=multibranch-0003"]) == {"mb_version": "multibranch-0003"}
+    with pytest.raises(ConfigError, match="mb_version, gbm_version"):
+        _ensemble_params(["n_layers=2"])

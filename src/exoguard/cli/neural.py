@@ -313,6 +313,23 @@ def classify(
             )
 
 
+ENSEMBLE_PARAMS = ("mb_version", "gbm_version")
+
+
+def _ensemble_params(params: list[str] | None) -> dict[str, str]:
+    """``--param mb_version=V --param gbm_version=V`` of ``train --model ensemble``."""
+    out: dict[str, str] = {}
+    for item in params or []:
+        key, sep, value = item.partition("=")
+        if not sep or key.strip() not in ENSEMBLE_PARAMS or not value.strip():
+            raise ConfigError(
+                f"--param for --model ensemble must be NAME=VERSION with NAME one of "
+                f"{', '.join(ENSEMBLE_PARAMS)}; got {item!r}"
+            )
+        out[key.strip()] = value.strip()
+    return out
+
+
 def _wrap_train(original: Any) -> Any:
     @functools.wraps(original)
     def train(*args: Any, **kwargs: Any) -> Any:
@@ -330,7 +347,10 @@ def _wrap_train(original: Any) -> Any:
         if model == "ensemble":
             from exoguard.ml.ensemble import build_and_register
 
-            rec = build_and_register(log=_err)
+            versions = _ensemble_params(kwargs.get("param"))
+            rec = build_and_register(
+                versions.get("mb_version"), versions.get("gbm_version"), log=_err
+            )
             if kwargs.get("as_json"):
                 typer.echo(_dump(rec))
             return None

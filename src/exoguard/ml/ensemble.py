@@ -147,6 +147,31 @@ def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
     }
 
 
+def best_multibranch(registry: Any) -> str:
+    """The multibranch version to stack by default: among versions with every branch
+    switched on (ablation runs excluded), the one with the highest held-out injected-set
+    ROC AUC (the newest on ties or when none has the figure)."""
+    from exoguard.ml.multibranch.configs import BRANCHES
+
+    recs = [r for r in registry.list() if r.kind == "multibranch"]
+    full = [
+        r
+        for r in recs
+        if all((r.config or {}).get(b, {}).get("enabled", True) for b in BRANCHES)
+    ]
+    if not full:
+        raise ModelNotReadyError(
+            "no multibranch model with every branch enabled; train one with "
+            "`exoguard train --model multibranch`"
+        )
+
+    def auc(r: Any) -> float:
+        v = ((r.metrics or {}).get("injected_test") or {}).get("roc_auc")
+        return float(v) if isinstance(v, int | float) else -1.0
+
+    return str(max(enumerate(full), key=lambda ir: (auc(ir[1]), -ir[0]))[1].id)
+
+
 def build_ensemble(
     mb_version: str | None = None,
     gbm_version: str | None = None,
@@ -171,7 +196,7 @@ def build_ensemble(
     from exoguard.ml.multibranch.train import _registry, load_multibranch, prepare_data
 
     reg = _registry(registry)
-    mb, mb_rec = load_multibranch(mb_version, registry=reg)
+    mb, mb_rec = load_multibranch(mb_version or best_multibranch(reg), registry=reg)
     gbm_recs = [r for r in reg.list() if r.kind == "gbm"]
     if gbm_version is not None:
         gbm_rec = reg.get(gbm_version)
