@@ -155,9 +155,7 @@ def best_multibranch(registry: Any) -> str:
 
     recs = [r for r in registry.list() if r.kind == "multibranch"]
     full = [
-        r
-        for r in recs
-        if all((r.config or {}).get(b, {}).get("enabled", True) for b in BRANCHES)
+        r for r in recs if all((r.config or {}).get(b, {}).get("enabled", True) for b in BRANCHES)
     ]
     if not full:
         raise ModelNotReadyError(
