@@ -234,3 +234,44 @@ def test_ensemble_is_registered_served_and_only_activated_when_better(trained) -
     # an ensemble is explained by its GBM component's SHAP values
     contrib = service.explain_frame(_catalog(40).iloc[:3], version=ens_id, registry=registry)
     assert "base_value" in contrib.columns and len(contrib) == 3
+
+
+def test_search_candidates_are_scored_with_their_light_curve(trained) -> None:
+    from exoguard import search_transits
+    from exoguard.core.inject import a_rs_from_density, inject_transit
+    from exoguard.ml import service
+    from exoguard.ml.multibranch.classify import candidate_arrays
+
+    model, _, record, registry, _ = trained
+    host = _host(3, "kepler")
+    lc = inject_transit(
+        host.raw,
+        period_days=3.1,
+        t0_bjd=T0 + 0.7,
+        rp_rs=0.05,
+        a_rs=a_rs_from_density(3.1),
+        impact=0.2,
+    )
+    found = search_transits(lc, max_planets=1)
+    assert len(found) == 1 and found[0].period_days == pytest.approx(3.1, rel=2e-3)
+    frame = pd.DataFrame([found[0].to_harmonised()])
+    frame["host_id"], frame["mission"] = lc.target_id, "kepler"
+    service.clear_cache()
+    inputs = service.LightCurveInputs(lc=lc, candidates=found, star={"teff_k": 5600.0})
+    with_lc = service.predict_frame(frame, version=record.id, registry=registry, lightcurve=inputs)
+    kept, arrays, _, _ = candidate_arrays(
+        lc, found, config=model.config, star=StarRow(teff_k=5600.0), features=model.feature_names
+    )
+    assert kept.tolist() == [True]
+    expected = model.predict(arrays).probability
+    np.testing.assert_allclose(with_lc["probability"], expected, atol=1e-9)
+    scalar_only = service.predict_frame(frame, version=record.id, registry=registry)
+    # the light-curve branches change the answer (the network saw the light curve)
+    assert abs(float(with_lc["probability"].iloc[0] - scalar_only["probability"].iloc[0])) > 1e-6
+    with pytest.raises(ValueError, match="2 light-curve candidates for 1 frame rows"):
+        service.predict_frame(
+            frame,
+            version=record.id,
+            registry=registry,
+            lightcurve=service.LightCurveInputs(lc=lc, candidates=[found[0], found[0]]),
+        )

@@ -14,9 +14,12 @@ version id is looked up on every call, so an activation elsewhere takes effect a
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -134,6 +137,20 @@ def feature_matrix(frame: pd.DataFrame, model: LoadedModel) -> pd.DataFrame:
     return build_features(frame, features=model.ensemble.features, n_candidates_on_host=counts)
 
 
+@dataclass(frozen=True)
+class LightCurveInputs:
+    """The light curve behind a frame of search candidates, for the network's light-curve
+    branches.
+
+    ``candidates`` are the ``TransitCandidate`` objects of the search, one per frame row in
+    the same order; ``star`` holds ``StarParams`` keyword arguments (known values only).
+    """
+
+    lc: Any
+    candidates: Sequence[Any]
+    star: Mapping[str, float] = field(default_factory=dict)
+
+
 def _empty(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {"probability": [], "uncertainty": [], "label": [], "model_version": []},
@@ -156,8 +173,46 @@ def _multibranch_scores(
     return pred.probability, pred.uncertainty, float(mb.config.threshold)
 
 
+def _lightcurve_scores(
+    frame: pd.DataFrame, version: str, registry: ModelRegistry, lightcurve: LightCurveInputs
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """The network on search candidates with their light curve (rows whose inputs cannot be
+    built fall back to the scalar branch); (probability, uncertainty, threshold, has_lc)."""
+    from exoguard.ml.multibranch.classify import candidate_arrays
+    from exoguard.ml.multibranch.inputs import StarRow
+
+    if len(lightcurve.candidates) != len(frame):
+        raise ValueError(
+            f"{len(lightcurve.candidates)} light-curve candidates for {len(frame)} frame rows"
+        )
+    mb = _load_multibranch(version, registry)
+    prob, unc, threshold = _multibranch_scores(frame, version, registry)
+    star = StarRow(
+        **{
+            k: float(lightcurve.star.get(k, math.nan))
+            for k in ("teff_k", "logg_cgs", "radius_rsun", "mag")
+        }
+    )
+    kept, arrays, _, _ = candidate_arrays(
+        lightcurve.lc,
+        list(lightcurve.candidates),
+        config=mb.config,
+        star=star,
+        features=mb.feature_names,
+    )
+    if kept.any():
+        pred = mb.predict(arrays)
+        prob, unc = prob.copy(), unc.copy()
+        prob[kept], unc[kept] = pred.probability, pred.uncertainty
+    return prob, unc, threshold, kept
+
+
 def predict_frame(
-    frame: pd.DataFrame, *, version: str | None = None, registry: ModelRegistry | None = None
+    frame: pd.DataFrame,
+    *,
+    version: str | None = None,
+    registry: ModelRegistry | None = None,
+    lightcurve: LightCurveInputs | None = None,
 ) -> pd.DataFrame:
     """Probability of being a planet, its uncertainty and the label, one row per input row.
 
@@ -168,6 +223,10 @@ def predict_frame(
         probability: spread of the GBM ensemble members; for the network, MC dropout and
         its predicted logit spread), ``label`` ("planet" when probability >= the model
         threshold, else "false_positive") and ``model_version``.
+
+    With ``lightcurve`` (the frame's rows are search candidates of that light curve), a
+    multibranch or ensemble version also runs the network's light-curve branches; a GBM
+    ignores it.
     """
     registry = registry or default_registry()
     record = version_record(version, registry=registry)
@@ -178,12 +237,19 @@ def predict_frame(
         prob, unc = _gbm_scores(frame, model)
         threshold = model.ensemble.threshold
     elif record.kind == "multibranch":
-        prob, unc, threshold = _multibranch_scores(frame, record.id, registry)
+        if lightcurve is not None:
+            prob, unc, threshold, _ = _lightcurve_scores(frame, record.id, registry, lightcurve)
+        else:
+            prob, unc, threshold = _multibranch_scores(frame, record.id, registry)
     else:
         ens = _ensemble(record)
-        p_mb, u_mb, _ = _multibranch_scores(frame, ens.mb_version, registry)
+        if lightcurve is not None:
+            p_mb, u_mb, _, has_lc = _lightcurve_scores(frame, ens.mb_version, registry, lightcurve)
+        else:
+            p_mb, u_mb, _ = _multibranch_scores(frame, ens.mb_version, registry)
+            has_lc = np.zeros(len(frame), bool)
         p_gbm, u_gbm = _gbm_scores(frame, get_model(ens.gbm_version, registry=registry))
-        prob, unc = ens.combine(p_mb, p_gbm, np.zeros(len(frame), bool), unc_mb=u_mb, unc_gbm=u_gbm)
+        prob, unc = ens.combine(p_mb, p_gbm, has_lc, unc_mb=u_mb, unc_gbm=u_gbm)
         threshold = ens.threshold
     label = np.where(prob >= threshold, "planet", "false_positive")
     return pd.DataFrame(

@@ -94,20 +94,64 @@ def prepare_lightcurve(
             result.elapsed_s,
             result.stop_reason,
         )
+    window = result.window_days if math.isfinite(result.window_days) else None
+    kept_mask, arrays, inputs, notes = candidate_arrays(
+        lc, cands, config=config, star=star, window_days=window, features=features
+    )
+    kept = tuple(c for c, k in zip(cands, kept_mask, strict=True) if k)
+    return LightCurveCandidates(
+        lc, kept, tuple(inputs), arrays, result.elapsed_s, result.stop_reason, tuple(notes)
+    )
+
+
+def candidate_arrays(
+    lc: LightCurve,
+    candidates: Sequence[TransitCandidate],
+    *,
+    config: MultibranchConfig,
+    star: StarRow | None = None,
+    window_days: float | None = None,
+    features: Sequence[str] | None = None,
+) -> tuple[np.ndarray, SampleArrays, list[CandidateInputs], list[str]]:
+    """The network's inputs of candidates found in ``lc`` (by any search).
+
+    The light curve is detrended again with every candidate's transits masked
+    (``window_days``: the search's window; default the window the training hosts used),
+    and each candidate's diagnostics are measured at its ephemeris.
+
+    Returns
+    -------
+    kept : ndarray of bool, shape (n_candidates,)
+        Candidates whose inputs could be built (the others get a note).
+    arrays : SampleArrays
+        One row per kept candidate, in order.
+    inputs : list of CandidateInputs
+    notes : list of str
+    """
+    from exoguard.ml.multibranch.dataset import search_window_days
+
+    star = star or StarRow()
+    kept = np.zeros(len(candidates), dtype=bool)
+    if not candidates:
+        empty = stack_samples(
+            [], n_bins=config.timeseries.n_bins, image_shape=_image_shape(config), features=features
+        )
+        return kept, empty, [], []
     mask = np.zeros(lc.n_points, dtype=bool)
-    for c in cands:
+    for c in candidates:
         mask |= transit_mask(
             lc.time_bjd,
             period_days=c.period_days,
             t0_bjd=c.t0_bjd,
             duration_days=VIEW_MASK_DURATIONS * c.duration_hours / 24.0,
         )
-    window = result.window_days if math.isfinite(result.window_days) else None
+    window = window_days if window_days is not None else search_window_days(lc)
     flat, _ = detrend(lc, window_days=window, mask=mask)
     sp = star.params()
     cadence = lc.cadence_s / 86400.0 if math.isfinite(lc.cadence_s) else None
-    inputs, kept, notes = [], [], []
-    for c in cands:
+    inputs: list[CandidateInputs] = []
+    notes: list[str] = []
+    for i, c in enumerate(candidates):
         try:
             diag = diagnose_transit(
                 flat.time_bjd,
@@ -131,14 +175,14 @@ def prepare_lightcurve(
                     host_id=lc.target_id,
                 )
             )
-            kept.append(c)
+            kept[i] = True
         except (ValidationError, ValueError) as exc:
             notes.append(f"{c.object_id}: no model inputs ({exc})")
-    n_primary = max(1, sum(1 for c in kept if c.alias_of is None))
-    arrays = _arrays(inputs, config=config, n_on_host=n_primary, features=features)
-    return LightCurveCandidates(
-        lc, tuple(kept), tuple(inputs), arrays, result.elapsed_s, result.stop_reason, tuple(notes)
+    n_primary = max(
+        1, sum(1 for c, k in zip(candidates, kept, strict=True) if k and c.alias_of is None)
     )
+    arrays = _arrays(inputs, config=config, n_on_host=n_primary, features=features)
+    return kept, arrays, inputs, notes
 
 
 def _image_shape(config: MultibranchConfig) -> tuple[int, int]:

@@ -88,11 +88,19 @@ def model_registry(settings: Settings) -> Any:
         return registry
 
 
-def score_frame(frame: pd.DataFrame, *, version: str, settings: Settings) -> pd.DataFrame:
-    """Probability, uncertainty and label of every row of a harmonised frame (same index)."""
+def score_frame(
+    frame: pd.DataFrame, *, version: str, settings: Settings, lightcurve: Any = None
+) -> pd.DataFrame:
+    """Probability, uncertainty and label of every row of a harmonised frame (same index).
+
+    ``lightcurve``: an ``exoguard.ml.service.LightCurveInputs`` when the rows are search
+    candidates of one light curve (the network then also sees the light curve).
+    """
     from exoguard.ml.service import predict_frame
 
-    scores = predict_frame(frame, version=version, registry=model_registry(settings))
+    scores = predict_frame(
+        frame, version=version, registry=model_registry(settings), lightcurve=lightcurve
+    )
     missing = {"probability", "uncertainty", "label"} - set(scores.columns)
     if missing:  # pragma: no cover - guards the contract with exoguard.ml
         raise ModelNotReadyError(f"model {version} returned no {', '.join(sorted(missing))}")

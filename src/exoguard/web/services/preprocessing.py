@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from exoguard.web.services import predictions
 from exoguard.web.services.datasets import dataset_file
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from exoguard.ml.service import LightCurveInputs
 
 ProgressFn = Callable[[float, str | None], None]
 #: Search options a preprocess request may set.
@@ -106,14 +109,16 @@ def search_frame(
     dataset_id: str,
     options: Mapping[str, Any],
     progress: ProgressFn,
-) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """Read a light curve and search it for transits; (harmonised frame, per-candidate features).
+) -> tuple[pd.DataFrame, list[dict[str, Any]], LightCurveInputs]:
+    """Read a light curve and search it for transits; (harmonised frame, per-candidate
+    features, the light curve and candidates for the network's light-curve branches).
 
     The host star's catalog parameters (when the star is in the catalogs) go into the search,
     which then gives planet radius, equilibrium temperature and insolation.
     """
     from exoguard import read_lightcurve, search_transits
     from exoguard.core.search.star import StarParams
+    from exoguard.ml.service import LightCurveInputs
 
     progress(0.05, "reading the light curve")
     lc = read_lightcurve(path)
@@ -142,7 +147,7 @@ def search_frame(
     frame = pd.DataFrame(rows, columns=list(HARMONISED_COLUMNS))
     for name in PHYSICAL_COLUMNS:
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
-    return frame, features
+    return frame, features, LightCurveInputs(lc=lc, candidates=list(found), star=dict(star))
 
 
 def _jsonable(value: Any) -> Any:
@@ -217,6 +222,7 @@ def preprocess_dataset(
         curate = owner is not None and owner.role in _CURATING_ROLES
     options = check_options(options)
     features: list[dict[str, Any]] | None = None
+    lightcurve: LightCurveInputs | None = None
     if kind == "catalog":
         progress(0.1, "reading the catalog table")
         frame = catalog_frame(path, display_name=filename)
@@ -225,7 +231,7 @@ def preprocess_dataset(
         frame = frame.reset_index(drop=True)
         origin = "catalog"
     else:
-        frame, features = search_frame(
+        frame, features, lightcurve = search_frame(
             path, factory=factory, dataset_id=dataset_id, options=options, progress=progress
         )
         origin = "search"
@@ -250,7 +256,9 @@ def preprocess_dataset(
                 note = f"no predictions: {exc}"
             else:
                 scored = predictions.frame_for_ids(session, ids)
-                scores = predictions.score_frame(scored, version=version, settings=settings)
+                scores = predictions.score_frame(
+                    scored, version=version, settings=settings, lightcurve=lightcurve
+                )
                 verdicts = predictions.store_predictions(
                     session, ids, scores, version=version, settings=settings, enqueue=True
                 )
