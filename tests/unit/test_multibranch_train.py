@@ -234,6 +234,25 @@ def test_ensemble_is_registered_served_and_only_activated_when_better(trained) -
     # an ensemble is explained by its GBM component's SHAP values
     contrib = service.explain_frame(_catalog(40).iloc[:3], version=ens_id, registry=registry)
     assert "base_value" in contrib.columns and len(contrib) == 3
+    # `exoguard classify` with an ensemble: its probability, the network's kept beside it
+    from exoguard.core.inject import a_rs_from_density, inject_transit
+    from exoguard.ml.multibranch.classify import classify_lightcurves
+
+    model = trained[0]
+    lc = inject_transit(
+        _host(4, "kepler").raw,
+        period_days=2.7,
+        t0_bjd=T0 + 0.4,
+        rp_rs=0.06,
+        a_rs=a_rs_from_density(2.7),
+        impact=0.1,
+    )
+    out = classify_lightcurves(
+        [lc], model=model, max_planets=1, ensemble_version=ens_id, registry=registry
+    )
+    (cand,) = out[0]["candidates"]
+    assert cand["model_version"] == ens_id and 0 <= cand["probability"] <= 1
+    assert 0 <= cand["network_probability"] <= 1
 
 
 def test_search_candidates_are_scored_with_their_light_curve(trained) -> None:

@@ -274,7 +274,10 @@ def classify(
         str | None,
         typer.Option(
             "--model",
-            help="multibranch version (default: the active one if multibranch, else the newest).",
+            help=(
+                "multibranch or ensemble version (default: the active one when it is one of "
+                "those, else the newest multibranch)."
+            ),
         ),
     ] = None,
     max_planets: Annotated[int, typer.Option("--max-planets", min=1, max=20)] = 5,
@@ -291,12 +294,32 @@ def classify(
 
     if not files:
         raise ValidationError("give at least one light-curve file")
-    mb, record = load_multibranch(model)
+    from exoguard.ml.ensemble import DecisionEnsemble, best_multibranch
+    from exoguard.ml.registry import ModelRegistry
+
+    registry = ModelRegistry.from_settings()
+    chosen = registry.get(model) if model else registry.active()
+    ensemble_version = None
+    mb_version = model
+    if chosen is not None and chosen.kind == "ensemble":
+        ensemble_version = chosen.id
+        mb_version = DecisionEnsemble.from_dict(chosen.config).mb_version
+    elif chosen is not None and chosen.kind == "multibranch":
+        mb_version = chosen.id
+    elif model is None:  # a gbm is active: the best full network
+        mb_version = best_multibranch(registry)
+    mb, record = load_multibranch(mb_version, registry=registry)
     stars = star_lookup(default_catalog_frames())
     targets = classify_lightcurves(
-        _group_by_target(list(files)), model=mb, stars=stars, max_planets=max_planets, top=top
+        _group_by_target(list(files)),
+        model=mb,
+        stars=stars,
+        max_planets=max_planets,
+        top=top,
+        ensemble_version=ensemble_version,
+        registry=registry,
     )
-    out = {"model_version": record.id, "targets": targets}
+    out = {"model_version": ensemble_version or record.id, "targets": targets}
     if as_json:
         typer.echo(_dump(out))
         return

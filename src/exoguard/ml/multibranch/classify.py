@@ -345,6 +345,36 @@ def prediction_records(
     return pred, recs
 
 
+def _rescore_with_ensemble(
+    recs: list[dict[str, Any]],
+    prep: LightCurveCandidates,
+    star: StarRow,
+    version: str,
+    registry: Any | None,
+) -> None:
+    from exoguard.ml.service import LightCurveInputs, predict_frame
+
+    frame = pd.DataFrame([c.to_harmonised() for c in prep.candidates])
+    known = {
+        "teff_k": star.teff_k,
+        "logg_cgs": star.logg_cgs,
+        "radius_rsun": star.radius_rsun,
+        "mag": star.mag,
+    }
+    inputs = LightCurveInputs(
+        lc=prep.lc,
+        candidates=list(prep.candidates),
+        star={k: v for k, v in known.items() if math.isfinite(v)},
+    )
+    scores = predict_frame(frame, version=version, registry=registry, lightcurve=inputs)
+    for r, (_, row) in zip(recs, scores.iterrows(), strict=True):
+        r["network_probability"] = r["probability"]
+        r["probability"] = round(float(row["probability"]), 6)
+        r["uncertainty"] = round(float(row["uncertainty"]), 6)
+        r["label"] = str(row["label"])
+        r["model_version"] = version
+
+
 def classify_lightcurves(
     sources: Sequence[Any],
     *,
@@ -352,9 +382,16 @@ def classify_lightcurves(
     stars: dict[str, StarRow] | None = None,
     max_planets: int = 5,
     top: int = 5,
+    ensemble_version: str | None = None,
+    registry: Any | None = None,
 ) -> list[dict[str, Any]]:
     """Read each source (a path, a list of paths of one target, or a LightCurve), search it
-    and classify every candidate. One JSON-ready record per target."""
+    and classify every candidate. One JSON-ready record per target.
+
+    With ``ensemble_version`` (a decision-level ensemble whose network is ``model``), the
+    probability, uncertainty and label are the ensemble's; the network's own probability
+    stays in ``network_probability`` and the explanations are the network's.
+    """
     from exoguard.io import read_lightcurve
 
     out = []
@@ -369,6 +406,8 @@ def classify_lightcurves(
             features=model.feature_names,
         )
         _, recs = prediction_records(model, prep.arrays, top=top)
+        if ensemble_version is not None and prep.candidates:
+            _rescore_with_ensemble(recs, prep, star, ensemble_version, registry)
         cands = []
         for c, r in zip(prep.candidates, recs, strict=True):
             d = c.to_dict()
