@@ -372,7 +372,7 @@ def _wrap_train(original: Any) -> Any:
 
             versions = _ensemble_params(kwargs.get("param"))
             rec = build_and_register(
-                versions.get("mb_version"), versions.get("gbm_version"), log=_err
+                versions.get("mb_version"), versions.get("gbm_version"), real=True, log=_err
             )
             if kwargs.get("as_json"):
                 typer.echo(_dump(rec))

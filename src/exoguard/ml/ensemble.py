@@ -284,9 +284,13 @@ def build_and_register(
     registry: Any | None = None,
     activate_if_better: bool = True,
     data: Any | None = None,
+    real: bool = False,
     log: Log | None = None,
 ) -> dict[str, Any]:
-    """Build, register (kind ``ensemble``) and activate when better; the record as a dict."""
+    """Build, register (kind ``ensemble``) and activate when better; the record as a dict.
+
+    ``real``: also search and score the bundled real light curves with the ensemble (stored
+    as ``real_lightcurves``; the activation decision stays on the held-out sets)."""
     from exoguard.ml.multibranch.train import _jsonable, _registry
 
     reg = _registry(registry)
@@ -313,6 +317,24 @@ def build_and_register(
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
+    if real:
+        from exoguard.config import get_settings
+        from exoguard.ml.multibranch.evaluate import real_lightcurve_report
+        from exoguard.ml.multibranch.train import load_multibranch, prepare_data
+
+        mb, _ = load_multibranch(ens.mb_version, registry=reg)
+        frames = (data or prepare_data(mb.config, features=mb.feature_names)).frames
+        real_rep = real_lightcurve_report(
+            mb,
+            frames=frames,
+            lightcurves_dir=get_settings().lightcurves_dir,
+            log=log,
+            ensemble_version=version_id,
+            registry=reg,
+        )
+        report["real_lightcurves"] = real_rep
+        reg.update_metrics(version_id, {"real_lightcurves": _jsonable(real_rep)})
+        (directory / "metrics.json").write_text(json.dumps(_jsonable(report), indent=2))
     servable = KIND in servable_kinds()
     if report["better"] and activate_if_better and servable:
         rec = reg.activate(version_id)

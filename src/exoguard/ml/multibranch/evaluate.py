@@ -124,16 +124,22 @@ def real_lightcurve_report(
     frames: Sequence[pd.DataFrame],
     lightcurves_dir: Any,
     log: Log | None = None,
+    ensemble_version: str | None = None,
+    registry: Any | None = None,
 ) -> dict[str, Any]:
-    """Search and classify every bundled real light curve; match candidates to the catalog."""
+    """Search and classify every bundled real light curve; match candidates to the catalog.
+
+    With ``ensemble_version`` the probabilities are that decision-level ensemble's (whose
+    network is ``model``)."""
     from exoguard.io import read_lightcurve
     from exoguard.ml.multibranch.classify import (
+        _rescore_with_ensemble,
         match_catalog,
         prediction_records,
         prepare_lightcurve,
         target_files,
     )
-    from exoguard.ml.multibranch.inputs import star_lookup
+    from exoguard.ml.multibranch.inputs import StarRow, star_lookup
 
     catalog = pd.concat(list(frames), ignore_index=True)
     stars = star_lookup(frames)
@@ -155,6 +161,10 @@ def real_lightcurve_report(
             continue
         objs = catalog[catalog["host_id"].astype(str) == target]
         pred, recs = prediction_records(model, prep.arrays, top=3)
+        if ensemble_version is not None and prep.candidates:
+            _rescore_with_ensemble(
+                recs, prep, stars.get(lc.target_id) or StarRow(), ensemble_version, registry
+            )
         matched_ids: dict[str, dict[str, Any]] = {}
         for i, (c, r) in enumerate(zip(prep.candidates, recs, strict=True)):
             row_cat, ratio = match_catalog(c.period_days, objs)
