@@ -179,6 +179,33 @@ def test_model_figures_from_training_and_evaluation_metrics() -> None:
     _strict_json(figures)
 
 
+def test_model_figures_and_headline_of_network_and_ensemble_versions() -> None:
+    from exoguard.web.services.models import headline_metrics
+
+    network = {
+        "injected_test": _block(True) | {"roc_auc": 0.97},
+        "catalog": {"kepler_holdout": _block(True), "cross_mission": {"tess": _block(False)}},
+    }
+    figures, missing = _figures.model_figures(network, None)
+    assert missing == {"importance": "no feature importance stored with this version"}
+    assert figures["confusion"]["layout"]["title"]["text"].endswith("held-out injected set")
+    names = [d["name"] for d in figures["roc"]["data"]]
+    assert names[:2] == [
+        "held-out injected set (AUC 0.970)",
+        "Kepler held-out stars (catalog rows) (AUC 0.900)",
+    ]
+    ensemble = {
+        "sets": {"injected_test": {"ensemble": _block(True), "gbm": _block(False)}},
+        "pooled_heldout": {"ensemble": {"roc_auc": 0.979, "n": 3006}},
+    }
+    figures, missing = _figures.model_figures(ensemble, None)
+    assert "roc" in figures and figures["roc"]["data"][0]["name"].startswith("injected test")
+    assert headline_metrics("ensemble", ensemble)["roc_auc"] == 0.979
+    assert headline_metrics("multibranch", network)["roc_auc"] == 0.97
+    assert headline_metrics("gbm", {"oof": {"all": {"roc_auc": 0.98}}})["roc_auc"] == 0.98
+    assert headline_metrics("gbm", None) == {}
+
+
 def test_shap_figures_add_the_remainder() -> None:
     explanation = {
         "base_value": -0.5,

@@ -137,14 +137,19 @@ def _gbm_matrix(data: Any, features: tuple[str, ...]) -> Any:
     return pd.DataFrame(data.scalar[:, cols], columns=list(features))
 
 
-def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
+def _scores(y: np.ndarray, p: np.ndarray, *, curves: bool = False) -> dict[str, Any]:
     both = len(np.unique(y)) == 2
-    return {
+    out: dict[str, Any] = {
         "n": int(len(y)),
         "roc_auc": float(roc_auc_score(y, p)) if both else None,
         "log_loss": float(log_loss(y, np.clip(p, _EPS, 1 - _EPS), labels=[0, 1])),
         "accuracy": float(((p >= 0.5).astype(int) == y).mean()) if len(y) else None,
     }
+    if curves and both:  # confusion matrix, ECE and the curves the pages draw
+        from exoguard.ml.evaluate import binary_metrics
+
+        out = {**binary_metrics(y, p, curves=True), **out}
+    return out
 
 
 def best_multibranch(registry: Any) -> str:
@@ -248,14 +253,15 @@ def build_ensemble(
         report["sets"][name] = {
             "multibranch": _scores(y, pm),
             "gbm": _scores(y, pg),
-            "ensemble": _scores(y, pe),
+            "ensemble": _scores(y, pe, curves=True),
         }
         if name in ("injected_test", "kepler_holdout"):
             for k, v in (("y", y), ("multibranch", pm), ("gbm", pg), ("ensemble", pe)):
                 pooled[k].append(v)
     y = np.concatenate(pooled["y"])
     report["pooled_heldout"] = {
-        k: _scores(y, np.concatenate(pooled[k])) for k in ("multibranch", "gbm", "ensemble")
+        k: _scores(y, np.concatenate(pooled[k]), curves=k == "ensemble")
+        for k in ("multibranch", "gbm", "ensemble")
     }
     pe_s = report["pooled_heldout"]["ensemble"]
     better = all(

@@ -334,9 +334,6 @@ def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
     """What goes into the registry record (the full report stays in metrics.json)."""
     drop: set[str] = set()
     out = {k: v for k, v in metrics.items() if k not in drop}
-    for key in ("injected_test", "validation"):
-        if isinstance(out.get(key), dict):
-            out[key] = {k: v for k, v in out[key].items() if k not in ("reliability", "roc_curve")}
     return out
 
 

@@ -94,7 +94,14 @@ def templates() -> Jinja2Templates:
     env.env.filters["fixed"] = _fixed
     env.env.globals["version"] = __version__
     env.env.globals["static_url"] = static_url
+    env.env.globals["headline_metrics"] = _headline
     return env
+
+
+def _headline(version: Any) -> dict[str, Any]:
+    from exoguard.web.services.models import headline_metrics
+
+    return headline_metrics(str(version.kind), version.metrics)
 
 
 def has_role(user: User | None, minimum: str) -> bool:

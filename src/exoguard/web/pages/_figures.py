@@ -286,6 +286,20 @@ def _evaluation_blocks(metrics: Mapping[str, Any]) -> dict[str, Mapping[str, Any
         for mission in ("tess", "k2"):
             if isinstance(cross.get(mission), Mapping):
                 blocks[f"Kepler → {mission.upper()}"] = cross[mission]
+    if not blocks and isinstance(metrics.get("injected_test"), Mapping):  # multibranch
+        blocks["held-out injected set"] = metrics["injected_test"]
+        catalog = metrics.get("catalog")
+        if isinstance(catalog, Mapping):
+            if isinstance(catalog.get("kepler_holdout"), Mapping):
+                blocks["Kepler held-out stars (catalog rows)"] = catalog["kepler_holdout"]
+            for mission, block in (catalog.get("cross_mission") or {}).items():
+                if isinstance(block, Mapping):
+                    blocks[f"Kepler → {str(mission).upper()} (catalog rows)"] = block
+    sets = metrics.get("sets")
+    if not blocks and isinstance(sets, Mapping):  # ensemble: its own column of each set
+        for name, by_model in sets.items():
+            if isinstance(by_model, Mapping) and isinstance(by_model.get("ensemble"), Mapping):
+                blocks[str(name).replace("_", " ")] = by_model["ensemble"]
     oof = metrics.get("oof")
     if not blocks and isinstance(oof, Mapping) and isinstance(oof.get("all"), Mapping):
         blocks["out of fold (all missions)"] = oof["all"]

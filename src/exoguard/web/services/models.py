@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,34 @@ log = logging.getLogger(__name__)
 TOP_CONTRIBUTIONS = 12
 
 
+def headline_metrics(kind: str, metrics: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The held-out figures that summarise a version of any kind.
+
+    gbm: out-of-fold (grouped by star) over all missions; multibranch: the held-out injected
+    set (other host stars); ensemble: the pooled held-out rows (injected set + held-out
+    Kepler stars) that decided its activation.
+    """
+    metrics = metrics or {}
+    if kind == "multibranch":
+        block = metrics.get("injected_test")
+    elif kind == "ensemble":
+        block = (metrics.get("pooled_heldout") or {}).get("ensemble")
+    else:
+        block = (metrics.get("oof") or {}).get("all")
+    return dict(block) if isinstance(block, Mapping) else {}
+
+
+HEADLINE_SOURCES = {
+    "gbm": "out of fold, grouped by star",
+    "multibranch": "held-out injected set",
+    "ensemble": "pooled held-out rows",
+}
+
+
 def version_view(version: ModelVersion) -> dict[str, Any]:
     """The public fields of a model version (without the bulky evaluation)."""
     metrics = version.metrics or {}
-    oof = (metrics.get("oof") or {}).get("all") or {}
+    oof = headline_metrics(version.kind, metrics)
     return {
         "id": version.id,
         "kind": version.kind,
@@ -41,6 +66,7 @@ def version_view(version: ModelVersion) -> dict[str, Any]:
         "summary": {
             k: oof.get(k) for k in ("roc_auc", "pr_auc", "accuracy", "brier", "ece") if k in oof
         },
+        "summary_source": HEADLINE_SOURCES.get(version.kind, ""),
         "evaluated": "evaluation" in metrics,
     }
 
