@@ -92,6 +92,11 @@ def test_version_is_registered_with_config_hash_and_metrics(trained) -> None:
     ):
         assert key in inj
     assert metrics["catalog"]["cross_mission"]["tess"]["n"] == 20
+    by_kind = inj["by_kind"]
+    assert "planet" in by_kind and len(by_kind) > 2
+    for kind, block in by_kind.items():
+        if kind != "planet":
+            assert 0.0 <= block["roc_auc_vs_planet"] <= 1.0, kind
     directory = Path(record.artifact_path)
     assert {"config.json", "model.json", "member_00.pt", "metrics.json", "manifest.json"} <= {
         p.name for p in directory.iterdir()

@@ -97,6 +97,14 @@ def set_metrics(
             }
             for k in np.unique(data.kind[lab])
         }
+        # how well each kind of false positive is told from the planets
+        planets = data.kind[lab] == "planet"
+        for k, block in out["by_kind"].items():
+            other = data.kind[lab] == k
+            if k != "planet" and planets.any() and len(np.unique(y[other])) == 1:
+                sel = planets | other
+                if len(np.unique(y[sel])) == 2:
+                    block["roc_auc_vs_planet"] = float(roc_auc_score(y[sel], sub.probability[sel]))
     return out
 
 
