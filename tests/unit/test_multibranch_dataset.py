@@ -143,6 +143,22 @@ def test_injected_set_is_seeded_cached_and_split_by_star(
     assert c.train.digest() == b.train.digest()
 
 
+def test_worker_processes_draw_the_same_set(
+    hosts: list[ds.Host], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = apply_overrides(get_config("small"), ["n_samples=12", "n_test=10"])
+    serial = ds.build_injected_set(cfg, hosts=hosts, use_cache=False, workers=1)
+    monkeypatch.setattr(ds, "_MIN_PARALLEL", 0)
+    monkeypatch.setattr(ds, "_CHUNK", 5)
+    seen: list[int] = []
+    parallel = ds.build_injected_set(
+        cfg, hosts=hosts, use_cache=False, workers=2, progress=seen.append
+    )
+    assert parallel.train.digest() == serial.train.digest()
+    assert parallel.test.digest() == serial.test.digest()
+    assert sum(seen) == 22  # every sample reported, in chunks
+
+
 def test_catalog_rows_have_no_light_curve_and_harmonised_labels() -> None:
     frame = pd.DataFrame(
         {

@@ -719,6 +719,76 @@ def _draw_sample(
     return None
 
 
+#: Samples a worker process draws per task.
+_CHUNK = 64
+#: Below this many samples one process draws them all (starting workers costs seconds).
+_MIN_PARALLEL = 1000
+#: What each worker process reads (set by :func:`_init_worker`).
+_WORKER_STATE: dict[str, Any] = {}
+
+
+def _init_worker(state: dict[str, Any]) -> None:
+    _WORKER_STATE.update(state)
+
+
+def _draw_chunk(chunk: list[tuple[int, int, str]]) -> list[Sample | None]:
+    st = _WORKER_STATE
+    return [
+        _draw_sample(
+            st["hosts"], i, sid, st["inj"], st["n_bins"], st["image_shape"], st["pools"][s]
+        )
+        for i, sid, s in chunk
+    ]
+
+
+def _draw_all(
+    hosts: Sequence[Host],
+    jobs: list[tuple[int, int, str]],
+    pools: dict[str, list[int]],
+    inj: InjectionConfig,
+    n_bins: int,
+    image_shape: tuple[int, int],
+    workers: int | None,
+    progress: Progress | None,
+) -> list[Sample | None]:
+    """Every job's sample, in job order; in ``workers`` processes for large sets.
+
+    Workers are spawned, not forked: the parent may already run OpenMP threads (the
+    numba search kernel, torch), which a forked child must not inherit.
+    """
+    n = workers if workers is not None else min(os.cpu_count() or 1, 8)
+    if n <= 1 or len(jobs) < _MIN_PARALLEL:
+        out: list[Sample | None] = []
+        for i, sid, s in jobs:
+            out.append(_draw_sample(hosts, i, sid, inj, n_bins, image_shape, pools[s]))
+            if progress is not None:
+                progress(1)
+        return out
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    state = {
+        "hosts": list(hosts),
+        "inj": inj,
+        "n_bins": n_bins,
+        "image_shape": image_shape,
+        "pools": pools,
+    }
+    chunks = [jobs[k : k + _CHUNK] for k in range(0, len(jobs), _CHUNK)]
+    results: list[Sample | None] = []
+    with ProcessPoolExecutor(
+        max_workers=n,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(state,),
+    ) as pool:
+        for part in pool.map(_draw_chunk, chunks):
+            results.extend(part)
+            if progress is not None:
+                progress(len(part))
+    return results
+
+
 def injected_cache_key(config: MultibranchConfig, hosts: Sequence[Host]) -> str:
     """Hash of what determines the injected set."""
     inj = config.data.injection.model_dump(mode="json")
@@ -769,6 +839,7 @@ def build_injected_set(
     use_cache: bool = True,
     progress: Progress | None = None,
     features: Sequence[str] | None = None,
+    workers: int | None = None,
 ) -> InjectedSet:
     """Generate (or load from the cache) the injected training and test sets.
 
@@ -785,6 +856,9 @@ def build_injected_set(
     features : sequence of str, optional
         Scalar features (default :func:`default_scalar_features`); the cache stores the
         harmonised rows, so another list needs no new generation.
+    workers : int, optional
+        Processes drawing samples (default: the CPUs, at most 8). Each sample has its own
+        seeded generator, so the set does not depend on the number of workers.
     """
     inj = config.data.injection
     hosts = (
@@ -815,11 +889,7 @@ def build_injected_set(
     jobs = [(i, 0, "train") for i in range(inj.n_samples)] + [
         (i, 1, "test") for i in range(inj.n_test)
     ]
-    samples: list[Sample | None] = []
-    for i, sid, s in jobs:
-        samples.append(_draw_sample(hosts, i, sid, inj, n_bins, image_shape, pools[s]))
-        if progress is not None:
-            progress(1)
+    samples = _draw_all(hosts, jobs, pools, inj, n_bins, image_shape, workers, progress)
     parts: dict[str, list[Sample]] = {s: [] for s in SPLITS}
     for (_, _, s), smp in zip(jobs, samples, strict=True):
         if smp is not None:
