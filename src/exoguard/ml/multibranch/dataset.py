@@ -756,16 +756,22 @@ def _draw_all(
     Workers are spawned, not forked: the parent may already run OpenMP threads (the
     numba search kernel, torch), which a forked child must not inherit.
     """
-    n = workers if workers is not None else min(os.cpu_count() or 1, 8)
-    if n <= 1 or len(jobs) < _MIN_PARALLEL:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    def serial() -> list[Sample | None]:
         out: list[Sample | None] = []
         for i, sid, s in jobs:
             out.append(_draw_sample(hosts, i, sid, inj, n_bins, image_shape, pools[s]))
             if progress is not None:
                 progress(1)
         return out
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+
+    n = workers if workers is not None else min(os.cpu_count() or 1, 8)
+    # a daemonic process (e.g. a job worker's child) may not start processes of its own
+    if n <= 1 or len(jobs) < _MIN_PARALLEL or multiprocessing.current_process().daemon:
+        return serial()
 
     state = {
         "hosts": list(hosts),
@@ -776,16 +782,20 @@ def _draw_all(
     }
     chunks = [jobs[k : k + _CHUNK] for k in range(0, len(jobs), _CHUNK)]
     results: list[Sample | None] = []
-    with ProcessPoolExecutor(
-        max_workers=n,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(state,),
-    ) as pool:
-        for part in pool.map(_draw_chunk, chunks):
-            results.extend(part)
-            if progress is not None:
-                progress(len(part))
+    try:
+        with ProcessPoolExecutor(
+            max_workers=n,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(state,),
+        ) as pool:
+            for part in pool.map(_draw_chunk, chunks):
+                results.extend(part)
+                if progress is not None:
+                    progress(len(part))
+    except (BrokenProcessPool, OSError) as exc:  # no worker processes here: draw them here
+        logger.warning("worker processes failed (%s); drawing the samples in this process", exc)
+        return serial()
     return results
 
 
