@@ -354,6 +354,9 @@ def _base() -> MultibranchConfig:
         scalar=ScalarBranchConfig(hidden=128, dropout=0.3, out_dim=64),
         fusion=FusionConfig(hidden=128, dropout=0.3),
         training=TrainingConfig(epochs=15, batch_size=64, patience=4, n_threads=1),
+        # 20,000 injected samples: held-out ROC AUC 0.978 against 0.967 with 10,000 (same
+        # test set, multibranch-0007 vs -0003), and every real object right or flagged
+        data=DataConfig(injection=InjectionConfig(n_samples=20000)),
     )
 
 
