@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -26,17 +25,9 @@ from exoguard.errors import ConfigError, ValidationError
 NEURAL_KINDS = ("multibranch", "ensemble")
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    return obj
-
-
 def _dump(obj: Any) -> str:
+    from exoguard.ml.multibranch.train import _jsonable
+
     return json.dumps(_jsonable(obj), indent=2, default=str)
 
 

@@ -325,11 +325,12 @@ def build_and_register(
         raise
     if real:
         from exoguard.config import get_settings
+        from exoguard.ml.multibranch.dataset import default_catalog_frames
         from exoguard.ml.multibranch.evaluate import real_lightcurve_report
-        from exoguard.ml.multibranch.train import load_multibranch, prepare_data
+        from exoguard.ml.multibranch.train import load_multibranch
 
         mb, _ = load_multibranch(ens.mb_version, registry=reg)
-        frames = (data or prepare_data(mb.config, features=mb.feature_names)).frames
+        frames = data.frames if data is not None else default_catalog_frames()
         real_rep = real_lightcurve_report(
             mb,
             frames=frames,

@@ -149,6 +149,8 @@ class LightCurveInputs:
     lc: Any
     candidates: Sequence[Any]
     star: Mapping[str, float] = field(default_factory=dict)
+    #: Inputs already built by ``candidate_arrays`` for this model's config: (kept, arrays).
+    prepared: tuple[np.ndarray, Any] | None = None
 
 
 def _empty(frame: pd.DataFrame) -> pd.DataFrame:
@@ -186,25 +188,31 @@ def _lightcurve_scores(
             f"{len(lightcurve.candidates)} light-curve candidates for {len(frame)} frame rows"
         )
     mb = _load_multibranch(version, registry)
-    prob, unc, threshold = _multibranch_scores(frame, version, registry)
-    star = StarRow(
-        **{
-            k: float(lightcurve.star.get(k, math.nan))
-            for k in ("teff_k", "logg_cgs", "radius_rsun", "mag")
-        }
-    )
-    kept, arrays, _, _ = candidate_arrays(
-        lightcurve.lc,
-        list(lightcurve.candidates),
-        config=mb.config,
-        star=star,
-        features=mb.feature_names,
-    )
+    if lightcurve.prepared is not None:
+        kept, arrays = lightcurve.prepared
+    else:
+        star = StarRow(
+            **{
+                k: float(lightcurve.star.get(k, math.nan))
+                for k in ("teff_k", "logg_cgs", "radius_rsun", "mag")
+            }
+        )
+        kept, arrays, _, _ = candidate_arrays(
+            lightcurve.lc,
+            list(lightcurve.candidates),
+            config=mb.config,
+            star=star,
+            features=mb.feature_names,
+        )
+    prob = np.zeros(len(frame))
+    unc = np.zeros(len(frame))
     if kept.any():
         pred = mb.predict(arrays)
-        prob, unc = prob.copy(), unc.copy()
         prob[kept], unc[kept] = pred.probability, pred.uncertainty
-    return prob, unc, threshold, kept
+    if not kept.all():  # no light-curve inputs: the scalar branch alone
+        p_cat, u_cat, _ = _multibranch_scores(frame[~kept], version, registry)
+        prob[~kept], unc[~kept] = p_cat, u_cat
+    return prob, unc, float(mb.config.threshold), kept
 
 
 def predict_frame(
@@ -264,16 +272,10 @@ def _explained(
     """(contributions with ``base_value``, feature values) of every row of ``frame``."""
     record = version_record(version, registry=registry)
     if record.kind == "multibranch":
-        from exoguard.ml.multibranch.classify import occlusion_contributions
-        from exoguard.ml.multibranch.dataset import catalog_arrays
+        from exoguard.ml.multibranch.classify import catalog_inputs, occlusion_contributions
 
         mb = _load_multibranch(record.id, registry)
-        arr = catalog_arrays(
-            frame,
-            n_bins=mb.config.timeseries.n_bins,
-            image_shape=(mb.config.views.image_transits, mb.config.views.image_phase_bins),
-            features=mb.feature_names,
-        )
+        arr = catalog_inputs(mb, frame)
         logit, contrib, labels = occlusion_contributions(mb, arr)
         names = list(mb.feature_names)
         out = pd.DataFrame(contrib[:, : len(names)], columns=names, index=frame.index)
@@ -299,11 +301,11 @@ def explain_frame(
     return _explained(frame, version, registry or default_registry())[0]
 
 
-def explanation_inputs(
+def explain_with_inputs(
     frame: pd.DataFrame, *, version: str | None = None, registry: ModelRegistry | None = None
-) -> pd.DataFrame:
-    """The feature values :func:`explain_frame` attributes, same index and columns."""
-    return _explained(frame, version, registry or default_registry())[1]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`explain_frame` and the feature values it attributes (same index), in one pass."""
+    return _explained(frame, version, registry or default_registry())
 
 
 def explain_records(

@@ -365,6 +365,7 @@ def _rescore_with_ensemble(
         lc=prep.lc,
         candidates=list(prep.candidates),
         star={k: v for k, v in known.items() if math.isfinite(v)},
+        prepared=(np.ones(len(prep.candidates), dtype=bool), prep.arrays),  # built already
     )
     scores = predict_frame(frame, version=version, registry=registry, lightcurve=inputs)
     for r, (_, row) in zip(recs, scores.iterrows(), strict=True):
@@ -442,15 +443,19 @@ def classify_lightcurves(
     return out
 
 
-def score_catalog_frame(model: MultibranchModel, frame: pd.DataFrame) -> Prediction:
-    """Predictions for harmonised catalog rows (scalar branch alone)."""
-    arr = catalog_arrays(
+def catalog_inputs(model: MultibranchModel, frame: pd.DataFrame) -> SampleArrays:
+    """Harmonised catalog rows as ``model``'s inputs (no light curve)."""
+    return catalog_arrays(
         frame,
         n_bins=model.config.timeseries.n_bins,
         image_shape=_image_shape(model.config),
         features=model.feature_names,
     )
-    return model.predict(arr)
+
+
+def score_catalog_frame(model: MultibranchModel, frame: pd.DataFrame) -> Prediction:
+    """Predictions for harmonised catalog rows (scalar branch alone)."""
+    return model.predict(catalog_inputs(model, frame))
 
 
 def match_catalog(

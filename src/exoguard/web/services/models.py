@@ -131,7 +131,7 @@ def explain(
 
     Stored on the candidate's latest prediction by that version the first time they are asked.
     """
-    from exoguard.ml.service import explain_frame, explanation_inputs
+    from exoguard.ml.service import explain_with_inputs
 
     candidate = CandidateRepository(session).get(candidate_id)
     if candidate is None:
@@ -144,8 +144,7 @@ def explain(
         return {"candidate_id": candidate_id, **cached}
     registry = model_registry(settings)
     frame = frame_for_ids(session, [candidate_id])
-    contributions = explain_frame(frame, version=version.id, registry=registry)
-    features = explanation_inputs(frame, version=version.id, registry=registry)
+    contributions, features = explain_with_inputs(frame, version=version.id, registry=registry)
     row = contributions.iloc[0]
     base = float(row["base_value"])
     items = [
