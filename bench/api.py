@@ -6,7 +6,11 @@ model of the current settings, rate limit raised), logs in, then drives the pred
 cookie and the CSRF header) and prints requests/s, p50 and p99 latency and the error count.
 Without `wrk` it falls back to an httpx async client.
 
-    .venv/bin/python bench/api.py [--duration 60] [--connections 50] [--workers 1] [--json]
+    .venv/bin/python bench/api.py [--duration 60] [--connections 50] [--json]
+    .venv/bin/python bench/api.py --workers 2 --redis-url redis://127.0.0.1:6379/14
+
+With ``--workers N > 1`` the server runs N processes (uvicorn), which share their rate-limit
+counters in Redis and their jobs through Celery, as several API replicas would.
 
 Target: p99 < 100 ms with zero errors. A model must be trained first
 (`exoguard train --model gbm`).
@@ -304,6 +308,9 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
     args = parser.parse_args()
 
+    if args.workers > 1 and not args.redis_url:
+        _log("--workers > 1 needs --redis-url: the processes share rate limits and job workers")
+        return 2
     from exoguard.config import get_settings
     from exoguard.ml.registry import ModelRegistry
 
@@ -333,7 +340,9 @@ def main() -> int:
         "SECRET_KEY": secrets.token_urlsafe(48),
         "EXOGUARD_ENV": "development",
         "EXOGUARD_RATE_LIMIT_PER_MINUTE": str(10**9),
-        "EXOGUARD_JOBS": "inprocess",
+        # Several server processes share their jobs through Celery (`exoguard serve` refuses
+        # in-process jobs there); the predict route itself submits no job.
+        "EXOGUARD_JOBS": "inprocess" if args.workers == 1 else "celery",
     }
     env.pop("REDIS_URL", None)
     if args.redis_url:

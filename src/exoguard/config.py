@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     upload_dir: Path | None = Field(default=None, alias="EXOGUARD_UPLOAD_DIR")
     max_upload_mb: float = Field(default=50.0, alias="EXOGUARD_MAX_UPLOAD_MB", gt=0)
     rate_limit_per_minute: int = Field(default=10, alias="EXOGUARD_RATE_LIMIT_PER_MINUTE", ge=1)
+    #: How long the predict route trusts a session's user without reading it again: a
+    #: deactivated account is refused on this replica at most this much later.
+    auth_cache_s: float = Field(default=2.0, alias="EXOGUARD_AUTH_CACHE_S", ge=0, le=60)
     cors_origins: list[str] = Field(default_factory=list, alias="EXOGUARD_CORS_ORIGINS")
     job_backend: Literal["inprocess", "celery"] = Field(default="inprocess", alias="EXOGUARD_JOBS")
     aggregation: Literal["weighted", "dawid_skene"] = Field(

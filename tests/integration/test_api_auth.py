@@ -148,6 +148,31 @@ def test_csrf_guard_on_cookie_writes(api: Api) -> None:
         assert client.get("/api/admin/users?role=explorer").status_code == 401
 
 
+def test_every_response_has_security_headers_and_is_counted_by_route(api: Api) -> None:
+    def count(text: str, labels: str) -> float:
+        for line in text.splitlines():
+            if line.startswith("exoguard_http_requests_total{") and labels in line:
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    with api.client("explorer") as client:
+        before = client.get("/metrics").text
+        me = client.get("/api/auth/me")
+        missing = client.get("/api/no-such-route")
+        forged = client.post("/api/model/predict", json={}, headers={CSRF_HEADER: "forged"})
+        after = client.get("/metrics").text
+    for response in (me, missing, forged):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "same-origin"
+    assert me.status_code == 200 and missing.status_code == 404 and forged.status_code == 403
+    for labels in (
+        'method="GET",route="/api/auth/me",status="200"',
+        'method="GET",route="unmatched",status="404"',
+        'method="POST",route="unmatched",status="403"',  # refused before routing
+    ):
+        assert count(after, labels) - count(before, labels) == 1, labels
+
+
 def test_admin_changes_roles_others_cannot(api: Api) -> None:
     target = api.add_user("explorer")
     for who in ("explorer", "researcher"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -199,6 +200,39 @@ def test_predict_needs_login_and_csrf(api: Api) -> None:
     with api.client("explorer", csrf=False) as client:
         response = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
         assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+
+
+def test_predict_trusts_a_session_user_for_auth_cache_s_only(api: Api) -> None:
+    """The hot path reuses a session's user for ``EXOGUARD_AUTH_CACHE_S`` (here 0.3 s): a
+    deactivated account is refused once that has passed, a tampered token never enters."""
+    from exoguard.store.models import User
+    from exoguard.web.state import UserCache
+
+    state = api.app.state.exoguard
+    saved = state.users
+    state.users = UserCache(0.3)
+    user = api.add_user("explorer")
+    api.users["short-lived"] = user
+    try:
+        with api.client("short-lived") as client:
+            assert client.post("/api/model/predict", json={"candidates": [KEPLER_10C]}).is_success
+            with session_scope(api.factory) as session:
+                session.get(User, user.id).is_active = False  # type: ignore[union-attr]
+            # within the cache time the verdict is still served on this replica ...
+            assert client.post("/api/model/predict", json={"candidates": [KEPLER_10C]}).is_success
+            time.sleep(0.35)
+            # ... and refused after it
+            late = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+            assert late.status_code == 401 and "no longer exists" in late.json()["detail"]
+            token = client.cookies.get("exoguard_session")
+            client.cookies.set(
+                "exoguard_session", token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+            )
+            tampered = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+            assert tampered.status_code == 401
+    finally:
+        state.users = saved
+        api.users.pop("short-lived")
 
 
 def test_predict_a_dataset(api: Api) -> None:

@@ -25,19 +25,12 @@ from exoguard import __version__
 from exoguard.config import Settings, get_settings
 from exoguard.errors import ExoguardError
 from exoguard.web.metrics import AppMetrics
+from exoguard.web.middleware import ExoguardMiddleware
 from exoguard.web.ratelimit import make_rate_limiter
-from exoguard.web.security import (
-    CSRF_COOKIE,
-    CSRF_HEADER,
-    SESSION_COOKIE,
-    csrf_matches,
-)
 from exoguard.web.state import AppState
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-CSRF_EXEMPT = frozenset({"/api/auth/login", "/api/auth/register"})
 
 
 def _plotly_js_path() -> Path:
@@ -117,43 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Content-Type", "X-CSRF-Token"],
         )
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next):  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        token = request.cookies.get(SESSION_COOKIE)
-        if token:
-            state.seen(token)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics: AppMetrics = request.app.state.metrics
-        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
-        metrics.latency.labels(path).observe(time.perf_counter() - started)
-        if response.status_code >= 400:
-            metrics.errors.labels(path, str(response.status_code)).inc()
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
-
-    @app.middleware("http")
-    async def csrf_guard(request: Request, call_next):  # type: ignore[no-untyped-def]
-        # Double-submit cookie: a cookie-authenticated write must echo the CSRF cookie in a
-        # header, which a page on another origin cannot read.
-        if (
-            request.method in UNSAFE_METHODS
-            and request.url.path.startswith("/api/")
-            and request.url.path not in CSRF_EXEMPT
-            and request.cookies.get(SESSION_COOKIE)
-            and not csrf_matches(request.cookies.get(CSRF_COOKIE), request.headers.get(CSRF_HEADER))
-        ):
-            return JSONResponse(
-                status_code=403,
-                content={
-                    "detail": f"missing or wrong {CSRF_HEADER} header (CSRF protection)",
-                    "error": "CSRFError",
-                },
-            )
-        return await call_next(request)
+    # Added last, so outermost: the CSRF guard runs before CORS and the routes.
+    app.add_middleware(ExoguardMiddleware, metrics=app.state.metrics, seen=state.seen)
 
     @app.exception_handler(ExoguardError)
     async def domain_error(request: Request, exc: ExoguardError) -> JSONResponse:

@@ -16,11 +16,16 @@ class RateDecision:
 
 
 class RateLimiter(Protocol):
+    #: True when `hit` waits on the network (async routes then call it from a thread).
+    blocking: bool
+
     def hit(self, key: str, *, limit: int, window_s: int = 60) -> RateDecision: ...
 
 
 class MemoryRateLimiter:
     """Per-process counters (the embedded single-user default)."""
+
+    blocking = False
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -40,6 +45,8 @@ class MemoryRateLimiter:
 
 class RedisRateLimiter:
     """Counters shared by every API replica: INCR + EXPIRE on a per-window key."""
+
+    blocking = True
 
     def __init__(self, url: str) -> None:
         import redis

@@ -14,8 +14,45 @@ from sqlalchemy.orm import Session, sessionmaker
 from exoguard.config import Settings
 from exoguard.jobs.runner import JobRunner, make_runner
 from exoguard.store.db import make_engine, make_sessionmaker
+from exoguard.store.models import User
 
 log = logging.getLogger(__name__)
+
+
+class UserCache:
+    """The user of each recently seen session token, trusted for ``ttl_s`` seconds.
+
+    Only the predict route (the hot path) reads it: every other route reads the user from
+    the database. Entries are detached ``User`` rows, read only for their id and role.
+    """
+
+    def __init__(self, ttl_s: float, *, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, User]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> User | None:
+        """The cached user of `token`, or None when unknown or older than ``ttl_s``."""
+        entry = self._entries.get(token)
+        if entry is None or time.monotonic() >= entry[0]:
+            return None
+        return entry[1]
+
+    def put(self, token: str, user: User) -> None:
+        if self.ttl_s <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                now = time.monotonic()
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+            self._entries[token] = (time.monotonic() + self.ttl_s, user)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
 @dataclass
@@ -26,6 +63,7 @@ class AppState:
     jobs: JobRunner
     migrate_on_start: bool = True
     gauges_refreshed_at: float = float("-inf")
+    users: UserCache = field(default_factory=lambda: UserCache(0.0))
     _last_seen: dict[str, float] = field(default_factory=dict)
     _seen_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -33,7 +71,14 @@ class AppState:
     def create(cls, settings: Settings, *, migrate_on_start: bool = True) -> AppState:
         engine = make_engine(settings.database_url)
         sessions = make_sessionmaker(engine)
-        return cls(settings, engine, sessions, make_runner(sessions, settings), migrate_on_start)
+        return cls(
+            settings,
+            engine,
+            sessions,
+            make_runner(sessions, settings),
+            migrate_on_start,
+            users=UserCache(settings.auth_cache_s),
+        )
 
     def start(self) -> None:
         """Apply migrations (idempotent), create storage folders, start the job runner."""

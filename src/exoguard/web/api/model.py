@@ -23,6 +23,8 @@ from exoguard.web.deps import (
     StateDep,
     get_optional_user,
 )
+from exoguard.web.ratelimit import RateLimiter
+from exoguard.web.security import SESSION_COOKIE
 from exoguard.web.services import datasets, predictions, training
 from exoguard.web.services import models as model_service
 from exoguard.web.state import AppState
@@ -117,7 +119,7 @@ async def predict(body: PredictIn, request: Request, state: StateDep) -> JSONRes
     one trip to the thread pool, and no database connection is held while the model works.
     """
     settings = state.settings
-    user = await run_in_threadpool(_admit, request, state, settings.rate_limit_per_minute)
+    user = await _admit(request, state, settings.rate_limit_per_minute)
     if body.candidates is not None:
         rows = [c.model_dump(exclude={"label", "disposition", "source"}) for c in body.candidates]
         batcher = predictions.batcher_for(
@@ -137,8 +139,29 @@ async def predict(body: PredictIn, request: Request, state: StateDep) -> JSONRes
     )
 
 
-def _admit(request: Request, state: AppState, limit: int) -> User:
-    """The logged-in user (401 otherwise), counted against the predict rate limit."""
+async def _admit(request: Request, state: AppState, limit: int) -> User:
+    """The logged-in user (401 otherwise), counted against the predict rate limit.
+
+    The user of a session read in the last ``settings.auth_cache_s`` seconds is reused, and
+    in-process rate counters are hit in place: a warm request makes no trip to the thread
+    pool.
+    """
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise AuthError("not logged in")
+    user = state.users.get(token)
+    if user is None:
+        user = await run_in_threadpool(_load_user, request, state)
+        state.users.put(token, user)
+    limiter: RateLimiter = request.app.state.rate_limiter
+    if limiter.blocking:
+        await run_in_threadpool(enforce_rate_limit, request, user, action="predict", limit=limit)
+    else:
+        enforce_rate_limit(request, user, action="predict", limit=limit)
+    return user
+
+
+def _load_user(request: Request, state: AppState) -> User:
     session = state.sessions()
     try:
         user = get_optional_user(request, session)
@@ -147,7 +170,6 @@ def _admit(request: Request, state: AppState, limit: int) -> User:
         session.close()
     if user is None:
         raise AuthError("not logged in")
-    enforce_rate_limit(request, user, action="predict", limit=limit)
     return user
 
 

@@ -1,0 +1,146 @@
+"""The application's own ASGI middleware: CSRF guard, request metrics, security headers.
+
+A plain ASGI class rather than ``@app.middleware("http")``: Starlette's ``BaseHTTPMiddleware``
+spawns task groups and wraps the request and response streams on every request, which cost
+more CPU than the whole predict route (``bench/api.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from http.cookies import SimpleCookie
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from exoguard.web.metrics import AppMetrics
+from exoguard.web.security import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, csrf_matches
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_EXEMPT = frozenset({"/api/auth/login", "/api/auth/register"})
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+)
+_CSRF_HEADER = CSRF_HEADER.lower().encode("latin-1")
+
+
+def _cookies(raw: bytes | None) -> dict[str, str]:
+    if not raw:
+        return {}
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(raw.decode("latin-1"))
+    except Exception:  # a malformed Cookie header counts as no cookies
+        return {}
+    return {key: morsel.value for key, morsel in jar.items()}
+
+
+class ExoguardMiddleware:
+    """CSRF double-submit check on cookie-authenticated API writes; metrics per route.
+
+    Parameters
+    ----------
+    app : ASGIApp
+        The wrapped application.
+    metrics : AppMetrics
+        Request counters, latency histogram and error counters (labelled by route template).
+    seen : callable
+        Called with the session cookie of every request that carries one (active users).
+    """
+
+    def __init__(self, app: ASGIApp, *, metrics: AppMetrics, seen: Callable[[str], None]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.seen = seen
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        method: str = scope["method"]
+        path: str = scope["path"]
+        cookie_header: bytes | None = None
+        csrf_header: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                cookie_header = value if cookie_header is None else cookie_header + b"; " + value
+            elif name == _CSRF_HEADER:
+                csrf_header = value
+        cookies = _cookies(cookie_header)
+        session_token = cookies.get(SESSION_COOKIE)
+        status = {"code": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = int(message["status"])
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            if (
+                method in UNSAFE_METHODS
+                and path.startswith("/api/")
+                and path not in CSRF_EXEMPT
+                and session_token
+                and not csrf_matches(
+                    cookies.get(CSRF_COOKIE),
+                    csrf_header.decode("latin-1") if csrf_header is not None else None,
+                )
+            ):
+                # Double-submit cookie: a cookie-authenticated write must echo the CSRF
+                # cookie in a header, which a page on another origin cannot read.
+                await _send_json(
+                    send_wrapper,
+                    403,
+                    {
+                        "detail": f"missing or wrong {CSRF_HEADER} header (CSRF protection)",
+                        "error": "CSRFError",
+                    },
+                )
+            else:
+                await self.app(scope, receive, send_wrapper)
+        finally:
+            if session_token:
+                self.seen(session_token)
+            template = _route_template(scope)
+            code = str(status["code"])
+            self.metrics.requests.labels(method, template, code).inc()
+            self.metrics.latency.labels(template).observe(time.perf_counter() - started)
+            if status["code"] >= 400:
+                self.metrics.errors.labels(template, code).inc()
+
+
+async def _send_json(send: Send, status: int, content: dict[str, Any]) -> None:
+    body = json.dumps(content).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's path template (``/api/jobs/{job_id}``), ``unmatched`` when none.
+
+    A route of a router included under ``/api`` knows only its own part of the path.
+    """
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if not isinstance(path, str):
+        return "unmatched"
+    if scope["path"].startswith("/api/") and not path.startswith("/api/"):
+        return "/api" + path
+    return path
