@@ -186,8 +186,13 @@ def test_model_figures_and_headline_of_network_and_ensemble_versions() -> None:
         "injected_test": _block(True) | {"roc_auc": 0.97},
         "catalog": {"kepler_holdout": _block(True), "cross_mission": {"tess": _block(False)}},
     }
-    figures, missing = _figures.model_figures(network, None)
+    figures, missing = _figures.model_figures(network, None, kind="multibranch")
     assert missing == {"importance": "no feature importance stored with this version"}
+    occlusion = [{"feature": "local view", "mean_abs_shap": 0.8}]
+    axis = _figures.model_figures(network, occlusion, kind="multibranch")[0]["importance"]
+    assert axis["layout"]["xaxis"]["title"]["text"] == "Mean |occlusion effect| (log-odds)"
+    shap = _figures.model_figures(network, occlusion)[0]["importance"]
+    assert shap["layout"]["xaxis"]["title"]["text"].startswith("Mean |SHAP value|")
     assert figures["confusion"]["layout"]["title"]["text"].endswith("held-out injected set")
     names = [d["name"] for d in figures["roc"]["data"]]
     assert names[:2] == [

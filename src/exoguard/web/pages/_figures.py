@@ -327,10 +327,24 @@ def pr_from_roc(
     }
 
 
+#: Axis title of the global importance of each model kind (how it was measured).
+IMPORTANCE_AXIS = {
+    "gbm": "Mean |SHAP value| (log-odds)",
+    "ensemble": "Mean |SHAP value| of the GBM part (log-odds)",
+    "multibranch": "Mean |occlusion effect| (log-odds)",
+}
+
+
 def model_figures(
-    metrics: Mapping[str, Any], importance: Sequence[Mapping[str, Any]] | None
+    metrics: Mapping[str, Any],
+    importance: Sequence[Mapping[str, Any]] | None,
+    *,
+    kind: str = "gbm",
 ) -> tuple[Figures, Missing]:
-    """Confusion matrix, ROC, precision–recall, calibration and feature importance."""
+    """Confusion matrix, ROC, precision–recall, calibration and feature importance.
+
+    ``kind`` (gbm, multibranch, ensemble) names how the stored importance was measured.
+    """
     figures: Figures = {}
     missing: Missing = {}
     if importance:
@@ -338,7 +352,9 @@ def model_figures(
             str(i["feature"]): float(i.get("mean_abs_shap", i.get("importance", 0.0)))
             for i in importance
         }
-        figures["importance"] = charts.feature_importance_figure(values)
+        figures["importance"] = charts.feature_importance_figure(
+            values, x_title=IMPORTANCE_AXIS.get(kind, "Mean |contribution|")
+        )
     else:
         missing["importance"] = "no feature importance stored with this version"
     blocks = _evaluation_blocks(metrics)

@@ -239,7 +239,9 @@ def model_charts(version_id: str, session: SessionDep, settings: SettingsDep) ->
     from exoguard.web.services import models
 
     stored = models.metrics(session, settings, version_id)
-    figures, missing = _figures.model_figures(stored["metrics"], stored.get("importance"))
+    figures, missing = _figures.model_figures(
+        stored["metrics"], stored.get("importance"), kind=stored["version"]["kind"]
+    )
     return _payload(figures, missing)
 
 
