@@ -107,6 +107,9 @@ def test_geometry_helpers() -> None:
     ) == pytest.approx(13.0, rel=0.03)
     with pytest.raises(ValueError, match="q1"):
         u_from_q(1.5, 0.1)
+    # an impact beyond the orbit is a clear error, not a math domain error
+    with pytest.raises(ValueError, match="impact <= a_rs"):
+        transit_duration_hours(period_days=0.6, a_rs=1.2, rp_rs=0.8, impact=1.5)
 
 
 def test_eclipsing_binary_primary_secondary_and_dilution() -> None:

@@ -113,6 +113,21 @@ def test_every_kind_generates_a_labelled_sample(hosts: list[ds.Host], kind: str)
         assert 0 < sample.injection.dilution < 1
 
 
+def test_binaries_too_close_to_be_detached_are_not_drawn(
+    hosts: list[ds.Host], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A short period around a low-density star puts the companion inside the primary
+    (a/R* <= 1 + k): the draw is dropped, never a crash of the whole set."""
+    inj = get_config("small").data.injection
+    host = hosts[0]
+    monkeypatch.setattr(ds, "_eclipse_geometry", lambda *a, **k: (0.5, host.raw.time_bjd[0], 1.1))
+    rng = np.random.default_rng(0)
+    for background in (False, True):
+        assert all(
+            ds._inject_binary(host, inj, rng, background=background) is None for _ in range(30)
+        )
+
+
 def test_star_split_keeps_stars_apart_and_holds_out_each_mission(
     hosts: list[ds.Host],
 ) -> None:

@@ -96,6 +96,8 @@ def transit_duration_hours(
     """
     if impact >= 1 + rp_rs:
         return 0.0
+    if not 0 <= impact <= a_rs:
+        raise ValueError(f"need 0 <= impact <= a_rs, got impact {impact} with a_rs {a_rs}")
     inc = math.acos(impact / a_rs)
     arg = math.sqrt((1 + rp_rs) ** 2 - impact**2) / (a_rs * math.sin(inc))
     return float(period_days / math.pi * math.asin(min(1.0, arg)) * 24.0)

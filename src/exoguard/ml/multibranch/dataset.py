@@ -349,6 +349,8 @@ def _inject_binary(
     b = float(rng.uniform(0.0, 1.0 + 0.8 * k))
     sb = _draw(rng, inj.eb_surface_brightness_ratio)
     u = (_draw(rng, inj.limb_u1), _draw(rng, inj.limb_u2))
+    if not a_rs > 1.0 + k:  # the two stars would overlap: not a detached binary
+        return None
     dur = transit_duration_hours(period_days=period, a_rs=a_rs, rp_rs=k, impact=b)
     if not dur > 0:
         return None
