@@ -235,6 +235,18 @@ def test_predict_trusts_a_session_user_for_auth_cache_s_only(api: Api) -> None:
         api.users.pop("short-lived")
 
 
+def test_warm_up_loads_the_active_model_and_stores_nothing(
+    api: Api, postgres_base_url: str | None, tmp_path: Path
+) -> None:
+    from exoguard.web.services.predictions import warm_up
+
+    before = (api.count(Candidate), api.count(Prediction))
+    assert warm_up(api.factory, api.settings) == api.model_version
+    assert (api.count(Candidate), api.count(Prediction)) == before
+    with api_world(postgres_base_url, tmp_path / "none", with_model=False) as empty:
+        assert warm_up(empty.factory, empty.settings) is None
+
+
 def test_predict_a_dataset(api: Api) -> None:
     with api.client("explorer") as client:
         dataset_id = upload(client, "koi.csv", koi_slice(12)).json()["dataset_id"]

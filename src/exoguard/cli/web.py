@@ -53,7 +53,7 @@ def serve(
         err=True,
     )
     uvicorn.run(
-        "exoguard.web.app:create_app",
+        "exoguard.web.app:create_server_app",
         factory=True,
         host=host,
         port=port,

@@ -107,6 +107,27 @@ def score_frame(
     return scores
 
 
+def warm_up(factory: sessionmaker[Session], settings: Settings) -> str | None:
+    """Load the active model by scoring one typed-in row (nothing is stored); its version.
+
+    None when there is no active model; a model that fails to load is logged, not raised:
+    the server still starts, and predict answers with the error.
+    """
+    session = factory()
+    try:
+        version = active_version_id(session)
+    except ModelNotReadyError:
+        return None
+    finally:
+        session.close()
+    try:
+        score_frame(manual_frame([{"period_days": 10.0}]), version=version, settings=settings)
+    except Exception:
+        log.exception("could not load the active model %s at start-up", version)
+        return None
+    return version
+
+
 # ----------------------------------------------------------------------------- inputs
 def manual_rows(candidates: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Harmonised rows of typed-in candidates (each gets a fresh ``manual-…`` object id).
