@@ -353,9 +353,12 @@ def _base() -> MultibranchConfig:
         ),
         scalar=ScalarBranchConfig(hidden=128, dropout=0.3, out_dim=64),
         fusion=FusionConfig(hidden=128, dropout=0.3),
-        training=TrainingConfig(epochs=15, batch_size=64, patience=4, n_threads=1),
+        # two threads: an epoch takes about half as long on 2 cores (64 s for 30,000 samples
+        # against 80 s for 20,000 with one thread)
+        training=TrainingConfig(epochs=15, batch_size=64, patience=4, n_threads=2),
         # 20,000 injected samples: held-out ROC AUC 0.978 against 0.967 with 10,000 (same
-        # test set, multibranch-0007 vs -0003), and every real object right or flagged
+        # test set, multibranch-0007 vs -0003), and every real object right or flagged;
+        # 30,000 gave no more (0.978)
         data=DataConfig(injection=InjectionConfig(n_samples=20000)),
     )
 
