@@ -53,6 +53,18 @@ def test_bin_median_matches_slow_reference() -> None:
     slow, cs = bin_median_slow(x, y, lo=-1, hi=1, n_bins=137)
     np.testing.assert_array_equal(cf, cs)
     np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12)
+    # constant values, and a light curve with one huge outlier (the sort key's resolution
+    # is (max - min) * 2**-40): the medians still agree with the reference
+    flat = np.ones(400)
+    assert np.all(bin_median(x[:400], flat, lo=-1, hi=1, n_bins=16)[0] == 1.0)
+    flux = 1 + 1e-4 * rng.normal(size=5000)
+    flux[123] = 1e3
+    np.testing.assert_allclose(
+        bin_median(x, flux, lo=-1, hi=1, n_bins=2001)[0],
+        bin_median_slow(x, flux, lo=-1, hi=1, n_bins=2001)[0],
+        rtol=0,
+        atol=1e-9,
+    )
     # overlapping bins of the same width as the spacing equal the plain bins
     over, co = bin_median_overlapping(x, y, lo=-1, hi=1, n_bins=137, bin_width=2 / 137 * 0.999999)
     np.testing.assert_allclose(over[co > 0], fast[co > 0], atol=1e-12)
