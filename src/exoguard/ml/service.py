@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,11 +45,20 @@ _REGISTRY_TTL_S = 30.0
 _registry_cache: dict[tuple[str, str], tuple[float, ModelRegistry]] = {}
 
 
+#: Records of explicitly named versions, per registry. A version's kind, config and
+#: artifacts never change once registered, so scoring reads its record once instead of one
+#: database query per call; the cached ``status`` may be stale and is not read here.
+_records: weakref.WeakKeyDictionary[ModelRegistry, dict[str, VersionRecord]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def clear_cache() -> None:
     """Forget loaded models and registries (tests; after artifacts change on disk)."""
     with _lock:
         _cache.clear()
         _registry_cache.clear()
+        _records.clear()
 
 
 def default_registry() -> ModelRegistry:
@@ -73,7 +83,15 @@ def version_record(
 ) -> VersionRecord:
     """The registry record of ``version`` (the active one when None), of a servable kind."""
     registry = registry or default_registry()
-    record = registry.require_active() if version is None else registry.get(version)
+    if version is None:
+        record = registry.require_active()
+    else:
+        with _lock:
+            cached = _records.get(registry, {}).get(version)
+        record = cached if cached is not None else registry.get(version)
+        if cached is None and record.kind in SERVABLE_KINDS:
+            with _lock:
+                _records.setdefault(registry, {})[version] = record
     if record.kind not in SERVABLE_KINDS:
         raise ModelNotReadyError(
             f"model {record.id!r} is of kind {record.kind!r}; servable kinds: "
