@@ -1036,7 +1036,9 @@ def catalog_arrays(
         given = pd.to_numeric(frame["n_candidates_on_host"], errors="coerce")
         if given.notna().all():
             counts = given.to_numpy(dtype=float)
-    scalar = scalar_matrix(frame.to_dict("records"), features=names, n_candidates_on_host=counts)
+    scalar = scalar_matrix(
+        frame.reset_index(drop=True), features=names, n_candidates_on_host=counts
+    )
     label = (
         frame["label"].astype(str).to_numpy()
         if "label" in frame.columns

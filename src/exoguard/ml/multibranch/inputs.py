@@ -195,7 +195,7 @@ def default_scalar_features() -> tuple[str, ...]:
 
 
 def scalar_matrix(
-    rows: Sequence[Mapping[str, Any]],
+    rows: Sequence[Mapping[str, Any]] | pd.DataFrame,
     *,
     features: Sequence[str] | None = None,
     n_candidates_on_host: Sequence[float] | np.ndarray | None = None,
@@ -205,7 +205,7 @@ def scalar_matrix(
 
     Parameters
     ----------
-    rows : sequence of mappings
+    rows : sequence of mappings, or DataFrame
         Harmonised rows (``host_id`` groups the candidates of one star).
     features : sequence of str, optional
         Names, in order: catalog features of :mod:`exoguard.ml.features` and
@@ -230,7 +230,7 @@ def scalar_matrix(
             ", ".join(ALL_FEATURES),
             ", ".join(LC_FEATURES),
         )
-    frame = pd.DataFrame(list(rows))
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     n = len(frame)
     counts = None if n_candidates_on_host is None else np.asarray(n_candidates_on_host, float)
     catalog_names = [f for f in names if f in ALL_FEATURES]
