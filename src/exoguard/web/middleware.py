@@ -7,12 +7,12 @@ more CPU than the whole predict route (``bench/api.py``).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from http.cookies import SimpleCookie
-from typing import Any
 
+from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from exoguard.web.metrics import AppMetrics
@@ -24,18 +24,6 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
 )
-_CSRF_HEADER = CSRF_HEADER.lower().encode("latin-1")
-
-
-def _cookies(raw: bytes | None) -> dict[str, str]:
-    if not raw:
-        return {}
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(raw.decode("latin-1"))
-    except Exception:  # a malformed Cookie header counts as no cookies
-        return {}
-    return {key: morsel.value for key, morsel in jar.items()}
 
 
 class ExoguardMiddleware:
@@ -63,24 +51,19 @@ class ExoguardMiddleware:
         started = time.perf_counter()
         method: str = scope["method"]
         path: str = scope["path"]
-        cookie_header: bytes | None = None
-        csrf_header: bytes | None = None
-        for name, value in scope["headers"]:
-            if name == b"cookie":
-                cookie_header = value if cookie_header is None else cookie_header + b"; " + value
-            elif name == _CSRF_HEADER:
-                csrf_header = value
-        cookies = _cookies(cookie_header)
+        # the same parsing as ``Request.headers`` / ``Request.cookies`` in the routes
+        headers = Headers(scope=scope)
+        cookies = cookie_parser(headers.get("cookie", ""))
         session_token = cookies.get(SESSION_COOKIE)
         status = {"code": 500}
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = int(message["status"])
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
-                message = {**message, "headers": headers}
+                raw = list(message.get("headers", []))
+                present = {name.lower() for name, _ in raw}
+                raw.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                message = {**message, "headers": raw}
             await send(message)
 
         try:
@@ -89,21 +72,18 @@ class ExoguardMiddleware:
                 and path.startswith("/api/")
                 and path not in CSRF_EXEMPT
                 and session_token
-                and not csrf_matches(
-                    cookies.get(CSRF_COOKIE),
-                    csrf_header.decode("latin-1") if csrf_header is not None else None,
-                )
+                and not csrf_matches(cookies.get(CSRF_COOKIE), headers.get(CSRF_HEADER))
             ):
                 # Double-submit cookie: a cookie-authenticated write must echo the CSRF
                 # cookie in a header, which a page on another origin cannot read.
-                await _send_json(
-                    send_wrapper,
-                    403,
-                    {
+                refused = JSONResponse(
+                    status_code=403,
+                    content={
                         "detail": f"missing or wrong {CSRF_HEADER} header (CSRF protection)",
                         "error": "CSRFError",
                     },
                 )
+                await refused(scope, receive, send_wrapper)
             else:
                 await self.app(scope, receive, send_wrapper)
         finally:
@@ -115,21 +95,6 @@ class ExoguardMiddleware:
             self.metrics.latency.labels(template).observe(time.perf_counter() - started)
             if status["code"] >= 400:
                 self.metrics.errors.labels(template, code).inc()
-
-
-async def _send_json(send: Send, status: int, content: dict[str, Any]) -> None:
-    body = json.dumps(content).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 def _route_template(scope: Scope) -> str:
