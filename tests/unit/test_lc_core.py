@@ -18,7 +18,7 @@ from exoguard.core.cleaning import (
     resolve_quality_bitmask,
     stitch,
 )
-from exoguard.core.detrend import default_window_days, detrend
+from exoguard.core.detrend import default_window_days, detrend, edge_linear_trend
 from exoguard.core.lightcurve import LightCurve, fold_phase_days
 from exoguard.errors import ValidationError
 
@@ -198,3 +198,90 @@ def test_detrend_does_not_cross_segments() -> None:
     lc = stitch([a, b])
     flat, _ = detrend(lc, window_days=1.0)
     assert np.max(np.abs(flat.flux - 1)) < 1e-3  # no ramp at the join
+
+
+def _spotted(lc: LightCurve) -> tuple[LightCurve, np.ndarray]:
+    """A spotted star's trend: 2 % modulation, at its steepest at both ends of the curve."""
+    t = lc.time_bjd
+    period = 2 * (t[-1] - t[0]) / 11  # 5.5 cycles: both ends at zero crossings
+    trend_true = 1.0 + 0.02 * np.sin(2 * np.pi * (t - t[0]) / period)
+    return lc.with_flux(lc.flux * trend_true), trend_true
+
+
+def test_detrend_edges_follow_a_steep_trend() -> None:
+    # wotan's one-sided edge windows lag the slope by ~ slope x window / 4 (ramps of
+    # several parts per thousand on a spotted star); the local-linear edge fit does not.
+    lc, trend_true = _spotted(box_lc(n=1500, depth=0.0, noise=2e-4, seed=5))
+    t = lc.time_bjd
+    edge = (t < t[0] + 0.75) | (t > t[-1] - 0.75)
+    _, trend_loc = detrend(lc, window_days=1.5, edges="location")
+    flat, trend_lin = detrend(lc, window_days=1.5)
+    near = (t < t[0] + 0.25) | (t > t[-1] - 0.25)
+    err_loc, err_lin = np.abs(trend_loc - trend_true), np.abs(trend_lin - trend_true)
+    assert err_loc[near].max() > 5e-3  # the lag this guards against (measured 7.9e-3)
+    assert err_lin[near].max() < 6e-4  # measured 3.7e-4
+    # further in, both carry the biweight's curvature bias (interior max 2.1e-3)
+    assert err_lin[edge].max() < err_lin[~edge].max()
+    np.testing.assert_array_equal(trend_lin[~edge], trend_loc[~edge])  # interior untouched
+    assert "local-linear edges" in flat.notes[-1]
+    with pytest.raises(ValueError, match="linear"):
+        detrend(lc, edges="cubic")
+
+
+def test_detrend_edges_keep_a_transit_and_honour_the_mask() -> None:
+    # A 2.4-h transit 0.2 d from the start: the robust weights ignore it; masking it
+    # keeps the trend under it at the true level too.
+    base = box_lc(n=1500, depth=0.0, noise=1e-4, seed=6)
+    in_transit = np.abs(base.time_bjd - base.time_bjd[0] - 0.2) < 0.05
+    base = base.with_flux(np.where(in_transit, base.flux - 0.004, base.flux))
+    lc, trend_true = _spotted(base)
+    assert in_transit.sum() >= 4
+    flat, trend = detrend(lc, window_days=1.5)
+    assert 1 - np.median(flat.flux[in_transit]) == pytest.approx(0.004, rel=0.15)
+    near = np.abs(lc.time_bjd - (lc.time_bjd[0] + 0.2)) < 0.3
+    assert np.max(np.abs(trend - trend_true)[near]) < 1e-3  # measured 6.5e-4
+    flat_loc, _ = detrend(lc, window_days=1.5, edges="location")
+    assert abs(1 - np.median(flat_loc.flux[in_transit]) - 0.004) > 1e-3  # lagged trend
+    # masked points do not shape the edge fit: same trend as without the transit
+    mask = np.abs(lc.time_bjd - lc.time_bjd[0] - 0.2) < 0.1
+    _, trend_m = detrend(lc, window_days=1.5, mask=mask)
+    no_transit, _ = _spotted(base.with_flux(np.where(in_transit, base.flux + 0.004, base.flux)))
+    _, trend_free = detrend(no_transit, window_days=1.5, mask=mask)
+    np.testing.assert_allclose(trend_m, trend_free, rtol=0, atol=1e-12)
+    assert not np.allclose(trend, trend_free, rtol=0, atol=1e-5)
+
+
+def _slow_edge_fit(
+    t: np.ndarray,
+    f: np.ndarray,
+    start: float,
+    t_i: float,
+    half: float,
+    n_iter: int = 8,
+    c: float = 5.0,
+) -> float:
+    """Obviously-correct reference: IRLS with Tukey weights, one point at a time."""
+    sel = (t >= t_i - half) & (t < t_i + half)
+    x, y = t[sel] - t_i, f[sel]
+    level, slope = start, 0.0
+    for _ in range(n_iter):
+        r = y - (level + slope * x)
+        mad = np.median(np.abs(r))
+        u = r / (c * mad) if mad > 0 else np.zeros_like(r)
+        w = np.where(np.abs(u) < 1, (1 - u**2) ** 2, 0.0)
+        a = np.vstack([np.ones_like(x), x]).T
+        level, slope = np.linalg.solve(a.T @ (w[:, None] * a), a.T @ (w * y))
+    return float(level)
+
+
+def test_edge_linear_trend_matches_slow_reference() -> None:
+    rng = np.random.default_rng(7)
+    t = np.sort(rng.uniform(0, 4, 400))
+    f = 1 + 0.01 * np.sin(t) + rng.normal(0, 5e-4, t.size)
+    f[[3, 10, 390]] -= 0.01  # outliers the weights must drop
+    start = np.full(t.size, np.median(f))
+    fast = edge_linear_trend(t, f, start, window_days=1.0)
+    for i in np.flatnonzero((t < t[0] + 0.5) | (t > t[-1] - 0.5)):
+        assert fast[i] == pytest.approx(_slow_edge_fit(t, f, start[i], t[i], 0.5), abs=1e-9)
+    inner = (t >= t[0] + 0.5) & (t <= t[-1] - 0.5)
+    np.testing.assert_array_equal(fast[inner], start[inner])

@@ -13,6 +13,13 @@ Masking: points where ``mask`` is True (e.g. found transits, from
 those points is estimated from the unmasked points in the window, and linearly
 interpolated where a whole window is masked. This is how the search re-runs the
 detrending with its candidates masked.
+
+Edges: within half a window of a segment's ends the biweight window is one-sided, and a
+running location estimate lags a steep trend there (a spotted star's curve keeps ramps of
+several parts per thousand at each end). There the trend is replaced by a robust
+*local-linear* fit over the same one-sided window (Tukey biweight weights, ``c = 5``
+MADs, iterated), which follows a linear trend without bias; see :func:`edge_linear_trend`.
+``edges="location"`` keeps wotan's estimate.
 """
 
 from __future__ import annotations
@@ -30,6 +37,11 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_DURATION_HOURS = 12.0
 WINDOW_PER_DURATION = 3.0
 METHODS = ("biweight", "median", "welsch", "andrewsinewave")
+EDGE_MODES = ("linear", "location")
+#: Tukey biweight tuning constant (in MADs), wotan's default for its biweight.
+BIWEIGHT_C = 5.0
+#: Fewest usable points in an edge window for the local-linear fit (else wotan's value).
+MIN_EDGE_POINTS = 8
 
 
 def default_window_days(max_duration_hours: float = DEFAULT_MAX_DURATION_HOURS) -> float:
@@ -51,6 +63,137 @@ def _fill_gaps(time: FloatArray, trend: FloatArray) -> FloatArray:
     return out
 
 
+def _split_at_gaps(time: FloatArray, break_tolerance_days: float) -> list[tuple[int, int]]:
+    """``[start, stop)`` index ranges of ``time`` (sorted) split at gaps > the tolerance."""
+    cuts = np.flatnonzero(np.diff(time) > break_tolerance_days) + 1
+    bounds = np.concatenate(([0], cuts, [time.size]))
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+
+_EDGE_CHUNK = 256
+
+
+def _fit_edge_chunk(
+    t_edge: FloatArray,
+    start_level: FloatArray,
+    t_pool: FloatArray,
+    f_pool: FloatArray,
+    ok_pool: np.ndarray,
+    *,
+    half: float,
+    n_iter: int,
+    c: float,
+) -> FloatArray:
+    """Robust local-linear values at ``t_edge`` (rows) from the pool's points (columns)."""
+    x = t_pool[None, :] - t_edge[:, None]  # days from t_i
+    inside = (x >= -half) & (x < half) & ok_pool[None, :]
+    y = np.broadcast_to(f_pool[None, :], x.shape)
+    enough = inside.sum(axis=1) >= MIN_EDGE_POINTS
+    level = np.array(start_level, dtype=np.float64, copy=True)
+    if not np.isfinite(level).all():  # wotan had no estimate: start from the window median
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(np.where(inside, y, np.nan), axis=1)
+        level = np.where(np.isfinite(level), level, med)
+    slope = np.zeros(t_edge.size)
+    for _ in range(n_iter):
+        resid = np.where(inside, y - (level[:, None] + slope[:, None] * x), np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mad = np.nanmedian(np.abs(resid), axis=1)
+        mad = np.where(np.isfinite(mad) & (mad > 0), mad, np.inf)[:, None]
+        u = np.where(inside, resid / (c * mad), np.inf)
+        w = np.where(np.abs(u) < 1, (1 - u**2) ** 2, 0.0)
+        s0 = w.sum(axis=1)
+        s1 = (w * x).sum(axis=1)
+        s2 = (w * x * x).sum(axis=1)
+        sy = (w * y).sum(axis=1)
+        sxy = (w * x * y).sum(axis=1)
+        det = s0 * s2 - s1 * s1
+        good = enough & (s0 > 0) & (det > 1e-12 * np.maximum(s0 * s2, 1e-300))
+        with np.errstate(all="ignore"):
+            new_level = (s2 * sy - s1 * sxy) / det
+            new_slope = (s0 * sxy - s1 * sy) / det
+        level = np.where(good, new_level, level)
+        slope = np.where(good, new_slope, slope)
+    return np.where(enough & np.isfinite(level), level, start_level)
+
+
+def edge_linear_trend(
+    time: FloatArray,
+    flux: FloatArray,
+    trend: FloatArray,
+    *,
+    window_days: float,
+    use: np.ndarray | None = None,
+    n_iter: int = 8,
+    c: float = BIWEIGHT_C,
+) -> FloatArray:
+    """Replace ``trend`` within half a window of both ends by a robust local-linear fit.
+
+    For each point ``t_i`` within ``window_days / 2`` of the first or last time, a straight
+    line is fitted by iteratively reweighted least squares (Tukey biweight weights with
+    ``c`` MADs of the residuals) to the usable points of the window
+    ``t_i - window_days/2 <= t < t_i + window_days/2`` (the same one-sided window as
+    wotan's), starting from ``trend``; the trend becomes the line's value at ``t_i``.
+    A location estimate at an edge lags a slope by about ``slope × window / 4``; the line
+    does not.
+
+    Parameters
+    ----------
+    time : ndarray, shape (n,)
+        Sorted times of one segment (days).
+    flux : ndarray, shape (n,)
+    trend : ndarray, shape (n,)
+        The running location estimate (may hold NaN where a window was fully masked).
+    window_days : float
+        Window length (days).
+    use : bool ndarray, shape (n,), optional
+        False for points that must not shape the fit (masked transits).
+    n_iter : int
+        Reweighting iterations.
+    c : float
+        Biweight tuning constant in MADs.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        A new trend; unchanged away from the edges and where an edge window has fewer
+        than ``MIN_EDGE_POINTS`` usable points.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(0.0, 5.0, 0.02)
+    >>> f = 1 + 0.01 * t  # a steep linear trend
+    >>> lagged = f.copy(); lagged[:25] = 1 + 0.01 * 0.25  # a location estimate's lag
+    >>> fixed = edge_linear_trend(t, f, lagged, window_days=1.0)
+    >>> bool(np.max(np.abs(fixed - f)) < 1e-9)
+    True
+    """
+    n = time.size
+    out = np.array(trend, dtype=np.float64, copy=True)
+    if n < MIN_EDGE_POINTS:
+        return out
+    ok = np.isfinite(flux) if use is None else (np.asarray(use, dtype=bool) & np.isfinite(flux))
+    half = 0.5 * window_days
+    first = np.flatnonzero(time < time[0] + half)
+    last = np.flatnonzero(time > time[-1] - half)
+    edges = np.unique(np.concatenate((first, last)))
+    if edges.size == 0:
+        return out
+    lo = np.searchsorted(time, time[edges] - half, side="left")
+    hi = np.searchsorted(time, time[edges] + half, side="left")
+    for start in range(0, edges.size, _EDGE_CHUNK):
+        sl = slice(start, start + _EDGE_CHUNK)
+        e = edges[sl]
+        pool = np.arange(lo[sl].min(), hi[sl].max())
+        out[e] = _fit_edge_chunk(
+            time[e], out[e], time[pool], flux[pool], ok[pool], half=half, n_iter=n_iter, c=c
+        )
+    return out
+
+
 def detrend(
     lc: LightCurve,
     *,
@@ -59,6 +202,7 @@ def detrend(
     mask: ArrayLike | None = None,
     method: str = "biweight",
     break_tolerance_days: float | None = None,
+    edges: str = "linear",
 ) -> tuple[LightCurve, FloatArray]:
     """Divide the light curve by a robust running trend, segment by segment.
 
@@ -76,6 +220,9 @@ def detrend(
         wotan time-windowed location estimator.
     break_tolerance_days : float, optional
         Split a segment at gaps longer than this (default: half the window).
+    edges : {'linear', 'location'}
+        Trend within half a window of each segment end: a robust local-linear fit
+        (default), or wotan's running location estimate.
 
     Returns
     -------
@@ -98,6 +245,8 @@ def detrend(
 
     if method not in METHODS:
         raise ValueError(f"method {method!r} is not allowed; use one of {METHODS}")
+    if edges not in EDGE_MODES:
+        raise ValueError(f"edges {edges!r} is not allowed; use one of {EDGE_MODES}")
     window = default_window_days(max_duration_hours) if window_days is None else window_days
     if not (np.isfinite(window) and window > 0):
         raise ValueError(f"window_days must be a positive number, got {window_days}")
@@ -123,12 +272,23 @@ def detrend(
                 return_trend=True,
                 mask=m[idx] if m[idx].any() else None,
             )
-        trend[idx] = _fill_gaps(t, np.asarray(seg_trend, dtype=np.float64))
+        seg_trend = np.asarray(seg_trend, dtype=np.float64)
+        if edges == "linear":
+            tol = 0.5 * window if break_tolerance_days is None else break_tolerance_days
+            finite = np.flatnonzero(np.isfinite(t) & np.isfinite(f))
+            for a, b in _split_at_gaps(t[finite], tol if tol > 0 else np.inf):
+                sub = finite[a:b]
+                seg_trend[sub] = edge_linear_trend(
+                    t[sub], f[sub], seg_trend[sub], window_days=window, use=~m[idx][sub]
+                )
+        trend[idx] = _fill_gaps(t, seg_trend)
     bad = ~(np.isfinite(trend) & (trend > 0))
     if bad.any():
         logger.warning("%s: %d points without a usable trend kept as 1", lc.target_id, bad.sum())
         trend[bad] = 1.0
     note = f"detrended: wotan {method}, window {window:.3g} d, per segment"
+    if edges == "linear":
+        note += ", local-linear edges"
     if m.any():
         note += f", {int(m.sum())} points masked from the fit"
     flat = lc.with_flux(lc.flux / trend, lc.flux_err / trend, note=note)

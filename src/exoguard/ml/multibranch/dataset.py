@@ -84,7 +84,7 @@ from exoguard.ml.multibranch.inputs import (
 logger = logging.getLogger(__name__)
 
 #: Bumped whenever generation changes in a way the config does not capture.
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"  # 4: local-linear detrending edges
 R_EARTH_PER_R_SUN = 109.076
 LOGG_SUN_CGS = 4.438
 #: Attempts to draw a usable sample before giving up on a host.
