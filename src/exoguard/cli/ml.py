@@ -42,9 +42,21 @@ def _config(name: str, params: list[str] | None) -> Any:
 
 
 def train(
-    model: Annotated[str, typer.Option("--model", help="Model kind: gbm.")] = "gbm",
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="Model kind: gbm, multibranch (the neural network) or ensemble "
+            "(--param mb_version=... --param gbm_version=...).",
+        ),
+    ] = "gbm",
     config: Annotated[
-        str, typer.Option("--config", help="Named config (default, small, transfer).")
+        str,
+        typer.Option(
+            "--config",
+            help="Named config: for gbm default, small, transfer; for multibranch base "
+            "(default), design, small, no_timeseries, no_views, no_scalar.",
+        ),
     ] = "default",
     param: Annotated[
         list[str] | None,
