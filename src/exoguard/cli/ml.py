@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from exoguard.errors import ConfigError, ModelNotReadyError
+from exoguard.jsonsafe import jsonable
 
 MODEL_KINDS = ("gbm",)
 
@@ -21,18 +21,8 @@ def _progress(total: int, desc: str) -> Any:
     return tqdm(total=total, desc=desc, file=sys.stderr, unit="model", leave=False, disable=None)
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    return obj
-
-
 def _dump(obj: Any) -> str:
-    return json.dumps(_jsonable(obj), indent=2)
+    return json.dumps(jsonable(obj), indent=2)
 
 
 def _config(name: str, params: list[str] | None) -> Any:
@@ -135,7 +125,7 @@ def evaluate(
             version=record.id if record and not param else None,
         )
     if record is not None and not param:
-        registry.update_metrics(record.id, {"evaluation": _jsonable(report)})
+        registry.update_metrics(record.id, {"evaluation": jsonable(report)})
         points = {f"kepler_cv_{k}": report["kepler_cv"][k] for k in ("roc_auc", "ece", "brier")}
         for m in ("tess", "k2"):
             if report["cross_mission"].get(m):

@@ -26,9 +26,9 @@ NEURAL_KINDS = ("multibranch", "ensemble")
 
 
 def _dump(obj: Any) -> str:
-    from exoguard.ml.multibranch.train import _jsonable
+    from exoguard.jsonsafe import jsonable
 
-    return json.dumps(_jsonable(obj), indent=2, default=str)
+    return json.dumps(jsonable(obj), indent=2, default=str)
 
 
 def _err(msg: str) -> None:
@@ -137,9 +137,7 @@ def run_train(
 
 def run_evaluate(*, version: str | None, real: bool = True) -> dict[str, Any]:
     """Re-evaluate a multibranch version on its held-out sets (stored in the registry)."""
-    from exoguard.ml.multibranch.train import (
-        _jsonable as jsonable,
-    )
+    from exoguard.jsonsafe import jsonable
     from exoguard.ml.multibranch.train import (
         evaluate_model,
         load_multibranch,

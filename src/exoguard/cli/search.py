@@ -16,22 +16,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from exoguard.jsonsafe import jsonable
+
 if TYPE_CHECKING:
     from exoguard.core.lightcurve import LightCurve
 
 ENGINE_CHOICES = ("fast", "astropy")
 INJECT_ENGINE_CHOICES = ("fast", "astropy", "astropy-ofir")
-
-
-def _finite(obj: Any) -> Any:
-    """NaN/inf -> None, recursively, so the output is strict JSON."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 @contextmanager
@@ -146,7 +137,7 @@ def search_cmd(
             }
         )
     if as_json:
-        typer.echo(json.dumps(_finite({"targets": targets_out}), indent=2))
+        typer.echo(json.dumps(jsonable({"targets": targets_out}), indent=2))
         return
     for target in targets_out:
         typer.echo(
@@ -297,7 +288,7 @@ def inject_recover_cmd(
         "files": written,
     }
     if as_json:
-        typer.echo(json.dumps(_finite(payload), indent=2))
+        typer.echo(json.dumps(jsonable(payload), indent=2))
         return
     for name, s in summary.items():
         typer.echo(

@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import json
-import math
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+
+from exoguard.jsonsafe import jsonable
 
 vetting_app = typer.Typer(
     name="vetting",
     help="Human-in-the-loop vetting: queue, reputation, aggregation, simulation.",
     no_args_is_help=True,
 )
-
-
-def _finite(obj: Any) -> Any:
-    """Replace NaN/inf by None so the output is strict JSON."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 @vetting_app.command("simulate")
@@ -78,7 +68,7 @@ def simulate_cmd(
         loop_method=method,  # type: ignore[arg-type]  # checked against AGGREGATION_METHODS
         seed=seed_value,
     )
-    data = _finite(report.to_dict())
+    data = jsonable(report.to_dict())
     if as_json:
         typer.echo(json.dumps(data))
         return

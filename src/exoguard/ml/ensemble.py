@@ -30,6 +30,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, roc_auc_score
 
 from exoguard.errors import ModelNotReadyError
+from exoguard.jsonsafe import jsonable
 
 logger = logging.getLogger(__name__)
 
@@ -297,7 +298,7 @@ def build_and_register(
 
     ``real``: also search and score the bundled real light curves with the ensemble (stored
     as ``real_lightcurves``; the activation decision stays on the held-out sets)."""
-    from exoguard.ml.multibranch.train import _jsonable, _registry
+    from exoguard.ml.multibranch.train import _registry
 
     reg = _registry(registry)
     ens, report = build_ensemble(mb_version, gbm_version, registry=reg, data=data, log=log)
@@ -305,7 +306,7 @@ def build_and_register(
     directory = reg.artifact_dir(version_id)
     try:
         ens.save(directory)
-        (directory / "metrics.json").write_text(json.dumps(_jsonable(report), indent=2))
+        (directory / "metrics.json").write_text(json.dumps(jsonable(report), indent=2))
         # the pages show the GBM component's SHAP importance for an ensemble
         gbm_rec = reg.get(ens.gbm_version)
         for src in (Path(gbm_rec.artifact_path), reg.artifact_dir(gbm_rec.id)):
@@ -317,7 +318,7 @@ def build_and_register(
             kind=KIND,
             config=ens.to_dict(),
             data_hash=f"{ens.mb_version}+{ens.gbm_version}",
-            metrics=_jsonable(report),
+            metrics=jsonable(report),
             activate_if_none=False,
         )
     except BaseException:
@@ -340,8 +341,8 @@ def build_and_register(
             registry=reg,
         )
         report["real_lightcurves"] = real_rep
-        reg.update_metrics(version_id, {"real_lightcurves": _jsonable(real_rep)})
-        (directory / "metrics.json").write_text(json.dumps(_jsonable(report), indent=2))
+        reg.update_metrics(version_id, {"real_lightcurves": jsonable(real_rep)})
+        (directory / "metrics.json").write_text(json.dumps(jsonable(report), indent=2))
     servable = KIND in servable_kinds()
     if report["better"] and activate_if_better and servable:
         rec = reg.activate(version_id)
@@ -359,14 +360,14 @@ def build_and_register(
             )
     elif log:
         log(f"{version_id} registered; not better than both components, not activated")
-    return {"version": rec.to_dict(), "report": _jsonable(report)}
+    return {"version": rec.to_dict(), "report": jsonable(report)}
 
 
 def evaluate_version(
     version: str, *, registry: Any | None = None, log: Log | None = None
 ) -> dict[str, Any]:
     """Re-run the held-out comparison of a registered ensemble's components."""
-    from exoguard.ml.multibranch.train import _jsonable, _registry
+    from exoguard.ml.multibranch.train import _registry
 
     reg = _registry(registry)
     rec = reg.get(version)
@@ -375,7 +376,7 @@ def evaluate_version(
     ens = DecisionEnsemble.from_dict(rec.config)
     _, report = build_ensemble(ens.mb_version, ens.gbm_version, registry=reg, log=log)
     report["version"] = version
-    return _jsonable(report)
+    return jsonable(report)
 
 
 def predict_frame(frame: Any, *, version: str | None = None, registry: Any | None = None) -> Any:

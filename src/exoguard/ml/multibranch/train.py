@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from exoguard.errors import ModelNotReadyError
+from exoguard.jsonsafe import jsonable
 from exoguard.ml.multibranch.arrays import SampleArrays
 from exoguard.ml.multibranch.configs import MultibranchConfig
 from exoguard.ml.multibranch.dataset import (
@@ -312,7 +313,7 @@ def save_version(
     directory = reg.artifact_dir(version_id)
     try:
         model.save(directory)
-        (directory / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=2))
+        (directory / "metrics.json").write_text(json.dumps(jsonable(metrics), indent=2))
         if importance is not None:
             (directory / "importance.json").write_text(json.dumps(importance, indent=2))
         digest = str(metrics.get("data_hash", ""))
@@ -322,7 +323,7 @@ def save_version(
             kind=KIND,
             config=model.config.model_dump(mode="json"),
             data_hash=digest,
-            metrics=_jsonable(_summary(metrics)),
+            metrics=jsonable(_summary(metrics)),
             activate_if_none=False,
         )
     except BaseException:
@@ -335,18 +336,6 @@ def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
     drop: set[str] = set()
     out = {k: v for k, v in metrics.items() if k not in drop}
     return out
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if np.isfinite(obj) else None
-    if isinstance(obj, np.floating | np.integer):
-        return _jsonable(obj.item())
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    return obj
 
 
 def load_multibranch(

@@ -12,7 +12,6 @@ import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from exoguard.catalogs.schema import HARMONISED_COLUMNS, PHYSICAL_COLUMNS
 from exoguard.config import Settings
 from exoguard.errors import ConflictError, ModelNotReadyError, ValidationError
+from exoguard.jsonsafe import jsonable
 from exoguard.store.db import session_scope
 from exoguard.store.models import Candidate, Job, User
 from exoguard.store.repositories import CandidateRepository, DatasetRepository
@@ -143,25 +143,11 @@ def search_frame(
         row["mission"] = row.get("mission") or lc.mission
         row["label"] = "candidate"
         rows.append(row)
-        features.append(_jsonable(cand.to_dict()))
+        features.append(jsonable(cand.to_dict()))
     frame = pd.DataFrame(rows, columns=list(HARMONISED_COLUMNS))
     for name in PHYSICAL_COLUMNS:
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
     return frame, features, LightCurveInputs(lc=lc, candidates=list(found), star=dict(star))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 # ----------------------------------------------------------------------------- writing
