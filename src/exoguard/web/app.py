@@ -27,7 +27,7 @@ from exoguard import __version__
 from exoguard.config import Settings, get_settings
 from exoguard.errors import ExoguardError
 from exoguard.web.metrics import AppMetrics
-from exoguard.web.middleware import ExoguardMiddleware
+from exoguard.web.middleware import API_PREFIX, ExoguardMiddleware
 from exoguard.web.ratelimit import make_rate_limiter
 from exoguard.web.state import AppState
 
@@ -50,7 +50,7 @@ def _swagger_dir() -> Path:
 def _include_routers(app: FastAPI) -> None:
     from exoguard.web import api, pages
 
-    for package, prefix in ((api, "/api"), (pages, "")):
+    for package, prefix in ((api, API_PREFIX), (pages, "")):
         for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
             module = importlib.import_module(f"{package.__name__}.{info.name}")
             router = getattr(module, "router", None)

@@ -18,8 +18,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from exoguard.web.metrics import AppMetrics
 from exoguard.web.security import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, csrf_matches
 
+#: Where the app mounts the JSON routers (``exoguard.web.app``) and the CSRF guard looks.
+API_PREFIX = "/api"
+
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-CSRF_EXEMPT = frozenset({"/api/auth/login", "/api/auth/register"})
+CSRF_EXEMPT = frozenset({f"{API_PREFIX}/auth/login", f"{API_PREFIX}/auth/register"})
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
@@ -69,7 +72,7 @@ class ExoguardMiddleware:
         try:
             if (
                 method in UNSAFE_METHODS
-                and path.startswith("/api/")
+                and path.startswith(API_PREFIX + "/")
                 and path not in CSRF_EXEMPT
                 and session_token
                 and not csrf_matches(cookies.get(CSRF_COOKIE), headers.get(CSRF_HEADER))
@@ -100,12 +103,12 @@ class ExoguardMiddleware:
 def _route_template(scope: Scope) -> str:
     """The matched route's path template (``/api/jobs/{job_id}``), ``unmatched`` when none.
 
-    A route of a router included under ``/api`` knows only its own part of the path.
+    A route of a router included under ``API_PREFIX`` knows only its own part of the path.
     """
     route = scope.get("route")
     path = getattr(route, "path", None)
     if not isinstance(path, str):
         return "unmatched"
-    if scope["path"].startswith("/api/") and not path.startswith("/api/"):
-        return "/api" + path
+    if scope["path"].startswith(API_PREFIX + "/") and not path.startswith(API_PREFIX + "/"):
+        return API_PREFIX + path
     return path
