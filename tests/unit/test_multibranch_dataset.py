@@ -214,3 +214,46 @@ def test_real_host_masks_known_transits() -> None:
     assert host.raw.n_points < lc.n_points
     # K00754.01 is a ~1 % deep FP: with its transits cut, no point is that low
     assert float(np.min(host.flat.flux)) > 0.995
+
+
+def test_other_candidates_transits_are_cut_before_diagnosis() -> None:
+    # Two planets; one transit of the 4.1-d planet falls on a transit of the 11.1-d one
+    # (as K00756.01/.02 in Kepler Q2): that single event is twice as deep and reads as an
+    # odd/even difference unless the other planet's transits are cut.
+    from types import SimpleNamespace
+
+    from exoguard.core.diagnostics import diagnose_transit, transit_mask
+    from exoguard.ml.multibranch.classify import commensurate, other_transits
+
+    rng = np.random.default_rng(11)
+    t = 2455000.0 + np.arange(0, 90, 0.0204)
+    a = SimpleNamespace(period_days=11.1, t0_bjd=2455004.0, duration_hours=5.0)
+    b = SimpleNamespace(period_days=4.1355, t0_bjd=2455004.0 + 5 * 11.1 - 13 * 4.1355,
+                        duration_hours=3.5)  # fmt: skip
+    alias = SimpleNamespace(period_days=22.2, t0_bjd=2455004.0, duration_hours=5.0)
+    secondary = SimpleNamespace(period_days=11.1, t0_bjd=2455009.55, duration_hours=5.0)
+    f = 1 + rng.normal(0, 2e-4, t.size)
+    for c, depth in ((a, 1200e-6), (b, 1000e-6)):
+        f[transit_mask(t, period_days=c.period_days, t0_bjd=c.t0_bjd,
+                       duration_days=c.duration_hours / 24)] -= depth  # fmt: skip
+    cands = [a, b, alias, secondary]
+    cut = other_transits(t, cands, 0)
+    in_b = transit_mask(t, period_days=b.period_days, t0_bjd=b.t0_bjd, duration_days=3.5 / 24)
+    assert cut[in_b].all()  # b's transits (1.5 durations wide) are cut ...
+    in_a = transit_mask(t, period_days=a.period_days, t0_bjd=a.t0_bjd, duration_days=5 / 24)
+    b_wide = transit_mask(t, period_days=b.period_days, t0_bjd=b.t0_bjd, duration_days=5.25 / 24)
+    assert not (cut & in_a & ~b_wide).any()  # ... the alias of a (2P) is not
+    in_sec = transit_mask(t, period_days=11.1, t0_bjd=2455009.55, duration_days=5 / 24)
+    assert not (cut & in_sec & ~b_wide).any()  # nor a secondary eclipse at the same period
+    assert commensurate(11.1, 22.2) and commensurate(3.0, 1.0) and commensurate(2.0, 2.015)
+    assert not commensurate(11.1, 4.1355) and not commensurate(5.0, 1.0)
+    assert not other_transits(t, [a], 0).any()
+
+    def odd_even(keep: np.ndarray) -> float:
+        d = diagnose_transit(t[keep], f[keep], np.full(keep.sum(), 2e-4), period_days=11.1,
+                             t0_bjd=2455004.0, duration_days=5 / 24, refine=False)  # fmt: skip
+        return float(d.odd_even_sigma)
+
+    everything = np.ones(t.size, bool)
+    assert odd_even(everything) > 3.5  # the overlap fakes an odd/even difference (4.2)
+    assert odd_even(~cut) < 2.0  # measured 1.0

@@ -4,7 +4,8 @@ The search (``exoguard.core.search.search_lightcurve``) finds the candidates; th
 curve is then detrended once more with every candidate's transits masked (the search's
 own window), and each candidate's diagnostics are re-measured at its ephemeris exactly as
 the training rows were (``diagnose_transit(..., refine=False)``), so training and serving
-inputs match.
+inputs match. The other candidates' transits are cut from each candidate's data first
+(:func:`other_transits`): every training sample holds one signal.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -153,10 +154,11 @@ def candidate_arrays(
     notes: list[str] = []
     for i, c in enumerate(candidates):
         try:
+            own = flat.select(~other_transits(flat.time_bjd, candidates, i))
             diag = diagnose_transit(
-                flat.time_bjd,
-                flat.flux,
-                flat.flux_err,
+                own.time_bjd,
+                own.flux,
+                own.flux_err,
                 period_days=c.period_days,
                 t0_bjd=c.t0_bjd,
                 duration_days=c.duration_hours / 24.0,
@@ -167,7 +169,7 @@ def candidate_arrays(
             )
             inputs.append(
                 candidate_inputs(
-                    flat,
+                    own,
                     diag,
                     star=star,
                     n_bins=config.timeseries.n_bins,
@@ -183,6 +185,59 @@ def candidate_arrays(
     )
     arrays = _arrays(inputs, config=config, n_on_host=n_primary, features=features)
     return kept, arrays, inputs, notes
+
+
+#: Width (in durations) of another candidate's transits cut from a candidate's data.
+OTHER_TRANSIT_DURATIONS = 1.5
+#: Candidates whose periods are within this relative distance of a ratio n or 1/n
+#: (n <= ``ALIAS_ORDERS``) may be one signal (an alias, or an eclipsing binary's secondary
+#: at the same period): their points are never cut from each other's data.
+ALIAS_TOLERANCE = 0.01
+ALIAS_ORDERS = 4
+
+
+class Ephemeris(Protocol):
+    """What :func:`other_transits` reads of a candidate."""
+
+    @property
+    def period_days(self) -> float: ...
+    @property
+    def t0_bjd(self) -> float: ...
+    @property
+    def duration_hours(self) -> float: ...
+
+
+def commensurate(period_a_days: float, period_b_days: float) -> bool:
+    """True when one period is within ``ALIAS_TOLERANCE`` of 1..``ALIAS_ORDERS`` times the other."""
+    hi, lo = max(period_a_days, period_b_days), min(period_a_days, period_b_days)
+    if not (math.isfinite(hi) and math.isfinite(lo) and lo > 0):
+        return False
+    n = round(hi / lo)
+    return 1 <= n <= ALIAS_ORDERS and abs(hi / lo - n) <= ALIAS_TOLERANCE * n
+
+
+def other_transits(time_bjd: np.ndarray, candidates: Sequence[Ephemeris], index: int) -> np.ndarray:
+    """Points in the transits of the *other* candidates of the star, shape (n,), bool.
+
+    A candidate's diagnostics and views are measured without them (as Kepler's data
+    validation gaps the other TCEs' transits): in a multi-planet system a transit of one
+    planet that overlaps another's deepens that single event, which reads as an odd/even
+    depth difference, and the training samples hold one signal each. Candidates with
+    commensurate periods (:func:`commensurate`: aliases, a binary's secondary eclipse) are
+    never cut, so the evidence of an eclipsing binary stays in view.
+    """
+    c = candidates[index]
+    out = np.zeros(len(time_bjd), dtype=bool)
+    for j, other in enumerate(candidates):
+        if j == index or commensurate(c.period_days, other.period_days):
+            continue
+        out |= transit_mask(
+            time_bjd,
+            period_days=other.period_days,
+            t0_bjd=other.t0_bjd,
+            duration_days=OTHER_TRANSIT_DURATIONS * other.duration_hours / 24.0,
+        )
+    return out
 
 
 def _image_shape(config: MultibranchConfig) -> tuple[int, int]:

@@ -232,8 +232,9 @@ class InjectionConfig(_Strict):
     min_transits: int = Field(default=2, ge=1, le=100)
     planet_radius_rearth: Range = Range(lo=0.7, hi=22.0, log=True)
     impact: Range = Range(lo=0.0, hi=0.95)
-    #: Expected SNR of the injected transits (a search would not report weaker ones).
-    snr: Range = Range(lo=8.0, hi=200.0, log=True)
+    #: Expected SNR of the injected transits (a search would not report weaker ones; the
+    #: bundled real Kepler candidates reach SNR 280-640 in one quarter: hot Jupiters).
+    snr: Range = Range(lo=8.0, hi=1000.0, log=True)
     #: Density prior of background binaries (and of targets without catalog parameters).
     star_density_solar: Range = Range(lo=0.2, hi=3.0, log=True)
     #: Scatter (dex) of a target's true density around its catalog value.
