@@ -219,7 +219,7 @@ def test_real_host_masks_known_transits() -> None:
 def test_other_candidates_transits_are_cut_before_diagnosis() -> None:
     # Two planets; one transit of the 4.1-d planet falls on a transit of the 11.1-d one
     # (as K00756.01/.02 in Kepler Q2): that single event is twice as deep and reads as an
-    # odd/even difference unless the other planet's transits are cut.
+    # odd/even difference unless the overlapping points are cut.
     from types import SimpleNamespace
 
     from exoguard.core.diagnostics import diagnose_transit, transit_mask
@@ -239,7 +239,10 @@ def test_other_candidates_transits_are_cut_before_diagnosis() -> None:
     cands = [a, b, alias, secondary]
     cut = other_transits(t, cands, 0)
     in_b = transit_mask(t, period_days=b.period_days, t0_bjd=b.t0_bjd, duration_days=3.5 / 24)
-    assert cut[in_b].all()  # b's transits (1.5 durations wide) are cut ...
+    a_win = transit_mask(t, period_days=a.period_days, t0_bjd=a.t0_bjd, duration_days=10 / 24)
+    overlap = in_b & a_win
+    assert overlap.sum() >= 5 and cut[overlap].all()  # b's transit where it overlaps a's ...
+    assert not cut[~a_win].any()  # ... and nothing outside a's windows (2 durations)
     in_a = transit_mask(t, period_days=a.period_days, t0_bjd=a.t0_bjd, duration_days=5 / 24)
     b_wide = transit_mask(t, period_days=b.period_days, t0_bjd=b.t0_bjd, duration_days=5.25 / 24)
     assert not (cut & in_a & ~b_wide).any()  # ... the alias of a (2P) is not

@@ -4,8 +4,9 @@ The search (``exoguard.core.search.search_lightcurve``) finds the candidates; th
 curve is then detrended once more with every candidate's transits masked (the search's
 own window), and each candidate's diagnostics are re-measured at its ephemeris exactly as
 the training rows were (``diagnose_transit(..., refine=False)``), so training and serving
-inputs match. The other candidates' transits are cut from each candidate's data first
-(:func:`other_transits`): every training sample holds one signal.
+inputs match. Where another candidate's transit overlaps one of a candidate's own, those
+points are cut from its data first (:func:`other_transits`): every training sample holds
+one signal.
 """
 
 from __future__ import annotations
@@ -187,8 +188,10 @@ def candidate_arrays(
     return kept, arrays, inputs, notes
 
 
-#: Width (in durations) of another candidate's transits cut from a candidate's data.
+#: Width (in durations) of another candidate's transits cut where they overlap ...
 OTHER_TRANSIT_DURATIONS = 1.5
+#: ... a candidate's own transit windows (in its durations: the transit and its shoulders).
+OWN_WINDOW_DURATIONS = 2.0
 #: Candidates whose periods are within this relative distance of a ratio n or 1/n
 #: (n <= ``ALIAS_ORDERS``) may be one signal (an alias, or an eclipsing binary's secondary
 #: at the same period): their points are never cut from each other's data.
@@ -217,21 +220,30 @@ def commensurate(period_a_days: float, period_b_days: float) -> bool:
 
 
 def other_transits(time_bjd: np.ndarray, candidates: Sequence[Ephemeris], index: int) -> np.ndarray:
-    """Points in the transits of the *other* candidates of the star, shape (n,), bool.
+    """Points where another candidate's transit overlaps this one's, shape (n,), bool.
 
-    A candidate's diagnostics and views are measured without them (as Kepler's data
-    validation gaps the other TCEs' transits): in a multi-planet system a transit of one
-    planet that overlaps another's deepens that single event, which reads as an odd/even
-    depth difference, and the training samples hold one signal each. Candidates with
-    commensurate periods (:func:`commensurate`: aliases, a binary's secondary eclipse) are
-    never cut, so the evidence of an eclipsing binary stays in view.
+    In a multi-planet system a transit of one planet that falls on another's deepens that
+    single event, which reads as an odd/even depth difference; the training samples hold
+    one signal each. So the points of this candidate's transit windows
+    (``OWN_WINDOW_DURATIONS`` wide) that lie in another candidate's transits
+    (``OTHER_TRANSIT_DURATIONS`` wide) are left out of its diagnostics and views, as
+    Kepler's data validation gaps the other TCEs' transits. Only overlaps are cut: the
+    other transits elsewhere stay (a network never saw periodic gaps in training).
+    Candidates with commensurate periods (:func:`commensurate`: aliases, a binary's
+    secondary eclipse) are never cut, so the evidence of an eclipsing binary stays in view.
     """
     c = candidates[index]
+    own = transit_mask(
+        time_bjd,
+        period_days=c.period_days,
+        t0_bjd=c.t0_bjd,
+        duration_days=OWN_WINDOW_DURATIONS * c.duration_hours / 24.0,
+    )
     out = np.zeros(len(time_bjd), dtype=bool)
     for j, other in enumerate(candidates):
         if j == index or commensurate(c.period_days, other.period_days):
             continue
-        out |= transit_mask(
+        out |= own & transit_mask(
             time_bjd,
             period_days=other.period_days,
             t0_bjd=other.t0_bjd,
