@@ -357,9 +357,10 @@ def _base() -> MultibranchConfig:
         # two threads: an epoch takes about half as long on 2 cores (64 s for 30,000 samples
         # against 80 s for 20,000 with one thread)
         training=TrainingConfig(epochs=15, batch_size=64, patience=4, n_threads=2),
-        # 20,000 injected samples: held-out ROC AUC 0.981 with local-linear detrending
-        # edges (0.978 before them; 0.967 with 10,000 samples); 30,000 gave no more
-        # (0.978 before the edge fix). 21.4 min to build the set and train, 2 CPUs.
+        # 20,000 injected samples: held-out ROC AUC 0.988 (0.982 on draws of SNR <= 200)
+        # with local-linear detrending edges and SNR up to 1000; 0.978 before those,
+        # 0.967 with 10,000 samples; 30,000 gave no more. 21.7 min to build the set and
+        # train on 2 CPUs (multibranch-0005 of 2026-12-05, README).
         data=DataConfig(injection=InjectionConfig(n_samples=20000)),
     )
 
