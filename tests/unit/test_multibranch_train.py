@@ -289,6 +289,27 @@ def test_search_candidates_are_scored_with_their_light_curve(trained) -> None:
     assert kept.tolist() == [True]
     expected = model.predict(arrays).probability
     np.testing.assert_allclose(with_lc["probability"], expected, atol=1e-9)
+    # the search's detrending window travels with the light curve (the web path)
+    wide = service.predict_frame(
+        frame,
+        version=record.id,
+        registry=registry,
+        lightcurve=service.LightCurveInputs(
+            lc=lc, candidates=found, star={"teff_k": 5600.0}, window_days=2.5
+        ),
+    )
+    _, arrays_wide, _, _ = candidate_arrays(
+        lc,
+        found,
+        config=model.config,
+        star=StarRow(teff_k=5600.0),
+        window_days=2.5,
+        features=model.feature_names,
+    )
+    np.testing.assert_allclose(
+        wide["probability"], model.predict(arrays_wide).probability, atol=1e-9
+    )
+    assert not np.array_equal(arrays_wide.local_view, arrays.local_view)
     scalar_only = service.predict_frame(frame, version=record.id, registry=registry)
     # the light-curve branches change the answer (the network saw the light curve)
     assert abs(float(with_lc["probability"].iloc[0] - scalar_only["probability"].iloc[0])) > 1e-6

@@ -169,6 +169,9 @@ class LightCurveInputs:
     star: Mapping[str, float] = field(default_factory=dict)
     #: Inputs already built by ``candidate_arrays`` for this model's config: (kept, arrays).
     prepared: tuple[np.ndarray, Any] | None = None
+    #: The biweight window the search detrended with (None: its default for ``lc``), so
+    #: the network's inputs are detrended as the search's were.
+    window_days: float | None = None
 
 
 def _empty(frame: pd.DataFrame) -> pd.DataFrame:
@@ -220,6 +223,7 @@ def _lightcurve_scores(
             list(lightcurve.candidates),
             config=mb.config,
             star=star,
+            window_days=lightcurve.window_days,
             features=mb.feature_names,
         )
     prob = np.zeros(len(frame))

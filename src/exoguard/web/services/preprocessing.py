@@ -116,7 +116,8 @@ def search_frame(
     The host star's catalog parameters (when the star is in the catalogs) go into the search,
     which then gives planet radius, equilibrium temperature and insolation.
     """
-    from exoguard import read_lightcurve, search_transits
+    from exoguard import read_lightcurve
+    from exoguard.core.search.multi import search_lightcurve
     from exoguard.core.search.star import StarParams
     from exoguard.ml.service import LightCurveInputs
 
@@ -130,7 +131,8 @@ def search_frame(
     def on_step(done: int, total: int) -> None:
         progress(0.15 + 0.7 * done / max(total, 1), f"search step {done} of {total}")
 
-    found = search_transits(lc, star=StarParams(**star), progress=on_step, **options)
+    result = search_lightcurve(lc, star=StarParams(**star), progress=on_step, **options)
+    found = list(result.candidates)
     progress(0.85, f"found {len(found)} candidate signal(s)")
     rows: list[dict[str, Any]] = []
     features: list[dict[str, Any]] = []
@@ -147,7 +149,12 @@ def search_frame(
     frame = pd.DataFrame(rows, columns=list(HARMONISED_COLUMNS))
     for name in PHYSICAL_COLUMNS:
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
-    return frame, features, LightCurveInputs(lc=lc, candidates=list(found), star=dict(star))
+    window = result.window_days if math.isfinite(result.window_days) else None
+    return (
+        frame,
+        features,
+        LightCurveInputs(lc=lc, candidates=found, star=dict(star), window_days=window),
+    )
 
 
 # ----------------------------------------------------------------------------- writing
