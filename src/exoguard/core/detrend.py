@@ -63,13 +63,6 @@ def _fill_gaps(time: FloatArray, trend: FloatArray) -> FloatArray:
     return out
 
 
-def _split_at_gaps(time: FloatArray, break_tolerance_days: float) -> list[tuple[int, int]]:
-    """``[start, stop)`` index ranges of ``time`` (sorted) split at gaps > the tolerance."""
-    cuts = np.flatnonzero(np.diff(time) > break_tolerance_days) + 1
-    bounds = np.concatenate(([0], cuts, [time.size]))
-    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
-
-
 #: Points per segment edge at which the local-linear trend is fitted (interpolated between).
 EDGE_NODES = 32
 _MAD_POINTS = 400
@@ -85,7 +78,7 @@ def _row_median(values: FloatArray, count: np.ndarray) -> FloatArray:
     return np.where(count > 0, med, np.nan)
 
 
-def _fit_edge_chunk(
+def _fit_edge_nodes(
     t_edge: FloatArray,
     start_level: FloatArray,
     t_pool: FloatArray,
@@ -96,7 +89,8 @@ def _fit_edge_chunk(
     n_iter: int,
     c: float,
 ) -> FloatArray:
-    """Robust local-linear values at ``t_edge`` (rows) from the pool's points (columns)."""
+    """Robust local-linear values at the nodes ``t_edge`` (rows) from the pool's points
+    (columns)."""
     x = t_pool[None, :] - t_edge[:, None]  # days from t_i
     inside = (x >= -half) & (x < half) & ok_pool[None, :]
     y = np.broadcast_to(f_pool[None, :], x.shape)
@@ -210,7 +204,7 @@ def edge_linear_trend(
             nodes = edge[np.unique(np.concatenate(([0], pos, [edge.size - 1])))]
         lo = int(np.searchsorted(time, time[nodes[0]] - half, side="left"))
         hi = int(np.searchsorted(time, time[nodes[-1]] + half, side="left"))
-        level = _fit_edge_chunk(
+        level = _fit_edge_nodes(
             time[nodes],
             out[nodes],
             time[lo:hi],
@@ -276,7 +270,9 @@ def detrend(
     >>> bool(np.std(flat.flux) < 1e-3)
     True
     """
-    from wotan import flatten  # lazy: wotan pulls in numba at import
+    # lazy: wotan pulls in numba at import
+    from wotan import flatten
+    from wotan.gaps import get_gaps_indexes
 
     if method not in METHODS:
         raise ValueError(f"method {method!r} is not allowed; use one of {METHODS}")
@@ -309,10 +305,14 @@ def detrend(
             )
         seg_trend = np.asarray(seg_trend, dtype=np.float64)
         if edges == "linear":
+            # the sub-segments wotan fitted on its own: its split of the finite points
             tol = 0.5 * window if break_tolerance_days is None else break_tolerance_days
             finite = np.flatnonzero(np.isfinite(t) & np.isfinite(f))
-            for a, b in _split_at_gaps(t[finite], tol if tol > 0 else np.inf):
+            bounds = get_gaps_indexes(t[finite], break_tolerance=tol if tol > 0 else np.inf)
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True):
                 sub = finite[a:b]
+                if sub.size == 0:
+                    continue
                 seg_trend[sub] = edge_linear_trend(
                     t[sub], f[sub], seg_trend[sub], window_days=window, use=~m[idx][sub]
                 )

@@ -155,7 +155,8 @@ def candidate_arrays(
     notes: list[str] = []
     for i, c in enumerate(candidates):
         try:
-            own = flat.select(~other_transits(flat.time_bjd, candidates, i))
+            cut = other_transits(flat.time_bjd, candidates, i)
+            own = flat.select(~cut) if cut.any() else flat
             diag = diagnose_transit(
                 own.time_bjd,
                 own.flux,
