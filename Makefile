@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck unit bench clean
+.PHONY: run test install system-packages lint typecheck unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -15,6 +15,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Debian packages the tests and benches call (chromium, poppler-utils, wrk): installed with
+# apt-get when missing (as root), a clear message otherwise; instant when all are present.
+system-packages:
+	@bash tools/system-packages.sh
 
 # Embedded default (SQLite, in-process jobs) unless DATABASE_URL / REDIS_URL are set.
 run: install
@@ -29,10 +34,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install lint typecheck
+test: install system-packages lint typecheck
 	$(BIN)/python -m pytest -q
 
-bench: install
+bench: install system-packages
 	$(BIN)/python bench/catalog.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/multibranch.py

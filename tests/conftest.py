@@ -24,6 +24,13 @@ sqlite_url (function)
 blank_sqlite_url / blank_postgres_url (function)
     Empty, unmigrated databases for migration tests. `blank_postgres_url` skips without CI
     when PostgreSQL is unreachable and fails in CI.
+
+Markers
+-------
+requires_tools("pdftotext", "/usr/bin/chromium", ...)
+    System programs a test runs. `make test` installs their Debian packages
+    (``tools/system-packages.sh``); when one is still missing the test FAILS under
+    ``CI=true`` and skips, naming it, otherwise.
 """
 
 from __future__ import annotations
@@ -48,6 +55,35 @@ _LOCAL_HOSTS = {None, "", "127.0.0.1", "localhost", "::1"}
 
 def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "requires_tools(*names): system programs the test runs (fails in CI if absent)"
+    )
+
+
+def missing_tools(names: tuple[str, ...]) -> list[str]:
+    """The programs of `names` that are neither on PATH nor (absolute paths) executable."""
+    return [
+        n for n in names if not (os.access(n, os.X_OK) if os.path.isabs(n) else shutil.which(n))
+    ]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    names: tuple[str, ...] = ()
+    for marker in item.iter_markers("requires_tools"):
+        names += tuple(str(a) for a in marker.args)
+    missing = missing_tools(names)
+    if not missing:
+        return
+    reason = (
+        f"{', '.join(missing)} not installed; `make test` installs the Debian packages "
+        "(tools/system-packages.sh)"
+    )
+    if _in_ci():
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 def _postgres_base_url() -> str:

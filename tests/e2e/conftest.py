@@ -212,9 +212,13 @@ def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
+        reason = (
+            f"{CHROMIUM} is missing; `make test` installs Debian's chromium "
+            "(tools/system-packages.sh)"
+        )
         if _in_ci():
-            pytest.fail(f"CI=true but {CHROMIUM} is missing; install Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is not installed")
+            pytest.fail(f"CI=true but {reason}", pytrace=False)
+        pytest.skip(reason)
     os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
     from playwright.sync_api import sync_playwright
 

@@ -291,7 +291,7 @@ def test_csv_auth_csrf_and_bad_inputs(world: World) -> None:
 
 
 # --------------------------------------------------------------------------------- PDF
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext not installed")
+@pytest.mark.requires_tools("pdftotext")
 def test_pdf_of_an_uploaded_light_curve(world: World, tmp_path: Path) -> None:
     response = _client(world, "bob").post(
         "/api/export/pdf", json={"candidate_ids": [world.ids["found"]]}
@@ -316,7 +316,7 @@ def test_pdf_of_an_uploaded_light_curve(world: World, tmp_path: Path) -> None:
     assert "Plots unavailable" not in text
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext not installed")
+@pytest.mark.requires_tools("pdftotext")
 def test_multi_candidate_pdf_and_catalog_row(world: World, tmp_path: Path) -> None:
     ids = [world.ids["catalog"], world.ids["odd"]]
     response = _client(world, "rita").post(

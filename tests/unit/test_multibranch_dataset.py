@@ -260,3 +260,24 @@ def test_other_candidates_transits_are_cut_before_diagnosis() -> None:
     everything = np.ones(t.size, bool)
     assert odd_even(everything) > 3.5  # the overlap fakes an odd/even difference (4.2)
     assert odd_even(~cut) < 2.0  # measured 1.0
+
+
+def test_failed_samples_are_reported_in_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    """Samples that cannot be drawn give one warning with counts, not one line each."""
+    inj = get_config("small").data.injection
+    jobs = [(i, 0, "train") for i in range(300)] + [(i, 1, "test") for i in range(20)]
+    samples: list[ds.Sample | None] = [None] * len(jobs)
+    with caplog.at_level("WARNING", logger=ds.logger.name):
+        ds._report_failures(jobs, samples, inj)
+    records = [r for r in caplog.records if r.name == ds.logger.name]
+    assert len(records) == 1
+    message = records[0].getMessage()
+    assert message.startswith("320 of 320 samples could not be generated in 40 tries")
+    counts = [int(part.split()[0]) for part in message.split(": ", 1)[1].split(", ")]
+    assert sum(counts) == 320
+    kinds = {ds._draw_kind(ds._sample_rng(inj, sid, i), inj) for i, sid, _ in jobs}
+    assert all(k in message for k in kinds)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger=ds.logger.name):
+        ds._report_failures(jobs[:1], [object()], inj)  # type: ignore[list-item]
+    assert not caplog.records

@@ -7,7 +7,6 @@ into test-artifacts/ for a person to look at.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,10 +47,7 @@ TOI114_T0_BJD = 2458327.519958
 TOI114_DURATION_HOURS = 3.436772
 TOI114_DEPTH_PPM = 7005.72
 
-needs_poppler = pytest.mark.skipif(
-    shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None,
-    reason="poppler-utils (pdftotext, pdftoppm) not installed",
-)
+needs_poppler = pytest.mark.requires_tools("pdftotext", "pdftoppm", "pdfinfo")
 
 
 def _pdftotext(pdf: bytes, tmp_path: Path) -> str:

@@ -13,6 +13,7 @@ import sys
 
 import typer
 
+from exoguard.cli.progress import install_repeat_filter
 from exoguard.errors import ExoguardError
 
 app = typer.Typer(
@@ -37,9 +38,10 @@ _register_all()
 
 def main() -> None:
     """Entry point of the console script: domain errors become one clear line and exit code 2."""
-    logging.basicConfig(
-        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s"
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    install_repeat_filter(handler)
     try:
         app()
     except ExoguardError as exc:

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from exoguard.cli.progress import progress
 from exoguard.errors import ConfigError, ModelNotReadyError
 from exoguard.jsonsafe import jsonable
 
 MODEL_KINDS = ("gbm",)
-
-
-def _progress(total: int, desc: str) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, file=sys.stderr, unit="model", leave=False, disable=None)
 
 
 def _dump(obj: Any) -> str:
@@ -77,7 +71,7 @@ def train(
             typer.echo(f"active model {active.id} exists; nothing to do", err=True)
         return
     cfg = _config(config, param)
-    with _progress(n_boosters_to_fit(cfg), f"train {model}") as bar:
+    with progress(f"train {model}", total=n_boosters_to_fit(cfg), unit="boosters") as bar:
         record = train_gbm(cfg, registry=registry, progress=bar.update)
     if as_json:
         typer.echo(_dump({"trained": True, "version": record.to_dict()}))
@@ -117,7 +111,7 @@ def evaluate(
         cfg = GBMConfig.model_validate(record.config) if record else get_config("default")
     cfg = apply_overrides(cfg, param or [])
     tables = load_default_catalogs()
-    with _progress(n_boosters_for_evaluation(cfg), "evaluate") as bar:
+    with progress("evaluate", total=n_boosters_for_evaluation(cfg), unit="boosters") as bar:
         report = run_evaluation(
             tables,
             config=cfg,

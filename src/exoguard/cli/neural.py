@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from exoguard.cli.progress import progress
 from exoguard.errors import ConfigError, ValidationError
 
 NEURAL_KINDS = ("multibranch", "ensemble")
@@ -50,45 +50,31 @@ def run_train(
     activate: bool = False,
 ) -> dict[str, Any]:
     """Train a multibranch version with progress bars on stderr; returns the summary."""
-    from tqdm import tqdm
-
     from exoguard.ml.multibranch.train import prepare_data, train_multibranch
 
     cfg = _config(config_name, params)
     inj = cfg.data.injection
-    with tqdm(
-        total=inj.n_samples + inj.n_test,
-        desc="injected set",
-        file=sys.stderr,
-        unit="sample",
-        leave=False,
-        disable=None,
-    ) as bar:
+    with progress("injected set", total=inj.n_samples + inj.n_test, unit="samples") as bar:
         t0 = time.perf_counter()
         data = prepare_data(cfg, progress=bar.update)
         data_seconds = time.perf_counter() - t0
     members = cfg.uncertainty.n_members if cfg.uncertainty.method == "ensemble" else 1
-    with tqdm(
-        total=cfg.training.epochs * members,
-        desc="train multibranch",
-        file=sys.stderr,
-        unit="epoch",
-        disable=None,
+    with progress(
+        "train multibranch", total=cfg.training.epochs * members, unit="epochs", leave=True
     ) as bar:
 
         def on_epoch(e: Any) -> None:
-            bar.set_postfix(
+            bar.note(
                 loss=f"{e.train_loss:.4f}",
                 val_loss=f"{e.val_loss:.4f}",
                 val_auc="-" if e.val_auc is None else f"{e.val_auc:.4f}",
             )
-            bar.update(1)
-            tqdm.write(
+            bar.write(
                 f"member {e.member} epoch {e.epoch}: loss {e.train_loss:.4f} "
                 f"val_loss {e.val_loss:.4f} val_auc {e.val_auc or float('nan'):.4f}"
-                f"{' *' if e.best else ''} ({e.seconds:.1f} s)",
-                file=sys.stderr,
+                f"{' *' if e.best else ''} ({e.seconds:.1f} s)"
             )
+            bar.update(1)
 
         model, metrics, record = train_multibranch(
             cfg,

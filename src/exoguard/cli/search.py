@@ -9,13 +9,13 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from exoguard.cli.progress import progress
 from exoguard.jsonsafe import jsonable
 
 if TYPE_CHECKING:
@@ -23,27 +23,6 @@ if TYPE_CHECKING:
 
 ENGINE_CHOICES = ("fast", "astropy")
 INJECT_ENGINE_CHOICES = ("fast", "astropy", "astropy-ofir")
-
-
-@contextmanager
-def _progress_bar(desc: str, *, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
-    """A ``progress(done, total)`` callback drawing a tqdm bar on stderr."""
-    import sys
-
-    from tqdm import tqdm
-
-    bar = tqdm(total=1, desc=desc, file=sys.stderr, disable=not enabled, leave=False, unit="")
-
-    def update(done: int, total: int) -> None:
-        if bar.total != total:
-            bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    try:
-        yield update
-    finally:
-        bar.close()
 
 
 def load_targets(files: Sequence[Path]) -> list[LightCurve]:
@@ -111,7 +90,9 @@ def search_cmd(
     _check_choice(engine, ENGINE_CHOICES, "--engine")
     targets_out: list[dict[str, Any]] = []
     for lc in load_targets(files):
-        with _progress_bar(f"search {lc.target_id}", enabled=not no_progress) as progress:
+        with progress(
+            f"search {lc.target_id}", unit="search steps", enabled=not no_progress
+        ) as bar:
             result = search_lightcurve(
                 lc,
                 min_period_days=min_period,
@@ -120,7 +101,7 @@ def search_cmd(
                 sde_threshold=DEFAULT_SDE_THRESHOLD if sde_threshold is None else sde_threshold,
                 engine=engine,  # type: ignore[arg-type]  # checked above
                 star=_star(star_radius, star_mass),
-                progress=progress,
+                progress=bar.set,
             )
         targets_out.append(
             {
@@ -252,7 +233,7 @@ def inject_recover_cmd(
         _check_choice(name, INJECT_ENGINE_CHOICES, "--engines")
     seed_value = get_settings().seed if seed is None else seed
     lcs = [lc for f in files for lc in load_targets([f])]
-    with _progress_bar("inject-recover", enabled=not no_progress) as progress:
+    with progress("inject-recover", unit="trials", enabled=not no_progress) as bar:
         trials = injection_recovery(
             lcs,
             periods_days=period_list,
@@ -261,7 +242,7 @@ def inject_recover_cmd(
             rng=np.random.default_rng(seed_value),
             star=_star(star_radius, star_mass),
             sde_threshold=DEFAULT_SDE_THRESHOLD if sde_threshold is None else sde_threshold,
-            progress=progress,
+            progress=bar.set,
         )
     rows = completeness_table(trials)
     summary = {

@@ -705,10 +705,8 @@ def _draw_sample(
     image_shape: tuple[int, int],
     pool: list[int],
 ) -> Sample | None:
-    rng = np.random.default_rng([inj.seed, split_id, i])
-    kinds = list(inj.mix)
-    w = np.array([inj.mix[k] for k in kinds], float)
-    kind = kinds[int(rng.choice(len(kinds), p=w / w.sum()))]
+    rng = _sample_rng(inj, split_id, i)
+    kind = _draw_kind(rng, inj)
     stars = sorted({hosts[j].star for j in pool})
     for _ in range(MAX_TRIES):
         star = stars[int(rng.integers(len(stars)))]
@@ -717,8 +715,41 @@ def _draw_sample(
         sample = generate_sample(host, kind, rng, inj=inj, n_bins=n_bins, image_shape=image_shape)
         if sample is not None:
             return sample
-    logger.warning("sample %d (%s) could not be generated in %d tries", i, kind, MAX_TRIES)
+    # counted and reported once per set by `_report_failures` (not once per sample)
+    logger.debug("sample %d (%s) could not be generated in %d tries", i, kind, MAX_TRIES)
     return None
+
+
+def _sample_rng(inj: InjectionConfig, split_id: int, i: int) -> np.random.Generator:
+    """The generator of sample `i` of split `split_id`: the same in any process."""
+    return np.random.default_rng([inj.seed, split_id, i])
+
+
+def _draw_kind(rng: np.random.Generator, inj: InjectionConfig) -> str:
+    """A sample's kind, drawn first from its generator with the weights of ``inj.mix``."""
+    kinds = list(inj.mix)
+    w = np.array([inj.mix[k] for k in kinds], float)
+    return kinds[int(rng.choice(len(kinds), p=w / w.sum()))]
+
+
+def _report_failures(
+    jobs: Sequence[tuple[int, int, str]], samples: Sequence[Sample | None], inj: InjectionConfig
+) -> None:
+    """One warning line for every sample that could not be drawn, counted by kind and split."""
+    failed: dict[tuple[str, str], int] = {}
+    for (i, sid, split), smp in zip(jobs, samples, strict=True):
+        if smp is None:
+            key = (split, _draw_kind(_sample_rng(inj, sid, i), inj))
+            failed[key] = failed.get(key, 0) + 1
+    if failed:
+        counts = ", ".join(f"{n} {kind} ({split})" for (split, kind), n in sorted(failed.items()))
+        logger.warning(
+            "%d of %d samples could not be generated in %d tries each and were left out: %s",
+            sum(failed.values()),
+            len(jobs),
+            MAX_TRIES,
+            counts,
+        )
 
 
 #: Samples a worker process draws per task.
@@ -902,6 +933,7 @@ def build_injected_set(
         (i, 1, "test") for i in range(inj.n_test)
     ]
     samples = _draw_all(hosts, jobs, pools, inj, n_bins, image_shape, workers, progress)
+    _report_failures(jobs, samples, inj)
     parts: dict[str, list[Sample]] = {s: [] for s in SPLITS}
     for (_, _, s), smp in zip(jobs, samples, strict=True):
         if smp is not None:
