@@ -18,16 +18,16 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from exoguard import __version__
 from exoguard.config import Settings, get_settings
-from exoguard.errors import ExoguardError
 from exoguard.web.metrics import AppMetrics
 from exoguard.web.middleware import API_PREFIX, ExoguardMiddleware
+from exoguard.web.openapi import build_openapi, install_error_handlers
 from exoguard.web.ratelimit import make_rate_limiter
 from exoguard.web.state import AppState
 
@@ -141,12 +141,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
     # Added last, so outermost: the CSRF guard runs before CORS and the routes.
     app.add_middleware(ExoguardMiddleware, metrics=app.state.metrics, seen=state.seen)
 
-    @app.exception_handler(ExoguardError)
-    async def domain_error(request: Request, exc: ExoguardError) -> JSONResponse:
-        return JSONResponse(
-            status_code=exc.http_status,
-            content={"detail": str(exc), "error": type(exc).__name__},
-        )
+    install_error_handlers(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -177,4 +172,5 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
     app.mount("/static/vendor/swagger", StaticFiles(directory=_swagger_dir()), name="swagger")
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     _include_routers(app)
+    app.openapi = lambda: build_openapi(app, api_prefix=API_PREFIX)  # type: ignore[method-assign]
     return app

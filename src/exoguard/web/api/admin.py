@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from exoguard.errors import ValidationError
-from exoguard.store.models import ROLES
+from exoguard.store.models import ROLES, Role
 from exoguard.store.repositories import UserRepository
+from exoguard.web.api.schemas import UserOut, UsersOut
 from exoguard.web.deps import AdminUser, SessionDep
 from exoguard.web.services import accounts
 
@@ -19,10 +20,10 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 class RoleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    role: str
+    role: Role
 
 
-@router.get("/users")
+@router.get("/users", response_model=UsersOut, response_model_exclude_unset=True)
 def list_users(
     _admin: AdminUser,
     session: SessionDep,
@@ -38,7 +39,7 @@ def list_users(
     return {"users": [accounts.user_view(u) for u in users], "total": repo.count(role=role)}
 
 
-@router.post("/users/{user_id}/role")
+@router.post("/users/{user_id}/role", response_model=UserOut, response_model_exclude_unset=True)
 def change_role(
     user_id: int, body: RoleIn, _admin: AdminUser, session: SessionDep
 ) -> dict[str, Any]:

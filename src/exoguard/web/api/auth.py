@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from exoguard.web.api._common import enforce_rate_limit
+from exoguard.web.api.schemas import LoginOut, OkOut, UserOut
 from exoguard.web.deps import CurrentUser, SessionDep, SettingsDep
 from exoguard.web.security import (
     CSRF_COOKIE,
@@ -40,7 +41,12 @@ class LoginIn(BaseModel):
     password: str = Field(max_length=accounts.MAX_PASSWORD_LENGTH)
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserOut,
+    response_model_exclude_unset=True,
+)
 def register(body: RegisterIn, session: SessionDep) -> dict[str, Any]:
     """Create an explorer account (admins grant other roles)."""
     user = accounts.register_user(session, email=body.email, password=body.password, name=body.name)
@@ -48,7 +54,7 @@ def register(body: RegisterIn, session: SessionDep) -> dict[str, Any]:
     return {"user": accounts.user_view(user)}
 
 
-@router.post("/login")
+@router.post("/login", response_model=LoginOut, response_model_exclude_unset=True)
 def login(
     body: LoginIn, request: Request, response: Response, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -89,7 +95,7 @@ def login(
     return {"user": accounts.user_view(user), "csrf_token": csrf}
 
 
-@router.post("/logout")
+@router.post("/logout", response_model=OkOut, response_model_exclude_unset=True)
 def logout(response: Response, settings: SettingsDep) -> dict[str, bool]:
     """Forget the session (the cookies are cleared)."""
     secure = settings.environment != "development"
@@ -98,7 +104,7 @@ def logout(response: Response, settings: SettingsDep) -> dict[str, bool]:
     return {"ok": True}
 
 
-@router.get("/me")
+@router.get("/me", response_model=UserOut, response_model_exclude_unset=True)
 def me(user: CurrentUser) -> dict[str, Any]:
     """The logged-in account (401 without a session)."""
     return {"user": accounts.user_view(user)}

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from exoguard.errors import ConflictError
 from exoguard.store.models import DATASET_KINDS, Dataset
 from exoguard.web.api._common import enforce_rate_limit
+from exoguard.web.api.schemas import DatasetsOut, JobQueuedOut, UploadOut, ValidationReportOut
 from exoguard.web.deps import CurrentUser, SessionDep, StateDep
 from exoguard.web.services import datasets
 from exoguard.web.services.preprocessing import check_options
@@ -58,7 +59,13 @@ def _store(state: AppState, incoming: datasets.IncomingFile, owner_id: int) -> D
         session.close()
 
 
-@router.post("/upload", status_code=status.HTTP_201_CREATED, openapi_extra=_UPLOAD_BODY)
+@router.post(
+    "/upload",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=_UPLOAD_BODY,
+    response_model=UploadOut,
+    response_model_exclude_unset=True,
+)
 async def upload(
     request: Request, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:
@@ -79,7 +86,7 @@ async def upload(
     return {"dataset_id": dataset.id, "dataset": datasets.dataset_view(dataset, with_report=True)}
 
 
-@router.get("/validate")
+@router.get("/validate", response_model=ValidationReportOut, response_model_exclude_unset=True)
 def validate(dataset_id: str, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """The validation report written when the file was uploaded."""
     dataset = datasets.get_visible_dataset(session, dataset_id, user)
@@ -90,7 +97,12 @@ def validate(dataset_id: str, user: CurrentUser, session: SessionDep) -> dict[st
     }
 
 
-@router.post("/preprocess", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/preprocess",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobQueuedOut,
+    response_model_exclude_unset=True,
+)
 def preprocess(body: PreprocessIn, user: CurrentUser, session: SessionDep, state: StateDep) -> dict:
     """Start a job: catalog rows or a transit search → candidates → predictions."""
     dataset = datasets.get_visible_dataset(session, body.dataset_id, user)
@@ -104,7 +116,7 @@ def preprocess(body: PreprocessIn, user: CurrentUser, session: SessionDep, state
     return {"job_id": job_id, "status": "queued"}
 
 
-@router.get("/datasets")
+@router.get("/datasets", response_model=DatasetsOut, response_model_exclude_unset=True)
 def list_datasets(
     user: CurrentUser,
     session: SessionDep,

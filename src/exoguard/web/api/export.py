@@ -36,9 +36,32 @@ from exoguard.store.models import ShareLink
 from exoguard.store.repositories import ShareLinkRepository
 from exoguard.store.types import utcnow
 from exoguard.web.api._common import enforce_rate_limit
+from exoguard.web.api.schemas import DbId, ShareCreatedOut, ShareLinksOut, ShareLinkView
 from exoguard.web.deps import CurrentUser, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/export", tags=["export"])
+
+
+class CsvResponse(StreamingResponse):
+    media_type = "text/csv"
+
+
+class PdfResponse(Response):
+    media_type = "application/pdf"
+
+
+_CSV_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "UTF-8 CSV, one row per candidate",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+}
+_PDF_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A PDF document",
+        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
 class CsvExportIn(BaseModel):
@@ -46,7 +69,7 @@ class CsvExportIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    candidate_ids: list[int] | None = Field(default=None, max_length=MAX_EXPORT_IDS)
+    candidate_ids: list[DbId] | None = Field(default=None, max_length=MAX_EXPORT_IDS)
     mission: str | None = None
     label: str | None = None
     origin: str | None = None
@@ -59,14 +82,14 @@ class CsvExportIn(BaseModel):
 class PdfExportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    candidate_ids: list[int] = Field(min_length=1, max_length=MAX_REPORT_CANDIDATES)
+    candidate_ids: list[DbId] = Field(min_length=1, max_length=MAX_REPORT_CANDIDATES)
     plots: bool = Field(default=True, description="Light-curve plots (seconds per candidate).")
 
 
 class ShareIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    candidate_id: int
+    candidate_id: DbId
     expires_in_hours: float = Field(default=DEFAULT_EXPIRES_HOURS, gt=0, le=MAX_EXPIRES_HOURS)
 
 
@@ -87,7 +110,7 @@ def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-@router.post("/csv")
+@router.post("/csv", response_class=CsvResponse, responses=_CSV_DOC)
 def export_csv(body: CsvExportIn, user: CurrentUser, session: SessionDep) -> StreamingResponse:
     """Candidates with their latest prediction and vetting state, spreadsheet-safe CSV."""
     filters = ExportFilters(**body.model_dump())
@@ -101,7 +124,7 @@ def export_csv(body: CsvExportIn, user: CurrentUser, session: SessionDep) -> Str
     )
 
 
-@router.post("/pdf")
+@router.post("/pdf", response_class=PdfResponse, responses=_PDF_DOC)
 def export_pdf(
     body: PdfExportIn,
     request: Request,
@@ -157,7 +180,12 @@ def _link_view(link: ShareLink, *, now: datetime | None = None) -> dict[str, Any
     }
 
 
-@router.post("/share", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/share",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ShareCreatedOut,
+    response_model_exclude_unset=True,
+)
 def create_share(
     body: ShareIn, request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -182,7 +210,7 @@ def create_share(
     }
 
 
-@router.get("/share")
+@router.get("/share", response_model=ShareLinksOut, response_model_exclude_unset=True)
 def list_shares(user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """The share links this user created, newest first (tokens are never shown again)."""
     now = utcnow()
@@ -190,7 +218,7 @@ def list_shares(user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     return {"links": [_link_view(link, now=now) for link in links]}
 
 
-@router.delete("/share/{link_id}")
+@router.delete("/share/{link_id}", response_model=ShareLinkView, response_model_exclude_unset=True)
 def revoke_share(link_id: int, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """Revoke a link (its creator or an admin); it answers 410 from now on."""
     link = revoke_share_link(session, link_id, user=user)

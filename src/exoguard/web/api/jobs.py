@@ -9,13 +9,14 @@ from fastapi import APIRouter, Query
 from exoguard.errors import ValidationError
 from exoguard.jobs.execute import fail_lost_jobs
 from exoguard.store.models import JOB_STATUSES
+from exoguard.web.api.schemas import JobsOut, JobView
 from exoguard.web.deps import CurrentUser, SessionDep, StateDep
 from exoguard.web.services import jobs as job_service
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
-@router.get("")
+@router.get("", response_model=JobsOut, response_model_exclude_unset=True)
 def list_jobs(
     user: CurrentUser,
     session: SessionDep,
@@ -33,7 +34,7 @@ def list_jobs(
     return {"jobs": [job_service.job_view(j) for j in rows]}
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", response_model=JobView, response_model_exclude_unset=True)
 def get_job(job_id: str, user: CurrentUser, session: SessionDep, state: StateDep) -> dict[str, Any]:
     """`{"status": queued|running|succeeded|failed, "progress": 0..1, "result"|"error"}`."""
     job = job_service.get_visible_job(session, job_id, user)

@@ -8,6 +8,12 @@ from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from exoguard.ml import lifecycle
+from exoguard.web.api.schemas import (
+    CanaryEvaluationOut,
+    JobQueuedOut,
+    LifecycleActionOut,
+    TimelineOut,
+)
 from exoguard.web.deps import AdminUser, ResearcherUser, SessionDep, StateDep
 
 router = APIRouter(prefix="/models", tags=["model lifecycle"])
@@ -43,7 +49,7 @@ def _refresh_gauges(request: Request, session: Any, state: Any) -> None:
         export_to_prometheus(metrics, session, canary_fraction=state.settings.canary_fraction)
 
 
-@router.get("/timeline")
+@router.get("/timeline", response_model=TimelineOut, response_model_exclude_unset=True)
 def timeline(
     request: Request,
     _user: ResearcherUser,
@@ -57,7 +63,9 @@ def timeline(
     return out
 
 
-@router.post("/{version_id}/promote")
+@router.post(
+    "/{version_id}/promote", response_model=LifecycleActionOut, response_model_exclude_unset=True
+)
 def promote(
     version_id: str,
     request: Request,
@@ -76,7 +84,9 @@ def promote(
     return action.to_dict()
 
 
-@router.post("/{version_id}/canary")
+@router.post(
+    "/{version_id}/canary", response_model=LifecycleActionOut, response_model_exclude_unset=True
+)
 def start_canary(
     version_id: str, request: Request, admin: AdminUser, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:
@@ -87,7 +97,7 @@ def start_canary(
     return action.to_dict()
 
 
-@router.post("/rollback")
+@router.post("/rollback", response_model=LifecycleActionOut, response_model_exclude_unset=True)
 def rollback(
     request: Request,
     admin: AdminUser,
@@ -105,7 +115,9 @@ def rollback(
     return action.to_dict()
 
 
-@router.post("/canary/evaluate")
+@router.post(
+    "/canary/evaluate", response_model=CanaryEvaluationOut, response_model_exclude_unset=True
+)
 def evaluate_canary(
     request: Request,
     body: EvaluateIn,
@@ -127,7 +139,12 @@ def evaluate_canary(
     return result.to_dict()
 
 
-@router.post("/retrain", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/retrain",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobQueuedOut,
+    response_model_exclude_unset=True,
+)
 def retrain(body: RetrainIn, user: ResearcherUser, state: StateDep) -> dict[str, Any]:
     """Queue a retraining job on the archive data plus the curated set (researchers)."""
     lifecycle.resolve_config(body.config, body.params)  # refuse bad parameters now, not later

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
@@ -15,6 +15,14 @@ from exoguard.catalogs.schema import MISSIONS
 from exoguard.errors import AuthError
 from exoguard.store.models import User
 from exoguard.web.api._common import enforce_rate_limit
+from exoguard.web.api.schemas import (
+    ExplanationOut,
+    JobQueuedOut,
+    MetricsOut,
+    PredictOut,
+    VersionOut,
+    VersionsOut,
+)
 from exoguard.web.deps import (
     AdminUser,
     CurrentUser,
@@ -35,7 +43,7 @@ router = APIRouter(prefix="/model", tags=["model"])
 class TrainIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(description="gbm or multibranch")
+    model: Literal["gbm", "multibranch"] = Field(description="the kind of model to train")
     params: dict[str, Any] = Field(
         default_factory=dict,
         description='Hyperparameters and config fields, e.g. {"num_leaves": 15, '
@@ -103,7 +111,12 @@ class PredictIn(BaseModel):
         return self
 
 
-@router.post("/train", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/train",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobQueuedOut,
+    response_model_exclude_unset=True,
+)
 def train(body: TrainIn, user: ResearcherUser, state: StateDep) -> dict[str, Any]:
     """Start a training job (researchers); poll GET /api/jobs/{job_id} for its progress."""
     params = training.check_request(body.model, body.params)
@@ -111,7 +124,7 @@ def train(body: TrainIn, user: ResearcherUser, state: StateDep) -> dict[str, Any
     return {"job_id": job_id, "status": "queued"}
 
 
-@router.post("/predict")
+@router.post("/predict", response_model=PredictOut, response_model_exclude_unset=True)
 async def predict(body: PredictIn, request: Request, state: StateDep) -> JSONResponse:
     """Verdicts of the active model, stored with their candidates (rate-limited per client).
 
@@ -206,7 +219,7 @@ def _observe(request: Request, verdicts: list[predictions.Verdict]) -> None:
         metrics.predictions.labels(verdict.model_version).observe(verdict.probability)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_model=MetricsOut, response_model_exclude_unset=True)
 def metrics(
     user: CurrentUser, session: SessionDep, state: StateDep, version: str | None = None
 ) -> dict[str, Any]:
@@ -214,7 +227,7 @@ def metrics(
     return model_service.metrics(session, state.settings, version)
 
 
-@router.get("/explain")
+@router.get("/explain", response_model=ExplanationOut, response_model_exclude_unset=True)
 def explain(
     candidate_id: int,
     user: CurrentUser,
@@ -230,13 +243,15 @@ def explain(
     return out
 
 
-@router.get("/versions")
+@router.get("/versions", response_model=VersionsOut, response_model_exclude_unset=True)
 def versions(user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """Every registered version, newest first, with its status and summary metrics."""
     return {"versions": model_service.list_versions(session)}
 
 
-@router.post("/versions/{version_id}/activate")
+@router.post(
+    "/versions/{version_id}/activate", response_model=VersionOut, response_model_exclude_unset=True
+)
 def activate(
     version_id: str, admin: AdminUser, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from exoguard.errors import PermissionDeniedError, ValidationError
-from exoguard.store.models import QUEUE_STATUSES
+from exoguard.store.models import QUEUE_STATUSES, VoteLabel
 from exoguard.vetting import service as vetting
+from exoguard.web.api.schemas import DbId, QueueOut, VettingStatsOut, VoteOut
 from exoguard.web.deps import CurrentUser, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/vetting", tags=["vetting"])
@@ -19,13 +20,13 @@ router = APIRouter(prefix="/vetting", tags=["vetting"])
 class VoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    item_id: int
-    label: str = Field(description="planet or false_positive")
-    confidence: int = Field(description="1 (guess) to 5 (certain)")
+    item_id: DbId
+    label: VoteLabel
+    confidence: int = Field(ge=1, le=5, description="1 (guess) to 5 (certain)")
     comment: str | None = None
 
 
-@router.get("/queue")
+@router.get("/queue", response_model=QueueOut, response_model_exclude_unset=True)
 def queue(
     user: CurrentUser,
     session: SessionDep,
@@ -39,7 +40,12 @@ def queue(
     return {"items": [entry.to_dict() for entry in entries]}
 
 
-@router.post("/submit", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/submit",
+    status_code=status.HTTP_201_CREATED,
+    response_model=VoteOut,
+    response_model_exclude_unset=True,
+)
 def submit(body: VoteIn, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> dict:
     """One vote (409 for a second vote on the item, 410 once the item is settled)."""
     outcome = vetting.submit_vote(
@@ -55,7 +61,7 @@ def submit(body: VoteIn, user: CurrentUser, session: SessionDep, settings: Setti
     return outcome.to_dict()
 
 
-@router.get("/stats")
+@router.get("/stats", response_model=VettingStatsOut, response_model_exclude_unset=True)
 def stats(
     user: CurrentUser,
     session: SessionDep,

@@ -1,0 +1,272 @@
+"""Response models of the JSON API: what each route returns, as the OpenAPI document says.
+
+Fields that every client relies on are typed; bulky open-ended parts (a validation report,
+stored metrics, a job's parameters) stay JSON objects. Models whose service may add fields
+later allow extra keys (``extra="allow"``), so a new field is never dropped on the way out.
+This module defines no router.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from exoguard.store.models import (
+    DatasetFormat,
+    DatasetKind,
+    DatasetStatus,
+    JobStatus,
+    ModelKind,
+    ModelStatus,
+    Role,
+    VoteLabel,
+)
+
+#: Largest value an id column holds on every supported database (PostgreSQL INTEGER).
+MAX_DB_INT = 2**31 - 1
+#: A database id in a request body: a bigger or negative number is a 422, never a query.
+DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorOut(BaseModel):
+    """Every error: a sentence naming the problem (and the allowed values), and its kind."""
+
+    detail: str = Field(description="What went wrong, in words.")
+    error: str = Field(description="The error's kind, e.g. ValidationError, NotFoundError.")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="Request validation only: one entry per invalid field."
+    )
+
+
+# ------------------------------------------------------------------------------- accounts
+class UserView(_Open):
+    id: int
+    email: str
+    name: str
+    role: Role
+    reputation: float
+    is_active: bool
+    created_at: str | None
+
+
+class UserOut(BaseModel):
+    user: UserView
+
+
+class LoginOut(BaseModel):
+    user: UserView
+    csrf_token: str
+
+
+class OkOut(BaseModel):
+    ok: bool
+
+
+class UsersOut(BaseModel):
+    users: list[UserView]
+    total: int
+
+
+# ------------------------------------------------------------------------------- data sets
+class DatasetView(_Open):
+    id: str
+    filename: str
+    kind: DatasetKind
+    format: DatasetFormat
+    size_bytes: int
+    sha256: str
+    status: DatasetStatus
+    owner_id: int | None
+    created_at: str | None
+    ok: bool | None = None
+    summary: str | dict[str, Any] | None = None
+    report: dict[str, Any] | None = None
+
+
+class UploadOut(BaseModel):
+    dataset_id: str
+    dataset: DatasetView
+
+
+class ValidationReportOut(BaseModel):
+    dataset_id: str
+    status: str
+    report: dict[str, Any]
+
+
+class DatasetsOut(BaseModel):
+    datasets: list[DatasetView]
+
+
+class JobQueuedOut(BaseModel):
+    job_id: str
+    status: JobStatus
+
+
+# ------------------------------------------------------------------------------------ jobs
+class JobView(_Open):
+    id: str
+    kind: str
+    status: JobStatus
+    progress: float = Field(ge=0.0, le=1.0)
+    params: dict[str, Any]
+    attempts: int
+    owner_id: int | None
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    traceback: str | None = None
+    message: str | None = None
+
+
+class JobsOut(BaseModel):
+    jobs: list[JobView]
+
+
+# ---------------------------------------------------------------------------------- models
+class VerdictView(_Open):
+    candidate_id: int
+    probability: float = Field(ge=0.0, le=1.0)
+    uncertainty: float = Field(ge=0.0)
+    label: str
+    model_version: str
+
+
+class PredictOut(BaseModel):
+    predictions: list[VerdictView]
+    model_version: str | None
+
+
+class VersionView(_Open):
+    id: str
+    kind: ModelKind
+    status: ModelStatus
+    config: dict[str, Any] | None
+    data_hash: str | None
+    created_at: str | None
+    activated_at: str | None
+    summary: dict[str, float | None]
+    summary_source: str
+    evaluated: bool
+
+
+class VersionsOut(BaseModel):
+    versions: list[VersionView]
+
+
+class VersionOut(BaseModel):
+    version: VersionView
+
+
+class MetricsOut(_Open):
+    version: VersionView
+    metrics: dict[str, Any]
+    importance: list[Any] | dict[str, Any]
+    series_latest: dict[str, Any]
+
+
+class Contribution(_Open):
+    feature: str
+    value: float | None
+    contribution: float
+
+
+class ExplanationOut(_Open):
+    candidate_id: int
+    model_version: str
+    base_value: float
+    log_odds: float
+    contributions: list[Contribution]
+    n_features: int
+    units: str
+
+
+# ------------------------------------------------------------------------------- lifecycle
+class LifecycleActionOut(_Open):
+    action: str
+    version: str | None
+    previous_active: str | None
+    active: str | None
+    canary: str | None
+    retired: list[str]
+
+
+class CanaryEvaluationOut(_Open):
+    decision: str
+    canary: str | None
+    active: str | None
+    metric: str
+
+
+class TimelineOut(_Open):
+    active: str | None
+    canary: str | None
+    canary_fraction: float
+    versions: list[dict[str, Any]]
+
+
+# --------------------------------------------------------------------------------- vetting
+class QueueEntryView(_Open):
+    item_id: int
+    candidate_id: int
+    mission: str | None
+    object_id: str | None
+    host_id: str | None
+    parameters: dict[str, Any]
+    probability: float | None
+    uncertainty: float | None
+    model_version: str | None
+    n_votes: int
+    created_at: str
+
+
+class QueueOut(BaseModel):
+    items: list[QueueEntryView]
+
+
+class VoteView(_Open):
+    id: int
+    item_id: int
+    user_id: int
+    label: VoteLabel
+    confidence: int = Field(ge=1, le=5)
+
+
+class VoteOut(_Open):
+    vote: VoteView
+    n_votes: int
+    consensus: dict[str, Any] | None
+    settled: bool
+
+
+class VettingStatsOut(_Open):
+    pass
+
+
+# ---------------------------------------------------------------------------------- export
+class ShareLinkView(_Open):
+    id: int
+    target_kind: str
+    target_id: int
+    created_at: str | None
+    expires_at: str | None
+    revoked_at: str | None
+    state: Literal["active", "expired", "revoked"]
+
+
+class ShareCreatedOut(ShareLinkView):
+    token: str
+    url: str
+    report_url: str
+    pdf_url: str
+
+
+class ShareLinksOut(BaseModel):
+    links: list[ShareLinkView]
