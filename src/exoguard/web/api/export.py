@@ -37,6 +37,7 @@ from exoguard.store.repositories import ShareLinkRepository
 from exoguard.store.types import utcnow
 from exoguard.web.api._common import enforce_rate_limit
 from exoguard.web.deps import CurrentUser, SessionDep, SettingsDep
+from exoguard.web.params import DbId, IdPath
 
 router = APIRouter(prefix="/export", tags=["export"])
 
@@ -46,7 +47,7 @@ class CsvExportIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    candidate_ids: list[int] | None = Field(default=None, max_length=MAX_EXPORT_IDS)
+    candidate_ids: list[DbId] | None = Field(default=None, max_length=MAX_EXPORT_IDS)
     mission: str | None = None
     label: str | None = None
     origin: str | None = None
@@ -59,14 +60,14 @@ class CsvExportIn(BaseModel):
 class PdfExportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    candidate_ids: list[int] = Field(min_length=1, max_length=MAX_REPORT_CANDIDATES)
+    candidate_ids: list[DbId] = Field(min_length=1, max_length=MAX_REPORT_CANDIDATES)
     plots: bool = Field(default=True, description="Light-curve plots (seconds per candidate).")
 
 
 class ShareIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    candidate_id: int
+    candidate_id: DbId
     expires_in_hours: float = Field(default=DEFAULT_EXPIRES_HOURS, gt=0, le=MAX_EXPIRES_HOURS)
 
 
@@ -191,7 +192,7 @@ def list_shares(user: CurrentUser, session: SessionDep) -> dict[str, Any]:
 
 
 @router.delete("/share/{link_id}")
-def revoke_share(link_id: int, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+def revoke_share(link_id: IdPath, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """Revoke a link (its creator or an admin); it answers 410 from now on."""
     link = revoke_share_link(session, link_id, user=user)
     session.commit()

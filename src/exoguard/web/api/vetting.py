@@ -12,6 +12,7 @@ from exoguard.errors import PermissionDeniedError, ValidationError
 from exoguard.store.models import QUEUE_STATUSES
 from exoguard.vetting import service as vetting
 from exoguard.web.deps import CurrentUser, SessionDep, SettingsDep
+from exoguard.web.params import DbId, OffsetQuery
 
 router = APIRouter(prefix="/vetting", tags=["vetting"])
 
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/vetting", tags=["vetting"])
 class VoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    item_id: int
+    item_id: DbId
     label: str = Field(description="planet or false_positive")
     confidence: int = Field(description="1 (guess) to 5 (certain)")
     comment: str | None = None
@@ -62,7 +63,7 @@ def stats(
     settings: SettingsDep,
     item_status: str | None = Query(default=None, description="open or settled"),
     item_limit: int = Query(default=100, ge=1, le=1000),
-    item_offset: int = Query(default=0, ge=0),
+    item_offset: OffsetQuery = 0,
     user_limit: int = Query(default=100, ge=1, le=1000),
     include_gold: bool = Query(default=False, description="admins only"),
 ) -> dict[str, Any]:
