@@ -266,7 +266,7 @@ def test_predict_a_dataset(api: Api) -> None:
         [p["probability"] for p in first["predictions"]], abs=1e-12
     )
     with api.client("other") as client:
-        assert client.post("/api/model/predict", json={"dataset_id": dataset_id}).status_code == 403
+        assert client.post("/api/model/predict", json={"dataset_id": dataset_id}).status_code == 404
 
 
 def test_predict_rate_limit_is_429_with_retry_after(

@@ -22,7 +22,7 @@ class VoteIn(BaseModel):
 
     item_id: DbId
     label: str = Field(description="planet or false_positive")
-    confidence: int = Field(description="1 (guess) to 5 (certain)")
+    confidence: int = Field(ge=1, le=5, description="1 (guess) to 5 (certain)")
     comment: str | None = None
 
 
