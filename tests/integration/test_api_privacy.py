@@ -341,10 +341,13 @@ def test_vetting_items_are_shared_with_vetters_only(world: World) -> None:
         for url in (f"/vetting/{public}", f"/charts/vetting/{public}"):
             assert anonymous.get(url).status_code == 200, url
         queue = anonymous.get("/vetting").text
+        assert PUBLIC_OBJECT in queue
         for name in world.found_object_ids:
             assert name not in queue
     with world.api.client("other") as b:
         assert b.get(f"/vetting/{private}").status_code == 200
         assert b.get(f"/charts/vetting/{private}").status_code == 200
+        served = b.get("/api/vetting/queue?limit=100").json()["items"]
+        assert private in [entry["item_id"] for entry in served]
         # ...but the vetting item does not open the candidate's other routes
         assert b.get(f"/candidates/{world.found[0]}").status_code == 404

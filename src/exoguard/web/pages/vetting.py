@@ -62,10 +62,9 @@ def _queue_rows(
             for e in entries
         ]
     rows = []
-    for item in VettingRepository(session).list(status="open", limit=limit):
-        # Gold items are served only to logged-in vetters, uploads' items only to vetters.
-        if not access.vetting_item_visible(session, item, None):
-            continue
+    # Gold items are served only to logged-in vetters, uploads' items only to vetters.
+    visible = access.vetting_item_filter(None)
+    for item in VettingRepository(session).list(status="open", visible=visible, limit=limit):
         prediction = item.prediction
         rows.append(
             {
