@@ -9,7 +9,9 @@ The rule
   and their predictions are visible to everybody, anonymous visitors included.
 - **Private rows.** An upload is private to its owner: the dataset, the candidates its
   preprocessing stored (``candidates.dataset_id``), the candidates a user typed in by hand
-  (``candidates.owner_id``), the predictions of those candidates, and the user's jobs.
+  (``candidates.owner_id``), the predictions of those candidates (no route takes a
+  prediction id: predictions are reached through their candidate), and the user's jobs.
+  Lists of datasets and jobs are filtered on their owner unless :func:`sees_all`.
 - **Researchers and admins see everything.** SPEC.md gives researchers "batch jobs,
   exports, the curated data set" and admins everything a researcher has; curating the data
   set means reading the uploads it is built from, so both roles see every row.
@@ -22,6 +24,8 @@ The rule
   (calibration) item.
 - **Share links.** A share link is its creator's deliberate choice to show one candidate
   they may see; whoever holds the token sees that candidate read-only.
+
+Aggregates without rows (the home page's counts per mission) include private rows.
 
 Another user's private id answers exactly like a missing id: 404 with the same message,
 never 403, so that ids cannot be probed. JSON API routes that need a login answer 401 to
@@ -37,7 +41,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, true
 from sqlalchemy.orm import Session
 
 from exoguard.errors import NotFoundError
-from exoguard.store.models import Candidate, Dataset, Job, Prediction, User, VettingItem
+from exoguard.store.models import Candidate, Dataset, Job, User, VettingItem
 
 #: Roles that see every row (see the module docstring for why).
 SEES_ALL_ROLES: Final[tuple[str, ...]] = ("researcher", "admin")
@@ -66,24 +70,6 @@ def candidate_filter(user: User | None) -> ColumnElement[bool]:
         Candidate.owner_id == user.id,
         Candidate.dataset_id.in_(own_datasets),
     )
-
-
-def dataset_filter(user: User | None) -> ColumnElement[bool]:
-    """SQL condition of the datasets `user` may see (every dataset is an upload)."""
-    if sees_all(user):
-        return true()
-    if user is None:
-        return Dataset.id.is_(None)  # nothing
-    return Dataset.owner_id == user.id
-
-
-def job_filter(user: User | None) -> ColumnElement[bool]:
-    """SQL condition of the jobs `user` may see."""
-    if sees_all(user):
-        return true()
-    if user is None:
-        return Job.id.is_(None)  # nothing
-    return Job.owner_id == user.id
 
 
 # ----------------------------------------------------------------------------- single rows
@@ -131,14 +117,6 @@ def require_job(session: Session, job_id: str, user: User | None) -> Job:
     return job
 
 
-def require_prediction(session: Session, prediction_id: int, user: User | None) -> Prediction:
-    """The prediction when `user` may see its candidate; `NotFoundError` otherwise."""
-    prediction = session.get(Prediction, prediction_id)
-    if prediction is None or not candidate_visible(session, prediction.candidate, user):
-        raise _not_found("prediction", prediction_id)
-    return prediction
-
-
 def vetting_item_visible(session: Session, item: VettingItem, user: User | None) -> bool:
     """Logged-in vetters see every item; anonymous visitors the non-gold public ones."""
     if user is not None:
@@ -165,13 +143,10 @@ __all__ = [
     "SEES_ALL_ROLES",
     "candidate_filter",
     "candidate_visible",
-    "dataset_filter",
-    "job_filter",
     "public_candidate",
     "require_candidate",
     "require_dataset",
     "require_job",
-    "require_prediction",
     "require_vetting_item",
     "sees_all",
     "vetting_item_filter",
