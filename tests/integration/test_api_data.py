@@ -234,7 +234,9 @@ def test_validate_and_list_follow_ownership(api: Api) -> None:
         assert client.get("/api/data/datasets?kind=video").status_code == 422
     with api.client("other") as client:
         denied = client.get(f"/api/data/validate?dataset_id={dataset_id}")
-        assert denied.status_code == 403 and "another user" in denied.json()["detail"]
+        # another user's dataset answers exactly like a missing one
+        assert denied.status_code == 404
+        assert denied.json()["detail"] == f"dataset {dataset_id!r} not found"
         listed = [d["id"] for d in client.get("/api/data/datasets").json()["datasets"]]
         assert dataset_id not in listed
     with api.client("researcher") as client:
@@ -334,7 +336,7 @@ def test_preprocess_access_and_bad_requests(api: Api) -> None:
         assert missing.status_code == 404
     with api.client("other") as client:
         assert (
-            client.post("/api/data/preprocess", json={"dataset_id": dataset_id}).status_code == 403
+            client.post("/api/data/preprocess", json={"dataset_id": dataset_id}).status_code == 404
         )
     with api.client() as client:
         assert (

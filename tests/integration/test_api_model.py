@@ -144,14 +144,16 @@ def test_batched_requests_are_scored_as_if_alone(api: Api) -> None:
     batches: list[int] = []
     process = batcher._process
 
-    def counting(groups: list[list[dict[str, Any]]]) -> Any:
+    def counting(groups: list[list[dict[str, Any]]], owners: list[int | None]) -> Any:
         batches.append(len(groups))
-        return process(groups)
+        return process(groups, owners)
 
     batcher._process = counting  # type: ignore[method-assign]
 
+    owner = api.users["explorer"].id
+
     async def all_at_once() -> list[list[Any]]:
-        return await asyncio.gather(*(batcher.predict(rows) for rows in requests))
+        return await asyncio.gather(*(batcher.predict(rows, owner_id=owner) for rows in requests))
 
     # A fresh thread owns its own event loop, whatever loop an earlier test left running here.
     from concurrent.futures import ThreadPoolExecutor
@@ -163,7 +165,9 @@ def test_batched_requests_are_scored_as_if_alone(api: Api) -> None:
         alone = _direct_scores(api, rows)["probability"].tolist()
         assert [v.probability for v in verdicts] == pytest.approx(alone, abs=1e-12)
         with session_scope(api.factory) as session:
-            periods = [session.get(Candidate, v.candidate_id).period_days for v in verdicts]
+            stored = [session.get(Candidate, v.candidate_id) for v in verdicts]
+            periods = [c.period_days for c in stored if c is not None]
+            assert {c.owner_id for c in stored if c is not None} == {owner}
         assert periods == [row["period_days"] for row in rows]
 
 
@@ -262,7 +266,7 @@ def test_predict_a_dataset(api: Api) -> None:
         [p["probability"] for p in first["predictions"]], abs=1e-12
     )
     with api.client("other") as client:
-        assert client.post("/api/model/predict", json={"dataset_id": dataset_id}).status_code == 403
+        assert client.post("/api/model/predict", json={"dataset_id": dataset_id}).status_code == 404
 
 
 def test_predict_rate_limit_is_429_with_retry_after(

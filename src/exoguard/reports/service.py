@@ -19,12 +19,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from exoguard.catalogs.schema import HARMONISED_COLUMNS, LABELS, MISSIONS, PHYSICAL_COLUMNS
 from exoguard.config import Settings
-from exoguard.errors import ExoguardError, NotFoundError, PermissionDeniedError, ValidationError
+from exoguard.errors import ExoguardError, NotFoundError, ValidationError
 from exoguard.reports.curves import complete_diagnostics
 from exoguard.reports.model import (
     CandidateReport,
@@ -35,6 +35,7 @@ from exoguard.reports.model import (
     VoteSummary,
     finite_or_none,
 )
+from exoguard.store import access
 from exoguard.store.models import (
     ORIGINS,
     Candidate,
@@ -66,7 +67,6 @@ __all__ = [
 MAX_EXPORT_ROWS: Final = 100_000
 #: The most candidate ids one request may list.
 MAX_EXPORT_IDS: Final = 10_000
-_SEES_ALL: Final = ("researcher", "admin")
 
 #: Computes (or fetches) the SHAP explanation of one candidate for one model version:
 #: a mapping with ``contributions`` = [{"feature", "value", "contribution"}, ...] and
@@ -75,28 +75,9 @@ Explainer = Callable[[Session, int, str], Mapping[str, Any]]
 
 
 # ------------------------------------------------------------------------------ visibility
-def _visible_condition(user: User) -> ColumnElement[bool] | None:
-    """SQL condition of the candidates `user` may see (None: everything)."""
-    if user.role in _SEES_ALL:
-        return None
-    shared_or_own = select(Dataset.id).where(
-        or_(Dataset.owner_id == user.id, Dataset.owner_id.is_(None))
-    )
-    return or_(Candidate.dataset_id.is_(None), Candidate.dataset_id.in_(shared_or_own))
-
-
 def require_visible_candidate(session: Session, candidate_id: int, user: User) -> Candidate:
-    """The candidate, when `user` may see it: catalog rows and the user's own uploads for an
-    explorer, everything for researchers and admins."""
-    candidate = session.get(Candidate, candidate_id)
-    if candidate is None:
-        raise NotFoundError(f"candidate {candidate_id} not found")
-    if user.role in _SEES_ALL or candidate.dataset_id is None:
-        return candidate
-    owner = session.scalar(select(Dataset.owner_id).where(Dataset.id == candidate.dataset_id))
-    if owner is not None and owner != user.id:
-        raise PermissionDeniedError(f"candidate {candidate_id} comes from another user's upload")
-    return candidate
+    """The candidate when `user` may see it (`exoguard.store.access`); 404 otherwise."""
+    return access.require_candidate(session, candidate_id, user)
 
 
 # ------------------------------------------------------------------------------ CSV rows
@@ -171,9 +152,7 @@ def _export_stmt(filters: ExportFilters, user: User) -> Select[Any]:
         .outerjoin(vote_counts, vote_counts.c.item_id == VettingItem.id)
     )
     conditions: list[ColumnElement[bool]] = []
-    visible = _visible_condition(user)
-    if visible is not None:
-        conditions.append(visible)
+    conditions.append(access.candidate_filter(user))
     if filters.candidate_ids is not None:
         conditions.append(Candidate.id.in_([int(i) for i in filters.candidate_ids]))
     for name in ("mission", "label", "origin", "dataset_id"):

@@ -147,6 +147,7 @@ class Candidate(Base):
         Index(None, "host_id"),
         Index(None, "label"),
         Index(None, "dataset_id"),
+        Index(None, "owner_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -174,6 +175,11 @@ class Candidate(Base):
     origin: Mapped[str] = mapped_column(String(16), nullable=False, default="catalog")
     dataset_id: Mapped[str | None] = mapped_column(
         ForeignKey("datasets.id", ondelete="SET NULL"), nullable=True
+    )
+    # Who typed this candidate in (manual entry): private to them, as an upload's candidates
+    # are private to the dataset's owner. NULL for archive rows and upload candidates.
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True
     )
     features: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[datetime] = _created()

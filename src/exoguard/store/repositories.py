@@ -896,11 +896,18 @@ class VettingRepository:
         *,
         status: str | None = "open",
         exclude_voted_by: int | None = None,
+        visible: ColumnElement[bool] | None = None,
         limit: int | None = 50,
         offset: int = 0,
     ) -> Sequence[VettingItem]:
-        """Items by descending priority (ties: oldest first); optionally without a user's votes."""
+        """Items by descending priority (ties: oldest first); optionally without a user's votes.
+
+        `visible` (``exoguard.store.access.vetting_item_filter``) may name item and candidate
+        columns: the candidate is joined for it.
+        """
         stmt = select(VettingItem)
+        if visible is not None:
+            stmt = stmt.join(Candidate, Candidate.id == VettingItem.candidate_id).where(visible)
         if status is not None:
             _check("status", status, QUEUE_STATUSES)
             stmt = stmt.where(VettingItem.status == status)

@@ -12,6 +12,7 @@ from exoguard.store.models import ROLES, Role
 from exoguard.store.repositories import UserRepository
 from exoguard.web.api.schemas import UserOut, UsersOut
 from exoguard.web.deps import AdminUser, SessionDep
+from exoguard.web.params import IdPath, OffsetQuery
 from exoguard.web.services import accounts
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -29,7 +30,7 @@ def list_users(
     session: SessionDep,
     role: str | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
     """Accounts, oldest first."""
     if role is not None and role not in ROLES:
@@ -41,7 +42,7 @@ def list_users(
 
 @router.post("/users/{user_id}/role", response_model=UserOut, response_model_exclude_unset=True)
 def change_role(
-    user_id: int, body: RoleIn, _admin: AdminUser, session: SessionDep
+    user_id: IdPath, body: RoleIn, _admin: AdminUser, session: SessionDep
 ) -> dict[str, Any]:
     """Give a user the role explorer, researcher or admin."""
     user = accounts.set_role(session, user_id=user_id, role=body.role)

@@ -13,6 +13,7 @@ from exoguard.store.models import DATASET_KINDS, Dataset
 from exoguard.web.api._common import enforce_rate_limit
 from exoguard.web.api.schemas import DatasetsOut, JobQueuedOut, UploadOut, ValidationReportOut
 from exoguard.web.deps import CurrentUser, SessionDep, StateDep
+from exoguard.web.params import OffsetQuery
 from exoguard.web.services import datasets
 from exoguard.web.services.preprocessing import check_options
 from exoguard.web.state import AppState
@@ -122,7 +123,7 @@ def list_datasets(
     session: SessionDep,
     kind: str | None = Query(default=None, description=f"one of {', '.join(DATASET_KINDS)}"),
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
     """Own data sets (every data set for researchers and admins), newest first."""
     if kind is not None and kind not in DATASET_KINDS:

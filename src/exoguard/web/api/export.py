@@ -36,8 +36,9 @@ from exoguard.store.models import ShareLink
 from exoguard.store.repositories import ShareLinkRepository
 from exoguard.store.types import utcnow
 from exoguard.web.api._common import enforce_rate_limit
-from exoguard.web.api.schemas import DbId, ShareCreatedOut, ShareLinksOut, ShareLinkView
+from exoguard.web.api.schemas import ShareCreatedOut, ShareLinksOut, ShareLinkView
 from exoguard.web.deps import CurrentUser, SessionDep, SettingsDep
+from exoguard.web.params import DbId, IdPath
 
 router = APIRouter(prefix="/export", tags=["export"])
 
@@ -219,7 +220,7 @@ def list_shares(user: CurrentUser, session: SessionDep) -> dict[str, Any]:
 
 
 @router.delete("/share/{link_id}", response_model=ShareLinkView, response_model_exclude_unset=True)
-def revoke_share(link_id: int, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+def revoke_share(link_id: IdPath, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """Revoke a link (its creator or an admin); it answers 410 from now on."""
     link = revoke_share_link(session, link_id, user=user)
     session.commit()

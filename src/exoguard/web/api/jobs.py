@@ -11,6 +11,7 @@ from exoguard.jobs.execute import fail_lost_jobs
 from exoguard.store.models import JOB_STATUSES
 from exoguard.web.api.schemas import JobsOut, JobView
 from exoguard.web.deps import CurrentUser, SessionDep, StateDep
+from exoguard.web.params import OffsetQuery
 from exoguard.web.services import jobs as job_service
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -23,7 +24,7 @@ def list_jobs(
     kind: str | None = None,
     status: str | None = Query(default=None, description=f"one of {', '.join(JOB_STATUSES)}"),
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
     """Own jobs (all jobs for researchers and admins), newest first."""
     if status is not None and status not in JOB_STATUSES:

@@ -15,6 +15,7 @@ from exoguard.web.api.schemas import (
     TimelineOut,
 )
 from exoguard.web.deps import AdminUser, ResearcherUser, SessionDep, StateDep
+from exoguard.web.params import DbCount
 
 router = APIRouter(prefix="/models", tags=["model lifecycle"])
 
@@ -37,7 +38,7 @@ class EvaluateIn(BaseModel):
 
     metric: str = "accuracy"
     tolerance: float = Field(default=lifecycle.DEFAULT_TOLERANCE, ge=0.0, lt=1.0)
-    min_labels: int = Field(default=lifecycle.DEFAULT_MIN_LABELS, ge=1)
+    min_labels: DbCount = lifecycle.DEFAULT_MIN_LABELS
     apply: bool = True
 
 

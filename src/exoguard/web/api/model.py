@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from exoguard.catalogs.reader import VALUE_RANGES
 from exoguard.catalogs.schema import MISSIONS
 from exoguard.errors import AuthError
+from exoguard.store import access
 from exoguard.store.models import User
 from exoguard.web.api._common import enforce_rate_limit
 from exoguard.web.api.schemas import (
@@ -31,6 +32,7 @@ from exoguard.web.deps import (
     StateDep,
     get_optional_user,
 )
+from exoguard.web.params import IdQuery
 from exoguard.web.ratelimit import RateLimiter
 from exoguard.web.security import SESSION_COOKIE
 from exoguard.web.services import datasets, predictions, training
@@ -138,7 +140,7 @@ async def predict(body: PredictIn, request: Request, state: StateDep) -> JSONRes
         batcher = predictions.batcher_for(
             state.sessions, settings, on_score=_inference_observer(request)
         )
-        verdicts = await batcher.predict(rows)
+        verdicts = await batcher.predict(rows, owner_id=user.id)
     else:
         assert body.dataset_id is not None
         verdicts = await run_in_threadpool(_predict_dataset, state, body.dataset_id, user)
@@ -229,13 +231,14 @@ def metrics(
 
 @router.get("/explain", response_model=ExplanationOut, response_model_exclude_unset=True)
 def explain(
-    candidate_id: int,
+    candidate_id: IdQuery,
     user: CurrentUser,
     session: SessionDep,
     state: StateDep,
     version: str | None = None,
 ) -> dict[str, Any]:
     """SHAP contributions of one candidate's features (log-odds, + towards planet)."""
+    access.require_candidate(session, candidate_id, user)
     out = model_service.explain(
         session, state.settings, candidate_id=candidate_id, version_id=version
     )

@@ -8,7 +8,7 @@ This module defines no router.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,11 +22,6 @@ from exoguard.store.models import (
     Role,
     VoteLabel,
 )
-
-#: Largest value an id column holds on every supported database (PostgreSQL INTEGER).
-MAX_DB_INT = 2**31 - 1
-#: A database id in a request body: a bigger or negative number is a 422, never a query.
-DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
 
 
 class _Open(BaseModel):

@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from exoguard.errors import PermissionDeniedError, ValidationError
 from exoguard.store.models import QUEUE_STATUSES, VoteLabel
 from exoguard.vetting import service as vetting
-from exoguard.web.api.schemas import DbId, QueueOut, VettingStatsOut, VoteOut
+from exoguard.web.api.schemas import QueueOut, VettingStatsOut, VoteOut
 from exoguard.web.deps import CurrentUser, SessionDep, SettingsDep
+from exoguard.web.params import DbId, OffsetQuery
 
 router = APIRouter(prefix="/vetting", tags=["vetting"])
 
@@ -68,7 +69,7 @@ def stats(
     settings: SettingsDep,
     item_status: str | None = Query(default=None, description="open or settled"),
     item_limit: int = Query(default=100, ge=1, le=1000),
-    item_offset: int = Query(default=0, ge=0),
+    item_offset: OffsetQuery = 0,
     user_limit: int = Query(default=100, ge=1, le=1000),
     include_gold: bool = Query(default=False, description="admins only"),
 ) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from exoguard.catalogs.schema import MISSIONS
-from exoguard.store.models import Candidate, Prediction
+from exoguard.store import access
+from exoguard.store.models import Candidate, Prediction, User
 from exoguard.vetting.queue import QueuePolicy
 
 VERDICTS: Final[tuple[str, ...]] = ("planet", "false_positive", "uncertain")
@@ -107,12 +108,13 @@ def results(
     session: Session,
     filters: ResultFilters,
     *,
+    user: User | None,
     policy: QueuePolicy,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[Sequence[tuple[Candidate, Prediction]], int]:
-    """One page of (candidate, newest prediction) rows and the number of matching rows."""
-    conditions = _conditions(filters, policy=policy)
+    """One page of the (candidate, newest prediction) rows `user` may see, and their number."""
+    conditions = [*_conditions(filters, policy=policy), access.candidate_filter(user)]
     stmt = _joined().where(*conditions)
     total = int(
         session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0

@@ -20,6 +20,7 @@ from exoguard.web.deps import SessionDep, SettingsDep
 from exoguard.web.pages._common import PageUser, error_page, queue_policy, render, verdict_of
 from exoguard.web.pages._diagnostics import diagnostics_rows, warning_flags
 from exoguard.web.pages.chartdata import candidate_payload, candidate_visible
+from exoguard.web.params import IdPath
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,7 +56,7 @@ def candidate_context(
 
 @router.get("/candidates/{candidate_id}", response_class=HTMLResponse)
 def candidate_page(
-    candidate_id: int, request: Request, user: PageUser, session: SessionDep
+    candidate_id: IdPath, request: Request, user: PageUser, session: SessionDep
 ) -> Response:
     """Verdict, charts, diagnostics, explanation and exports of one candidate."""
     candidate = CandidateRepository(session).get(candidate_id)

@@ -1,7 +1,8 @@
 """Figure JSON for the pages' charts (fetched by the pages after they render).
 
-``GET /charts/candidates/{id}``, ``/charts/datasets/{id}`` and ``/charts/models/{version}``
-answer ``{"figures": {name: plotly figure}, "missing": {name: reason}}``.
+``GET /charts/candidates/{id}``, ``/charts/vetting/{item_id}``, ``/charts/datasets/{id}``
+and ``/charts/models/{version}`` answer ``{"figures": {name: plotly figure}, "missing":
+{name: reason}}``. Who sees what is decided by `exoguard.store.access` alone.
 """
 
 from __future__ import annotations
@@ -16,17 +17,17 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 
 from exoguard.config import Settings
-from exoguard.errors import ExoguardError, NotFoundError
+from exoguard.errors import ExoguardError
+from exoguard.store import access
 from exoguard.store.models import Candidate, Dataset, User
 from exoguard.store.repositories import (
     CandidateRepository,
-    DatasetRepository,
     PredictionRepository,
-    VettingRepository,
 )
 from exoguard.web.deps import SessionDep, SettingsDep
 from exoguard.web.pages import _figures
 from exoguard.web.pages._common import PageUser
+from exoguard.web.params import IdPath, OptionalIdQuery
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/charts", include_in_schema=False)
@@ -93,7 +94,13 @@ def _candidate_lightcurve(
     if candidate.dataset_id is not None:
         others = repo.list(dataset_id=candidate.dataset_id, limit=20)
     elif candidate.host_id:
-        others = repo.list(host_id=candidate.host_id, mission=candidate.mission, limit=20)
+        # Only public rows of the same star are marked: a private candidate's ephemeris
+        # must not show on a chart that someone else may open.
+        others = [
+            c
+            for c in repo.list(host_id=candidate.host_id, mission=candidate.mission, limit=20)
+            if c.id == candidate.id or access.candidate_visible(session, c, None)
+        ]
     else:
         others = [candidate]
     key = (
@@ -113,27 +120,13 @@ def _candidate_lightcurve(
 
 
 def candidate_visible(session: Session, candidate: Candidate, user: User | None) -> bool:
-    """Catalog rows are public; an upload's candidates are its owner's and the researchers',
-    and everybody's while they wait in the vetting queue."""
-    if candidate.dataset_id is None:
-        return True
-    if user is not None:
-        from exoguard.reports.service import require_visible_candidate
-
-        try:
-            require_visible_candidate(session, candidate.id, user)
-            return True
-        except ExoguardError:
-            pass
-    return VettingRepository(session).open_for_candidate(candidate.id) is not None
+    """Whether this visitor may see the candidate (`exoguard.store.access`)."""
+    return access.candidate_visible(session, candidate, user)
 
 
 def require_candidate(session: Session, candidate_id: int, user: User | None) -> Candidate:
     """The candidate if this visitor may see it; 404 otherwise (no hint that it exists)."""
-    candidate = CandidateRepository(session).get(candidate_id)
-    if candidate is None or not candidate_visible(session, candidate, user):
-        raise NotFoundError(f"candidate {candidate_id} not found")
-    return candidate
+    return access.require_candidate(session, candidate_id, user)
 
 
 def candidate_payload(
@@ -173,7 +166,7 @@ def _explain(
 
 @router.get("/candidates/{candidate_id}")
 def candidate_charts(
-    candidate_id: int,
+    candidate_id: IdPath,
     user: PageUser,
     session: SessionDep,
     settings: SettingsDep,
@@ -184,16 +177,22 @@ def candidate_charts(
     return candidate_payload(session, settings, candidate, with_periodogram=periodogram)
 
 
-def visible_dataset(session: Session, dataset_id: str, user: User | None) -> Dataset:
-    from exoguard.web.services.datasets import can_see_all
+@router.get("/vetting/{item_id}")
+def vetting_item_charts(
+    item_id: IdPath,
+    user: PageUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    periodogram: bool = False,
+) -> dict[str, Any]:
+    """Charts of the candidate of one vetting item (shared with vetters by design)."""
+    item = access.require_vetting_item(session, item_id, user)
+    return candidate_payload(session, settings, item.candidate, with_periodogram=periodogram)
 
-    dataset = DatasetRepository(session).require(dataset_id)
-    if dataset.owner_id is not None and (
-        user is None or (user.id != dataset.owner_id and not can_see_all(user))
-    ):
-        # Same answer as an unknown id: do not reveal other people's uploads.
-        raise NotFoundError(f"dataset {dataset_id!r} not found")
-    return dataset
+
+def visible_dataset(session: Session, dataset_id: str, user: User | None) -> Dataset:
+    """The dataset if this visitor may see it; 404 otherwise (`exoguard.store.access`)."""
+    return access.require_dataset(session, dataset_id, user)
 
 
 @router.get("/datasets/{dataset_id}")
@@ -203,7 +202,7 @@ def dataset_charts(
     user: PageUser,
     session: SessionDep,
     settings: SettingsDep,
-    candidate_id: int | None = None,
+    candidate_id: OptionalIdQuery = None,
     periodogram: bool = False,
 ) -> dict[str, Any]:
     """The light curve of an uploaded data set with all its candidates marked, folded on one."""
@@ -247,7 +246,7 @@ def model_charts(version_id: str, session: SessionDep, settings: SettingsDep) ->
 
 @router.get("/explain/{candidate_id}")
 def explain_chart(
-    candidate_id: int,
+    candidate_id: IdPath,
     user: PageUser,
     session: SessionDep,
     settings: SettingsDep,

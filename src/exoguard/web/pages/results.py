@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -13,6 +13,7 @@ from exoguard.catalogs.schema import MISSIONS
 from exoguard.web.deps import SessionDep
 from exoguard.web.pages._common import PageUser, queue_policy, render, verdict_of
 from exoguard.web.pages._queries import SORT_COLUMNS, VERDICTS, ResultFilters, results
+from exoguard.web.params import page_query
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -54,7 +55,7 @@ def results_page(
     q: str | None = None,
     sort: str = "probability",
     dir: str = "desc",
-    page: int = 1,
+    page: Annotated[int, page_query(page_size=PAGE_SIZE)] = 1,
 ) -> HTMLResponse:
     """Candidates and their newest predictions, one page at a time."""
     errors: list[str] = []
@@ -69,9 +70,13 @@ def results_page(
         descending=dir != "asc",
     )
     policy = queue_policy(request.app.state.exoguard.settings)
-    page = max(1, page)
     rows, total = results(
-        session, filters, policy=policy, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        session,
+        filters,
+        user=user,
+        policy=policy,
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
     )
     table = [
         {

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from exoguard.errors import NotFoundError
+from exoguard.store import access
 from exoguard.store.models import User
 from exoguard.store.repositories import VettingRepository, VoteRepository
 from exoguard.web.deps import SessionDep, SettingsDep
@@ -26,6 +28,7 @@ from exoguard.web.pages._common import (
     verdict_of,
 )
 from exoguard.web.pages._diagnostics import diagnostics_rows, warning_flags
+from exoguard.web.params import IdPath
 
 router = APIRouter(include_in_schema=False)
 QUEUE_PAGE = 50
@@ -59,9 +62,9 @@ def _queue_rows(
             for e in entries
         ]
     rows = []
-    for item in VettingRepository(session).list(status="open", limit=limit):
-        if item.is_gold:  # calibration items are served only to logged-in vetters
-            continue
+    # Gold items are served only to logged-in vetters, uploads' items only to vetters.
+    visible = access.vetting_item_filter(None)
+    for item in VettingRepository(session).list(status="open", visible=visible, limit=limit):
         prediction = item.prediction
         rows.append(
             {
@@ -108,11 +111,12 @@ def next_item(request: Request, user: PageUser, session: SessionDep) -> Response
 
 @router.get("/vetting/{item_id}", response_class=HTMLResponse)
 def item_page(
-    item_id: int, request: Request, user: PageUser, session: SessionDep, settings: SettingsDep
+    item_id: IdPath, request: Request, user: PageUser, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """Light curve, folded, odd/even and secondary views, diagnostics and the vote form."""
-    item = VettingRepository(session).get(item_id)
-    if item is None or (item.is_gold and user is None):
+    try:
+        item = access.require_vetting_item(session, item_id, user)
+    except NotFoundError:
         return error_page(
             request,
             user=user,
@@ -142,5 +146,5 @@ def item_page(
         flags=warning_flags(candidate),
         n_votes=len(votes),
         my_vote=mine,
-        charts_url=f"/charts/candidates/{candidate.id}?periodogram=false",
+        charts_url=f"/charts/vetting/{item.id}",
     )

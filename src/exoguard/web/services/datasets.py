@@ -32,10 +32,10 @@ from exoguard.errors import (
     ExoguardError,
     FormatError,
     NotFoundError,
-    PermissionDeniedError,
     TooLargeError,
     ValidationError,
 )
+from exoguard.store import access
 from exoguard.store.models import Dataset, User
 from exoguard.store.repositories import DatasetRepository
 
@@ -49,7 +49,6 @@ _INCOMING_DIR = ".incoming"
 _SNIFF_BYTES = 8192
 _FITS_MAGIC = b"SIMPLE  ="
 _GZIP_MAGIC = b"\x1f\x8b"
-_ROLE_SEES_ALL = ("researcher", "admin")
 
 
 @dataclass
@@ -456,22 +455,19 @@ def dataset_file(settings: Settings, dataset: Dataset) -> Path:
 
 
 def can_see_all(user: User) -> bool:
-    return user.role in _ROLE_SEES_ALL
+    return access.sees_all(user)
 
 
 def get_visible_dataset(session: Session, dataset_id: str, user: User) -> Dataset:
-    """The dataset when `user` owns it or is a researcher/admin."""
-    dataset = DatasetRepository(session).require(dataset_id)
-    if dataset.owner_id != user.id and not can_see_all(user):
-        raise PermissionDeniedError(f"dataset {dataset_id} belongs to another user")
-    return dataset
+    """The dataset when `user` may see it (`exoguard.store.access`); 404 otherwise."""
+    return access.require_dataset(session, dataset_id, user)
 
 
 def list_datasets(
     session: Session, user: User, *, limit: int = 50, offset: int = 0, kind: str | None = None
 ) -> Sequence[Dataset]:
     """Own datasets (all of them for researchers and admins), newest first."""
-    owner = None if can_see_all(user) else user.id
+    owner = None if access.sees_all(user) else user.id
     return DatasetRepository(session).list(owner_id=owner, kind=kind, limit=limit, offset=offset)
 
 

@@ -7,25 +7,20 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from exoguard.errors import PermissionDeniedError
+from exoguard.store import access
 from exoguard.store.models import Job, User
 from exoguard.store.repositories import JobRepository
 
-_SEES_ALL = ("researcher", "admin")
-
 
 def get_visible_job(session: Session, job_id: str, user: User) -> Job:
-    """The job when `user` started it or is a researcher/admin."""
-    job = JobRepository(session).require(job_id)
-    if job.owner_id != user.id and user.role not in _SEES_ALL:
-        raise PermissionDeniedError(f"job {job_id} belongs to another user")
-    return job
+    """The job when `user` may see it (`exoguard.store.access`); 404 otherwise."""
+    return access.require_job(session, job_id, user)
 
 
 def list_jobs(
     session: Session, user: User, *, kind: str | None, status: str | None, limit: int, offset: int
 ) -> Sequence[Job]:
-    owner = None if user.role in _SEES_ALL else user.id
+    owner = None if access.sees_all(user) else user.id
     return JobRepository(session).list(
         owner_id=owner, kind=kind, status=status, limit=limit, offset=offset
     )

@@ -267,13 +267,27 @@ def _enqueue_uncertain(
     return len(enqueue_uncertain(session, rows, policy=policy).enqueued)
 
 
-def insert_candidates(session: Session, frame: pd.DataFrame, *, origin: str) -> list[int]:
-    """Insert new candidate rows (no upsert) and return their ids in frame order."""
+def insert_candidates(
+    session: Session,
+    frame: pd.DataFrame,
+    *,
+    origin: str,
+    owner_ids: Sequence[int | None] | None = None,
+) -> list[int]:
+    """Insert new candidate rows (no upsert) and return their ids in frame order.
+
+    `owner_ids` (one per row) makes typed-in rows private to who typed them in
+    (``exoguard.store.access``); None leaves every row without an owner.
+    """
+    if owner_ids is not None and len(owner_ids) != len(frame):
+        raise ValueError(f"{len(owner_ids)} owner ids for {len(frame)} candidate rows")
     now = utcnow()
     rows = []
-    for record in frame[list(HARMONISED_COLUMNS)].to_dict(orient="records"):
+    records = frame[list(HARMONISED_COLUMNS)].to_dict(orient="records")
+    for position, record in enumerate(records):
         row = {k: _none_if_nan(record.get(k)) for k in HARMONISED_COLUMNS}
         row.update({"origin": origin, "created_at": now, "updated_at": now})
+        row["owner_id"] = None if owner_ids is None else owner_ids[position]
         rows.append(row)
     stmt = insert(Candidate).returning(Candidate.id, sort_by_parameter_order=True)
     return [int(i) for i in session.scalars(stmt, rows)]
@@ -287,10 +301,16 @@ def _score_and_store_manual(
     session: Session,
     groups: Sequence[Sequence[Mapping[str, Any]]],
     *,
+    owners: Sequence[int | None],
     settings: Settings,
     on_score: ScoreObserver | None = None,
 ) -> list[Verdict]:
-    """Score the rows of one or more requests with one model call and store them."""
+    """Score the rows of one or more requests with one model call and store them.
+
+    `owners` holds the user of each request (group): their rows are private to them.
+    """
+    if len(owners) != len(groups):
+        raise ValueError(f"{len(owners)} owners for {len(groups)} requests")
     version = active_version_id(session)
     # End the read transaction before writing: an SQLite transaction that read first and
     # then writes fails at once ("database is locked") when another writer got in between.
@@ -312,7 +332,8 @@ def _score_and_store_manual(
     scores = score_frame(scoring, version=version, settings=settings)
     if on_score is not None:
         on_score(version, time.perf_counter() - started, len(frame))
-    ids = insert_candidates(session, frame, origin="catalog")
+    owner_ids = [owner for owner, group in zip(owners, groups, strict=True) for _ in group]
+    ids = insert_candidates(session, frame, origin="catalog", owner_ids=owner_ids)
     return store_predictions(session, ids, scores, version=version, settings=settings)
 
 
@@ -320,15 +341,19 @@ def predict_manual(
     session: Session,
     candidates: Sequence[Mapping[str, Any]],
     *,
+    owner_id: int | None,
     settings: Settings,
 ) -> list[Verdict]:
-    """Score typed-in candidates and store them with their predictions (caller commits)."""
-    return _score_and_store_manual(session, [manual_rows(candidates)], settings=settings)
+    """Score typed-in candidates and store them, private to `owner_id` (caller commits)."""
+    return _score_and_store_manual(
+        session, [manual_rows(candidates)], owners=[owner_id], settings=settings
+    )
 
 
 @dataclass
 class _Pending:
     rows: list[dict[str, Any]]
+    owner_id: int | None
     future: asyncio.Future[list[Verdict]]
 
 
@@ -356,11 +381,13 @@ class PredictionBatcher:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
 
-    async def predict(self, candidates: Sequence[Mapping[str, Any]]) -> list[Verdict]:
-        """The stored verdicts of one request's candidates."""
+    async def predict(
+        self, candidates: Sequence[Mapping[str, Any]], *, owner_id: int | None
+    ) -> list[Verdict]:
+        """The stored verdicts of one request's candidates (private to `owner_id`)."""
         rows = manual_rows(candidates)
         loop = asyncio.get_running_loop()
-        pending = _Pending(rows=rows, future=loop.create_future())
+        pending = _Pending(rows=rows, owner_id=owner_id, future=loop.create_future())
         self._queue.put_nowait(pending)
         if self._worker is None or self._worker.done():
             self._worker = loop.create_task(self._run(), name="exoguard-predict-batcher")
@@ -375,7 +402,9 @@ class PredictionBatcher:
                 batch.append(item)
                 n_rows += len(item.rows)
             try:
-                results = await asyncio.to_thread(self._process, [p.rows for p in batch])
+                results = await asyncio.to_thread(
+                    self._process, [p.rows for p in batch], [p.owner_id for p in batch]
+                )
             except Exception as exc:
                 for pending in batch:
                     if not pending.future.done():
@@ -385,11 +414,13 @@ class PredictionBatcher:
                 if not pending.future.done():
                     pending.future.set_result(verdicts)
 
-    def _process(self, groups: list[list[dict[str, Any]]]) -> list[list[Verdict]]:
+    def _process(
+        self, groups: list[list[dict[str, Any]]], owners: list[int | None]
+    ) -> list[list[Verdict]]:
         session = self._factory()
         try:
             verdicts = _score_and_store_manual(
-                session, groups, settings=self._settings, on_score=self._on_score
+                session, groups, owners=owners, settings=self._settings, on_score=self._on_score
             )
             session.commit()
         except BaseException:
