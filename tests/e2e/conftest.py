@@ -159,6 +159,12 @@ def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         train_args += ["--param", item]
     _cli(train_args, env)
     item_id, candidate_id = _prepare_database(database_url)
+    # Compile the search kernels into numba's on-disk cache before the server starts, as
+    # `exoguard serve` does in the background: a cold compile takes minutes on a busy machine
+    # and would otherwise count against the first upload's timeout.
+    from exoguard.core.search.warmup import warm_up
+
+    warm_up()
 
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"

@@ -10,6 +10,7 @@ import gc
 import importlib
 import logging
 import pkgutil
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -88,9 +89,21 @@ def _prepare_to_serve(state: AppState) -> None:
     """
     from exoguard.web.services.predictions import warm_up
 
+    threading.Thread(target=_compile_search_kernels, name="kernel-warm-up", daemon=True).start()
     warm_up(state.sessions, state.settings)
     gc.collect()
     gc.freeze()
+
+
+def _compile_search_kernels() -> None:
+    """Compile (or load from numba's disk cache) the transit-search kernels, so the first
+    upload after start-up does not wait for the compiler."""
+    from exoguard.core.search.warmup import warm_up as warm_up_search
+
+    try:
+        warm_up_search()
+    except Exception:  # a failed warm-up only means the first search compiles instead
+        log.exception("could not warm up the search kernels")
 
 
 def create_server_app() -> FastAPI:
