@@ -103,7 +103,7 @@ def test_serve_migrates_and_answers(tmp_path: Path) -> None:
         assert "multipart/form-data" in upload
         assert httpx.get(f"{base}/docs", timeout=10).status_code == 200
         with httpx.Client(base_url=base, timeout=30) as client:
-            account = {"email": "served@example.org", "password": "password-123", "name": "S"}
+            account = {"email": "served@example.org", "password": "served-Orbit-7319", "name": "S"}
             assert client.post("/api/auth/register", json=account).status_code == 201
             credentials = {"email": account["email"], "password": account["password"]}
             login = client.post("/api/auth/login", json=credentials)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -31,8 +32,9 @@ def test_production_refuses_missing_or_placeholder_secret(secret: str, tmp_path:
 
 
 def test_production_accepts_a_real_secret(tmp_path: Path) -> None:
-    s = Settings(EXOGUARD_ENV="production", SECRET_KEY="k" * 48, EXOGUARD_VAR_DIR=tmp_path)  # type: ignore[call-arg]
-    assert s.secret_key == "k" * 48
+    key = secrets.token_urlsafe(48)
+    s = Settings(EXOGUARD_ENV="production", SECRET_KEY=key, EXOGUARD_VAR_DIR=tmp_path)  # type: ignore[call-arg]
+    assert s.secret_key == key
 
 
 def test_bad_values_are_refused(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from exoguard.errors import ValidationError
 from exoguard.store.models import ROLES
 from exoguard.store.repositories import UserRepository
-from exoguard.web.deps import AdminUser, SessionDep
+from exoguard.web.deps import AdminUser, SessionDep, StateDep
 from exoguard.web.services import accounts
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -40,9 +40,10 @@ def list_users(
 
 @router.post("/users/{user_id}/role")
 def change_role(
-    user_id: int, body: RoleIn, _admin: AdminUser, session: SessionDep
+    user_id: int, body: RoleIn, _admin: AdminUser, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:
-    """Give a user the role explorer, researcher or admin."""
+    """Give a user the role explorer, researcher or admin; their sessions end."""
     user = accounts.set_role(session, user_id=user_id, role=body.role)
     session.commit()
+    state.users.clear()  # this replica's predict cache forgets the revoked sessions now
     return {"user": accounts.user_view(user)}
