@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import secrets
 import threading
-import time
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -123,48 +123,87 @@ def csrf_matches(session_token: str | None, header_value: str | None, *, secret_
     return hmac.compare_digest(expected.encode("ascii"), header_value.encode("utf-8", "replace"))
 
 
+class _Waiter:
+    """A request queued for a hashing slot: woken in its own event loop when granted."""
+
+    __slots__ = ("future", "granted", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[None] = loop.create_future()
+        self.granted = False
+
+    def wake(self) -> None:
+        if not self.future.done():
+            self.future.set_result(None)
+
+
 class HashGate:
     """At most `limit` password hashes at once in this process.
 
     Each argon2id hash holds 64 MiB for tens of milliseconds: a flood of logins would
     otherwise run one per thread-pool thread (40), blowing memory and starving every other
-    route of threads. A request waits (in the event loop, holding no thread) up to
-    `wait_s` for a slot, then gets `BusyError` (503 with Retry-After).
+    route of threads. A request waits in line (in its event loop, holding no thread) up to
+    `wait_s` for a slot, then gets `BusyError` (503 with Retry-After). Slots are handed to
+    waiters first come, first served; the gate works across event loops (test clients each
+    run their own).
     """
-
-    #: How often a waiting request looks for a free slot (seconds).
-    POLL_S = 0.005
 
     def __init__(self, *, limit: int, wait_s: float) -> None:
         if limit < 1:
             raise ValueError(f"limit must be >= 1; got {limit}")
         self.limit = limit
         self.wait_s = wait_s
-        self._slots = threading.BoundedSemaphore(limit)
         self._lock = threading.Lock()
+        self._waiters: deque[_Waiter] = deque()
         self.active = 0
-        #: The most hashes ever seen running at once (for tests and metrics).
+        #: The most slots ever held at once (for tests and metrics).
         self.peak = 0
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one hashing slot for the body of the ``async with`` block."""
-        deadline = time.monotonic() + self.wait_s
-        # Polling keeps the gate independent of any event loop (the app may be driven by
-        # several, e.g. test clients), and a waiter holds no thread.
-        while not self._slots.acquire(blocking=False):
-            if time.monotonic() >= deadline:
+    def _release(self) -> None:
+        with self._lock:
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                try:
+                    waiter.loop.call_soon_threadsafe(waiter.wake)
+                except RuntimeError:  # its event loop is closed: the request is gone
+                    continue
+                waiter.granted = True  # the slot passes on; `active` stays the same
+                return
+            self.active -= 1
+
+    async def _acquire(self) -> None:
+        with self._lock:
+            if self.active < self.limit and not self._waiters:
+                self.active += 1
+                self.peak = max(self.peak, self.active)
+                return
+            waiter = _Waiter(asyncio.get_running_loop())
+            self._waiters.append(waiter)
+        try:
+            await asyncio.wait({waiter.future}, timeout=self.wait_s)
+        except BaseException:  # cancelled (client gone): give back a slot handed over
+            with self._lock:
+                granted = waiter.granted
+                if not granted:
+                    self._waiters.remove(waiter)
+            if granted:
+                self._release()
+            raise
+        with self._lock:
+            if not waiter.granted:
+                self._waiters.remove(waiter)
                 raise BusyError(
                     "the server is busy checking other passwords; retry in a moment",
                     retry_after_s=1,
                 )
-            await asyncio.sleep(self.POLL_S)
-        with self._lock:
-            self.active += 1
             self.peak = max(self.peak, self.active)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one hashing slot for the body of the ``async with`` block."""
+        await self._acquire()
         try:
             yield
         finally:
-            with self._lock:
-                self.active -= 1
-            self._slots.release()
+            self._release()
