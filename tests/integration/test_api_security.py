@@ -69,6 +69,18 @@ def api(postgres_base_url: str | None, tmp_path_factory: pytest.TempPathFactory)
 _PEERS = iter(range(1, 250))
 
 
+@pytest.fixture
+def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stop the rate limiter's clock, so that a test's attempts all fall into one counting
+    window (the windows are fixed minutes: a test crossing a minute would start afresh)."""
+    from types import SimpleNamespace
+
+    from exoguard.web import ratelimit
+
+    frozen = time.time()
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: frozen))
+
+
 def _peer() -> tuple[str, int]:
     """A client address of its own (TEST-NET-3), so each test has fresh address counters."""
     return (f"203.0.113.{next(_PEERS)}", 40000)
@@ -174,7 +186,9 @@ def test_role_change_ends_the_users_sessions(api: Api) -> None:
         assert again.status_code == 200 and again.json()["user"]["role"] == "researcher"
 
 
-def test_login_throttle_per_account_ignores_rotating_forwarded_for(api: Api) -> None:
+def test_login_throttle_per_account_ignores_rotating_forwarded_for(
+    api: Api, one_window: None
+) -> None:
     """The probe of the issue: 20 wrong passwords on one account, a new X-Forwarded-For each
     time, from an address that is not a trusted proxy."""
     user = api.add_user("explorer")
@@ -195,7 +209,9 @@ def test_login_throttle_per_account_ignores_rotating_forwarded_for(api: Api) -> 
         assert blocked.status_code == 429 and "Retry-After" in blocked.headers
 
 
-def test_login_throttle_per_address_ignores_rotating_forwarded_for(api: Api) -> None:
+def test_login_throttle_per_address_ignores_rotating_forwarded_for(
+    api: Api, one_window: None
+) -> None:
     codes = []
     with _client(api) as client:
         for i in range(PER_ADDRESS + 3):
@@ -208,7 +224,7 @@ def test_login_throttle_per_address_ignores_rotating_forwarded_for(api: Api) -> 
     assert codes == [401] * PER_ADDRESS + [429] * 3
 
 
-def test_forwarded_for_counts_behind_a_trusted_proxy(api: Api) -> None:
+def test_forwarded_for_counts_behind_a_trusted_proxy(api: Api, one_window: None) -> None:
     """Behind a configured proxy each real client has its own address budget, and what a
     client writes to the left of the proxy's own entry is ignored."""
     proxy = ("10.20.30.40", 443)
@@ -233,7 +249,7 @@ def test_forwarded_for_counts_behind_a_trusted_proxy(api: Api) -> None:
     assert spoofed == [401] * PER_ADDRESS + [429]  # all counted as 198.51.100.200
 
 
-def test_registration_is_throttled_per_address(api: Api) -> None:
+def test_registration_is_throttled_per_address(api: Api, one_window: None) -> None:
     peer = _peer()
     codes = []
     with _client(api, peer) as client:
