@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
+import string
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from exoguard.errors import ConfigError
 
@@ -15,6 +19,46 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development"})
 DEV_SECRET = "exoguard-development-only-secret"  # noqa: S105 - refused outside development
+#: Outside development the key must carry at least this much randomness (bits).
+MIN_SECRET_BITS = 256
+#: ... and at least this many bits per character of observed (Shannon) entropy, which a
+#: repeated character or a short repeated pattern does not reach.
+MIN_SECRET_BITS_PER_CHAR = 3.0
+_HEX = frozenset(string.hexdigits)
+_URLSAFE_B64 = frozenset(string.ascii_letters + string.digits + "-_=")
+_STANDARD_B64 = frozenset(string.ascii_letters + string.digits + "+/=")
+
+
+def secret_key_problem(secret_key: str) -> str | None:
+    """Why `secret_key` is too weak to sign sessions outside development, or None.
+
+    The key must hold at least 256 random bits: >= 64 hex characters, >= 43 base64
+    characters (``secrets.token_urlsafe(32)``), or >= 40 characters of mixed printable text;
+    it must not be a placeholder, and not low-entropy (one repeated character, a short
+    repeated pattern).
+    """
+    key = secret_key.strip()
+    if key.lower() in PLACEHOLDER_SECRETS or key == DEV_SECRET:
+        return "SECRET_KEY is unset or a placeholder"
+    chars = set(key)
+    if chars <= _HEX:
+        bits_per_char, alphabet = 4.0, "hex"
+    elif chars <= _URLSAFE_B64 or chars <= _STANDARD_B64:
+        bits_per_char, alphabet = 6.0, "base64"
+    else:
+        bits_per_char, alphabet = math.log2(94), "printable"
+    if len(key) * bits_per_char < MIN_SECRET_BITS:
+        need = math.ceil(MIN_SECRET_BITS / bits_per_char)
+        return (
+            f"SECRET_KEY is too short: {len(key)} {alphabet} characters hold less than "
+            f"{MIN_SECRET_BITS} bits; use at least {need}"
+        )
+    counts = Counter(key)
+    entropy = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values())
+    periodic = key in (key + key)[1:-1]  # the key is a shorter string repeated
+    if entropy < MIN_SECRET_BITS_PER_CHAR or periodic:
+        return "SECRET_KEY is low-entropy (repeated characters or a repeated pattern)"
+    return None
 
 
 class Settings(BaseSettings):
@@ -36,7 +80,32 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=10, alias="EXOGUARD_RATE_LIMIT_PER_MINUTE", ge=1)
     #: How long the predict route trusts a session's user without reading it again: a
     #: deactivated account is refused on this replica at most this much later.
+    #: The same bound applies to a revoked (logged-out) session on the predict route.
     auth_cache_s: float = Field(default=2.0, alias="EXOGUARD_AUTH_CACHE_S", ge=0, le=60)
+    #: Proxies whose ``X-Forwarded-For`` is believed (IP addresses or CIDR networks, comma
+    #: separated). Empty: the client address is the TCP peer, whatever headers say.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), alias="EXOGUARD_TRUSTED_PROXIES"
+    )
+    #: Login attempts allowed per account, and per client address, per minute.
+    login_per_account_per_minute: int = Field(
+        default=10, alias="EXOGUARD_LOGIN_PER_ACCOUNT_PER_MINUTE", ge=1
+    )
+    login_per_address_per_minute: int = Field(
+        default=30, alias="EXOGUARD_LOGIN_PER_ADDRESS_PER_MINUTE", ge=1
+    )
+    #: Accounts one client address may register per hour.
+    registrations_per_address_per_hour: int = Field(
+        default=20, alias="EXOGUARD_REGISTRATIONS_PER_ADDRESS_PER_HOUR", ge=1
+    )
+    #: Password hashes (argon2id, 64 MiB each) computed at once by one process; a request
+    #: that waits longer than `hash_wait_s` for a slot gets 503.
+    max_concurrent_hashes: int = Field(default=2, alias="EXOGUARD_MAX_CONCURRENT_HASHES", ge=1)
+    hash_wait_s: float = Field(default=5.0, alias="EXOGUARD_HASH_WAIT_S", ge=0, le=60)
+    #: Serve /docs and /openapi.json (default: everywhere but production).
+    api_docs: bool | None = Field(default=None, alias="EXOGUARD_API_DOCS")
+    #: Bearer token that /metrics requires in production (loopback peers need none).
+    metrics_token: str = Field(default="", alias="EXOGUARD_METRICS_TOKEN")
     cors_origins: list[str] = Field(default_factory=list, alias="EXOGUARD_CORS_ORIGINS")
     job_backend: Literal["inprocess", "celery"] = Field(default="inprocess", alias="EXOGUARD_JOBS")
     aggregation: Literal["weighted", "dawid_skene"] = Field(
@@ -59,14 +128,41 @@ class Settings(BaseSettings):
             self.model_dir = self.var_dir / "models"
         if self.upload_dir is None:
             self.upload_dir = self.var_dir / "uploads"
-        if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or self.secret_key == DEV_SECRET:
-            if self.environment == "production":
-                raise ConfigError(
-                    "SECRET_KEY is unset or a placeholder; set a long random value in production "
-                    "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
-                )
-            self.secret_key = DEV_SECRET
+        if self.api_docs is None:
+            self.api_docs = self.environment != "production"
+        if self.environment == "development":
+            if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
+                self.secret_key = DEV_SECRET
+            return self
+        problem = secret_key_problem(self.secret_key)
+        if problem is not None:
+            raise ConfigError(
+                f"{problem} (EXOGUARD_ENV={self.environment}); every environment but "
+                "development needs a random key of at least 32 bytes, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
         return self
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+        networks = []
+        for item in items:
+            try:
+                networks.append(str(ipaddress.ip_network(str(item).strip(), strict=False)))
+            except ValueError as exc:
+                raise ValueError(
+                    f"EXOGUARD_TRUSTED_PROXIES takes IP addresses or CIDR networks; got {item!r}"
+                ) from exc
+        return tuple(networks)
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """`trusted_proxies` as network objects."""
+        return tuple(ipaddress.ip_network(n) for n in self.trusted_proxies)
 
     @property
     def models_path(self) -> Path:

@@ -63,6 +63,16 @@ class GoneError(ExoguardError):
     http_status = 410
 
 
+class BusyError(ExoguardError):
+    """The server cannot take this request now (a bounded resource is saturated)."""
+
+    http_status = 503
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class ModelNotReadyError(ExoguardError):
     """No active model, or a model version cannot be loaded."""
 

@@ -244,6 +244,9 @@ class Recorded:
 
     urls: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
+    #: Console reports of the Content-Security-Policy refusing something (inline script,
+    #: eval, a foreign source): the pages must work under the policy the server sends.
+    csp_violations: list[str] = field(default_factory=list)
 
     def remote(self) -> list[str]:
         return [
@@ -261,8 +264,13 @@ def new_context(browser: Any, server: Server, recorded: Recorded, **options: Any
     context.set_default_timeout(30_000)
     context.on("request", lambda request: recorded.urls.append(request.url))
 
+    def on_console(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            recorded.csp_violations.append(message.text)
+
     def on_page(page: Any) -> None:
         page.on("pageerror", lambda exc: recorded.page_errors.append(str(exc)))
+        page.on("console", on_console)
 
     context.on("page", on_page)
     return context
@@ -280,6 +288,7 @@ def context(browser: Any, e2e_server: Server, recorded: Recorded) -> Iterator[An
     ctx.close()
     assert recorded.remote() == [], f"requests left 127.0.0.1: {recorded.remote()}"
     assert recorded.page_errors == [], f"JavaScript errors: {recorded.page_errors}"
+    assert recorded.csp_violations == [], f"CSP violations: {recorded.csp_violations}"
 
 
 @pytest.fixture

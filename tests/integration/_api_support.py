@@ -37,14 +37,14 @@ from exoguard.web.security import (
     CSRF_COOKIE,
     CSRF_HEADER,
     SESSION_COOKIE,
-    create_session_token,
+    csrf_token_for,
     hash_password,
-    new_csrf_token,
 )
+from exoguard.web.services.accounts import start_session
 
 CI = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-SECRET = "api-tests-secret-key-0123456789abcdefghijkl"
+SECRET = "api-tests-7f3c9a1e5b2d8046c1f9e3a7b5d20c84e6f1a9b3d7c5e2f08a4b6c1d3e5f7a9b"
 PASSWORD = "correct horse battery"
 BASE_URL = "https://testserver"  # EXOGUARD_ENV=test: cookies are Secure
 DATA = get_settings().data_dir
@@ -160,12 +160,8 @@ class Api:
         `who` (a key of `users`) with the CSRF header set unless `csrf` is False."""
         client = TestClient(self.app, base_url=BASE_URL)
         if who is not None:
-            user = self.users[who]
-            token = create_session_token(
-                user_id=user.id, role=user.role, secret_key=SECRET, ttl_s=3600
-            )
+            token, csrf_token = session_cookies(self.app, self.users[who])
             client.cookies.set(SESSION_COOKIE, token)
-            csrf_token = new_csrf_token()
             client.cookies.set(CSRF_COOKIE, csrf_token)
             if csrf:
                 client.headers[CSRF_HEADER] = csrf_token
@@ -188,6 +184,15 @@ class Api:
             for key, value in where.items():
                 stmt = stmt.where(getattr(model, key) == value)
             return int(session.scalar(stmt) or 0)
+
+
+def session_cookies(
+    app: FastAPI, user: User, *, secret_key: str = SECRET, ttl_s: int = 3600
+) -> tuple[str, str]:
+    """A server-side session of `user` in `app`'s database: (session token, CSRF token)."""
+    with session_scope(app.state.exoguard.sessions) as session:
+        token = start_session(session, user=user, secret_key=secret_key, ttl_s=ttl_s)
+    return token, csrf_token_for(token, secret_key=secret_key)
 
 
 _HASH: dict[str, str] = {}

@@ -130,7 +130,9 @@ def test_tampered_or_foreign_session_is_401(api: Api) -> None:
         assert client.get("/api/auth/me").status_code == 401
     from exoguard.web.security import create_session_token
 
-    foreign = create_session_token(user_id=1, role="admin", secret_key="x" * 40, ttl_s=60)
+    foreign = create_session_token(
+        user_id=1, role="admin", session_id="made-up", secret_key="x" * 40, ttl_s=60
+    )
     with api.client() as client:
         client.cookies.set(SESSION_COOKIE, foreign)
         assert client.get("/api/auth/me").status_code == 401

@@ -16,6 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _api_support import (  # noqa: E402
+    SECRET,
     Api,
     api_world,
     koi_slice,
@@ -26,6 +27,7 @@ from _api_support import (  # noqa: E402
 
 from exoguard.store.db import session_scope  # noqa: E402
 from exoguard.store.models import Candidate, ModelVersion, Prediction  # noqa: E402
+from exoguard.web.security import csrf_token_for  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -229,9 +231,13 @@ def test_predict_trusts_a_session_user_for_auth_cache_s_only(api: Api) -> None:
             late = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
             assert late.status_code == 401 and "no longer exists" in late.json()["detail"]
             token = client.cookies.get("exoguard_session")
-            client.cookies.set(
-                "exoguard_session", token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
-            )
+            forged = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+            client.cookies.set("exoguard_session", forged)
+            # the old CSRF token belongs to the old session token: refused before auth ...
+            stale = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+            assert stale.status_code == 403 and "CSRF" in stale.json()["detail"]
+            # ... and with a matching one the bad signature is refused
+            client.headers["X-CSRF-Token"] = csrf_token_for(forged, secret_key=SECRET)
             tampered = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
             assert tampered.status_code == 401
     finally:

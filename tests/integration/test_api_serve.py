@@ -101,9 +101,12 @@ def test_serve_migrates_and_answers(tmp_path: Path) -> None:
         assert documented >= ROUTES, sorted(ROUTES - documented)
         upload = schema["paths"]["/api/data/upload"]["post"]["requestBody"]["content"]
         assert "multipart/form-data" in upload
-        assert httpx.get(f"{base}/docs", timeout=10).status_code == 200
+        docs = httpx.get(f"{base}/docs", timeout=10)
+        assert docs.status_code == 200
+        assert "server" not in docs.headers  # no "Server: uvicorn"
+        assert "script-src 'self'" in docs.headers["content-security-policy"]
         with httpx.Client(base_url=base, timeout=30) as client:
-            account = {"email": "served@example.org", "password": "password-123", "name": "S"}
+            account = {"email": "served@example.org", "password": "Orbit-lumen-7319", "name": "S"}
             assert client.post("/api/auth/register", json=account).status_code == 201
             credentials = {"email": account["email"], "password": account["password"]}
             login = client.post("/api/auth/login", json=credentials)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from exoguard.config import Settings, get_settings
 from exoguard.reports.share import create_share_link
+from exoguard.store.db import session_scope
 from exoguard.store.models import Candidate, User
 from exoguard.store.repositories import (
     DatasetRepository,
@@ -39,13 +40,13 @@ from exoguard.web.security import (
     CSRF_COOKIE,
     CSRF_HEADER,
     SESSION_COOKIE,
-    create_session_token,
-    new_csrf_token,
+    csrf_token_for,
 )
+from exoguard.web.services.accounts import start_session
 
 pytestmark = pytest.mark.integration
 
-SECRET = "export-tests-secret-key-0123456789abcdef"
+SECRET = "export-tests-2b8e4f6a1c3d5e7f9a0b2c4d6e8f1a3b5c7d9e0f2a4b6c8d"
 TOI114 = (
     get_settings().lightcurves_dir
     / "tess"
@@ -209,9 +210,10 @@ def _client(world: World, who: str | None = None, *, csrf: bool = True) -> TestC
     client = TestClient(world.app)  # type: ignore[arg-type]
     if who is not None:
         user = world.users[who]
-        token = create_session_token(user_id=user.id, role=user.role, secret_key=SECRET, ttl_s=3600)
+        with session_scope(world.app.state.exoguard.sessions) as session:
+            token = start_session(session, user=user, secret_key=SECRET, ttl_s=3600)
         client.cookies.set(SESSION_COOKIE, token)
-        csrf_token = new_csrf_token()
+        csrf_token = csrf_token_for(token, secret_key=SECRET)
         client.cookies.set(CSRF_COOKIE, csrf_token)
         if csrf:
             client.headers[CSRF_HEADER] = csrf_token

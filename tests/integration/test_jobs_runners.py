@@ -323,7 +323,8 @@ def test_killed_worker_fails_the_job_and_writes_nothing(
 
     from exoguard.store.repositories import UserRepository
     from exoguard.web.app import create_app
-    from exoguard.web.security import SESSION_COOKIE, create_session_token
+    from exoguard.web.security import SESSION_COOKIE
+    from exoguard.web.services.accounts import start_session
 
     db, runner = celery
     with session_scope(db.factory) as session:
@@ -340,7 +341,8 @@ def test_killed_worker_fails_the_job_and_writes_nothing(
         worker.kill()  # the whole process group: main process and pool child
     assert db.job(job_id).status == "running"
     app = create_app(db.settings)
-    token = create_session_token(user_id=owner.id, role="explorer", secret_key=SECRET, ttl_s=600)
+    with session_scope(db.factory) as session:
+        token = start_session(session, user=owner, secret_key=SECRET, ttl_s=600)
     with TestClient(app, base_url="https://testserver") as client:
         client.cookies.set(SESSION_COOKIE, token)
         deadline = time.monotonic() + 30

@@ -32,9 +32,9 @@ from exoguard.web.security import (
     CSRF_COOKIE,
     CSRF_HEADER,
     SESSION_COOKIE,
-    create_session_token,
-    new_csrf_token,
+    csrf_token_for,
 )
+from exoguard.web.services.accounts import start_session
 
 pytestmark = pytest.mark.integration
 
@@ -107,9 +107,10 @@ def _client(world: World, who: str | None = None, *, csrf: bool = True) -> TestC
     client = TestClient(world.app)
     if who is not None:
         user = world.users[who]
-        token = create_session_token(user_id=user.id, role=user.role, secret_key=SECRET, ttl_s=600)
+        with session_scope(world.app.state.exoguard.sessions) as session:
+            token = start_session(session, user=user, secret_key=SECRET, ttl_s=600)
         client.cookies.set(SESSION_COOKIE, token)
-        csrf_token = new_csrf_token()
+        csrf_token = csrf_token_for(token, secret_key=SECRET)
         client.cookies.set(CSRF_COOKIE, csrf_token)
         if csrf:
             client.headers[CSRF_HEADER] = csrf_token

@@ -60,7 +60,11 @@ def serve(
         workers=workers,
         access_log=access_log,
         log_level=log_level,
-        proxy_headers=True,
+        # X-Forwarded-For is believed only from EXOGUARD_TRUSTED_PROXIES (none by default):
+        # otherwise any client could pick the address its rate limits are counted under.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
+        server_header=False,  # no "Server: uvicorn"
     )
 
 

@@ -388,8 +388,26 @@ class ShareLink(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class LoginSession(Base):
+    """A login: the server-side half of a session token (its ``jti``).
+
+    A token authenticates only while its row exists, is not revoked and has not expired:
+    logout, a password change and a role change revoke rows.
+    """
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index(None, "user_id"), Index(None, "expires_at"))
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 __all__ = [
     "Base",
+    "LoginSession",
     "Candidate",
     "Dataset",
     "Job",

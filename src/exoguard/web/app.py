@@ -7,7 +7,10 @@ defines `router` is included (API modules under /api).
 from __future__ import annotations
 
 import gc
+import hmac
+import html
 import importlib
+import ipaddress
 import logging
 import pkgutil
 import threading
@@ -18,8 +21,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
@@ -57,6 +59,44 @@ def _include_routers(app: FastAPI) -> None:
             router = getattr(module, "router", None)
             if router is not None:
                 app.include_router(router, prefix=prefix)
+
+
+def _swagger_page(openapi_url: str) -> str:
+    """The Swagger UI page: local assets only, and no inline script (the CSP forbids it):
+    ``static/js/swagger-init.js`` starts the UI on the schema named in its data attribute."""
+    url = html.escape(openapi_url, quote=True)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link type="text/css" rel="stylesheet" href="/static/vendor/swagger/swagger-ui.css">
+<link rel="icon" href="/static/vendor/swagger/favicon-32x32.png">
+<title>exoguard API</title>
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/static/vendor/swagger/swagger-ui-bundle.js"></script>
+<script src="/static/js/swagger-init.js" data-openapi-url="{url}"></script>
+</body>
+</html>
+"""
+
+
+def _metrics_allowed(request: Request, settings: Settings) -> bool:
+    """Who may read /metrics: with ``EXOGUARD_METRICS_TOKEN`` set, a request carrying
+    ``Authorization: Bearer <token>``; otherwise anyone outside production, and in production
+    only a loopback peer (a sidecar or ``kubectl port-forward``)."""
+    if settings.metrics_token:
+        sent = request.headers.get("authorization", "").encode("utf-8", "replace")
+        return hmac.compare_digest(sent, f"Bearer {settings.metrics_token}".encode())
+    if settings.environment != "production":
+        return True
+    peer = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        return False
 
 
 ACTIVE_USER_WINDOW_S = 15 * 60
@@ -137,6 +177,8 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
         lifespan=lifespan,
         docs_url=None,  # served below from local files: the default Swagger page uses a CDN
         redoc_url=None,
+        # EXOGUARD_API_DOCS (default: off in production) decides whether the schema is public.
+        openapi_url="/openapi.json" if settings.api_docs else None,
     )
     app.state.exoguard = state
     app.state.metrics = AppMetrics()
@@ -152,7 +194,13 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
         )
 
     # Added last, so outermost: the CSRF guard runs before CORS and the routes.
-    app.add_middleware(ExoguardMiddleware, metrics=app.state.metrics, seen=state.seen)
+    app.add_middleware(
+        ExoguardMiddleware,
+        metrics=app.state.metrics,
+        seen=state.seen,
+        secret_key=settings.secret_key,
+        hsts=settings.environment == "production",
+    )
 
     install_error_handlers(app)
 
@@ -162,6 +210,9 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
 
     @app.get("/metrics", include_in_schema=False)
     def metrics_endpoint(request: Request) -> Response:
+        if not _metrics_allowed(request, settings):
+            # 404, not 401: the endpoint does not advertise itself to strangers.
+            return JSONResponse(status_code=404, content={"detail": "Not Found"})
         metrics: AppMetrics = request.app.state.metrics
         _refresh_model_gauges(state, metrics)
         metrics.active_users.set(state.active_users(window_s=ACTIVE_USER_WINDOW_S))
@@ -172,15 +223,11 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
         # Served from the installed plotly wheel: no CDN, no copy in the repository.
         return FileResponse(_plotly_js_path(), media_type="application/javascript")
 
-    @app.get("/docs", include_in_schema=False)
-    def swagger_docs() -> Response:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title="exoguard API",
-            swagger_js_url="/static/vendor/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/static/vendor/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/vendor/swagger/favicon-32x32.png",
-        )
+    if settings.api_docs:
+
+        @app.get("/docs", include_in_schema=False)
+        def swagger_docs() -> Response:
+            return HTMLResponse(_swagger_page(app.openapi_url or "/openapi.json"))
 
     app.mount("/static/vendor/swagger", StaticFiles(directory=_swagger_dir()), name="swagger")
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")

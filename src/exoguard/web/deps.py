@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+import ipaddress
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,6 +13,7 @@ from exoguard.config import Settings
 from exoguard.errors import AuthError, PermissionDeniedError
 from exoguard.store.models import User
 from exoguard.web.security import SESSION_COOKIE, decode_session_token
+from exoguard.web.services.accounts import resolve_session
 from exoguard.web.state import AppState
 
 ROLES = ("explorer", "researcher", "admin")
@@ -60,10 +62,7 @@ def get_optional_user(request: Request, session: SessionDep) -> User | None:
     if not token:
         return None
     claims = decode_session_token(token, secret_key=get_state(request).settings.secret_key)
-    user = session.get(User, int(claims["sub"]))
-    if user is None or not user.is_active:
-        raise AuthError("the account of this session no longer exists")
-    return user
+    return resolve_session(session, claims)
 
 
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
@@ -95,9 +94,49 @@ ResearcherUser = Annotated[User, Depends(require_role("researcher"))]
 AdminUser = Annotated[User, Depends(require_role("admin"))]
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _is_trusted(host: str, trusted: Sequence[Network]) -> bool:
+    try:
+        address = ipaddress.ip_address(host.strip())
+    except ValueError:
+        return False
+    return any(address in network for network in trusted)
+
+
+def resolve_client_address(
+    peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]
+) -> str:
+    """The client's address: the TCP peer, unless the peer is a trusted proxy.
+
+    Behind trusted proxies, ``X-Forwarded-For`` is read from the right (the hops our own
+    proxies appended) and the first address that is not a trusted proxy is the client's.
+    Anything a client writes further left is never believed.
+    """
+    host = peer or "unknown"
+    if not trusted or not forwarded_for or not _is_trusted(host, trusted):
+        return host
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return host  # garbage from a client: keep the last trusted hop
+        host = hop
+    return host
+
+
+def client_address(request: Request) -> str:
+    """The client address of `request` (``EXOGUARD_TRUSTED_PROXIES`` decides what to trust)."""
+    trusted = get_state(request).trusted_networks
+    peer = request.client.host if request.client else None
+    return resolve_client_address(peer, request.headers.get("x-forwarded-for"), trusted)
+
+
 def client_key(request: Request, user: User | None) -> str:
     """The rate-limit key: the user when logged in, the client address otherwise."""
     if user is not None:
         return f"user:{user.id}"
-    host = request.client.host if request.client else "unknown"
-    return f"ip:{host}"
+    return f"ip:{client_address(request)}"

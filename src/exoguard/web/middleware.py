@@ -1,5 +1,10 @@
 """The application's own ASGI middleware: CSRF guard, request metrics, security headers.
 
+The CSRF token of a cookie-authenticated API write must be the HMAC of that request's own
+session token (``security.csrf_token_for``): a token from another session, or a made-up one,
+is refused with 403. Every response carries the security headers below; the
+Content-Security-Policy allows scripts from this origin only (no inline scripts, no eval).
+
 A plain ASGI class rather than ``@app.middleware("http")``: Starlette's ``BaseHTTPMiddleware``
 spawns task groups and wraps the request and response streams on every request, which cost
 more CPU than the whole predict route (``bench/api.py``).
@@ -16,17 +21,44 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from exoguard.web.metrics import AppMetrics
-from exoguard.web.security import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, csrf_matches
+from exoguard.web.security import CSRF_HEADER, SESSION_COOKIE, csrf_matches
 
 #: Where the app mounts the JSON routers (``exoguard.web.app``) and the CSRF guard looks.
 API_PREFIX = "/api"
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_EXEMPT = frozenset({f"{API_PREFIX}/auth/login", f"{API_PREFIX}/auth/register"})
+#: Scripts, styles, images and connections from this origin only. Styles allow inline
+#: ``style`` attributes because Plotly sets them (and injects its own stylesheet); scripts
+#: never run inline. ``data:``/``blob:`` images are Plotly's "download as PNG".
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
+    "accelerometer=(), gyroscope=(), magnetometer=(), fullscreen=(self)"
+)
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode("ascii")),
+    (b"x-frame-options", b"DENY"),
+    (b"permissions-policy", PERMISSIONS_POLICY.encode("ascii")),
+    (b"cross-origin-opener-policy", b"same-origin"),
 )
+#: Sent in production only (development runs over plain http on localhost).
+HSTS_HEADER = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 
 
 class ExoguardMiddleware:
@@ -40,12 +72,26 @@ class ExoguardMiddleware:
         Request counters, latency histogram and error counters (labelled by route template).
     seen : callable
         Called with the session cookie of every request that carries one (active users).
+    secret_key : str
+        The key the session-bound CSRF tokens are derived from.
+    hsts : bool
+        Add ``Strict-Transport-Security`` (production).
     """
 
-    def __init__(self, app: ASGIApp, *, metrics: AppMetrics, seen: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: AppMetrics,
+        seen: Callable[[str], None],
+        secret_key: str,
+        hsts: bool = False,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.seen = seen
+        self.secret_key = secret_key
+        self.headers = SECURITY_HEADERS + ((HSTS_HEADER,) if hsts else ())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,7 +111,7 @@ class ExoguardMiddleware:
                 status["code"] = int(message["status"])
                 raw = list(message.get("headers", []))
                 present = {name.lower() for name, _ in raw}
-                raw.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                raw.extend(h for h in self.headers if h[0] not in present)
                 message = {**message, "headers": raw}
             await send(message)
 
@@ -75,10 +121,12 @@ class ExoguardMiddleware:
                 and path.startswith(API_PREFIX + "/")
                 and path not in CSRF_EXEMPT
                 and session_token
-                and not csrf_matches(cookies.get(CSRF_COOKIE), headers.get(CSRF_HEADER))
+                and not csrf_matches(
+                    session_token, headers.get(CSRF_HEADER), secret_key=self.secret_key
+                )
             ):
-                # Double-submit cookie: a cookie-authenticated write must echo the CSRF
-                # cookie in a header, which a page on another origin cannot read.
+                # A cookie-authenticated write must send its session's CSRF token in a
+                # header: a page on another origin can neither read it nor compute it.
                 refused = JSONResponse(
                     status_code=403,
                     content={

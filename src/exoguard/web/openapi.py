@@ -58,7 +58,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ExoguardError)
     async def domain_error(request: Request, exc: ExoguardError) -> JSONResponse:
-        return _error_response(exc.http_status, str(exc), type(exc).__name__)
+        response = _error_response(exc.http_status, str(exc), type(exc).__name__)
+        retry_after = getattr(exc, "retry_after_s", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
 import hmac
 import secrets
+import threading
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,12 +19,17 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from exoguard.errors import AuthError
+from exoguard.errors import AuthError, BusyError
 
 SESSION_COOKIE = "exoguard_session"
 CSRF_COOKIE = "exoguard_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 JWT_ALGORITHM = "HS256"
+#: Largest user id a token may name (the ``users.id`` column is a 32-bit integer).
+MAX_USER_ID = 2**31 - 1
+#: Longest session id (``jti``) a token may carry; ours are 32 characters.
+MAX_SESSION_ID_LENGTH = 64
+_CSRF_CONTEXT = b"exoguard-csrf-v1"
 
 _hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
 
@@ -34,11 +47,31 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def create_session_token(*, user_id: int, role: str, secret_key: str, ttl_s: int) -> str:
-    """A signed JWT carrying the user id and role, valid for `ttl_s` seconds."""
+@dataclass(frozen=True)
+class SessionClaims:
+    """What a valid session token says: whose session, and which server-side session row."""
+
+    user_id: int
+    session_id: str
+
+
+def new_session_id() -> str:
+    """A random session id (the token's ``jti``, the ``sessions`` table's key)."""
+    return secrets.token_urlsafe(24)
+
+
+def create_session_token(
+    *, user_id: int, role: str, session_id: str, secret_key: str, ttl_s: int
+) -> str:
+    """A signed JWT naming the user and the server-side session, valid for `ttl_s` seconds.
+
+    The token alone does not authenticate: the session row `session_id` must exist, belong
+    to `user_id` and be neither revoked nor expired (see ``accounts.resolve_session``).
+    """
     now = datetime.now(UTC)
     payload: dict[str, Any] = {
         "sub": str(user_id),
+        "jti": session_id,
         "role": role,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=ttl_s)).timestamp()),
@@ -46,24 +79,131 @@ def create_session_token(*, user_id: int, role: str, secret_key: str, ttl_s: int
     return jwt.encode(payload, secret_key, algorithm=JWT_ALGORITHM)
 
 
-def decode_session_token(token: str, *, secret_key: str) -> dict[str, Any]:
-    """The claims of a valid token; `AuthError` when expired, tampered or malformed."""
+def decode_session_token(token: str, *, secret_key: str) -> SessionClaims:
+    """The claims of a valid token; `AuthError` when expired, tampered or malformed.
+
+    A correctly signed token whose ``sub`` is not a user id or that lacks a ``jti`` is
+    malformed too (401, never 500).
+    """
     try:
-        claims: dict[str, Any] = jwt.decode(token, secret_key, algorithms=[JWT_ALGORITHM])
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            secret_key,
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["exp", "sub", "jti"]},
+        )
     except jwt.ExpiredSignatureError as exc:
         raise AuthError("session expired; log in again") from exc
     except jwt.PyJWTError as exc:
         raise AuthError("invalid session token") from exc
-    return claims
+    sub, jti = claims.get("sub"), claims.get("jti")
+    if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit():
+        raise AuthError("invalid session token")
+    user_id = int(sub)
+    if not 1 <= user_id <= MAX_USER_ID:
+        raise AuthError("invalid session token")
+    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_SESSION_ID_LENGTH:
+        raise AuthError("invalid session token")
+    return SessionClaims(user_id=user_id, session_id=jti)
 
 
-def new_csrf_token() -> str:
-    """A random token for the double-submit CSRF cookie."""
-    return secrets.token_urlsafe(32)
+def csrf_token_for(session_token: str, *, secret_key: str) -> str:
+    """The CSRF token of one session: an HMAC of its session token under a key derived from
+    `secret_key`. A token taken from another session (or made up) never matches."""
+    key = hmac.new(secret_key.encode("utf-8"), _CSRF_CONTEXT, hashlib.sha256).digest()
+    mac = hmac.new(key, session_token.encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
 
 
-def csrf_matches(cookie_value: str | None, header_value: str | None) -> bool:
-    """Double-submit check: the header must echo the cookie (constant-time comparison)."""
-    if not cookie_value or not header_value:
+def csrf_matches(session_token: str | None, header_value: str | None, *, secret_key: str) -> bool:
+    """Whether `header_value` is the CSRF token of `session_token` (constant-time)."""
+    if not session_token or not header_value:
         return False
-    return hmac.compare_digest(cookie_value, header_value)
+    expected = csrf_token_for(session_token, secret_key=secret_key)
+    return hmac.compare_digest(expected.encode("ascii"), header_value.encode("utf-8", "replace"))
+
+
+class _Waiter:
+    """A request queued for a hashing slot: woken in its own event loop when granted."""
+
+    __slots__ = ("future", "granted", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[None] = loop.create_future()
+        self.granted = False
+
+    def wake(self) -> None:
+        if not self.future.done():
+            self.future.set_result(None)
+
+
+class HashGate:
+    """At most `limit` password hashes at once in this process.
+
+    Each argon2id hash holds 64 MiB for tens of milliseconds: a flood of logins would
+    otherwise run one per thread-pool thread (40), blowing memory and starving every other
+    route of threads. A request waits in line (in its event loop, holding no thread) up to
+    `wait_s` for a slot, then gets `BusyError` (503 with Retry-After). Slots are handed to
+    waiters first come, first served; the gate works across event loops (test clients each
+    run their own).
+    """
+
+    def __init__(self, *, limit: int, wait_s: float) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1; got {limit}")
+        self.limit = limit
+        self.wait_s = wait_s
+        self._lock = threading.Lock()
+        self._waiters: deque[_Waiter] = deque()
+        self.active = 0
+        #: The most slots ever held at once (for tests and metrics).
+        self.peak = 0
+
+    def _release(self) -> None:
+        with self._lock:
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                try:
+                    waiter.loop.call_soon_threadsafe(waiter.wake)
+                except RuntimeError:  # its event loop is closed: the request is gone
+                    continue
+                waiter.granted = True  # the slot passes on; `active` stays the same
+                return
+            self.active -= 1
+
+    async def _acquire(self) -> None:
+        with self._lock:
+            if self.active < self.limit and not self._waiters:
+                self.active += 1
+                self.peak = max(self.peak, self.active)
+                return
+            waiter = _Waiter(asyncio.get_running_loop())
+            self._waiters.append(waiter)
+        try:
+            await asyncio.wait({waiter.future}, timeout=self.wait_s)
+        except BaseException:  # cancelled (client gone): give back a slot handed over
+            with self._lock:
+                granted = waiter.granted
+                if not granted:
+                    self._waiters.remove(waiter)
+            if granted:
+                self._release()
+            raise
+        with self._lock:
+            if not waiter.granted:
+                self._waiters.remove(waiter)
+                raise BusyError(
+                    "the server is busy checking other passwords; retry in a moment",
+                    retry_after_s=1,
+                )
+            self.peak = max(self.peak, self.active)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one hashing slot for the body of the ``async with`` block."""
+        await self._acquire()
+        try:
+            yield
+        finally:
+            self._release()

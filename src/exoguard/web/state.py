@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import threading
 import time
@@ -15,6 +16,7 @@ from exoguard.config import Settings
 from exoguard.jobs.runner import JobRunner, make_runner
 from exoguard.store.db import make_engine, make_sessionmaker
 from exoguard.store.models import User
+from exoguard.web.security import HashGate
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,11 @@ class UserCache:
                     self._entries.clear()
             self._entries[token] = (time.monotonic() + self.ttl_s, user)
 
+    def forget(self, token: str) -> None:
+        """Drop `token` (its session was revoked here)."""
+        with self._lock:
+            self._entries.pop(token, None)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -64,8 +71,10 @@ class AppState:
     migrate_on_start: bool = True
     gauges_refreshed_at: float = float("-inf")
     users: UserCache = field(default_factory=lambda: UserCache(0.0))
+    hash_gate: HashGate = field(default_factory=lambda: HashGate(limit=2, wait_s=5.0))
     _last_seen: dict[str, float] = field(default_factory=dict)
     _seen_lock: threading.Lock = field(default_factory=threading.Lock)
+    _trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None = None
 
     @classmethod
     def create(cls, settings: Settings, *, migrate_on_start: bool = True) -> AppState:
@@ -78,7 +87,15 @@ class AppState:
             make_runner(sessions, settings),
             migrate_on_start,
             users=UserCache(settings.auth_cache_s),
+            hash_gate=HashGate(limit=settings.max_concurrent_hashes, wait_s=settings.hash_wait_s),
         )
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The proxies whose ``X-Forwarded-For`` is believed (parsed once)."""
+        if self._trusted is None:
+            self._trusted = self.settings.trusted_networks
+        return self._trusted
 
     def start(self) -> None:
         """Apply migrations (idempotent), create storage folders, start the job runner."""

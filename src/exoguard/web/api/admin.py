@@ -11,7 +11,7 @@ from exoguard.errors import ValidationError
 from exoguard.store.models import ROLES, Role
 from exoguard.store.repositories import UserRepository
 from exoguard.web.api.schemas import UserOut, UsersOut
-from exoguard.web.deps import AdminUser, SessionDep
+from exoguard.web.deps import AdminUser, SessionDep, StateDep
 from exoguard.web.params import IdPath, OffsetQuery
 from exoguard.web.services import accounts
 
@@ -42,9 +42,10 @@ def list_users(
 
 @router.post("/users/{user_id}/role", response_model=UserOut, response_model_exclude_unset=True)
 def change_role(
-    user_id: IdPath, body: RoleIn, _admin: AdminUser, session: SessionDep
+    user_id: IdPath, body: RoleIn, _admin: AdminUser, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:
-    """Give a user the role explorer, researcher or admin."""
+    """Give a user the role explorer, researcher or admin; their sessions end."""
     user = accounts.set_role(session, user_id=user_id, role=body.role)
     session.commit()
+    state.users.clear()  # this replica's predict cache forgets the revoked sessions now
     return {"user": accounts.user_view(user)}

@@ -1,16 +1,28 @@
-"""Accounts: registration, login check, role changes."""
+"""Accounts: registration, login check, server-side sessions, password and role changes."""
 
 from __future__ import annotations
 
 import logging
+import re
+from datetime import timedelta
+from functools import lru_cache
+from importlib import resources
 from typing import Any
 
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from exoguard.errors import AuthError, ValidationError
-from exoguard.store.models import ROLES, User
+from exoguard.store.models import ROLES, LoginSession, User
 from exoguard.store.repositories import UserRepository, normalize_email
-from exoguard.web.security import hash_password, verify_password
+from exoguard.store.types import utcnow
+from exoguard.web.security import (
+    SessionClaims,
+    create_session_token,
+    hash_password,
+    new_session_id,
+    verify_password,
+)
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +31,11 @@ MAX_PASSWORD_LENGTH = 1024
 MAX_NAME_LENGTH = 200
 #: How long a login lasts (seconds).
 SESSION_TTL_S = 12 * 3600
+#: Live sessions kept per account; logging in once more revokes the oldest.
+MAX_SESSIONS_PER_USER = 20
+#: The email's local part is looked for inside the password from this length on.
+MIN_LOCAL_PART_CHECKED = 3
+_COMMON_PASSWORDS_FILE = "common-passwords.txt"
 
 # Verifying against a fixed hash when the email is unknown keeps the response time the same
 # whether or not an account exists (no account enumeration by timing).
@@ -32,12 +49,40 @@ def _dummy_hash() -> str:
     return _DUMMY_HASH
 
 
-def check_password_rules(password: str) -> None:
-    """`ValidationError` unless the password has 8 to 1024 characters."""
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The shipped list of the most common passwords (lower case, 8+ characters)."""
+    data = resources.files("exoguard.web").joinpath("data").joinpath(_COMMON_PASSWORDS_FILE)
+    text = data.read_text(encoding="utf-8")
+    return frozenset(
+        line.strip().lower() for line in text.splitlines() if line.strip() and line[0] != "#"
+    )
+
+
+def _squashed(text: str) -> str:
+    """Lower case without separators: ``Pass-Word_1`` and ``password1`` are the same guess."""
+    return re.sub(r"[\s\-_.]+", "", text.lower())
+
+
+def check_password_rules(password: str, *, email: str | None = None) -> None:
+    """`ValidationError` unless the password has 8 to 1024 characters, is not one of the
+    common passwords, and is not (and does not contain) the account's email or its name part.
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValidationError(f"password must have at most {MAX_PASSWORD_LENGTH} characters")
+    lowered = password.lower()
+    common = common_passwords()
+    if lowered in common or _squashed(password) in common:
+        raise ValidationError("password is too common (it is in a list of leaked passwords)")
+    if email:
+        address = normalize_email(email)
+        local = address.partition("@")[0]
+        if lowered == address or (
+            len(local) >= MIN_LOCAL_PART_CHECKED and _squashed(local) in _squashed(password)
+        ):
+            raise ValidationError("password must not contain the email address or its name")
 
 
 def check_email(email: str) -> str:
@@ -60,7 +105,7 @@ def register_user(
     if role not in ROLES:
         raise ValidationError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
     address = check_email(email)
-    check_password_rules(password)
+    check_password_rules(password, email=address)
     clean_name = name.strip()
     if len(clean_name) > MAX_NAME_LENGTH:
         raise ValidationError(f"name must have at most {MAX_NAME_LENGTH} characters")
@@ -83,10 +128,107 @@ def authenticate(session: Session, *, email: str, password: str) -> User:
 
 
 def set_role(session: Session, *, user_id: int, role: str) -> User:
-    """Change a user's role (admins only; the route checks that)."""
+    """Change a user's role (admins only; the route checks that).
+
+    A real change ends the user's sessions: they log in again under the new role.
+    """
     if role not in ROLES:
         raise ValidationError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
-    return UserRepository(session).set_role(user_id, role)
+    repo = UserRepository(session)
+    changed = repo.require(user_id).role != role
+    user = repo.set_role(user_id, role)
+    if changed:
+        revoke_sessions(session, user_id=user_id)
+    return user
+
+
+def change_password(
+    session: Session, *, user: User, current_password: str, new_password: str
+) -> User:
+    """Replace `user`'s password after checking the current one; every session of the
+    account is revoked (the caller starts a new one for the request that asked)."""
+    if not verify_password(user.password_hash, current_password):
+        raise AuthError("the current password is wrong")
+    check_password_rules(new_password, email=user.email)
+    updated = UserRepository(session).set_password_hash(user.id, hash_password(new_password))
+    revoke_sessions(session, user_id=user.id)
+    log.info("user %s changed their password; sessions revoked", user.id)
+    return updated
+
+
+# --------------------------------------------------------------------------- sessions
+def start_session(
+    session: Session, *, user: User, secret_key: str, ttl_s: int = SESSION_TTL_S
+) -> str:
+    """Record a new login of `user` and return its signed session token.
+
+    Expired rows are deleted on the way, and the account keeps at most
+    ``MAX_SESSIONS_PER_USER`` live sessions (the oldest are revoked).
+    """
+    now = utcnow()
+    session.execute(delete(LoginSession).where(LoginSession.expires_at < now))
+    session_id = new_session_id()
+    session.add(
+        LoginSession(
+            id=session_id,
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl_s),
+        )
+    )
+    session.flush()
+    surplus = session.scalars(
+        select(LoginSession.id)
+        .where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None))
+        .order_by(LoginSession.created_at.desc(), LoginSession.id)
+        .offset(MAX_SESSIONS_PER_USER)
+    ).all()
+    if surplus:
+        session.execute(
+            update(LoginSession).where(LoginSession.id.in_(surplus)).values(revoked_at=now)
+        )
+    return create_session_token(
+        user_id=user.id,
+        role=user.role,
+        session_id=session_id,
+        secret_key=secret_key,
+        ttl_s=ttl_s,
+    )
+
+
+def resolve_session(session: Session, claims: SessionClaims) -> User:
+    """The active user of a live session; `AuthError` when the session was revoked, has
+    expired, belongs to someone else, or the account is gone or deactivated."""
+    row = session.get(LoginSession, claims.session_id)
+    if row is None or row.user_id != claims.user_id:
+        raise AuthError("unknown session; log in again")
+    if row.revoked_at is not None:
+        raise AuthError("this session was ended (logout, password or role change); log in again")
+    if row.expires_at <= utcnow():
+        raise AuthError("session expired; log in again")
+    user = session.get(User, claims.user_id)
+    if user is None or not user.is_active:
+        raise AuthError("the account of this session no longer exists")
+    return user
+
+
+def end_session(session: Session, *, session_id: str) -> None:
+    """Revoke one session (logout); a no-op when it is unknown or already revoked."""
+    session.execute(
+        update(LoginSession)
+        .where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def revoke_sessions(session: Session, *, user_id: int) -> int:
+    """Revoke every live session of a user; how many were live."""
+    result = session.execute(
+        update(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def user_view(user: User) -> dict[str, Any]:
