@@ -1,7 +1,7 @@
 """Server-side sessions: a token is valid only while its row is neither revoked nor expired.
 
 Revision ID: 0003_sessions
-Revises: 0001
+Revises: 0002_candidate_owner
 Create Date: 2026-12-07
 """
 
