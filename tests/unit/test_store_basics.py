@@ -48,6 +48,7 @@ def test_schema_has_every_table_of_the_spec() -> None:
         "model_metrics",
         "jobs",
         "share_links",
+        "sessions",
     }
     metrics = Base.metadata.tables["model_metrics"]
     assert [c.name for c in metrics.primary_key.columns] == ["version_id", "name", "time"]
