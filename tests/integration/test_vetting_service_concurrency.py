@@ -1,8 +1,10 @@
-"""Concurrent requests on the real PostgreSQL: one vote per user and item, one settlement.
+"""Concurrent writers: one vote per user and item, one settlement, one open item per candidate.
 
-Each thread uses its own connection and commits, as API requests do; the rows are deleted at
-the end. These tests need row locks and concurrent writers, so they run on PostgreSQL only (in
-CI the `db_url` fixture fails when PostgreSQL is unreachable, it never falls back).
+Each thread uses its own connection and commits, as API requests do. Every test runs twice: on
+a fresh SQLite file (the embedded default, whose transactions begin IMMEDIATE so writers queue
+instead of failing on "database is locked") and on the real PostgreSQL (row locks), where the
+rows are deleted at the end. Without CI the PostgreSQL run skips when the server is
+unreachable; with CI=true the `db_url` fixture fails instead, it never falls back.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from exoguard.errors import ConflictError, GoneError
-from exoguard.store.db import make_sessionmaker, session_scope
+from exoguard.store.db import make_engine, make_sessionmaker, session_scope
 from exoguard.store.models import Candidate, ModelVersion, User, VettingItem, Vote
 from exoguard.store.repositories import (
     CandidateRepository,
@@ -103,12 +105,21 @@ class World:
                 s.execute(delete(ModelVersion).where(ModelVersion.id.in_(self.version_ids)))
 
 
-@pytest.fixture
-def world(db_engine: Engine, db_backend: str) -> Iterator[World]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest) -> Iterator[World]:
+    if request.param == "sqlite":
+        engine = make_engine(request.getfixturevalue("sqlite_url"))
+        try:
+            yield World(make_sessionmaker(engine))
+        finally:
+            engine.dispose()
+        return
+    db_backend: str = request.getfixturevalue("db_backend")
     if db_backend != "postgresql":
         if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
             pytest.fail("CI=true needs PostgreSQL for the concurrency tests", pytrace=False)
-        pytest.skip("concurrent writers need PostgreSQL (CI always has it)")
+        pytest.skip("PostgreSQL unreachable (CI always has it)")
+    db_engine: Engine = request.getfixturevalue("db_engine")
     w = World(make_sessionmaker(db_engine))
     try:
         yield w
