@@ -9,8 +9,10 @@ unreachable; with CI=true the `db_url` fixture fails instead, it never falls bac
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -222,3 +224,41 @@ def test_concurrent_enqueue_opens_one_item_per_candidate(world: World) -> None:
             )
         )
         assert n_open == 1
+
+
+def _vote_in_process(url: str, item_id: int, user_id: int, start_at: float) -> str:
+    """One vote from a separate process on its own engine: "ok", "conflict" or the error."""
+    engine = make_engine(url)
+    try:
+        time.sleep(max(0.0, start_at - time.time()))
+        with session_scope(make_sessionmaker(engine)) as s:
+            service.submit_vote(
+                s, item_id=item_id, user_id=user_id, label="planet", confidence=4, config=CONFIG
+            )
+        return "ok"
+    except ConflictError:
+        return "conflict"
+    except Exception as exc:  # reported to the parent, which asserts on it
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        engine.dispose()
+
+
+def test_duplicate_and_distinct_votes_from_processes(world: World) -> None:
+    """Real processes (as several server replicas would be): duplicates give one vote."""
+    bind = world.factory.kw["bind"]
+    url = bind.url.render_as_string(hide_password=False)
+    items = world.items(4)
+    (user,) = world.users(1)
+    n = 6
+    start_at = time.time() + 2.0  # every process is connected before they all start
+    jobs = [(url, items[0], user, start_at) for _ in range(n)]
+    jobs += [(url, item_id, user, start_at) for item_id in items[1:]]
+    with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
+        results = pool.starmap(_vote_in_process, jobs, chunksize=1)
+    duplicates, distinct = results[:n], results[n:]
+    assert sorted(duplicates) == ["conflict"] * (n - 1) + ["ok"], results
+    assert distinct == ["ok"] * len(items[1:]), results
+    with session_scope(world.factory) as s:
+        for item_id in items:
+            assert s.scalar(select(func.count(Vote.id)).where(Vote.item_id == item_id)) == 1
