@@ -38,6 +38,7 @@ from exoguard.web.security import (
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _api_support import KEPLER_FITS, SECRET, fresh_database  # noqa: E402
+
 from _bombs import MIB, csv_bomb, fits_gz_bomb, gzip_bomb, json_bomb  # noqa: E402
 
 pytestmark = pytest.mark.integration
