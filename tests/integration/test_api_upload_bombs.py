@@ -11,6 +11,7 @@ the limit and its setting, leave the dataset list unchanged and leave no file be
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import signal
 import socket
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from exoguard.limits import BYTES_SETTING, ROWS_SETTING
@@ -37,7 +39,7 @@ from exoguard.web.security import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _api_support import KEPLER_FITS, SECRET, fresh_database  # noqa: E402
+from _api_support import KEPLER_FITS, SECRET, fresh_database, koi_slice  # noqa: E402
 
 from _bombs import MIB, csv_bomb, fits_gz_bomb, gzip_bomb, json_bomb  # noqa: E402
 
@@ -211,3 +213,43 @@ def test_a_bomb_is_refused_early_with_bounded_memory(
     assert warmed.kept_files() == before_files  # nothing stored, nothing left in .incoming
     assert growth < MAX_GROWTH_BYTES, f"peak RSS grew by {growth / 1e6:.0f} MB"
     assert elapsed_s < 30, f"refusing took {elapsed_s:.1f} s"
+
+
+def _lightcurve_csv(n_rows: int) -> bytes:
+    rng = np.random.default_rng(13)
+    time_bjd = 2458354.0 + np.arange(n_rows) * (2.0 / 1440)
+    flux = 1 + 1e-4 * rng.standard_normal(n_rows)
+    table = np.column_stack([time_bjd, flux, np.full(n_rows, 1e-4)])
+    out = io.BytesIO()
+    np.savetxt(
+        out,
+        table,
+        fmt=("%.6f", "%.6f", "%.6f"),
+        delimiter=",",
+        header="time,flux,flux_err",
+        comments="",
+    )
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("what", ["lightcurve", "catalog"])
+def test_a_real_upload_just_under_the_cap_is_kept_with_bounded_memory(
+    warmed: Server, what: str, tmp_path: Path
+) -> None:
+    """The caps do not refuse real data: a gzip CSV that expands to just under the cap."""
+    cap = MAX_UPLOAD_MB * MIB
+    if what == "lightcurve":
+        text = _lightcurve_csv(cap // 34)
+        name = "lc.csv.gz"
+    else:
+        text = koi_slice(9000)
+        name = "koi.csv.gz"
+    assert 0.6 * cap < len(text) <= cap
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text))
+    before_peak = warmed.peak_rss_bytes()
+    r = warmed.upload(path)
+    growth = warmed.peak_rss_bytes() - before_peak
+    assert r.status_code == 201, r.text
+    assert r.json()["dataset"]["kind"] == what
+    assert growth < MAX_GROWTH_BYTES, f"peak RSS grew by {growth / 1e6:.0f} MB"

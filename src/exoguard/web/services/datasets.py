@@ -18,7 +18,6 @@ import os
 import re
 import unicodedata
 import uuid
-import zlib
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -51,7 +50,6 @@ _INCOMING_DIR = ".incoming"
 _SNIFF_BYTES = 8192
 _HEADER_SEARCH_LINES = 1000
 _FITS_MAGIC = b"SIMPLE  ="
-_GZIP_MAGIC = b"\x1f\x8b"
 _ROLE_SEES_ALL = ("researcher", "admin")
 
 
@@ -268,13 +266,9 @@ def sniff_format(path: Path, *, display_name: str) -> str:
 
     Raises `FormatError` for empty files, binary content that is not FITS and non-UTF-8 text.
     """
-    with path.open("rb") as fh:
-        head = fh.read(_SNIFF_BYTES)
-    if head.startswith(_GZIP_MAGIC):
-        try:
-            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, _SNIFF_BYTES)
-        except zlib.error as exc:
-            raise FormatError(f"{display_name}: corrupt gzip data ({exc})") from exc
+    # gzip looked through member by member (a first member may be empty or tiny)
+    with open_capped(path, name=display_name) as stream:
+        head = stream.read(_SNIFF_BYTES)
     if head.startswith(_FITS_MAGIC):
         return "fits"
     if not head.strip():
