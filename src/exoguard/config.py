@@ -14,11 +14,17 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from exoguard.errors import ConfigError
+from exoguard.limits import InputLimits
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development"})
 DEV_SECRET = "exoguard-development-only-secret"  # noqa: S105 - refused outside development
+#: Default cap on an upload's decompressed size (MiB) per MB of the upload limit: gzip saves
+#: transfer, it does not let a file hold more than an uncompressed upload could. Parsing costs
+#: up to ~10x the decompressed size (a KOI-style catalog; a CSV light curve ~4.5x, JSON ~7x),
+#: so this keeps any upload's peak memory near 10x the upload limit (see `exoguard.limits`).
+DECOMPRESSED_MULTIPLE = 1.0
 #: Outside development the key must carry at least this much randomness (bits).
 MIN_SECRET_BITS = 256
 #: ... and at least this many bits per character of observed (Shannon) entropy, which a
@@ -77,6 +83,13 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(default=None, alias="EXOGUARD_MODEL_DIR")
     upload_dir: Path | None = Field(default=None, alias="EXOGUARD_UPLOAD_DIR")
     max_upload_mb: float = Field(default=50.0, alias="EXOGUARD_MAX_UPLOAD_MB", gt=0)
+    #: The most an upload may decompress to (gzip CSV/JSON/FITS), in MiB; by default
+    #: ``DECOMPRESSED_MULTIPLE`` times ``max_upload_mb``. Checked while streaming, before parsing.
+    max_decompressed_mb: float | None = Field(
+        default=None, alias="EXOGUARD_MAX_DECOMPRESSED_MB", gt=0
+    )
+    #: The most text lines (CSV/JSON), JSON records or FITS table rows one upload may hold.
+    max_upload_rows: int = Field(default=2_000_000, alias="EXOGUARD_MAX_UPLOAD_ROWS", ge=1)
     rate_limit_per_minute: int = Field(default=10, alias="EXOGUARD_RATE_LIMIT_PER_MINUTE", ge=1)
     #: How long the predict route trusts a session's user without reading it again: a
     #: deactivated account is refused on this replica at most this much later.
@@ -128,6 +141,8 @@ class Settings(BaseSettings):
             self.model_dir = self.var_dir / "models"
         if self.upload_dir is None:
             self.upload_dir = self.var_dir / "uploads"
+        if self.max_decompressed_mb is None:
+            self.max_decompressed_mb = DECOMPRESSED_MULTIPLE * self.max_upload_mb
         if self.api_docs is None:
             self.api_docs = self.environment != "production"
         if self.environment == "development":
@@ -173,6 +188,14 @@ class Settings(BaseSettings):
     def uploads_path(self) -> Path:
         assert self.upload_dir is not None
         return self.upload_dir
+
+    @property
+    def input_limits(self) -> InputLimits:
+        """The caps every reader of an upload applies (decompressed bytes and rows)."""
+        assert self.max_decompressed_mb is not None
+        return InputLimits(
+            max_bytes=int(self.max_decompressed_mb * 2**20), max_rows=self.max_upload_rows
+        )
 
     @property
     def catalogs_dir(self) -> Path:

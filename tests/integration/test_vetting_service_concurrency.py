@@ -1,14 +1,18 @@
-"""Concurrent requests on the real PostgreSQL: one vote per user and item, one settlement.
+"""Concurrent writers: one vote per user and item, one settlement, one open item per candidate.
 
-Each thread uses its own connection and commits, as API requests do; the rows are deleted at
-the end. These tests need row locks and concurrent writers, so they run on PostgreSQL only (in
-CI the `db_url` fixture fails when PostgreSQL is unreachable, it never falls back).
+Each thread uses its own connection and commits, as API requests do. Every test runs twice: on
+a fresh SQLite file (the embedded default, whose transactions begin IMMEDIATE so writers queue
+instead of failing on "database is locked") and on the real PostgreSQL (row locks), where the
+rows are deleted at the end. Without CI the PostgreSQL run skips when the server is
+unreachable; with CI=true the `db_url` fixture fails instead, it never falls back.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +24,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from exoguard.errors import ConflictError, GoneError
-from exoguard.store.db import make_sessionmaker, session_scope
+from exoguard.store.db import make_engine, make_sessionmaker, session_scope
 from exoguard.store.models import Candidate, ModelVersion, User, VettingItem, Vote
 from exoguard.store.repositories import (
     CandidateRepository,
@@ -103,12 +107,21 @@ class World:
                 s.execute(delete(ModelVersion).where(ModelVersion.id.in_(self.version_ids)))
 
 
-@pytest.fixture
-def world(db_engine: Engine, db_backend: str) -> Iterator[World]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest) -> Iterator[World]:
+    if request.param == "sqlite":
+        engine = make_engine(request.getfixturevalue("sqlite_url"))
+        try:
+            yield World(make_sessionmaker(engine))
+        finally:
+            engine.dispose()
+        return
+    db_backend: str = request.getfixturevalue("db_backend")
     if db_backend != "postgresql":
         if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
             pytest.fail("CI=true needs PostgreSQL for the concurrency tests", pytrace=False)
-        pytest.skip("concurrent writers need PostgreSQL (CI always has it)")
+        pytest.skip("PostgreSQL unreachable (CI always has it)")
+    db_engine: Engine = request.getfixturevalue("db_engine")
     w = World(make_sessionmaker(db_engine))
     try:
         yield w
@@ -211,3 +224,41 @@ def test_concurrent_enqueue_opens_one_item_per_candidate(world: World) -> None:
             )
         )
         assert n_open == 1
+
+
+def _vote_in_process(url: str, item_id: int, user_id: int, start_at: float) -> str:
+    """One vote from a separate process on its own engine: "ok", "conflict" or the error."""
+    engine = make_engine(url)
+    try:
+        time.sleep(max(0.0, start_at - time.time()))
+        with session_scope(make_sessionmaker(engine)) as s:
+            service.submit_vote(
+                s, item_id=item_id, user_id=user_id, label="planet", confidence=4, config=CONFIG
+            )
+        return "ok"
+    except ConflictError:
+        return "conflict"
+    except Exception as exc:  # reported to the parent, which asserts on it
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        engine.dispose()
+
+
+def test_duplicate_and_distinct_votes_from_processes(world: World) -> None:
+    """Real processes (as several server replicas would be): duplicates give one vote."""
+    bind = world.factory.kw["bind"]
+    url = bind.url.render_as_string(hide_password=False)
+    items = world.items(4)
+    (user,) = world.users(1)
+    n = 6
+    start_at = time.time() + 2.0  # every process is connected before they all start
+    jobs = [(url, items[0], user, start_at) for _ in range(n)]
+    jobs += [(url, item_id, user, start_at) for item_id in items[1:]]
+    with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
+        results = pool.starmap(_vote_in_process, jobs, chunksize=1)
+    duplicates, distinct = results[:n], results[n:]
+    assert sorted(duplicates) == ["conflict"] * (n - 1) + ["ok"], results
+    assert distinct == ["ok"] * len(items[1:]), results
+    with session_scope(world.factory) as s:
+        for item_id in items:
+            assert s.scalar(select(func.count(Vote.id)).where(Vote.item_id == item_id)) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -156,6 +157,24 @@ def test_duplicate_object_ids_reported(tmp_path: Path) -> None:
     dups = [e for e in t.report.errors if e.code == "duplicate_id"]
     assert [(e.row, e.value) for e in dups] == [(2, "K00001.01")]
     assert "row 1" in dups[0].message
+
+
+def test_many_duplicates_are_reported_in_linear_time(tmp_path: Path) -> None:
+    """A table repeated three times (issue 13: the report was quadratic, minutes per upload)."""
+    n = 4000
+    body = "".join(f"{i},K{i:05d}.01,CANDIDATE,{1 + i % 50}.5,500,2.0\n" for i in range(n))
+    path = _write(tmp_path / "triple.csv", KOI_HEADER + body * 3)
+    started = time.monotonic()
+    t = read_catalog(path)
+    elapsed_s = time.monotonic() - started
+    dups = [e for e in t.report.errors if e.code == "duplicate_id"]
+    k = len(dups)  # the report keeps the first few of each code and counts the others
+    assert k + t.report.n_truncated["duplicate_id"] == 2 * n
+    assert [e.row for e in dups] == list(range(n + 1, n + 1 + k))
+    assert (
+        dups[-1].message == f"row {n + k}: object id 'K{k - 1:05d}.01' already appears in row {k}"
+    )
+    assert elapsed_s < 15  # about 1 s; the quadratic report took over a minute
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,8 @@ empty cell from a value that does not parse, and report the latter with its row 
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,11 +16,12 @@ from typing import Any
 import pandas as pd
 
 from exoguard.errors import FormatError, NotFoundError
+from exoguard.limits import DEFAULT_LIMITS, InputLimits, decompress_capped
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF_BYTES = 8192
-#: Refuse to decompress more than this many bytes (protects against gzip bombs).
-MAX_DECOMPRESSED_BYTES = 512 * 1024 * 1024
+#: The library default cap on decompressed bytes (``InputLimits`` sets it per call).
+MAX_DECOMPRESSED_BYTES = DEFAULT_LIMITS.max_bytes
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ class RawTable:
     fmt: str  # "csv" | "json"
 
 
-def read_raw_file(path: str | Path) -> RawTable:
+def read_raw_file(path: str | Path, *, limits: InputLimits = DEFAULT_LIMITS) -> RawTable:
     """Read a CSV/JSON table file (optionally gzipped) into string cells.
 
     Raises
@@ -43,26 +42,13 @@ def read_raw_file(path: str | Path) -> RawTable:
         The file does not exist.
     FormatError
         Empty, binary, undecodable (not UTF-8) or malformed file; the message says which.
+    TooLargeError
+        Decompresses past ``limits.max_bytes`` or holds more than ``limits.max_rows`` rows.
     """
     p = Path(path)
     if not p.is_file():
         raise NotFoundError(f"catalog file not found: {p}")
-    return read_raw_bytes(p.read_bytes(), name=p.name)
-
-
-def _decompress(data: bytes, *, name: str) -> bytes:
-    try:
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        out = d.decompress(data, MAX_DECOMPRESSED_BYTES)
-        if d.unconsumed_tail:
-            raise FormatError(
-                f"{name}: decompresses to more than {MAX_DECOMPRESSED_BYTES // 2**20} MiB; refused"
-            )
-        if not d.eof:
-            raise FormatError(f"{name}: corrupt gzip data (the stream is truncated)")
-        return out
-    except (zlib.error, EOFError, gzip.BadGzipFile) as exc:
-        raise FormatError(f"{name}: corrupt gzip data ({exc})") from exc
+    return read_raw_bytes(p.read_bytes(), name=p.name, limits=limits)
 
 
 def _decode(data: bytes, *, name: str) -> str:
@@ -87,24 +73,32 @@ def _decode(data: bytes, *, name: str) -> str:
         ) from exc
 
 
-def read_raw_bytes(data: bytes, *, name: str = "<upload>") -> RawTable:
+def read_raw_bytes(
+    data: bytes, *, name: str = "<upload>", limits: InputLimits = DEFAULT_LIMITS
+) -> RawTable:
     """Like :func:`read_raw_file` for bytes already in memory (e.g. an upload)."""
     if data.startswith(_GZIP_MAGIC):
-        data = _decompress(data, name=name)
+        data = decompress_capped(data, name=name, limits=limits)
+    elif len(data) > limits.max_bytes:
+        raise limits.bytes_error(name)
     if not data.strip():
         raise FormatError(f"{name}: the file is empty")
+    limits.check_rows(data.count(b"\n"), name=name, what="lines")
     text = _decode(data, name=name)
+    del data
     stripped = text.lstrip()
     if stripped.startswith(("[", "{")):
-        return _read_json(stripped, name=name)
+        return _read_json(stripped, name=name, limits=limits)
     return _read_csv(text, name=name)
 
 
-def _read_json(text: str, *, name: str) -> RawTable:
+def _read_json(text: str, *, name: str, limits: InputLimits) -> RawTable:
     try:
         obj: Any = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FormatError(f"{name}: malformed JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise FormatError(f"{name}: malformed JSON (nested too deeply)") from exc
     if isinstance(obj, dict):
         for key in ("data", "records", "rows", "candidates"):
             if isinstance(obj.get(key), list):
@@ -117,6 +111,7 @@ def _read_json(text: str, *, name: str) -> RawTable:
             )
     if not isinstance(obj, list) or not obj:
         raise FormatError(f"{name}: JSON holds no records")
+    limits.check_rows(len(obj), name=name, what="records")
     if not all(isinstance(r, dict) for r in obj):
         raise FormatError(f"{name}: every JSON record must be an object (column -> value)")
     columns: list[str] = []

@@ -544,8 +544,14 @@ def _harmonise_own(
 def _report_duplicates(out: pd.DataFrame, rows: pd.Series, report: ValidationReport) -> None:
     ids = out["object_id"]
     dup = ids.notna() & ids.duplicated(keep="first")
+    if not dup.any():
+        return
+    # One pass for the first row of each id (a comparison per duplicate was quadratic: an
+    # upload of a table repeated a few times took minutes).
+    firsts = ids[ids.notna() & ~ids.duplicated(keep="first")]
+    first_row = dict(zip(firsts.to_numpy(), rows[firsts.index].to_numpy(), strict=True))
     for idx in ids.index[dup]:
-        first = rows[ids.index[(ids == ids[idx])][0]]
+        first = first_row[ids[idx]]
         report.add(
             "error",
             "duplicate_id",

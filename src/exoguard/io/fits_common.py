@@ -23,13 +23,21 @@ from exoguard.core.lightcurve import (
 from exoguard.errors import FormatError, ValidationError
 from exoguard.io.columns import TimeDecision, decide_time_system, time_system_from_name
 from exoguard.io.registry import ReadOptions
+from exoguard.limits import DEFAULT_LIMITS, InputLimits, is_gzip, scan
 
 _ID_RE = re.compile(r"\b(KIC|EPIC|TIC|KPLR|KTWO)\s*[-_]?\s*0*(\d+)", re.IGNORECASE)
 _PREFIX_BY_MISSION = {"kepler": "KIC", "k2": "EPIC", "tess": "TIC"}
 
 
-def open_fits(path: Path) -> fits.HDUList:
-    """Open a FITS file eagerly; truncated or corrupt files raise ``FormatError``."""
+def open_fits(path: Path, *, limits: InputLimits = DEFAULT_LIMITS) -> fits.HDUList:
+    """Open a FITS file eagerly; truncated or corrupt files raise ``FormatError``.
+
+    A gzipped file is first streamed once against ``limits.max_bytes`` (astropy would otherwise
+    decompress whatever it holds); tables with more than ``limits.max_rows`` rows in all are
+    refused before their data is read. Both raise ``TooLargeError``.
+    """
+    if is_gzip(path):
+        scan(path, limits=limits, count_lines=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -43,6 +51,14 @@ def open_fits(path: Path) -> fits.HDUList:
     if len(hdul) == 0:
         hdul.close()
         raise FormatError(f"{path.name}: FITS file without any HDU")
+    n_rows = sum(
+        int(h.header.get("NAXIS2", 0) or 0)
+        for h in hdul[1:]
+        if isinstance(h, fits.BinTableHDU | fits.TableHDU)
+    )
+    if n_rows > limits.max_rows:
+        hdul.close()
+        raise limits.rows_error(path.name, what="table rows")
     return hdul
 
 

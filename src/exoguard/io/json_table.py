@@ -65,10 +65,15 @@ def _columns_and_meta(obj: Any, name: str) -> tuple[dict[str, Any], dict[str, An
 
 def read_json_lightcurve(path: Path, opts: ReadOptions) -> LightCurve:
     """Read a JSON light curve into a raw LightCurve."""
-    text = read_text(path)
+    text = read_text(path, limits=opts.limits)
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FormatError(f"{path.name}: invalid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise FormatError(f"{path.name}: invalid JSON (nested too deeply)") from exc
+    del text
     columns, meta = _columns_and_meta(obj, path.name)
+    n_rows = max((len(v) for v in columns.values() if isinstance(v, list)), default=0)
+    opts.limits.check_rows(n_rows, name=path.name)
     return table_to_lightcurve(columns, opts, meta=meta, product="JSON")

@@ -37,6 +37,7 @@ from exoguard.core.cleaning import (
 )
 from exoguard.core.lightcurve import MISSIONS, LightCurve
 from exoguard.errors import ExoguardError, FormatError, NotFoundError, ValidationError
+from exoguard.limits import DEFAULT_LIMITS, InputLimits, read_capped
 
 if TYPE_CHECKING:
     from astropy.io import fits
@@ -64,6 +65,7 @@ class ReadOptions:
     time_system: str | None = None
     mission: str | None = None
     target_id: str | None = None
+    limits: InputLimits = DEFAULT_LIMITS
 
 
 @dataclass(frozen=True)
@@ -140,21 +142,42 @@ def sniff_format(path: Path) -> str:
     return "json" if first in ("{", "[") else "csv"
 
 
-def read_text(path: Path) -> str:
-    """The whole file as UTF-8 text (gzip allowed); ``FormatError`` if not UTF-8."""
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise FormatError(f"{path.name}: corrupt gzip file ({exc})") from exc
+def read_utf8_bytes(path: Path, *, limits: InputLimits = DEFAULT_LIMITS) -> bytes:
+    """The whole file (gzip allowed) as bytes checked to be UTF-8, without a byte-order mark.
+
+    Decompression streams and stops at ``limits.max_bytes``; more than ``limits.max_rows``
+    lines is refused. The UTF-8 check decodes chunk by chunk, so it never holds a decoded copy.
+
+    Raises
+    ------
+    TooLargeError
+        Past a limit (the message names it and its setting).
+    FormatError
+        Corrupt gzip data or text that is not UTF-8.
+    """
+    raw = read_capped(path, limits=limits)
+    limits.check_rows(raw.count(b"\n"), name=path.name, what="lines")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(raw)
+    step = 1 << 20
     try:
-        return raw.decode("utf-8-sig")
+        for start in range(0, len(raw), step):
+            decoder.decode(view[start : start + step], final=False)
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
+        # the offset is within the chunk that failed; report the file offset
+        offset = start + exc.start
         raise FormatError(
-            f"{path.name}: text is not UTF-8 (byte {exc.start}: {exc.reason}); "
-            "save the file as UTF-8"
+            f"{path.name}: text is not UTF-8 (byte {offset}: {exc.reason}); save the file as UTF-8"
         ) from exc
+    finally:
+        view.release()
+    return raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw
+
+
+def read_text(path: Path, *, limits: InputLimits = DEFAULT_LIMITS) -> str:
+    """The whole file as UTF-8 text (gzip allowed), within `limits` (see `read_utf8_bytes`)."""
+    return read_utf8_bytes(path, limits=limits).decode("utf-8")
 
 
 # ---------------------------------------------------------------------- reading
@@ -186,7 +209,7 @@ def read_raw(source: Any, opts: ReadOptions) -> LightCurve:
         return read_csv_lightcurve(path, opts)
     from exoguard.io.fits_common import open_fits
 
-    with open_fits(path) as hdul:
+    with open_fits(path, limits=opts.limits) as hdul:
         for reader in fits_readers():
             try:
                 ok = reader.identify(hdul)
@@ -234,6 +257,7 @@ def read_lightcurve(
     target_id: str | None = None,
     upper_sigma: float = DEFAULT_UPPER_SIGMA,
     min_points: int = MIN_POINTS,
+    limits: InputLimits | None = None,
 ) -> LightCurve:
     """Read, clean and stitch light curves of one target.
 
@@ -258,6 +282,9 @@ def read_lightcurve(
         Upward outlier threshold in robust sigma (downward points are never clipped).
     min_points : int
         Fewer usable points raise ``ValidationError``.
+    limits : InputLimits, optional
+        Caps on each file's decompressed bytes and rows (``exoguard.limits.DEFAULT_LIMITS``
+        when not given; the web app passes its upload settings).
 
     Returns
     -------
@@ -271,6 +298,9 @@ def read_lightcurve(
         columns); the message names the columns found and the ones allowed.
     ValidationError
         Readable but unusable (all-NaN flux, too few points, several targets).
+    TooLargeError
+        A file decompresses past ``limits.max_bytes`` or holds more than ``limits.max_rows``
+        rows (gzip is read in bounded chunks and refused as soon as it passes).
     NotFoundError
         A path that does not exist.
 
@@ -316,6 +346,7 @@ def read_lightcurve(
             time_system=time_system,
             mission=mission,
             target_id=target_id,
+            limits=limits or DEFAULT_LIMITS,
         )
         prepared.append(_prepare(read_raw(item, opts)))
     lc = stitch(prepared) if len(prepared) > 1 else prepared[0]

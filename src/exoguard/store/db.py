@@ -16,6 +16,11 @@ from sqlalchemy.pool import StaticPool
 logger = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
+#: Execution option naming how SQLite transactions begin: ``"IMMEDIATE"`` (the default: the
+#: write lock is taken at BEGIN, so a transaction that reads and then writes never fails on
+#: "database is locked") or ``"DEFERRED"`` (for read-only work, which then never waits).
+SQLITE_BEGIN_OPTION = "exoguard_sqlite_begin"
+SQLITE_BEGIN_MODES = ("IMMEDIATE", "DEFERRED")
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -38,7 +43,13 @@ def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
     """Create an engine for `url` (SQLite or PostgreSQL).
 
     SQLite gets foreign keys on, WAL journaling, a busy timeout, proper SAVEPOINT support
-    (so tests can roll back nested transactions) and its parent directory created.
+    (so tests can roll back nested transactions) and its parent directory created. Its
+    transactions begin with ``BEGIN IMMEDIATE``: in WAL mode a deferred transaction that has
+    read cannot wait for the write lock (SQLite answers "database is locked" at once, without
+    the busy handler), so concurrent writers would fail where PostgreSQL makes them wait. With
+    the write lock taken at BEGIN, writers queue on the busy timeout instead, one at a time, and
+    readers of WAL snapshots are never blocked. :func:`read_only` gives an engine whose
+    transactions begin deferred, for work that only reads.
     PostgreSQL gets ``pool_pre_ping``.
     """
     parsed = normalize_url(url)
@@ -70,9 +81,23 @@ def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _sqlite_on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "IMMEDIATE")
+        if mode not in SQLITE_BEGIN_MODES:
+            raise ValueError(f"{SQLITE_BEGIN_OPTION} must be one of {SQLITE_BEGIN_MODES}: {mode!r}")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def read_only(engine: Engine) -> Engine:
+    """`engine` (same pool) whose SQLite transactions begin deferred: for sessions that only read.
+
+    A deferred SQLite transaction never waits for writers, but it cannot write once others have
+    (see :func:`make_engine`); on PostgreSQL the option is ignored.
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

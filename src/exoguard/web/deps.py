@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session
 
 from exoguard.config import Settings
 from exoguard.errors import AuthError, PermissionDeniedError
+from exoguard.store.db import read_only
 from exoguard.store.models import User
 from exoguard.web.security import SESSION_COOKIE, decode_session_token
 from exoguard.web.services.accounts import resolve_session
 from exoguard.web.state import AppState
 
 ROLES = ("explorer", "researcher", "admin")
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 
 
@@ -30,8 +32,16 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One session per request, committed when the route returns, rolled back on error."""
-    session = get_state(request).sessions()
+    """One session per request, committed when the route returns, rolled back on error.
+
+    GET/HEAD/OPTIONS requests only read: on SQLite their transactions begin deferred, so they
+    never wait for a writer (every other request begins ``IMMEDIATE``; see `make_engine`).
+    """
+    state = get_state(request)
+    if request.method in _READ_METHODS:
+        session = state.sessions(bind=read_only(state.engine))
+    else:
+        session = state.sessions()
     try:
         yield session
         session.commit()

@@ -11,13 +11,13 @@ row is written.
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import logging
 import os
 import re
 import unicodedata
 import uuid
-import zlib
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +35,7 @@ from exoguard.errors import (
     TooLargeError,
     ValidationError,
 )
+from exoguard.limits import DEFAULT_LIMITS, InputLimits, open_capped, scan
 from exoguard.store import access
 from exoguard.store.models import Dataset, User
 from exoguard.store.repositories import DatasetRepository
@@ -47,8 +48,8 @@ FILE_FIELD = "file"
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 _INCOMING_DIR = ".incoming"
 _SNIFF_BYTES = 8192
+_HEADER_SEARCH_LINES = 1000
 _FITS_MAGIC = b"SIMPLE  ="
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass
@@ -264,13 +265,9 @@ def sniff_format(path: Path, *, display_name: str) -> str:
 
     Raises `FormatError` for empty files, binary content that is not FITS and non-UTF-8 text.
     """
-    with path.open("rb") as fh:
-        head = fh.read(_SNIFF_BYTES)
-    if head.startswith(_GZIP_MAGIC):
-        try:
-            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, _SNIFF_BYTES)
-        except zlib.error as exc:
-            raise FormatError(f"{display_name}: corrupt gzip data ({exc})") from exc
+    # gzip looked through member by member (a first member may be empty or tiny)
+    with open_capped(path, name=display_name) as stream:
+        head = stream.read(_SNIFF_BYTES)
     if head.startswith(_FITS_MAGIC):
         return "fits"
     if not head.strip():
@@ -294,15 +291,43 @@ def sniff_format(path: Path, *, display_name: str) -> str:
     return "json" if first in ("{", "[") else "csv"
 
 
-def _catalog_report(data: bytes, *, display_name: str) -> tuple[dict[str, Any], bool] | None:
-    """The validation report when `data` is a catalog table, None when it is not one."""
+def _csv_header(path: Path, *, limits: InputLimits) -> list[str] | None:
+    """The column names of a CSV file's first non-comment line (None when there is none).
+
+    Reads a few lines through the capped stream, so a light curve is never parsed as a catalog
+    just to learn that it is not one.
+    """
+    with open_capped(path, limits=limits) as stream:
+        for _ in range(_HEADER_SEARCH_LINES):
+            raw = stream.readline(_SNIFF_BYTES * 8)
+            if not raw:
+                return None
+            line = raw.decode("utf-8-sig", "replace").strip()
+            if line and not line.startswith("#"):
+                row = next(csv.reader([line], skipinitialspace=True), [])
+                return [c.strip() for c in row]
+    return None
+
+
+def _catalog_report(
+    path: Path, fmt: str, *, display_name: str, limits: InputLimits
+) -> tuple[dict[str, Any], bool] | None:
+    """The validation report when the file is a catalog table, None when it is not one."""
     from exoguard.catalogs import detect_kind
     from exoguard.catalogs.rawio import read_raw_bytes
     from exoguard.catalogs.reader import harmonise
 
+    if fmt == "csv":
+        header = _csv_header(path, limits=limits)
+        try:
+            detect_kind(header or [])
+        except ValidationError:
+            return None
     try:
-        raw = read_raw_bytes(data, name=display_name)
+        raw = read_raw_bytes(path.read_bytes(), name=display_name, limits=limits)
         detect_kind(raw.frame.columns)
+    except TooLargeError:
+        raise
     except (FormatError, ValidationError):
         return None
     table = harmonise(raw, source=display_name)
@@ -320,11 +345,11 @@ def _catalog_report(data: bytes, *, display_name: str) -> tuple[dict[str, Any], 
     return report, bool(table.report.ok)
 
 
-def _lightcurve_report(path: Path, *, display_name: str) -> dict[str, Any]:
+def _lightcurve_report(path: Path, *, display_name: str, limits: InputLimits) -> dict[str, Any]:
     from exoguard.io import read_lightcurve
 
     try:
-        lc = read_lightcurve(path)
+        lc = read_lightcurve(path, limits=limits)
     except ExoguardError as exc:
         message = str(exc).replace(path.name, display_name)
         raise type(exc)(message) from exc
@@ -345,15 +370,23 @@ def _lightcurve_report(path: Path, *, display_name: str) -> dict[str, Any]:
     }
 
 
-def inspect_file(path: Path, *, display_name: str) -> tuple[str, str, dict[str, Any]]:
+def inspect_file(
+    path: Path, *, display_name: str, limits: InputLimits = DEFAULT_LIMITS
+) -> tuple[str, str, dict[str, Any]]:
     """(kind, format, report) of a stored file: kind ``"catalog"`` or ``"lightcurve"``.
 
-    Raises `FormatError` / `ValidationError` with a message naming the file when it is neither
-    a readable catalog table nor a readable light curve.
+    The file is first streamed once against `limits` (decompressed bytes, lines) keeping
+    nothing, so a decompression bomb is refused before any parser sees it.
+
+    Raises `TooLargeError` past a limit (the message names it and its setting), `FormatError` /
+    `ValidationError` with a message naming the file when it is neither a readable catalog
+    table nor a readable light curve.
     """
-    fmt = sniff_format(path, display_name=display_name)
+    fmt = sniff_format(path, display_name=display_name)  # reads the first few KiB only
+    # Lines are counted in text; a FITS file's table rows are checked from its header.
+    scan(path, limits=limits, name=display_name, count_lines=fmt != "fits")
     if fmt in ("csv", "json"):
-        found = _catalog_report(path.read_bytes(), display_name=display_name)
+        found = _catalog_report(path, fmt, display_name=display_name, limits=limits)
         if found is not None:
             report, ok = found
             return (
@@ -368,9 +401,9 @@ def inspect_file(path: Path, *, display_name: str) -> tuple[str, str, dict[str, 
                 },
             )
     try:
-        lc_report = _lightcurve_report(path, display_name=display_name)
+        lc_report = _lightcurve_report(path, display_name=display_name, limits=limits)
     except ExoguardError as exc:
-        if fmt == "fits":
+        if fmt == "fits" or isinstance(exc, TooLargeError):
             raise
         raise type(exc)(
             f"{display_name}: neither a catalog table (KOI, TOI, K2 or the harmonised schema) "
@@ -410,7 +443,9 @@ def create_dataset(
     dataset_id = str(uuid.uuid4())
     final = settings.uploads_path / dataset_id
     try:
-        kind, fmt, report = inspect_file(incoming.path, display_name=incoming.filename)
+        kind, fmt, report = inspect_file(
+            incoming.path, display_name=incoming.filename, limits=settings.input_limits
+        )
     except ExoguardError:
         incoming.discard()
         raise
