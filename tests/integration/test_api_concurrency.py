@@ -42,12 +42,10 @@ from exoguard.web.security import (
     CSRF_COOKIE,
     CSRF_HEADER,
     SESSION_COOKIE,
-    create_session_token,
-    new_csrf_token,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _api_support import SECRET, Api, api_world  # noqa: E402
+from _api_support import Api, api_world, session_cookies  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -101,9 +99,8 @@ def served(
         yield api, url
 
 
-def _headers(user: User) -> dict[str, str]:
-    token = create_session_token(user_id=user.id, role=user.role, secret_key=SECRET, ttl_s=3600)
-    csrf = new_csrf_token()
+def _headers(api: Api, user: User) -> dict[str, str]:
+    token, csrf = session_cookies(api.app, user)
     return {"Cookie": f"{SESSION_COOKIE}={token}; {CSRF_COOKIE}={csrf}", CSRF_HEADER: csrf}
 
 
@@ -158,7 +155,7 @@ def _post_vote(url: str, headers: dict[str, str], item_id: int) -> tuple[int, st
 def test_concurrent_votes_on_different_items_all_succeed(served: tuple[Api, str]) -> None:
     api, url = served
     items = _open_items(api, 10, tag="diff")
-    headers = _headers(api.users["explorer"])
+    headers = _headers(api, api.users["explorer"])
     results = _race(10, lambda i: _post_vote(url, headers, items[i]))
     assert [code for code, _ in results] == [201] * 10, results
     for item_id in items:
@@ -168,7 +165,7 @@ def test_concurrent_votes_on_different_items_all_succeed(served: tuple[Api, str]
 def test_concurrent_duplicate_votes_give_one_201_and_409s(served: tuple[Api, str]) -> None:
     api, url = served
     (item_id,) = _open_items(api, 1, tag="dup")
-    headers = _headers(api.users["explorer"])
+    headers = _headers(api, api.users["explorer"])
     results = _race(20, lambda _: _post_vote(url, headers, item_id))
     codes = sorted(code for code, _ in results)
     assert codes == [201] + [409] * 19, results
@@ -188,7 +185,7 @@ def test_concurrent_jobs_update_progress_and_succeed(
     polled: list[int] = []
 
     def poll() -> None:
-        with httpx.Client(base_url=url, headers=_headers(owner), timeout=60) as client:
+        with httpx.Client(base_url=url, headers=_headers(api, owner), timeout=60) as client:
             while not stop.is_set():
                 for job_id in job_ids:
                     polled.append(client.get(f"/api/jobs/{job_id}").status_code)

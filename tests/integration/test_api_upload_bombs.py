@@ -33,8 +33,7 @@ from exoguard.web.security import (
     CSRF_COOKIE,
     CSRF_HEADER,
     SESSION_COOKIE,
-    create_session_token,
-    new_csrf_token,
+    csrf_token_for,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _api_support import KEPLER_FITS, SECRET, fresh_database, koi_slice  # noqa: E402
 
 from _bombs import MIB, csv_bomb, fits_gz_bomb, gzip_bomb, json_bomb  # noqa: E402
+from exoguard.web.services.accounts import start_session  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -99,9 +99,10 @@ def server(
             user = UserRepository(s).create(
                 email="bombs@example.org", password_hash="x", name="bombs", role="explorer"
             )
+            s.flush()
+            token = start_session(s, user=user, secret_key=SECRET, ttl_s=3600)
         engine.dispose()
-        token = create_session_token(user_id=user.id, role=user.role, secret_key=SECRET, ttl_s=3600)
-        csrf = new_csrf_token()
+        csrf = csrf_token_for(token, secret_key=SECRET)
         headers = {"Cookie": f"{SESSION_COOKIE}={token}; {CSRF_COOKIE}={csrf}", CSRF_HEADER: csrf}
         port = _free_port()
         env = {
