@@ -1,8 +1,10 @@
 """Scoring candidates with the active model and storing the verdicts.
 
-Every prediction the API returns is stored: the candidate (a new row for a manual entry, the
-existing rows of a dataset) and one `Prediction` row per candidate with the model version
-that made it. Dataset predictions that need people enter the vetting queue.
+Predictions of a dataset are stored: one `Prediction` row per candidate with the model
+version that made it, and those that need people enter the vetting queue. Typed-in
+candidates are stored (a new candidate row and its prediction) only when the request asks to
+keep them; otherwise they are scored and answered, and the database is left as it was, so
+that a client calling predict in a loop does not grow the database.
 """
 
 from __future__ import annotations
@@ -42,9 +44,9 @@ MANUAL_SOURCE = "manual entry"
 
 @dataclass(frozen=True)
 class Verdict:
-    """One stored prediction, as the API returns it."""
+    """One prediction, as the API returns it (``candidate_id`` None when not stored)."""
 
-    candidate_id: int
+    candidate_id: int | None
     probability: float
     uncertainty: float
     label: str
@@ -224,7 +226,7 @@ def store_predictions(
             "candidate_id": int(cid),
             "model_version": version,
             "probability": float(np.clip(p, 0.0, 1.0)),
-            "uncertainty": float(max(u, 0.0)) if math.isfinite(u) else 0.0,
+            "uncertainty": _uncertainty(float(u)),
             "label": lab,
             "canary": False,
             "created_at": now,
@@ -289,8 +291,16 @@ def _score_and_store_manual(
     *,
     settings: Settings,
     on_score: ScoreObserver | None = None,
+    keep: Sequence[bool] | None = None,
 ) -> list[Verdict]:
-    """Score the rows of one or more requests with one model call and store them."""
+    """Score the rows of one or more requests with one model call; store the kept groups.
+
+    ``keep[i]`` says whether the rows of ``groups[i]`` are stored (all of them when None);
+    the verdicts of the others carry no candidate id.
+    """
+    keep = [True] * len(groups) if keep is None else list(keep)
+    if len(keep) != len(groups):
+        raise ValueError(f"{len(groups)} groups but {len(keep)} keep flags")
     version = active_version_id(session)
     # End the read transaction before writing: an SQLite transaction that read first and
     # then writes fails at once ("database is locked") when another writer got in between.
@@ -312,8 +322,32 @@ def _score_and_store_manual(
     scores = score_frame(scoring, version=version, settings=settings)
     if on_score is not None:
         on_score(version, time.perf_counter() - started, len(frame))
-    ids = insert_candidates(session, frame, origin="catalog")
-    return store_predictions(session, ids, scores, version=version, settings=settings)
+    kept = np.repeat(np.asarray(keep, dtype=bool), [len(group) for group in groups])
+    stored: list[Verdict] = []
+    if kept.any():
+        ids = insert_candidates(session, frame[kept], origin="catalog")
+        stored = store_predictions(session, ids, scores[kept], version=version, settings=settings)
+    out: list[Verdict] = []
+    stored_iter = iter(stored)
+    for position, is_kept in enumerate(kept):
+        if is_kept:
+            out.append(next(stored_iter))
+            continue
+        row = scores.iloc[position]
+        out.append(
+            Verdict(
+                candidate_id=None,
+                probability=float(np.clip(row["probability"], 0.0, 1.0)),
+                uncertainty=_uncertainty(float(row["uncertainty"])),
+                label=str(row["label"]),
+                model_version=version,
+            )
+        )
+    return out
+
+
+def _uncertainty(value: float) -> float:
+    return max(value, 0.0) if math.isfinite(value) else 0.0
 
 
 def predict_manual(
@@ -321,14 +355,21 @@ def predict_manual(
     candidates: Sequence[Mapping[str, Any]],
     *,
     settings: Settings,
+    keep: bool = True,
 ) -> list[Verdict]:
-    """Score typed-in candidates and store them with their predictions (caller commits)."""
-    return _score_and_store_manual(session, [manual_rows(candidates)], settings=settings)
+    """Score typed-in candidates; with `keep`, store them with their predictions.
+
+    The caller commits.
+    """
+    return _score_and_store_manual(
+        session, [manual_rows(candidates)], settings=settings, keep=[keep]
+    )
 
 
 @dataclass
 class _Pending:
     rows: list[dict[str, Any]]
+    keep: bool
     future: asyncio.Future[list[Verdict]]
 
 
@@ -356,11 +397,13 @@ class PredictionBatcher:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
 
-    async def predict(self, candidates: Sequence[Mapping[str, Any]]) -> list[Verdict]:
-        """The stored verdicts of one request's candidates."""
+    async def predict(
+        self, candidates: Sequence[Mapping[str, Any]], *, keep: bool = True
+    ) -> list[Verdict]:
+        """The verdicts of one request's candidates, stored when `keep`."""
         rows = manual_rows(candidates)
         loop = asyncio.get_running_loop()
-        pending = _Pending(rows=rows, future=loop.create_future())
+        pending = _Pending(rows=rows, keep=keep, future=loop.create_future())
         self._queue.put_nowait(pending)
         if self._worker is None or self._worker.done():
             self._worker = loop.create_task(self._run(), name="exoguard-predict-batcher")
@@ -375,7 +418,9 @@ class PredictionBatcher:
                 batch.append(item)
                 n_rows += len(item.rows)
             try:
-                results = await asyncio.to_thread(self._process, [p.rows for p in batch])
+                results = await asyncio.to_thread(
+                    self._process, [p.rows for p in batch], [p.keep for p in batch]
+                )
             except Exception as exc:
                 for pending in batch:
                     if not pending.future.done():
@@ -385,11 +430,13 @@ class PredictionBatcher:
                 if not pending.future.done():
                     pending.future.set_result(verdicts)
 
-    def _process(self, groups: list[list[dict[str, Any]]]) -> list[list[Verdict]]:
+    def _process(
+        self, groups: list[list[dict[str, Any]]], keep: list[bool] | None = None
+    ) -> list[list[Verdict]]:
         session = self._factory()
         try:
             verdicts = _score_and_store_manual(
-                session, groups, settings=self._settings, on_score=self._on_score
+                session, groups, settings=self._settings, on_score=self._on_score, keep=keep
             )
             session.commit()
         except BaseException:
