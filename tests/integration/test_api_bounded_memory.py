@@ -53,3 +53,19 @@ def test_active_users_forgets_sessions_outside_the_window(api: Api) -> None:
     assert state.active_users(window_s=3600) >= 20
     assert state.active_users(window_s=-1.0) == 0  # every one is older than "the future"
     assert len(state._last_seen) == 0
+
+
+def test_made_up_methods_share_one_metrics_label(api: Api) -> None:
+    """Request counters are labelled by method: invented methods must not add label sets."""
+    metrics = api.app.state.metrics
+    with api.client() as client:
+        for i in range(40):
+            client.request(f"BREW{i}", "/healthz")
+        client.get("/healthz")
+        methods = {
+            sample.labels["method"]
+            for family in metrics.requests.collect()
+            for sample in family.samples
+        }
+    assert methods <= {"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "OTHER"}
+    assert {"GET", "OTHER"} <= methods

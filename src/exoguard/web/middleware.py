@@ -22,6 +22,9 @@ from exoguard.web.security import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, csrf
 API_PREFIX = "/api"
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Methods that get their own metrics label; any other is counted as ``OTHER``, so that a
+#: client inventing methods (h11 accepts any token) cannot grow the metrics without bound.
+METRIC_METHODS = frozenset({"GET", "HEAD", "OPTIONS", *UNSAFE_METHODS})
 CSRF_EXEMPT = frozenset({f"{API_PREFIX}/auth/login", f"{API_PREFIX}/auth/register"})
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
@@ -94,7 +97,8 @@ class ExoguardMiddleware:
                 self.seen(session_token)
             template = _route_template(scope)
             code = str(status["code"])
-            self.metrics.requests.labels(method, template, code).inc()
+            label = method if method in METRIC_METHODS else "OTHER"
+            self.metrics.requests.labels(label, template, code).inc()
             self.metrics.latency.labels(template).observe(time.perf_counter() - started)
             if status["code"] >= 400:
                 self.metrics.errors.labels(template, code).inc()
