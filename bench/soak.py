@@ -355,7 +355,7 @@ def run_backend(
     data_dir: Path,
 ) -> dict[str, Any]:
     """Soak one backend; its summary."""
-    label = f"{kind}"
+    label = kind
     workdir = root / kind
     workdir.mkdir(parents=True)
     email, password = f"soak-{secrets.token_hex(4)}@example.org", secrets.token_urlsafe(16)
