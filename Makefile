@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install system-packages lint typecheck unit bench clean
+.PHONY: run test install system-packages lint typecheck unit bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -41,6 +41,10 @@ bench: install system-packages
 	$(BIN)/python bench/catalog.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/multibranch.py
+
+# 20 connections on predict for 10 minutes against SQLite, then PostgreSQL (127.0.0.1:5432).
+soak: install
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) var

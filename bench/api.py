@@ -24,37 +24,27 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-
-BODY = {
-    "candidates": [
-        {
-            "mission": "kepler",
-            "period_days": 9.48803557,
-            "duration_hours": 2.9575,
-            "depth_ppm": 615.8,
-            "impact": 0.146,
-            "planet_radius_rearth": 2.26,
-            "equilibrium_temp_k": 793.0,
-            "insolation_earth": 93.59,
-            "transit_snr": 35.8,
-            "star_teff_k": 5455.0,
-            "star_logg_cgs": 4.467,
-            "star_radius_rsun": 0.927,
-            "star_mag": 15.347,
-        }
-    ]
-}
+from _server import (
+    BODY,
+    count_predictions,
+    free_port,
+    group_cpu_s,
+    login,
+    prepare,
+    server_env,
+    start_server,
+    stop_server,
+    wait_ready,
+)
+from _server import log as _log
 
 LUA = """
 wrk.method = "POST"
@@ -74,81 +64,6 @@ done = function(summary, latency, requests)
     e.status, e.timeout))
 end
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def prepare(
-    database_url: str, *, models_path: Path, version: str, email: str, password: str
-) -> None:
-    """Migrate the bench database, register the model version there, create the bench user."""
-    from exoguard.ml.registry import ModelRegistry
-    from exoguard.store.db import make_engine, make_sessionmaker, session_scope
-    from exoguard.store.migrate import upgrade
-    from exoguard.web.services.accounts import register_user
-
-    upgrade(database_url)
-    registry = ModelRegistry.from_settings(database_url=database_url, models_path=models_path)
-    registry.activate(version)
-    engine = make_engine(database_url)
-    try:
-        with session_scope(make_sessionmaker(engine)) as session:
-            register_user(session, email=email, password=password, name="bench")
-    finally:
-        engine.dispose()
-
-
-def start_server(
-    env: dict[str, str], *, port: int, workers: int, log_path: Path
-) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable,
-        "-c",
-        "from exoguard.cli import main; main()",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    handle = log_path.open("wb")
-    return subprocess.Popen(
-        cmd, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
-def wait_ready(base: str, proc: subprocess.Popen[bytes], *, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with code {proc.returncode}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"the server did not answer /healthz within {timeout_s} s")
-
-
-def login(base: str, email: str, password: str) -> tuple[str, str]:
-    credentials = {"email": email, "password": password}
-    r = httpx.post(f"{base}/api/auth/login", json=credentials, timeout=30)
-    r.raise_for_status()
-    return r.cookies["exoguard_session"], r.cookies["exoguard_csrf"]
 
 
 def run_wrk(
@@ -245,23 +160,6 @@ async def _httpx_load(
     }
 
 
-def group_cpu_s(pgid: int) -> float | None:
-    """CPU seconds (user + system) used so far by the processes of a process group (Linux)."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return None
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # field 5 of /proc/<pid>/stat: process group
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return total
-
-
 def model_calls(base: str) -> tuple[float, float] | None:
     """(model calls, seconds in the model) from the server's /metrics (one process)."""
     try:
@@ -275,20 +173,6 @@ def model_calls(base: str) -> tuple[float, float] | None:
         elif line.startswith("exoguard_inference_seconds_sum"):
             seconds += float(line.rsplit(" ", 1)[1])
     return calls, seconds
-
-
-def count_predictions(database_url: str) -> int:
-    from sqlalchemy import func, select
-
-    from exoguard.store.db import make_engine
-    from exoguard.store.models import Prediction
-
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return int(connection.execute(select(func.count(Prediction.id))).scalar_one())
-    finally:
-        engine.dispose()
 
 
 def main() -> int:
@@ -329,24 +213,16 @@ def main() -> int:
         email=email,
         password=password,
     )
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "EXOGUARD_VAR_DIR": str(workdir),
-        "EXOGUARD_MODEL_DIR": str(settings.models_path),
-        "EXOGUARD_DATA_DIR": str(settings.data_dir),
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": secrets.token_urlsafe(48),
-        "EXOGUARD_ENV": "development",
-        "EXOGUARD_RATE_LIMIT_PER_MINUTE": str(10**9),
-        # Several server processes share their jobs through Celery (`exoguard serve` refuses
-        # in-process jobs there); the predict route itself submits no job.
-        "EXOGUARD_JOBS": "inprocess" if args.workers == 1 else "celery",
-    }
-    env.pop("REDIS_URL", None)
-    if args.redis_url:
-        env["REDIS_URL"] = args.redis_url
+    env = server_env(
+        workdir=workdir,
+        database_url=database_url,
+        models_path=settings.models_path,
+        data_dir=settings.data_dir,
+        workers=args.workers,
+        redis_url=args.redis_url,
+    )
     proc = start_server(env, port=port, workers=args.workers, log_path=workdir / "server.log")
     try:
         wait_ready(base, proc)
@@ -391,11 +267,7 @@ def main() -> int:
         calls_after = model_calls(base)
         stored = count_predictions(database_url) - before - warmup
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_server(proc)
     raw_output = result.pop("raw_output", None)
     result.update(
         {
@@ -417,7 +289,8 @@ def main() -> int:
                 or calls_before is None
                 or calls_after is None
                 or calls_after[0] == calls_before[0]
-                else stored / (calls_after[0] - calls_before[0])
+                # the body has no "save": predictions are not stored, count the answers
+                else (result["requests"] - result["errors"]) / (calls_after[0] - calls_before[0])
             ),
             "cpu_count": os.cpu_count(),
             "target_met": result["p99_ms"] < 100 and result["errors"] == 0,

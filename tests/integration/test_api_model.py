@@ -26,7 +26,13 @@ from _api_support import (  # noqa: E402
 )
 
 from exoguard.store.db import session_scope  # noqa: E402
-from exoguard.store.models import Candidate, ModelVersion, Prediction  # noqa: E402
+from exoguard.store.models import (  # noqa: E402
+    Candidate,
+    Job,
+    ModelVersion,
+    Prediction,
+    VettingItem,
+)
 from exoguard.web.security import csrf_token_for  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -71,10 +77,12 @@ def _direct_scores(api: Api, rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- predict
-def test_predict_typed_candidate_is_scored_and_stored(api: Api) -> None:
+def test_predict_typed_candidate_is_scored_and_stored_when_saved(api: Api) -> None:
     before = api.count(Prediction)
     with api.client("explorer") as client:
-        response = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+        response = client.post(
+            "/api/model/predict", json={"candidates": [KEPLER_10C], "save": True}
+        )
     assert response.status_code == 200, response.text
     body = response.json()
     (verdict,) = body["predictions"]
@@ -94,12 +102,62 @@ def test_predict_typed_candidate_is_scored_and_stored(api: Api) -> None:
         assert prediction.probability == verdict["probability"]
 
 
+def test_predict_without_save_stores_nothing(api: Api) -> None:
+    """A client calling predict in a loop does not grow the database (issue 13, soak)."""
+    tables = (Candidate, Prediction, VettingItem, Job)
+    before = [api.count(t) for t in tables]
+    rows = [KEPLER_10C, {**KEPLER_10C, "object_id": "Kepler-10 b", "period_days": 0.8375}]
+    expected = _direct_scores(api, rows)
+    with api.client("explorer") as client:
+        for _ in range(25):
+            response = client.post("/api/model/predict", json={"candidates": rows})
+            assert response.status_code == 200, response.text
+            got = response.json()["predictions"]
+            assert [p["candidate_id"] for p in got] == [None, None]
+            assert [p["probability"] for p in got] == pytest.approx(
+                expected["probability"].tolist(), abs=1e-12
+            )
+            assert [p["label"] for p in got] == expected["label"].tolist()
+    assert [api.count(t) for t in tables] == before
+
+
+def test_batch_stores_only_the_requests_that_save(api: Api) -> None:
+    """Kept and unkept requests scored in one batch: only the kept rows are written."""
+    import asyncio
+
+    from exoguard.web.services.predictions import PredictionBatcher
+
+    requests = [[{**KEPLER_10C, "period_days": 1.5 + 0.75 * i}] for i in range(8)]
+    keep = [i % 3 == 0 for i in range(len(requests))]
+    batcher = PredictionBatcher(api.factory, api.settings)
+    before = (api.count(Candidate), api.count(Prediction))
+
+    async def all_at_once() -> list[list[Any]]:
+        return await asyncio.gather(
+            *(batcher.predict(rows, keep=k) for rows, k in zip(requests, keep, strict=True))
+        )
+
+    with ThreadPoolExecutor(1) as pool:
+        results = pool.submit(asyncio.run, all_at_once()).result()
+    n_kept = sum(keep)
+    assert (api.count(Candidate), api.count(Prediction)) == (before[0] + n_kept, before[1] + n_kept)
+    for rows, k, verdicts in zip(requests, keep, results, strict=True):
+        (verdict,) = verdicts
+        assert (verdict.candidate_id is not None) == k
+        alone = _direct_scores(api, rows)["probability"].iloc[0]
+        assert verdict.probability == pytest.approx(alone, abs=1e-12)
+        if k:
+            with session_scope(api.factory) as session:
+                stored = session.get(Candidate, verdict.candidate_id)
+                assert stored is not None and stored.period_days == rows[0]["period_days"]
+
+
 def test_predict_many_counts_the_star_within_the_request(api: Api) -> None:
     second = {**KEPLER_10C, "object_id": "Kepler-10 b", "period_days": 0.8375, "depth_ppm": 152}
     lone = {**KEPLER_10C, "host_id": None, "object_id": None}
     rows = [KEPLER_10C, second, lone]
     with api.client("explorer") as client:
-        response = client.post("/api/model/predict", json={"candidates": rows})
+        response = client.post("/api/model/predict", json={"candidates": rows, "save": True})
     assert response.status_code == 200, response.text
     got = [p["probability"] for p in response.json()["predictions"]]
     expected = _direct_scores(api, rows)["probability"].tolist()
@@ -114,7 +172,8 @@ def test_concurrent_predictions_each_get_their_own_verdict(api: Api) -> None:
 
         def one(period: float) -> tuple[float, dict[str, Any]]:
             r = client.post(
-                "/api/model/predict", json={"candidates": [{**KEPLER_10C, "period_days": period}]}
+                "/api/model/predict",
+                json={"candidates": [{**KEPLER_10C, "period_days": period}], "save": True},
             )
             assert r.status_code == 200, r.text
             return period, r.json()["predictions"][0]
@@ -146,9 +205,13 @@ def test_batched_requests_are_scored_as_if_alone(api: Api) -> None:
     batches: list[int] = []
     process = batcher._process
 
-    def counting(groups: list[list[dict[str, Any]]], owners: list[int | None]) -> Any:
+    def counting(
+        groups: list[list[dict[str, Any]]],
+        owners: list[int | None],
+        keep: list[bool] | None = None,
+    ) -> Any:
         batches.append(len(groups))
-        return process(groups, owners)
+        return process(groups, owners, keep)
 
     batcher._process = counting  # type: ignore[method-assign]
 
@@ -294,7 +357,7 @@ def test_predict_rate_limit_is_429_with_retry_after(
         assert limited.status_code == 429
         assert 1 <= int(limited.headers["retry-after"]) <= 60
         assert "3 predict requests a minute" in limited.json()["detail"]
-        assert api.count(Prediction) == 3
+        assert api.count(Prediction) == 0  # scored, not kept (no "save")
         with api.client("other") as client:  # another client has its own budget
             assert (
                 client.post("/api/model/predict", json={"candidates": [KEPLER_10C]}).status_code
@@ -314,9 +377,8 @@ def test_predict_without_a_model_is_409(postgres_base_url: str | None, tmp_path:
 # ----------------------------------------------------------------------------- explain, metrics
 def test_explain_is_additive_and_kept(api: Api) -> None:
     with api.client("explorer") as client:
-        cid = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]}).json()[
-            "predictions"
-        ][0]["candidate_id"]
+        saved = {"candidates": [KEPLER_10C], "save": True}
+        cid = client.post("/api/model/predict", json=saved).json()["predictions"][0]["candidate_id"]
         response = client.get(f"/api/model/explain?candidate_id={cid}")
         assert response.status_code == 200, response.text
         body = response.json()

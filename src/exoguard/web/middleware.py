@@ -27,6 +27,9 @@ from exoguard.web.security import CSRF_HEADER, SESSION_COOKIE, csrf_matches
 API_PREFIX = "/api"
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Methods that get their own metrics label; any other is counted as ``OTHER``, so that a
+#: client inventing methods (h11 accepts any token) cannot grow the metrics without bound.
+METRIC_METHODS = frozenset({"GET", "HEAD", "OPTIONS", *UNSAFE_METHODS})
 CSRF_EXEMPT = frozenset({f"{API_PREFIX}/auth/login", f"{API_PREFIX}/auth/register"})
 #: Scripts, styles, images and connections from this origin only. Styles allow inline
 #: ``style`` attributes because Plotly sets them (and injects its own stylesheet); scripts
@@ -142,7 +145,8 @@ class ExoguardMiddleware:
                 self.seen(session_token)
             template = _route_template(scope)
             code = str(status["code"])
-            self.metrics.requests.labels(method, template, code).inc()
+            label = method if method in METRIC_METHODS else "OTHER"
+            self.metrics.requests.labels(label, template, code).inc()
             self.metrics.latency.labels(template).observe(time.perf_counter() - started)
             if status["code"] >= 400:
                 self.metrics.errors.labels(template, code).inc()

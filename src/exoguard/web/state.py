@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -72,7 +73,9 @@ class AppState:
     gauges_refreshed_at: float = float("-inf")
     users: UserCache = field(default_factory=lambda: UserCache(0.0))
     hash_gate: HashGate = field(default_factory=lambda: HashGate(limit=2, wait_s=5.0))
-    _last_seen: dict[str, float] = field(default_factory=dict)
+    #: Most sessions the active-users gauge remembers (the least recently seen go first).
+    max_seen_sessions: int = 10_000
+    _last_seen: OrderedDict[str, float] = field(default_factory=OrderedDict)
     _seen_lock: threading.Lock = field(default_factory=threading.Lock)
     _trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None = None
 
@@ -108,16 +111,26 @@ class AppState:
         self.jobs.start()
 
     def seen(self, session_token: str) -> None:
-        """Remember that a session made a request now (for the active-users gauge)."""
+        """Remember that a session made a request now (for the active-users gauge).
+
+        Any request with a session cookie lands here, before the token is checked, so the
+        memory is bounded: past ``max_seen_sessions`` the least recently seen are forgotten
+        (a flood of made-up cookies then undercounts the gauge instead of growing memory).
+        """
         key = hashlib.sha256(session_token.encode()).hexdigest()[:16]
         with self._seen_lock:
             self._last_seen[key] = time.monotonic()
+            self._last_seen.move_to_end(key)
+            while len(self._last_seen) > self.max_seen_sessions:
+                self._last_seen.popitem(last=False)
 
     def active_users(self, *, window_s: float) -> int:
         """Sessions seen by this replica in the last `window_s` seconds."""
         cutoff = time.monotonic() - window_s
         with self._seen_lock:
-            self._last_seen = {k: t for k, t in self._last_seen.items() if t >= cutoff}
+            # Oldest first: drop from the front until the first one inside the window.
+            while self._last_seen and next(iter(self._last_seen.values())) < cutoff:
+                self._last_seen.popitem(last=False)
             return len(self._last_seen)
 
     def stop(self) -> None:

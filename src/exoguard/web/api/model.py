@@ -1,4 +1,4 @@
-"""Models: train (a job), predict (stored verdicts), metrics, SHAP explanations, versions."""
+"""Models: train (a job), predict (verdicts), metrics, SHAP explanations, versions."""
 
 from __future__ import annotations
 
@@ -103,6 +103,12 @@ class PredictIn(BaseModel):
     candidates: list[CandidateIn] | None = Field(
         default=None, max_length=predictions.MAX_CANDIDATES_PER_REQUEST
     )
+    save: bool = Field(
+        default=False,
+        description="Keep typed-in candidates and their verdicts (new candidate and "
+        "prediction rows, with ids in the answer). By default they are only scored: nothing "
+        "is stored and candidate_id is null. Predictions of a dataset are always kept.",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> PredictIn:
@@ -128,7 +134,9 @@ def train(body: TrainIn, user: ResearcherUser, state: StateDep) -> dict[str, Any
 
 @router.post("/predict", response_model=PredictOut, response_model_exclude_unset=True)
 async def predict(body: PredictIn, request: Request, state: StateDep) -> JSONResponse:
-    """Verdicts of the active model, stored with their candidates (rate-limited per client).
+    """Verdicts of the active model (rate-limited per client).
+
+    A dataset's predictions are stored; typed-in candidates only when ``save`` is true.
 
     Needs a login (any role). The hottest route: the login check and the rate limit run in
     one trip to the thread pool, and no database connection is held while the model works.
@@ -140,7 +148,7 @@ async def predict(body: PredictIn, request: Request, state: StateDep) -> JSONRes
         batcher = predictions.batcher_for(
             state.sessions, settings, on_score=_inference_observer(request)
         )
-        verdicts = await batcher.predict(rows, owner_id=user.id)
+        verdicts = await batcher.predict(rows, owner_id=user.id, keep=body.save)
     else:
         assert body.dataset_id is not None
         verdicts = await run_in_threadpool(_predict_dataset, state, body.dataset_id, user)

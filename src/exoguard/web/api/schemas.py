@@ -127,7 +127,7 @@ class JobsOut(BaseModel):
 
 # ---------------------------------------------------------------------------------- models
 class VerdictView(_Open):
-    candidate_id: int
+    candidate_id: int | None = Field(description="null unless the request asked to save")
     probability: float = Field(ge=0.0, le=1.0)
     uncertainty: float = Field(ge=0.0)
     label: str

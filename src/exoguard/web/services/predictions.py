@@ -1,8 +1,10 @@
 """Scoring candidates with the active model and storing the verdicts.
 
-Every prediction the API returns is stored: the candidate (a new row for a manual entry, the
-existing rows of a dataset) and one `Prediction` row per candidate with the model version
-that made it. Dataset predictions that need people enter the vetting queue.
+Predictions of a dataset are stored: one `Prediction` row per candidate with the model
+version that made it, and those that need people enter the vetting queue. Typed-in
+candidates are stored (a new candidate row and its prediction) only when the request asks to
+keep them; otherwise they are scored and answered, and the database is left as it was, so
+that a client calling predict in a loop does not grow the database.
 """
 
 from __future__ import annotations
@@ -42,9 +44,9 @@ MANUAL_SOURCE = "manual entry"
 
 @dataclass(frozen=True)
 class Verdict:
-    """One stored prediction, as the API returns it."""
+    """One prediction, as the API returns it (``candidate_id`` None when not stored)."""
 
-    candidate_id: int
+    candidate_id: int | None
     probability: float
     uncertainty: float
     label: str
@@ -224,7 +226,7 @@ def store_predictions(
             "candidate_id": int(cid),
             "model_version": version,
             "probability": float(np.clip(p, 0.0, 1.0)),
-            "uncertainty": float(max(u, 0.0)) if math.isfinite(u) else 0.0,
+            "uncertainty": _uncertainty(float(u)),
             "label": lab,
             "canary": False,
             "created_at": now,
@@ -304,13 +306,19 @@ def _score_and_store_manual(
     owners: Sequence[int | None],
     settings: Settings,
     on_score: ScoreObserver | None = None,
+    keep: Sequence[bool] | None = None,
 ) -> list[Verdict]:
-    """Score the rows of one or more requests with one model call and store them.
+    """Score the rows of one or more requests with one model call; store the kept groups.
 
-    `owners` holds the user of each request (group): their rows are private to them.
+    `owners` holds the user of each request (group): the rows stored are private to them.
+    ``keep[i]`` says whether the rows of ``groups[i]`` are stored (all of them when None);
+    the verdicts of the others carry no candidate id.
     """
     if len(owners) != len(groups):
         raise ValueError(f"{len(owners)} owners for {len(groups)} requests")
+    keep = [True] * len(groups) if keep is None else list(keep)
+    if len(keep) != len(groups):
+        raise ValueError(f"{len(groups)} groups but {len(keep)} keep flags")
     version = active_version_id(session)
     # End the read transaction before writing: an SQLite transaction that read first and
     # then writes fails at once ("database is locked") when another writer got in between.
@@ -332,9 +340,34 @@ def _score_and_store_manual(
     scores = score_frame(scoring, version=version, settings=settings)
     if on_score is not None:
         on_score(version, time.perf_counter() - started, len(frame))
+    kept = np.repeat(np.asarray(keep, dtype=bool), [len(group) for group in groups])
     owner_ids = [owner for owner, group in zip(owners, groups, strict=True) for _ in group]
-    ids = insert_candidates(session, frame, origin="catalog", owner_ids=owner_ids)
-    return store_predictions(session, ids, scores, version=version, settings=settings)
+    stored: list[Verdict] = []
+    if kept.any():
+        kept_owners = [o for o, k in zip(owner_ids, kept, strict=True) if k]
+        ids = insert_candidates(session, frame[kept], origin="catalog", owner_ids=kept_owners)
+        stored = store_predictions(session, ids, scores[kept], version=version, settings=settings)
+    out: list[Verdict] = []
+    stored_iter = iter(stored)
+    for position, is_kept in enumerate(kept):
+        if is_kept:
+            out.append(next(stored_iter))
+            continue
+        row = scores.iloc[position]
+        out.append(
+            Verdict(
+                candidate_id=None,
+                probability=float(np.clip(row["probability"], 0.0, 1.0)),
+                uncertainty=_uncertainty(float(row["uncertainty"])),
+                label=str(row["label"]),
+                model_version=version,
+            )
+        )
+    return out
+
+
+def _uncertainty(value: float) -> float:
+    return max(value, 0.0) if math.isfinite(value) else 0.0
 
 
 def predict_manual(
@@ -343,10 +376,13 @@ def predict_manual(
     *,
     owner_id: int | None,
     settings: Settings,
+    keep: bool = True,
 ) -> list[Verdict]:
-    """Score typed-in candidates and store them, private to `owner_id` (caller commits)."""
+    """Score typed-in candidates; with `keep`, store them (private to `owner_id`) with their
+    predictions. The caller commits.
+    """
     return _score_and_store_manual(
-        session, [manual_rows(candidates)], owners=[owner_id], settings=settings
+        session, [manual_rows(candidates)], owners=[owner_id], settings=settings, keep=[keep]
     )
 
 
@@ -354,6 +390,7 @@ def predict_manual(
 class _Pending:
     rows: list[dict[str, Any]]
     owner_id: int | None
+    keep: bool
     future: asyncio.Future[list[Verdict]]
 
 
@@ -382,12 +419,13 @@ class PredictionBatcher:
         self._worker: asyncio.Task[None] | None = None
 
     async def predict(
-        self, candidates: Sequence[Mapping[str, Any]], *, owner_id: int | None
+        self, candidates: Sequence[Mapping[str, Any]], *, owner_id: int | None, keep: bool = True
     ) -> list[Verdict]:
-        """The stored verdicts of one request's candidates (private to `owner_id`)."""
+        """The verdicts of one request's candidates, stored (private to `owner_id`) when
+        `keep`."""
         rows = manual_rows(candidates)
         loop = asyncio.get_running_loop()
-        pending = _Pending(rows=rows, owner_id=owner_id, future=loop.create_future())
+        pending = _Pending(rows=rows, owner_id=owner_id, keep=keep, future=loop.create_future())
         self._queue.put_nowait(pending)
         if self._worker is None or self._worker.done():
             self._worker = loop.create_task(self._run(), name="exoguard-predict-batcher")
@@ -403,7 +441,10 @@ class PredictionBatcher:
                 n_rows += len(item.rows)
             try:
                 results = await asyncio.to_thread(
-                    self._process, [p.rows for p in batch], [p.owner_id for p in batch]
+                    self._process,
+                    [p.rows for p in batch],
+                    [p.owner_id for p in batch],
+                    [p.keep for p in batch],
                 )
             except Exception as exc:
                 for pending in batch:
@@ -415,12 +456,20 @@ class PredictionBatcher:
                     pending.future.set_result(verdicts)
 
     def _process(
-        self, groups: list[list[dict[str, Any]]], owners: list[int | None]
+        self,
+        groups: list[list[dict[str, Any]]],
+        owners: list[int | None],
+        keep: list[bool] | None = None,
     ) -> list[list[Verdict]]:
         session = self._factory()
         try:
             verdicts = _score_and_store_manual(
-                session, groups, owners=owners, settings=self._settings, on_score=self._on_score
+                session,
+                groups,
+                owners=owners,
+                settings=self._settings,
+                on_score=self._on_score,
+                keep=keep,
             )
             session.commit()
         except BaseException:
