@@ -134,7 +134,10 @@ def test_batch_stores_only_the_requests_that_save(api: Api) -> None:
 
     async def all_at_once() -> list[list[Any]]:
         return await asyncio.gather(
-            *(batcher.predict(rows, keep=k) for rows, k in zip(requests, keep, strict=True))
+            *(
+                batcher.predict(rows, owner_id=None, keep=k)
+                for rows, k in zip(requests, keep, strict=True)
+            )
         )
 
     with ThreadPoolExecutor(1) as pool:
@@ -448,7 +451,7 @@ def test_train_roles_and_bad_requests(api: Api) -> None:
         )
         assert mb.status_code == 422 and "unknown parameter 'n_layerz'" in mb.json()["detail"]
         model = client.post("/api/model/train", json={"model": "forest", "params": {}})
-        assert model.status_code == 422 and "gbm, multibranch" in model.json()["detail"]
+        assert model.status_code == 422 and "'gbm' or 'multibranch'" in model.json()["detail"]
         assert client.post("/api/model/train", json={"params": {}}).status_code == 422
 
 

@@ -130,6 +130,7 @@ def world(
             typed = client.post(
                 "/api/model/predict",
                 json={
+                    "save": True,
                     "candidates": [
                         {
                             "object_id": MANUAL_NAME,
@@ -139,7 +140,7 @@ def world(
                             "duration_hours": 2.9,
                             "depth_ppm": 5600.0,
                         }
-                    ]
+                    ],
                 },
             )
             assert typed.status_code == 200, typed.text

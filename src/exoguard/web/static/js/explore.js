@@ -267,7 +267,7 @@ manualForm.addEventListener("submit", async (event) => {
   const button = $("manual-submit");
   busy(button, true);
   try {
-    const predicted = await api("/api/model/predict", { method: "POST", json: { candidates: [candidate] } });
+    const predicted = await api("/api/model/predict", { method: "POST", json: { candidates: [candidate], save: true } });  // kept: the explorer sees it under their results
     const preds = predicted.predictions || [];
     const byId = {};
     preds.forEach((p) => { byId[p.candidate_id] = { ...candidate, ...p, object_id: "Your candidate" }; });
