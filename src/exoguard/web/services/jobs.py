@@ -7,9 +7,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from exoguard.config import Settings
 from exoguard.errors import PermissionDeniedError
+from exoguard.jobs import execute
+from exoguard.jobs.execute import ACTIVE_STATUSES
 from exoguard.store.models import Job, User
 from exoguard.store.repositories import JobRepository
+from exoguard.store.types import utcnow
 
 _SEES_ALL = ("researcher", "admin")
 
@@ -20,6 +24,15 @@ def get_visible_job(session: Session, job_id: str, user: User) -> Job:
     if job.owner_id != user.id and user.role not in _SEES_ALL:
         raise PermissionDeniedError(f"job {job_id} belongs to another user")
     return job
+
+
+def holder_gone(job: Job, settings: Settings) -> bool:
+    """True when `job` is queued or running but the process holding it stopped."""
+    if job.status not in ACTIVE_STATUSES or (job.status == "queued" and job.worker_id is None):
+        return False
+    return execute.holder_gone(
+        job.worker_id, job.heartbeat_at, now=utcnow(), stale_s=settings.job_stale_s
+    )
 
 
 def list_jobs(
