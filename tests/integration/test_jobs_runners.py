@@ -7,9 +7,11 @@ below exists for these tests only; worker processes load this module through
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -53,7 +55,8 @@ def slow_write(ctx: JobContext) -> dict[str, Any]:
 
     ctx.progress(0.1, f"pid {os.getpid()}")
     deadline = time.monotonic() + float(ctx.params["seconds"])
-    while time.monotonic() < deadline:
+    release = ctx.params.get("release_file")  # finish early once this file exists
+    while time.monotonic() < deadline and not (release and os.path.exists(release)):
         time.sleep(0.05)
     engine = make_engine(ctx.settings.database_url)
     try:
@@ -135,6 +138,24 @@ def _catalog_dataset(db: JobsDb, n_rows: int, *, owner_id: int | None = None) ->
 
 @pytest.fixture
 def db(postgres_base_url: str | None, tmp_path: Path) -> Iterator[JobsDb]:
+    with _jobs_db(postgres_base_url, tmp_path) as jobs_db:
+        yield jobs_db
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobsDb]:
+    """The test on an SQLite file and on PostgreSQL (skipped without it, outside CI)."""
+    base = None
+    if request.param == "postgresql":
+        base = request.getfixturevalue("postgres_base_url")
+        if base is None:
+            pytest.skip("PostgreSQL unreachable (not CI)")
+    with _jobs_db(base, tmp_path) as jobs_db:
+        yield jobs_db
+
+
+@contextlib.contextmanager
+def _jobs_db(postgres_base_url: str | None, tmp_path: Path) -> Iterator[JobsDb]:
     with fresh_database(postgres_base_url, tmp_path) as url:
         settings = make_settings(tmp_path, url)
         engine = make_engine(url)
@@ -196,6 +217,164 @@ def test_a_failing_preprocess_job_leaves_nothing_half_applied(db: JobsDb) -> Non
         dataset = session.get(Dataset, dataset_id)
         assert dataset is not None and dataset.status == "validated"
         assert "preprocess" not in (dataset.validation_report or {})
+
+
+# ----------------------------------------------------------------------------- replicas
+@dataclass
+class Server:
+    """`exoguard serve` (in-process jobs) in its own process group."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+    base_url: str
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def wait_ready(self, *, timeout_s: float = 120.0) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            assert self.process.poll() is None, self.text()[-3000:]
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"the server did not start: {self.text()[-3000:]}"
+            time.sleep(0.2)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+        self.process.wait(timeout=30)
+
+
+def _start_server(db: JobsDb, log: Path) -> Server:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = {
+        **os.environ,
+        "DATABASE_URL": db.url,
+        "SECRET_KEY": SECRET,
+        "EXOGUARD_ENV": "test",
+        "EXOGUARD_JOBS": "inprocess",
+        "EXOGUARD_VAR_DIR": str(db.settings.var_dir),
+        "EXOGUARD_DATA_DIR": str(db.settings.data_dir),
+        "EXOGUARD_JOB_MODULES": Path(__file__).stem,
+        "EXOGUARD_JOB_HEARTBEAT_S": str(HEARTBEAT_S),
+        "EXOGUARD_JOB_STALE_S": str(STALE_S),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+    }
+    env.pop("REDIS_URL", None)
+    command = [sys.executable, "-c", "from exoguard.cli import main; main()", "serve"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    handle = log.open("wb")
+    process = subprocess.Popen(
+        command, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    return Server(process, log, f"http://127.0.0.1:{port}")
+
+
+def _queue_unheld(db: JobsDb, kind: str, params: dict[str, Any]) -> str:
+    """A queued job that no process holds yet: the first in-process replica adopts it."""
+    from exoguard.jobs.runner import create_job_row
+
+    return create_job_row(db.factory, kind, params, None)
+
+
+def test_a_second_replica_leaves_the_running_job_of_the_first_alone(
+    any_db: JobsDb, tmp_path: Path
+) -> None:
+    """Two `exoguard serve` on one database: the second starting (and sweeping every
+    heartbeat) does not touch the first's running job, which finishes in its first run."""
+    db, release = any_db, tmp_path / "release"
+    first = _start_server(db, tmp_path / "first.log")
+    second: Server | None = None
+    try:
+        first.wait_ready()
+        job_id = _queue_unheld(
+            db,
+            SLOW_KIND,
+            {"seconds": 120, "object_id": "two-replicas", "release_file": str(release)},
+        )
+        assert _wait_for_pid(db, job_id, timeout_s=60) == first.process.pid
+        second = _start_server(db, tmp_path / "second.log")
+        second.wait_ready()
+        time.sleep(STALE_S + 2 * HEARTBEAT_S)  # longer than the stale timeout: beats keep it
+        job = db.job(job_id)
+        assert job.status == "running" and job.attempts == 1, (job.error, second.text()[-3000:])
+        assert job.worker_id is not None and f":{first.process.pid}:" in job.worker_id
+        release.touch()
+        job = db.wait(job_id, timeout_s=60)
+    finally:
+        for server in (first, second):
+            if server is not None:
+                server.kill(signal.SIGTERM)
+    assert job.status == "succeeded" and job.attempts == 1, (job.error, first.text()[-3000:])
+    assert job.result is not None and job.result["pid"] == first.process.pid
+    assert db.candidates("two-replicas") == 1
+    assert "interrupted" not in second.text() and "queued again" not in second.text()
+
+
+def test_a_server_killed_mid_job_reruns_it_once_after_restart(
+    any_db: JobsDb, tmp_path: Path
+) -> None:
+    """`kill -9` of the server while its job runs, then a restart on the same database: the
+    job is never left running; it runs a second time and writes its rows once."""
+    db, release = any_db, tmp_path / "release"
+    first = _start_server(db, tmp_path / "first.log")
+    try:
+        first.wait_ready()
+        job_id = _queue_unheld(
+            db,
+            SLOW_KIND,
+            {"seconds": 120, "object_id": "killed-server", "release_file": str(release)},
+        )
+        _wait_for_pid(db, job_id, timeout_s=60)
+    finally:
+        first.kill()
+    assert db.job(job_id).status == "running" and db.candidates("killed-server") == 0
+    release.touch()  # the second run finishes at once
+    restarted = _start_server(db, tmp_path / "restarted.log")
+    try:
+        restarted.wait_ready()
+        job = db.wait(job_id, timeout_s=60)
+    finally:
+        restarted.kill(signal.SIGTERM)
+    assert job.status == "succeeded" and job.attempts == 2, (job.error, restarted.text()[-3000:])
+    assert job.result is not None and job.result["pid"] == restarted.process.pid
+    assert db.candidates("killed-server") == 1
+
+
+def test_an_interrupted_job_whose_runs_are_used_up_is_failed_with_its_reason(
+    db: JobsDb,
+) -> None:
+    """A job held by a process that no longer exists, already run twice: the sweep of an
+    in-process runner fails it (naming the holder) instead of running it a third time."""
+    from exoguard.jobs.runner import InProcessRunner
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=30)
+    holder = f"{socket.gethostname()}:{dead.pid}:deadbeef"
+    job_id = _queue_unheld(db, SLOW_KIND, {"seconds": 0, "object_id": "used-up"})
+    with session_scope(db.factory) as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        job.status, job.attempts, job.worker_id = "running", 2, holder
+        job.started_at = job.heartbeat_at = utcnow()  # a fresh beat: the dead pid decides
+    runner = InProcessRunner(db.factory, db.settings)
+    runner.start()
+    try:
+        job = db.wait(job_id, timeout_s=30)
+    finally:
+        runner.stop()
+    assert job.status == "failed" and job.attempts == 2
+    assert job.error is not None and job.error.startswith(f"{INTERRUPTED_ERROR}:")
+    assert holder in job.error and "run 2 of at most 2" in job.error
+    assert db.candidates("used-up") == 0
 
 
 # ----------------------------------------------------------------------------- Celery
