@@ -36,6 +36,10 @@ class JobRunner(Protocol):
 
     def recover(self, *, job_ids: list[str] | None = None) -> Recovery: ...
 
+    def check(self) -> str | None:
+        """None when jobs can be run now, else why not (for /readyz)."""
+        ...
+
     def start(self) -> None: ...
 
     def stop(self) -> None: ...
@@ -148,6 +152,11 @@ class InProcessRunner:
             job_ids=job_ids,
         )
 
+    def check(self) -> str | None:
+        if self._pool is None:
+            return "the in-process job runner is stopped"
+        return None
+
     def sweep(self) -> Recovery:
         """One round: beat the jobs queued here, then recover interrupted ones."""
         beat_held_jobs(self._factory, statuses=("queued",))
@@ -214,13 +223,13 @@ class CeleryRunner:
             job_ids=job_ids,
         )
 
-    def broker_reachable(self, *, timeout_s: float = 1.0) -> str | None:
+    def check(self) -> str | None:
         """None when the broker accepts a connection, else the reason."""
         try:
             with self._celery.connection_for_write() as connection:
-                connection.ensure_connection(max_retries=1, timeout=timeout_s)
+                connection.ensure_connection(max_retries=1, interval_start=0, timeout=1.0)
         except Exception as exc:
-            return f"{type(exc).__name__}: {exc}"
+            return f"the Celery broker is unreachable: {type(exc).__name__}: {exc}"
         return None
 
 
