@@ -239,3 +239,32 @@ def test_the_limiter_uses_redis_again_after_its_back_off(
     messages = [r.getMessage() for r in caplog.records if r.name == RATE_LOGGER]
     assert len(messages) == 2, messages
     assert "unreachable" in messages[0] and "answers again" in messages[1]
+
+
+def test_a_redis_that_never_answers_costs_a_bounded_wait(
+    postgres_base_url: str | None, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A listener that accepts connections and never replies (a hung Redis): the limiter
+    gives up after its socket timeout and falls back, and /healthz still answers in about
+    a second with Redis reported down, not after the client's default wait."""
+    caplog.set_level(logging.WARNING, logger=RATE_LOGGER)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)  # the kernel completes handshakes; nobody ever reads
+        url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        with (
+            api_world(postgres_base_url, tmp_path, redis_url=url) as api,
+            api.client("explorer") as client,
+        ):
+            started = time.monotonic()
+            predicted = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+            predict_s = time.monotonic() - started
+            started = time.monotonic()
+            health = client.get("/healthz")
+            health_s = time.monotonic() - started
+    assert predicted.status_code == 200, predicted.text
+    assert predict_s < 5, predict_s
+    assert health.status_code == 200 and health_s < 3, health_s
+    assert health.json()["checks"]["redis"]["ok"] is False
+    warnings = [r.getMessage() for r in caplog.records if r.name == RATE_LOGGER]
+    assert len(warnings) == 1 and "Timeout" in warnings[0], warnings

@@ -9,7 +9,11 @@ when a *required* dependency is down: the database always; Redis only as the Cel
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import text
@@ -30,17 +34,36 @@ class Check:
     latency_ms: float
 
 
-def _timed(required: bool, probe: Any) -> Check:
-    start = time.perf_counter()
-    try:
-        detail = probe()
-        ok = True
-    except Exception as exc:  # any failure of the probe means "down"
-        detail, ok = f"{type(exc).__name__}: {exc}".splitlines()[0][:300], False
-    return Check(ok, required, detail, round((time.perf_counter() - start) * 1000, 1))
+@cache
+def _probes() -> ThreadPoolExecutor:
+    # Probes run here so that a dependency that never answers (a black-holed host) costs a
+    # health request CHECK_TIMEOUT_S, not the driver's connect timeout.
+    return ThreadPoolExecutor(max_workers=6, thread_name_prefix="exoguard-health")
 
 
-def check_database(state: AppState) -> Check:
+@dataclass
+class _Pending:
+    required: bool
+    future: Future[str]
+    started: float
+
+    def result(self) -> Check:
+        remaining = max(0.0, CHECK_TIMEOUT_S - (time.perf_counter() - self.started))
+        try:
+            detail, ok = self.future.result(timeout=remaining + 0.05), True
+        except FutureTimeout:
+            detail, ok = f"no answer within {CHECK_TIMEOUT_S:g} s", False
+        except Exception as exc:  # any failure of the probe means "down"
+            detail, ok = f"{type(exc).__name__}: {exc}".splitlines()[0][:300], False
+        elapsed_ms = round((time.perf_counter() - self.started) * 1000, 1)
+        return Check(ok, self.required, detail, elapsed_ms)
+
+
+def _timed(required: bool, probe: Callable[[], str]) -> _Pending:
+    return _Pending(required, _probes().submit(probe), time.perf_counter())
+
+
+def check_database(state: AppState) -> _Pending:
     def probe() -> str:
         with state.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -49,7 +72,7 @@ def check_database(state: AppState) -> Check:
     return _timed(True, probe)
 
 
-def check_redis(url: str, *, required: bool, rate_limits_degraded: str | None) -> Check:
+def check_redis(url: str, *, required: bool, rate_limits_degraded: str | None) -> _Pending:
     def probe() -> str:
         import redis
 
@@ -65,14 +88,10 @@ def check_redis(url: str, *, required: bool, rate_limits_degraded: str | None) -
             detail += f"; rate limits still on in-process counters ({rate_limits_degraded})"
         return detail
 
-    check = _timed(required, probe)
-    if not check.ok and not required:
-        detail = f"{check.detail}; rate limits fall back to in-process counters"
-        return Check(False, False, detail, check.latency_ms)
-    return check
+    return _timed(required, probe)
 
 
-def check_jobs(state: AppState) -> Check:
+def check_jobs(state: AppState) -> _Pending:
     def probe() -> str:
         problem = state.jobs.check()
         if problem is not None:
@@ -85,14 +104,19 @@ def check_jobs(state: AppState) -> Check:
 def health_report(state: AppState, *, rate_limiter: Any) -> tuple[dict[str, Any], bool]:
     """The JSON body of /healthz and /readyz, and whether every required dependency is up."""
     settings = state.settings
-    checks = {"database": check_database(state)}
+    pending = {"database": check_database(state)}
     if settings.redis_url:
-        checks["redis"] = check_redis(
+        pending["redis"] = check_redis(
             settings.redis_url,
             required=settings.job_backend == "celery",
             rate_limits_degraded=getattr(rate_limiter, "degraded", None),
         )
-    checks["jobs"] = check_jobs(state)
+    pending["jobs"] = check_jobs(state)
+    checks = {name: p.result() for name, p in pending.items()}
+    redis = checks.get("redis")
+    if redis is not None and not redis.ok and not redis.required:
+        detail = f"{redis.detail}; rate limits fall back to in-process counters"
+        checks["redis"] = Check(False, False, detail, redis.latency_ms)
     ready = all(c.ok for c in checks.values() if c.required)
     status = "ok" if all(c.ok for c in checks.values()) else ("degraded" if ready else "down")
     body = {
