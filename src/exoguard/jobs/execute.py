@@ -80,6 +80,11 @@ def holder_gone(
     return False
 
 
+def last_sign_of_life(job: Job) -> datetime | None:
+    """The heartbeat, else when the job started, else when it was queued (rows without one)."""
+    return job.heartbeat_at or job.started_at or job.created_at
+
+
 def _same(job: Job) -> list[ColumnElement[bool]]:
     """WHERE clauses matching the row as `job` saw it (optimistic concurrency)."""
     held = Job.worker_id.is_(None) if job.worker_id is None else Job.worker_id == job.worker_id
@@ -145,7 +150,7 @@ def claim_job(factory: sessionmaker[Session], settings: Settings, job_id: str) -
         now = utcnow()
         held_elsewhere = job.worker_id is not None and job.worker_id != me
         if (job.status == "running" or held_elsewhere) and not holder_gone(
-            job.worker_id, job.heartbeat_at, now=now, stale_s=settings.job_stale_s
+            job.worker_id, last_sign_of_life(job), now=now, stale_s=settings.job_stale_s
         ):
             return "busy"
         if job.status == "running" and job.attempts >= settings.job_max_attempts:
@@ -248,8 +253,8 @@ def recover_interrupted_jobs(
         The caller keeps requeued jobs itself (in-process runner: ``worker_id`` = this
         process, beaten while queued); otherwise they wait unheld in a broker (Celery).
     adopt_unheld
-        Also take queued jobs nobody holds (in-process runner: rows queued by an older
-        version or another tool).
+        Also take queued jobs nobody held for ``settings.job_stale_s`` (in-process runner:
+        rows queued by an older version or another tool).
     """
     me, now, out = replica_id(), utcnow(), Recovery()
     with session_scope(factory) as session:
@@ -261,11 +266,12 @@ def recover_interrupted_jobs(
     for job in candidates:
         if job.worker_id == me:
             continue
-        if job.worker_id is None and job.status == "queued":
-            if not adopt_unheld:
-                continue
-        elif not holder_gone(
-            job.worker_id, job.heartbeat_at, now=now, stale_s=settings.job_stale_s
+        if job.worker_id is None and job.status == "queued" and not adopt_unheld:
+            continue  # waiting in a broker
+        # A row without a heartbeat counts from its start (or queueing): unheld queued rows
+        # are adopted, and holder-less running rows re-run, only once that is stale.
+        if not holder_gone(
+            job.worker_id, last_sign_of_life(job), now=now, stale_s=settings.job_stale_s
         ):
             continue
         with session_scope(factory) as session:
