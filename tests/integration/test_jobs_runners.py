@@ -586,3 +586,25 @@ def test_worker_refuses_to_start_without_redis(tmp_path: Path) -> None:
     )
     assert done.returncode == 2 and "REDIS_URL" in done.stderr
     _ = CATALOGS
+
+
+def test_concurrent_deliveries_of_one_job_claim_it_once(db: JobsDb) -> None:
+    """Eight threads deliver the same queued job at once (a redelivered Celery message, two
+    sweepers): the conditional claim lets exactly one run it; the others see it busy."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from exoguard.jobs.execute import claim_job
+
+    job_id = _queue_unheld(db, SLOW_KIND, {"seconds": 0, "object_id": "claimed-once"})
+    barrier = Barrier(8)
+
+    def deliver(_: int) -> str:
+        barrier.wait(timeout=30)
+        return claim_job(db.factory, db.settings, job_id)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = sorted(pool.map(deliver, range(8)))
+    assert outcomes == ["busy"] * 7 + ["run"], outcomes
+    job = db.job(job_id)
+    assert job.status == "running" and job.attempts == 1

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from exoguard.config import Settings
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 PROGRESS_MIN_INTERVAL_S = 0.5
 #: Every error of a job failed because its holder died starts with this.
 INTERRUPTED_ERROR = "interrupted"
+CLAIM_TRIES = 6
 ACTIVE_STATUSES = ("queued", "running")
 
 _identity: tuple[int, str] | None = None
@@ -63,21 +65,38 @@ def _pid_exists(pid: int) -> bool:
     return True
 
 
+def beats_in_database(settings: Settings) -> bool:
+    """Whether holders write periodic heartbeats: not on SQLite.
+
+    Every process using one SQLite file runs on one host (WAL needs shared memory), where
+    the process check is exact; and on SQLite each heartbeat write would make a concurrent
+    read-then-write transaction of a running job fail ("database is locked").
+    """
+    return not settings.database_url.startswith("sqlite")
+
+
 def holder_gone(
-    worker_id: str | None, heartbeat_at: datetime | None, *, now: datetime, stale_s: float
+    worker_id: str | None,
+    heartbeat_at: datetime | None,
+    *,
+    now: datetime,
+    stale_s: float,
+    process_decides: bool = False,
 ) -> bool:
     """True when the holder of a job stopped: a stale heartbeat, or a dead local process.
 
     The process check only applies to holders on this host (same hostname), where a pid
-    names a process; elsewhere only the heartbeat counts.
+    names a process; elsewhere only the heartbeat counts. With `process_decides` (SQLite:
+    no periodic heartbeats), a local holder whose process exists is never taken as gone.
     """
-    if heartbeat_at is None or heartbeat_at < now - timedelta(seconds=stale_s):
-        return True
     host, _, rest = (worker_id or "").partition(":")
     pid_text = rest.partition(":")[0]
-    if host == socket.gethostname() and pid_text.isdigit():
-        return not _pid_exists(int(pid_text))
-    return False
+    local = host == socket.gethostname() and pid_text.isdigit()
+    if local and not _pid_exists(int(pid_text)):
+        return True
+    if local and process_decides:
+        return False
+    return heartbeat_at is None or heartbeat_at < now - timedelta(seconds=stale_s)
 
 
 def last_sign_of_life(job: Job) -> datetime | None:
@@ -110,6 +129,9 @@ def _interrupted_reason(job: Job, settings: Settings) -> str:
 @contextmanager
 def heartbeat(factory: sessionmaker[Session], settings: Settings, job_id: str) -> Iterator[None]:
     """Refresh the job's ``heartbeat_at`` while it runs (while this process holds it)."""
+    if not beats_in_database(settings):
+        yield
+        return
     me, stop = replica_id(), threading.Event()
 
     def beat() -> None:
@@ -138,8 +160,20 @@ def claim_job(factory: sessionmaker[Session], settings: Settings, job_id: str) -
     """Take job `job_id` for this process: ``"run"`` when it is now ours and running.
 
     Otherwise the reason not to run it: ``"succeeded"``/``"failed"`` (finished, or failed
-    here because its runs are used up) or ``"busy"`` (a live holder has it).
+    here because its runs are used up) or ``"busy"`` (a live holder has it). SQLite's
+    "database is locked" (a concurrent claim committed first) is retried a few times.
     """
+    for attempt in range(CLAIM_TRIES):
+        try:
+            return _claim_once(factory, settings, job_id)
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == CLAIM_TRIES - 1:
+                raise
+            time.sleep(0.02 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _claim_once(factory: sessionmaker[Session], settings: Settings, job_id: str) -> str:
     me = replica_id()
     with session_scope(factory) as session:
         job = session.get(Job, job_id)
@@ -150,7 +184,11 @@ def claim_job(factory: sessionmaker[Session], settings: Settings, job_id: str) -
         now = utcnow()
         held_elsewhere = job.worker_id is not None and job.worker_id != me
         if (job.status == "running" or held_elsewhere) and not holder_gone(
-            job.worker_id, last_sign_of_life(job), now=now, stale_s=settings.job_stale_s
+            job.worker_id,
+            last_sign_of_life(job),
+            now=now,
+            stale_s=settings.job_stale_s,
+            process_decides=not beats_in_database(settings),
         ):
             return "busy"
         if job.status == "running" and job.attempts >= settings.job_max_attempts:
@@ -256,7 +294,7 @@ def recover_interrupted_jobs(
         Also take queued jobs nobody held for ``settings.job_stale_s`` (in-process runner:
         rows queued by an older version or another tool).
     """
-    me, now, out = replica_id(), utcnow(), Recovery()
+    now, out = utcnow(), Recovery()
     with session_scope(factory) as session:
         query = session.query(Job).filter(Job.status.in_(ACTIVE_STATUSES))
         if job_ids is not None:
@@ -264,14 +302,18 @@ def recover_interrupted_jobs(
         candidates = query.all()
         session.expunge_all()
     for job in candidates:
-        if job.worker_id == me:
-            continue
+        # Jobs of this very process count too: one whose beats stopped was orphaned here
+        # (its thread died on a database error), and its pid alone says nothing.
         if job.worker_id is None and job.status == "queued" and not adopt_unheld:
             continue  # waiting in a broker
         # A row without a heartbeat counts from its start (or queueing): unheld queued rows
         # are adopted, and holder-less running rows re-run, only once that is stale.
         if not holder_gone(
-            job.worker_id, last_sign_of_life(job), now=now, stale_s=settings.job_stale_s
+            job.worker_id,
+            last_sign_of_life(job),
+            now=now,
+            stale_s=settings.job_stale_s,
+            process_decides=not beats_in_database(settings),
         ):
             continue
         with session_scope(factory) as session:
@@ -292,7 +334,7 @@ def recover_interrupted_jobs(
                 session,
                 job,
                 status="queued",
-                worker_id=me if hold else None,
+                worker_id=replica_id() if hold else None,
                 heartbeat_at=now if hold else None,
                 result={"message": message},
             ):
@@ -319,6 +361,17 @@ def fail_unqueued(factory: sessionmaker[Session], job_id: str, *, reason: str) -
         )
 
 
+def fail_held_job(factory: sessionmaker[Session], job_id: str, *, reason: str) -> None:
+    """Mark job `job_id` failed if this process holds it running (its run broke down)."""
+    with session_scope(factory) as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == "running", Job.worker_id == replica_id())
+            .values(status="failed", error=reason[:4000], finished_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+
 def beat_held_jobs(factory: sessionmaker[Session], *, statuses: tuple[str, ...]) -> int:
     """Refresh the heartbeat of every job this process holds in `statuses`; how many."""
     with session_scope(factory) as session:
@@ -331,13 +384,15 @@ def beat_held_jobs(factory: sessionmaker[Session], *, statuses: tuple[str, ...])
         return int(getattr(done, "rowcount", 0) or 0)
 
 
-def release_held_jobs(factory: sessionmaker[Session]) -> int:
-    """Let go of the queued jobs this process holds (on shutdown), so others adopt them."""
+def release_held_jobs(factory: sessionmaker[Session], *, job_id: str | None = None) -> int:
+    """Let go of the queued jobs this process holds (all, or `job_id`), so others adopt them."""
+    statement = update(Job).where(Job.worker_id == replica_id(), Job.status == "queued")
+    if job_id is not None:
+        statement = statement.where(Job.id == job_id)
     with session_scope(factory) as session:
         done = session.execute(
-            update(Job)
-            .where(Job.worker_id == replica_id(), Job.status == "queued")
-            .values(worker_id=None, heartbeat_at=None)
-            .execution_options(synchronize_session=False)
+            statement.values(worker_id=None, heartbeat_at=None).execution_options(
+                synchronize_session=False
+            )
         )
         return int(getattr(done, "rowcount", 0) or 0)

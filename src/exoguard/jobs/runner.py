@@ -15,7 +15,9 @@ from exoguard.errors import UnavailableError
 from exoguard.jobs.execute import (
     Recovery,
     beat_held_jobs,
+    beats_in_database,
     execute_job,
+    fail_held_job,
     fail_unqueued,
     recover_interrupted_jobs,
     release_held_jobs,
@@ -132,7 +134,18 @@ class InProcessRunner:
             pool = self._pool
         if pool is None:
             raise RuntimeError("the job runner is stopped")
-        pool.submit(execute_job, self._factory, self._settings, job_id)
+        pool.submit(self._execute, job_id)
+
+    def _execute(self, job_id: str) -> None:
+        try:
+            execute_job(self._factory, self._settings, job_id)
+        except Exception as exc:  # the database refused the claim or the final status
+            log.exception("job %s: could not be run or finished", job_id)
+            try:
+                release_held_jobs(self._factory, job_id=job_id)  # queued: the sweeper adopts it
+                fail_held_job(self._factory, job_id, reason=f"{type(exc).__name__}: {exc}")
+            except Exception as again:  # still down: a PostgreSQL row goes stale by itself
+                log.warning("job %s: could not be released: %s", job_id, again)
 
     def submit(self, kind: str, params: dict[str, Any], *, owner_id: int | None = None) -> str:
         get_task(kind)  # an unknown kind is refused before anything starts
@@ -159,7 +172,8 @@ class InProcessRunner:
 
     def sweep(self) -> Recovery:
         """One round: beat the jobs queued here, then recover interrupted ones."""
-        beat_held_jobs(self._factory, statuses=("queued",))
+        if beats_in_database(self._settings):
+            beat_held_jobs(self._factory, statuses=("queued",))
         return self.recover()
 
     def _sweep_forever(self) -> None:

@@ -31,7 +31,11 @@ def holder_gone(job: Job, settings: Settings) -> bool:
     if job.status not in ACTIVE_STATUSES or (job.status == "queued" and job.worker_id is None):
         return False
     return execute.holder_gone(
-        job.worker_id, execute.last_sign_of_life(job), now=utcnow(), stale_s=settings.job_stale_s
+        job.worker_id,
+        execute.last_sign_of_life(job),
+        now=utcnow(),
+        stale_s=settings.job_stale_s,
+        process_decides=not execute.beats_in_database(settings),
     )
 
 
