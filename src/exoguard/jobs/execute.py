@@ -120,7 +120,8 @@ def _conditional_update(session: Session, job: Job, **values: Any) -> bool:
 def _interrupted_reason(job: Job, settings: Settings) -> str:
     return (
         f"{INTERRUPTED_ERROR}: the process running this job stopped "
-        f"({job.worker_id or 'unknown holder'}, no heartbeat for {settings.job_stale_s:g} s) "
+        f"({job.worker_id or 'unknown holder'}: its process is gone, or it sent no heartbeat "
+        f"for {settings.job_stale_s:g} s) "
         f"during run {job.attempts} of at most {settings.job_max_attempts} "
         "(EXOGUARD_JOB_MAX_ATTEMPTS); not run again"
     )
