@@ -608,3 +608,33 @@ def test_concurrent_deliveries_of_one_job_claim_it_once(db: JobsDb) -> None:
     assert outcomes == ["busy"] * 7 + ["run"], outcomes
     job = db.job(job_id)
     assert job.status == "running" and job.attempts == 1
+
+
+def test_the_api_sweeper_queues_a_dead_workers_job_again_without_any_request(
+    celery: tuple[JobsDb, Any],
+) -> None:
+    """Celery mode, no worker up, nobody polling: the API's sweeper finds the running job of
+    a dead worker process and publishes it again (queued, unheld, in the broker)."""
+    import redis
+
+    db, runner = celery
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=30)
+    job_id = _queue_unheld(db, SLOW_KIND, {"seconds": 0, "object_id": "swept"})
+    with session_scope(db.factory) as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        job.status, job.attempts = "running", 1
+        job.worker_id = f"{socket.gethostname()}:{dead.pid}:cafe0001"
+        job.started_at = job.heartbeat_at = utcnow()
+    client = redis.Redis.from_url(db.settings.redis_url)
+    queued_before = client.llen("celery")
+    runner.start()
+    try:
+        job = db.wait(job_id, timeout_s=30, until=("queued", "failed"))
+    finally:
+        runner.stop()
+    assert job.status == "queued" and job.attempts == 1 and job.worker_id is None
+    assert "queued again" in (job.result or {}).get("message", "")
+    assert client.llen("celery") == queued_before + 1  # published again for a worker
+    client.close()

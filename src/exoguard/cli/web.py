@@ -72,13 +72,14 @@ def _reaper(stop: threading.Event) -> None:
     engine = make_engine(settings.database_url)
     runner = CeleryRunner(make_sessionmaker(engine), settings)
     try:
-        while not stop.is_set():
-            try:
-                runner.recover()
-            except Exception as exc:  # a database hiccup must not stop the worker
-                log.warning("interrupted-job check failed: %s", exc)
-            stop.wait(max(settings.job_heartbeat_s, 1.0))
+        try:
+            runner.recover()  # at once: the jobs of a worker that died before this one
+        except Exception as exc:  # a database hiccup must not stop the worker
+            log.warning("interrupted-job check failed: %s", exc)
+        runner.start()
+        stop.wait()
     finally:
+        runner.stop()
         engine.dispose()
 
 

@@ -185,7 +185,12 @@ class InProcessRunner:
 
 
 class CeleryRunner:
-    """Sends job ids to Celery workers over the Redis broker (`exoguard worker`)."""
+    """Sends job ids to Celery workers over the Redis broker (`exoguard worker`).
+
+    Once started (in the API), a sweeper thread queues again, every
+    ``settings.job_heartbeat_s`` seconds, the jobs whose worker died, so a job is not left
+    `running` while no worker is up to notice.
+    """
 
     def __init__(self, factory: sessionmaker[Session], settings: Settings) -> None:
         from exoguard.jobs.celery_app import make_celery
@@ -193,12 +198,30 @@ class CeleryRunner:
         self._factory = factory
         self._settings = settings
         self._celery = make_celery(settings)
+        self._stop = threading.Event()
+        self._sweeper: threading.Thread | None = None
 
     def start(self) -> None:
-        return None
+        if self._sweeper is not None:
+            return
+        self._stop.clear()
+        self._sweeper = threading.Thread(
+            target=self._sweep_forever, name="exoguard-job-sweeper", daemon=True
+        )
+        self._sweeper.start()
 
     def stop(self) -> None:
-        return None
+        sweeper, self._sweeper = self._sweeper, None
+        self._stop.set()
+        if sweeper is not None:
+            sweeper.join(timeout=10)
+
+    def _sweep_forever(self) -> None:
+        while not self._stop.wait(max(self._settings.job_heartbeat_s, 1.0)):
+            try:
+                self.recover()
+            except Exception as exc:  # a database hiccup must not stop the sweeper
+                log.warning("job sweep failed: %s", exc)
 
     def enqueue(self, job_id: str) -> None:
         """Publish job `job_id` to the broker (a bounded retry; raises when it is down)."""
