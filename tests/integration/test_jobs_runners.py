@@ -557,7 +557,11 @@ def test_killed_worker_job_is_requeued_once_and_finishes_on_a_new_worker(
     token = create_session_token(user_id=owner.id, role="explorer", secret_key=SECRET, ttl_s=600)
     with TestClient(app, base_url="https://testserver") as client:
         client.cookies.set(SESSION_COOKIE, token)
+        deadline = time.monotonic() + 30  # the killed processes may take a moment to go
         view = client.get(f"/api/jobs/{job_id}").json()
+        while view["status"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            view = client.get(f"/api/jobs/{job_id}").json()
     app.state.exoguard.engine.dispose()
     assert view["status"] == "queued" and view["attempts"] == 1, view
     assert "queued again" in view["message"]

@@ -56,13 +56,18 @@ def replica_id() -> str:
 
 
 def _pid_exists(pid: int) -> bool:
+    """Whether process `pid` runs here (a killed process not yet reaped, a zombie, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rpartition(b")")[2].split()[0] != b"Z"
+    except (OSError, IndexError):  # no /proc (not Linux): trust the signal check
+        return True
 
 
 def beats_in_database(settings: Settings) -> bool:
