@@ -212,6 +212,8 @@ def _claim_once(factory: sessionmaker[Session], settings: Settings, job_id: str)
             started_at=now,
             attempts=job.attempts + 1,
             error=None,
+            progress=0.0,
+            result=None,  # not the last run's progress message
         )
         if claimed and job.attempts:
             log.warning("job %s: run %d (the last run was interrupted)", job_id, job.attempts + 1)
@@ -240,12 +242,21 @@ def execute_job(factory: sessionmaker[Session], settings: Settings, job_id: str)
         if fraction < 1.0 and now - last[0] < PROGRESS_MIN_INTERVAL_S:
             return
         last[0] = now
-        with session_scope(factory) as s:
-            j = s.get(Job, job_id)
-            if j is not None and j.status == "running" and j.worker_id == me:
-                j.progress = float(min(max(fraction, 0.0), 1.0))
-                if message:
-                    j.result = {"message": message}
+        values: dict[str, Any] = {"progress": float(min(max(fraction, 0.0), 1.0))}
+        if message:
+            values["result"] = {"message": message}
+        # One UPDATE, no read first: on SQLite a read-then-write transaction fails at once
+        # ("database is locked") when another connection wrote in between.
+        try:
+            with session_scope(factory) as s:
+                s.execute(
+                    update(Job)
+                    .where(Job.id == job_id, Job.status == "running", Job.worker_id == me)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+        except OperationalError as exc:  # progress is advisory: the job goes on
+            log.warning("job %s: progress not saved: %s", job_id, exc)
 
     def finish(**values: Any) -> None:
         with session_scope(factory) as session:

@@ -38,5 +38,6 @@ def get_job(job_id: str, user: CurrentUser, session: SessionDep, state: StateDep
     job = job_service.get_visible_job(session, job_id, user)
     if job_service.holder_gone(job, state.settings):  # re-run once, or fail, at once
         state.jobs.recover(job_ids=[job_id])
+        session.commit()  # end this read's snapshot (SQLite keeps it), then read again
         session.refresh(job)
     return job_service.job_view(job, detailed=user.role in ("researcher", "admin"))
