@@ -121,6 +121,14 @@ class Settings(BaseSettings):
     metrics_token: str = Field(default="", alias="EXOGUARD_METRICS_TOKEN")
     cors_origins: list[str] = Field(default_factory=list, alias="EXOGUARD_CORS_ORIGINS")
     job_backend: Literal["inprocess", "celery"] = Field(default="inprocess", alias="EXOGUARD_JOBS")
+    #: A replica or worker holding a job refreshes its heartbeat this often (seconds).
+    job_heartbeat_s: float = Field(default=5.0, alias="EXOGUARD_JOB_HEARTBEAT_S", gt=0, le=300)
+    #: A job whose heartbeat is older than this is taken as interrupted (its holder died).
+    job_stale_s: float = Field(default=30.0, alias="EXOGUARD_JOB_STALE_S", gt=0, le=86_400)
+    #: Runs of one job at most: an interrupted job is re-run until this many were started.
+    job_max_attempts: int = Field(default=2, alias="EXOGUARD_JOB_MAX_ATTEMPTS", ge=1, le=10)
+    #: After Redis fails, the app uses in-process fallbacks and tries Redis again this late.
+    redis_retry_s: float = Field(default=30.0, alias="EXOGUARD_REDIS_RETRY_S", ge=0, le=3600)
     aggregation: Literal["weighted", "dawid_skene"] = Field(
         default="weighted", alias="EXOGUARD_AGGREGATION"
     )
@@ -135,6 +143,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _defaults_and_secret(self) -> Settings:
+        if self.job_stale_s < 2 * self.job_heartbeat_s:
+            raise ValueError(
+                f"EXOGUARD_JOB_STALE_S ({self.job_stale_s}) must be at least twice "
+                f"EXOGUARD_JOB_HEARTBEAT_S ({self.job_heartbeat_s})"
+            )
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.var_dir / 'exoguard.sqlite3').as_posix()}"
         if self.model_dir is None:

@@ -79,5 +79,11 @@ class ModelNotReadyError(ExoguardError):
     http_status = 409
 
 
+class UnavailableError(ExoguardError):
+    """A service the request needs (the job broker, the database) is down; retry later."""
+
+    http_status = 503
+
+
 class ScienceWarning(UserWarning):
     """A scientific caveat (few transits, short baseline, low SNR) that does not stop the work."""

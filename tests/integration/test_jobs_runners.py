@@ -7,9 +7,11 @@ below exists for these tests only; worker processes load this module through
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,7 +34,7 @@ from _api_support import (  # noqa: E402
 )
 
 from exoguard.config import Settings  # noqa: E402
-from exoguard.jobs.execute import LOST_JOB_ERROR, execute_job  # noqa: E402
+from exoguard.jobs.execute import INTERRUPTED_ERROR, execute_job  # noqa: E402
 from exoguard.jobs.tasks import JobContext, task  # noqa: E402
 from exoguard.store.db import make_engine, make_sessionmaker, session_scope  # noqa: E402
 from exoguard.store.models import Candidate, Dataset, Job, ModelVersion  # noqa: E402
@@ -42,7 +44,8 @@ from exoguard.store.types import utcnow  # noqa: E402
 pytestmark = pytest.mark.integration
 
 SLOW_KIND = "test-slow-write"
-HEARTBEAT_S = 0.5  # EXOGUARD_JOB_HEARTBEAT_S of the workers: a lost job is failed after 3 s
+HEARTBEAT_S = 0.5  # EXOGUARD_JOB_HEARTBEAT_S of the workers and the app
+STALE_S = 3.0  # EXOGUARD_JOB_STALE_S: a job whose holder is silent this long is interrupted
 
 
 @task(SLOW_KIND)
@@ -52,7 +55,8 @@ def slow_write(ctx: JobContext) -> dict[str, Any]:
 
     ctx.progress(0.1, f"pid {os.getpid()}")
     deadline = time.monotonic() + float(ctx.params["seconds"])
-    while time.monotonic() < deadline:
+    release = ctx.params.get("release_file")  # finish early once this file exists
+    while time.monotonic() < deadline and not (release and os.path.exists(release)):
         time.sleep(0.05)
     engine = make_engine(ctx.settings.database_url)
     try:
@@ -134,6 +138,24 @@ def _catalog_dataset(db: JobsDb, n_rows: int, *, owner_id: int | None = None) ->
 
 @pytest.fixture
 def db(postgres_base_url: str | None, tmp_path: Path) -> Iterator[JobsDb]:
+    with _jobs_db(postgres_base_url, tmp_path) as jobs_db:
+        yield jobs_db
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobsDb]:
+    """The test on an SQLite file and on PostgreSQL (skipped without it, outside CI)."""
+    base = None
+    if request.param == "postgresql":
+        base = request.getfixturevalue("postgres_base_url")
+        if base is None:
+            pytest.skip("PostgreSQL unreachable (not CI)")
+    with _jobs_db(base, tmp_path) as jobs_db:
+        yield jobs_db
+
+
+@contextlib.contextmanager
+def _jobs_db(postgres_base_url: str | None, tmp_path: Path) -> Iterator[JobsDb]:
     with fresh_database(postgres_base_url, tmp_path) as url:
         settings = make_settings(tmp_path, url)
         engine = make_engine(url)
@@ -197,6 +219,164 @@ def test_a_failing_preprocess_job_leaves_nothing_half_applied(db: JobsDb) -> Non
         assert "preprocess" not in (dataset.validation_report or {})
 
 
+# ----------------------------------------------------------------------------- replicas
+@dataclass
+class Server:
+    """`exoguard serve` (in-process jobs) in its own process group."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+    base_url: str
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def wait_ready(self, *, timeout_s: float = 120.0) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            assert self.process.poll() is None, self.text()[-3000:]
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"the server did not start: {self.text()[-3000:]}"
+            time.sleep(0.2)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+        self.process.wait(timeout=30)
+
+
+def _start_server(db: JobsDb, log: Path) -> Server:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = {
+        **os.environ,
+        "DATABASE_URL": db.url,
+        "SECRET_KEY": SECRET,
+        "EXOGUARD_ENV": "test",
+        "EXOGUARD_JOBS": "inprocess",
+        "EXOGUARD_VAR_DIR": str(db.settings.var_dir),
+        "EXOGUARD_DATA_DIR": str(db.settings.data_dir),
+        "EXOGUARD_JOB_MODULES": Path(__file__).stem,
+        "EXOGUARD_JOB_HEARTBEAT_S": str(HEARTBEAT_S),
+        "EXOGUARD_JOB_STALE_S": str(STALE_S),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+    }
+    env.pop("REDIS_URL", None)
+    command = [sys.executable, "-c", "from exoguard.cli import main; main()", "serve"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    handle = log.open("wb")
+    process = subprocess.Popen(
+        command, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    return Server(process, log, f"http://127.0.0.1:{port}")
+
+
+def _queue_unheld(db: JobsDb, kind: str, params: dict[str, Any]) -> str:
+    """A queued job that no process holds yet: the first in-process replica adopts it."""
+    from exoguard.jobs.runner import create_job_row
+
+    return create_job_row(db.factory, kind, params, None)
+
+
+def test_a_second_replica_leaves_the_running_job_of_the_first_alone(
+    any_db: JobsDb, tmp_path: Path
+) -> None:
+    """Two `exoguard serve` on one database: the second starting (and sweeping every
+    heartbeat) does not touch the first's running job, which finishes in its first run."""
+    db, release = any_db, tmp_path / "release"
+    first = _start_server(db, tmp_path / "first.log")
+    second: Server | None = None
+    try:
+        first.wait_ready()
+        job_id = _queue_unheld(
+            db,
+            SLOW_KIND,
+            {"seconds": 120, "object_id": "two-replicas", "release_file": str(release)},
+        )
+        assert _wait_for_pid(db, job_id, timeout_s=60) == first.process.pid
+        second = _start_server(db, tmp_path / "second.log")
+        second.wait_ready()
+        time.sleep(STALE_S + 2 * HEARTBEAT_S)  # longer than the stale timeout: beats keep it
+        job = db.job(job_id)
+        assert job.status == "running" and job.attempts == 1, (job.error, second.text()[-3000:])
+        assert job.worker_id is not None and f":{first.process.pid}:" in job.worker_id
+        release.touch()
+        job = db.wait(job_id, timeout_s=60)
+    finally:
+        for server in (first, second):
+            if server is not None:
+                server.kill(signal.SIGTERM)
+    assert job.status == "succeeded" and job.attempts == 1, (job.error, first.text()[-3000:])
+    assert job.result is not None and job.result["pid"] == first.process.pid
+    assert db.candidates("two-replicas") == 1
+    assert "interrupted" not in second.text() and "queued again" not in second.text()
+
+
+def test_a_server_killed_mid_job_reruns_it_once_after_restart(
+    any_db: JobsDb, tmp_path: Path
+) -> None:
+    """`kill -9` of the server while its job runs, then a restart on the same database: the
+    job is never left running; it runs a second time and writes its rows once."""
+    db, release = any_db, tmp_path / "release"
+    first = _start_server(db, tmp_path / "first.log")
+    try:
+        first.wait_ready()
+        job_id = _queue_unheld(
+            db,
+            SLOW_KIND,
+            {"seconds": 120, "object_id": "killed-server", "release_file": str(release)},
+        )
+        _wait_for_pid(db, job_id, timeout_s=60)
+    finally:
+        first.kill()
+    assert db.job(job_id).status == "running" and db.candidates("killed-server") == 0
+    release.touch()  # the second run finishes at once
+    restarted = _start_server(db, tmp_path / "restarted.log")
+    try:
+        restarted.wait_ready()
+        job = db.wait(job_id, timeout_s=60)
+    finally:
+        restarted.kill(signal.SIGTERM)
+    assert job.status == "succeeded" and job.attempts == 2, (job.error, restarted.text()[-3000:])
+    assert job.result is not None and job.result["pid"] == restarted.process.pid
+    assert db.candidates("killed-server") == 1
+
+
+def test_an_interrupted_job_whose_runs_are_used_up_is_failed_with_its_reason(
+    db: JobsDb,
+) -> None:
+    """A job held by a process that no longer exists, already run twice: the sweep of an
+    in-process runner fails it (naming the holder) instead of running it a third time."""
+    from exoguard.jobs.runner import InProcessRunner
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=30)
+    holder = f"{socket.gethostname()}:{dead.pid}:deadbeef"
+    job_id = _queue_unheld(db, SLOW_KIND, {"seconds": 0, "object_id": "used-up"})
+    with session_scope(db.factory) as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        job.status, job.attempts, job.worker_id = "running", 2, holder
+        job.started_at = job.heartbeat_at = utcnow()  # a fresh beat: the dead pid decides
+    runner = InProcessRunner(db.factory, db.settings)
+    runner.start()
+    try:
+        job = db.wait(job_id, timeout_s=30)
+    finally:
+        runner.stop()
+    assert job.status == "failed" and job.attempts == 2
+    assert job.error is not None and job.error.startswith(f"{INTERRUPTED_ERROR}:")
+    assert holder in job.error and "run 2 of at most 2" in job.error
+    assert db.candidates("used-up") == 0
+
+
 # ----------------------------------------------------------------------------- Celery
 @dataclass
 class Worker:
@@ -223,6 +403,7 @@ def _start_worker(db: JobsDb, redis_url: str, log: Path, *, pool: str = "prefork
         "EXOGUARD_DATA_DIR": str(db.settings.data_dir),
         "EXOGUARD_JOB_MODULES": Path(__file__).stem,
         "EXOGUARD_JOB_HEARTBEAT_S": str(HEARTBEAT_S),
+        "EXOGUARD_JOB_STALE_S": str(STALE_S),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
     }
     command = [
@@ -253,8 +434,14 @@ def celery(
 
     redis_url = redis_url_for_tests(required=True)
     assert redis_url is not None
-    monkeypatch.setenv("EXOGUARD_JOB_HEARTBEAT_S", str(HEARTBEAT_S))
-    settings = make_settings(tmp_path, db.url, REDIS_URL=redis_url, EXOGUARD_JOBS="celery")
+    settings = make_settings(
+        tmp_path,
+        db.url,
+        REDIS_URL=redis_url,
+        EXOGUARD_JOBS="celery",
+        EXOGUARD_JOB_HEARTBEAT_S=HEARTBEAT_S,
+        EXOGUARD_JOB_STALE_S=STALE_S,
+    )
     db.settings = settings
     yield db, CeleryRunner(db.factory, settings)
 
@@ -289,36 +476,63 @@ def test_celery_worker_runs_jobs(celery: tuple[JobsDb, Any], tmp_path: Path) -> 
         worker.kill()
 
 
-def test_killed_worker_child_is_retried_never_half_applied(
+def test_killed_worker_child_is_retried_once_never_half_applied(
     celery: tuple[JobsDb, Any], tmp_path: Path
 ) -> None:
-    """SIGKILL of the pool process running a job: Celery requeues it (acks_late +
-    reject_on_worker_lost) and it runs again to completion, writing its rows once."""
+    """SIGKILL of the pool process running a job: Celery redelivers it (acks_late +
+    reject_on_worker_lost), the new child sees the holder's process is gone, claims the job
+    and runs it again to completion, writing its rows once."""
     db, runner = celery
     worker = _start_worker(db, db.settings.redis_url, tmp_path / "worker.log")
     try:
         job_id = runner.submit(SLOW_KIND, {"seconds": 2.5, "object_id": "killed-child"})
         child = _wait_for_pid(db, job_id, timeout_s=120)
         assert child != worker.process.pid
+        held_by = db.job(job_id).worker_id
+        assert held_by is not None and f":{child}:" in held_by
         os.kill(child, signal.SIGKILL)
         assert db.candidates("killed-child") == 0
         job = db.wait(job_id, timeout_s=90)
     finally:
         worker.kill()
-    if job.status == "succeeded":  # retried
-        assert job.attempts >= 2, worker.text()[-3000:]
-        assert job.result is not None and job.result["pid"] != child
-        assert db.candidates("killed-child") == 1
-    else:  # or failed: then nothing at all was written
-        assert job.error == LOST_JOB_ERROR, worker.text()[-3000:]
-        assert db.candidates("killed-child") == 0
+    assert job.status == "succeeded" and job.attempts == 2, (job.error, worker.text()[-3000:])
+    assert job.result is not None and job.result["pid"] != child
+    assert db.candidates("killed-child") == 1
 
 
-def test_killed_worker_fails_the_job_and_writes_nothing(
+def test_worker_child_killed_twice_fails_the_job_with_its_reason(
     celery: tuple[JobsDb, Any], tmp_path: Path
 ) -> None:
-    """SIGKILL of the whole worker mid-job: nobody beats the job's heartbeat, so it is marked
-    failed (here through GET /api/jobs/{id}); a late redelivery does not run it again."""
+    """The retry is killed too: the third delivery finds two runs used up and fails the job,
+    naming the holder that stopped; nothing was written."""
+    db, runner = celery
+    worker = _start_worker(db, db.settings.redis_url, tmp_path / "worker.log")
+    try:
+        job_id = runner.submit(SLOW_KIND, {"seconds": 30, "object_id": "killed-twice"})
+        first = _wait_for_pid(db, job_id, timeout_s=120)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 90
+        while db.job(job_id).attempts < 2:
+            assert time.monotonic() < deadline, worker.text()[-3000:]
+            time.sleep(0.05)
+        second = _wait_for_pid(db, job_id, timeout_s=90)
+        assert second != first
+        os.kill(second, signal.SIGKILL)
+        job = db.wait(job_id, timeout_s=90)
+    finally:
+        worker.kill()
+    assert job.status == "failed" and job.attempts == 2, worker.text()[-3000:]
+    assert job.error is not None and job.error.startswith(f"{INTERRUPTED_ERROR}:")
+    assert f":{second}:" in job.error and "run 2 of at most 2" in job.error
+    assert db.candidates("killed-twice") == 0
+
+
+def test_killed_worker_job_is_requeued_once_and_finishes_on_a_new_worker(
+    celery: tuple[JobsDb, Any], tmp_path: Path
+) -> None:
+    """SIGKILL of the whole worker mid-job: nobody redelivers it soon, so the first look at
+    the job (GET /api/jobs/{id}) sees its holder is gone and queues it again; a new worker
+    runs it once more to completion. A late redelivery of the old message does nothing."""
     from fastapi.testclient import TestClient
 
     from exoguard.store.repositories import UserRepository
@@ -334,7 +548,7 @@ def test_killed_worker_fails_the_job_and_writes_nothing(
     worker = _start_worker(db, db.settings.redis_url, tmp_path / "worker.log")
     try:
         job_id = runner.submit(
-            SLOW_KIND, {"seconds": 30, "object_id": "killed-worker"}, owner_id=owner.id
+            SLOW_KIND, {"seconds": 3, "object_id": "killed-worker"}, owner_id=owner.id
         )
         _wait_for_pid(db, job_id, timeout_s=120)
     finally:
@@ -345,18 +559,25 @@ def test_killed_worker_fails_the_job_and_writes_nothing(
         token = start_session(session, user=owner, secret_key=SECRET, ttl_s=600)
     with TestClient(app, base_url="https://testserver") as client:
         client.cookies.set(SESSION_COOKIE, token)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 30  # the killed processes may take a moment to go
         view = client.get(f"/api/jobs/{job_id}").json()
         while view["status"] == "running" and time.monotonic() < deadline:
-            time.sleep(0.5)
+            time.sleep(0.2)
             view = client.get(f"/api/jobs/{job_id}").json()
     app.state.exoguard.engine.dispose()
-    assert view["status"] == "failed" and view["error"] == LOST_JOB_ERROR, view
-    assert "result" not in view
+    assert view["status"] == "queued" and view["attempts"] == 1, view
+    assert "queued again" in view["message"]
     assert db.candidates("killed-worker") == 0
-    # A redelivered message finds the job failed and does nothing.
-    assert execute_job(db.factory, db.settings, job_id) == "failed"
-    assert db.candidates("killed-worker") == 0
+    second = _start_worker(db, db.settings.redis_url, tmp_path / "worker2.log")
+    try:
+        job = db.wait(job_id, timeout_s=120)
+    finally:
+        second.kill()
+    assert job.status == "succeeded" and job.attempts == 2, (job.error, second.text()[-3000:])
+    assert db.candidates("killed-worker") == 1
+    # A redelivered message finds the job finished and does nothing.
+    assert execute_job(db.factory, db.settings, job_id) == "succeeded"
+    assert db.candidates("killed-worker") == 1
 
 
 def test_worker_refuses_to_start_without_redis(tmp_path: Path) -> None:
@@ -371,3 +592,55 @@ def test_worker_refuses_to_start_without_redis(tmp_path: Path) -> None:
     )
     assert done.returncode == 2 and "REDIS_URL" in done.stderr
     _ = CATALOGS
+
+
+def test_concurrent_deliveries_of_one_job_claim_it_once(db: JobsDb) -> None:
+    """Eight threads deliver the same queued job at once (a redelivered Celery message, two
+    sweepers): the conditional claim lets exactly one run it; the others see it busy."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from exoguard.jobs.execute import claim_job
+
+    job_id = _queue_unheld(db, SLOW_KIND, {"seconds": 0, "object_id": "claimed-once"})
+    barrier = Barrier(8)
+
+    def deliver(_: int) -> str:
+        barrier.wait(timeout=30)
+        return claim_job(db.factory, db.settings, job_id)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = sorted(pool.map(deliver, range(8)))
+    assert outcomes == ["busy"] * 7 + ["run"], outcomes
+    job = db.job(job_id)
+    assert job.status == "running" and job.attempts == 1
+
+
+def test_the_api_sweeper_queues_a_dead_workers_job_again_without_any_request(
+    celery: tuple[JobsDb, Any],
+) -> None:
+    """Celery mode, no worker up, nobody polling: the API's sweeper finds the running job of
+    a dead worker process and publishes it again (queued, unheld, in the broker)."""
+    import redis
+
+    db, runner = celery
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=30)
+    job_id = _queue_unheld(db, SLOW_KIND, {"seconds": 0, "object_id": "swept"})
+    with session_scope(db.factory) as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        job.status, job.attempts = "running", 1
+        job.worker_id = f"{socket.gethostname()}:{dead.pid}:cafe0001"
+        job.started_at = job.heartbeat_at = utcnow()
+    client = redis.Redis.from_url(db.settings.redis_url)
+    queued_before = client.llen("celery")
+    runner.start()
+    try:
+        job = db.wait(job_id, timeout_s=30, until=("queued", "failed"))
+    finally:
+        runner.stop()
+    assert job.status == "queued" and job.attempts == 1 and job.worker_id is None
+    assert "queued again" in (job.result or {}).get("message", "")
+    assert client.llen("celery") == queued_before + 1  # published again for a worker
+    client.close()

@@ -99,3 +99,17 @@ def test_trusted_proxies_are_parsed_and_checked(tmp_path: Path) -> None:
     assert Settings(EXOGUARD_VAR_DIR=tmp_path).trusted_proxies == ()  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="EXOGUARD_TRUSTED_PROXIES"):
         Settings(EXOGUARD_TRUSTED_PROXIES="proxy.local", EXOGUARD_VAR_DIR=tmp_path)  # type: ignore[call-arg]
+
+
+def test_job_heartbeat_settings_are_checked(tmp_path: Path) -> None:
+    settings = Settings(EXOGUARD_VAR_DIR=tmp_path)
+    assert (settings.job_heartbeat_s, settings.job_stale_s, settings.job_max_attempts) == (
+        5.0,
+        30.0,
+        2,
+    )
+    assert settings.redis_retry_s == 30.0
+    with pytest.raises(ValueError, match="EXOGUARD_JOB_STALE_S .* at least twice"):
+        Settings(EXOGUARD_VAR_DIR=tmp_path, EXOGUARD_JOB_HEARTBEAT_S=10, EXOGUARD_JOB_STALE_S=15)
+    with pytest.raises(ValueError, match="EXOGUARD_JOB_MAX_ATTEMPTS"):
+        Settings(EXOGUARD_VAR_DIR=tmp_path, EXOGUARD_JOB_MAX_ATTEMPTS=0)

@@ -16,8 +16,6 @@ log = logging.getLogger(__name__)
 users_app = typer.Typer(name="users", help="Accounts and roles.", no_args_is_help=True)
 
 POOLS = ("solo", "prefork", "threads")
-#: How often `exoguard worker` looks for jobs whose worker died (seconds).
-REAP_INTERVAL_S = 15.0
 
 
 def serve(
@@ -69,21 +67,23 @@ def serve(
 
 
 def _reaper(stop: threading.Event) -> None:
+    """Re-queue (once, by default) or fail the jobs whose worker died, every heartbeat."""
     from exoguard.config import get_settings
-    from exoguard.jobs.execute import fail_lost_jobs
+    from exoguard.jobs.runner import CeleryRunner
     from exoguard.store.db import make_engine, make_sessionmaker
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
-    factory = make_sessionmaker(engine)
+    runner = CeleryRunner(make_sessionmaker(engine), settings)
     try:
-        while not stop.is_set():
-            try:
-                fail_lost_jobs(factory, settings)
-            except Exception as exc:  # a database hiccup must not stop the worker
-                log.warning("lost-job check failed: %s", exc)
-            stop.wait(REAP_INTERVAL_S)
+        try:
+            runner.recover()  # at once: the jobs of a worker that died before this one
+        except Exception as exc:  # a database hiccup must not stop the worker
+            log.warning("interrupted-job check failed: %s", exc)
+        runner.start()
+        stop.wait()
     finally:
+        runner.stop()
         engine.dispose()
 
 

@@ -21,10 +21,15 @@ def make_celery(settings: Settings | None = None) -> Celery:
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,
+        # Fail fast when the broker is down: the API answers 503 instead of hanging.
+        broker_connection_timeout=2.0,
+        broker_transport_options={"socket_connect_timeout": 2.0, "socket_timeout": 5.0},
     )
 
-    @app.task(name="exoguard.run_job", bind=True, max_retries=2)
-    def run_job(self: object, job_id: str) -> str:  # noqa: ARG001
+    # Idempotent on the job id: a redelivered message of a finished job does nothing, and one
+    # of a job a live worker holds is dropped (execute_job claims the row conditionally).
+    @app.task(name="exoguard.run_job")
+    def run_job(job_id: str) -> str:
         from exoguard.jobs.execute import execute_job
         from exoguard.store.db import make_engine, make_sessionmaker
 

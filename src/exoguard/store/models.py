@@ -352,6 +352,7 @@ class Job(Base):
         CheckConstraint("progress >= 0 AND progress <= 1", name="progress"),
         Index(None, "owner_id"),
         Index(None, "status", "created_at"),
+        Index(None, "status", "heartbeat_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -368,6 +369,11 @@ class Job(Base):
     created_at: Mapped[datetime] = _created()
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: The replica or worker process holding the job (``host:pid:token``), None while a
+    #: job waits in the Celery broker.
+    worker_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    #: Last time the holder said it is alive (every ``EXOGUARD_JOB_HEARTBEAT_S`` seconds).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ShareLink(Base):

@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from exoguard import __version__
 from exoguard.config import Settings, get_settings
+from exoguard.web.health import health_report
 from exoguard.web.metrics import AppMetrics
 from exoguard.web.middleware import API_PREFIX, ExoguardMiddleware
 from exoguard.web.openapi import build_openapi, install_error_handlers
@@ -182,7 +183,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
     )
     app.state.exoguard = state
     app.state.metrics = AppMetrics()
-    app.state.rate_limiter = make_rate_limiter(settings.redis_url)
+    app.state.rate_limiter = make_rate_limiter(settings.redis_url, retry_s=settings.redis_retry_s)
 
     if settings.cors_origins:
         app.add_middleware(
@@ -205,8 +206,16 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
     install_error_handlers(app)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    def healthz() -> JSONResponse:
+        """Liveness: 200 while this process answers; each dependency's state in the body."""
+        body, _ = health_report(state, rate_limiter=app.state.rate_limiter)
+        return JSONResponse(body)
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        """Readiness: 503 while a required dependency (database, Celery broker) is down."""
+        body, ready = health_report(state, rate_limiter=app.state.rate_limiter)
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics_endpoint(request: Request) -> Response:

@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from exoguard.errors import ValidationError
-from exoguard.jobs.execute import fail_lost_jobs
 from exoguard.store.models import JOB_STATUSES
 from exoguard.web.api.schemas import JobsOut, JobView
 from exoguard.web.deps import CurrentUser, SessionDep, StateDep
@@ -39,6 +38,8 @@ def list_jobs(
 def get_job(job_id: str, user: CurrentUser, session: SessionDep, state: StateDep) -> dict[str, Any]:
     """`{"status": queued|running|succeeded|failed, "progress": 0..1, "result"|"error"}`."""
     job = job_service.get_visible_job(session, job_id, user)
-    if job.status == "running" and fail_lost_jobs(state.sessions, state.settings, job_ids=[job_id]):
+    if job_service.holder_gone(job, state.settings):  # re-run once, or fail, at once
+        state.jobs.recover(job_ids=[job_id])
+        session.commit()  # end this read's snapshot (SQLite keeps it), then read again
         session.refresh(job)
     return job_service.job_view(job, detailed=user.role in ("researcher", "admin"))

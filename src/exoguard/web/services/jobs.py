@@ -7,14 +7,31 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from exoguard.config import Settings
+from exoguard.jobs import execute
+from exoguard.jobs.execute import ACTIVE_STATUSES
 from exoguard.store import access
 from exoguard.store.models import Job, User
 from exoguard.store.repositories import JobRepository
+from exoguard.store.types import utcnow
 
 
 def get_visible_job(session: Session, job_id: str, user: User) -> Job:
     """The job when `user` may see it (`exoguard.store.access`); 404 otherwise."""
     return access.require_job(session, job_id, user)
+
+
+def holder_gone(job: Job, settings: Settings) -> bool:
+    """True when `job` is queued or running but the process holding it stopped."""
+    if job.status not in ACTIVE_STATUSES or (job.status == "queued" and job.worker_id is None):
+        return False
+    return execute.holder_gone(
+        job.worker_id,
+        execute.last_sign_of_life(job),
+        now=utcnow(),
+        stale_s=settings.job_stale_s,
+        process_decides=not execute.beats_in_database(settings),
+    )
 
 
 def list_jobs(

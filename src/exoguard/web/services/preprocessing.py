@@ -284,10 +284,21 @@ def preprocess_dataset(
 
 
 def mark_job_succeeded(session: Session, job_id: str, result: Mapping[str, Any]) -> None:
-    """Set the job's success in the same transaction as its domain writes."""
-    job = session.get(Job, job_id)
+    """Set the job's success in the same transaction as its domain writes.
+
+    Refused (ConflictError, so the domain writes roll back) unless this process still holds
+    the running job: a run that was taken as interrupted and re-run elsewhere writes nothing.
+    """
+    from exoguard.jobs.execute import replica_id
+
+    job = session.get(Job, job_id, with_for_update=True)
     if job is None:
         raise ConflictError(f"job {job_id} vanished while running")
+    if job.status != "running" or job.worker_id != replica_id():
+        raise ConflictError(
+            f"job {job_id} is no longer held by this process ({job.status}, "
+            f"held by {job.worker_id}); its writes are dropped"
+        )
     job.status = "succeeded"
     job.progress = 1.0
     job.result = dict(result)
