@@ -43,7 +43,7 @@ CHECKS = [
 #: Operations that change who is logged in or start long work: called, but not fuzzed as a
 #: logged-in user, so the other operations keep their session (logout would end it) and the
 #: run stays bounded (training jobs).
-SESSION_ENDING = {("POST", "/api/auth/logout")}
+SESSION_ENDING = {("POST", "/api/auth/logout"), ("POST", "/api/auth/password")}
 #: Fewer examples where each call costs seconds (a password hash; a PDF, drawn without plots
 #: here: the plots are checked in test_export_api).
 SLOW = {("POST", "/api/auth/login"): 2, ("POST", "/api/auth/register"): 2}
@@ -78,6 +78,26 @@ def _operations(api: Api) -> list[Any]:
     return [result.ok() for result in schema.get_all_operations()]
 
 
+def _fuzzer(operation: Any, key: tuple[str, str], headers: dict[str, str]) -> Any:
+    """A Hypothesis test of one operation: bounded examples, every contract check."""
+
+    @settings(
+        max_examples=min(EXAMPLES, SLOW.get(key, EXAMPLES)),
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy())
+    def run(case: Any) -> None:
+        if key == PDF and isinstance(case.body, dict):
+            case.body["plots"] = False
+        case.call_and_validate(headers=headers, checks=CHECKS)
+
+    return run
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_every_operation_keeps_its_contract(world: Api, role: str) -> None:
     headers = _auth(world, role)
@@ -90,20 +110,7 @@ def test_every_operation_keeps_its_contract(world: Api, role: str) -> None:
         if role != "anonymous" and key in SESSION_ENDING:
             continue
 
-        @settings(
-            max_examples=min(EXAMPLES, SLOW.get(key, EXAMPLES)),
-            deadline=None,
-            database=None,
-            derandomize=True,
-            phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(case=operation.as_strategy())
-        def run(case: Any, key: tuple[str, str] = key) -> None:
-            if key == PDF and isinstance(case.body, dict):
-                case.body["plots"] = False
-            case.call_and_validate(headers=headers, checks=CHECKS)
-
+        run = _fuzzer(operation, key, headers)
         started = time.perf_counter()
         try:
             run()
