@@ -17,6 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exoguard.errors import ExoguardError
@@ -70,6 +71,13 @@ def install_error_handlers(app: FastAPI) -> None:
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
         return response
+
+    @app.exception_handler(DataError)
+    async def invalid_value(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the schema let through (a NUL byte in a text, a number
+        # out of the column's range): the request is at fault, not the server.
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        return _error_response(422, f"a value of the request is not valid: {reason}", "DataError")
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -30,6 +30,19 @@ OptionalIdQuery = Annotated[int | None, Query(ge=1, le=MAX_DB_INT, description=_
 OffsetQuery = Annotated[int, Query(ge=0, le=MAX_DB_INT, description=_OFFSET_DOC)]
 #: A row id in a JSON body.
 DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT, description=_ID_DOC)]
+#: A text key (dataset, job or model version id): letters, digits and ``_.:-`` only, so a
+#: control character (a NUL byte) never reaches a query.
+KEY_PATTERN: Final[str] = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+_KEY_DOC = "an id: letters, digits and _ . : - (at most 64)"
+#: A key in the path.
+KeyPath = Annotated[str, Path(pattern=KEY_PATTERN, description=_KEY_DOC)]
+#: A key in the query string.
+KeyQuery = Annotated[str, Query(pattern=KEY_PATTERN, description=_KEY_DOC)]
+#: An optional key in the query string.
+OptionalKeyQuery = Annotated[str | None, Query(pattern=KEY_PATTERN, description=_KEY_DOC)]
+#: A key in a JSON body.
+DbKey = Annotated[str, Field(pattern=KEY_PATTERN, description=_KEY_DOC)]
+
 #: A count in a JSON body (e.g. a minimum number of labels).
 DbCount = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
 
@@ -41,7 +54,12 @@ def page_query(*, page_size: int) -> Any:
 
 
 __all__ = [
+    "KEY_PATTERN",
     "MAX_DB_INT",
+    "DbKey",
+    "KeyPath",
+    "KeyQuery",
+    "OptionalKeyQuery",
     "DbCount",
     "DbId",
     "IdPath",

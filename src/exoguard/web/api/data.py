@@ -13,7 +13,7 @@ from exoguard.store.models import DATASET_KINDS, Dataset
 from exoguard.web.api._common import enforce_rate_limit
 from exoguard.web.api.schemas import DatasetsOut, JobQueuedOut, UploadOut, ValidationReportOut
 from exoguard.web.deps import CurrentUser, SessionDep, StateDep
-from exoguard.web.params import OffsetQuery
+from exoguard.web.params import DbKey, KeyQuery, OffsetQuery
 from exoguard.web.services import datasets
 from exoguard.web.services.preprocessing import check_options
 from exoguard.web.state import AppState
@@ -45,7 +45,7 @@ _UPLOAD_BODY = {
 class PreprocessIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    dataset_id: str = Field(min_length=1, max_length=64)
+    dataset_id: DbKey
     options: dict[str, Any] = Field(
         default_factory=dict,
         description="Transit-search options: min_period_days, max_period_days, max_planets.",
@@ -88,7 +88,7 @@ async def upload(
 
 
 @router.get("/validate", response_model=ValidationReportOut, response_model_exclude_unset=True)
-def validate(dataset_id: str, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+def validate(dataset_id: KeyQuery, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """The validation report written when the file was uploaded."""
     dataset = datasets.get_visible_dataset(session, dataset_id, user)
     return {

@@ -38,7 +38,7 @@ from exoguard.store.types import utcnow
 from exoguard.web.api._common import enforce_rate_limit
 from exoguard.web.api.schemas import ShareCreatedOut, ShareLinksOut, ShareLinkView
 from exoguard.web.deps import CurrentUser, SessionDep, SettingsDep
-from exoguard.web.params import DbId, IdPath
+from exoguard.web.params import DbId, DbKey, IdPath
 
 router = APIRouter(prefix="/export", tags=["export"])
 
@@ -74,9 +74,9 @@ class CsvExportIn(BaseModel):
     mission: str | None = None
     label: str | None = None
     origin: str | None = None
-    dataset_id: str | None = Field(default=None, max_length=64)
+    dataset_id: DbKey | None = None
     search: str | None = Field(default=None, max_length=200)
-    model_version: str | None = Field(default=None, max_length=64)
+    model_version: DbKey | None = None
     scored_only: bool = False
 
 

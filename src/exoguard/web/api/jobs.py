@@ -10,7 +10,7 @@ from exoguard.errors import ValidationError
 from exoguard.store.models import JOB_STATUSES
 from exoguard.web.api.schemas import JobsOut, JobView
 from exoguard.web.deps import CurrentUser, SessionDep, StateDep
-from exoguard.web.params import OffsetQuery
+from exoguard.web.params import KeyPath, OffsetQuery
 from exoguard.web.services import jobs as job_service
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -35,7 +35,9 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobView, response_model_exclude_unset=True)
-def get_job(job_id: str, user: CurrentUser, session: SessionDep, state: StateDep) -> dict[str, Any]:
+def get_job(
+    job_id: KeyPath, user: CurrentUser, session: SessionDep, state: StateDep
+) -> dict[str, Any]:
     """`{"status": queued|running|succeeded|failed, "progress": 0..1, "result"|"error"}`."""
     job = job_service.get_visible_job(session, job_id, user)
     if job_service.holder_gone(job, state.settings):  # re-run once, or fail, at once

@@ -15,7 +15,7 @@ from exoguard.web.api.schemas import (
     TimelineOut,
 )
 from exoguard.web.deps import AdminUser, ResearcherUser, SessionDep, StateDep
-from exoguard.web.params import DbCount
+from exoguard.web.params import DbCount, KeyPath
 
 router = APIRouter(prefix="/models", tags=["model lifecycle"])
 
@@ -68,7 +68,7 @@ def timeline(
     "/{version_id}/promote", response_model=LifecycleActionOut, response_model_exclude_unset=True
 )
 def promote(
-    version_id: str,
+    version_id: KeyPath,
     request: Request,
     admin: AdminUser,
     session: SessionDep,
@@ -89,7 +89,7 @@ def promote(
     "/{version_id}/canary", response_model=LifecycleActionOut, response_model_exclude_unset=True
 )
 def start_canary(
-    version_id: str, request: Request, admin: AdminUser, session: SessionDep, state: StateDep
+    version_id: KeyPath, request: Request, admin: AdminUser, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:
     """Let a registered version serve the canary share of predictions (admins)."""
     action = lifecycle.start_canary(session, version_id, settings=state.settings, actor_id=admin.id)

@@ -32,7 +32,7 @@ from exoguard.web.deps import (
     StateDep,
     get_optional_user,
 )
-from exoguard.web.params import IdQuery
+from exoguard.web.params import DbKey, IdQuery, KeyPath, OptionalKeyQuery
 from exoguard.web.ratelimit import RateLimiter
 from exoguard.web.security import SESSION_COOKIE
 from exoguard.web.services import datasets, predictions, training
@@ -99,7 +99,7 @@ class CandidateIn(BaseModel):
 class PredictIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    dataset_id: str | None = Field(default=None, max_length=64)
+    dataset_id: DbKey | None = None
     candidates: list[CandidateIn] | None = Field(
         default=None, max_length=predictions.MAX_CANDIDATES_PER_REQUEST
     )
@@ -231,7 +231,7 @@ def _observe(request: Request, verdicts: list[predictions.Verdict]) -> None:
 
 @router.get("/metrics", response_model=MetricsOut, response_model_exclude_unset=True)
 def metrics(
-    user: CurrentUser, session: SessionDep, state: StateDep, version: str | None = None
+    user: CurrentUser, session: SessionDep, state: StateDep, version: OptionalKeyQuery = None
 ) -> dict[str, Any]:
     """The stored evaluation of the active version (or `version`)."""
     return model_service.metrics(session, state.settings, version)
@@ -243,7 +243,7 @@ def explain(
     user: CurrentUser,
     session: SessionDep,
     state: StateDep,
-    version: str | None = None,
+    version: OptionalKeyQuery = None,
 ) -> dict[str, Any]:
     """SHAP contributions of one candidate's features (log-odds, + towards planet)."""
     access.require_candidate(session, candidate_id, user)
@@ -264,7 +264,7 @@ def versions(user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     "/versions/{version_id}/activate", response_model=VersionOut, response_model_exclude_unset=True
 )
 def activate(
-    version_id: str, admin: AdminUser, session: SessionDep, state: StateDep
+    version_id: KeyPath, admin: AdminUser, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:
     """Make a version the active model (admins)."""
     version = model_service.activate(session, state.settings, version_id)
