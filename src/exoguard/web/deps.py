@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from exoguard.config import Settings
@@ -38,8 +39,11 @@ def get_session(request: Request) -> Iterator[Session]:
     never wait for a writer (every other request begins ``IMMEDIATE``; see `make_engine`).
     """
     state = get_state(request)
-    if request.method in _READ_METHODS:
-        session = state.sessions(bind=read_only(state.engine))
+    bind = state.sessions.kw.get("bind")
+    if request.method in _READ_METHODS and isinstance(bind, Engine):
+        # the factory's own engine, deferred (a factory bound to one connection, as the
+        # tests' rolled-back transactions are, is used as it is)
+        session = state.sessions(bind=read_only(bind))
     else:
         session = state.sessions()
     try:
