@@ -28,6 +28,8 @@ from schemathesis.checks import (
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _api_support import TOI114_FITS, Api, api_world, upload, wait_for_job  # noqa: E402
 
+from exoguard.jobs.execute import Recovery  # noqa: E402
+from exoguard.jobs.runner import create_job_row  # noqa: E402
 from exoguard.web.security import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -50,6 +52,30 @@ SLOW = {("POST", "/api/auth/login"): 2, ("POST", "/api/auth/register"): 2}
 PDF = ("POST", "/api/export/pdf")
 
 
+class QueueOnlyRunner:
+    """Keeps every submitted job as a queued row and runs none: the fuzzer submits training
+    and preprocessing jobs by the dozen, and running them would measure training, not the
+    API (job execution has its own tests in test_jobs_runners.py)."""
+
+    def __init__(self, factory: Any) -> None:
+        self.factory = factory
+
+    def submit(self, kind: str, params: dict[str, Any], *, owner_id: int | None = None) -> str:
+        return create_job_row(self.factory, kind, params, owner_id)
+
+    def recover(self, *, job_ids: list[str] | None = None) -> Recovery:
+        return Recovery()
+
+    def check(self) -> str | None:
+        return None
+
+    def start(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+
 @pytest.fixture(scope="module")
 def world(postgres_base_url: str | None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     folder = tmp_path_factory.mktemp("contract")
@@ -61,6 +87,9 @@ def world(postgres_base_url: str | None, tmp_path_factory: pytest.TempPathFactor
                 "/api/data/preprocess", json={"dataset_id": made.json()["dataset_id"]}
             ).json()
             assert wait_for_job(client, job["job_id"])["status"] == "succeeded"
+        state = api.app.state.exoguard
+        state.jobs.stop()
+        state.jobs = QueueOnlyRunner(state.sessions)
         yield api
 
 
