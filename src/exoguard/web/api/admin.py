@@ -7,8 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from exoguard.errors import ValidationError
-from exoguard.store.models import ROLES, Role
+from exoguard.store.models import Role
 from exoguard.store.repositories import UserRepository
 from exoguard.web.api.schemas import UserOut, UsersOut
 from exoguard.web.deps import AdminUser, SessionDep, StateDep
@@ -28,13 +27,11 @@ class RoleIn(BaseModel):
 def list_users(
     _admin: AdminUser,
     session: SessionDep,
-    role: str | None = None,
+    role: Role | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
     offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
     """Accounts, oldest first."""
-    if role is not None and role not in ROLES:
-        raise ValidationError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
     repo = UserRepository(session)
     users = repo.list(role=role, limit=limit, offset=offset)
     return {"users": [accounts.user_view(u) for u in users], "total": repo.count(role=role)}

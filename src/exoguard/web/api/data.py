@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from exoguard.errors import ConflictError
-from exoguard.store.models import DATASET_KINDS, Dataset
+from exoguard.store.models import Dataset, DatasetKind
 from exoguard.web.api._common import enforce_rate_limit
 from exoguard.web.api.schemas import DatasetsOut, JobQueuedOut, UploadOut, ValidationReportOut
 from exoguard.web.deps import CurrentUser, SessionDep, StateDep
@@ -121,14 +121,10 @@ def preprocess(body: PreprocessIn, user: CurrentUser, session: SessionDep, state
 def list_datasets(
     user: CurrentUser,
     session: SessionDep,
-    kind: str | None = Query(default=None, description=f"one of {', '.join(DATASET_KINDS)}"),
+    kind: DatasetKind | None = None,
     limit: int = Query(default=50, ge=1, le=500),
     offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
     """Own data sets (every data set for researchers and admins), newest first."""
-    if kind is not None and kind not in DATASET_KINDS:
-        from exoguard.errors import ValidationError
-
-        raise ValidationError(f"kind must be one of {', '.join(DATASET_KINDS)}; got {kind!r}")
     rows = datasets.list_datasets(session, user, limit=limit, offset=offset, kind=kind)
     return {"datasets": [datasets.dataset_view(d) for d in rows]}

@@ -6,8 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from exoguard.errors import ValidationError
-from exoguard.store.models import JOB_STATUSES
+from exoguard.store.models import JobStatus
 from exoguard.web.api.schemas import JobsOut, JobView
 from exoguard.web.deps import CurrentUser, SessionDep, StateDep
 from exoguard.web.params import KeyPath, OffsetQuery
@@ -21,13 +20,11 @@ def list_jobs(
     user: CurrentUser,
     session: SessionDep,
     kind: str | None = None,
-    status: str | None = Query(default=None, description=f"one of {', '.join(JOB_STATUSES)}"),
+    status: JobStatus | None = None,
     limit: int = Query(default=50, ge=1, le=500),
     offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
     """Own jobs (all jobs for researchers and admins), newest first."""
-    if status is not None and status not in JOB_STATUSES:
-        raise ValidationError(f"status must be one of {', '.join(JOB_STATUSES)}; got {status!r}")
     rows = job_service.list_jobs(
         session, user, kind=kind, status=status, limit=limit, offset=offset
     )
