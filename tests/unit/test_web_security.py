@@ -11,6 +11,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -46,6 +47,25 @@ def test_client_address_trusts_forwarded_for_only_from_proxies(
     assert resolve_client_address(peer, forwarded, TRUSTED) == expected
 
 
+def _run(coroutine: Any) -> Any:
+    """`asyncio.run` in a thread of its own: the same process may already run an event loop
+    in this thread (Playwright's, when the browser tests ran first in one session)."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
 def test_client_address_without_trusted_proxies_is_the_peer() -> None:
     assert resolve_client_address("10.1.2.3", "1.2.3.4", ()) == "10.1.2.3"
 
@@ -74,7 +94,7 @@ def test_hash_gate_bounds_concurrency_and_refuses_after_waiting() -> None:
         return list(await asyncio.gather(*(work(0.2) for _ in range(8))))
 
     began = time.monotonic()
-    outcome = asyncio.run(main())
+    outcome = _run(main())
     assert peak == 2 and gate.peak == 2 and gate.active == 0
     # 2 slots x 0.2 s each within a 0.3 s wait: the first 4 run, the rest are refused
     assert outcome.count("done") >= 2 and outcome.count("busy") >= 2
@@ -98,9 +118,9 @@ def test_hash_gate_hands_slots_across_event_loops_and_survives_cancellation() ->
     holder = threading.Thread(target=lambda: asyncio.run(hold(0.3)))
     holder.start()
     time.sleep(0.05)
-    asyncio.run(cancelled_waiter())  # queued behind the other loop's holder, then cancelled
+    _run(cancelled_waiter())  # queued behind the other loop's holder, then cancelled
     began = time.monotonic()
-    asyncio.run(hold(0.0))  # waits for the other loop's slot, which is then handed over
+    _run(hold(0.0))  # waits for the other loop's slot, which is then handed over
     holder.join()
     assert time.monotonic() - began < 1.0
     assert gate.active == 0 and gate.peak == 1
