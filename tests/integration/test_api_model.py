@@ -490,3 +490,27 @@ def test_researcher_trains_and_admin_activates(api: Api) -> None:
         active = session.query(ModelVersion).filter_by(status="active").one()
         assert active.id == api.model_version
     assert math.isfinite(job["progress"]) and job["progress"] == 1.0
+
+
+def test_training_request_on_sqlite_does_not_wait_on_its_own_lock(tmp_path: Path) -> None:
+    """On the embedded SQLite database a write request's transaction holds the write lock;
+    the job row is written on another connection. The login check's transaction must be over
+    by then, or the request waits the whole busy timeout on itself and fails (seen in the
+    browser test of training: 500 "database is locked" after 30 s)."""
+    import time
+
+    with api_world(None, tmp_path / "sqlite-train", with_model=False) as api:
+        assert api.database_url.startswith("sqlite")
+        with api.client("researcher") as client:
+            started = time.monotonic()
+            response = client.post(
+                "/api/model/train",
+                json={"model": "gbm", "params": {"config": "small", "n_estimators": 5}},
+            )
+            elapsed = time.monotonic() - started
+            assert response.status_code == 202, response.text
+            assert elapsed < 10.0, f"the request waited {elapsed:.1f} s"
+            assert wait_for_job(client, response.json()["job_id"], timeout_s=300)["status"] in (
+                "succeeded",
+                "failed",
+            )

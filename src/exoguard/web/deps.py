@@ -76,7 +76,12 @@ def get_optional_user(request: Request, session: SessionDep) -> User | None:
     if not token:
         return None
     claims = decode_session_token(token, secret_key=get_state(request).settings.secret_key)
-    return resolve_session(session, claims)
+    user = resolve_session(session, claims)
+    # End the login check's transaction now: on SQLite a write request's transaction holds
+    # the write lock from its first statement, and a route that hands work to another
+    # connection (a job row, a stored upload) would otherwise wait on its own request.
+    session.commit()
+    return user
 
 
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
