@@ -16,6 +16,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,51 @@ KOI_TABLE = CATALOGS / "koi_cumulative_2026-06-22.csv.gz"
 
 
 # ----------------------------------------------------------------------------- servers
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_process(
+    env: dict[str, str], *, port: int, log_path: Path, timeout_s: float = 120.0
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`exoguard serve` on 127.0.0.1:`port` in a process group of its own, once `/healthz`
+    answers: (base URL, process). SIGTERM to the group at exit; the caller reads the code."""
+    import signal
+    import sys
+    import time
+
+    import httpx
+
+    command = [sys.executable, "-c", "from exoguard.cli import main; main()", "serve"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            assert process.poll() is None, log_path.read_text()
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.3)
+        yield base, process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
 def redis_url_for_tests(*, required: bool) -> str | None:
     """Redis db 15, flushed. CI=true: unreachable fails. Otherwise None when unreachable."""
     import redis

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _api_support import free_port, serve_process  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -45,17 +45,11 @@ ROUTES = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_migrates_and_answers(tmp_path: Path) -> None:
     from exoguard.store.migrate import is_up_to_date
 
     url = f"sqlite:///{(tmp_path / 'served.sqlite3').as_posix()}"
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -65,36 +59,8 @@ def test_serve_migrates_and_answers(tmp_path: Path) -> None:
         "EXOGUARD_JOBS": "inprocess",
     }
     env.pop("REDIS_URL", None)
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from exoguard.cli import main; main()",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.3)
+    log_path = tmp_path / "serve.log"
+    with serve_process(env, port=port, log_path=log_path) as (base, process):
         assert is_up_to_date(url)
         schema = httpx.get(f"{base}/openapi.json", timeout=10).json()
         documented = {(m, p) for p, item in schema["paths"].items() for m in item}
@@ -112,9 +78,6 @@ def test_serve_migrates_and_answers(tmp_path: Path) -> None:
             login = client.post("/api/auth/login", json=credentials)
             assert login.status_code == 200
             assert client.get("/api/auth/me").json()["user"]["email"] == account["email"]
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
     # uvicorn shuts down gracefully, then re-raises the signal it got
-    assert process.returncode in (0, -signal.SIGTERM), (tmp_path / "serve.log").read_text()
-    assert "Application shutdown complete" in (tmp_path / "serve.log").read_text()
+    assert process.returncode in (0, -signal.SIGTERM), log_path.read_text()
+    assert "Application shutdown complete" in log_path.read_text()

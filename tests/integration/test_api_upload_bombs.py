@@ -13,9 +13,6 @@ from __future__ import annotations
 import gzip
 import io
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -38,7 +35,14 @@ from exoguard.web.security import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _api_support import KEPLER_FITS, SECRET, fresh_database, koi_slice  # noqa: E402
+from _api_support import (
+    KEPLER_FITS,
+    SECRET,
+    free_port,
+    fresh_database,
+    koi_slice,
+    serve_process,
+)  # noqa: E402
 
 from _bombs import MIB, csv_bomb, fits_gz_bomb, gzip_bomb, json_bomb  # noqa: E402
 from exoguard.web.services.accounts import start_session  # noqa: E402
@@ -82,12 +86,6 @@ class Server:
         return sorted(p for p in self.uploads.rglob("*") if p.is_file())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(
     postgres_base_url: str | None, tmp_path_factory: pytest.TempPathFactory
@@ -104,7 +102,7 @@ def server(
         engine.dispose()
         csrf = csrf_token_for(token, secret_key=SECRET)
         headers = {"Cookie": f"{SESSION_COOKIE}={token}; {CSRF_COOKIE}={csrf}", CSRF_HEADER: csrf}
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "DATABASE_URL": url,
@@ -118,41 +116,8 @@ def server(
         }
         for name in ("REDIS_URL", "EXOGUARD_MAX_DECOMPRESSED_MB"):
             env.pop(name, None)
-        log_path = folder / "serve.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    "from exoguard.cli import main; main()",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-access-log",
-                ],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                assert process.poll() is None, log_path.read_text()
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.3)
+        with serve_process(env, port=port, log_path=folder / "serve.log") as (base, process):
             yield Server(base, process.pid, folder / "var" / "uploads", headers)
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

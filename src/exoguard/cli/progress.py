@@ -114,6 +114,11 @@ class _BarProgress:
 
 
 class _Silent:
+    """No progress at all (``--no-progress``); messages still reach the stream."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
     def update(self, n: int = 1) -> None:
         pass
 
@@ -124,7 +129,7 @@ class _Silent:
         pass
 
     def write(self, message: str) -> None:
-        sys.stderr.write(message + "\n")
+        self.stream.write(message + "\n")
 
     def close(self) -> None:
         pass
@@ -156,7 +161,7 @@ def progress(
     out = stream if stream is not None else sys.stderr
     reporter: _LineProgress | _BarProgress | _Silent
     if not enabled:
-        reporter = _Silent()
+        reporter = _Silent(out)
     elif out.isatty():
         reporter = _BarProgress(desc, total, unit, out, leave)
     else:

@@ -89,11 +89,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error_response(422, detail, "RequestValidationError", errors=errors)
 
 
-def _responses_for(path: str, operation: dict[str, Any]) -> dict[int, str]:
+def _error_statuses(operation: dict[str, Any]) -> dict[int, str]:
     statuses = set(COMMON_STATUSES)
-    if "requestBody" in operation and "multipart/form-data" in operation["requestBody"].get(
-        "content", {}
-    ):
+    content = operation.get("requestBody", {}).get("content", {})
+    if "multipart/form-data" in content:
         statuses.update(UPLOAD_STATUSES)
     return {s: ERROR_STATUSES[s] for s in sorted(statuses)}
 
@@ -109,18 +108,13 @@ def build_openapi(app: FastAPI, *, api_prefix: str) -> dict[str, Any]:
     components["ErrorOut"] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
-    ref = {"$ref": "#/components/schemas/ErrorOut"}
+    error_body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
     for path, operations in schema.get("paths", {}).items():
+        if not path.startswith(api_prefix):  # the pages and probes are not in the document
+            continue
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
-            wanted = _responses_for(path, operation) if path.startswith(api_prefix) else {422: ""}
-            for status, description in wanted.items():
-                entry = responses.get(str(status))
-                if entry is None:
-                    if not path.startswith(api_prefix):
-                        continue
-                    entry = responses[str(status)] = {"description": description}
-                entry["content"] = {"application/json": {"schema": ref}}
-                entry["description"] = description or entry.get("description", "")
+            for status, description in _error_statuses(operation).items():
+                responses[str(status)] = {"description": description, "content": error_body}
     app.openapi_schema = schema
     return schema

@@ -67,13 +67,10 @@ def _store(state: AppState, incoming: datasets.IncomingFile, owner_id: int) -> D
     response_model=UploadOut,
     response_model_exclude_unset=True,
 )
-async def upload(
-    request: Request, user: CurrentUser, session: SessionDep, state: StateDep
-) -> dict[str, Any]:
+async def upload(request: Request, user: CurrentUser, state: StateDep) -> dict[str, Any]:
     """Upload one file (multipart field `file`); it is validated before anything is kept."""
     settings = state.settings
     enforce_rate_limit(request, user, action="upload", limit=settings.rate_limit_per_minute)
-    session.commit()  # end the read transaction of the login check before the long transfer
     incoming = await datasets.receive_multipart_file(
         request.stream(),
         content_type=request.headers.get("content-type"),
