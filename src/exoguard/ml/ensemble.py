@@ -35,6 +35,9 @@ from exoguard.jsonsafe import jsonable
 logger = logging.getLogger(__name__)
 
 KIND = "ensemble"
+#: Share of the components' probability difference that counts as uncertainty: two models
+#: 0.3 apart give 0.15 (the default vetting threshold).
+DISAGREEMENT_WEIGHT = 0.5
 _EPS = 1e-6
 Log = Callable[[str], None]
 
@@ -72,7 +75,8 @@ class DecisionEnsemble:
         """Probability and uncertainty, shapes (n,).
 
         The uncertainty is the average of the components' uncertainties weighted by the
-        magnitude of their logit weights for the row's kind (light curve or catalog).
+        magnitude of their logit weights for the row's kind (light curve or catalog), with
+        their disagreement, ``DISAGREEMENT_WEIGHT · |p_mb − p_gbm|``, added in quadrature.
         """
         x = _design(p_mb, p_gbm, has_lc)
         z = x @ np.asarray(self.coef) + self.intercept
@@ -83,7 +87,9 @@ class DecisionEnsemble:
         um = np.zeros(len(p)) if unc_mb is None else np.asarray(unc_mb, float)
         ug = np.zeros(len(p)) if unc_gbm is None else np.asarray(unc_gbm, float)
         unc = (a * um + b * ug) / np.maximum(a + b, 1e-12)
-        return p, unc
+        # two models that disagree are not a confident verdict, whatever their weights
+        disagreement = DISAGREEMENT_WEIGHT * np.abs(np.asarray(p_mb, float) - np.asarray(p_gbm, float))
+        return p, np.sqrt(unc**2 + disagreement**2)
 
     def to_dict(self) -> dict[str, Any]:
         return {

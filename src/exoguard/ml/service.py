@@ -29,6 +29,8 @@ import pandas as pd
 from exoguard.errors import ModelNotReadyError
 from exoguard.ml.explain import BASE_VALUE, shap_contributions
 from exoguard.ml.features import build_features
+from exoguard.ml.missing import PATTERNS
+from exoguard.ml.patterns import OOD_UNCERTAINTY
 from exoguard.ml.registry import ModelRegistry, VersionRecord
 from exoguard.ml.train import LoadedModel, load_version
 
@@ -181,9 +183,33 @@ def _empty(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _gbm_scores(frame: pd.DataFrame, model: LoadedModel) -> tuple[np.ndarray, np.ndarray]:
-    prob, unc = model.ensemble.predict(feature_matrix(frame, model))
-    return np.asarray(prob, float), np.asarray(unc, float)
+def _host_counts(frame: pd.DataFrame) -> np.ndarray | None:
+    if "n_candidates_on_host" in frame.columns:
+        given = pd.to_numeric(frame["n_candidates_on_host"], errors="coerce")
+        if given.notna().all():
+            return np.asarray(given.to_numpy(dtype=float))
+    return None
+
+
+def _gbm_scores(
+    frame: pd.DataFrame, model: LoadedModel
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    """(probability, uncertainty, basis) of every row; the basis names the pattern model
+    that scored the row, the fields it used and any input outside its training range."""
+    if model.patterns is None:  # a version trained before missingness patterns
+        prob, unc = model.ensemble.predict(feature_matrix(frame, model))
+        basis = [{"pattern": "complete", "out_of_range": []} for _ in range(len(frame))]
+        return np.asarray(prob, float), np.asarray(unc, float), basis
+    scores = model.patterns.predict(frame, n_candidates_on_host=_host_counts(frame))
+    basis = [
+        {
+            "pattern": str(pattern),
+            "inputs": list(PATTERNS.get(str(pattern), ())),
+            "out_of_range": ood,
+        }
+        for pattern, ood in zip(scores.pattern, scores.out_of_range, strict=True)
+    ]
+    return scores.probability, scores.uncertainty, basis
 
 
 def _multibranch_scores(
@@ -262,9 +288,10 @@ def predict_frame(
     record = version_record(version, registry=registry)
     if len(frame) == 0:
         return _empty(frame)
+    basis: list[dict[str, Any]] = [{} for _ in range(len(frame))]
     if record.kind == "gbm":
         model = get_model(record.id, registry=registry)
-        prob, unc = _gbm_scores(frame, model)
+        prob, unc, basis = _gbm_scores(frame, model)
         threshold = model.ensemble.threshold
     elif record.kind == "multibranch":
         if lightcurve is not None:
@@ -278,12 +305,23 @@ def predict_frame(
         else:
             p_mb, u_mb, _ = _multibranch_scores(frame, ens.mb_version, registry)
             has_lc = np.zeros(len(frame), bool)
-        p_gbm, u_gbm = _gbm_scores(frame, get_model(ens.gbm_version, registry=registry))
+        p_gbm, u_gbm, basis = _gbm_scores(frame, get_model(ens.gbm_version, registry=registry))
         prob, unc = ens.combine(p_mb, p_gbm, has_lc, unc_mb=u_mb, unc_gbm=u_gbm)
+        # inputs off the catalog model's map stay flagged whatever the weights
+        off = np.array([bool(b.get("out_of_range")) for b in basis])
+        unc = np.where(off, np.sqrt(unc**2 + OOD_UNCERTAINTY**2), unc)
+        for b, lc in zip(basis, has_lc, strict=True):
+            b["light_curve"] = bool(lc)
         threshold = ens.threshold
     label = np.where(prob >= threshold, "planet", "false_positive")
     return pd.DataFrame(
-        {"probability": prob, "uncertainty": unc, "label": label, "model_version": record.id},
+        {
+            "probability": prob,
+            "uncertainty": unc,
+            "label": label,
+            "model_version": record.id,
+            "basis": basis,
+        },
         index=frame.index,
     )
 
@@ -306,8 +344,20 @@ def _explained(
         values = pd.DataFrame(arr.scalar, columns=names, index=frame.index)
         return out, values
     model = get_model(record.id, registry=registry)
-    X = feature_matrix(frame, model)
-    return shap_contributions(model.ensemble, X), X
+    if model.patterns is None:
+        X = feature_matrix(frame, model)
+        return shap_contributions(model.ensemble, X), X
+    # each row explained by the pattern model that scored it; a feature that model does not
+    # use (an absent field) is NaN in both frames: it contributes nothing
+    names = list(model.ensemble.features)
+    contrib = pd.DataFrame(np.nan, index=frame.index, columns=[*names, BASE_VALUE])
+    values = pd.DataFrame(np.nan, index=frame.index, columns=names)
+    for name, pos, X in model.patterns.matrices(frame, n_candidates_on_host=_host_counts(frame)):
+        part = shap_contributions(model.patterns.models[name].ensemble, X)
+        idx = frame.index[pos]
+        contrib.loc[idx, part.columns] = part.to_numpy()
+        values.loc[idx, X.columns] = X.to_numpy()
+    return contrib, values
 
 
 def explain_frame(
@@ -341,7 +391,7 @@ def explain_records(
     contrib, X = _explained(frame, version, registry or default_registry())
     out = []
     for idx in frame.index:
-        row = contrib.loc[idx].drop(labels=[BASE_VALUE])
+        row = contrib.loc[idx].drop(labels=[BASE_VALUE]).dropna()
         order = row.abs().sort_values(ascending=False).index[:top]
         out.append(
             {

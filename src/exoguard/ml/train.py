@@ -27,6 +27,7 @@ from exoguard.ml.evaluate import binary_metrics
 from exoguard.ml.explain import global_importance
 from exoguard.ml.features import assert_allowed_features
 from exoguard.ml.gbm import GBMEnsemble, Progress, data_hash, fit_ensemble
+from exoguard.ml.patterns import PatternSet, Rows, fit_pattern_set
 from exoguard.ml.registry import ModelRegistry, VersionRecord
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class LoadedModel:
     config: GBMConfig
     ensemble: GBMEnsemble
     importance: list[dict[str, Any]]
+    #: One model per missingness pattern (None: a version trained before patterns).
+    patterns: PatternSet | None = None
 
     @property
     def version(self) -> str:
@@ -56,8 +59,13 @@ def train_gbm(
     registry: ModelRegistry | None = None,
     progress: Progress | None = None,
     activate_if_none: bool = True,
+    tces: Rows | None = None,
 ) -> VersionRecord:
     """Train, save and register a gbm version; returns its record.
+
+    Besides the catalog model, one model per missingness pattern is trained
+    (:mod:`exoguard.ml.patterns`); ``tces`` (labelled TCE rows, e.g. Kepler DR24) join the
+    training of the patterns in :data:`exoguard.ml.patterns.TCE_PATTERNS`.
 
     The metrics stored with the version are the *out-of-fold* figures of the calibration step
     (grouped by star), overall and per mission; the acceptance figures come from
@@ -68,10 +76,21 @@ def train_gbm(
     registry = registry or ModelRegistry.from_settings()
     data = labelled_data(tables, features=config.feature_names, missions=config.train_missions)
     fit = fit_ensemble(data.X, data.y, data.groups, config=config, progress=progress)
+    patterns = fit_pattern_set(
+        data.frame,
+        data.y,
+        data.groups,
+        config=config,
+        complete=fit.model,
+        complete_X=data.X,
+        n_candidates_on_host=_multiplicity(data),
+        extra=tces if tces is not None else default_tces(tables),
+    )
     version_id = registry.next_version_id("gbm")
     directory = registry.artifact_dir(version_id)
     try:
         fit.model.save(directory)
+        patterns.save(directory)
         rng = np.random.default_rng(config.seed)
         sample = np.sort(
             rng.choice(len(data), size=min(IMPORTANCE_SAMPLE, len(data)), replace=False)
@@ -82,6 +101,7 @@ def train_gbm(
         digest = data_hash(data.X, data.y)
         (directory / "data_hash.txt").write_text(digest + "\n")
         metrics = _training_metrics(data, fit.oof_probability, config, tables)
+        metrics["patterns"] = {name: m.metrics for name, m in patterns.models.items()}
         metrics["train_seconds"] = round(time.perf_counter() - t0, 2)
         (directory / "metrics.json").write_text(json.dumps(metrics, indent=2))
         record = registry.register(
@@ -107,6 +127,32 @@ def train_gbm(
     )
     logger.info("trained %s in %.1f s", version_id, metrics["train_seconds"])
     return record
+
+
+def _multiplicity(data: Any) -> np.ndarray:
+    """Signals per star, counted over the whole catalog (before unlabelled rows were dropped)."""
+    if "n_candidates_on_host" in data.X.columns:
+        return np.asarray(data.X["n_candidates_on_host"].to_numpy(dtype=float))
+    from exoguard.ml.features import candidates_per_host
+
+    return candidates_per_host(data.frame)
+
+
+def default_tces(tables: Sequence[CatalogTable]) -> Rows | None:
+    """The bundled labelled DR24 TCEs (stars joined from the Kepler table of ``tables``), or
+    None when the file is not in the data folder or ``tables`` hold no Kepler rows."""
+    from exoguard.catalogs.tce import DR24_FILE, read_dr24_tces
+    from exoguard.config import get_settings
+    from exoguard.ml.features import candidates_per_host
+
+    path = get_settings().catalogs_dir / DR24_FILE
+    kepler = [t.frame for t in tables if (t.frame["mission"] == "kepler").any()]
+    if not path.is_file() or not kepler:
+        return None
+    tce = read_dr24_tces(path, stars_from=kepler[0])
+    y = (tce["label"] == "planet").to_numpy(dtype=int)
+    groups = ("kepler:" + tce["host_id"].astype(str)).to_numpy()
+    return Rows(tce, y, groups, candidates_per_host(tce))
 
 
 def _training_metrics(
@@ -153,6 +199,7 @@ def load_version(
         config = GBMConfig.model_validate_json((directory / "config.json").read_text())
         imp_path = directory / "importance.json"
         importance = json.loads(imp_path.read_text()) if imp_path.exists() else []
+        patterns = PatternSet.load(directory, ensemble)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelNotReadyError(
             f"cannot load model {record.id!r} from {directory}: {exc}"
@@ -164,4 +211,6 @@ def load_version(
             f"model {record.id!r} uses features this version cannot build ({exc}); "
             "train a new version with `exoguard train --model gbm`"
         ) from exc
-    return LoadedModel(record=record, config=config, ensemble=ensemble, importance=importance)
+    return LoadedModel(
+        record=record, config=config, ensemble=ensemble, importance=importance, patterns=patterns
+    )

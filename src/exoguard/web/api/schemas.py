@@ -132,6 +132,13 @@ class VerdictView(_Open):
     uncertainty: float = Field(ge=0.0)
     label: str
     model_version: str
+    basis: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "what the verdict rests on: the missingness pattern whose model scored it, the "
+            "fields that model uses, inputs outside its training range"
+        ),
+    )
 
 
 class PredictOut(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 import json
 import logging
 from collections.abc import Mapping
@@ -154,7 +156,7 @@ def explain(
             "contribution": float(row[name]),
         }
         for name in contributions.columns
-        if name != "base_value"
+        if name != "base_value" and pd.notna(row[name])  # absent fields contribute nothing
     ]
     items.sort(key=lambda item: abs(item["contribution"]), reverse=True)
     explanation = {
@@ -165,6 +167,6 @@ def explain(
         "n_features": len(items),
         "units": "log-odds (positive: towards planet)",
     }
-    if latest is not None:
-        latest.explanation = dict(explanation)
-    return {"candidate_id": candidate_id, **explanation}
+    if latest is not None:  # keep what the verdict rests on, stored with the prediction
+        latest.explanation = {**cached, **explanation}
+    return {"candidate_id": candidate_id, **cached, **explanation}

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from exoguard.catalogs.schema import HARMONISED_COLUMNS, LABELS, MISSIONS, PHYSICAL_COLUMNS
 from exoguard.config import Settings
+from exoguard.jsonsafe import jsonable
 from exoguard.errors import ConflictError, ModelNotReadyError, ValidationError
 from exoguard.store.models import Candidate, Dataset, Prediction
 from exoguard.store.repositories import (
@@ -52,6 +53,9 @@ class Verdict:
     label: str
     model_version: str
     prediction_id: int | None = None
+    #: What the verdict rests on: the pattern model that scored it, the fields that model
+    #: uses, inputs outside its training range (None for models without patterns).
+    basis: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -221,6 +225,8 @@ def store_predictions(
         if label not in LABELS:  # pragma: no cover - guards the contract with exoguard.ml
             raise ModelNotReadyError(f"model {version} returned the unknown label {label!r}")
     now = utcnow()
+    # what the verdict rests on (pattern model, its inputs, inputs off its training range)
+    bases = list(scores["basis"]) if "basis" in scores.columns else [None] * len(labels)
     rows: list[dict[str, Any]] = [
         {
             "candidate_id": int(cid),
@@ -229,9 +235,12 @@ def store_predictions(
             "uncertainty": _uncertainty(float(u)),
             "label": lab,
             "canary": False,
+            "explanation": {"basis": jsonable(basis)} if basis else None,
             "created_at": now,
         }
-        for cid, p, u, lab in zip(candidate_ids, probability, uncertainty, labels, strict=True)
+        for cid, p, u, lab, basis in zip(
+            candidate_ids, probability, uncertainty, labels, bases, strict=True
+        )
     ]
     stmt = insert(Prediction).returning(Prediction.id, sort_by_parameter_order=True)
     ids = list(session.scalars(stmt, rows))
@@ -243,6 +252,7 @@ def store_predictions(
             label=row["label"],
             model_version=version,
             prediction_id=int(pid),
+            basis=(row["explanation"] or {}).get("basis"),
         )
         for row, pid in zip(rows, ids, strict=True)
     ]
@@ -361,6 +371,7 @@ def _score_and_store_manual(
                 uncertainty=_uncertainty(float(row["uncertainty"])),
                 label=str(row["label"]),
                 model_version=version,
+                basis=jsonable(row["basis"]) if "basis" in scores.columns else None,
             )
         )
     return out
