@@ -46,6 +46,7 @@ from exoguard.store.models import (
     Vote,
 )
 from exoguard.store.types import utcnow
+from exoguard.store.uploads import stored_files
 
 log = logging.getLogger(__name__)
 
@@ -306,10 +307,11 @@ def candidate_lightcurve_files(
     if candidate.dataset_id is not None:
         dataset = session.get(Dataset, candidate.dataset_id)
         if dataset is not None and dataset.kind == "lightcurve":
-            path = _inside(settings.uploads_path, dataset.storage_path)
-            if path is None:
+            stored = stored_files(settings.uploads_path, dataset.storage_path)
+            if not stored:
                 return [], f"the file of dataset {dataset.id} is missing"
-            return [path], f"uploaded file {dataset.filename}"
+            what = "uploaded file" if len(stored) == 1 else f"{len(stored)} uploaded files,"
+            return stored, f"{what} {dataset.filename}"
     if bundled:
         files = bundled_lightcurve_files(settings.data_dir, candidate.host_id)
         if files:
