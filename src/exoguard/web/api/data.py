@@ -63,9 +63,7 @@ def _store(state: AppState, incoming: list[datasets.IncomingFile], owner_id: int
     session = state.sessions()
     try:
         if len(incoming) == 1:
-            return datasets.create_dataset(
-                session, state.settings, incoming[0], owner_id=owner_id
-            )
+            return datasets.create_dataset(session, state.settings, incoming[0], owner_id=owner_id)
         return create_lightcurve_set(session, state.settings, incoming, owner_id=owner_id)
     finally:
         session.close()

@@ -372,9 +372,7 @@ def _score_and_store_manual(
     for position, is_kept in enumerate(kept):
         match, stellar = context.matches[position], context.stellar[position]
         if is_kept:
-            out.append(
-                replace(next(stored_iter), catalog_match=match, stellar_parameters=stellar)
-            )
+            out.append(replace(next(stored_iter), catalog_match=match, stellar_parameters=stellar))
             continue
         row = scores.iloc[position]
         out.append(
