@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -201,3 +202,35 @@ def test_typed_in_entry_without_identifiers_says_why(api: Api) -> None:
     match = response.json()["predictions"][0]["catalog_match"]
     assert match["matched"] is False
     assert match["summary"].startswith("No catalog match: no star identifier")
+
+
+@pytest.mark.requires_tools("pdftotext")
+def test_one_quarter_pdf_report_names_the_match(api: Api, tmp_path: Path) -> None:
+    # The quarter of the bug report: one file, the 9.49 d signal, and its PDF report.
+    quarter = QUARTERS[0]
+    with api.client("explorer") as client:
+        response = client.post(
+            "/api/data/upload",
+            files={"file": (quarter.name, quarter.read_bytes(), "application/octet-stream")},
+        )
+        assert response.status_code == 201, response.text
+        started = client.post(
+            "/api/data/preprocess",
+            json={
+                "dataset_id": response.json()["dataset_id"],
+                "options": {"max_planets": 1, "max_period_days": 20.0},
+            },
+        )
+        job = wait_for_job(client, started.json()["job_id"], timeout_s=400)
+        assert job["status"] == "succeeded", job
+        (prediction,) = job["result"]["predictions"]
+        assert prediction["catalog_match"]["object_id"] == "K00752.01"
+        pdf = client.post("/api/export/pdf", json={"candidate_ids": [prediction["candidate_id"]]})
+    assert pdf.status_code == 200, pdf.text
+    path = tmp_path / "report.pdf"
+    path.write_bytes(pdf.content)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    assert "Catalog match: K00752.01, Kepler-227 b, archive disposition CONFIRMED" in text
+    assert "stellar parameters from KIC 10797460 (KOI table)" in " ".join(text.split())
