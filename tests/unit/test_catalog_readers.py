@@ -81,7 +81,6 @@ def test_planet_names_come_with_the_rows(defaults: list[CatalogTable]) -> None:
     assert "name" not in HARMONISED_COLUMNS  # a display name, never a model column
 
 
-
 def test_koi_mapping_units_and_epoch(defaults: list[CatalogTable]) -> None:
     koi = defaults[0].frame.set_index("object_id")
     row = koi.loc["K00752.01"]  # Kepler-227 b
