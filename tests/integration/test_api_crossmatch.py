@@ -234,3 +234,63 @@ def test_one_quarter_pdf_report_names_the_match(api: Api, tmp_path: Path) -> Non
     ).stdout
     assert "Catalog match: K00752.01, Kepler-227 b, archive disposition CONFIRMED" in text
     assert "stellar parameters from KIC 10797460 (KOI table)" in " ".join(text.split())
+
+
+def test_table_rows_are_matched_and_get_the_star(api: Api) -> None:
+    # A harmonised table: one row on Kepler-227 with its c planet's ephemeris at P x 2 and no
+    # star; one with the user's own star temperature; one on a star the catalogs lack.
+    t0_c = 2454833.0 + 162.51384  # K00752.02 (koi_time0bk + 2454833)
+    table = (
+        "object_id,host_id,mission,period_days,t0_bjd,duration_hours,depth_ppm,star_teff_k\n"
+        f"mine-1,kplr010797460,kepler,{2 * 54.4183827:.7f},{t0_c + 4 * 54.4183827:.5f},4.5,870,\n"
+        f"mine-2,10797460,kepler,9.48804,{2454833.0 + 170.53875:.5f},2.95,616,5000\n"
+        "mine-3,KIC 1,kepler,3.1,2455000.1,2.0,400,\n"
+    ).encode()
+    with api.client("explorer") as client:
+        response = client.post("/api/data/upload", files={"file": ("mine.csv", table, "text/csv")})
+        assert response.status_code == 201, response.text
+        started = client.post(
+            "/api/data/preprocess", json={"dataset_id": response.json()["dataset_id"]}
+        )
+        job = wait_for_job(client, started.json()["job_id"], timeout_s=120)
+    assert job["status"] == "succeeded", job
+    with session_scope(api.factory) as session:
+        rows = {
+            c.object_id: c
+            for c in session.query(Candidate).filter(
+                Candidate.id.in_(job["result"]["candidate_ids"])
+            )
+        }
+        alias, given, unknown = rows["mine-1"], rows["mine-2"], rows["mine-3"]
+        assert alias.catalog_match is not None and given.catalog_match is not None
+        assert alias.catalog_match["object_id"] == "K00752.02"
+        assert alias.catalog_match["method"] == "alias P×2 (host + period + epoch)"
+        assert alias.catalog_match["period_ratio"] == pytest.approx(2.0, abs=1e-6)
+        assert given.catalog_match["object_id"] == "K00752.01"
+        assert given.catalog_match["method"] == "host + period + epoch"
+        # stellar parameters: missing ones from the KOI table, given ones kept
+        assert alias.star_teff_k == 5455.0 and alias.star_logg_cgs == pytest.approx(4.467)
+        assert alias.star_radius_rsun == pytest.approx(0.927)
+        assert alias.star_mag == pytest.approx(15.347)
+        assert alias.features is not None
+        assert alias.features["stellar_parameters"]["from_catalog"] == [
+            "star_teff_k",
+            "star_logg_cgs",
+            "star_radius_rsun",
+            "star_mag",
+        ]
+        assert alias.features["stellar_parameters"]["summary"].startswith(
+            "stellar parameters from KIC 10797460 (KOI table)"
+        )
+        assert given.star_teff_k == 5000.0
+        assert given.features is not None
+        assert given.features["stellar_parameters"]["given"] == ["star_teff_k"]
+        assert unknown.catalog_match == {
+            **unknown.catalog_match,
+            "matched": False,
+            "reason": "no catalog object on KIC 1",
+        }
+        assert unknown.star_teff_k is None and unknown.features is None
+        # the archive disposition is shown, never written onto the user's rows
+        assert {r.label for r in rows.values()} == {"candidate"}
+        assert {r.disposition for r in rows.values()} == {None}
