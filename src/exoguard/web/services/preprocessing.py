@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 ProgressFn = Callable[[float, str | None], None]
 #: Search options a preprocess request may set.
 SEARCH_OPTIONS = ("min_period_days", "max_period_days", "max_planets")
-_STAR_COLUMNS = ("star_teff_k", "star_logg_cgs", "star_radius_rsun", "star_mag")
 _STAR_ARGS = {
     "star_teff_k": "teff_k",
     "star_logg_cgs": "logg_cgs",
@@ -100,19 +99,9 @@ def catalog_frame(path: Any, *, display_name: str) -> pd.DataFrame:
     return read_catalog_bytes(data, name=display_name).frame
 
 
-def star_for_host(
-    session: Session, host_id: str, *, mission: str | None = None
-) -> dict[str, float]:
-    """Stellar parameters of a star from its ingested catalog objects (KIC/TIC/EPIC hosts in
-    any spelling), if any.
-
-    Returns keyword arguments of `exoguard.core.search.star.StarParams` (only known values).
-    """
-    found = _catalog_star(session, host_id, mission=mission)
-    return {} if found is None else {_STAR_ARGS[c]: v for c, v in found.values.items()}
-
-
 def _catalog_star(session: Session, host_id: str, *, mission: str | None) -> StarFromCatalog | None:
+    """The star `host_id` names (any spelling) in the ingested catalogs, if any: only rows
+    loaded by `exoguard ingest`, never another user's upload or typed-in values."""
     lookup = CatalogLookup(session)
     lookup.load([MatchQuery(host_ids=(host_id,), mission=mission)])
     return lookup.star([host_id], mission=mission)
@@ -327,7 +316,7 @@ def _cross_match(
     records = frame.to_dict(orient="records")
     if kind == "catalog":
         queries = [
-            query_for_row(r, object_ids=[str(r.get("object_id") or ""), str(r.get("name") or "")])
+            query_for_row(r, object_ids=[t for k in ("object_id", "name") if (t := _text(r, k))])
             for r in records
         ]
     else:
@@ -341,6 +330,11 @@ def _cross_match(
         features = with_features(None, context.stellar)
     filled = filled.assign(catalog_match=[m.to_dict() for m in context.matches])
     return filled, list(features) if features is not None else [None] * len(filled)
+
+
+def _text(record: Mapping[str, Any], key: str) -> str | None:
+    value = record.get(key)
+    return None if value is None or pd.isna(value) else str(value)
 
 
 def _with_match(verdict: predictions.Verdict, matches: Mapping[int, Any]) -> dict[str, Any]:
