@@ -114,6 +114,11 @@ def test_three_quarters_one_dataset_matched_to_kepler_227_b(api: Api) -> None:
         assert exported.status_code == 200, exported.text
         page = client.get(f"/candidates/{candidate_id}")
         assert "Catalog match: K00752.01, Kepler-227 b" in page.text
+        again = client.post("/api/model/predict", json={"dataset_id": dataset_id})
+        assert again.status_code == 200, again.text
+        (rescored,) = again.json()["predictions"]
+        assert rescored["catalog_match"] == match
+        assert rescored["stellar_parameters"]["host_id"] == "KIC 10797460"
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert len(rows) == 1
     assert rows[0]["catalog_object_id"] == "K00752.01"

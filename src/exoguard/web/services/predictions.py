@@ -590,9 +590,33 @@ def predict_dataset(session: Session, dataset: Dataset, *, settings: Settings) -
     frame = frame_for_ids(session, ids)
     version = active_version_id(session)
     if ModelVersionRepository(session).get_canary() is not None:
-        return _predict_with_canary(session, frame, ids, settings=settings)
-    scores = score_frame(frame, version=version, settings=settings)
-    return store_predictions(session, ids, scores, version=version, settings=settings, enqueue=True)
+        verdicts = _predict_with_canary(session, frame, ids, settings=settings)
+    else:
+        scores = score_frame(frame, version=version, settings=settings)
+        verdicts = store_predictions(
+            session, ids, scores, version=version, settings=settings, enqueue=True
+        )
+    return with_stored_matches(session, verdicts)
+
+
+def with_stored_matches(session: Session, verdicts: Sequence[Verdict]) -> list[Verdict]:
+    """The verdicts with their candidates' stored catalog match and stellar-parameter source."""
+    ids = [v.candidate_id for v in verdicts if v.candidate_id is not None]
+    stored: dict[int, tuple[Any, Any]] = {}
+    for start in range(0, len(ids), 500):
+        stmt = select(Candidate.id, Candidate.catalog_match, Candidate.features).where(
+            Candidate.id.in_(ids[start : start + 500])
+        )
+        for cid, match, features in session.execute(stmt):
+            stored[int(cid)] = (match, (features or {}).get("stellar_parameters"))
+    return [
+        replace(
+            v, catalog_match=stored[v.candidate_id][0], stellar_parameters=stored[v.candidate_id][1]
+        )
+        if v.candidate_id in stored
+        else v
+        for v in verdicts
+    ]
 
 
 def _predict_with_canary(
