@@ -100,6 +100,40 @@ def test_explorer_uploads_fits_sees_verdict_and_downloads_pdf(
     ui.screenshot(page, "candidate")
 
 
+#: Three quarters of Kepler-227 (KIC 10797460), 1.4 MB together.
+KEPLER_227_QUARTERS = (
+    "kepler/kplr010797460-2009259160929_llc.fits",
+    "kepler/kplr010797460-2009350155506_llc.fits",
+    "kepler/kplr010797460-2010078095331_llc.fits",
+)
+
+
+def test_explorer_uploads_three_quarters_and_sees_the_catalog_match(
+    page: Any, e2e_server: Any, ui: Any
+) -> None:
+    ui.login(page, ui.EXPLORER)
+    page.goto("/explore")
+    upload = page.get_by_label("Light-curve file")
+    # Files of two stars: refused by the server, naming both.
+    upload.set_input_files(
+        [str(e2e_server.data_dir / "lightcurves" / p) for p in (KEPLER_227_QUARTERS[0], TOI_114)]
+    )
+    page.get_by_role("button", name="Upload and classify").click()
+    expect(page.locator("#upload-error")).to_contain_text("different stars", timeout=60_000)
+    expect(page.locator("#upload-error")).to_contain_text("TIC 25155310")
+
+    upload.set_input_files(
+        [str(e2e_server.data_dir / "lightcurves" / p) for p in KEPLER_227_QUARTERS]
+    )
+    page.get_by_role("button", name="Upload and classify").click()
+    page.locator("#verdicts .verdict .words").first.wait_for(timeout=180_000)
+    match = page.locator("#verdicts .catalog-match", has_text="K00752.01")
+    expect(match.first).to_contain_text(
+        "Catalog match: K00752.01, Kepler-227 b, archive disposition CONFIRMED"
+    )
+    ui.screenshot(page, "explore-multi-file-catalog-match")
+
+
 def test_manual_entry_gives_a_verdict(page: Any, ui: Any) -> None:
     ui.login(page, ui.EXPLORER)
     page.goto("/explore")

@@ -86,7 +86,17 @@ def test_predict_typed_candidate_is_scored_and_stored_when_saved(api: Api) -> No
     assert response.status_code == 200, response.text
     body = response.json()
     (verdict,) = body["predictions"]
-    assert set(verdict) == {"candidate_id", "probability", "uncertainty", "label", "model_version"}
+    assert set(verdict) == {
+        "candidate_id",
+        "probability",
+        "uncertainty",
+        "label",
+        "model_version",
+        "catalog_match",
+    }
+    # this database holds no catalog rows: an explicit no-match, and no stellar values added
+    assert verdict["catalog_match"]["matched"] is False
+    assert verdict["catalog_match"]["reason"] == "no catalog object on KIC 11904151"
     assert body["model_version"] == api.model_version
     expected = _direct_scores(api, [KEPLER_10C]).iloc[0]
     assert verdict["probability"] == pytest.approx(expected["probability"], abs=1e-12)

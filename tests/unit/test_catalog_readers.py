@@ -67,6 +67,20 @@ def test_default_catalogs_label_counts_match_the_archive(defaults: list[CatalogT
     assert koi.archive_stamp is not None and "2026" in koi.archive_stamp
 
 
+def test_planet_names_come_with_the_rows(defaults: list[CatalogTable]) -> None:
+    koi, toi, k2 = defaults
+    names = koi.frame.set_index("object_id")["name"]
+    assert names["K00752.01"] == "Kepler-227 b" and names["K00752.02"] == "Kepler-227 c"
+    # a KOI without a Kepler name (a false positive) has none, never the text "nan"
+    unnamed = koi.frame.loc[koi.frame["label"] == "false_positive", "name"]
+    assert unnamed.isna().mean() > 0.99 and not (unnamed == "nan").any()
+    # 2,747 Kepler names in this snapshot: 2,745 on CONFIRMED rows, 2 on FALSE POSITIVE rows
+    assert int(koi.frame["name"].notna().sum()) == 2747
+    assert toi.frame["name"].isna().all()  # TOIs carry no planet name
+    assert (k2.frame["name"] == k2.frame["object_id"]).all()  # pl_name is both
+    assert "name" not in HARMONISED_COLUMNS  # a display name, never a model column
+
+
 def test_koi_mapping_units_and_epoch(defaults: list[CatalogTable]) -> None:
     koi = defaults[0].frame.set_index("object_id")
     row = koi.loc["K00752.01"]  # Kepler-227 b

@@ -78,6 +78,7 @@ class _KindSpec:
     make_object_id: Callable[[pd.DataFrame], pd.Series]
     make_host_id: Callable[[pd.DataFrame], pd.Series]
     blank_disposition_ok: bool = False
+    name_column: str | None = None  # the archive's planet name (kept in ``name``)
 
 
 def _toi_object_id(raw: pd.DataFrame) -> pd.Series:
@@ -112,6 +113,7 @@ _SPECS: dict[str, _KindSpec] = {
         },
         make_object_id=lambda raw: raw["kepoi_name"].astype(str).str.strip(),
         make_host_id=lambda raw: "KIC " + raw["kepid"].astype(str).str.strip(),
+        name_column="kepler_name",
     ),
     "toi": _KindSpec(
         kind="toi",
@@ -174,6 +176,7 @@ _SPECS: dict[str, _KindSpec] = {
         },
         make_object_id=lambda raw: raw["pl_name"].astype(str).str.strip(),
         make_host_id=lambda raw: raw["hostname"].astype(str).str.strip(),
+        name_column="pl_name",
     ),
 }
 
@@ -192,7 +195,9 @@ class CatalogTable:
     source : str
         The file name (it carries the archive download date, e.g. ``toi_2026-06-22.csv.gz``).
     frame : pandas.DataFrame
-        One row per object, every column of ``schema.HARMONISED_COLUMNS``.
+        One row per object, every column of ``schema.HARMONISED_COLUMNS``, then ``name``:
+        the archive's planet name (KOI ``kepler_name``, K2 ``pl_name``; None for TOIs and
+        where the archive gives none). A display name only, never a feature.
     report : ValidationReport
     archive_stamp : str or None
         The archive's own time stamp line from the file header, when present.
@@ -466,7 +471,16 @@ def _harmonise_archive(
             "missing_optional_column",
             f"optional column(s) absent, their values are NaN: {', '.join(missing_optional)}",
         )
-    return out[list(HARMONISED_COLUMNS)]
+    out["name"] = _names(frame, spec.name_column)
+    return out[[*HARMONISED_COLUMNS, "name"]]
+
+
+def _names(frame: pd.DataFrame, column: str | None) -> pd.Series:
+    """The planet-name column stripped, None where blank or absent."""
+    if column is None or column not in frame.columns:
+        return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    text = frame[column].astype(str).str.strip()
+    return text.where(~text.isin(_NULL_STRINGS), None).astype(object)
 
 
 def _harmonise_own(
@@ -538,7 +552,8 @@ def _harmonise_own(
             "missing_optional_column",
             f"optional column(s) absent, their values are NaN: {', '.join(missing_optional)}",
         )
-    return out[list(HARMONISED_COLUMNS)]
+    out["name"] = _names(frame, "name")
+    return out[[*HARMONISED_COLUMNS, "name"]]
 
 
 def _report_duplicates(out: pd.DataFrame, rows: pd.Series, report: ValidationReport) -> None:

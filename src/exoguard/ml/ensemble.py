@@ -88,7 +88,9 @@ class DecisionEnsemble:
         ug = np.zeros(len(p)) if unc_gbm is None else np.asarray(unc_gbm, float)
         unc = (a * um + b * ug) / np.maximum(a + b, 1e-12)
         # two models that disagree are not a confident verdict, whatever their weights
-        disagreement = DISAGREEMENT_WEIGHT * np.abs(np.asarray(p_mb, float) - np.asarray(p_gbm, float))
+        disagreement = DISAGREEMENT_WEIGHT * np.abs(
+            np.asarray(p_mb, float) - np.asarray(p_gbm, float)
+        )
         return p, np.sqrt(unc**2 + disagreement**2)
 
     def to_dict(self) -> dict[str, Any]:

@@ -37,13 +37,13 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from exoguard.catalogs import CatalogTable
+from exoguard.catalogs.tce import DR24_FILE, read_dr24_tces
 from exoguard.ml.calibration import expected_calibration_error
 from exoguard.ml.configs import GBMConfig
 from exoguard.ml.dataset import LabelledData, labelled_data
 from exoguard.ml.features import candidates_per_host
 from exoguard.ml.gbm import fit_ensemble, group_folds
 from exoguard.ml.missing import derive_missing, mask_to_pattern
-from exoguard.catalogs.tce import DR24_FILE, read_dr24_tces
 from exoguard.ml.patterns import PatternSet, Rows, fit_pattern_set
 
 logger = logging.getLogger(__name__)
@@ -60,9 +60,7 @@ BASELINE_FIELDS: Final[tuple[str, ...]] = (
     "star_mag",
 )
 #: Reduced patterns whose training takes the DR24 TCEs too (env override for experiments).
-TCE_PATTERNS: tuple[str, ...] = tuple(
-    os.environ.get("EG_TCE_PATTERNS", "manual,period").split(",")
-)
+TCE_PATTERNS: tuple[str, ...] = tuple(os.environ.get("EG_TCE_PATTERNS", "manual,period").split(","))
 #: Patterns of path (b).
 MASKED_PATTERNS: Final[tuple[str, ...]] = ("tce", "table_no_snr", "lightcurve", "manual")
 
@@ -130,9 +128,7 @@ class _Fitted:
     baseline: lgb.Booster
 
 
-def _fit(
-    data: LabelledData, counts: np.ndarray, config: GBMConfig, extra: Rows | None
-) -> _Fitted:
+def _fit(data: LabelledData, counts: np.ndarray, config: GBMConfig, extra: Rows | None) -> _Fitted:
     fit = fit_ensemble(data.X, data.y, data.groups, config=config)
     patterns = fit_pattern_set(
         data.frame,

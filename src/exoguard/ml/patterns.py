@@ -78,7 +78,7 @@ class FeatureRanges:
         """Boolean (n, n_features): the value is finite and outside the training range."""
         M = X[list(self.features)].to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
-            return np.isfinite(M) & ((M < self.lo) | (M > self.hi))
+            return np.isfinite(M) & ((self.lo > M) | (self.hi < M))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -154,9 +154,7 @@ def fit_pattern(
         logger.warning("pattern %s: %d usable rows, not trained", pattern, int(keep.sum()))
         return None
     feats = pattern_features(pattern, config.feature_names)
-    X = pattern_matrix(
-        frame[keep], pattern, feats, n_candidates_on_host=n_candidates_on_host[keep]
-    )
+    X = pattern_matrix(frame[keep], pattern, feats, n_candidates_on_host=n_candidates_on_host[keep])
     fit = fit_ensemble(X, y[keep], groups[keep], config=config, progress=progress)
     metrics: dict[str, Any] = {"n_train": int(keep.sum()), "features": list(feats)}
     if np.isfinite(fit.oof_probability).all():
@@ -248,7 +246,9 @@ class PatternSet:
         for name, entry in index.items():
             if name not in PATTERNS:
                 continue
-            ens = complete if name == "complete" else GBMEnsemble.load(directory / PATTERN_DIR / name)
+            ens = (
+                complete if name == "complete" else GBMEnsemble.load(directory / PATTERN_DIR / name)
+            )
             models[name] = PatternModel(
                 name, ens, FeatureRanges.from_dict(entry["ranges"]), entry.get("metrics", {})
             )

@@ -198,7 +198,9 @@ def _gbm_scores(
     that scored the row, the fields it used and any input outside its training range."""
     if model.patterns is None:  # a version trained before missingness patterns
         prob, unc = model.ensemble.predict(feature_matrix(frame, model))
-        basis = [{"pattern": "complete", "out_of_range": []} for _ in range(len(frame))]
+        basis: list[dict[str, Any]] = [
+            {"pattern": "complete", "out_of_range": []} for _ in range(len(frame))
+        ]
         return np.asarray(prob, float), np.asarray(unc, float), basis
     scores = model.patterns.predict(frame, n_candidates_on_host=_host_counts(frame))
     basis = [

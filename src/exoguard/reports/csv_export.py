@@ -49,6 +49,16 @@ EXPORT_COLUMNS: Final[tuple[str, ...]] = (
     "n_votes",
     "consensus_label",
     "consensus_share",
+    # the catalog cross-match (exoguard.catalogs.crossmatch), shown beside the verdict
+    "catalog_match",
+    "catalog_object_id",
+    "catalog_name",
+    "catalog_disposition",
+    "catalog_match_method",
+    "catalog_file",
+    "catalog_period_ratio",
+    "catalog_epoch_offset_durations",
+    "stellar_parameters_from",
 )
 
 #: Columns written as numbers (never neutralised when they hold a number).
@@ -60,6 +70,8 @@ NUMERIC_EXPORT_COLUMNS: Final[frozenset[str]] = frozenset(
         "uncertainty",
         "n_votes",
         "consensus_share",
+        "catalog_period_ratio",
+        "catalog_epoch_offset_durations",
     }
 )
 

@@ -629,7 +629,9 @@ def _header(fig: Figure, report: CandidateReport) -> None:
     parts = [report.mission.upper() if report.mission != "other" else "other mission"]
     if report.host_id:
         parts.append(report.host_id)
-    if report.disposition:
+    if report.catalog_match:
+        parts.append(report.catalog_match)
+    elif report.disposition:
         parts.append(f"archive disposition: {report.disposition}")
     elif report.catalog_label:
         parts.append(f"stored label: {label_words(report.catalog_label)}")
@@ -673,7 +675,7 @@ def _footer(fig: Figure, report: CandidateReport, page: str | None) -> None:
     if report.source:
         bits.append(f"source: {report.source}")
     fig.text(0.05, 0.012, "  ·  ".join(bits), fontsize=_FONT - 1, color="#555555")
-    notes = list(report.notes)
+    notes = list(report.notes) + ([report.stellar_note] if report.stellar_note else [])
     if report.curves is not None:
         notes = list(report.curves.notes) + notes
     note = "Times BJD_TDB; panels use " + time_label.split(" [")[0] + ". " + "; ".join(notes)

@@ -214,6 +214,11 @@ class CandidateReport:
     curves_missing_reason: str = "no light curve stored for this candidate (catalog row)"
     generated_at: datetime | None = None
     notes: tuple[str, ...] = ()
+    #: ``CatalogMatch.summary()`` of the candidate's catalog cross-match, when it was matched
+    catalog_match: str | None = None
+    #: where missing stellar parameters came from, e.g. "stellar parameters from KIC ... (KOI
+    #: table): star_teff_k, ..."
+    stellar_note: str | None = None
 
     def top_shap(self, n: int = 8) -> list[ShapContribution]:
         """The `n` contributions of largest magnitude, largest first."""

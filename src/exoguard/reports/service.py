@@ -46,6 +46,7 @@ from exoguard.store.models import (
     Vote,
 )
 from exoguard.store.types import utcnow
+from exoguard.store.uploads import stored_files
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,8 @@ def _export_stmt(filters: ExportFilters, user: User) -> Select[Any]:
         vote_counts.c.n.label("n_votes"),
         VettingItem.consensus_label,
         VettingItem.consensus_share,
+        Candidate.catalog_match.label("catalog_match_json"),
+        Candidate.features.label("features_json"),
     ]
     stmt = (
         select(*columns)
@@ -186,7 +189,30 @@ def export_rows(
     for row in rows:
         if row.get("n_votes") is None and row.get("vetting_status") is not None:
             row["n_votes"] = 0
+        row.update(catalog_columns(row.pop("catalog_match_json"), row.pop("features_json")))
     return rows
+
+
+def catalog_columns(
+    match: Mapping[str, Any] | None, features: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The export's catalog cross-match cells of one candidate (empty when never matched)."""
+    out: dict[str, Any] = {}
+    if match:
+        out = {
+            "catalog_match": match.get("summary"),
+            "catalog_object_id": match.get("object_id"),
+            "catalog_name": match.get("name"),
+            "catalog_disposition": match.get("disposition"),
+            "catalog_match_method": match.get("method"),
+            "catalog_file": match.get("catalog_file"),
+            "catalog_period_ratio": match.get("period_ratio"),
+            "catalog_epoch_offset_durations": match.get("epoch_offset_durations"),
+        }
+    stellar = (features or {}).get("stellar_parameters")
+    if isinstance(stellar, Mapping) and stellar.get("from_catalog"):
+        out["stellar_parameters_from"] = stellar.get("summary")
+    return out
 
 
 # ------------------------------------------------------------------------------ diagnostics
@@ -306,10 +332,11 @@ def candidate_lightcurve_files(
     if candidate.dataset_id is not None:
         dataset = session.get(Dataset, candidate.dataset_id)
         if dataset is not None and dataset.kind == "lightcurve":
-            path = _inside(settings.uploads_path, dataset.storage_path)
-            if path is None:
+            stored = stored_files(settings.uploads_path, dataset.storage_path)
+            if not stored:
                 return [], f"the file of dataset {dataset.id} is missing"
-            return [path], f"uploaded file {dataset.filename}"
+            what = "uploaded file" if len(stored) == 1 else f"{len(stored)} uploaded files,"
+            return stored, f"{what} {dataset.filename}"
     if bundled:
         files = bundled_lightcurve_files(settings.data_dir, candidate.host_id)
         if files:
@@ -450,6 +477,8 @@ def build_report(
         curves_missing_reason=missing_reason,
         generated_at=now or utcnow(),
         notes=tuple(notes),
+        catalog_match=(candidate.catalog_match or {}).get("summary"),
+        stellar_note=catalog_columns(None, candidate.features).get("stellar_parameters_from"),
     )
 
 

@@ -153,6 +153,8 @@ class Candidate(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     mission: Mapped[str] = mapped_column(String(8), nullable=False)
     object_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    #: The archive's planet name (KOI kepler_name, K2 pl_name); NULL for TOIs and our finds.
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     host_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     label: Mapped[str] = mapped_column(String(16), nullable=False)
     disposition: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -182,6 +184,9 @@ class Candidate(Base):
         ForeignKey("users.id", ondelete="CASCADE"), nullable=True
     )
     features: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    #: The catalog object this candidate is (``exoguard.catalogs.crossmatch.CatalogMatch``
+    #: as a dict), or why there is none; shown beside the verdict, never a model input.
+    catalog_match: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(),

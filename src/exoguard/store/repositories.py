@@ -50,6 +50,7 @@ from exoguard.store.types import utcnow
 
 #: Text columns of the harmonised schema stored on `candidates`.
 CANDIDATE_TEXT_COLUMNS: Final[tuple[str, ...]] = (
+    "name",
     "host_id",
     "label",
     "disposition",
@@ -149,13 +150,13 @@ def _clean_float(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
-def _clean_features(value: Any) -> dict[str, Any] | None:
+def _clean_features(value: Any, *, column: str = "features") -> dict[str, Any] | None:
     if value is None or value is pd.NA:
         return None
     if isinstance(value, float) and math.isnan(value):
         return None
     if not isinstance(value, Mapping):
-        raise ValidationError(f"features must be a mapping (dict) or null; got {type(value)!r}")
+        raise ValidationError(f"{column} must be a mapping (dict) or null; got {type(value)!r}")
     return dict(value)
 
 
@@ -179,8 +180,9 @@ def _rows_from_frame(frame: pd.DataFrame) -> list[dict[str, Any]]:
             values[name] = pd.to_numeric(frame[name], errors="raise").astype("float64").tolist()
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"column {name} is not numeric: {exc}") from exc
-    if "features" in frame.columns:
-        values["features"] = frame["features"].tolist()
+    for name in ("features", "catalog_match"):
+        if name in frame.columns:
+            values[name] = frame[name].tolist()
 
     rows: list[dict[str, Any]] = []
     for position in range(len(frame)):
@@ -205,8 +207,9 @@ def _rows_from_frame(frame: pd.DataFrame) -> list[dict[str, Any]]:
             )
         for name in columns["physical"]:
             record[name] = _clean_float(values[name][position])
-        if "features" in values:
-            record["features"] = _clean_features(values["features"][position])
+        for name in ("features", "catalog_match"):
+            if name in values:
+                record[name] = _clean_features(values[name][position], column=name)
         rows.append(record)
 
     seen: dict[tuple[str, str], int] = {}

@@ -15,6 +15,7 @@ from exoguard.web.api.schemas import DatasetsOut, JobQueuedOut, UploadOut, Valid
 from exoguard.web.deps import CurrentUser, SessionDep, StateDep
 from exoguard.web.params import DbKey, KeyQuery, OffsetQuery
 from exoguard.web.services import datasets
+from exoguard.web.services.multi_upload import create_lightcurve_set
 from exoguard.web.services.preprocessing import check_options
 from exoguard.web.state import AppState
 
@@ -30,9 +31,15 @@ _UPLOAD_BODY = {
                     "required": [datasets.FILE_FIELD],
                     "properties": {
                         datasets.FILE_FIELD: {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "FITS, CSV or JSON: a light curve or a catalog table",
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "minItems": 1,
+                            "maxItems": datasets.MAX_FILES_PER_UPLOAD,
+                            "description": (
+                                "FITS, CSV or JSON: a light curve or a catalog table; or several "
+                                "light-curve files of ONE star (repeat the field), stitched "
+                                "into one dataset"
+                            ),
                         }
                     },
                 }
@@ -52,10 +59,12 @@ class PreprocessIn(BaseModel):
     )
 
 
-def _store(state: AppState, incoming: datasets.IncomingFile, owner_id: int) -> Dataset:
+def _store(state: AppState, incoming: list[datasets.IncomingFile], owner_id: int) -> Dataset:
     session = state.sessions()
     try:
-        return datasets.create_dataset(session, state.settings, incoming, owner_id=owner_id)
+        if len(incoming) == 1:
+            return datasets.create_dataset(session, state.settings, incoming[0], owner_id=owner_id)
+        return create_lightcurve_set(session, state.settings, incoming, owner_id=owner_id)
     finally:
         session.close()
 
@@ -68,10 +77,11 @@ def _store(state: AppState, incoming: datasets.IncomingFile, owner_id: int) -> D
     response_model_exclude_unset=True,
 )
 async def upload(request: Request, user: CurrentUser, state: StateDep) -> dict[str, Any]:
-    """Upload one file (multipart field `file`); it is validated before anything is kept."""
+    """Upload one file (multipart field `file`), or several light-curve files of one star
+    (the field repeated); everything is validated before anything is kept."""
     settings = state.settings
     enforce_rate_limit(request, user, action="upload", limit=settings.rate_limit_per_minute)
-    incoming = await datasets.receive_multipart_file(
+    incoming = await datasets.receive_multipart_files(
         request.stream(),
         content_type=request.headers.get("content-type"),
         content_length=request.headers.get("content-length"),
@@ -80,7 +90,8 @@ async def upload(request: Request, user: CurrentUser, state: StateDep) -> dict[s
     try:
         dataset = await run_in_threadpool(_store, state, incoming, user.id)
     finally:
-        incoming.discard()  # no-op once the file has moved to its final place
+        for received in incoming:
+            received.discard()  # no-op once the file has moved to its final place
     return {"dataset_id": dataset.id, "dataset": datasets.dataset_view(dataset, with_report=True)}
 
 

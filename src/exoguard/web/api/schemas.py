@@ -126,6 +126,44 @@ class JobsOut(BaseModel):
 
 
 # ---------------------------------------------------------------------------------- models
+class CatalogMatchView(_Open):
+    """The catalog object a candidate is (``matched``), or why there is none (``reason``).
+
+    The archive disposition is shown for information; it is never a model input.
+    """
+
+    matched: bool
+    summary: str = Field(
+        description="e.g. 'Catalog match: K00752.01, Kepler-227 b, archive disposition "
+        "CONFIRMED (host + period + epoch)' or 'No catalog match: <reason>'"
+    )
+    reason: str | None = None
+    object_id: str | None = None
+    name: str | None = Field(default=None, description="planet name; TOIs have none")
+    host_id: str | None = None
+    mission: str | None = None
+    disposition: str | None = Field(default=None, description="the archive's, verbatim")
+    catalog_file: str | None = None
+    method: str | None = Field(
+        default=None,
+        description="id | host + period + epoch | host + period | alias P×2 (…) and so on",
+    )
+    period_ratio: float | None = Field(default=None, description="candidate / catalog period")
+    epoch_offset_durations: float | None = None
+    near_misses: list[str] = Field(default_factory=list)
+
+
+class StellarSourceView(_Open):
+    """Which stellar parameters came from the catalogs, and from which star and table."""
+
+    host_id: str
+    catalog_file: str | None = None
+    catalog: str
+    from_catalog: list[str]
+    given: list[str]
+    summary: str
+
+
 class VerdictView(_Open):
     candidate_id: int | None = Field(description="null unless the request asked to save")
     probability: float = Field(ge=0.0, le=1.0)
@@ -139,6 +177,10 @@ class VerdictView(_Open):
             "fields that model uses, inputs outside its training range"
         ),
     )
+    catalog_match: CatalogMatchView | None = Field(
+        default=None, description="typed-in candidates and preprocess results"
+    )
+    stellar_parameters: StellarSourceView | None = None
 
 
 class PredictOut(BaseModel):

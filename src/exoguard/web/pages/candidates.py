@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from exoguard.errors import ExoguardError, GoneError, NotFoundError
+from exoguard.reports.service import catalog_columns
 from exoguard.store.models import Candidate, User
 from exoguard.store.repositories import (
     CandidateRepository,
@@ -51,7 +52,18 @@ def candidate_context(
         "n_votes": len(votes),
         "votes_planet": sum(1 for v in votes if v.label == "planet"),
         "already_voted": user is not None and any(v.user_id == user.id for v in votes),
+        "catalog_match": _catalog_match(candidate),
+        "stellar_note": catalog_columns(None, candidate.features).get("stellar_parameters_from"),
     }
+
+
+def _catalog_match(candidate: Candidate) -> dict[str, Any] | None:
+    """The stored cross-match with its sentence (made again when an old row lacks it)."""
+    if not candidate.catalog_match:
+        return None
+    from exoguard.catalogs.crossmatch import CatalogMatch
+
+    return CatalogMatch.from_dict(candidate.catalog_match).to_dict()
 
 
 @router.get("/candidates/{candidate_id}", response_class=HTMLResponse)

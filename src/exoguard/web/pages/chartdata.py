@@ -213,9 +213,9 @@ def dataset_charts(
     focus = next((c for c in candidates if c.id == candidate_id), None)
     if focus is None and candidates:
         focus = candidates[0]
-    from exoguard.web.services.datasets import dataset_file
+    from exoguard.web.services.datasets import dataset_files
 
-    path = dataset_file(settings, dataset)
+    paths = dataset_files(settings, dataset)
     key = (
         "dataset",
         dataset.id,
@@ -227,7 +227,7 @@ def dataset_charts(
     return _cache.get_or_build(
         key,
         lambda: lightcurve_payload(
-            [path], focus=focus, others=candidates, with_periodogram=periodogram
+            paths, focus=focus, others=candidates, with_periodogram=periodogram
         ),
     )
 

@@ -39,11 +39,14 @@ from exoguard.limits import DEFAULT_LIMITS, InputLimits, open_capped, scan
 from exoguard.store import access
 from exoguard.store.models import Dataset, User
 from exoguard.store.repositories import DatasetRepository
+from exoguard.store.uploads import stored_files
 
 log = logging.getLogger(__name__)
 
-#: The multipart field that carries the file.
+#: The multipart field that carries the file (repeated for several files of one star).
 FILE_FIELD = "file"
+#: Most files in one upload (quarters or sectors of one star).
+MAX_FILES_PER_UPLOAD = 100
 #: Bytes allowed for multipart framing and the other (ignored) form fields.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 _INCOMING_DIR = ".incoming"
@@ -96,20 +99,29 @@ class _PartState:
 
 
 class _MultipartSink:
-    """Callbacks of python-multipart's streaming parser: the `file` part goes to disk."""
+    """Callbacks of python-multipart's streaming parser: each `file` part goes to its own file.
 
-    def __init__(self, dest: Path, *, max_bytes: int, field_name: str) -> None:
-        self.dest = dest
+    At most `max_files` file parts; each and all of them together at most `max_bytes`.
+    """
+
+    def __init__(
+        self, dest_dir: Path, *, max_bytes: int, field_name: str, max_files: int = 1
+    ) -> None:
+        self.dest_dir = dest_dir
         self.max_bytes = max_bytes
+        self.max_files = max_files
         self.field_name = field_name
         self.part = _PartState()
         self.handle: BinaryIO | None = None
-        self.size = 0
+        self.total = 0
         self.other_bytes = 0
+        self.files: list[IncomingFile] = []
         self.digest = hashlib.sha256()
-        self.found = False
-        self.filename: str | None = None
         self.error: ExoguardError | None = None
+
+    @property
+    def found(self) -> bool:
+        return bool(self.files)
 
     def callbacks(self) -> dict[str, Any]:
         return {
@@ -140,18 +152,38 @@ class _MultipartSink:
     def on_headers_finished(self) -> None:
         _, params = parse_options_header(self.part.headers.get("content-disposition", b""))
         name = params.get(b"name", b"").decode("utf-8", "replace")
-        if name == self.field_name and not self.found:
-            self.found = True
-            self.part.is_file = True
-            self.filename = _decode_filename(params)
-            self.handle = self.dest.open("xb")
+        if name != self.field_name:
+            return
+        if len(self.files) >= self.max_files:
+            raise ValidationError(
+                f"at most {self.max_files} file(s) in the field {self.field_name!r} per upload"
+            )
+        self.part.is_file = True
+        path = self.dest_dir / f"{uuid.uuid4()}.part"
+        self.files.append(
+            IncomingFile(
+                path=path,
+                filename=safe_filename(_decode_filename(params)),
+                size_bytes=0,
+                sha256="",
+            )
+        )
+        self.digest = hashlib.sha256()
+        self.handle = path.open("xb")
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         n = end - start
         if self.part.is_file and self.handle is not None:
-            self.size += n
-            if self.size > self.max_bytes:
-                raise TooLargeError(_too_large_message(self.max_bytes))
+            current = self.files[-1]
+            current.size_bytes += n
+            self.total += n
+            if current.size_bytes > self.max_bytes:
+                raise TooLargeError(f"{current.filename}: " + _too_large_message(self.max_bytes))
+            if self.total > self.max_bytes:
+                raise TooLargeError(
+                    f"the {len(self.files)} files together are larger than the upload limit "
+                    f"of {self.max_bytes / 1e6:g} MB"
+                )
             chunk = data[start:end]
             self.digest.update(chunk)
             self.handle.write(chunk)
@@ -167,12 +199,18 @@ class _MultipartSink:
         if self.part.is_file and self.handle is not None:
             self.handle.close()
             self.handle = None
+            self.files[-1].sha256 = self.digest.hexdigest()
         self.part = _PartState()
 
     def close(self) -> None:
         if self.handle is not None:
             self.handle.close()
             self.handle = None
+
+    def discard(self) -> None:
+        self.close()
+        for incoming in self.files:
+            incoming.discard()
 
 
 def _decode_filename(params: dict[bytes, bytes]) -> str:
@@ -206,9 +244,35 @@ async def receive_multipart_file(
 ) -> IncomingFile:
     """Stream the multipart field `field_name` to a temporary file, enforcing the size limit.
 
-    Raises `TooLargeError` (413) as soon as the file passes ``settings.max_upload_mb``,
-    `ValidationError` when the body is not multipart or lacks the field, `FormatError` when
-    the file is empty. Nothing is left on disk when it raises.
+    One file only (a second `field_name` part is refused); see
+    :func:`receive_multipart_files`.
+    """
+    files = await receive_multipart_files(
+        chunks,
+        content_type=content_type,
+        content_length=content_length,
+        settings=settings,
+        field_name=field_name,
+        max_files=1,
+    )
+    return files[0]
+
+
+async def receive_multipart_files(
+    chunks: AsyncIterator[bytes],
+    *,
+    content_type: str | None,
+    content_length: str | None,
+    settings: Settings,
+    field_name: str = FILE_FIELD,
+    max_files: int = MAX_FILES_PER_UPLOAD,
+) -> list[IncomingFile]:
+    """Stream every multipart part `field_name` to a temporary file of its own.
+
+    Raises `TooLargeError` (413) as soon as one file, or all of them together, pass
+    ``settings.max_upload_mb``; `ValidationError` when the body is not multipart, lacks the
+    field or holds more than `max_files` files; `FormatError` when a file is empty (naming
+    it). Nothing is left on disk when it raises.
     """
     max_bytes = int(settings.max_upload_mb * 1_000_000)
     mime, params = parse_options_header(content_type or "")
@@ -225,8 +289,9 @@ async def receive_multipart_file(
             raise ValidationError(f"bad Content-Length header {content_length!r}") from None
         if declared > max_bytes + MULTIPART_OVERHEAD_BYTES:
             raise TooLargeError(_too_large_message(max_bytes))
-    dest = incoming_dir(settings) / f"{uuid.uuid4()}.part"
-    sink = _MultipartSink(dest, max_bytes=max_bytes, field_name=field_name)
+    sink = _MultipartSink(
+        incoming_dir(settings), max_bytes=max_bytes, field_name=field_name, max_files=max_files
+    )
     parser = MultipartParser(boundary, sink.callbacks())  # type: ignore[arg-type]
     try:
         async for chunk in chunks:
@@ -234,9 +299,7 @@ async def receive_multipart_file(
                 parser.write(chunk)
         parser.finalize()
     except BaseException as exc:
-        sink.close()
-        with contextlib.suppress(FileNotFoundError):
-            dest.unlink()
+        sink.discard()
         if isinstance(exc, ExoguardError):
             raise
         if isinstance(exc, Exception) and type(exc).__module__.startswith("python_multipart"):
@@ -244,19 +307,12 @@ async def receive_multipart_file(
         raise
     sink.close()
     if not sink.found:
-        with contextlib.suppress(FileNotFoundError):
-            dest.unlink()
         raise ValidationError(f"the multipart field {field_name!r} (the file) is missing")
-    incoming = IncomingFile(
-        path=dest,
-        filename=safe_filename(sink.filename),
-        size_bytes=sink.size,
-        sha256=sink.digest.hexdigest(),
-    )
-    if incoming.size_bytes == 0:
-        incoming.discard()
-        raise FormatError(f"{incoming.filename}: the file is empty")
-    return incoming
+    empty = [f.filename for f in sink.files if f.size_bytes == 0]
+    if empty:
+        sink.discard()
+        raise FormatError(f"{', '.join(empty)}: the file is empty")
+    return list(sink.files)
 
 
 # ----------------------------------------------------------------------------- recognising
@@ -479,14 +535,19 @@ def create_dataset(
 
 
 def dataset_file(settings: Settings, dataset: Dataset) -> Path:
-    """The stored file of a dataset (its path never comes from the client)."""
-    path = (settings.uploads_path / dataset.storage_path).resolve()
-    root = settings.uploads_path.resolve()
-    if root not in path.parents:
-        raise NotFoundError(f"dataset {dataset.id}: stored path outside the upload folder")
-    if not path.is_file():
+    """The stored file of a one-file dataset (its path never comes from the client)."""
+    files = dataset_files(settings, dataset)
+    if len(files) != 1:
+        raise NotFoundError(f"dataset {dataset.id} holds {len(files)} files, not one")
+    return files[0]
+
+
+def dataset_files(settings: Settings, dataset: Dataset) -> list[Path]:
+    """The stored files of a dataset: one, or the light curves of one star in upload order."""
+    files = stored_files(settings.uploads_path, dataset.storage_path)
+    if not files:
         raise NotFoundError(f"dataset {dataset.id}: its file is missing")
-    return path
+    return files
 
 
 def can_see_all(user: User) -> bool:
@@ -532,11 +593,13 @@ __all__ = [
     "IncomingFile",
     "create_dataset",
     "dataset_file",
+    "dataset_files",
     "dataset_view",
     "get_visible_dataset",
     "inspect_file",
     "list_datasets",
     "receive_multipart_file",
+    "receive_multipart_files",
     "safe_filename",
     "sniff_format",
 ]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from sqlalchemy.orm import Session
 
 from exoguard.config import Settings

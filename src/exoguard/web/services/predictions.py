@@ -18,7 +18,7 @@ import uuid
 import weakref
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from exoguard.catalogs.schema import HARMONISED_COLUMNS, LABELS, MISSIONS, PHYSICAL_COLUMNS
 from exoguard.config import Settings
-from exoguard.jsonsafe import jsonable
 from exoguard.errors import ConflictError, ModelNotReadyError, ValidationError
+from exoguard.jsonsafe import jsonable
 from exoguard.store.models import Candidate, Dataset, Prediction
 from exoguard.store.repositories import (
     ModelVersionRepository,
@@ -56,10 +56,17 @@ class Verdict:
     #: What the verdict rests on: the pattern model that scored it, the fields that model
     #: uses, inputs outside its training range (None for models without patterns).
     basis: dict[str, Any] | None = None
+    #: The catalog cross-match (``CatalogMatch.to_dict()``), and where the stellar
+    #: parameters came from; shown beside the verdict, never model inputs.
+    catalog_match: dict[str, Any] | None = None
+    stellar_parameters: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("prediction_id")
+        for key in ("catalog_match", "stellar_parameters"):
+            if out[key] is None:
+                out.pop(key)
         return out
 
 
@@ -159,6 +166,7 @@ def manual_rows(candidates: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
         host = str(cand.get("host_id") or "").strip()[:64] or None
         name = str(cand.get("object_id") or "").strip()[:200]
         row: dict[str, Any] = {
+            "typed_object_id": name or None,
             "object_id": f"manual-{uuid.uuid4().hex[:12]}",
             "host_id": host,
             "mission": mission,
@@ -285,11 +293,14 @@ def insert_candidates(
     *,
     origin: str,
     owner_ids: Sequence[int | None] | None = None,
+    catalog_matches: Sequence[dict[str, Any] | None] | None = None,
+    features: Sequence[dict[str, Any] | None] | None = None,
 ) -> list[int]:
     """Insert new candidate rows (no upsert) and return their ids in frame order.
 
     `owner_ids` (one per row) makes typed-in rows private to who typed them in
-    (``exoguard.store.access``); None leaves every row without an owner.
+    (``exoguard.store.access``); None leaves every row without an owner. `catalog_matches`
+    and `features` (one per row) fill those JSON columns.
     """
     if owner_ids is not None and len(owner_ids) != len(frame):
         raise ValueError(f"{len(owner_ids)} owner ids for {len(frame)} candidate rows")
@@ -300,6 +311,8 @@ def insert_candidates(
         row = {k: _none_if_nan(record.get(k)) for k in HARMONISED_COLUMNS}
         row.update({"origin": origin, "created_at": now, "updated_at": now})
         row["owner_id"] = None if owner_ids is None else owner_ids[position]
+        row["catalog_match"] = None if catalog_matches is None else catalog_matches[position]
+        row["features"] = None if features is None else features[position]
         rows.append(row)
     stmt = insert(Candidate).returning(Candidate.id, sort_by_parameter_order=True)
     return [int(i) for i in session.scalars(stmt, rows)]
@@ -330,11 +343,11 @@ def _score_and_store_manual(
     if len(keep) != len(groups):
         raise ValueError(f"{len(groups)} groups but {len(keep)} keep flags")
     version = active_version_id(session)
+    rows = [row for group in groups for row in group]
+    frame, context = _match_manual(session, rows)
     # End the read transaction before writing: an SQLite transaction that read first and
     # then writes fails at once ("database is locked") when another writer got in between.
     session.commit()
-    rows = [row for group in groups for row in group]
-    frame = frame_from_rows(rows)
     scoring = frame
     if len(groups) > 1:
         # Features that look at the other signals of a star (multiplicity, period ratios)
@@ -355,13 +368,21 @@ def _score_and_store_manual(
     stored: list[Verdict] = []
     if kept.any():
         kept_owners = [o for o, k in zip(owner_ids, kept, strict=True) if k]
-        ids = insert_candidates(session, frame[kept], origin="catalog", owner_ids=kept_owners)
+        ids = insert_candidates(
+            session,
+            frame[kept],
+            origin="catalog",
+            owner_ids=kept_owners,
+            catalog_matches=[m for m, k in zip(context.matches, kept, strict=True) if k],
+            features=[f for f, k in zip(context.features, kept, strict=True) if k],
+        )
         stored = store_predictions(session, ids, scores[kept], version=version, settings=settings)
     out: list[Verdict] = []
     stored_iter = iter(stored)
     for position, is_kept in enumerate(kept):
+        match, stellar = context.matches[position], context.stellar[position]
         if is_kept:
-            out.append(next(stored_iter))
+            out.append(replace(next(stored_iter), catalog_match=match, stellar_parameters=stellar))
             continue
         row = scores.iloc[position]
         out.append(
@@ -372,9 +393,53 @@ def _score_and_store_manual(
                 label=str(row["label"]),
                 model_version=version,
                 basis=jsonable(row["basis"]) if "basis" in scores.columns else None,
+                catalog_match=match,
+                stellar_parameters=stellar,
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class _ManualContext:
+    matches: list[dict[str, Any] | None]
+    stellar: list[dict[str, Any] | None]
+    features: list[dict[str, Any] | None]
+
+
+def _match_manual(
+    session: Session, rows: Sequence[Mapping[str, Any]]
+) -> tuple[pd.DataFrame, _ManualContext]:
+    """The frame of typed-in rows with missing stellar values filled from the matched star,
+    and each row's catalog match (rows with neither a star nor a name are not looked up)."""
+    from exoguard.catalogs.crossmatch import no_match
+    from exoguard.web.services.catalog_match import match_and_fill, query_for_row, with_features
+
+    frame = frame_from_rows(rows)
+    queries = [
+        query_for_row(
+            row, object_ids=[row["typed_object_id"]] if row.get("typed_object_id") else []
+        )
+        for row in rows
+    ]
+    looked = [i for i, q in enumerate(queries) if q.host_ids or q.object_ids]
+    unnamed = no_match("no star identifier and no catalog id or planet name given").to_dict()
+    matches: list[dict[str, Any] | None] = [unnamed] * len(rows)
+    stellar: list[dict[str, Any] | None] = [None] * len(rows)
+    if looked:
+        part, context = match_and_fill(
+            session, frame.iloc[looked].reset_index(drop=True), [queries[i] for i in looked]
+        )
+        for j, i in enumerate(looked):
+            for column in _STELLAR_COLUMNS:
+                frame.loc[i, column] = part.loc[j, column]
+            matches[i] = context.matches[j].to_dict()
+            stellar[i] = context.stellar[j]
+    features = with_features(None, stellar)
+    return frame, _ManualContext(matches=matches, stellar=stellar, features=features)
+
+
+_STELLAR_COLUMNS = ("star_teff_k", "star_logg_cgs", "star_radius_rsun", "star_mag")
 
 
 def _uncertainty(value: float) -> float:
@@ -536,9 +601,33 @@ def predict_dataset(session: Session, dataset: Dataset, *, settings: Settings) -
     frame = frame_for_ids(session, ids)
     version = active_version_id(session)
     if ModelVersionRepository(session).get_canary() is not None:
-        return _predict_with_canary(session, frame, ids, settings=settings)
-    scores = score_frame(frame, version=version, settings=settings)
-    return store_predictions(session, ids, scores, version=version, settings=settings, enqueue=True)
+        verdicts = _predict_with_canary(session, frame, ids, settings=settings)
+    else:
+        scores = score_frame(frame, version=version, settings=settings)
+        verdicts = store_predictions(
+            session, ids, scores, version=version, settings=settings, enqueue=True
+        )
+    return with_stored_matches(session, verdicts)
+
+
+def with_stored_matches(session: Session, verdicts: Sequence[Verdict]) -> list[Verdict]:
+    """The verdicts with their candidates' stored catalog match and stellar-parameter source."""
+    ids = [v.candidate_id for v in verdicts if v.candidate_id is not None]
+    stored: dict[int, tuple[Any, Any]] = {}
+    for start in range(0, len(ids), 500):
+        stmt = select(Candidate.id, Candidate.catalog_match, Candidate.features).where(
+            Candidate.id.in_(ids[start : start + 500])
+        )
+        for cid, match, features in session.execute(stmt):
+            stored[int(cid)] = (match, (features or {}).get("stellar_parameters"))
+    return [
+        replace(
+            v, catalog_match=stored[v.candidate_id][0], stellar_parameters=stored[v.candidate_id][1]
+        )
+        if v.candidate_id in stored
+        else v
+        for v in verdicts
+    ]
 
 
 def _predict_with_canary(

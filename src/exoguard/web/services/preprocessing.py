@@ -9,23 +9,33 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from exoguard.catalogs.crossmatch import MatchQuery
 from exoguard.catalogs.schema import HARMONISED_COLUMNS, PHYSICAL_COLUMNS
 from exoguard.config import Settings
 from exoguard.errors import ConflictError, ModelNotReadyError, ValidationError
 from exoguard.jsonsafe import jsonable
+from exoguard.store.catalog_match import CatalogLookup, StarFromCatalog
 from exoguard.store.db import session_scope
 from exoguard.store.models import Candidate, Job, User
 from exoguard.store.repositories import CandidateRepository, DatasetRepository
 from exoguard.store.types import utcnow
 from exoguard.web.services import predictions
-from exoguard.web.services.datasets import dataset_file
+from exoguard.web.services.catalog_match import (
+    STELLAR_KEY,
+    match_and_fill,
+    query_for_row,
+    stellar_record,
+    with_features,
+)
+from exoguard.web.services.datasets import dataset_files
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +45,6 @@ if TYPE_CHECKING:
 ProgressFn = Callable[[float, str | None], None]
 #: Search options a preprocess request may set.
 SEARCH_OPTIONS = ("min_period_days", "max_period_days", "max_planets")
-_STAR_COLUMNS = ("star_teff_k", "star_logg_cgs", "star_radius_rsun", "star_mag")
 _STAR_ARGS = {
     "star_teff_k": "teff_k",
     "star_logg_cgs": "logg_cgs",
@@ -43,6 +52,12 @@ _STAR_ARGS = {
     "star_mag": "mag",
 }
 _CURATING_ROLES = ("researcher", "admin")
+
+
+def star_columns(star: Mapping[str, float]) -> list[str]:
+    """The candidate columns of `StarParams` keyword arguments."""
+    by_arg = {arg: column for column, arg in _STAR_ARGS.items()}
+    return [by_arg[a] for a in star if a in by_arg]
 
 
 def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -84,47 +99,44 @@ def catalog_frame(path: Any, *, display_name: str) -> pd.DataFrame:
     return read_catalog_bytes(data, name=display_name).frame
 
 
-def star_for_host(session: Session, host_id: str) -> dict[str, float]:
-    """Stellar parameters of a star from its catalog candidates (KIC/TIC hosts), if any.
-
-    Returns keyword arguments of `exoguard.core.search.star.StarParams` (only known values).
-    """
-    stmt = (
-        select(*(getattr(Candidate, c) for c in _STAR_COLUMNS))
-        .where(Candidate.host_id == host_id, Candidate.origin != "search")
-        .order_by(Candidate.id)
-    )
-    known: dict[str, float] = {}
-    for row in session.execute(stmt):
-        for column, value in zip(_STAR_COLUMNS, row, strict=True):
-            if value is not None and math.isfinite(value) and column not in known:
-                known[column] = float(value)
-    return {_STAR_ARGS[c]: v for c, v in known.items()}
+def _catalog_star(session: Session, host_id: str, *, mission: str | None) -> StarFromCatalog | None:
+    """The star `host_id` names (any spelling) in the ingested catalogs, if any: only rows
+    loaded by `exoguard ingest`, never another user's upload or typed-in values."""
+    lookup = CatalogLookup(session)
+    lookup.load([MatchQuery(host_ids=(host_id,), mission=mission)])
+    return lookup.star([host_id], mission=mission)
 
 
 def search_frame(
-    path: Any,
+    paths: Sequence[Path],
     *,
     factory: sessionmaker[Session],
     dataset_id: str,
     options: Mapping[str, Any],
     progress: ProgressFn,
 ) -> tuple[pd.DataFrame, list[dict[str, Any]], LightCurveInputs]:
-    """Read a light curve and search it for transits; (harmonised frame, per-candidate
-    features, the light curve and candidates for the network's light-curve branches).
+    """Read a light curve (several files of one star are stitched, as `exoguard search`
+    does) and search it for transits; (harmonised frame, per-candidate features, the light
+    curve and candidates for the network's light-curve branches).
 
     The host star's catalog parameters (when the star is in the catalogs) go into the search,
-    which then gives planet radius, equilibrium temperature and insolation.
+    which then gives planet radius, equilibrium temperature and insolation; each candidate's
+    features record them under ``stellar_parameters``.
     """
     from exoguard import read_lightcurve
     from exoguard.core.search.multi import search_lightcurve
     from exoguard.core.search.star import StarParams
     from exoguard.ml.service import LightCurveInputs
 
-    progress(0.05, "reading the light curve")
-    lc = read_lightcurve(path)
+    progress(
+        0.05, "reading the light curve" + (f"s ({len(paths)} files)" if len(paths) > 1 else "")
+    )
+    lc = read_lightcurve(list(paths) if len(paths) > 1 else paths[0])
     with session_scope(factory) as session:
-        star = star_for_host(session, lc.target_id)
+        catalog_star = _catalog_star(session, lc.target_id, mission=lc.mission)
+    star = (
+        {} if catalog_star is None else {_STAR_ARGS[c]: v for c, v in catalog_star.values.items()}
+    )
     note = f"star parameters of {lc.target_id} from the catalogs" if star else "star unknown"
     progress(0.15, f"searching {lc.n_points} points for transits ({note})")
 
@@ -145,7 +157,11 @@ def search_frame(
         row["mission"] = row.get("mission") or lc.mission
         row["label"] = "candidate"
         rows.append(row)
-        features.append(jsonable(cand.to_dict()))
+        feats = jsonable(cand.to_dict())
+        record = stellar_record(catalog_star, filled=sorted(star_columns(star)), given=[])
+        if record is not None:
+            feats[STELLAR_KEY] = record
+        features.append(feats)
     frame = pd.DataFrame(rows, columns=list(HARMONISED_COLUMNS))
     for name in PHYSICAL_COLUMNS:
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
@@ -209,31 +225,33 @@ def preprocess_dataset(
     """Turn a validated dataset into stored candidates and predictions (the preprocess job)."""
     with session_scope(factory) as session:
         dataset = DatasetRepository(session).require(dataset_id)
-        path = dataset_file(settings, dataset)
+        paths = dataset_files(settings, dataset)
         kind, filename, owner_id = dataset.kind, dataset.filename, dataset.owner_id
         owner = session.get(User, owner_id) if owner_id is not None else None
         curate = owner is not None and owner.role in _CURATING_ROLES
     options = check_options(options)
-    features: list[dict[str, Any]] | None = None
+    features: list[dict[str, Any] | None] | None = None
     lightcurve: LightCurveInputs | None = None
     if kind == "catalog":
         progress(0.1, "reading the catalog table")
-        frame = catalog_frame(path, display_name=filename)
+        frame = catalog_frame(paths[0], display_name=filename)
         # the validation report lists duplicate ids; the first row of each is kept
         frame = frame.drop_duplicates(subset=["mission", "object_id"], keep="first")
         frame = frame.reset_index(drop=True)
         origin = "catalog"
     else:
-        frame, features, lightcurve = search_frame(
-            path, factory=factory, dataset_id=dataset_id, options=options, progress=progress
+        frame, found, lightcurve = search_frame(
+            paths, factory=factory, dataset_id=dataset_id, options=options, progress=progress
         )
+        features = list(found)
         origin = "search"
+    progress(0.88, f"matching {len(frame)} candidates to the catalogs")
+    frame, features = _cross_match(factory, frame, features, kind=kind)
     progress(0.9, f"storing {len(frame)} candidates")
 
     with session_scope(factory) as session:
         dataset = DatasetRepository(session).require(dataset_id)
-        if features is not None:
-            frame = frame.assign(features=features)
+        frame = frame.assign(features=features)
         written = (
             _write_candidates(session, frame, origin=origin, dataset_id=dataset_id, curate=curate)
             if len(frame)
@@ -256,6 +274,7 @@ def preprocess_dataset(
                     session, ids, scores, version=version, settings=settings, enqueue=True
                 )
         n_planets = sum(v.label == "planet" for v in verdicts)
+        matches_by_id = dict(zip(ids, frame["catalog_match"], strict=True)) if ids else {}
         record = {
             "job_id": job_id,
             "candidate_ids": ids,
@@ -274,13 +293,55 @@ def preprocess_dataset(
             "written": written,
             "n_predictions": len(verdicts),
             "n_planet_verdicts": int(n_planets),
-            "predictions": [v.to_dict() for v in verdicts[:1000]],
+            "predictions": [_with_match(v, matches_by_id) for v in verdicts[:1000]],
         }
         if note:
             result["note"] = note
         if job_id is not None:
             mark_job_succeeded(session, job_id, result)
     return result
+
+
+def _cross_match(
+    factory: sessionmaker[Session],
+    frame: pd.DataFrame,
+    features: Sequence[dict[str, Any] | None] | None,
+    *,
+    kind: str,
+) -> tuple[pd.DataFrame, list[dict[str, Any] | None]]:
+    """Match each row to the ingested catalogs; table rows get missing stellar values from
+    the matched star (search rows had theirs in the search). Adds ``catalog_match``."""
+    if not len(frame):
+        return frame.assign(catalog_match=[]), []
+    records = frame.to_dict(orient="records")
+    if kind == "catalog":
+        queries = [
+            query_for_row(r, object_ids=[t for k in ("object_id", "name") if (t := _text(r, k))])
+            for r in records
+        ]
+    else:
+        queries = [
+            query_for_row(r, period_err_days=(f or {}).get("period_err_days"))
+            for r, f in zip(records, features or [None] * len(records), strict=True)
+        ]
+    with session_scope(factory) as session:
+        filled, context = match_and_fill(session, frame, queries, fill_star=kind == "catalog")
+    if kind == "catalog":
+        features = with_features(None, context.stellar)
+    filled = filled.assign(catalog_match=[m.to_dict() for m in context.matches])
+    return filled, list(features) if features is not None else [None] * len(filled)
+
+
+def _text(record: Mapping[str, Any], key: str) -> str | None:
+    value = record.get(key)
+    return None if value is None or pd.isna(value) else str(value)
+
+
+def _with_match(verdict: predictions.Verdict, matches: Mapping[int, Any]) -> dict[str, Any]:
+    out = verdict.to_dict()
+    if verdict.candidate_id is not None and verdict.candidate_id in matches:
+        out["catalog_match"] = matches[verdict.candidate_id]
+    return out
 
 
 def mark_job_succeeded(session: Session, job_id: str, result: Mapping[str, Any]) -> None:

@@ -21,6 +21,29 @@ export function checkFile(file, maxMb) {
   return null;
 }
 
+/** Why `files` cannot be sent together (null when they can): each is checked, then their
+ * number and their total size. */
+export function checkFiles(files, maxMb, maxFiles) {
+  const list = Array.from(files || []);
+  if (!list.length) return "Choose a file first.";
+  if (list.length > maxFiles) return `At most ${maxFiles} files at once; you chose ${list.length}.`;
+  for (const file of list) {
+    const problem = checkFile(file, maxMb);
+    if (problem) return problem;
+  }
+  const total = list.reduce((sum, f) => sum + f.size, 0);
+  if (list.length > 1 && total > maxMb * 1024 * 1024) {
+    return `The ${list.length} files hold ${(total / 1048576).toFixed(1)} MB together; the limit is ${maxMb} MB.`;
+  }
+  return null;
+}
+
+/** The sentence of a catalog cross-match (null when there is none to show). */
+export function catalogSentence(match) {
+  if (!match) return null;
+  return match.summary || null;
+}
+
 const $ = (id) => document.getElementById(id);
 const results = $("results");
 const policy = policyFrom(results);
@@ -121,6 +144,21 @@ function verdictCard(prediction, candidate) {
   err.style.width = `${(100 * (hi - lo)).toFixed(1)}%`;
   bar.append(fill, err);
   card.append(title, name, prob, bar);
+  const match = prediction.catalog_match || candidate?.catalog_match;
+  const sentence = catalogSentence(match);
+  if (sentence) {
+    const line = document.createElement("p");
+    line.className = match.matched ? "small catalog-match" : "small catalog-match muted";
+    line.textContent = sentence;
+    card.append(line);
+  }
+  const stellar = prediction.stellar_parameters || candidate?.stellar_parameters;
+  if (stellar && stellar.from_catalog && stellar.from_catalog.length) {
+    const line = document.createElement("p");
+    line.className = "small muted stellar-source";
+    line.textContent = `Stellar parameters from ${stellar.host_id} (${stellar.catalog}).`;
+    card.append(line);
+  }
   if (v.key === "uncertain") {
     const note = document.createElement("p");
     note.className = "small";
@@ -187,8 +225,9 @@ uploadForm.addEventListener("submit", async (event) => {
   event.preventDefault();
   const input = $("upload-file");
   const error = $("upload-error");
-  const file = input.files[0];
-  const problem = checkFile(file, parseFloat(uploadForm.dataset.maxMb));
+  const files = Array.from(input.files);
+  const file = files[0];
+  const problem = checkFiles(files, parseFloat(uploadForm.dataset.maxMb), parseInt(input.dataset.maxFiles, 10));
   error.textContent = problem || "";
   input.setAttribute("aria-invalid", problem ? "true" : "false");
   if (problem) {
@@ -200,12 +239,13 @@ uploadForm.addEventListener("submit", async (event) => {
   busy(button, true);
   results.hidden = true;
   try {
-    showProgress(null, `Uploading ${file.name}…`);
+    const what = files.length > 1 ? `${files.length} files of one star` : file.name;
+    showProgress(null, `Uploading ${what}…`);
     const form = new FormData();
-    form.append("file", file, file.name);
+    for (const f of files) form.append("file", f, f.name);
     const uploaded = await api("/api/data/upload", { method: "POST", body: form });
     const datasetId = idOf(uploaded, "dataset_id", "id");
-    toast(`${file.name} received.`, "success");
+    toast(`${what} received.`, "success");
     showProgress(0, "Searching the light curve for transits…");
     const started = await api("/api/data/preprocess", { method: "POST", json: { dataset_id: datasetId } });
     const jobId = idOf(started, "job_id", "id");
@@ -235,8 +275,10 @@ uploadForm.addEventListener("submit", async (event) => {
 
 // Check the file as soon as it is chosen, before any click on the button.
 $("upload-file").addEventListener("change", () => {
-  const file = $("upload-file").files[0];
-  const problem = file ? checkFile(file, parseFloat(uploadForm.dataset.maxMb)) : null;
+  const input = $("upload-file");
+  const problem = input.files.length
+    ? checkFiles(input.files, parseFloat(uploadForm.dataset.maxMb), parseInt(input.dataset.maxFiles, 10))
+    : null;
   $("upload-error").textContent = problem || "";
   $("upload-file").setAttribute("aria-invalid", problem ? "true" : "false");
 });
@@ -262,7 +304,7 @@ manualForm.addEventListener("submit", async (event) => {
   const candidate = {};
   for (const [key, value] of new FormData(manualForm).entries()) {
     if (value === "") continue;
-    candidate[key] = key === "mission" || key === "host_id" ? value : Number(value);
+    candidate[key] = ["mission", "host_id", "object_id"].includes(key) ? value : Number(value);
   }
   const button = $("manual-submit");
   busy(button, true);
@@ -270,7 +312,7 @@ manualForm.addEventListener("submit", async (event) => {
     const predicted = await api("/api/model/predict", { method: "POST", json: { candidates: [candidate], save: true } });  // kept: the explorer sees it under their results
     const preds = predicted.predictions || [];
     const byId = {};
-    preds.forEach((p) => { byId[p.candidate_id] = { ...candidate, ...p, object_id: "Your candidate" }; });
+    preds.forEach((p) => { byId[p.candidate_id] = { ...candidate, ...p, object_id: candidate.object_id || "Your candidate" }; });
     if (preds.length && (preds[0].candidate_id === null || preds[0].candidate_id === undefined)) {
       // Not stored: show the typed parameters beside the verdict.
       preds[0] = { ...preds[0], candidate_id: null };
