@@ -134,7 +134,7 @@ class Settings(BaseSettings):
     )
     vetting_uncertainty_threshold: float = Field(default=0.15, alias="EXOGUARD_VET_UNCERTAINTY")
     vetting_ambiguous_band: tuple[float, float] = Field(
-        default=(0.35, 0.65), alias="EXOGUARD_VET_AMBIGUOUS_BAND"
+        default=(0.2, 0.8), alias="EXOGUARD_VET_AMBIGUOUS_BAND"
     )
     vetting_gold_rate: float = Field(default=0.10, alias="EXOGUARD_VET_GOLD_RATE", ge=0, le=1)
     vetting_min_votes: int = Field(default=3, alias="EXOGUARD_VET_MIN_VOTES", ge=1)

@@ -94,8 +94,28 @@ def evaluate(
     ] = None,
     param: Annotated[list[str] | None, typer.Option("--param", help="Override NAME=VALUE.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    paths: Annotated[
+        bool,
+        typer.Option(
+            "--paths",
+            help=(
+                "Evaluate every path users take (complete KOI rows, the same rows with fields "
+                "missing, DR24 TCEs, TOI and K2 rows, the bundled light curves through the web "
+                "code), each beside a plain eight-field LightGBM."
+            ),
+        ),
+    ] = False,
 ) -> None:
     """Kepler CV grouped by star, and a Kepler-only model scored on TESS and K2."""
+    if paths:
+        from exoguard.cli.paths import print_paths, run_paths
+
+        report = run_paths(version=version, log=lambda m: typer.echo(m, err=True))
+        if as_json:
+            typer.echo(_dump(report))
+        else:
+            print_paths(report)
+        return
     from exoguard.catalogs import load_default_catalogs
     from exoguard.ml.configs import GBMConfig, apply_overrides, get_config
     from exoguard.ml.evaluate import evaluate as run_evaluation

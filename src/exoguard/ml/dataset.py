@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from exoguard.catalogs import CatalogTable
 from exoguard.ml.features import build_features, candidates_per_host
+from exoguard.ml.patterns import Rows
 
 LABELLED = ("planet", "false_positive")
 
@@ -79,3 +81,17 @@ def labelled_data(
     host = frame["host_id"].fillna(frame["object_id"]).astype(str)
     groups = (frame["mission"].astype(str) + ":" + host).to_numpy()
     return LabelledData(X=X, y=y, groups=groups, frame=frame)
+
+
+def dr24_rows(path: Path, tables: Sequence[CatalogTable]) -> Rows | None:
+    """Labelled DR24 TCE rows (stars joined from the Kepler table of ``tables``), or None
+    when the file is absent or ``tables`` hold no Kepler rows."""
+    from exoguard.catalogs.tce import read_dr24_tces
+
+    kepler = [t.frame for t in tables if (t.frame["mission"] == "kepler").any()]
+    if not path.is_file() or not kepler:
+        return None
+    tce = read_dr24_tces(path, stars_from=kepler[0])
+    y = (tce["label"] == "planet").to_numpy(dtype=int)
+    groups = ("kepler:" + tce["host_id"].astype(str)).to_numpy()
+    return Rows(tce, y, groups, candidates_per_host(tce))

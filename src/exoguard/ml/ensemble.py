@@ -146,6 +146,56 @@ def _gbm_matrix(data: Any, features: tuple[str, ...]) -> Any:
     return pd.DataFrame(data.scalar[:, cols], columns=list(features))
 
 
+def _raw_frame(data: Any) -> Any | None:
+    """Harmonised raw fields of SampleArrays rows (the base catalog features of the scalar
+    matrix carry the raw fields' names), or None when the scalar input lacks one."""
+    import pandas as pd
+
+    from exoguard.ml.missing import RAW_FIELDS
+
+    names = list(data.feature_names)
+    if not all(f in names for f in (*RAW_FIELDS, "n_candidates_on_host")):
+        return None
+    cols = {f: data.scalar[:, names.index(f)] for f in (*RAW_FIELDS, "n_candidates_on_host")}
+    return pd.DataFrame(cols)
+
+
+class _Shadow:
+    """The shadow GBM as the service runs it: one model per missingness pattern when the
+    scalar input lets the rows be routed, else the catalog model alone."""
+
+    def __init__(self, data: Any, features: tuple[str, ...], config: Any) -> None:
+        from exoguard.ml.gbm import fit_ensemble
+        from exoguard.ml.patterns import fit_pattern_set
+
+        self.features = features
+        X = _gbm_matrix(data, features)
+        y = data.y.astype(int)
+        self.complete = fit_ensemble(X, y, data.group, config=config).model
+        frame = _raw_frame(data)
+        self.patterns = None
+        if frame is not None:
+            self.patterns = fit_pattern_set(
+                frame,
+                y,
+                data.group,
+                config=config,
+                complete=self.complete,
+                complete_X=X,
+                n_candidates_on_host=frame["n_candidates_on_host"].to_numpy(dtype=float),
+            )
+
+    def predict(self, arr: Any) -> tuple[np.ndarray, np.ndarray]:
+        frame = _raw_frame(arr) if self.patterns is not None else None
+        if self.patterns is None or frame is None:
+            p, u = self.complete.predict(_gbm_matrix(arr, self.features))
+            return np.asarray(p), np.asarray(u)
+        scores = self.patterns.predict(
+            frame, n_candidates_on_host=frame["n_candidates_on_host"].to_numpy(dtype=float)
+        )
+        return scores.probability, scores.uncertainty
+
+
 def _scores(y: np.ndarray, p: np.ndarray, *, curves: bool = False) -> dict[str, Any]:
     both = len(np.unique(y)) == 2
     out: dict[str, Any] = {
@@ -204,7 +254,6 @@ def build_ensemble(
         and ``better`` (the activation decision).
     """
     from exoguard.ml.configs import GBMConfig
-    from exoguard.ml.gbm import fit_ensemble
     from exoguard.ml.multibranch.train import _registry, load_multibranch, prepare_data
 
     reg = _registry(registry)
@@ -228,13 +277,11 @@ def build_ensemble(
     if log:
         log(f"ensemble: {mb_rec.id} + shadow of {gbm_rec.id} (features: {len(features)})")
     cat_train = data.train.subset(~data.train.has_lc & (data.train.y >= 0))
-    shadow = fit_ensemble(
-        _gbm_matrix(cat_train, features), cat_train.y.astype(int), cat_train.group, config=gcfg
-    ).model
+    shadow = _Shadow(cat_train, features, gcfg)
 
     def both(arr: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         pred = mb.predict(arr)
-        pg, ug = shadow.predict(_gbm_matrix(arr, features))
+        pg, ug = shadow.predict(arr)
         return pred.probability, pg, pred.uncertainty, ug
 
     val = data.val.subset(data.val.y >= 0)

@@ -25,7 +25,6 @@ inputs. A star never appears in both the training and the test rows of a path.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,14 +36,13 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from exoguard.catalogs import CatalogTable
-from exoguard.catalogs.tce import DR24_FILE, read_dr24_tces
+from exoguard.catalogs.tce import DR24_FILE
 from exoguard.ml.calibration import expected_calibration_error
 from exoguard.ml.configs import GBMConfig
-from exoguard.ml.dataset import LabelledData, labelled_data
-from exoguard.ml.features import candidates_per_host
+from exoguard.ml.dataset import LabelledData, dr24_rows, labelled_data
 from exoguard.ml.gbm import fit_ensemble, group_folds
 from exoguard.ml.missing import derive_missing, mask_to_pattern
-from exoguard.ml.patterns import PatternSet, Rows, fit_pattern_set
+from exoguard.ml.patterns import TCE_PATTERNS, PatternSet, Rows, fit_pattern_set
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +57,6 @@ BASELINE_FIELDS: Final[tuple[str, ...]] = (
     "star_radius_rsun",
     "star_mag",
 )
-#: Reduced patterns whose training takes the DR24 TCEs too (env override for experiments).
-TCE_PATTERNS: tuple[str, ...] = tuple(os.environ.get("EG_TCE_PATTERNS", "manual,period").split(","))
 #: Patterns of path (b).
 MASKED_PATTERNS: Final[tuple[str, ...]] = ("tce", "table_no_snr", "lightcurve", "manual")
 
@@ -70,7 +66,7 @@ class FlagRule:
     """When a verdict is flagged uncertain (the vetting queue's rule, passed in)."""
 
     uncertainty_threshold: float | None = 0.15
-    ambiguous_band: tuple[float, float] | None = (0.35, 0.65)
+    ambiguous_band: tuple[float, float] | None = (0.2, 0.8)
 
     def flagged(self, p: np.ndarray, u: np.ndarray) -> np.ndarray:
         out = np.zeros(len(p), dtype=bool)
@@ -264,11 +260,10 @@ def _mask(n: int, idx: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- path c
 def tce_rows(catalogs_dir: Path, tables: Sequence[CatalogTable]) -> Rows:
     """The labelled DR24 TCEs as training/test rows, stars joined from the KOI table."""
-    koi = next(t.frame for t in tables if (t.frame["mission"] == "kepler").any())
-    tce = read_dr24_tces(catalogs_dir / DR24_FILE, stars_from=koi)
-    y = (tce["label"] == "planet").to_numpy(dtype=int)
-    groups = ("kepler:" + tce["host_id"].astype(str)).to_numpy()
-    return Rows(tce, y, groups, candidates_per_host(tce))
+    rows = dr24_rows(catalogs_dir / DR24_FILE, tables)
+    if rows is None:
+        raise ValueError(f"no DR24 TCE table ({DR24_FILE}) in {catalogs_dir} or no Kepler table")
+    return rows
 
 
 def dr24_path(

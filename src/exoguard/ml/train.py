@@ -139,20 +139,12 @@ def _multiplicity(data: Any) -> np.ndarray:
 
 
 def default_tces(tables: Sequence[CatalogTable]) -> Rows | None:
-    """The bundled labelled DR24 TCEs (stars joined from the Kepler table of ``tables``), or
-    None when the file is not in the data folder or ``tables`` hold no Kepler rows."""
-    from exoguard.catalogs.tce import DR24_FILE, read_dr24_tces
+    """The bundled labelled DR24 TCEs (see :func:`exoguard.ml.dataset.dr24_rows`)."""
+    from exoguard.catalogs.tce import DR24_FILE
     from exoguard.config import get_settings
-    from exoguard.ml.features import candidates_per_host
+    from exoguard.ml.dataset import dr24_rows
 
-    path = get_settings().catalogs_dir / DR24_FILE
-    kepler = [t.frame for t in tables if (t.frame["mission"] == "kepler").any()]
-    if not path.is_file() or not kepler:
-        return None
-    tce = read_dr24_tces(path, stars_from=kepler[0])
-    y = (tce["label"] == "planet").to_numpy(dtype=int)
-    groups = ("kepler:" + tce["host_id"].astype(str)).to_numpy()
-    return Rows(tce, y, groups, candidates_per_host(tce))
+    return dr24_rows(get_settings().catalogs_dir / DR24_FILE, tables)
 
 
 def _training_metrics(
