@@ -111,8 +111,11 @@ def test_service_predict_and_explain(env: str) -> None:
     _run("train", "--model", "gbm", *FAST)
     frame = read_catalog(KOI).frame.iloc[:30]
     pred = service.predict_frame(frame)
-    assert list(pred.columns) == ["probability", "uncertainty", "label", "model_version"]
+    assert list(pred.columns) == ["probability", "uncertainty", "label", "model_version", "basis"]
     assert pred.index.equals(frame.index)
+    # KOI rows give impact and SNR with the transit: the catalog model scores them
+    assert {b["pattern"] for b in pred["basis"]} <= {"complete", "table_no_snr", "manual", "period"}
+    assert pred["basis"].iloc[0]["pattern"] == "complete"
     contrib = service.explain_frame(frame)
     assert contrib.shape == (30, len(service.get_model().ensemble.features) + 1)
     rec = service.explain_records(frame.iloc[:2], top=3)

@@ -28,7 +28,11 @@ def test_stacker_learns_to_trust_the_better_model_per_row_kind() -> None:
     # on catalog rows the GBM dominates, on light curves the network
     assert abs(coef[1]) > abs(coef[0])
     assert abs(coef[0] + coef[3]) > abs(coef[1] + coef[4])
-    assert np.all((unc >= 0.1 - 1e-9) & (unc <= 0.3 + 1e-9))
+    # the weighted component spread (between 0.1 and 0.3) plus half the disagreement of the
+    # two models, in quadrature
+    disagreement = 0.5 * np.abs(p_mb - p_gbm)
+    weighted = np.sqrt(np.clip(unc**2 - disagreement**2, 0.0, None))
+    assert np.all((weighted >= 0.1 - 1e-9) & (weighted <= 0.3 + 1e-9))
     assert unc[has_lc].mean() < unc[~has_lc].mean()
 
 
@@ -84,3 +88,14 @@ def test_ensemble_cli_params_name_the_allowed_keys() -> None:
     assert _ensemble_params(["mb_version=multibranch-0003"]) == {"mb_version": "multibranch-0003"}
     with pytest.raises(ConfigError, match="mb_version, gbm_version"):
         _ensemble_params(["n_layers=2"])
+
+
+def test_components_that_disagree_make_an_uncertain_verdict() -> None:
+    ens = DecisionEnsemble((2.0, 0.5, 0.0, 0.0, 0.0), 0.0, "multibranch-0001", "gbm-0001")
+    has_lc = np.array([True, True])
+    p_mb = np.array([0.02, 0.02])
+    p_gbm = np.array([0.03, 0.70])  # agree / disagree by 0.68
+    _, unc = ens.combine(p_mb, p_gbm, has_lc, unc_mb=np.full(2, 0.01), unc_gbm=np.full(2, 0.01))
+    assert unc[0] == pytest.approx(np.hypot(0.01, 0.005), rel=1e-6)
+    assert unc[1] == pytest.approx(np.hypot(0.01, 0.34), rel=1e-6)
+    assert unc[1] > 0.15  # above the default vetting threshold: sent to people

@@ -253,6 +253,35 @@ def models_activate(
     typer.echo(f"{rec.id} is active")
 
 
+@models_app.command("install-bundled")
+def models_install_bundled(
+    activate: Annotated[
+        bool, typer.Option("--activate/--no-activate", help="Make the ensemble active.")
+    ] = True,
+) -> None:
+    """Register the network that ships with exoguard and its ensemble with the GBM.
+
+    `make run` calls this after training the GBM, so the light curve counts by default.
+    """
+    from exoguard.ml.bundled import install_bundle
+    from exoguard.ml.service import clear_cache
+
+    install_bundle(activate=activate, log=typer.echo)
+    clear_cache()
+
+
+@models_app.command("export-bundle")
+def models_export_bundle(
+    version: Annotated[str, typer.Argument(help="Ensemble version id, e.g. ensemble-0001")],
+) -> None:
+    """Write an ensemble's network and stacker as the bundled default model."""
+    from exoguard.ml.bundled import BUNDLE_DIR, export_bundle
+    from exoguard.ml.registry import ModelRegistry
+
+    export_bundle(version, registry=ModelRegistry.from_settings())
+    typer.echo(f"bundle written to {BUNDLE_DIR}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
     app.command("evaluate")(evaluate)

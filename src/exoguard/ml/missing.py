@@ -64,6 +64,39 @@ PATTERNS: Final[dict[str, tuple[str, ...]]] = {
     "period": ("period_days",),
 }
 PATTERN_NAMES: Final[tuple[str, ...]] = tuple(PATTERNS)
+#: What each pattern's model judges from, in words a user reads beside the verdict.
+PATTERN_WORDS: Final[dict[str, str]] = {
+    "complete": "every catalog field",
+    "tce": "the transit, its signal-to-noise ratio and the star",
+    "table_no_snr": "the transit and the star",
+    "lightcurve": "the transit and its signal-to-noise ratio (the star is unknown)",
+    "manual": "period, duration and depth only",
+    "period_radius_star": "the period, the planet radius and the star",
+    "period": "the period only",
+}
+
+
+def basis_sentences(basis: dict[str, object] | None) -> list[str]:
+    """Plain sentences for a verdict's basis (pattern, light curve, inputs off the map)."""
+    if not basis or not basis.get("pattern"):
+        return []
+    pattern = str(basis["pattern"])
+    words = PATTERN_WORDS.get(pattern, pattern)
+    lc = " and the light curve itself" if basis.get("light_curve") else ""
+    out = [f"Judged from {words}{lc}; fields not given play no part."]
+    off = basis.get("out_of_range") or []
+    if isinstance(off, list) and off:
+        items = [
+            f"{o['feature']} {o['value']:.3g} (trained on {o['training_range'][0]:.3g} to "
+            f"{o['training_range'][1]:.3g})"
+            for o in off
+            if isinstance(o, dict)
+        ]
+        out.append(
+            "Outside what the model was trained on: " + "; ".join(items) + ". Treated as uncertain."
+        )
+    return out
+
 
 #: Fields that physics derives, and the fields each derivation needs.
 DERIVABLE: Final[dict[str, tuple[str, ...]]] = {
@@ -252,7 +285,9 @@ __all__ = [
     "PATTERNS",
     "PATTERN_NAMES",
     "RAW_FIELDS",
+    "PATTERN_WORDS",
     "available_fields",
+    "basis_sentences",
     "derive_missing",
     "mask_to_pattern",
     "pattern_features",

@@ -29,7 +29,7 @@ import pandas as pd
 from exoguard.errors import ModelNotReadyError
 from exoguard.ml.explain import BASE_VALUE, shap_contributions
 from exoguard.ml.features import build_features
-from exoguard.ml.missing import PATTERNS
+from exoguard.ml.missing import PATTERNS, basis_sentences
 from exoguard.ml.patterns import OOD_UNCERTAINTY
 from exoguard.ml.registry import ModelRegistry, VersionRecord
 from exoguard.ml.train import LoadedModel, load_version
@@ -211,6 +211,8 @@ def _gbm_scores(
         }
         for pattern, ood in zip(scores.pattern, scores.out_of_range, strict=True)
     ]
+    for b in basis:
+        b["summary"] = basis_sentences(b)
     return scores.probability, scores.uncertainty, basis
 
 
@@ -314,6 +316,7 @@ def predict_frame(
         unc = np.where(off, np.sqrt(unc**2 + OOD_UNCERTAINTY**2), unc)
         for b, lc in zip(basis, has_lc, strict=True):
             b["light_curve"] = bool(lc)
+            b["summary"] = basis_sentences(b)
         threshold = ens.threshold
     label = np.where(prob >= threshold, "planet", "false_positive")
     return pd.DataFrame(

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from exoguard.errors import ExoguardError, GoneError, NotFoundError
+from exoguard.ml.missing import basis_sentences
 from exoguard.reports.service import catalog_columns
 from exoguard.store.models import Candidate, User
 from exoguard.store.repositories import (
@@ -53,6 +54,7 @@ def candidate_context(
         "votes_planet": sum(1 for v in votes if v.label == "planet"),
         "already_voted": user is not None and any(v.user_id == user.id for v in votes),
         "catalog_match": _catalog_match(candidate),
+        "basis": basis_sentences(((latest.explanation or {}) if latest else {}).get("basis")),
         "stellar_note": catalog_columns(None, candidate.features).get("stellar_parameters_from"),
     }
 

@@ -113,6 +113,11 @@ function describe(candidate) {
   return bits.join(" · ");
 }
 
+// The server words the basis (exoguard.ml.missing.basis_sentences).
+function basisSentences(basis) {
+  return basis && Array.isArray(basis.summary) ? basis.summary : [];
+}
+
 function verdictCard(prediction, candidate) {
   const v = verdictOf(prediction, policy);
   const card = document.createElement("article");
@@ -157,6 +162,13 @@ function verdictCard(prediction, candidate) {
     const line = document.createElement("p");
     line.className = "small muted stellar-source";
     line.textContent = `Stellar parameters from ${stellar.host_id} (${stellar.catalog}).`;
+    card.append(line);
+  }
+  const basis = basisSentences(prediction.basis);
+  for (const text of basis) {
+    const line = document.createElement("p");
+    line.className = "small muted basis";
+    line.textContent = text;
     card.append(line);
   }
   if (v.key === "uncertain") {
