@@ -93,7 +93,11 @@ def test_predict_typed_candidate_is_scored_and_stored_when_saved(api: Api) -> No
         "label",
         "model_version",
         "catalog_match",
+        "basis",
     }
+    # what the verdict rests on: the model of the fields given, in words
+    assert verdict["basis"]["pattern"] in {"complete", "tce", "table_no_snr", "manual"}
+    assert verdict["basis"]["summary"][0].startswith("Judged from ")
     # this database holds no catalog rows: an explicit no-match, and no stellar values added
     assert verdict["catalog_match"]["matched"] is False
     assert verdict["catalog_match"]["reason"] == "no catalog object on KIC 11904151"
