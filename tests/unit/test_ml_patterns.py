@@ -128,3 +128,14 @@ def test_path_metrics_count_confident_errors_only() -> None:
     # flagged: p=0.5 (band) and u=0.3; confident: 0.9 (right), 0.1 (wrong), 0.95 (right)
     assert m["flagged_share"] == pytest.approx(2 / 5)
     assert m["confident_and_wrong"] == pytest.approx(1 / 3)
+
+
+def test_a_mission_the_model_never_saw_is_out_of_distribution(patterns: PatternSet) -> None:
+    assert patterns.missions.get("kepler", 0) > 1000 and "tess" not in patterns.missions
+    row = dict(period_days=9.488, duration_hours=2.96, depth_ppm=615.8)
+    frame = pd.DataFrame([{**row, "mission": "kepler"}, {**row, "mission": "tess"}])
+    scores = patterns.predict(frame)
+    assert scores.out_of_range[0] == []
+    assert scores.out_of_range[1] == [{"feature": "mission", "value": "tess", "training_rows": 0}]
+    assert scores.uncertainty[1] >= OOD_UNCERTAINTY > scores.uncertainty[0]
+    np.testing.assert_allclose(scores.probability[0], scores.probability[1])

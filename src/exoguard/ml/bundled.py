@@ -135,7 +135,8 @@ def install_bundle(
     """Register the bundled network and an ensemble of it with a GBM; activate it.
 
     The GBM is ``gbm_version``, else the newest GBM whose config has the bundle's GBM config
-    name (the stacker was fit with that config). Installing twice reuses the versions.
+    name (the stacker was fit with that config). Installing again reuses the versions and
+    changes nothing: the ensemble is activated only when it is first registered.
     """
     registry = registry or ModelRegistry.from_settings()
     bundle = read_bundle(directory)
@@ -182,7 +183,7 @@ def install_bundle(
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)
             raise
-    if activate and record.status != "active":
+    if activate and not existing:  # a later run keeps whatever the user activated since
         record = registry.activate(record.id)
     if log:
         log(f"{record.id} ({mb_version} + {gbm_version}) is {record.status}")

@@ -20,8 +20,9 @@ evidence). Every other row takes the pattern with the most fields that it gives 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -76,7 +77,14 @@ PATTERN_WORDS: Final[dict[str, str]] = {
 }
 
 
-def basis_sentences(basis: dict[str, object] | None) -> list[str]:
+def _off_words(o: dict[str, Any]) -> str:
+    if o.get("feature") == "mission":
+        return f"the {str(o['value']).upper()} mission (the model has no training rows of it)"
+    lo, hi = (float(v) for v in (o.get("training_range") or (math.nan, math.nan)))
+    return f"{o['feature']} {float(o['value']):.3g} (trained on {lo:.3g} to {hi:.3g})"
+
+
+def basis_sentences(basis: dict[str, Any] | None) -> list[str]:
     """Plain sentences for a verdict's basis (pattern, light curve, inputs off the map)."""
     if not basis or not basis.get("pattern"):
         return []
@@ -86,12 +94,7 @@ def basis_sentences(basis: dict[str, object] | None) -> list[str]:
     out = [f"Judged from {words}{lc}; fields not given play no part."]
     off = basis.get("out_of_range") or []
     if isinstance(off, list) and off:
-        items = [
-            f"{o['feature']} {o['value']:.3g} (trained on {o['training_range'][0]:.3g} to "
-            f"{o['training_range'][1]:.3g})"
-            for o in off
-            if isinstance(o, dict)
-        ]
+        items = [_off_words(o) for o in off if isinstance(o, dict)]
         out.append(
             "Outside what the model was trained on: " + "; ".join(items) + ". Treated as uncertain."
         )

@@ -10,10 +10,12 @@ user of that pattern can be told, and a field the pattern lacks is not one of it
 Out of distribution
 -------------------
 Each model keeps the range of every feature over its training rows (the 0.1 and 99.9
-percentiles, widened by :data:`RANGE_MARGIN` of their span). A row with a feature outside
-that range gets :data:`OOD_UNCERTAINTY` added (in quadrature) to its uncertainty: above the
-vetting threshold, so it goes to people instead of coming out as a confident verdict, and
-the fields are named in the result.
+percentiles, widened by :data:`RANGE_MARGIN` of their span), and the set keeps the number of
+labelled training rows per mission. A row with a feature outside that range, or of a
+mission with fewer than :data:`MIN_MISSION_ROWS` training rows, gets
+:data:`OOD_UNCERTAINTY` added (in quadrature) to its uncertainty: above the vetting
+threshold, so it goes to people instead of coming out as a confident verdict, and the
+fields are named in the result.
 """
 
 from __future__ import annotations
@@ -168,11 +170,29 @@ def fit_pattern(
     return PatternModel(pattern, fit.model, FeatureRanges.fit(X), metrics)
 
 
+#: A row of a mission with fewer labelled training rows than this is out of distribution
+#: (a Kepler-only model has never seen a TESS row, whatever its values).
+MIN_MISSION_ROWS: Final = 100
+_KNOWN_MISSIONS = ("kepler", "k2", "tess")
+
+
 @dataclass(frozen=True)
 class PatternSet:
-    """The models of every trained pattern (``complete`` included), keyed by pattern."""
+    """The models of every trained pattern (``complete`` included), keyed by pattern, and
+    the number of labelled training rows per mission."""
 
     models: dict[str, PatternModel]
+    missions: dict[str, int] = field(default_factory=dict)
+
+    def _mission_off(self, frame: pd.DataFrame) -> list[dict[str, Any] | None]:
+        if not self.missions or "mission" not in frame.columns:
+            return [None] * len(frame)
+        out: list[dict[str, Any] | None] = []
+        for m in frame["mission"].astype(str).str.lower():
+            n = int(self.missions.get(m, 0))
+            off = m in _KNOWN_MISSIONS and n < MIN_MISSION_ROWS
+            out.append({"feature": "mission", "value": m, "training_rows": n} if off else None)
+        return out
 
     @property
     def patterns(self) -> tuple[str, ...]:
@@ -207,6 +227,7 @@ class PatternSet:
         unc = np.zeros(n)
         routes = np.empty(n, dtype=object)
         ood: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+        mission_off = self._mission_off(frame)
         for name, pos, X in self.matrices(frame, n_candidates_on_host=n_candidates_on_host):
             model = self.models[name]
             p, u = model.ensemble.predict(X)
@@ -224,7 +245,11 @@ class PatternSet:
                             ],
                         }
                     )
-            extra = np.where(outside.any(axis=1), OOD_UNCERTAINTY, 0.0)
+            for i in pos:
+                off = mission_off[i]
+                if off is not None:
+                    ood[i].append(off)
+            extra = np.where([bool(ood[i]) for i in pos], OOD_UNCERTAINTY, 0.0)
             prob[pos] = p
             unc[pos] = np.sqrt(np.asarray(u, float) ** 2 + extra**2)
             routes[pos] = name
@@ -234,11 +259,12 @@ class PatternSet:
         """Reduced patterns into ``directory/patterns/<name>/``; ranges of all in JSON."""
         root = directory / PATTERN_DIR
         root.mkdir(parents=True, exist_ok=True)
-        index = {}
+        index: dict[str, Any] = {}
         for name, model in self.models.items():
             if name != "complete":
                 model.ensemble.save(root / name)
             index[name] = {"ranges": model.ranges.to_dict(), "metrics": model.metrics}
+        index["_missions"] = dict(self.missions)
         (root / "patterns.json").write_text(json.dumps(index, indent=2))
 
     @classmethod
@@ -249,6 +275,7 @@ class PatternSet:
             return None
         index = json.loads(index_path.read_text())
         models = {}
+        missions = {str(k): int(v) for k, v in (index.get("_missions") or {}).items()}
         for name, entry in index.items():
             if name not in PATTERNS:
                 continue
@@ -258,7 +285,7 @@ class PatternSet:
             models[name] = PatternModel(
                 name, ens, FeatureRanges.from_dict(entry["ranges"]), entry.get("metrics", {})
             )
-        return cls(models)
+        return cls(models, missions)
 
 
 @dataclass(frozen=True)
@@ -308,6 +335,11 @@ def fit_pattern_set(
     training of the reduced patterns whose fields they give, not the catalog model.
     """
     models = {"complete": PatternModel("complete", complete, FeatureRanges.fit(complete_X))}
+    missions = (
+        {str(k): int(v) for k, v in frame["mission"].astype(str).value_counts().items()}
+        if "mission" in frame.columns
+        else {}
+    )
     base = Rows(frame.reset_index(drop=True), y, groups, n_candidates_on_host)
     both = base + extra if extra is not None else base
     for name in patterns:
@@ -325,7 +357,7 @@ def fit_pattern_set(
         )
         if model is not None:
             models[name] = model
-    return PatternSet(models)
+    return PatternSet(models, missions)
 
 
 __all__ = [
