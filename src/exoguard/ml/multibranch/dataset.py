@@ -107,6 +107,8 @@ logger = logging.getLogger(__name__)
 GENERATOR_VERSION = "5"  # 5: few-event samples, second signals, K2 hosts
 R_EARTH_PER_R_SUN = 109.076
 LOGG_SUN_CGS = 4.438
+#: A host whose relative flux is <= 0 on more than this fraction of points is refused.
+MAX_NONPOSITIVE_FRACTION = 0.01
 #: Attempts to draw a usable sample before giving up on a host.
 MAX_TRIES = 40
 SPLITS = ("train", "test")
@@ -182,7 +184,20 @@ def make_host(
     stars: dict[str, StarRow],
     mask_durations: float = 2.5,
 ) -> Host:
-    """Cut the catalog's known signals of ``lc``'s star out and detrend the rest."""
+    """Cut the catalog's known signals of ``lc``'s star out and detrend the rest.
+
+    Raises
+    ------
+    ValidationError
+        More than ``MAX_NONPOSITIVE_FRACTION`` of the relative flux is zero or negative (a
+        broken reduction, e.g. DAVE's EPIC 210667985): not a noise host.
+    """
+    nonpositive = float(np.mean(lc.flux <= 0)) if lc.n_points else 0.0
+    if nonpositive > MAX_NONPOSITIVE_FRACTION:
+        raise ValidationError(
+            f"{lc.target_id}: {100 * nonpositive:.0f} % of the relative flux is <= 0 "
+            f"(at most {100 * MAX_NONPOSITIVE_FRACTION:.0f} % allowed); not a noise host"
+        )
     mask = np.zeros(lc.n_points, dtype=bool)
     planet_ok = True
     if catalog is not None and len(catalog):
