@@ -936,14 +936,14 @@ def _draw_sample(
     weights = inj.host_mission_weights
     missions = sorted(m for m in by_mission if not weights or weights.get(m, 0) > 0)
     stars = sorted({hosts[j].star for j in usable})
+    if weights and missions:
+        # the mission is drawn once: a draw that fails (e.g. a planet too large for the
+        # noise of a K2 star) is tried again on the same mission, so that the missions
+        # keep their weights within each kind
+        w = np.array([weights[m] for m in missions], float)
+        stars = sorted(by_mission[missions[int(rng.choice(len(missions), p=w / w.sum()))]])
     for _ in range(MAX_TRIES):
-        if weights and missions:
-            w = np.array([weights[m] for m in missions], float)
-            mission = missions[int(rng.choice(len(missions), p=w / w.sum()))]
-            choices = sorted(by_mission[mission])
-            star = choices[int(rng.integers(len(choices)))]
-        else:
-            star = stars[int(rng.integers(len(stars)))]
+        star = stars[int(rng.integers(len(stars)))]
         files = [j for j in usable if hosts[j].star == star]
         host = _maybe_crop(hosts[files[int(rng.integers(len(files)))]], inj, rng)
         sample = generate_sample(
