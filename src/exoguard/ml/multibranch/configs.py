@@ -399,8 +399,9 @@ def _default() -> MultibranchConfig:
         views=base.views,
         scalar=base.scalar,
         fusion=base.fusion,
-        # 5,000 + 1,000 samples: the set in 288 s, 8 epochs in 195 s (the first 137 s, the
-        # next 7-10 s each), 8.1 min in all with evaluation; val AUC still rising at epoch 8
+        # `exoguard train-neural --config default --no-real` on the shared 2-CPU machine
+        # (load 3-5 from other jobs): set 304 s, 14 epochs 245 s (7-45 s each), 9.3 min
+        # in all, 711 CPU-s; held-out injected ROC AUC 0.944 (1-2 events: 0.873)
         training=TrainingConfig(epochs=14, batch_size=64, patience=4, n_threads=2),
         data=DataConfig(
             injection=InjectionConfig(
