@@ -1,9 +1,11 @@
 """Reader registry and the public entry point ``read_lightcurve``.
 
-One module per format registers a ``FitsReader`` (``identify`` + ``read``) here, in the
-style of lightkurve's ``io/``. The format is found from the content: the FITS magic
-bytes and header keywords (TELESCOP, MISSION, ORIGIN, CREATOR, EXTNAME, columns),
-JSON by its first character, CSV otherwise; never from the file name.
+One module per format registers a ``FitsReader`` or a ``TextReader`` (``identify`` +
+``read``) here, in the style of lightkurve's ``io/``. The format is found from the
+content: the FITS magic bytes and header keywords (TELESCOP, MISSION, ORIGIN, CREATOR,
+EXTNAME, columns), JSON by its first character; other text goes to the first text reader
+that claims its header line (e.g. DAVE K2 ``.dat`` files), CSV otherwise; never from the
+file name.
 
 Readers return a *raw* ``LightCurve`` (times in BJD_TDB, quality flags applied, flux
 in the file's units); ``read_lightcurve`` then cleans each file, normalises it on its
@@ -51,6 +53,7 @@ _BUILTIN_MODULES = (
     "exoguard.io.kepler",
     "exoguard.io.tess",
     "exoguard.io.generic_fits",
+    "exoguard.io.dave_k2",
 )
 _SNIFF_BYTES = 8192
 
@@ -78,7 +81,19 @@ class FitsReader:
     priority: int = 100  # lower runs first
 
 
+@dataclass(frozen=True)
+class TextReader:
+    """A text light-curve format: ``identify(header)`` says yes/no from the first line that
+    is neither blank nor a ``#`` comment; ``read(path, opts)`` reads the file."""
+
+    name: str
+    identify: Callable[[str], bool]
+    read: Callable[[Path, ReadOptions], LightCurve]
+    priority: int = 100  # lower runs first
+
+
 _FITS_READERS: dict[str, FitsReader] = {}
+_TEXT_READERS: dict[str, TextReader] = {}
 _loaded = False
 
 
@@ -92,6 +107,33 @@ def fits_readers() -> list[FitsReader]:
     """The registered FITS readers in the order they are tried."""
     _load_builtin_readers()
     return sorted(_FITS_READERS.values(), key=lambda r: (r.priority, r.name))
+
+
+def register_text_reader(reader: TextReader) -> TextReader:
+    """Add (or replace) a text reader; tried by ascending ``priority`` before the CSV reader."""
+    _TEXT_READERS[reader.name] = reader
+    return reader
+
+
+def text_readers() -> list[TextReader]:
+    """The registered text readers in the order they are tried."""
+    _load_builtin_readers()
+    return sorted(_TEXT_READERS.values(), key=lambda r: (r.priority, r.name))
+
+
+def _header_line(path: Path) -> str:
+    """The first line of a text file that is neither blank nor a ``#`` comment ("" if none)."""
+    with path.open("rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    if head[:2] == b"\x1f\x8b":
+        with gzip.open(path, "rb") as gz:
+            head = gz.read(_SNIFF_BYTES)
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    for line in text.splitlines():
+        s = line.strip()
+        if s and not s.startswith("#"):
+            return s
+    return ""
 
 
 def _load_builtin_readers() -> None:
@@ -204,6 +246,11 @@ def read_raw(source: Any, opts: ReadOptions) -> LightCurve:
 
         return read_json_lightcurve(path, opts)
     if kind == "csv":
+        header = _header_line(path)
+        for text_reader in text_readers():
+            if text_reader.identify(header):
+                logger.debug("%s: read as %s", path.name, text_reader.name)
+                return text_reader.read(path, opts)
         from exoguard.io.csv_table import read_csv_lightcurve
 
         return read_csv_lightcurve(path, opts)
@@ -265,12 +312,13 @@ def read_lightcurve(
     ----------
     source : path, sequence of paths, ``lightkurve.LightCurve`` or ``LightCurveCollection``
         FITS (Kepler/K2 LLC/SLC, TESS SPOC and data-alert files, K2SFF, QLP,
-        lightkurve exports, other tables with a time and flux column), CSV or JSON
-        files (gzip allowed). Several files are stitched (same target only).
+        lightkurve exports, other tables with a time and flux column), DAVE K2
+        ``.dat`` text files, CSV or JSON files (gzip allowed). Several files are
+        stitched (same target only).
     flux_column : str, optional
         Column to read (e.g. ``"SAP_FLUX"``); default per format (``PDCSAP_FLUX`` for
-        the mission pipelines, ``FCOR`` for K2SFF, ``SAP_FLUX`` for QLP, the first
-        alias found in tables).
+        the mission pipelines, ``FCOR`` for K2SFF, ``Corrflux`` for DAVE K2 text,
+        ``SAP_FLUX`` for QLP, the first alias found in tables).
     quality_bitmask : {'default', 'hard', 'hardest', 'none'} or int
         lightkurve's quality bitmasks (Kepler/K2 or TESS definitions).
     time_system : str, optional

@@ -14,6 +14,11 @@ Registry
 ``base``
     The default for ``exoguard train --model multibranch``: the same three branches sized
     to train in well under 30 minutes on a 2-core CPU (see ``bench/multibranch.py``).
+``default``
+    ``base``'s branches trained on the data users bring as well: hosts balanced between
+    Kepler, K2 and TESS, a quarter of the signals with one or two events only, a quarter
+    with a second signal on the star; sized so that building the injected set and
+    training take at most about 10 minutes on a 2-core CPU.
 ``small``
     A few-second model for tests and smoke runs.
 ``no_timeseries``, ``no_views``, ``no_scalar``
@@ -264,6 +269,18 @@ class InjectionConfig(_Strict):
     min_host_days: float = Field(default=5.0, gt=0)
     #: Width of the mask over the catalog's known transits of a host, in durations.
     known_transit_mask_durations: float = Field(default=2.5, ge=1, le=10)
+    #: Share of the planets, eclipsing/background binaries and systematics drawn with only
+    #: one or two events in the host's span (half each): long-period planets as users
+    #: bring them, and binaries and isolated instrumental dips that look the same. Their
+    #: candidate ephemeris is what the coarse search reports (often an alias).
+    few_transit_fraction: float = Field(default=0.2, ge=0, le=1)
+    #: Share of the samples with a second signal on the same star: a second planet (for
+    #: planets, background binaries and false alarms) or, for an eclipsing binary, its
+    #: secondary eclipse reported as a second candidate. The label stays the first one's.
+    multi_signal_fraction: float = Field(default=0.2, ge=0, le=1)
+    #: Relative weights of the host missions (``kepler``, ``k2``, ``tess``, ``other``) when
+    #: a sample picks its host; empty: every host star equally likely.
+    host_mission_weights: dict[str, float] = Field(default_factory=dict)
     seed: int = 12345
 
     @model_validator(mode="after")
@@ -275,6 +292,13 @@ class InjectionConfig(_Strict):
             raise ValueError("mix weights must be >= 0 with a positive sum")
         if not any(self.mix.get(k, 0) > 0 for k in ("planet",)):
             raise ValueError("mix needs a positive weight for 'planet'")
+        missions = ("kepler", "k2", "tess", "other")
+        bad = sorted(set(self.host_mission_weights) - set(missions))
+        if bad:
+            raise ValueError(f"unknown host missions {bad}; choose from {missions}")
+        weights = self.host_mission_weights.values()
+        if self.host_mission_weights and (any(v < 0 for v in weights) or sum(weights) <= 0):
+            raise ValueError("host_mission_weights need weights >= 0 with a positive sum")
         return self
 
 
@@ -365,6 +389,34 @@ def _base() -> MultibranchConfig:
     )
 
 
+def _default() -> MultibranchConfig:
+    """``base``'s architecture on K2/Kepler/TESS hosts, few-event and multi-signal samples,
+    sized for <= ~10 minutes (set + training) on 2 CPUs."""
+    base = _base()
+    return MultibranchConfig(
+        name="default",
+        timeseries=base.timeseries,
+        views=base.views,
+        scalar=base.scalar,
+        fusion=base.fusion,
+        # `exoguard train-neural --config default --no-real` on the shared 2-CPU machine
+        # (load 3-5 from other jobs): set 304 s, 14 epochs 245 s (7-45 s each), 9.3 min
+        # in all, 711 CPU-s; held-out injected ROC AUC 0.944 (1-2 events: 0.873)
+        training=TrainingConfig(epochs=14, batch_size=64, patience=4, n_threads=2),
+        data=DataConfig(
+            injection=InjectionConfig(
+                n_samples=5000,
+                n_test=1000,
+                few_transit_fraction=0.25,
+                multi_signal_fraction=0.25,
+                # 49 K2 stars against 14 Kepler and 5 TESS: balance by mission, not by star
+                host_mission_weights={"kepler": 0.4, "k2": 0.35, "tess": 0.25},
+            ),
+            max_catalog_rows=1500,
+        ),
+    )
+
+
 def _small() -> MultibranchConfig:
     """Seconds to train: for tests and smoke runs."""
     return MultibranchConfig(
@@ -405,6 +457,7 @@ def _without(branch: str) -> Callable[[], MultibranchConfig]:
 
 _REGISTRY: dict[str, Callable[[], MultibranchConfig]] = {
     "base": _base,
+    "default": _default,
     "design": _design,
     "small": _small,
     "no_timeseries": _without("timeseries"),

@@ -2,13 +2,21 @@
 
 Injected set
 ------------
-Host light curves are the real FITS files of ``settings.lightcurves_dir`` (one host per
-file; its star is the group). Every catalog signal known on the host (KOI/TOI rows of any
-disposition) is cut out (``known_transit_mask_durations`` durations wide) and the rest is
-detrended once (wotan biweight, the search's default window). Each sample then:
+Host light curves are the real FITS files of ``settings.lightcurves_dir`` and the DAVE
+K2 Campaign 4 text files under it (one host per file; its star is the group). Every
+catalog signal known on the host (KOI/TOI/K2 rows of any disposition) is cut out
+(``known_transit_mask_durations`` durations wide) and the rest is detrended once (wotan
+biweight, the search's default window). A host whose star has a catalog object without
+an ephemeris to cut (EPIC 210827030.01, a K2 false positive with no period in the
+bundled table) never receives a planet-labelled sample: its own signal stays in, so it
+only serves false-positive samples. Stars without catalog parameters (the K2 hosts) use
+the ``star_density_solar`` prior. Each sample then:
 
-1. picks a kind from ``injection.mix`` and a host (star uniformly, then one of its files)
-   of its split (training stars, or the held-out test stars);
+1. picks a kind from ``injection.mix``, whether it has one or two events only
+   (``few_transit_fraction``) and a second signal (``multi_signal_fraction``; see
+   :mod:`exoguard.ml.multibranch.scenarios`), and a host (a mission by
+   ``host_mission_weights`` when given, a star uniformly, then one of its files) of its
+   split (training stars, or the held-out test stars);
 2. injects the signal (``exoguard.core.inject``): planets (batman, quadratic limb
    darkening; radius from a target SNR and the host's noise, kept within the realistic
    ``planet_radius_rearth`` range), eclipsing binaries (primary + secondary, grazing
@@ -18,7 +26,8 @@ detrended once (wotan biweight, the search's default window). Each sample then:
    host's window), single outliers, or nothing;
 3. takes a candidate ephemeris: the injected one with search-like errors
    (``t0_error_durations``, ``duration_error_fraction``) for eclipsing signals, the
-   highest peak of a coarse BLS search otherwise (the false alarm a search would report);
+   highest peak of a coarse BLS search otherwise (the false alarm a search would report,
+   or the alias it reports for one or two events);
 4. measures the diagnostics (``exoguard.core.diagnostics.diagnose_transit``, the
    search's own code, which refines t0 and the duration) and builds the inputs with
    :func:`exoguard.ml.multibranch.inputs.candidate_inputs`.
@@ -37,6 +46,7 @@ model with the light-curve branches masked. Labelled TOIs and K2 objects are onl
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -80,13 +90,25 @@ from exoguard.ml.multibranch.inputs import (
     scalar_matrix,
     star_lookup,
 )
+from exoguard.ml.multibranch.scenarios import (
+    FEW_EVENT_KINDS,
+    Ephemeris,
+    commensurate,
+    epochs_in_span,
+    events_in_span,
+    few_event_ephemeris,
+    inject_dips,
+    lands_on_event,
+)
 
 logger = logging.getLogger(__name__)
 
 #: Bumped whenever generation changes in a way the config does not capture.
-GENERATOR_VERSION = "4"  # 4: local-linear detrending edges
+GENERATOR_VERSION = "5"  # 5: few-event samples, second signals, K2 hosts
 R_EARTH_PER_R_SUN = 109.076
 LOGG_SUN_CGS = 4.438
+#: A host whose relative flux is <= 0 on more than this fraction of points is refused.
+MAX_NONPOSITIVE_FRACTION = 0.01
 #: Attempts to draw a usable sample before giving up on a host.
 MAX_TRIES = 40
 SPLITS = ("train", "test")
@@ -112,6 +134,9 @@ class Host:
     window_days : float
         The detrending window.
     star_row : StarRow
+    planet_ok : bool
+        False when the star holds a catalog signal that could not be cut out (no
+        ephemeris): no planet-labelled sample is drawn on it.
     """
 
     name: str
@@ -120,6 +145,7 @@ class Host:
     trend: np.ndarray
     window_days: float
     star_row: StarRow
+    planet_ok: bool = True
     noise: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -135,6 +161,7 @@ class Host:
             self.trend[keep],
             self.window_days,
             self.star_row,
+            self.planet_ok,
         )
 
     @property
@@ -157,13 +184,29 @@ def make_host(
     stars: dict[str, StarRow],
     mask_durations: float = 2.5,
 ) -> Host:
-    """Cut the catalog's known signals of ``lc``'s star out and detrend the rest."""
+    """Cut the catalog's known signals of ``lc``'s star out and detrend the rest.
+
+    Raises
+    ------
+    ValidationError
+        More than ``MAX_NONPOSITIVE_FRACTION`` of the relative flux is zero or negative (a
+        broken reduction, e.g. DAVE's EPIC 210667985): not a noise host.
+    """
+    nonpositive = float(np.mean(lc.flux <= 0)) if lc.n_points else 0.0
+    if nonpositive > MAX_NONPOSITIVE_FRACTION:
+        raise ValidationError(
+            f"{lc.target_id}: {100 * nonpositive:.0f} % of the relative flux is <= 0 "
+            f"(at most {100 * MAX_NONPOSITIVE_FRACTION:.0f} % allowed); not a noise host"
+        )
     mask = np.zeros(lc.n_points, dtype=bool)
+    planet_ok = True
     if catalog is not None and len(catalog):
         rows = catalog[catalog["host_id"].astype(str).str.strip() == lc.target_id]
         for r in rows.itertuples(index=False):
             p, t0, dur = float(r.period_days), float(r.t0_bjd), float(r.duration_hours)
             if not (math.isfinite(p) and p > 0 and math.isfinite(t0)):
+                # a known signal we cannot cut: keep it out of planet-labelled samples
+                planet_ok = False
                 continue
             dur = dur if math.isfinite(dur) and dur > 0 else 6.0
             mask |= transit_mask(
@@ -180,12 +223,17 @@ def make_host(
         trend=np.asarray(trend, dtype=float),
         window_days=window,
         star_row=stars.get(lc.target_id, StarRow()),
+        planet_ok=planet_ok,
     )
 
 
+#: File patterns of host light curves: FITS products and DAVE K2 text files.
+HOST_PATTERNS = ("*.fits", "ktwo*.dat")
+
+
 def host_files(lightcurves_dir: Path) -> list[Path]:
-    """Every FITS file under ``lightcurves_dir`` (sorted)."""
-    return sorted(p for p in lightcurves_dir.rglob("*.fits") if p.is_file())
+    """Every FITS file and DAVE K2 ``ktwo*.dat`` file under ``lightcurves_dir`` (sorted)."""
+    return sorted({p for pat in HOST_PATTERNS for p in lightcurves_dir.rglob(pat) if p.is_file()})
 
 
 def load_hosts(
@@ -251,6 +299,17 @@ class Injection:
     dilution: float = math.nan
     surface_brightness_ratio: float = math.nan
     half_period: bool = False
+    #: Injected events (transits, eclipses, dips) with data in the span (NaN: none injected).
+    n_events: float = math.nan
+    #: Drawn as a one- or two-event sample (``few_transit_fraction``).
+    few_events: bool = False
+    #: Signals on the star: 2 with a second planet or a binary's secondary candidate.
+    n_signals: int = 1
+    #: Period of the second candidate on the star (NaN when alone).
+    companion_period_days: float = math.nan
+    #: What the multi-planet search counts on the star (a secondary at the same period
+    #: is an alias and does not count).
+    n_candidates_on_host: int = 1
 
 
 PARAM_COLUMNS = tuple(Injection.__dataclass_fields__)
@@ -280,10 +339,14 @@ def _eclipse_geometry(
     rng: np.random.Generator,
     *,
     density_solar: float | None = None,
+    few_events: int = 0,
 ) -> tuple[float, float, float]:
-    lo, hi = _period_range(host, inj)
-    period = float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
-    t0 = float(host.raw.time_bjd[0] + rng.uniform(0, period))
+    if few_events:
+        period, t0 = few_event_ephemeris(host.raw.time_bjd, n_events=few_events, rng=rng)
+    else:
+        lo, hi = _period_range(host, inj)
+        period = float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+        t0 = float(host.raw.time_bjd[0] + rng.uniform(0, period))
     rho = _draw(rng, inj.star_density_solar) if density_solar is None else density_solar
     a_rs = a_rs_from_density(period, rho_star_solar=rho)
     return period, t0, a_rs
@@ -299,11 +362,16 @@ def _target_density(host: Host, inj: InjectionConfig, rng: np.random.Generator) 
 
 
 def _inject_planet(
-    host: Host, inj: InjectionConfig, rng: np.random.Generator
+    host: Host,
+    inj: InjectionConfig,
+    rng: np.random.Generator,
+    *,
+    few_events: int = 0,
+    base: LightCurve | None = None,
 ) -> tuple[LightCurve, Injection] | None:
     # a planet orbits the target: its duration follows the target star's density
     period, t0, a_rs = _eclipse_geometry(
-        host, inj, rng, density_solar=_target_density(host, inj, rng)
+        host, inj, rng, density_solar=_target_density(host, inj, rng), few_events=few_events
     )
     b = _draw(rng, inj.impact)
     u = (_draw(rng, inj.limb_u1), _draw(rng, inj.limb_u2))
@@ -322,7 +390,13 @@ def _inject_planet(
     if not (inj.planet_radius_rearth.lo <= rp <= inj.planet_radius_rearth.hi) or k > 0.35:
         return None
     flat = inject_transit(
-        host.flat, period_days=period, t0_bjd=t0, rp_rs=k, a_rs=a_rs, impact=b, u=u
+        host.flat if base is None else base,
+        period_days=period,
+        t0_bjd=t0,
+        rp_rs=k,
+        a_rs=a_rs,
+        impact=b,
+        u=u,
     )
     dur = transit_duration_hours(period_days=period, a_rs=a_rs, rp_rs=k, impact=b)
     return flat, Injection(
@@ -339,12 +413,17 @@ def _inject_planet(
 
 
 def _inject_binary(
-    host: Host, inj: InjectionConfig, rng: np.random.Generator, *, background: bool
+    host: Host,
+    inj: InjectionConfig,
+    rng: np.random.Generator,
+    *,
+    background: bool,
+    few_events: int = 0,
 ) -> tuple[LightCurve, Injection] | None:
     # an eclipsing binary on the target: the target's density times (1 + mass ratio); a
     # background binary is another star altogether (the prior)
     rho = None if background else _target_density(host, inj, rng) * (1 + rng.uniform(0.1, 1.0))
-    period, t0, a_rs = _eclipse_geometry(host, inj, rng, density_solar=rho)
+    period, t0, a_rs = _eclipse_geometry(host, inj, rng, density_solar=rho, few_events=few_events)
     k = _draw(rng, inj.eb_radius_ratio)
     b = float(rng.uniform(0.0, 1.0 + 0.8 * k))
     sb = _draw(rng, inj.eb_surface_brightness_ratio)
@@ -397,7 +476,7 @@ def _inject_binary(
     )
     depth = 1.0 - float(np.min(flat.flux / host.flat.flux))
     # a search folds two similar eclipses at half the period
-    half = bool(sb > 0.6 and rng.uniform() < 0.5)
+    half = bool(sb > 0.6 and rng.uniform() < 0.5) and not few_events
     return flat, Injection(
         kind="beb" if background else "eb",
         period_days=period / 2 if half else period,
@@ -503,6 +582,25 @@ class Sample:
     injection: Injection
 
 
+def _few_dips(
+    host: Host, inj: InjectionConfig, rng: np.random.Generator, n_events: int
+) -> tuple[LightCurve, Injection, np.ndarray]:
+    raw, times, depth_ppm, width_h = inject_dips(
+        host.raw, n_events=n_events, snr=_draw(rng, inj.snr), noise=host.noise, rng=rng
+    )
+    truth = Injection(kind="systematic", depth_ppm=depth_ppm, duration_hours=width_h)
+    return _redetrend(host, raw), truth, times
+
+
+def _event_times(truth: Injection, span: tuple[float, float]) -> np.ndarray:
+    """Mid-times of the injected eclipsing events in ``span`` (primary and secondary)."""
+    period = truth.period_days * (2 if truth.half_period else 1)
+    times = [epochs_in_span(period, truth.t0_bjd, span)]
+    if truth.kind in ("eb", "beb"):
+        times.append(epochs_in_span(period, truth.t0_bjd + period / 2, span))
+    return np.concatenate(times)
+
+
 def generate_sample(
     host: Host,
     kind: str,
@@ -511,15 +609,28 @@ def generate_sample(
     inj: InjectionConfig,
     n_bins: int,
     image_shape: tuple[int, int],
+    few_events: int = 0,
+    multi: bool = False,
 ) -> Sample | None:
-    """One injected sample of ``kind`` on ``host`` (None when this draw is unusable)."""
+    """One injected sample of ``kind`` on ``host`` (None when this draw is unusable).
+
+    ``few_events`` (0, 1 or 2): a planet, binary or systematic with only that many events
+    in the span; ``multi``: a second signal on the star (see
+    :mod:`exoguard.ml.multibranch.scenarios`).
+    """
+    if few_events and kind not in FEW_EVENT_KINDS:
+        raise ValueError(f"few_events applies to {FEW_EVENT_KINDS}, not {kind!r}")
     res: tuple[LightCurve, Injection] | None
+    dip_times: np.ndarray | None = None
     if kind == "planet":
-        res = _inject_planet(host, inj, rng)
+        res = _inject_planet(host, inj, rng, few_events=few_events)
     elif kind in ("eb", "beb"):
-        res = _inject_binary(host, inj, rng, background=kind == "beb")
+        res = _inject_binary(host, inj, rng, background=kind == "beb", few_events=few_events)
     elif kind == "variability":
         res = _inject_variability(host, inj, rng)
+    elif kind == "systematic" and few_events:
+        flat_d, truth_d, dip_times = _few_dips(host, inj, rng, few_events)
+        res = flat_d, truth_d
     elif kind == "systematic":
         res = _inject_systematic(host, inj, rng)
     elif kind == "outlier":
@@ -531,7 +642,18 @@ def generate_sample(
     if res is None:
         return None
     flat, truth = res
-    if kind in ("planet", "eb", "beb"):
+    span = (float(flat.time_bjd[0]), float(flat.time_bjd[-1]))
+    eclipsing = kind in ("planet", "eb", "beb")
+    companion: Ephemeris | None = None
+    if multi and kind != "eb":
+        # a second transiting planet on the star (an eclipsing binary's second signal is
+        # its secondary eclipse, decided from the diagnostics below)
+        comp = _inject_planet(host, inj, rng, base=flat)
+        if comp is None:
+            return None
+        flat, ctruth = comp
+        companion = Ephemeris(ctruth.period_days, ctruth.t0_bjd, ctruth.duration_hours)
+    if eclipsing and not few_events:
         dur_days = truth.duration_hours / 24.0
         n_tr = max(1.0, flat.baseline_days / truth.period_days)
         period = truth.period_days + rng.normal(0, 0.1 * dur_days / n_tr)
@@ -539,14 +661,40 @@ def generate_sample(
         dur_days *= math.exp(rng.normal(0, inj.duration_error_fraction))
         dur_days = float(np.clip(dur_days, 0.3 / 24, 0.3 * period))
     else:
-        period, t0, dur_days = coarse_search(flat, star=host.star_row)
+        searched = flat
+        if companion is not None:
+            # the multi-planet search found the companion first and masked it
+            cut = transit_mask(
+                flat.time_bjd,
+                period_days=companion.period_days,
+                t0_bjd=companion.t0_bjd,
+                duration_hours=companion.duration_hours,
+                factor=2.0,
+            )
+            searched = flat.select(~cut)
+        period, t0, dur_days = coarse_search(searched, star=host.star_row)
+        if few_events:
+            events = dip_times if dip_times is not None else _event_times(truth, span)
+            cand = Ephemeris(period, t0, dur_days * 24.0)
+            if not lands_on_event(cand, events, span=span):
+                return None  # the search reported something else than the injected events
+    if companion is not None and commensurate(period, companion.period_days):
+        return None  # the two signals would read as one
     sp = host.star_row.params()
     cadence = flat.cadence_s / 86400.0 if math.isfinite(flat.cadence_s) else None
     try:
+        own = flat
+        if companion is not None:
+            from exoguard.ml.multibranch.classify import other_transits
+
+            cut = other_transits(
+                flat.time_bjd, [Ephemeris(period, t0, dur_days * 24.0), companion], 0
+            )
+            own = flat.select(~cut) if cut.any() else flat
         diag = diagnose_transit(
-            flat.time_bjd,
-            flat.flux,
-            flat.flux_err,
+            own.time_bjd,
+            own.flux,
+            own.flux_err,
             period_days=period,
             t0_bjd=t0,
             duration_days=dur_days,
@@ -560,7 +708,7 @@ def generate_sample(
         if not diag.snr >= inj.min_candidate_snr:
             return None  # the search would not report it
         inputs = candidate_inputs(
-            flat,
+            own,
             diag,
             star=host.star_row,
             n_bins=n_bins,
@@ -570,13 +718,35 @@ def generate_sample(
     except (ValidationError, ValueError, FloatingPointError) as exc:
         logger.debug("sample on %s dropped: %s", host.name, exc)
         return None
+    extra: dict[str, Any] = {"few_events": bool(few_events)}
+    if eclipsing:
+        extra["n_events"] = float(
+            events_in_span(
+                flat.time_bjd,
+                period_days=truth.period_days * (2 if truth.half_period else 1),
+                t0_bjd=truth.t0_bjd,
+                duration_hours=truth.duration_hours,
+            )
+        )
+    elif dip_times is not None:
+        extra["n_events"] = float(len(dip_times))
+    if companion is not None:
+        extra.update(
+            n_signals=2, companion_period_days=companion.period_days, n_candidates_on_host=2
+        )
+    elif multi and kind == "eb" and not truth.half_period:
+        sec = float(getattr(diag, "secondary_sigma", math.nan))
+        if math.isfinite(sec) and sec >= inj.min_candidate_snr:
+            # the search reports the secondary as a second candidate at the same period,
+            # flagged as an alias of the primary: it does not count on the host
+            extra.update(n_signals=2, companion_period_days=period, n_candidates_on_host=1)
     return Sample(
         inputs=inputs,
         label=SIGNAL_LABELS[kind],
         kind=kind,
         host=host.name,
         star=host.star,
-        injection=truth,
+        injection=dataclasses.replace(truth, **extra),
     )
 
 
@@ -586,9 +756,40 @@ def _sample_rows(samples: Sequence[Sample]) -> tuple[list[dict[str, Any]], list[
 
 
 def _unique_hosts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # every injected candidate is alone on its star: per-star features (multiplicity,
-    # nearest period ratio) must not mix independent samples of one host
+    # every sample is a star of its own: per-star features (multiplicity, nearest period
+    # ratio) must not mix independent samples of one host
     return [{**r, "host_id": f"{r.get('host_id', '')}#{i}"} for i, r in enumerate(rows)]
+
+
+def sample_scalars(
+    rows: list[dict[str, Any]],
+    lc_rows: list[dict[str, float]],
+    *,
+    features: Sequence[str],
+    n_candidates_on_host: np.ndarray,
+    companion_period_days: np.ndarray,
+) -> np.ndarray:
+    """Scalar features of injected samples, shape (n, len(features)).
+
+    Each sample is alone on its star except for its second signal: a row with the
+    companion's period joins the sample's star so that ``nearest_period_ratio`` sees it;
+    ``n_candidates_on_host`` is what the multi-planet search would count.
+    """
+    own = _unique_hosts(rows)
+    comp = np.asarray(companion_period_days, dtype=float)
+    extra = [
+        {"host_id": r["host_id"], "mission": r.get("mission"), "period_days": float(p)}
+        for r, p in zip(own, comp, strict=True)
+        if math.isfinite(p) and p > 0
+    ]
+    counts = np.concatenate([np.asarray(n_candidates_on_host, dtype=float), np.ones(len(extra))])
+    out = scalar_matrix(
+        own + extra,
+        features=features,
+        n_candidates_on_host=counts,
+        lc_rows=list(lc_rows) + [{} for _ in extra],
+    )
+    return out[: len(own)]
 
 
 def stack_samples(
@@ -614,11 +815,12 @@ def stack_samples(
             feature_names=names,
         )
     rows, lc_rows = _sample_rows(samples)
-    scalar = scalar_matrix(
-        _unique_hosts(rows),
+    scalar = sample_scalars(
+        rows,
+        lc_rows,
         features=names,
-        n_candidates_on_host=np.ones(n),
-        lc_rows=lc_rows,
+        n_candidates_on_host=np.array([s.injection.n_candidates_on_host for s in samples]),
+        companion_period_days=np.array([s.injection.companion_period_days for s in samples]),
     )
     return SampleArrays(
         ts=np.stack([s.inputs.ts for s in samples]).astype(np.float32),
@@ -647,12 +849,19 @@ def with_features(
     lcols = [c for c in params.columns if c.startswith("lc__")]
     rows = [{c[3:]: r[c] for c in hcols} for _, r in params.iterrows()]
     lc_rows = [{c[4:]: float(r[c]) for c in lcols} for _, r in params.iterrows()]
+
+    def column(name: str, default: float) -> np.ndarray:
+        if name not in params.columns:  # a set cached before the column existed
+            return np.full(len(rows), default)
+        return pd.to_numeric(params[name], errors="coerce").to_numpy(dtype=float)
+
     scalar = (
-        scalar_matrix(
-            _unique_hosts(rows),
+        sample_scalars(
+            rows,
+            lc_rows,
             features=names,
-            n_candidates_on_host=np.ones(len(rows)),
-            lc_rows=lc_rows,
+            n_candidates_on_host=column("n_candidates_on_host", 1.0),
+            companion_period_days=column("companion_period_days", math.nan),
         )
         if rows
         else np.zeros((0, len(names)))
@@ -707,12 +916,46 @@ def _draw_sample(
 ) -> Sample | None:
     rng = _sample_rng(inj, split_id, i)
     kind = _draw_kind(rng, inj)
-    stars = sorted({hosts[j].star for j in pool})
+    few = 0
+    if (
+        kind in FEW_EVENT_KINDS
+        and inj.few_transit_fraction > 0
+        and rng.uniform() < inj.few_transit_fraction
+    ):
+        few = 1 + int(rng.uniform() < 0.5)
+    multi = bool(inj.multi_signal_fraction > 0 and rng.uniform() < inj.multi_signal_fraction)
+    # a star holding a signal we could not cut out never receives a planet-labelled sample
+    usable = [j for j in pool if hosts[j].planet_ok or SIGNAL_LABELS[kind] == 0]
+    if not usable:
+        return None
+    by_mission: dict[str, list[str]] = {}
+    for j in usable:
+        stars_m = by_mission.setdefault(hosts[j].raw.mission, [])
+        if hosts[j].star not in stars_m:
+            stars_m.append(hosts[j].star)
+    weights = inj.host_mission_weights
+    missions = sorted(m for m in by_mission if not weights or weights.get(m, 0) > 0)
+    stars = sorted({hosts[j].star for j in usable})
+    if weights and missions:
+        # the mission is drawn once: a draw that fails (e.g. a planet too large for the
+        # noise of a K2 star) is tried again on the same mission, so that the missions
+        # keep their weights within each kind
+        w = np.array([weights[m] for m in missions], float)
+        stars = sorted(by_mission[missions[int(rng.choice(len(missions), p=w / w.sum()))]])
     for _ in range(MAX_TRIES):
         star = stars[int(rng.integers(len(stars)))]
-        files = [j for j in pool if hosts[j].star == star]
+        files = [j for j in usable if hosts[j].star == star]
         host = _maybe_crop(hosts[files[int(rng.integers(len(files)))]], inj, rng)
-        sample = generate_sample(host, kind, rng, inj=inj, n_bins=n_bins, image_shape=image_shape)
+        sample = generate_sample(
+            host,
+            kind,
+            rng,
+            inj=inj,
+            n_bins=n_bins,
+            image_shape=image_shape,
+            few_events=few,
+            multi=multi,
+        )
         if sample is not None:
             return sample
     # counted and reported once per set by `_report_failures` (not once per sample)
@@ -858,7 +1101,8 @@ def default_catalog_frames() -> list[pd.DataFrame]:
 def default_hosts(
     frames: Sequence[pd.DataFrame] | None = None, *, mask_durations: float = 2.5
 ) -> list[Host]:
-    """Hosts from every FITS file of ``settings.lightcurves_dir``."""
+    """Hosts from every FITS and DAVE K2 file of ``settings.lightcurves_dir``
+    (:func:`host_files`)."""
     from exoguard.config import get_settings
 
     frames = list(frames) if frames is not None else default_catalog_frames()
@@ -967,6 +1211,7 @@ def build_injected_set(
         "host_split": {s: sorted({hosts[j].star for j in pools[s]}) for s in SPLITS},
         "host_files": {s: [hosts[j].name for j in pools[s]] for s in SPLITS},
         "counts": {s: {k: int((arrays[s].kind == k).sum()) for k in SIGNAL_KINDS} for s in SPLITS},
+        "groups": {s: sample_group_counts(params[s]) for s in SPLITS},
         "n_dropped": int(sum(x is None for x in samples)),
         "seconds": round(time.perf_counter() - t_start, 1),
     }
@@ -974,6 +1219,37 @@ def build_injected_set(
     if use_cache:
         save_injected_set(out, path)
     return out
+
+
+def sample_groups(params: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Boolean masks of the injected rows by group, each shape (len(params),).
+
+    ``mission:<m>``: hosts of mission ``m`` (``kepler``, ``k2``, ``tess``);
+    ``few_events``: one or two injected events with data in the span;
+    ``multi_signal``: a second signal on the star.
+    """
+    n = len(params)
+
+    def col(name: str, default: float) -> np.ndarray:
+        if name not in params.columns:
+            return np.full(n, default)
+        return pd.to_numeric(params[name], errors="coerce").to_numpy(dtype=float)
+
+    mission = (
+        params["h__mission"].astype(str).to_numpy()
+        if "h__mission" in params.columns
+        else np.full(n, "other")
+    )
+    n_events = col("n_events", math.nan)
+    out = {f"mission:{m}": mission == m for m in ("k2", "kepler", "tess")}
+    out["few_events"] = np.isin(n_events, (1.0, 2.0))
+    out["multi_signal"] = col("n_signals", 1.0) >= 2
+    return out
+
+
+def sample_group_counts(params: pd.DataFrame) -> dict[str, int]:
+    """Rows in each of :func:`sample_groups`."""
+    return {k: int(v.sum()) for k, v in sample_groups(params).items()}
 
 
 def save_injected_set(data: InjectedSet, path: Path) -> None:

@@ -12,6 +12,11 @@ Sets
 ``real_lightcurves``
     The bundled real light curves: read → search → classify; every candidate matched to a
     catalog object (period ratio 1, 2 or 1/2 within 0.5 %) takes its label.
+``injected_test_groups``
+    The injected test rows by group (:func:`injected_group_report`): hosts of each mission
+    (K2, Kepler, TESS), samples with one or two events in the span, samples with a second
+    signal on the star; each with n, ROC AUC, ECE, the share flagged for human vetting
+    and the confident-and-wrong rate.
 
 Uncertainty quality
 -------------------
@@ -106,6 +111,96 @@ def set_metrics(
                 if len(np.unique(y[sel])) == 2:
                     block["roc_auc_vs_planet"] = float(roc_auc_score(y[sel], sub.probability[sel]))
     return out
+
+
+def group_figures(y: np.ndarray, pred: Prediction, *, threshold: float = 0.5) -> dict[str, Any]:
+    """n, ROC AUC, ECE, flagged share and confident-and-wrong rate of labelled rows.
+
+    A verdict is flagged when :func:`exoguard.vetting.queue.enters_queue` sends it to the
+    vetting queue under the default ``QueuePolicy``; ``confident_wrong_rate`` is the
+    fraction of wrong verdicts (label at ``threshold``) among the verdicts *not* flagged.
+    ROC AUC is None when the rows hold one class only.
+    """
+    from exoguard.ml.calibration import expected_calibration_error
+    from exoguard.vetting.queue import QueuePolicy, enters_queue
+
+    y = np.asarray(y, dtype=int)
+    p = np.asarray(pred.probability, dtype=float)
+    u = np.asarray(pred.uncertainty, dtype=float)
+    n = len(y)
+    if n == 0:
+        return {"n": 0}
+    policy = QueuePolicy()
+    flagged = np.array(
+        [
+            enters_queue(probability=float(pi), uncertainty=float(ui), policy=policy)
+            for pi, ui in zip(p, u, strict=True)
+        ]
+    )
+    wrong = (p >= threshold).astype(int) != y
+    sure = ~flagged
+    return {
+        "n": n,
+        "n_planet": int((y == 1).sum()),
+        "roc_auc": float(roc_auc_score(y, p)) if 0 < y.sum() < n else None,
+        "ece": float(expected_calibration_error(y, p)),
+        "accuracy": float(np.mean(~wrong)),
+        "flagged_fraction": float(np.mean(flagged)),
+        "confident_wrong_rate": float(np.mean(wrong[sure])) if sure.any() else None,
+        "n_confident_wrong": int((wrong & sure).sum()),
+    }
+
+
+def injected_group_report(
+    model: MultibranchModel,
+    data: SampleArrays,
+    params: pd.DataFrame,
+    *,
+    pred: Prediction | None = None,
+) -> dict[str, Any]:
+    """:func:`group_figures` of the injected test rows: all, and each group of
+    :func:`exoguard.ml.multibranch.dataset.sample_groups` (``mission:k2``,
+    ``mission:kepler``, ``mission:tess``, ``few_events``, ``multi_signal``).
+
+    ``params`` are the rows' injection parameters (``InjectedSet.test_params``), in the
+    order of ``data``.
+    """
+    from exoguard.ml.multibranch.dataset import sample_groups
+
+    if len(params) != len(data):
+        raise ValueError(f"params has {len(params)} rows but data has {len(data)}")
+    pred = pred if pred is not None else model.predict(data)
+    y = data.y.astype(int)
+    th = model.config.threshold
+
+    def figures(mask: np.ndarray) -> dict[str, Any]:
+        sub = Prediction(*(getattr(pred, f)[mask] for f in pred.__dataclass_fields__))
+        return group_figures(y[mask], sub, threshold=th)
+
+    out = {"all": figures(np.ones(len(y), dtype=bool))}
+    for name, mask in sample_groups(params).items():
+        out[name] = figures(np.asarray(mask, dtype=bool))
+    return out
+
+
+def format_group_report(groups: dict[str, Any]) -> list[str]:
+    """One line per group of :func:`injected_group_report`."""
+
+    def f(v: Any, fmt: str = ".3f") -> str:
+        return "-" if v is None else format(v, fmt)
+
+    lines = []
+    for name, g in groups.items():
+        if not g.get("n"):
+            lines.append(f"{name:>15}: n=0")
+            continue
+        lines.append(
+            f"{name:>15}: n={g['n']:5d} (planets {g['n_planet']:4d})  "
+            f"ROC AUC {f(g['roc_auc'])}  ECE {f(g['ece'])}  "
+            f"flagged {f(g['flagged_fraction'])}  "
+            f"confident-and-wrong {f(g['confident_wrong_rate'])} ({g['n_confident_wrong']})"
+        )
+    return lines
 
 
 def method_comparison(model: MultibranchModel, data: SampleArrays) -> dict[str, Any]:

@@ -35,7 +35,12 @@ from exoguard.ml.multibranch.dataset import (
     default_catalog_frames,
     default_hosts,
 )
-from exoguard.ml.multibranch.evaluate import method_comparison, real_lightcurve_report, set_metrics
+from exoguard.ml.multibranch.evaluate import (
+    injected_group_report,
+    method_comparison,
+    real_lightcurve_report,
+    set_metrics,
+)
 from exoguard.ml.multibranch.fit import EpochCallback, EpochLog, fit_model
 from exoguard.ml.multibranch.model import count_parameters
 from exoguard.ml.multibranch.predict import MultibranchModel
@@ -163,8 +168,16 @@ def evaluate_model(
 ) -> dict[str, Any]:
     """The evaluation report on the held-out sets (see :mod:`.evaluate`)."""
     t0 = time.perf_counter()
+    test = data.injected.test
+    test_pred = model.predict(test) if len(test) else None
     report: dict[str, Any] = {
-        "injected_test": set_metrics(model, data.injected.test),
+        "injected_test": set_metrics(model, test, pred=test_pred),
+        # the same predictions by group: K2/Kepler/TESS hosts, few events, second signal
+        "injected_test_groups": injected_group_report(
+            model, test, data.injected.test_params, pred=test_pred
+        )
+        if test_pred is not None
+        else None,
         "validation": set_metrics(model, data.val),
         "catalog": {
             "kepler_holdout": set_metrics(model, data.catalog.kepler_test),
