@@ -465,7 +465,7 @@ _REGISTRY: dict[str, Callable[[], MultibranchConfig]] = {
     "no_scalar": _without("scalar"),
 }
 
-DEFAULT_CONFIG = "base"
+DEFAULT_CONFIG = "default"
 
 
 def config_names() -> tuple[str, ...]:
