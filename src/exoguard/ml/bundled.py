@@ -72,6 +72,8 @@ def export_bundle(
             shutil.copyfile(item, dest / _NETWORK / item.name)
     ens.save(dest)
     gbm_config = GBMConfig.model_validate(gbm_rec.config)
+    files = {f"{_NETWORK}/{f.name}": _sha256(f) for f in sorted((dest / _NETWORK).iterdir())}
+    files["ensemble.json"] = _sha256(dest / "ensemble.json")
     bundle = {
         "format": "exoguard-bundle-1",
         "command": command,
@@ -79,18 +81,58 @@ def export_bundle(
             "source_version": mb_rec.id,
             "config_name": (mb_rec.config or {}).get("name"),
             "data_hash": mb_rec.data_hash,
-            "metrics": mb_rec.metrics,
+            "injected_set_key": injected_set_key(dict(mb_rec.config or {})),
+            "metrics": _slim(mb_rec.metrics),
         },
+        "files": files,
         "gbm": {
             "source_version": gbm_rec.id,
             "config_name": gbm_config.name,
             "config": gbm_rec.config,
             "data_hash": gbm_rec.data_hash,
         },
-        "ensemble": {"source_version": ens_rec.id, "metrics": ens_rec.metrics},
+        "ensemble": {"source_version": ens_rec.id, "metrics": _slim(ens_rec.metrics)},
     }
     (dest / "bundle.json").write_text(json.dumps(bundle, indent=2, sort_keys=True))
     return bundle
+
+
+#: Long per-point arrays left out of ``bundle.json`` (the network's metrics.json keeps them).
+_BULKY = frozenset({"roc_curve", "pr_curve", "reliability", "history", "signals"})
+
+
+def _slim(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _slim(v) for k, v in value.items() if k not in _BULKY}
+    if isinstance(value, list):
+        return [_slim(v) for v in value]
+    return value
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def injected_set_key(config: dict[str, Any]) -> str:
+    """The key of the injected set a network config draws from the bundled light curves
+    (config, generator version, every host file): equal keys, equal training samples."""
+    from exoguard.ml.multibranch.configs import MultibranchConfig
+    from exoguard.ml.multibranch.dataset import default_hosts, injected_cache_key
+
+    cfg = MultibranchConfig.model_validate(config)
+    return injected_cache_key(cfg, default_hosts())
+
+
+def verify_files(directory: Path = BUNDLE_DIR) -> list[str]:
+    """Files of the bundle whose SHA-256 differs from ``bundle.json`` (empty: intact)."""
+    bundle = read_bundle(directory)
+    return [
+        name
+        for name, digest in sorted(bundle.get("files", {}).items())
+        if not (directory / name).is_file() or _sha256(directory / name) != digest
+    ]
 
 
 def _artifacts(record: VersionRecord, registry: ModelRegistry) -> Path:
@@ -190,4 +232,11 @@ def install_bundle(
     return record
 
 
-__all__ = ["BUNDLE_DIR", "export_bundle", "install_bundle", "read_bundle"]
+__all__ = [
+    "BUNDLE_DIR",
+    "export_bundle",
+    "injected_set_key",
+    "install_bundle",
+    "read_bundle",
+    "verify_files",
+]
