@@ -181,3 +181,28 @@ def test_routing_takes_the_richest_pattern_a_row_gives() -> None:
     assert route_patterns(frame.iloc[[1]], patterns=("complete", "manual", "period")).tolist() == [
         "manual"
     ]
+
+
+def test_the_basis_is_said_in_words() -> None:
+    from exoguard.ml.missing import basis_sentences
+
+    assert basis_sentences(None) == []
+    words = basis_sentences(
+        {
+            "pattern": "tce",
+            "light_curve": True,
+            "components": {"network": 0.99, "gbm": 0.13},
+            "out_of_range": [
+                {"feature": "star_mag", "value": 1.5, "training_range": [7.36, 19.3]},
+                {"feature": "mission", "value": "tess", "training_rows": 0},
+            ],
+        }
+    )
+    assert words[0].startswith("Judged from the transit, its signal-to-noise ratio and the star")
+    assert "and the light curve itself" in words[0]
+    assert "99 % planet" in words[1] and "13 %" in words[1]
+    assert "star_mag 1.5 (trained on 7.36 to 19.3)" in words[2]
+    assert "the TESS mission" in words[2]
+    # components that agree add no sentence
+    calm = basis_sentences({"pattern": "manual", "components": {"network": 0.6, "gbm": 0.5}})
+    assert calm == ["Judged from period, duration and depth only; fields not given play no part."]

@@ -92,6 +92,13 @@ def basis_sentences(basis: dict[str, Any] | None) -> list[str]:
     words = PATTERN_WORDS.get(pattern, pattern)
     lc = " and the light curve itself" if basis.get("light_curve") else ""
     out = [f"Judged from {words}{lc}; fields not given play no part."]
+    parts = basis.get("components") or {}
+    if {"network", "gbm"} <= set(parts) and abs(parts["network"] - parts["gbm"]) >= 0.3:
+        out.append(
+            f"The network that reads the light curve says {100 * parts['network']:.0f} % planet, "
+            f"the model of the catalog fields {100 * parts['gbm']:.0f} %: they disagree, so "
+            "the verdict is uncertain."
+        )
     off = basis.get("out_of_range") or []
     if isinstance(off, list) and off:
         items = [_off_words(o) for o in off if isinstance(o, dict)]

@@ -314,8 +314,9 @@ def predict_frame(
         # inputs off the catalog model's map stay flagged whatever the weights
         off = np.array([bool(b.get("out_of_range")) for b in basis])
         unc = np.where(off, np.sqrt(unc**2 + OOD_UNCERTAINTY**2), unc)
-        for b, lc in zip(basis, has_lc, strict=True):
+        for b, lc, pm, pg in zip(basis, has_lc, p_mb, p_gbm, strict=True):
             b["light_curve"] = bool(lc)
+            b["components"] = {"network": float(pm), "gbm": float(pg)}
             b["summary"] = basis_sentences(b)
         threshold = ens.threshold
     label = np.where(prob >= threshold, "planet", "false_positive")
