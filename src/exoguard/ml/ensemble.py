@@ -190,6 +190,8 @@ class _Shadow:
         if self.patterns is None or frame is None:
             p, u = self.complete.predict(_gbm_matrix(arr, self.features))
             return np.asarray(p), np.asarray(u)
+        # as the service scores search candidates: the search's SNR is not the catalog's
+        frame.loc[np.asarray(arr.has_lc, dtype=bool), "transit_snr"] = np.nan
         scores = self.patterns.predict(
             frame, n_candidates_on_host=frame["n_candidates_on_host"].to_numpy(dtype=float)
         )

@@ -293,9 +293,14 @@ def predict_frame(
     if len(frame) == 0:
         return _empty(frame)
     basis: list[dict[str, Any]] = [{} for _ in range(len(frame))]
+    # The SNR a search measures grows with the data uploaded (one quarter: a fraction of the
+    # four-year SNR of the same transit); the catalog models learned the KOI table's
+    # full-mission SNR, in which a low SNR means "false positive". So the catalog models do
+    # not read a search's SNR: its rows are scored from the transit and the star.
+    catalog_view = frame.assign(transit_snr=np.nan) if lightcurve is not None else frame
     if record.kind == "gbm":
         model = get_model(record.id, registry=registry)
-        prob, unc, basis = _gbm_scores(frame, model)
+        prob, unc, basis = _gbm_scores(catalog_view, model)
         threshold = model.ensemble.threshold
     elif record.kind == "multibranch":
         if lightcurve is not None:
@@ -309,7 +314,9 @@ def predict_frame(
         else:
             p_mb, u_mb, _ = _multibranch_scores(frame, ens.mb_version, registry)
             has_lc = np.zeros(len(frame), bool)
-        p_gbm, u_gbm, basis = _gbm_scores(frame, get_model(ens.gbm_version, registry=registry))
+        p_gbm, u_gbm, basis = _gbm_scores(
+            catalog_view, get_model(ens.gbm_version, registry=registry)
+        )
         prob, unc = ens.combine(p_mb, p_gbm, has_lc, unc_mb=u_mb, unc_gbm=u_gbm)
         # inputs off the catalog model's map stay flagged whatever the weights
         off = np.array([bool(b.get("out_of_range")) for b in basis])
