@@ -427,6 +427,24 @@ def test_explain_is_additive_and_kept(api: Api) -> None:
         assert client.get(f"/api/model/explain?candidate_id={cid}").status_code == 401
 
 
+def test_three_typed_in_fields_give_a_three_field_verdict(api: Api) -> None:
+    """Kepler-227 b typed in with period, duration and depth: scored by the model of those
+    three fields (the absent star is not read as "false positive"), explained by them alone,
+    and flagged for people rather than given as a confident verdict."""
+    three = {"period_days": 9.488036, "duration_hours": 2.9575, "depth_ppm": 615.8}
+    with api.client("explorer") as client:
+        body = client.post("/api/model/predict", json={"candidates": [three], "save": True})
+        assert body.status_code == 200, body.text
+        (verdict,) = body.json()["predictions"]
+        explained = client.get(f"/api/model/explain?candidate_id={verdict['candidate_id']}")
+    assert verdict["basis"]["pattern"] == "manual"
+    assert verdict["basis"]["inputs"] == ["period_days", "duration_hours", "depth_ppm"]
+    assert verdict["basis"]["summary"][0].startswith("Judged from period, duration and depth")
+    features = {c["feature"] for c in explained.json()["contributions"]}
+    assert features and not any(f.startswith("star_") or f == "transit_snr" for f in features)
+    assert 0.2 <= verdict["probability"] <= 0.8 or verdict["uncertainty"] > 0.15
+
+
 def test_metrics_and_versions(api: Api) -> None:
     with api.client("explorer") as client:
         metrics = client.get("/api/model/metrics")
