@@ -28,22 +28,11 @@ import numpy as np
 import pandas as pd
 
 from exoguard.core import physics
+from exoguard.ml.features import BASE_FEATURES
 
-#: Raw input fields (the harmonised physical columns that can be model inputs).
-RAW_FIELDS: Final[tuple[str, ...]] = (
-    "period_days",
-    "duration_hours",
-    "depth_ppm",
-    "impact",
-    "planet_radius_rearth",
-    "equilibrium_temp_k",
-    "insolation_earth",
-    "transit_snr",
-    "star_teff_k",
-    "star_logg_cgs",
-    "star_radius_rsun",
-    "star_mag",
-)
+#: Raw input fields: the harmonised physical columns that can be model inputs (the base
+#: features of :mod:`exoguard.ml.features`).
+RAW_FIELDS: Final[tuple[str, ...]] = BASE_FEATURES
 _STAR = ("star_teff_k", "star_logg_cgs", "star_radius_rsun", "star_mag")
 _TRANSIT = ("period_days", "duration_hours", "depth_ppm")
 

@@ -409,6 +409,11 @@ def _lightcurve_report(path: Path, *, display_name: str, limits: InputLimits) ->
     except ExoguardError as exc:
         message = str(exc).replace(path.name, display_name)
         raise type(exc)(message) from exc
+    return lightcurve_summary(lc)
+
+
+def lightcurve_summary(lc: Any) -> dict[str, Any]:
+    """What the validation report says of a read (or stitched) light curve."""
     t = lc.time_bjd
     return {
         "mission": lc.mission,

@@ -30,6 +30,7 @@ from exoguard.web.services.datasets import (
     MAX_FILES_PER_UPLOAD,
     IncomingFile,
     inspect_file,
+    lightcurve_summary,
     sniff_format,
 )
 
@@ -109,21 +110,7 @@ def _stitched_report(
             message = message.replace(str(incoming.path), incoming.filename)
             message = message.replace(incoming.path.name, incoming.filename)
         raise type(exc)(f"the files cannot be stitched: {message}") from exc
-    t = lc.time_bjd
-    stitched = {
-        "mission": lc.mission,
-        "target_id": lc.target_id,
-        "n_points": int(lc.n_points),
-        "time_start_bjd": float(t[0]),
-        "time_end_bjd": float(t[-1]),
-        "baseline_days": float(lc.baseline_days),
-        "cadence_s": float(lc.cadence_s) if lc.cadence_s == lc.cadence_s else None,
-        "flux_column": lc.flux_column,
-        "time_system_in": lc.time_system_in,
-        "n_segments": int(lc.n_segments),
-        "segment_labels": list(lc.segment_labels),
-        "notes": list(lc.notes),
-    }
+    stitched = lightcurve_summary(lc)
     return {
         "dataset_kind": "lightcurve",
         "format": fmt,
