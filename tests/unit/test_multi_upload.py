@@ -6,8 +6,8 @@ The multipart receiver and the validation of several light-curve files run on re
 
 from __future__ import annotations
 
-import asyncio
 import gzip
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,6 +21,9 @@ from exoguard.store.migrate import upgrade
 from exoguard.store.models import Dataset
 from exoguard.web.services.datasets import IncomingFile, receive_multipart_files
 from exoguard.web.services.multi_upload import create_lightcurve_set
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _asyncrun import run_coroutine  # noqa: E402
 
 KEPLER = get_settings().data_dir / "lightcurves" / "kepler"
 QUARTERS = sorted(KEPLER.glob("kplr010797460-20*_llc.fits"))[1:4]
@@ -56,7 +59,7 @@ async def _chunks(body: bytes, size: int = 65536) -> AsyncIterator[bytes]:
 
 
 def _receive(settings: Settings, parts: list[tuple[str, bytes]], **kw: int) -> list[IncomingFile]:
-    return asyncio.run(
+    return run_coroutine(
         receive_multipart_files(
             _chunks(_body(parts)),
             content_type=f"multipart/form-data; boundary={BOUNDARY}",

@@ -8,10 +8,10 @@ import asyncio
 import ipaddress
 import re
 import secrets
+import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,6 +22,9 @@ from exoguard.web.app import create_app
 from exoguard.web.deps import resolve_client_address
 from exoguard.web.security import HashGate, csrf_matches, csrf_token_for
 from exoguard.web.services.accounts import check_password_rules, common_passwords
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _asyncrun import run_coroutine  # noqa: E402
 
 KEY = secrets.token_urlsafe(48)
 TRUSTED = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128"))
@@ -45,25 +48,6 @@ def test_client_address_trusts_forwarded_for_only_from_proxies(
     peer: str, forwarded: str | None, expected: str
 ) -> None:
     assert resolve_client_address(peer, forwarded, TRUSTED) == expected
-
-
-def _run(coroutine: Any) -> Any:
-    """`asyncio.run` in a thread of its own: the same process may already run an event loop
-    in this thread (Playwright's, when the browser tests ran first in one session)."""
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coroutine)
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
 
 
 def test_client_address_without_trusted_proxies_is_the_peer() -> None:
@@ -94,7 +78,7 @@ def test_hash_gate_bounds_concurrency_and_refuses_after_waiting() -> None:
         return list(await asyncio.gather(*(work(0.2) for _ in range(8))))
 
     began = time.monotonic()
-    outcome = _run(main())
+    outcome = run_coroutine(main())
     assert peak == 2 and gate.peak == 2 and gate.active == 0
     # 2 slots x 0.2 s each within a 0.3 s wait: the first 4 run, the rest are refused
     assert outcome.count("done") >= 2 and outcome.count("busy") >= 2
@@ -118,9 +102,9 @@ def test_hash_gate_hands_slots_across_event_loops_and_survives_cancellation() ->
     holder = threading.Thread(target=lambda: asyncio.run(hold(0.3)))
     holder.start()
     time.sleep(0.05)
-    _run(cancelled_waiter())  # queued behind the other loop's holder, then cancelled
+    run_coroutine(cancelled_waiter())  # queued behind the other loop's holder, then cancelled
     began = time.monotonic()
-    _run(hold(0.0))  # waits for the other loop's slot, which is then handed over
+    run_coroutine(hold(0.0))  # waits for the other loop's slot, which is then handed over
     holder.join()
     assert time.monotonic() - began < 1.0
     assert gate.active == 0 and gate.peak == 1
