@@ -10,6 +10,7 @@ import gc
 import hmac
 import html
 import importlib
+import importlib.util
 import ipaddress
 import logging
 import pkgutil
@@ -46,9 +47,13 @@ def _plotly_js_path() -> Path:
 
 
 def _swagger_dir() -> Path:
-    import swagger_ui_bundle
-
-    return Path(swagger_ui_bundle.swagger_ui_path)
+    """The Swagger UI 5 dist shipped in the ``swagger-ui-py`` wheel (it reads OpenAPI 3.1;
+    ``swagger-ui-bundle`` 1.1 ships 4.x, which refuses the 3.1 document FastAPI writes).
+    Found without importing the package, whose ``__init__`` loads every framework adapter."""
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("swagger-ui-py is not installed; /docs needs its Swagger UI files")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
 
 
 def _include_routers(app: FastAPI) -> None:
