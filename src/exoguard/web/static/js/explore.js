@@ -195,14 +195,27 @@ function verdictCard(prediction, candidate) {
   return card;
 }
 
-async function showResults(predictions, candidatesById, { datasetId = null } = {}) {
+// A lone dip: the search saw one transit-like event but a period needs two.
+function singleEventText(event) {
+  const when = Number(event.t_mid_bjd).toFixed(3);
+  const hours = Number(event.duration_hours).toFixed(1);
+  const depth = Math.round(Number(event.depth_ppm)).toLocaleString("en-US");
+  return `One transit-like event found; a period needs at least two. The dip is at BJD ${when}, `
+    + `about ${hours} h long and ${depth} ppm deep (signal-to-noise ${Number(event.snr).toFixed(1)}). `
+    + "A longer light curve (more quarters or sectors of this star) may show it again.";
+}
+
+async function showResults(predictions, candidatesById, { datasetId = null, singleEvent = null } = {}) {
   const box = $("verdicts");
   box.replaceChildren();
   currentDataset = datasetId;
   if (!predictions.length) {
     const p = document.createElement("p");
     p.className = "verdict";
-    p.textContent = "No transit-like signal was found in this light curve.";
+    p.id = singleEvent ? "single-event" : "no-signal";
+    p.textContent = singleEvent
+      ? singleEventText(singleEvent)
+      : "No transit-like signal was found in this light curve.";
     box.append(p);
   }
   // Most planet-like first.
@@ -274,8 +287,9 @@ uploadForm.addEventListener("submit", async (event) => {
     }
     const candidates = await candidatesOf(datasetId);
     hideProgress();
-    await showResults(predictions, candidates, { datasetId });
-    toast("Classification done.", "success");
+    const singleEvent = (job.result && job.result.single_event) || null;
+    await showResults(predictions, candidates, { datasetId, singleEvent });
+    toast(singleEvent && !predictions.length ? "One transit-like event found." : "Classification done.", "success");
   } catch (err) {
     hideProgress();
     error.textContent = err.message;
