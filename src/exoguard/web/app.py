@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from exoguard import __version__
 from exoguard.config import Settings, get_settings
 from exoguard.web.health import health_report
+from exoguard.web.idempotency import make_replay_store
 from exoguard.web.metrics import AppMetrics
 from exoguard.web.middleware import API_PREFIX, ExoguardMiddleware
 from exoguard.web.openapi import build_openapi, install_error_handlers
@@ -189,6 +190,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
     app.state.exoguard = state
     app.state.metrics = AppMetrics()
     app.state.rate_limiter = make_rate_limiter(settings.redis_url, retry_s=settings.redis_retry_s)
+    app.state.replays = make_replay_store(settings.redis_url, retry_s=settings.redis_retry_s)
 
     if settings.cors_origins:
         app.add_middleware(
@@ -196,7 +198,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
             allow_origins=settings.cors_origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Content-Type", "X-CSRF-Token"],
+            allow_headers=["Content-Type", "X-CSRF-Token", "Idempotency-Key"],
         )
 
     # Added last, so outermost: the CSRF guard runs before CORS and the routes.
