@@ -131,3 +131,18 @@ def test_progress_and_outcome_in_words() -> None:
     )
     assert found_message(0, single_event=False) == "no transit-like signal found"
     assert found_message(2, single_event=False) == "found 2 candidate signals"
+
+
+def test_a_weaker_second_dip_above_the_repeat_threshold_is_not_single() -> None:
+    t, y = _flat(4)
+    strong, weak = np.abs(t - (T_START + 6.0)) < 0.1, np.abs(t - (T_START + 19.0)) < 0.1
+    y[strong] -= 2e-3
+    args = {"min_duration_days": 0.04, "max_duration_days": 0.6}
+    alone = strongest_single_event(t, y, snr_threshold=10.0, **args)
+    assert alone is not None and alone.t_mid_bjd == pytest.approx(T_START + 6.0, abs=0.05)
+    y[weak] -= 3e-4  # a second dip between the two thresholds
+    second = strongest_single_event(t, y, snr_threshold=10.0, repeat_snr_threshold=None, **args)
+    assert second is not None and 7.0 <= second.second_snr < 10.0
+    assert (
+        strongest_single_event(t, y, snr_threshold=10.0, repeat_snr_threshold=7.0, **args) is None
+    )

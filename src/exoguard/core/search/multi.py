@@ -37,7 +37,11 @@ from exoguard.core.search.grid import (
     make_grid,
 )
 from exoguard.core.search.results import BLSPeriodogram, TransitCandidate
-from exoguard.core.search.single import SingleEvent, strongest_single_event
+from exoguard.core.search.single import (
+    SINGLE_EVENT_SNR_THRESHOLD,
+    SingleEvent,
+    strongest_single_event,
+)
 from exoguard.core.search.star import StarParams
 from exoguard.errors import ValidationError
 
@@ -101,8 +105,10 @@ class SearchResult:
     n_points : int
         Points in the light curve.
     single_event : SingleEvent or None
-        When no candidate was found: the one box-shaped dip above ``snr_threshold`` with no
-        second one (a period needs two transits), if the light curve holds one.
+        When no candidate was found: the one box-shaped dip of SNR >= 10
+        (``SINGLE_EVENT_SNR_THRESHOLD``, or ``snr_threshold`` if higher) with no second one
+        of SNR >= ``snr_threshold`` (a period needs two transits), if the light curve holds
+        one.
     """
 
     candidates: tuple[TransitCandidate, ...]
@@ -496,7 +502,8 @@ def search_lightcurve(
             flat.flux,
             min_duration_days=grid.min_duration_days,
             max_duration_days=grid.longest_duration_days,
-            snr_threshold=snr_threshold,
+            snr_threshold=max(snr_threshold, SINGLE_EVENT_SNR_THRESHOLD),
+            repeat_snr_threshold=snr_threshold,
             cadence_days=cadence_days,
         )
     if progress is not None:
