@@ -90,7 +90,17 @@ class Settings(BaseSettings):
     )
     #: The most text lines (CSV/JSON), JSON records or FITS table rows one upload may hold.
     max_upload_rows: int = Field(default=2_000_000, alias="EXOGUARD_MAX_UPLOAD_ROWS", ge=1)
+    #: Predictions (and PDF exports) a minute per client.
     rate_limit_per_minute: int = Field(default=10, alias="EXOGUARD_RATE_LIMIT_PER_MINUTE", ge=1)
+    #: Uploads a minute per client, counted apart from predictions: one star's 17 Kepler
+    #: quarters sent one by one fit in a minute.
+    upload_rate_limit_per_minute: int = Field(
+        default=30, alias="EXOGUARD_UPLOAD_RATE_LIMIT_PER_MINUTE", ge=1
+    )
+    #: How long an ``Idempotency-Key`` of a predict request replays its first answer.
+    idempotency_ttl_s: float = Field(
+        default=300.0, alias="EXOGUARD_IDEMPOTENCY_TTL_S", ge=1, le=86_400
+    )
     #: How long the predict route trusts a session's user without reading it again: a
     #: deactivated account is refused on this replica at most this much later.
     #: The same bound applies to a revoked (logged-out) session on the predict route.

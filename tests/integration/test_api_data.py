@@ -352,7 +352,7 @@ def test_upload_rate_limit_is_429_with_retry_after(
         tmp_path / "limited",
         with_model=False,
         redis_url=redis_url_for_tests(required=False),
-        EXOGUARD_RATE_LIMIT_PER_MINUTE=2,
+        EXOGUARD_UPLOAD_RATE_LIMIT_PER_MINUTE=2,
     ) as api:
         with api.client("explorer") as client:
             statuses = [upload(client, f"k{i}.csv", koi_slice(2)).status_code for i in range(2)]

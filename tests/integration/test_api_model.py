@@ -546,3 +546,101 @@ def test_training_request_on_sqlite_does_not_wait_on_its_own_lock(tmp_path: Path
                 "succeeded",
                 "failed",
             )
+
+
+# ------------------------------------------------------------------------ idempotency
+def _keyed(client: Any, key: str, body: dict[str, Any]) -> Any:
+    return client.post("/api/model/predict", json=body, headers={"Idempotency-Key": key})
+
+
+def test_an_idempotency_key_replays_the_first_answer_and_stores_nothing_new(api: Api) -> None:
+    """Repeated clicks on Classify (issue 15): one stored candidate, the same answer."""
+    body = {"candidates": [{**KEPLER_10C, "period_days": 45.291}], "save": True}
+    before = (api.count(Candidate), api.count(Prediction))
+    with api.client("explorer") as client:
+        answers = [_keyed(client, "classify-0001-abcdef", body) for _ in range(5)]
+        assert [r.status_code for r in answers] == [200] * 5, answers[-1].text
+        assert "idempotent-replayed" not in answers[0].headers
+        assert all(r.headers["idempotent-replayed"] == "true" for r in answers[1:])
+        assert all(r.json() == answers[0].json() for r in answers[1:])
+        assert (api.count(Candidate), api.count(Prediction)) == (before[0] + 1, before[1] + 1)
+        # the same key with another body is refused, and stores nothing
+        other = {"candidates": [{**KEPLER_10C, "period_days": 12.5}], "save": True}
+        refused = _keyed(client, "classify-0001-abcdef", other)
+        assert refused.status_code == 422
+        assert "Idempotency-Key" in refused.json()["detail"]
+        # a new key is a new request
+        fresh = _keyed(client, "classify-0002-abcdef", body)
+        assert fresh.status_code == 200 and "idempotent-replayed" not in fresh.headers
+        assert (
+            fresh.json()["predictions"][0]["candidate_id"]
+            != (answers[0].json()["predictions"][0]["candidate_id"])
+        )
+        bad = _keyed(client, "no spaces allowed", body)
+        assert bad.status_code == 422 and "8 to 128 characters" in bad.json()["detail"]
+    # keys belong to their user: another user's same key is that user's own request
+    with api.client("other") as client:
+        theirs = _keyed(client, "classify-0001-abcdef", body)
+        assert theirs.status_code == 200 and "idempotent-replayed" not in theirs.headers
+    assert (api.count(Candidate), api.count(Prediction)) == (before[0] + 3, before[1] + 3)
+
+
+def test_concurrent_requests_with_one_key_store_one_candidate(api: Api) -> None:
+    body = {"candidates": [{**KEPLER_10C, "period_days": 45.292}], "save": True}
+    before = (api.count(Candidate), api.count(Prediction))
+    with api.client("explorer") as client, ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda _: _keyed(client, "concurrent-key-0001", body), range(10)))
+    assert [r.status_code for r in answers] == [200] * 10, answers[0].text
+    ids = {r.json()["predictions"][0]["candidate_id"] for r in answers}
+    assert len(ids) == 1 and None not in ids
+    assert sum("idempotent-replayed" not in r.headers for r in answers) == 1
+    assert (api.count(Candidate), api.count(Prediction)) == (before[0] + 1, before[1] + 1)
+
+
+def test_replays_do_not_count_against_the_predict_limit(
+    postgres_base_url: str | None, tmp_path: Path
+) -> None:
+    with api_world(
+        postgres_base_url,
+        tmp_path / "limited",
+        redis_url=redis_url_for_tests(required=False),
+        EXOGUARD_RATE_LIMIT_PER_MINUTE=2,
+    ) as api:
+        with api.client("explorer") as client:
+            codes = [
+                _keyed(client, "same-click-0001", {"candidates": [KEPLER_10C]}).status_code
+                for _ in range(8)
+            ]
+            assert codes == [200] * 8
+            second = _keyed(client, "same-click-0002", {"candidates": [KEPLER_10C]})
+            third = _keyed(client, "same-click-0003", {"candidates": [KEPLER_10C]})
+        assert second.status_code == 200
+        assert third.status_code == 429  # two runs a minute: the replays were free
+
+
+def test_one_stars_17_quarters_uploaded_one_by_one_leave_predictions_alone(
+    postgres_base_url: str | None, tmp_path: Path
+) -> None:
+    """Uploads and predictions are counted apart (issue 15): Kepler-227's 17 quarters sent
+    one by one pass the upload limit (30 a minute by default) and leave the predict budget
+    (here 2 a minute) whole."""
+    from exoguard.config import get_settings
+
+    quarters = sorted((get_settings().lightcurves_dir / "kepler").glob("kplr010797460-*_llc.fits"))
+    if len(quarters) != 17:
+        pytest.skip("the 17 bundled Kepler-227 quarters are not all there")
+    with api_world(
+        postgres_base_url,
+        tmp_path / "uploads",
+        redis_url=redis_url_for_tests(required=False),
+        EXOGUARD_RATE_LIMIT_PER_MINUTE=2,
+    ) as api:
+        assert api.settings.upload_rate_limit_per_minute == 30
+        with api.client("explorer") as client:
+            codes = [upload(client, q.name, q.read_bytes()).status_code for q in quarters]
+            assert codes == [201] * 17
+            predicted = [
+                client.post("/api/model/predict", json={"candidates": [KEPLER_10C]}).status_code
+                for _ in range(3)
+            ]
+        assert predicted == [200, 200, 429]

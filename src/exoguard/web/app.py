@@ -10,6 +10,7 @@ import gc
 import hmac
 import html
 import importlib
+import importlib.util
 import ipaddress
 import logging
 import pkgutil
@@ -29,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from exoguard import __version__
 from exoguard.config import Settings, get_settings
 from exoguard.web.health import health_report
+from exoguard.web.idempotency import make_replay_store
 from exoguard.web.metrics import AppMetrics
 from exoguard.web.middleware import API_PREFIX, ExoguardMiddleware
 from exoguard.web.openapi import build_openapi, install_error_handlers
@@ -46,9 +48,13 @@ def _plotly_js_path() -> Path:
 
 
 def _swagger_dir() -> Path:
-    import swagger_ui_bundle
-
-    return Path(swagger_ui_bundle.swagger_ui_path)
+    """The Swagger UI 5 dist shipped in the ``swagger-ui-py`` wheel (it reads OpenAPI 3.1;
+    ``swagger-ui-bundle`` 1.1 ships 4.x, which refuses the 3.1 document FastAPI writes).
+    Found without importing the package, whose ``__init__`` loads every framework adapter."""
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("swagger-ui-py is not installed; /docs needs its Swagger UI files")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
 
 
 def _include_routers(app: FastAPI) -> None:
@@ -184,6 +190,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
     app.state.exoguard = state
     app.state.metrics = AppMetrics()
     app.state.rate_limiter = make_rate_limiter(settings.redis_url, retry_s=settings.redis_retry_s)
+    app.state.replays = make_replay_store(settings.redis_url, retry_s=settings.redis_retry_s)
 
     if settings.cors_origins:
         app.add_middleware(
@@ -191,7 +198,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
             allow_origins=settings.cors_origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Content-Type", "X-CSRF-Token"],
+            allow_headers=["Content-Type", "X-CSRF-Token", "Idempotency-Key"],
         )
 
     # Added last, so outermost: the CSRF guard runs before CORS and the routes.

@@ -37,10 +37,16 @@ from exoguard.core.search.grid import (
     make_grid,
 )
 from exoguard.core.search.results import BLSPeriodogram, TransitCandidate
+from exoguard.core.search.single import (
+    SINGLE_EVENT_SNR_THRESHOLD,
+    SingleEvent,
+    strongest_single_event,
+)
 from exoguard.core.search.star import StarParams
 from exoguard.errors import ValidationError
 
 __all__ = [
+    "DEFAULT_MAX_PLANETS",
     "DEFAULT_SDE_THRESHOLD",
     "DEFAULT_SNR_THRESHOLD",
     "SearchResult",
@@ -62,6 +68,8 @@ log = logging.getLogger(__name__)
 #: scatter), the same quantity as the BLS SNR; the reported ``snr`` also includes red noise.
 DEFAULT_SDE_THRESHOLD = 6.5
 DEFAULT_SNR_THRESHOLD = 7.0
+#: Search passes (one candidate each) at most, unless asked otherwise.
+DEFAULT_MAX_PLANETS = 5
 MIN_WINDOW_DAYS = 0.5
 MASK_WIDTH_FACTOR = 2.0
 #: Period ratios tested for aliases (this candidate : stronger one).
@@ -96,6 +104,11 @@ class SearchResult:
     target_id, mission : str
     n_points : int
         Points in the light curve.
+    single_event : SingleEvent or None
+        When no candidate was found: the one box-shaped dip of SNR >= 10
+        (``SINGLE_EVENT_SNR_THRESHOLD``, or ``snr_threshold`` if higher) with no second one
+        of SNR >= ``snr_threshold`` (a period needs two transits), if the light curve holds
+        one.
     """
 
     candidates: tuple[TransitCandidate, ...]
@@ -107,6 +120,7 @@ class SearchResult:
     target_id: str
     mission: str
     n_points: int
+    single_event: SingleEvent | None = None
 
 
 def default_window_days(grid: SearchGrid) -> float:
@@ -330,7 +344,7 @@ def search_lightcurve(
     *,
     min_period_days: float | None = None,
     max_period_days: float | None = None,
-    max_planets: int = 5,
+    max_planets: int = DEFAULT_MAX_PLANETS,
     sde_threshold: float = DEFAULT_SDE_THRESHOLD,
     snr_threshold: float = DEFAULT_SNR_THRESHOLD,
     engine: Engine = "fast",
@@ -402,6 +416,7 @@ def search_lightcurve(
     found: list[TransitCandidate] = []
     periodograms: list[BLSPeriodogram] = []
     stop_reason = f"reached max_planets={max_planets}"
+    flat = lc
     for k in range(max_planets):
         if detrend:
             flat, _ = detrend_lc(lc, window_days=window, mask=mask if mask.any() else None)
@@ -480,6 +495,17 @@ def search_lightcurve(
             t0_bjd=diag.t0_bjd,
             duration_days=MASK_WIDTH_FACTOR * diag.duration_hours / 24.0,
         )
+    single = None
+    if not found:
+        single = strongest_single_event(
+            flat.time_bjd,
+            flat.flux,
+            min_duration_days=grid.min_duration_days,
+            max_duration_days=grid.longest_duration_days,
+            snr_threshold=max(snr_threshold, SINGLE_EVENT_SNR_THRESHOLD),
+            repeat_snr_threshold=snr_threshold,
+            cadence_days=cadence_days,
+        )
     if progress is not None:
         progress(total, total)
     return SearchResult(
@@ -492,6 +518,7 @@ def search_lightcurve(
         target_id=lc.target_id,
         mission=lc.mission,
         n_points=lc.n_points,
+        single_event=single,
     )
 
 
@@ -500,7 +527,7 @@ def search_transits(
     *,
     min_period_days: float | None = None,
     max_period_days: float | None = None,
-    max_planets: int = 5,
+    max_planets: int = DEFAULT_MAX_PLANETS,
     sde_threshold: float = DEFAULT_SDE_THRESHOLD,
     snr_threshold: float = DEFAULT_SNR_THRESHOLD,
     engine: Engine = "fast",

@@ -80,7 +80,7 @@ async def upload(request: Request, user: CurrentUser, state: StateDep) -> dict[s
     """Upload one file (multipart field `file`), or several light-curve files of one star
     (the field repeated); everything is validated before anything is kept."""
     settings = state.settings
-    enforce_rate_limit(request, user, action="upload", limit=settings.rate_limit_per_minute)
+    enforce_rate_limit(request, user, action="upload", limit=settings.upload_rate_limit_per_minute)
     incoming = await datasets.receive_multipart_files(
         request.stream(),
         content_type=request.headers.get("content-type"),

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Header, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.concurrency import run_in_threadpool
@@ -15,6 +15,7 @@ from exoguard.catalogs.schema import MISSIONS
 from exoguard.errors import AuthError
 from exoguard.store import access
 from exoguard.store.models import User
+from exoguard.web import idempotency
 from exoguard.web.api._common import enforce_rate_limit
 from exoguard.web.api.schemas import (
     ExplanationOut,
@@ -133,7 +134,20 @@ def train(body: TrainIn, user: ResearcherUser, state: StateDep) -> dict[str, Any
 
 
 @router.post("/predict", response_model=PredictOut, response_model_exclude_unset=True)
-async def predict(body: PredictIn, request: Request, state: StateDep) -> JSONResponse:
+async def predict(
+    body: PredictIn,
+    request: Request,
+    state: StateDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=idempotency.HEADER,
+            description="A client key: the same key from the same user within "
+            "EXOGUARD_IDEMPOTENCY_TTL_S answers the first answer again (header "
+            "Idempotent-Replayed: true) and stores nothing new; with another body, 422.",
+        ),
+    ] = None,
+) -> JSONResponse:
     """Verdicts of the active model (rate-limited per client).
 
     A dataset's predictions are stored; typed-in candidates only when ``save`` is true.
@@ -141,8 +155,31 @@ async def predict(body: PredictIn, request: Request, state: StateDep) -> JSONRes
     Needs a login (any role). The hottest route: the login check and the rate limit run in
     one trip to the thread pool, and no database connection is held while the model works.
     """
+    limit = state.settings.rate_limit_per_minute
+    if idempotency_key is None:
+        user = await _admit(request, state, limit)
+        return JSONResponse(await _predict_answer(body, request, state, user))
+    key = idempotency.check_key(idempotency_key)
+    user = await _admit(request, state, None)  # a replay is not counted against the limit
+
+    async def first_run() -> dict[str, Any]:
+        await _count(request, user, limit)
+        return await _predict_answer(body, request, state, user)
+
+    replays: idempotency.ReplayStore = request.app.state.replays
+    answer, replayed = await replays.run(
+        f"predict:{user.id}:{key}",
+        idempotency.fingerprint(body.model_dump(mode="json")),
+        first_run,
+        ttl_s=state.settings.idempotency_ttl_s,
+    )
+    return JSONResponse(answer, headers={"Idempotent-Replayed": "true"} if replayed else None)
+
+
+async def _predict_answer(
+    body: PredictIn, request: Request, state: AppState, user: User
+) -> dict[str, Any]:
     settings = state.settings
-    user = await _admit(request, state, settings.rate_limit_per_minute)
     if body.candidates is not None:
         rows = [c.model_dump(exclude={"label", "disposition", "source"}) for c in body.candidates]
         batcher = predictions.batcher_for(
@@ -154,16 +191,15 @@ async def predict(body: PredictIn, request: Request, state: StateDep) -> JSONRes
         verdicts = await run_in_threadpool(_predict_dataset, state, body.dataset_id, user)
     _observe(request, verdicts)
     # A plain JSON response: the verdicts are already JSON types, no re-validation needed.
-    return JSONResponse(
-        {
-            "predictions": [v.to_dict() for v in verdicts],
-            "model_version": verdicts[0].model_version if verdicts else None,
-        }
-    )
+    return {
+        "predictions": [v.to_dict() for v in verdicts],
+        "model_version": verdicts[0].model_version if verdicts else None,
+    }
 
 
-async def _admit(request: Request, state: AppState, limit: int) -> User:
-    """The logged-in user (401 otherwise), counted against the predict rate limit.
+async def _admit(request: Request, state: AppState, limit: int | None) -> User:
+    """The logged-in user (401 otherwise), counted against the predict rate limit (unless
+    `limit` is None).
 
     The user of a session read in the last ``settings.auth_cache_s`` seconds is reused, and
     in-process rate counters are hit in place: a warm request makes no trip to the thread
@@ -176,12 +212,17 @@ async def _admit(request: Request, state: AppState, limit: int) -> User:
     if user is None:
         user = await run_in_threadpool(_load_user, request, state)
         state.users.put(token, user)
+    if limit is not None:
+        await _count(request, user, limit)
+    return user
+
+
+async def _count(request: Request, user: User, limit: int) -> None:
     limiter: RateLimiter = request.app.state.rate_limiter
     if limiter.blocking:
         await run_in_threadpool(enforce_rate_limit, request, user, action="predict", limit=limit)
     else:
         enforce_rate_limit(request, user, action="predict", limit=limit)
-    return user
 
 
 def _load_user(request: Request, state: AppState) -> User:

@@ -95,7 +95,7 @@ def lightcurve_path(
     records: list[dict[str, Any]] = []
     for i, (mode, star, files) in enumerate(units):
         try:
-            frame, _, lc_inputs = search_frame(
+            frame, _, lc_inputs, _ = search_frame(
                 files,
                 factory=factory,
                 dataset_id="paths-e0",

@@ -114,17 +114,18 @@ def search_frame(
     dataset_id: str,
     options: Mapping[str, Any],
     progress: ProgressFn,
-) -> tuple[pd.DataFrame, list[dict[str, Any]], LightCurveInputs]:
+) -> tuple[pd.DataFrame, list[dict[str, Any]], LightCurveInputs, dict[str, Any] | None]:
     """Read a light curve (several files of one star are stitched, as `exoguard search`
     does) and search it for transits; (harmonised frame, per-candidate features, the light
-    curve and candidates for the network's light-curve branches).
+    curve and candidates for the network's light-curve branches, and when nothing periodic
+    was found the one transit-like event the light curve holds, if any).
 
     The host star's catalog parameters (when the star is in the catalogs) go into the search,
     which then gives planet radius, equilibrium temperature and insolation; each candidate's
     features record them under ``stellar_parameters``.
     """
     from exoguard import read_lightcurve
-    from exoguard.core.search.multi import search_lightcurve
+    from exoguard.core.search.multi import DEFAULT_MAX_PLANETS, search_lightcurve
     from exoguard.core.search.star import StarParams
     from exoguard.ml.service import LightCurveInputs
 
@@ -140,12 +141,15 @@ def search_frame(
     note = f"star parameters of {lc.target_id} from the catalogs" if star else "star unknown"
     progress(0.15, f"searching {lc.n_points} points for transits ({note})")
 
+    passes = int(options.get("max_planets") or DEFAULT_MAX_PLANETS)
+
     def on_step(done: int, total: int) -> None:
-        progress(0.15 + 0.7 * done / max(total, 1), f"search step {done} of {total}")
+        progress(0.15 + 0.7 * done / max(total, 1), search_message(done, total, passes=passes))
 
     result = search_lightcurve(lc, star=StarParams(**star), progress=on_step, **options)
     found = list(result.candidates)
-    progress(0.85, f"found {len(found)} candidate signal(s)")
+    single = result.single_event.to_dict() if result.single_event is not None else None
+    progress(0.85, found_message(len(found), single_event=single is not None))
     rows: list[dict[str, Any]] = []
     features: list[dict[str, Any]] = []
     for number, cand in enumerate(found, start=1):
@@ -170,7 +174,30 @@ def search_frame(
         frame,
         features,
         LightCurveInputs(lc=lc, candidates=found, star=dict(star), window_days=window),
+        single,
     )
+
+
+def search_message(done: int, total: int, *, passes: int) -> str:
+    """The search's progress in the user's words: ``total`` counts trial periods over all
+    ``passes`` (one per signal sought), as :func:`search_lightcurve` reports them."""
+    if done >= total:
+        return "period search done"
+    per_pass = max(total // max(passes, 1), 1)
+    current = min(done // per_pass + 1, passes)
+    text = f"searching {per_pass:,} trial periods"
+    if current == 1:
+        return text + " for a repeating transit"
+    return text + f" for another signal (pass {current} of at most {passes})"
+
+
+def found_message(n_found: int, *, single_event: bool) -> str:
+    """What the search found, in words."""
+    if n_found:
+        return f"found {n_found:,} candidate signal{'' if n_found == 1 else 's'}"
+    if single_event:
+        return "one transit-like event found; a period needs at least two"
+    return "no transit-like signal found"
 
 
 # ----------------------------------------------------------------------------- writing
@@ -232,6 +259,7 @@ def preprocess_dataset(
     options = check_options(options)
     features: list[dict[str, Any] | None] | None = None
     lightcurve: LightCurveInputs | None = None
+    single_event: dict[str, Any] | None = None
     if kind == "catalog":
         progress(0.1, "reading the catalog table")
         frame = catalog_frame(paths[0], display_name=filename)
@@ -240,7 +268,7 @@ def preprocess_dataset(
         frame = frame.reset_index(drop=True)
         origin = "catalog"
     else:
-        frame, found, lightcurve = search_frame(
+        frame, found, lightcurve, single_event = search_frame(
             paths, factory=factory, dataset_id=dataset_id, options=options, progress=progress
         )
         features = list(found)
@@ -297,6 +325,9 @@ def preprocess_dataset(
         }
         if note:
             result["note"] = note
+        if single_event is not None:
+            # no candidate: a lone dip cannot give a period, but the user should hear of it
+            result["single_event"] = single_event
         if job_id is not None:
             mark_job_succeeded(session, job_id, result)
     return result

@@ -65,24 +65,48 @@ export async function api(path, { method = "GET", json, body, headers = {}, raw 
   return payload;
 }
 
-/** Show a notification; screen readers announce it through the aria-live region. */
+/** Most toasts shown at once; the oldest goes first. */
+const MAX_TOASTS = 3;
+
+/** Show a notification; screen readers announce it through the aria-live region. The same
+ * text again (same kind) does not stack: the toast already shown counts it ("×3") and its
+ * timer starts over. */
 export function toast(message, kind = "info", { timeoutMs = 7000 } = {}) {
   const region = document.getElementById("toasts");
   if (!region) return;
+  const lifeMs = kind === "error" ? timeoutMs * 2 : timeoutMs;
+  const same = Array.from(region.children).find(
+    (el) => el.dataset.kind === kind && el.dataset.message === message,
+  );
+  if (same) {
+    const count = Number(same.dataset.count || "1") + 1;
+    same.dataset.count = String(count);
+    same.querySelector(".count").textContent = `×${count}`;
+    clearTimeout(Number(same.dataset.timer));
+    if (timeoutMs > 0) same.dataset.timer = String(setTimeout(() => same.remove(), lifeMs));
+    region.append(same); // the newest at the end
+    return same;
+  }
   const item = document.createElement("div");
   item.className = `toast ${kind}`;
+  item.dataset.kind = kind;
+  item.dataset.message = message;
+  item.dataset.count = "1";
   item.setAttribute("role", kind === "error" ? "alert" : "status");
   const text = document.createElement("div");
   text.className = "msg";
   text.textContent = message;
+  const count = document.createElement("span");
+  count.className = "count";
   const close = document.createElement("button");
   close.type = "button";
   close.setAttribute("aria-label", "Dismiss notification");
   close.textContent = "×";
   close.addEventListener("click", () => item.remove());
-  item.append(text, close);
+  item.append(text, count, close);
   region.append(item);
-  if (timeoutMs > 0) setTimeout(() => item.remove(), kind === "error" ? timeoutMs * 2 : timeoutMs);
+  while (region.children.length > MAX_TOASTS) region.firstElementChild.remove();
+  if (timeoutMs > 0) item.dataset.timer = String(setTimeout(() => item.remove(), lifeMs));
   return item;
 }
 

@@ -103,6 +103,24 @@ function busy(button, on) {
   button.disabled = on;
   button.setAttribute("aria-busy", String(on));
 }
+// True while `button`'s request is in flight: a second submit (click, Enter) is ignored.
+function inFlight(button) {
+  return button.getAttribute("aria-busy") === "true";
+}
+
+// One Idempotency-Key per distinct request body: submitting the same typed-in candidate
+// again (a double click, a click after the answer) gets the first answer back from the
+// server, and no second stored candidate. A changed field makes a new key.
+const requestKeys = new Map();
+function idempotencyKey(body) {
+  const text = JSON.stringify(body);
+  if (!requestKeys.has(text)) {
+    // getRandomValues, unlike randomUUID, also exists on plain http:// outside localhost
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    requestKeys.set(text, Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(""));
+  }
+  return requestKeys.get(text);
+}
 
 // ------------------------------------------------------------------------------ verdicts
 function describe(candidate) {
@@ -195,14 +213,27 @@ function verdictCard(prediction, candidate) {
   return card;
 }
 
-async function showResults(predictions, candidatesById, { datasetId = null } = {}) {
+// A lone dip: the search saw one transit-like event but a period needs two.
+function singleEventText(event) {
+  const when = Number(event.t_mid_bjd).toFixed(3);
+  const hours = Number(event.duration_hours).toFixed(1);
+  const depth = Math.round(Number(event.depth_ppm)).toLocaleString("en-US");
+  return `One transit-like event found; a period needs at least two. The dip is at BJD ${when}, `
+    + `about ${hours} h long and ${depth} ppm deep (signal-to-noise ${Number(event.snr).toFixed(1)}). `
+    + "A longer light curve (more quarters or sectors of this star) may show it again.";
+}
+
+async function showResults(predictions, candidatesById, { datasetId = null, singleEvent = null } = {}) {
   const box = $("verdicts");
   box.replaceChildren();
   currentDataset = datasetId;
   if (!predictions.length) {
     const p = document.createElement("p");
     p.className = "verdict";
-    p.textContent = "No transit-like signal was found in this light curve.";
+    p.id = singleEvent ? "single-event" : "no-signal";
+    p.textContent = singleEvent
+      ? singleEventText(singleEvent)
+      : "No transit-like signal was found in this light curve.";
     box.append(p);
   }
   // Most planet-like first.
@@ -235,6 +266,7 @@ async function candidatesOf(datasetId) {
 const uploadForm = $("upload-form");
 uploadForm.addEventListener("submit", async (event) => {
   event.preventDefault();
+  if (inFlight($("upload-submit"))) return;
   const input = $("upload-file");
   const error = $("upload-error");
   const files = Array.from(input.files);
@@ -274,8 +306,9 @@ uploadForm.addEventListener("submit", async (event) => {
     }
     const candidates = await candidatesOf(datasetId);
     hideProgress();
-    await showResults(predictions, candidates, { datasetId });
-    toast("Classification done.", "success");
+    const singleEvent = (job.result && job.result.single_event) || null;
+    await showResults(predictions, candidates, { datasetId, singleEvent });
+    toast(singleEvent && !predictions.length ? "One transit-like event found." : "Classification done.", "success");
   } catch (err) {
     hideProgress();
     error.textContent = err.message;
@@ -299,6 +332,7 @@ $("upload-file").addEventListener("change", () => {
 const manualForm = $("manual-form");
 manualForm.addEventListener("submit", async (event) => {
   event.preventDefault();
+  if (inFlight($("manual-submit"))) return;
   const error = $("manual-error");
   error.textContent = "";
   for (const input of manualForm.querySelectorAll("input")) {
@@ -321,7 +355,10 @@ manualForm.addEventListener("submit", async (event) => {
   const button = $("manual-submit");
   busy(button, true);
   try {
-    const predicted = await api("/api/model/predict", { method: "POST", json: { candidates: [candidate], save: true } });  // kept: the explorer sees it under their results
+    const body = { candidates: [candidate], save: true };  // kept: the explorer sees it under their results
+    const predicted = await api("/api/model/predict", {
+      method: "POST", json: body, headers: { "Idempotency-Key": idempotencyKey(body) },
+    });
     const preds = predicted.predictions || [];
     const byId = {};
     preds.forEach((p) => { byId[p.candidate_id] = { ...candidate, ...p, object_id: candidate.object_id || "Your candidate" }; });
@@ -352,6 +389,7 @@ manualForm.addEventListener("submit", async (event) => {
 async function download(kind) {
   if (!lastCandidateIds.length) return;
   const button = $(kind === "pdf" ? "download-pdf" : "download-csv");
+  if (inFlight(button)) return;
   busy(button, true);
   try {
     const response = await api(`/api/export/${kind}`, {

@@ -10,6 +10,8 @@
     deepLinking: true,
     showExtensions: true,
     showCommonExtensions: true,
-    presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+    presets: [SwaggerUIBundle.presets.apis],
+    // No badge that sends the schema to validator.swagger.io: nothing leaves the machine.
+    validatorUrl: null,
   });
 })();
