@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _api_support import redis_url_for_tests  # noqa: E402
 
+from _asyncrun import run_coroutine  # noqa: E402
 from exoguard.errors import ValidationError  # noqa: E402
 from exoguard.web.idempotency import (  # noqa: E402
     MemoryReplayStore,
@@ -68,7 +70,7 @@ async def _scenario(store: ReplayStore) -> None:
 
 @pytest.mark.parametrize("make_store", _stores())
 def test_runs_once_per_key(make_store: Any) -> None:
-    asyncio.run(_scenario(make_store()))
+    run_coroutine(_scenario(make_store()))
 
 
 def test_memory_entries_expire() -> None:
@@ -85,7 +87,7 @@ def test_memory_entries_expire() -> None:
         answer, replayed = await store.run("k", "h", compute, ttl_s=0.05)
         assert answer == {"n": 2} and not replayed
 
-    asyncio.run(go())
+    run_coroutine(go())
 
 
 def test_keys_and_fingerprints() -> None:
