@@ -1,0 +1,32 @@
+"""Every model feature has plain words (a new feature without an entry fails here)."""
+
+from exoguard.ml.features import ALL_FEATURES
+from exoguard.ml.multibranch.inputs import LC_FEATURES
+from exoguard.web.glossary import GLOSSARY, describe, summary
+
+
+def test_every_feature_has_a_glossary_entry() -> None:
+    missing = [f for f in (*ALL_FEATURES, *LC_FEATURES) if f not in GLOSSARY]
+    assert missing == []
+    for term in GLOSSARY.values():
+        assert "{v}" in term.template and term.phrase and term.topic
+
+
+def test_describe_uses_the_value_and_falls_back_to_the_phrase() -> None:
+    assert describe("duration_excess", 2.4) == (
+        "the transit lasts 2.4× longer than a planet around this star could"
+    )
+    assert describe("period_days", 9.4880) == "period 9.49 days"
+    assert describe("depth_ppm", None) == "transit depth (ppm)"
+    assert describe("depth_ppm", float("nan")) == "transit depth (ppm)"
+
+
+def test_summary_names_topics_for_and_against() -> None:
+    items = [
+        {"feature": "depth_ppm", "contribution": 0.8},
+        {"feature": "duration_excess", "contribution": -1.5},
+        {"feature": "log10_depth_ppm", "contribution": 0.3},
+        {"feature": "impact", "contribution": 0.5},
+    ]
+    assert summary(items) == "For a planet: the depth, the transit's shape; against: the duration."
+    assert summary([]) == "No feature moved the model either way."
