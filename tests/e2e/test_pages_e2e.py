@@ -93,6 +93,17 @@ def test_explorer_uploads_fits_sees_verdict_and_downloads_pdf(
     page.wait_for_url(re.compile(r"/candidates/\d+$"))
     ui.wait_for_charts(page, ["lightcurve", "folded_local", "odd_even", "secondary", "shap"])
     assert page.locator("#diagnostics-table tbody tr").count() >= 5
+    # The explanation in plain words; the raw feature names only inside the <details>.
+    summary = page.locator("#shap-summary")
+    summary.wait_for()
+    assert re.match(r"^(For a planet: |against: )", summary.inner_text()), summary.inner_text()
+    assert "evidence moves from its starting point" in page.locator("#shap-direction").inner_text()
+    bar_labels = page.evaluate("document.querySelector('[data-chart=shap]').data[0].y")
+    assert not any("_" in label for label in bar_labels), bar_labels
+    assert not page.locator("#shap-raw tbody").is_visible()
+    page.locator("#shap-raw summary").click()
+    assert page.locator("#shap-raw tbody tr").count() >= 1
+    assert "_" in page.locator("#shap-raw tbody code").first.inner_text()
     page.get_by_role("button", name="Create a share link").click()
     share_url = page.get_by_label("Read-only link (valid for 7 days)")
     share_url.wait_for()

@@ -2,7 +2,7 @@
 
 from exoguard.ml.features import ALL_FEATURES
 from exoguard.ml.multibranch.inputs import LC_FEATURES
-from exoguard.web.glossary import GLOSSARY, describe, summary
+from exoguard.web.glossary import GLOSSARY, describe, explanation_words, summary
 
 
 def test_every_feature_has_a_glossary_entry() -> None:
@@ -30,3 +30,27 @@ def test_summary_names_topics_for_and_against() -> None:
     ]
     assert summary(items) == "For a planet: the depth, the transit's shape; against: the duration."
     assert summary([]) == "No feature moved the model either way."
+
+
+def test_explanation_words_keep_numbers_for_researchers() -> None:
+    words = explanation_words(
+        {
+            "base_value": -1.183,
+            "log_odds": -2.024,
+            "contributions": [
+                {"feature": "duration_excess", "value": 2.4, "contribution": -0.9},
+                {"feature": "period_days", "value": 9.488, "contribution": 0.059},
+            ],
+        }
+    )
+    assert words is not None
+    assert (
+        words["direction"] == "The model's evidence moves from its starting point away from planet."
+    )
+    assert words["summary"] == "For a planet: the period; against: the duration."
+    assert (words["base_log_odds"], words["log_odds"]) == (-1.183, -2.024)
+    assert [r["words"] for r in words["rows"]] == [
+        "the transit lasts 2.4× longer than a planet around this star could",
+        "period 9.49 days",
+    ]
+    assert explanation_words({"contributions": []}) is None

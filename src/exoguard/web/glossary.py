@@ -224,3 +224,41 @@ def summary(contributions: Sequence[Mapping[str, Any]], *, n_top: int = 3) -> st
     if con:
         parts.append("against: " + ", ".join(con))
     return ("; ".join(parts) + ".") if parts else "No feature moved the model either way."
+
+
+def explanation_words(explanation: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What the candidate page shows of a SHAP explanation: words first, raw numbers after.
+
+    Returns ``summary`` (one line of top reasons), ``direction`` (a sentence on where the
+    evidence moves), ``base_log_odds`` / ``log_odds`` and ``rows`` (feature, value, plain
+    words, contribution in log-odds); None without contributions.
+    """
+    if not explanation or not explanation.get("contributions"):
+        return None
+    items = list(explanation["contributions"])
+    base = float(explanation.get("base_value", 0.0))
+    total = explanation.get("log_odds")
+    total_f = (
+        float(total) if total is not None else base + sum(float(i["contribution"]) for i in items)
+    )
+    if total_f > base:
+        direction = "The model's evidence moves from its starting point towards planet."
+    elif total_f < base:
+        direction = "The model's evidence moves from its starting point away from planet."
+    else:
+        direction = "The model's evidence ends where it started."
+    return {
+        "summary": summary(items),
+        "direction": direction,
+        "base_log_odds": base,
+        "log_odds": total_f,
+        "rows": [
+            {
+                "feature": str(i["feature"]),
+                "value": i.get("value"),
+                "words": describe(str(i["feature"]), i.get("value")),
+                "contribution": float(i["contribution"]),
+            }
+            for i in items
+        ],
+    }

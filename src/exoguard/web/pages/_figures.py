@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from exoguard.core.lightcurve import fold_phase_days
-from exoguard.web import charts
+from exoguard.web import charts, glossary
 
 log = logging.getLogger(__name__)
 
@@ -269,6 +269,8 @@ def shap_figures(explanation: Mapping[str, Any] | None) -> tuple[Figures, Missin
             max_display=len(contributions),
             remainder=remainder,
             output_name="log-odds of planet",
+            labels={name: glossary.describe(name, values.get(name)) for name in contributions},
+            x_title="← away from planet · the model's evidence · towards planet →",
         )
     }, {}
 
