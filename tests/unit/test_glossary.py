@@ -54,3 +54,14 @@ def test_explanation_words_keep_numbers_for_researchers() -> None:
         "period 9.49 days",
     ]
     assert explanation_words({"contributions": []}) is None
+
+
+def test_log_features_read_as_plain_values() -> None:
+    assert describe("log10_period_days", 0.517) == "period 3.29 days (log scale)"
+    assert describe("log10_depth_ppm", 3.784) == "the star dims by 6,081 ppm (log scale)"
+    assert describe("star_teff_k", 5800.0) == "a star at 5,800 K"
+
+
+def test_sentences_are_distinct_so_chart_bars_never_merge() -> None:
+    sentences = [describe(name, 1.5) for name in GLOSSARY]
+    assert len(set(sentences)) == len(sentences)

@@ -22,23 +22,33 @@ class Term:
     template: str
     #: A short topic for the one-line summary ("the transit's shape").
     topic: str
+    #: The value is a log10: the sentence shows ``10**value``.
+    log10: bool = False
 
 
-def _t(phrase: str, unit: str, template: str, topic: str) -> Term:
-    return Term(phrase=phrase, unit=unit, template=template, topic=topic)
+def _t(phrase: str, unit: str, template: str, topic: str, *, log10: bool = False) -> Term:
+    return Term(phrase=phrase, unit=unit, template=template, topic=topic, log10=log10)
 
 
 GLOSSARY: dict[str, Term] = {
     "period_days": _t("orbital period", "days", "period {v} days", "the period"),
     "log10_period_days": _t(
-        "orbital period (log scale)", "log10 days", "period 10^{v} days", "the period"
+        "orbital period (log scale)",
+        "log10 days",
+        "period {v} days (log scale)",
+        "the period",
+        log10=True,
     ),
     "duration_hours": _t(
         "transit duration", "hours", "the transit lasts {v} hours", "the duration"
     ),
     "depth_ppm": _t("transit depth", "ppm", "the star dims by {v} ppm", "the depth"),
     "log10_depth_ppm": _t(
-        "transit depth (log scale)", "log10 ppm", "depth 10^{v} ppm", "the depth"
+        "transit depth (log scale)",
+        "log10 ppm",
+        "the star dims by {v} ppm (log scale)",
+        "the depth",
+        log10=True,
     ),
     "impact": _t(
         "impact parameter (0 = crosses the star's centre)",
@@ -88,7 +98,7 @@ GLOSSARY: dict[str, Term] = {
     "n_candidates_on_host": _t(
         "other candidates around the same star",
         "count",
-        "{v} candidates on this star",
+        "candidates on this star: {v}",
         "other planets of the star",
     ),
     "a_over_rstar": _t(
@@ -109,8 +119,9 @@ GLOSSARY: dict[str, Term] = {
     "abs_log_duration_ratio": _t(
         "mismatch of the duration with a planet's (log)",
         "log10",
-        "the duration is off by a factor 10^{v} from a planet's",
+        "the duration is off by {v}× from a planet's",
         "the duration",
+        log10=True,
     ),
     "duration_excess": _t(
         "how much longer the transit is than a planet could make it",
@@ -136,8 +147,9 @@ GLOSSARY: dict[str, Term] = {
     "abs_log_depth_ratio": _t(
         "mismatch of the depth with the fitted size (log)",
         "log10",
-        "the depth is off by a factor 10^{v}",
+        "the depth is off by {v}× from the size's",
         "the depth",
+        log10=True,
     ),
     "nearest_period_ratio": _t(
         "period ratio to the nearest other candidate of the star",
@@ -152,7 +164,11 @@ GLOSSARY: dict[str, Term] = {
         "the noise",
     ),
     "log10_n_transits": _t(
-        "number of transits seen (log)", "log10 count", "10^{v} transits seen", "the transits seen"
+        "number of transits seen (log)",
+        "log10 count",
+        "{v} transits seen",
+        "the transits seen",
+        log10=True,
     ),
     "odd_even_sigma": _t(
         "difference between odd and even transits",
@@ -185,7 +201,7 @@ GLOSSARY: dict[str, Term] = {
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.3g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) < 1e3 else f"{value:,.0f}"
 
 
 def describe(feature: str, value: Any = None) -> str:
@@ -194,7 +210,8 @@ def describe(feature: str, value: Any = None) -> str:
     if term is None:
         return feature.replace("_", " ")
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return term.template.format(v=_fmt(float(value)))
+        shown = 10.0 ** float(value) if term.log10 else float(value)
+        return term.template.format(v=_fmt(shown))
     return term.phrase + (f" ({term.unit})" if term.unit else "")
 
 

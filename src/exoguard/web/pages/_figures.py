@@ -270,7 +270,7 @@ def shap_figures(explanation: Mapping[str, Any] | None) -> tuple[Figures, Missin
             remainder=remainder,
             output_name="log-odds of planet",
             labels={name: glossary.describe(name, values.get(name)) for name in contributions},
-            x_title="← away from planet · the model's evidence · towards planet →",
+            x_title="← false positive · evidence · planet →",
         )
     }, {}
 
