@@ -93,6 +93,17 @@ def test_explorer_uploads_fits_sees_verdict_and_downloads_pdf(
     page.wait_for_url(re.compile(r"/candidates/\d+$"))
     ui.wait_for_charts(page, ["lightcurve", "folded_local", "odd_even", "secondary", "shap"])
     assert page.locator("#diagnostics-table tbody tr").count() >= 5
+    # The explanation in plain words; the raw feature names only inside the <details>.
+    summary = page.locator("#shap-summary")
+    summary.wait_for()
+    assert re.match(r"^(For a planet: |against: )", summary.inner_text()), summary.inner_text()
+    assert "evidence moves from its starting point" in page.locator("#shap-direction").inner_text()
+    bar_labels = page.evaluate("document.querySelector('[data-chart=shap]').data[0].y")
+    assert not any("_" in label for label in bar_labels), bar_labels
+    assert not page.locator("#shap-raw tbody").is_visible()
+    page.locator("#shap-raw summary").click()
+    assert page.locator("#shap-raw tbody tr").count() >= 1
+    assert "_" in page.locator("#shap-raw tbody code").first.inner_text()
     page.get_by_role("button", name="Create a share link").click()
     share_url = page.get_by_label("Read-only link (valid for 7 days)")
     share_url.wait_for()
@@ -201,6 +212,22 @@ def test_researcher_trains_watches_progress_sees_metrics_and_activates(
 
     ui.wait_for_charts(page, ["confusion", "importance"])
     ui.screenshot(page, "research-trained")
+    # Activation asks first: cancelling changes nothing, accepting activates.
+    asked: list[str] = []
+
+    def cancel(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", cancel)
+    page.get_by_role("button", name=f"Activate {version}").click()
+    page.wait_for_timeout(300)
+    assert asked and version in asked[0], asked
+    with _session(e2e_server, ui.ADMIN, ui.PASSWORD) as api:
+        still = api.get("/api/model/versions").json()["versions"]
+    assert version not in [v["id"] for v in still if v["status"] == "active"]
+    assert page.locator("#hint-gbm-num_leaves").inner_text().startswith("Leaves per tree")
+    page.once("dialog", lambda dialog: dialog.accept())
     with page.expect_navigation():
         page.get_by_role("button", name=f"Activate {version}").click()
     expect(page.locator("#toasts")).to_contain_text(f"{version} activated")
@@ -337,6 +364,14 @@ def test_no_page_requests_a_remote_url(browser: Any, e2e_server: Any, ui: Any) -
         # Swagger UI starts from a script file (the CSP forbids inline scripts); that it
         # renders the operations is tests/e2e/test_docs_e2e.py's.
         page.locator("#swagger-ui .swagger-ui").first.wait_for(state="attached")
+        # A favicon on every page, and /favicon.ico (what browsers ask for) served here.
+        for path in (*PAGES[:4], "/research"):
+            page.goto(path)
+            icon = page.locator('head link[rel="icon"]').get_attribute("href")
+            assert icon and icon.startswith("/static/"), (path, icon)
+        favicon = page.request.get("/favicon.ico")
+        assert favicon.status == 200 and favicon.headers["content-type"] == "image/svg+xml"
+        assert b"<svg" in favicon.body()
     finally:
         context.close()
     assert len(recorded.urls) > 20

@@ -226,6 +226,20 @@ def test_public_catalog_row_is_visible_to_everybody(world: World, route: str) ->
                 assert response.status_code == 200, (who, route, response.text)
 
 
+def test_logged_out_owner_is_asked_to_log_in_and_others_see_nothing(world: World) -> None:
+    """Issue 15, item 9: an anonymous visitor gets a login link back to the page; B a 404."""
+    missing = 2**31 - 1
+    with world.api.client() as anonymous, world.api.client("other") as b:
+        for cid in (world.manual, missing):  # a private id and a missing one read the same
+            page = anonymous.get(f"/candidates/{cid}")
+            assert page.status_code == 401
+            assert f'href="/login?next=/candidates/{cid}"' in page.text
+            assert world.manual_object_id not in page.text
+            other = b.get(f"/candidates/{cid}")
+            assert other.status_code == 404 and f"There is no candidate {cid}." in other.text
+            assert "/login?next=" not in other.text
+
+
 def test_walking_sequential_ids_finds_only_public_rows(world: World) -> None:
     """Ids are sequential: walking all of them as B or anonymously reveals no private row."""
     with session_scope(world.api.factory) as session:

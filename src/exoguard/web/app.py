@@ -239,6 +239,11 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
         # Served from the installed plotly wheel: no CDN, no copy in the repository.
         return FileResponse(_plotly_js_path(), media_type="application/javascript")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        # Browsers ask for /favicon.ico whatever the page says; answer with the local SVG.
+        return FileResponse(WEB_DIR / "static" / "img" / "favicon.svg", media_type="image/svg+xml")
+
     if settings.api_docs:
 
         @app.get("/docs", include_in_schema=False)

@@ -844,13 +844,16 @@ def shap_waterfall_figure(
     remainder: tuple[int, float] | None = None,
     output_name: str = "model output",
     title: str = "Why this verdict (SHAP)",
+    labels: Mapping[str, str] | None = None,
+    x_title: str | None = None,
 ) -> Figure:
     """A SHAP waterfall: from the base value, each feature pushes the output up or down.
 
     Features beyond `max_display` are summed into one "other features" step, so the last
     bar always ends at ``base_value + sum(contributions)``. `remainder` is ``(n, total)`` of
     features not in `contributions` at all (an explanation that stored its top ones only);
-    it joins that last step.
+    it joins that last step. `labels` (feature -> text) replace the ``name = value`` labels;
+    `x_title` replaces the default axis title (output name, base and total).
     """
     if not contributions:
         raise ValueError("shap_waterfall_figure needs at least one contribution")
@@ -861,19 +864,21 @@ def shap_waterfall_figure(
     if remainder is not None and remainder[0] > 0:
         n_rest += int(remainder[0])
         rest += float(remainder[1])
-    labels: list[str] = []
+    labels_out: list[str] = []
     for name, _ in top:
         value = (feature_values or {}).get(name)
-        if isinstance(value, int | float) and math.isfinite(float(value)):
-            labels.append(f"{name} = {float(value):.4g}")
+        if labels is not None and name in labels:
+            labels_out.append(labels[name])
+        elif isinstance(value, int | float) and math.isfinite(float(value)):
+            labels_out.append(f"{name} = {float(value):.4g}")
         else:
-            labels.append(name)
+            labels_out.append(name)
     steps = [v for _, v in top]
     if n_rest:
-        labels.append(f"{n_rest} other features")
+        labels_out.append(f"{n_rest} other features")
         steps.append(rest)
     # Plotly draws the first category at the bottom; the largest contribution goes on top.
-    labels, steps = labels[::-1], steps[::-1]
+    labels_out, steps = labels_out[::-1], steps[::-1]
     total = float(base_value) + float(sum(steps))
     data = [
         {
@@ -882,7 +887,7 @@ def shap_waterfall_figure(
             "name": "SHAP",
             "base": float(base_value),
             "measure": ["relative"] * len(steps),
-            "y": labels,
+            "y": labels_out,
             "x": _values(steps),
             "increasing": {"marker": {"color": PLANET_COLOR}},
             "decreasing": {"marker": {"color": FP_COLOR}},
@@ -892,7 +897,7 @@ def shap_waterfall_figure(
     ]
     layout = _layout(
         title=title,
-        x_title=f"{output_name} (base {base_value:.3f} → {total:.3f})",
+        x_title=x_title or f"{output_name} (base {base_value:.3f} → {total:.3f})",
         y_title="",
         height=max(280, 70 + 26 * len(steps)),
     )

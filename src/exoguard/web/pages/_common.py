@@ -176,9 +176,15 @@ def require_page_role(request: Request, user: User | None, minimum: str) -> Resp
 
 
 def error_page(
-    request: Request, *, user: User | None, status_code: int, title: str, message: str
+    request: Request,
+    *,
+    user: User | None,
+    status_code: int,
+    title: str,
+    message: str,
+    login_next: str | None = None,
 ) -> HTMLResponse:
-    """A friendly error page with the given status."""
+    """A friendly error page with the given status (and a login link back to `login_next`)."""
     return render(
         request,
         "error.html",
@@ -187,6 +193,7 @@ def error_page(
         status_code=status_code,
         title=title,
         message=message,
+        login_next=login_next,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from exoguard.core.lightcurve import fold_phase_days
-from exoguard.web import charts
+from exoguard.web import charts, glossary
 
 log = logging.getLogger(__name__)
 
@@ -261,16 +261,19 @@ def shap_figures(explanation: Mapping[str, Any] | None) -> tuple[Figures, Missin
         # Only the top contributions are stored: the rest is the remainder to the output.
         rest = float(explanation["log_odds"]) - base - sum(contributions.values())
         remainder = (n_features - len(items), rest)
-    return {
-        "shap": charts.shap_waterfall_figure(
-            base_value=base,
-            contributions=contributions,
-            feature_values=values,
-            max_display=len(contributions),
-            remainder=remainder,
-            output_name="log-odds of planet",
-        )
-    }, {}
+    figure = charts.shap_waterfall_figure(
+        base_value=base,
+        contributions=contributions,
+        feature_values=values,
+        max_display=len(contributions),
+        remainder=remainder,
+        output_name="log-odds of planet",
+        labels={name: glossary.describe(name, values.get(name)) for name in contributions},
+        x_title="evidence → planet",
+    )
+    # The plain-word labels are long: room on the right keeps the axis title whole.
+    figure["layout"]["margin"] = {**figure["layout"]["margin"], "r": 48}
+    return {"shap": figure}, {}
 
 
 # ---------------------------------------------------------------------------------- models

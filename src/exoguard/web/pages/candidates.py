@@ -75,6 +75,19 @@ def candidate_page(
     """Verdict, charts, diagnostics, explanation and exports of one candidate."""
     candidate = CandidateRepository(session).get(candidate_id)
     if candidate is None or not candidate_visible(session, candidate, user):
+        if user is None:
+            # The same answer for a private and a missing id: asked to log in, no hint.
+            return error_page(
+                request,
+                user=None,
+                status_code=401,
+                title="Log in to see this candidate",
+                message=(
+                    f"Candidate {candidate_id} is not public, or does not exist. "
+                    "If it is yours, log in to see it."
+                ),
+                login_next=f"/candidates/{candidate_id}",
+            )
         return error_page(
             request,
             user=user,

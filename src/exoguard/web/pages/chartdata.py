@@ -24,6 +24,7 @@ from exoguard.store.repositories import (
     CandidateRepository,
     PredictionRepository,
 )
+from exoguard.web import glossary
 from exoguard.web.deps import SessionDep, SettingsDep
 from exoguard.web.pages import _figures
 from exoguard.web.pages._common import PageUser
@@ -147,7 +148,9 @@ def candidate_payload(
     missing.update(why)
     if latest is None:
         missing["shap"] = "this candidate has not been classified yet"
-    payload.update(figures=figures, missing=missing)
+    payload.update(
+        figures=figures, missing=missing, explanation=glossary.explanation_words(explanation)
+    )
     return payload
 
 

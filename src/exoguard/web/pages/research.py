@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from annotated_types import Ge, Gt, Le, Lt
@@ -47,6 +47,40 @@ def _bounds(field: Any) -> tuple[float | None, float | None]:
         elif isinstance(meta, Lt):
             hi = float(meta.lt)  # type: ignore[arg-type]
     return lo, hi
+
+
+#: One short line of help per hyperparameter of the training form, per model kind (the
+#: same name can mean different things: LightGBM's shrinkage is not the optimiser's step).
+HINTS: dict[str, dict[str, str]] = {
+    "gbm": {
+        "n_estimators": "Number of boosting rounds (trees); more fit finer, and slower.",
+        "learning_rate": "Shrinkage of each tree's step; smaller needs more trees.",
+        "num_leaves": "Leaves per tree; more leaves, more complex trees.",
+        "max_depth": "Deepest level of a tree; -1 for no limit.",
+        "min_child_samples": "Fewest candidates in a leaf; larger resists overfitting.",
+        "subsample": "Fraction of candidates each tree sees (bagging).",
+        "subsample_freq": "Redraw the subsample every this many trees; 0 turns bagging off.",
+        "colsample_bytree": "Fraction of features each tree sees.",
+        "reg_alpha": "L1 penalty on leaf values.",
+        "reg_lambda": "L2 penalty on leaf values.",
+        "min_split_gain": "Smallest gain in the loss for a split to be made.",
+        "n_ensemble": "Models trained with different seeds; their spread is the uncertainty.",
+        "seed": "Random seed: the same seed gives the same model.",
+        "calibration": "How probabilities are calibrated: isotonic, platt or none.",
+    },
+    "multibranch": {
+        "epochs": "Most passes over the training set.",
+        "batch_size": "Examples per optimiser step.",
+        "learning_rate": "Step size of the optimiser.",
+        "patience": "Epochs without improvement on validation before training stops.",
+    },
+}
+
+
+def with_hints(kind: str, fields: list[ParamField]) -> list[ParamField]:
+    """The fields with their help line from `HINTS` (kind: ``gbm`` or ``multibranch``)."""
+    hints = HINTS[kind]
+    return [replace(f, hint=hints.get(f.name, f.hint)) for f in fields]
 
 
 def fields_of(model: type[BaseModel], names: tuple[str, ...] | None = None) -> list[ParamField]:
@@ -102,6 +136,7 @@ def model_forms() -> dict[str, dict[str, Any]]:
             choices=("isotonic", "platt", "none"),
         )
     )
+    gbm_fields = with_hints("gbm", gbm_fields)
     from exoguard.ml.configs import get_config
 
     forms["gbm"] = {
@@ -118,7 +153,10 @@ def model_forms() -> dict[str, dict[str, Any]]:
         from exoguard.ml.multibranch import configs as mb
     except ImportError:  # the neural model is optional in an installation
         return forms
-    mb_fields = fields_of(mb.TrainingConfig, ("epochs", "batch_size", "learning_rate", "patience"))
+    mb_fields = with_hints(
+        "multibranch",
+        fields_of(mb.TrainingConfig, ("epochs", "batch_size", "learning_rate", "patience")),
+    )
     forms["multibranch"] = {
         "label": "Multi-branch neural network (light curves + features)",
         "configs": mb.config_names(),

@@ -4,8 +4,45 @@ import { api, toast, loadCharts, saveBlob, filenameFrom } from "./app.js";
 const page = document.getElementById("candidate-page");
 const candidateId = Number(page.dataset.candidateId);
 
+function fmt(value, digits) {
+  return typeof value === "number" && Number.isFinite(value) ? value.toPrecision(digits) : "—";
+}
+
+/** The explanation in words (explorers) and the raw numbers in a <details> (researchers). */
+function showExplanation(words) {
+  if (!words) return;
+  const summary = document.getElementById("shap-summary");
+  summary.textContent = words.summary;
+  summary.hidden = false;
+  document.getElementById("shap-direction").textContent = words.direction;
+  document.getElementById("shap-raw-base").textContent =
+    `Log-odds of planet: base ${words.base_log_odds.toFixed(3)} → ${words.log_odds.toFixed(3)}.`;
+  const body = document.querySelector("#shap-raw tbody");
+  body.replaceChildren();
+  for (const row of words.rows) {
+    const tr = document.createElement("tr");
+    const cells = [row.feature, fmt(row.value, 4), row.words, (row.contribution >= 0 ? "+" : "") + row.contribution.toFixed(4)];
+    cells.forEach((text, i) => {
+      const td = document.createElement("td");
+      if (i === 0) {
+        const code = document.createElement("code");
+        code.textContent = text;
+        td.append(code);
+      } else {
+        td.textContent = text;
+      }
+      if (i === 1 || i === 3) td.className = "num";
+      tr.append(td);
+    });
+    body.append(tr);
+  }
+  document.getElementById("shap-raw").hidden = false;
+}
+
 window.addEventListener("load", () => {
-  loadCharts(page, page.dataset.chartsUrl).catch((err) => toast(`Charts: ${err.message}`, "warning"));
+  loadCharts(page, page.dataset.chartsUrl)
+    .then((payload) => showExplanation(payload.explanation))
+    .catch((err) => toast(`Charts: ${err.message}`, "warning"));
 });
 
 async function exportAs(kind, button) {

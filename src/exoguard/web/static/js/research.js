@@ -83,6 +83,8 @@ form.addEventListener("submit", async (event) => {
 for (const button of document.querySelectorAll("[data-activate]")) {
   button.addEventListener("click", async () => {
     const version = button.dataset.activate;
+    // Activating changes every verdict the site gives from now on: ask first.
+    if (!window.confirm(`Activate ${version}? Every new verdict will come from this model.`)) return;
     button.disabled = true;
     try {
       await api(`/api/model/versions/${encodeURIComponent(version)}/activate`, { method: "POST" });

@@ -1,0 +1,281 @@
+"""Plain words for the model's features: a phrase, a unit and a sentence using the value.
+
+One entry per feature of `exoguard.ml.features.ALL_FEATURES` and of the network's
+light-curve features (`exoguard.ml.multibranch.inputs.LC_FEATURES`); a unit test checks
+that none is missing, so a new feature cannot reach the pages without words.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Term:
+    """How one feature reads: `phrase` (what it is), `unit`, `template` (with ``{v}``)."""
+
+    phrase: str
+    unit: str
+    template: str
+    #: A short topic for the one-line summary ("the transit's shape").
+    topic: str
+    #: The value is a log10: the sentence shows ``10**value``.
+    log10: bool = False
+
+
+def _t(phrase: str, unit: str, template: str, topic: str, *, log10: bool = False) -> Term:
+    return Term(phrase=phrase, unit=unit, template=template, topic=topic, log10=log10)
+
+
+GLOSSARY: dict[str, Term] = {
+    "period_days": _t("orbital period", "days", "period {v} days", "the period"),
+    "log10_period_days": _t(
+        "orbital period (log scale)",
+        "log10 days",
+        "period {v} days (log scale)",
+        "the period",
+        log10=True,
+    ),
+    "duration_hours": _t(
+        "transit duration", "hours", "the transit lasts {v} hours", "the duration"
+    ),
+    "depth_ppm": _t("transit depth", "ppm", "the star dims by {v} ppm", "the depth"),
+    "log10_depth_ppm": _t(
+        "transit depth (log scale)",
+        "log10 ppm",
+        "the star dims by {v} ppm (log scale)",
+        "the depth",
+        log10=True,
+    ),
+    "impact": _t(
+        "impact parameter (0 = crosses the star's centre)",
+        "stellar radii",
+        "crosses the star {v} radii from its centre",
+        "the transit's shape",
+    ),
+    "impact_estimate": _t(
+        "impact parameter implied by the shape",
+        "stellar radii",
+        "the shape implies a crossing {v} radii from the centre",
+        "the transit's shape",
+    ),
+    "planet_radius_rearth": _t(
+        "size of the object", "Earth radii", "an object {v} times Earth's size", "the object's size"
+    ),
+    "planet_radius_excess_rearth": _t(
+        "size beyond the largest planets",
+        "Earth radii",
+        "{v} Earth radii larger than the largest planets",
+        "the object's size",
+    ),
+    "equilibrium_temp_k": _t(
+        "temperature of the object", "K", "an object at about {v} K", "the temperature"
+    ),
+    "insolation_earth": _t(
+        "light received, relative to Earth",
+        "× Earth",
+        "receives {v}× the light Earth gets",
+        "the light received",
+    ),
+    "transit_snr": _t(
+        "signal strength (signal-to-noise)",
+        "",
+        "the signal is {v}× the noise",
+        "the signal strength",
+    ),
+    "star_teff_k": _t("star's temperature", "K", "a star at {v} K", "the star"),
+    "star_logg_cgs": _t(
+        "star's surface gravity", "log10 cm/s²", "surface gravity log g {v}", "the star"
+    ),
+    "star_radius_rsun": _t("star's size", "Sun radii", "a star {v}× the Sun's size", "the star"),
+    "star_mag": _t("star's brightness", "magnitude", "a star of magnitude {v}", "the star"),
+    "star_density_solar": _t(
+        "star's density", "× Sun", "a star {v}× as dense as the Sun", "the star"
+    ),
+    "n_candidates_on_host": _t(
+        "other candidates around the same star",
+        "count",
+        "candidates on this star: {v}",
+        "other planets of the star",
+    ),
+    "a_over_rstar": _t(
+        "orbit size in star radii", "stellar radii", "an orbit {v} star radii wide", "the orbit"
+    ),
+    "duration_expected_hours": _t(
+        "duration a planet would have here",
+        "hours",
+        "a planet here would transit for {v} hours",
+        "the duration",
+    ),
+    "duration_ratio": _t(
+        "duration against what a planet could have",
+        "×",
+        "the transit lasts {v}× as long as a planet around this star would",
+        "the duration",
+    ),
+    "abs_log_duration_ratio": _t(
+        "mismatch of the duration with a planet's (log)",
+        "log10",
+        "the duration is off by {v}× from a planet's",
+        "the duration",
+        log10=True,
+    ),
+    "duration_excess": _t(
+        "how much longer the transit is than a planet could make it",
+        "×",
+        "the transit lasts {v}× longer than a planet around this star could",
+        "the duration",
+    ),
+    "duration_over_period": _t(
+        "fraction of the orbit spent in transit", "", "in transit {v} of the orbit", "the duration"
+    ),
+    "radius_ratio": _t(
+        "object size over star size",
+        "",
+        "the object is {v} of the star's size",
+        "the object's size",
+    ),
+    "depth_ratio": _t(
+        "depth against what the fitted size implies",
+        "×",
+        "the dip is {v}× as deep as the size implies",
+        "the depth",
+    ),
+    "abs_log_depth_ratio": _t(
+        "mismatch of the depth with the fitted size (log)",
+        "log10",
+        "the depth is off by {v}× from the size's",
+        "the depth",
+        log10=True,
+    ),
+    "nearest_period_ratio": _t(
+        "period ratio to the nearest other candidate of the star",
+        "×",
+        "the nearest other candidate's period is {v}× this one",
+        "other planets of the star",
+    ),
+    "red_noise_factor": _t(
+        "slow wobbles in the light (red noise)",
+        "×",
+        "the noise is {v}× worse on transit time scales",
+        "the noise",
+    ),
+    "log10_n_transits": _t(
+        "number of transits seen (log)",
+        "log10 count",
+        "{v} transits seen",
+        "the transits seen",
+        log10=True,
+    ),
+    "odd_even_sigma": _t(
+        "difference between odd and even transits",
+        "σ",
+        "odd and even dips differ by {v} σ",
+        "odd and even transits",
+    ),
+    "secondary_sigma": _t(
+        "a second dip half an orbit later", "σ", "a second dip at {v} σ", "a secondary eclipse"
+    ),
+    "secondary_depth_ratio": _t(
+        "depth of a second dip against the main one",
+        "×",
+        "the second dip is {v}× the main one",
+        "a secondary eclipse",
+    ),
+    "inner_depth_ratio": _t(
+        "depth at the centre against the edges (V or U shape)",
+        "×",
+        "the centre is {v}× as deep as the edges",
+        "the transit's shape",
+    ),
+    "local_coverage": _t(
+        "fraction of the transit window covered by data",
+        "",
+        "{v} of the transit window has data",
+        "the data coverage",
+    ),
+}
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}" if abs(value) < 1e3 else f"{value:,.0f}"
+
+
+def describe(feature: str, value: Any = None) -> str:
+    """A plain sentence for one feature (with its value where known); the name if unknown."""
+    term = GLOSSARY.get(feature)
+    if term is None:
+        return feature.replace("_", " ")
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        shown = 10.0 ** float(value) if term.log10 else float(value)
+        return term.template.format(v=_fmt(shown))
+    return term.phrase + (f" ({term.unit})" if term.unit else "")
+
+
+def summary(contributions: Sequence[Mapping[str, Any]], *, n_top: int = 3) -> str:
+    """One line naming the topics that push most towards and against planet.
+
+    `contributions` are ``{"feature", "contribution"}`` items (log-odds; + towards planet).
+    """
+
+    def topics(sign: float) -> list[str]:
+        ranked = sorted(
+            (i for i in contributions if float(i["contribution"]) * sign > 0),
+            key=lambda i: -abs(float(i["contribution"])),
+        )
+        out: list[str] = []
+        for item in ranked:
+            name = str(item["feature"])
+            topic = GLOSSARY[name].topic if name in GLOSSARY else name.replace("_", " ")
+            if topic not in out:
+                out.append(topic)
+        return out[:n_top]
+
+    pro, con = topics(1.0), topics(-1.0)
+    parts = []
+    if pro:
+        parts.append("For a planet: " + ", ".join(pro))
+    if con:
+        parts.append("against: " + ", ".join(con))
+    return ("; ".join(parts) + ".") if parts else "No feature moved the model either way."
+
+
+def explanation_words(explanation: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What the candidate page shows of a SHAP explanation: words first, raw numbers after.
+
+    Returns ``summary`` (one line of top reasons), ``direction`` (a sentence on where the
+    evidence moves), ``base_log_odds`` / ``log_odds`` and ``rows`` (feature, value, plain
+    words, contribution in log-odds); None without contributions.
+    """
+    if not explanation or not explanation.get("contributions"):
+        return None
+    items = list(explanation["contributions"])
+    base = float(explanation.get("base_value", 0.0))
+    total = explanation.get("log_odds")
+    total_f = (
+        float(total) if total is not None else base + sum(float(i["contribution"]) for i in items)
+    )
+    if total_f > base:
+        direction = "The model's evidence moves from its starting point towards planet."
+    elif total_f < base:
+        direction = "The model's evidence moves from its starting point away from planet."
+    else:
+        direction = "The model's evidence ends where it started."
+    return {
+        "summary": summary(items),
+        "direction": direction,
+        "base_log_odds": base,
+        "log_odds": total_f,
+        "rows": [
+            {
+                "feature": str(i["feature"]),
+                "value": i.get("value"),
+                "words": describe(str(i["feature"]), i.get("value")),
+                "contribution": float(i["contribution"]),
+            }
+            for i in items
+        ],
+    }
