@@ -143,9 +143,8 @@ def main() -> int:
     client = Client(args.base)
     policy = client.policy
     quarters = sorted((data / "kepler").glob(KEPLER_227))
-    only = parser.parse_args().only
     print(f"Kepler-227 b (K00752.01), {len(quarters)} quarters, server {args.base}")
-    if only == "pi-men":
+    if args.only == "pi-men":
         quarters, args.quarters = quarters[:1], 0
     above, flagged_below, confident_wrong = 0, 0, 0
     for q in quarters[: args.quarters]:

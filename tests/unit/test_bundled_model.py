@@ -18,6 +18,7 @@ from exoguard.ml.bundled import (
     BUNDLE_DIR,
     injected_set_key,
     install_bundle,
+    network_metrics,
     read_bundle,
     verify_files,
 )
@@ -64,7 +65,7 @@ def test_the_bundled_network_keeps_its_figures(bundle: dict) -> None:  # type: i
     from exoguard.ml.multibranch.dataset import build_injected_set, default_hosts
 
     model = MultibranchModel.load(BUNDLE_DIR / "network")
-    stored = bundle["network"]["metrics"]["injected_test"]["roc_auc"]
+    stored = network_metrics()["injected_test"]["roc_auc"]
     # the same host split (the seed is kept): injections into stars the network never saw
     config = apply_overrides(model.config, ["n_samples=10", f"n_test={N_CHECK}"])
     data = build_injected_set(

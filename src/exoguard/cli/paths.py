@@ -52,7 +52,12 @@ def run_paths(*, version: str | None, lightcurves: bool = True, log: Any = None)
         try:
             results.extend(
                 lightcurve_path(
-                    make_sessionmaker(engine), settings, version=record.id, rule=rule, log_fn=log
+                    make_sessionmaker(engine),
+                    settings,
+                    tables=tables,
+                    version=record.id,
+                    rule=rule,
+                    log_fn=log,
                 )
             )
         finally:

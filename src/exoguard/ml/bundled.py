@@ -82,7 +82,6 @@ def export_bundle(
             "config_name": (mb_rec.config or {}).get("name"),
             "data_hash": mb_rec.data_hash,
             "injected_set_key": injected_set_key(dict(mb_rec.config or {})),
-            "metrics": _slim(mb_rec.metrics),
         },
         "files": files,
         "gbm": {
@@ -97,7 +96,7 @@ def export_bundle(
     return bundle
 
 
-#: Long per-point arrays left out of ``bundle.json`` (the network's metrics.json keeps them).
+#: Long per-point arrays left out of ``bundle.json``'s ensemble figures.
 _BULKY = frozenset({"roc_curve", "pr_curve", "reliability", "history", "signals"})
 
 
@@ -107,6 +106,12 @@ def _slim(value: Any) -> Any:
     if isinstance(value, list):
         return [_slim(v) for v in value]
     return value
+
+
+def network_metrics(directory: Path = BUNDLE_DIR) -> dict[str, Any]:
+    """The bundled network's training report (``network/metrics.json``, as registered)."""
+    data = json.loads((directory / _NETWORK / "metrics.json").read_text())
+    return dict(data)
 
 
 def _sha256(path: Path) -> str:
@@ -157,7 +162,7 @@ def _install_network(bundle: dict[str, Any], directory: Path, registry: ModelReg
             kind="multibranch",
             config=config,
             data_hash=digest,
-            metrics={**dict(bundle["network"]["metrics"] or {}), "bundled": True},
+            metrics={**network_metrics(directory), "bundled": True},
             activate_if_none=False,
         )
     except BaseException:
@@ -237,6 +242,7 @@ __all__ = [
     "export_bundle",
     "injected_set_key",
     "install_bundle",
+    "network_metrics",
     "read_bundle",
     "verify_files",
 ]

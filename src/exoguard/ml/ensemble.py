@@ -26,11 +26,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, roc_auc_score
 
 from exoguard.errors import ModelNotReadyError
 from exoguard.jsonsafe import jsonable
+from exoguard.ml.gbm import fit_ensemble
+from exoguard.ml.missing import RAW_FIELDS, without_search_snr
+from exoguard.ml.patterns import PatternSet, fit_catalog_models
 
 logger = logging.getLogger(__name__)
 
@@ -136,8 +140,6 @@ def fit_stacker(
 
 def _gbm_matrix(data: Any, features: tuple[str, ...]) -> Any:
     """GBM features of SampleArrays rows (the catalog features lead the scalar matrix)."""
-    import pandas as pd
-
     names = list(data.feature_names)
     missing = [f for f in features if f not in names]
     if missing:
@@ -149,10 +151,6 @@ def _gbm_matrix(data: Any, features: tuple[str, ...]) -> Any:
 def _raw_frame(data: Any) -> Any | None:
     """Harmonised raw fields of SampleArrays rows (the base catalog features of the scalar
     matrix carry the raw fields' names), or None when the scalar input lacks one."""
-    import pandas as pd
-
-    from exoguard.ml.missing import RAW_FIELDS
-
     names = list(data.feature_names)
     if not all(f in names for f in (*RAW_FIELDS, "n_candidates_on_host")):
         return None
@@ -165,33 +163,30 @@ class _Shadow:
     scalar input lets the rows be routed, else the catalog model alone."""
 
     def __init__(self, data: Any, features: tuple[str, ...], config: Any) -> None:
-        from exoguard.ml.gbm import fit_ensemble
-        from exoguard.ml.patterns import fit_pattern_set
-
         self.features = features
         X = _gbm_matrix(data, features)
         y = data.y.astype(int)
-        self.complete = fit_ensemble(X, y, data.group, config=config).model
         frame = _raw_frame(data)
-        self.patterns = None
-        if frame is not None:
-            self.patterns = fit_pattern_set(
-                frame,
-                y,
-                data.group,
-                config=config,
-                complete=self.complete,
-                complete_X=X,
-                n_candidates_on_host=frame["n_candidates_on_host"].to_numpy(dtype=float),
-            )
+        self.patterns: PatternSet | None = None
+        if frame is None:
+            self.complete = fit_ensemble(X, y, data.group, config=config).model
+            return
+        fit, self.patterns = fit_catalog_models(
+            frame,
+            X,
+            y,
+            data.group,
+            config=config,
+            n_candidates_on_host=frame["n_candidates_on_host"].to_numpy(dtype=float),
+        )
+        self.complete = fit.model
 
     def predict(self, arr: Any) -> tuple[np.ndarray, np.ndarray]:
         frame = _raw_frame(arr) if self.patterns is not None else None
         if self.patterns is None or frame is None:
             p, u = self.complete.predict(_gbm_matrix(arr, self.features))
             return np.asarray(p), np.asarray(u)
-        # as the service scores search candidates: the search's SNR is not the catalog's
-        frame.loc[np.asarray(arr.has_lc, dtype=bool), "transit_snr"] = np.nan
+        frame = without_search_snr(frame, arr.has_lc)  # as the service scores search rows
         scores = self.patterns.predict(
             frame, n_candidates_on_host=frame["n_candidates_on_host"].to_numpy(dtype=float)
         )

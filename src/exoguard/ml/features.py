@@ -50,18 +50,10 @@ import numpy as np
 import pandas as pd
 
 from exoguard.catalogs.schema import FORBIDDEN_FEATURE_PATTERNS
+from exoguard.core.physics import REARTH_OVER_RSUN, a_over_rstar, stellar_density_solar
 
 #: Two Jupiter radii in Earth radii.
 MAX_PLANET_RADIUS_REARTH: Final = 22.4
-#: Solar surface gravity, log10(g / cm s^-2).
-LOGG_SUN_CGS: Final = 4.438
-#: Solar mean density in g cm^-3.
-RHO_SUN_CGS: Final = 1.408
-#: Gravitational constant in cgs.
-G_CGS: Final = 6.674e-8
-#: Earth radius over solar radius.
-REARTH_OVER_RSUN: Final = 6.371e8 / 6.957e10
-SECONDS_PER_DAY: Final = 86400.0
 
 #: Base features taken from the harmonised schema.
 BASE_FEATURES: Final[tuple[str, ...]] = (
@@ -172,7 +164,8 @@ def resolve_feature_set(name_or_names: str | Sequence[str]) -> tuple[str, ...]:
     return names
 
 
-def _num(frame: pd.DataFrame, col: str) -> np.ndarray:
+def numeric_column(frame: pd.DataFrame, col: str) -> np.ndarray:
+    """Column ``col`` as float64 (non-numbers NaN), or all NaN when absent; shape (n,)."""
     if col not in frame.columns:
         return np.full(len(frame), np.nan)
     return pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
@@ -237,17 +230,15 @@ def build_features(
         NaN where an input is missing or a ratio is undefined; the index of ``frame``.
     """
     assert_allowed_features(features)
-    period = _num(frame, "period_days")
-    duration = _num(frame, "duration_hours")
-    depth = _num(frame, "depth_ppm")
-    rp = _num(frame, "planet_radius_rearth")
-    logg = _num(frame, "star_logg_cgs")
-    rstar = _num(frame, "star_radius_rsun")
+    period = numeric_column(frame, "period_days")
+    duration = numeric_column(frame, "duration_hours")
+    depth = numeric_column(frame, "depth_ppm")
+    rp = numeric_column(frame, "planet_radius_rearth")
+    logg = numeric_column(frame, "star_logg_cgs")
+    rstar = numeric_column(frame, "star_radius_rsun")
+    density = stellar_density_solar(logg, rstar)
+    a_r = a_over_rstar(period, logg, rstar)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        density = 10.0 ** (logg - LOGG_SUN_CGS) / rstar
-        rho_cgs = density * RHO_SUN_CGS
-        p_s = period * SECONDS_PER_DAY
-        a_r = np.cbrt(G_CGS * rho_cgs * p_s**2 / (3.0 * np.pi))
         t_exp = period * 24.0 / np.pi * np.arcsin(np.clip(1.0 / a_r, 0.0, 1.0))
         k = rp * REARTH_OVER_RSUN / rstar
         k_depth = np.sqrt(np.clip(depth, 0.0, None) / 1e6)
@@ -257,15 +248,15 @@ def build_features(
             "period_days": period,
             "duration_hours": duration,
             "depth_ppm": depth,
-            "impact": _num(frame, "impact"),
+            "impact": numeric_column(frame, "impact"),
             "planet_radius_rearth": rp,
-            "equilibrium_temp_k": _num(frame, "equilibrium_temp_k"),
-            "insolation_earth": _num(frame, "insolation_earth"),
-            "transit_snr": _num(frame, "transit_snr"),
-            "star_teff_k": _num(frame, "star_teff_k"),
+            "equilibrium_temp_k": numeric_column(frame, "equilibrium_temp_k"),
+            "insolation_earth": numeric_column(frame, "insolation_earth"),
+            "transit_snr": numeric_column(frame, "transit_snr"),
+            "star_teff_k": numeric_column(frame, "star_teff_k"),
             "star_logg_cgs": logg,
             "star_radius_rsun": rstar,
-            "star_mag": _num(frame, "star_mag"),
+            "star_mag": numeric_column(frame, "star_mag"),
             "n_candidates_on_host": (
                 candidates_per_host(frame)
                 if n_candidates_on_host is None

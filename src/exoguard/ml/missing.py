@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from exoguard.core import physics
-from exoguard.ml.features import BASE_FEATURES
+from exoguard.ml.features import BASE_FEATURES, numeric_column
 
 #: Raw input fields: the harmonised physical columns that can be model inputs (the base
 #: features of :mod:`exoguard.ml.features`).
@@ -188,12 +188,6 @@ def _pattern(name: str) -> tuple[str, ...]:
         ) from None
 
 
-def _num(frame: pd.DataFrame, col: str) -> np.ndarray:
-    if col not in frame.columns:
-        return np.full(len(frame), np.nan)
-    return pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
-
-
 def derive_missing(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fill the physically derivable fields where they are missing.
 
@@ -206,22 +200,41 @@ def derive_missing(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         value was derived.
     """
     out = frame.copy()
-    period = _num(frame, "period_days")
-    teff = _num(frame, "star_teff_k")
-    logg = _num(frame, "star_logg_cgs")
-    rstar = _num(frame, "star_radius_rsun")
+    period = numeric_column(frame, "period_days")
+    teff = numeric_column(frame, "star_teff_k")
+    logg = numeric_column(frame, "star_logg_cgs")
+    rstar = numeric_column(frame, "star_radius_rsun")
     computed = {
-        "planet_radius_rearth": physics.planet_radius_rearth(_num(frame, "depth_ppm"), rstar),
+        "planet_radius_rearth": physics.planet_radius_rearth(
+            numeric_column(frame, "depth_ppm"), rstar
+        ),
         "equilibrium_temp_k": physics.equilibrium_temp_k(teff, period, logg, rstar),
         "insolation_earth": physics.insolation_earth(teff, period, logg, rstar),
     }
     flags = {}
     for col, values in computed.items():
-        given = _num(frame, col)
+        given = numeric_column(frame, col)
         fill = ~np.isfinite(given) & np.isfinite(values)
         out[col] = np.where(fill, values, given)
         flags[col] = fill
     return out, pd.DataFrame(flags, index=frame.index)
+
+
+def without_search_snr(frame: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFrame:
+    """``frame`` as the catalog models see search candidates: without their SNR.
+
+    The SNR a search measures grows with the data uploaded (one quarter: a fraction of the
+    four-year SNR of the same transit); the catalog models learned the KOI table's
+    full-mission SNR, in which a low SNR means "false positive". So they do not read a
+    search's SNR, and its rows are scored from the transit and the star. ``rows`` (boolean,
+    shape (n,)) picks the search rows; None: all of them.
+    """
+    out = frame.copy()
+    if rows is None:
+        out["transit_snr"] = np.nan
+    else:
+        out.loc[np.asarray(rows, dtype=bool), "transit_snr"] = np.nan
+    return out
 
 
 def mask_to_pattern(frame: pd.DataFrame, pattern: str) -> pd.DataFrame:
@@ -240,7 +253,9 @@ def mask_to_pattern(frame: pd.DataFrame, pattern: str) -> pd.DataFrame:
 
 def available_fields(frame: pd.DataFrame) -> pd.DataFrame:
     """Boolean frame, one column per raw field: True where the row gives a finite value."""
-    return pd.DataFrame({c: np.isfinite(_num(frame, c)) for c in RAW_FIELDS}, index=frame.index)
+    return pd.DataFrame(
+        {c: np.isfinite(numeric_column(frame, c)) for c in RAW_FIELDS}, index=frame.index
+    )
 
 
 def rows_with_pattern(frame: pd.DataFrame, pattern: str) -> np.ndarray:
@@ -292,4 +307,5 @@ __all__ = [
     "pattern_features",
     "route_patterns",
     "rows_with_pattern",
+    "without_search_snr",
 ]

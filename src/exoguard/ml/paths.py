@@ -40,9 +40,9 @@ from exoguard.catalogs.tce import DR24_FILE
 from exoguard.ml.calibration import expected_calibration_error
 from exoguard.ml.configs import GBMConfig
 from exoguard.ml.dataset import LabelledData, dr24_rows, labelled_data
-from exoguard.ml.gbm import fit_ensemble, group_folds
+from exoguard.ml.gbm import group_folds
 from exoguard.ml.missing import derive_missing, mask_to_pattern
-from exoguard.ml.patterns import TCE_PATTERNS, PatternSet, Rows, fit_pattern_set
+from exoguard.ml.patterns import PatternSet, Rows, fit_catalog_models
 
 logger = logging.getLogger(__name__)
 
@@ -125,17 +125,14 @@ class _Fitted:
 
 
 def _fit(data: LabelledData, counts: np.ndarray, config: GBMConfig, extra: Rows | None) -> _Fitted:
-    fit = fit_ensemble(data.X, data.y, data.groups, config=config)
-    patterns = fit_pattern_set(
+    _, patterns = fit_catalog_models(
         data.frame,
+        data.X,
         data.y,
         data.groups,
         config=config,
-        complete=fit.model,
-        complete_X=data.X,
         n_candidates_on_host=counts,
         extra=extra,
-        extra_patterns=TCE_PATTERNS,
     )
     return _Fitted(patterns, fit_baseline(data.frame, data.y, seed=config.seed))
 

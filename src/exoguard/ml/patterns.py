@@ -32,7 +32,7 @@ import pandas as pd
 
 from exoguard.ml.configs import GBMConfig
 from exoguard.ml.features import build_features
-from exoguard.ml.gbm import GBMEnsemble, Progress, fit_ensemble
+from exoguard.ml.gbm import FitResult, GBMEnsemble, Progress, fit_ensemble
 from exoguard.ml.missing import (
     PATTERN_NAMES,
     PATTERNS,
@@ -360,9 +360,37 @@ def fit_pattern_set(
     return PatternSet(models, missions)
 
 
+def fit_catalog_models(
+    frame: pd.DataFrame,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    groups: np.ndarray,
+    *,
+    config: GBMConfig,
+    n_candidates_on_host: np.ndarray,
+    extra: Rows | None = None,
+    progress: Progress | None = None,
+) -> tuple[FitResult, PatternSet]:
+    """The catalog model fit on ``X`` (``progress`` counts its boosters) and, with it as
+    ``complete``, one model per reduced pattern fit on the harmonised rows ``frame``."""
+    fit = fit_ensemble(X, y, groups, config=config, progress=progress)
+    patterns = fit_pattern_set(
+        frame,
+        y,
+        groups,
+        config=config,
+        complete=fit.model,
+        complete_X=X,
+        n_candidates_on_host=n_candidates_on_host,
+        extra=extra,
+    )
+    return fit, patterns
+
+
 __all__ = [
     "OOD_UNCERTAINTY",
     "TCE_PATTERNS",
+    "fit_catalog_models",
     "FeatureRanges",
     "PatternModel",
     "PatternScores",

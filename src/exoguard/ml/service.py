@@ -29,7 +29,7 @@ import pandas as pd
 from exoguard.errors import ModelNotReadyError
 from exoguard.ml.explain import BASE_VALUE, shap_contributions
 from exoguard.ml.features import build_features
-from exoguard.ml.missing import PATTERNS, basis_sentences
+from exoguard.ml.missing import PATTERNS, basis_sentences, without_search_snr
 from exoguard.ml.patterns import OOD_UNCERTAINTY
 from exoguard.ml.registry import ModelRegistry, VersionRecord
 from exoguard.ml.train import LoadedModel, load_version
@@ -143,18 +143,24 @@ def get_model(version: str | None = None, *, registry: ModelRegistry | None = No
     return _cached(vid, lambda: load_version(vid, registry=registry))  # type: ignore[no-any-return]
 
 
+def _host_counts(frame: pd.DataFrame) -> np.ndarray | None:
+    """A complete ``n_candidates_on_host`` column of ``frame`` (None: count ``host_id``)."""
+    if "n_candidates_on_host" in frame.columns:
+        given = pd.to_numeric(frame["n_candidates_on_host"], errors="coerce")
+        if given.notna().all():
+            return np.asarray(given.to_numpy(dtype=float))
+    return None
+
+
 def feature_matrix(frame: pd.DataFrame, model: LoadedModel) -> pd.DataFrame:
     """Features of ``frame`` in the model's column order.
 
     ``n_candidates_on_host`` is taken from a column of that name when the frame has one
     (e.g. a single candidate typed in by hand), else counted over ``host_id`` in the frame.
     """
-    counts = None
-    if "n_candidates_on_host" in frame.columns:
-        given = pd.to_numeric(frame["n_candidates_on_host"], errors="coerce")
-        if given.notna().all():
-            counts = given.to_numpy(dtype=float)
-    return build_features(frame, features=model.ensemble.features, n_candidates_on_host=counts)
+    return build_features(
+        frame, features=model.ensemble.features, n_candidates_on_host=_host_counts(frame)
+    )
 
 
 @dataclass(frozen=True)
@@ -181,14 +187,6 @@ def _empty(frame: pd.DataFrame) -> pd.DataFrame:
         {"probability": [], "uncertainty": [], "label": [], "model_version": []},
         index=frame.index,
     )
-
-
-def _host_counts(frame: pd.DataFrame) -> np.ndarray | None:
-    if "n_candidates_on_host" in frame.columns:
-        given = pd.to_numeric(frame["n_candidates_on_host"], errors="coerce")
-        if given.notna().all():
-            return np.asarray(given.to_numpy(dtype=float))
-    return None
 
 
 def _gbm_scores(
@@ -293,11 +291,7 @@ def predict_frame(
     if len(frame) == 0:
         return _empty(frame)
     basis: list[dict[str, Any]] = [{} for _ in range(len(frame))]
-    # The SNR a search measures grows with the data uploaded (one quarter: a fraction of the
-    # four-year SNR of the same transit); the catalog models learned the KOI table's
-    # full-mission SNR, in which a low SNR means "false positive". So the catalog models do
-    # not read a search's SNR: its rows are scored from the transit and the star.
-    catalog_view = frame.assign(transit_snr=np.nan) if lightcurve is not None else frame
+    catalog_view = without_search_snr(frame) if lightcurve is not None else frame
     if record.kind == "gbm":
         model = get_model(record.id, registry=registry)
         prob, unc, basis = _gbm_scores(catalog_view, model)

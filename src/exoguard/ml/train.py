@@ -26,8 +26,8 @@ from exoguard.ml.dataset import labelled_data
 from exoguard.ml.evaluate import binary_metrics
 from exoguard.ml.explain import global_importance
 from exoguard.ml.features import assert_allowed_features
-from exoguard.ml.gbm import GBMEnsemble, Progress, data_hash, fit_ensemble
-from exoguard.ml.patterns import PatternSet, Rows, fit_pattern_set
+from exoguard.ml.gbm import GBMEnsemble, Progress, data_hash
+from exoguard.ml.patterns import PatternSet, Rows, fit_catalog_models
 from exoguard.ml.registry import ModelRegistry, VersionRecord
 
 logger = logging.getLogger(__name__)
@@ -75,16 +75,15 @@ def train_gbm(
     tables = list(tables) if tables is not None else load_default_catalogs()
     registry = registry or ModelRegistry.from_settings()
     data = labelled_data(tables, features=config.feature_names, missions=config.train_missions)
-    fit = fit_ensemble(data.X, data.y, data.groups, config=config, progress=progress)
-    patterns = fit_pattern_set(
+    fit, patterns = fit_catalog_models(
         data.frame,
+        data.X,
         data.y,
         data.groups,
         config=config,
-        complete=fit.model,
-        complete_X=data.X,
         n_candidates_on_host=_multiplicity(data),
         extra=tces if tces is not None else default_tces(tables),
+        progress=progress,
     )
     version_id = registry.next_version_id("gbm")
     directory = registry.artifact_dir(version_id)

@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from exoguard.catalogs.crossmatch import CatalogMatch, MatchQuery
+from exoguard.reports.model import finite_or_none
 from exoguard.store.catalog_match import STAR_COLUMNS, CatalogLookup, StarFromCatalog
 
 #: The key of the features JSON that records where the stellar parameters came from.
@@ -30,16 +31,6 @@ class CatalogContext:
 
     matches: list[CatalogMatch]
     stellar: list[dict[str, Any] | None]
-
-
-def _float(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _text(value: Any) -> str | None:
@@ -62,10 +53,10 @@ def query_for_row(
         object_ids=tuple(dict.fromkeys(t for t in object_ids if t)),
         host_ids=tuple(dict.fromkeys(hosts)),
         mission=_text(row.get("mission")),
-        period_days=_float(row.get("period_days")),
-        t0_bjd=_float(row.get("t0_bjd")),
-        duration_hours=_float(row.get("duration_hours")),
-        period_err_days=_float(period_err_days),
+        period_days=finite_or_none(row.get("period_days")),
+        t0_bjd=finite_or_none(row.get("t0_bjd")),
+        duration_hours=finite_or_none(row.get("duration_hours")),
+        period_err_days=finite_or_none(period_err_days),
     )
 
 
@@ -117,7 +108,7 @@ def match_and_fill(
         filled: list[str] = []
         given: list[str] = []
         for column in STAR_COLUMNS:
-            current = _float(out[column].iat[position]) if column in out.columns else None
+            current = finite_or_none(out[column].iat[position]) if column in out.columns else None
             if current is not None:
                 given.append(column)
             elif fill_star and star is not None and column in star.values:

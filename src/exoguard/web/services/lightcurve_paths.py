@@ -23,7 +23,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
+from exoguard.catalogs import CatalogTable
 from exoguard.config import Settings
+from exoguard.ml.dataset import labelled_data
+from exoguard.ml.features import ALL_FEATURES
 from exoguard.ml.paths import FlagRule, baseline_predict, fit_baseline, path_metrics
 from exoguard.store.db import session_scope
 from exoguard.web.services import predictions
@@ -71,12 +74,8 @@ def _label(disposition: str | None) -> int | None:
     return None
 
 
-def _baseline(stars: Sequence[str], *, seed: int) -> Any:
-    from exoguard.catalogs import load_default_catalogs
-    from exoguard.ml.dataset import labelled_data
-    from exoguard.ml.features import ALL_FEATURES
-
-    data = labelled_data(load_default_catalogs(), features=ALL_FEATURES, missions=["kepler"])
+def _baseline(tables: Sequence[CatalogTable], stars: Sequence[str], *, seed: int) -> Any:
+    data = labelled_data(tables, features=ALL_FEATURES, missions=["kepler"])
     keep = ~data.frame["host_id"].astype(str).isin(set(stars)).to_numpy()
     return fit_baseline(data.frame[keep], data.y[keep], seed=seed)
 
@@ -85,13 +84,15 @@ def lightcurve_path(
     factory: sessionmaker[Session],
     settings: Settings,
     *,
+    tables: Sequence[CatalogTable],
     version: str,
     rule: FlagRule,
     log_fn: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Path (e), one entry per mode ("e_lightcurves_single", "e_lightcurves_stitched")."""
+    """Path (e), one entry per mode ("e_lightcurves_single", "e_lightcurves_stitched");
+    ``tables`` (the loaded catalogs) train the baseline."""
     units = lightcurve_units(settings.lightcurves_dir)
-    baseline = _baseline(sorted({star for _, star, _ in units}), seed=settings.seed)
+    baseline = _baseline(tables, sorted({star for _, star, _ in units}), seed=settings.seed)
     records: list[dict[str, Any]] = []
     for i, (mode, star, files) in enumerate(units):
         try:
