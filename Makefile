@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install system-packages lint typecheck unit bench soak clean
+.PHONY: run test install system-packages lint typecheck imports unit bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -35,7 +35,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install system-packages lint typecheck
+# The layers of STYLE.md ([tool.importlinter] in pyproject.toml).
+imports: install
+	PYTHONPATH=src $(BIN)/lint-imports
+
+test: install system-packages lint typecheck imports
 	$(BIN)/python -m pytest -q
 
 bench: install system-packages

@@ -12,7 +12,7 @@ export EXOGUARD_VAR_DIR="$work"
 "$bin/exoguard" db upgrade
 "$bin/exoguard" ingest
 "$bin/exoguard" train --model gbm
-"$bin/exoguard" train-neural --config default
+"$bin/exoguard" train --model multibranch --config default
 "$bin/exoguard" train --model ensemble --param mb_version=multibranch-0001 --param gbm_version=gbm-0001
 "$bin/exoguard" models export-bundle ensemble-0001
 echo "bundle rebuilt; run the bundle test: .venv/bin/python -m pytest tests/unit/test_bundled_model.py"

@@ -159,14 +159,15 @@ def tiny_model_source(root: Path) -> Path:
     """Artifacts of a small gbm version trained once per test process (``<root>/gbm-0001``)."""
     if "dir" in _TRAINED:
         return _TRAINED["dir"]
+    from tests._registry import sqlite_registry
+
     from exoguard.catalogs import load_default_catalogs
     from exoguard.ml.configs import apply_overrides, get_config
-    from exoguard.ml.registry import FileVersionStore, ModelRegistry
     from exoguard.ml.train import train_gbm
 
     models = root / "trained-once"
     models.mkdir(parents=True, exist_ok=True)
-    registry = ModelRegistry(models, FileVersionStore(models))
+    registry = sqlite_registry(models)
     config = apply_overrides(
         get_config("small"), ["n_estimators=30", "n_ensemble=2", "calibration_folds=2"]
     )

@@ -20,13 +20,14 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
+from tests._registry import sqlite_registry
 
 from exoguard.catalogs import CatalogTable, read_catalog
 from exoguard.config import Settings, get_settings
 from exoguard.errors import ConflictError, ModelNotReadyError
 from exoguard.ml import lifecycle
 from exoguard.ml.configs import apply_overrides, get_config
-from exoguard.ml.registry import FileVersionStore, ModelRegistry, VersionRecord
+from exoguard.ml.registry import VersionRecord
 from exoguard.ml.train import train_gbm
 from exoguard.store.models import Candidate, ModelVersion, VettingItem
 from exoguard.store.repositories import (
@@ -72,7 +73,7 @@ def trained(
 ) -> dict[str, VersionRecord]:
     """gbm versions trained once: mediocre, worse (labels flipped) and better."""
     models = tmp_path_factory.mktemp("lifecycle_models")
-    registry = ModelRegistry(models, FileVersionStore(models))
+    registry = sqlite_registry(models)
     train = splits["train"]
     flipped = train.copy()
     flipped["label"] = np.where(train["label"] == "planet", "false_positive", "planet")

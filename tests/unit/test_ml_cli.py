@@ -1,4 +1,5 @@
-"""`exoguard train / evaluate / predict / models` end to end, with the file and the SQLite store."""
+"""`exoguard train / evaluate / predict / models` end to end on SQLite: a database the registry
+migrates on first use (``fresh``) and one migrated beforehand (``database``)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.skipif(not KOI.exists(), reason="bundled NASA catalogs 
 FAST = ["--config", "small", "--param", "n_estimators=20", "--param", "train_missions=kepler"]
 
 
-@pytest.fixture(params=["file", "database"])
+@pytest.fixture(params=["fresh", "database"])
 def env(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
@@ -165,17 +166,60 @@ def test_evaluate_json_has_every_section(env: str) -> None:
     }
 
 
-def test_versions_trained_before_db_upgrade_move_into_the_database(
-    env: str, monkeypatch: pytest.MonkeyPatch
+def test_versions_of_a_json_registry_move_into_the_database(
+    env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Versions recorded in the JSON file of earlier releases (``registry.json``) are imported
+    with their status the first time the registry opens the database."""
     if env == "database":
-        pytest.skip("starts from the file store")
-    from exoguard.ml.registry import DatabaseVersionStore, ModelRegistry
-    from exoguard.store.migrate import upgrade
+        pytest.skip("starts from an empty, unmigrated database")
+    from exoguard.ml.registry import ModelRegistry
 
     _run("train", "--model", "gbm", *FAST)
-    assert not isinstance(ModelRegistry.from_settings().store, DatabaseVersionStore)
-    upgrade(get_settings().database_url)
-    registry = ModelRegistry.from_settings()
-    assert isinstance(registry.store, DatabaseVersionStore)
+    models = get_settings().models_path
+    (models / "registry.json").write_text(json.dumps({"gbm-0001": {"status": "active"}}))
+    url = f"sqlite:///{(tmp_path / 'new.sqlite3').as_posix()}"
+    registry = ModelRegistry.from_settings(database_url=url)
     assert [(r.id, r.status) for r in registry.list()] == [("gbm-0001", "active")]
+
+
+def test_one_cli_grammar_and_one_activation_rule(env: str) -> None:
+    """`train --model K` takes --if-missing and --activate for every kind; `models activate`
+    and `models rollback` follow the lifecycle's rule (events, no retired version); the old
+    names are deprecated aliases that say the new one."""
+    from exoguard.cli import app
+    from exoguard.ml.registry import ModelRegistry
+
+    _run("train", "--model", "gbm", *FAST)
+    # --if-missing is honoured for the network too (no training: a model is active)
+    skipped = json.loads(_run("train", "--model", "multibranch", "--if-missing", "--json"))
+    assert skipped == {"trained": False, "active": skipped["active"]}
+    assert skipped["active"]["id"] == "gbm-0001"
+    out = json.loads(
+        _run("train", "--model", "gbm", *FAST, "--param", "seed=3", "--activate", "--json")
+    )
+    assert out["version"]["id"] == "gbm-0002" and out["status"] == "active"
+    events = [
+        e["action"] for e in ModelRegistry.from_settings().get("gbm-0002").metrics["lifecycle"]
+    ]
+    assert events == ["promoted"]
+    back = json.loads(_run("models", "rollback", "--reason", "test", "--json"))
+    assert back["action"] == "rolled_back" and back["active"] == "gbm-0001"
+    # gbm-0002 was retired by the rollback: the one rule refuses it, whichever command asks
+    for args in (["models", "activate", "gbm-0002"], ["lifecycle", "promote", "gbm-0002"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code != 0
+        assert "retired" in result.output
+    alias = CliRunner().invoke(app, ["lifecycle", "promote", "gbm-0001"])
+    assert alias.exit_code == 0, alias.output
+    assert "deprecated; use `exoguard models activate`" in alias.stderr
+    bad = CliRunner().invoke(app, ["train", "--model", "forest"])
+    assert bad.exit_code != 0 and "gbm, multibranch, ensemble" in str(bad.exception or bad.output)
+
+
+def test_an_unusable_database_is_an_error_not_a_fallback(env: str) -> None:
+    from exoguard.errors import ModelNotReadyError
+    from exoguard.ml.registry import ModelRegistry
+
+    with pytest.raises(ModelNotReadyError, match="not usable"):
+        ModelRegistry.from_settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")

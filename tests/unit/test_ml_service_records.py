@@ -5,17 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests._registry import sqlite_registry
 
-from exoguard.errors import ModelNotReadyError
+from exoguard.errors import NotFoundError
 from exoguard.ml import service
-from exoguard.ml.registry import FileVersionStore, ModelRegistry
+from exoguard.ml.registry import ModelRegistry
 
 
 def _registry(root: Path) -> ModelRegistry:
-    registry = ModelRegistry(root, FileVersionStore(root))
-    for vid, kind in (("gbm-0001", "gbm"), ("other-0001", "other")):
-        registry.artifact_dir(vid).mkdir(parents=True)
-        registry.register(version_id=vid, kind=kind, config={}, data_hash="h", metrics={})
+    registry = sqlite_registry(root)
+    registry.artifact_dir("gbm-0001").mkdir(parents=True)
+    registry.register(version_id="gbm-0001", kind="gbm", config={}, data_hash="h", metrics={})
     return registry
 
 
@@ -37,11 +37,17 @@ def test_named_records_are_read_once_per_registry(
     assert reads == ["gbm-0001"]
     # the active version is looked up every time (activation may change it)
     assert service.version_record(None, registry=registry).id == "gbm-0001"
-    # a kind the service cannot serve is refused every time, never cached
+    # an unknown version is refused every time, never cached
     for _ in range(2):
-        with pytest.raises(ModelNotReadyError, match="servable kinds"):
-            service.version_record("other-0001", registry=registry)
-    assert reads.count("other-0001") == 2
+        with pytest.raises(NotFoundError, match="not found"):
+            service.version_record("gbm-0099", registry=registry)
+    assert reads.count("gbm-0099") == 2
+    # the one version store refuses a kind nobody can serve, naming the allowed ones
+    registry.artifact_dir("other-0001").mkdir(parents=True)
+    with pytest.raises(ValueError, match="gbm, multibranch, ensemble"):
+        registry.register(
+            version_id="other-0001", kind="other", config={}, data_hash="h", metrics={}
+        )
     # another registry (another database) with the same version ids reads its own record
     other = _registry(tmp_path / "b")
     assert service.version_record("gbm-0001", registry=other).artifact_path.startswith(
@@ -49,4 +55,4 @@ def test_named_records_are_read_once_per_registry(
     )
     service.clear_cache()
     service.version_record("gbm-0001", registry=registry)
-    assert reads == ["gbm-0001", "other-0001", "other-0001", "gbm-0001"]
+    assert reads == ["gbm-0001", "gbm-0099", "gbm-0099", "gbm-0001"]

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tests._registry import sqlite_registry
 
 from exoguard.core.lightcurve import LightCurve
 from exoguard.ml.multibranch import dataset as ds
 from exoguard.ml.multibranch.configs import apply_overrides, get_config
 from exoguard.ml.multibranch.inputs import StarRow
 from exoguard.ml.multibranch.train import load_multibranch, prepare_data, train_multibranch
-from exoguard.ml.registry import FileVersionStore, ModelRegistry
 
 T0 = 2455000.0
 
@@ -62,7 +62,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     )
     hosts = [_host(i, "kepler") for i in range(3)] + [_host(9, "tess"), _host(10, "tess")]
     data = prepare_data(cfg, frames=[_catalog()], hosts=hosts, cache_dir=root / "cache")
-    registry = ModelRegistry(root / "models", FileVersionStore(root / "models"))
+    registry = sqlite_registry(root / "models")
     model, metrics, record = train_multibranch(cfg, data=data, registry=registry)
     return model, metrics, record, registry, data
 
@@ -162,7 +162,9 @@ def test_cli_dispatches_multibranch_training(monkeypatch: pytest.MonkeyPatch) ->
     )
     assert result.exit_code == 0, result.output
     assert '"multibranch-0042"' in result.stdout
-    assert calls == [{"config_name": "small", "params": ["epochs=1"], "as_json": True}]
+    assert calls == [
+        {"config_name": "small", "params": ["epochs=1"], "as_json": True, "real": True}
+    ]
 
 
 def test_prediction_service_serves_a_multibranch_version(trained) -> None:

@@ -24,7 +24,9 @@ lifecycle_app = typer.Typer(
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
-def _run(work: Callable[[Any, Any], dict[str, Any]], *, as_json: bool, title: str) -> None:
+def run_in_session(
+    work: Callable[[Any, Any], dict[str, Any]], *, as_json: bool, title: str
+) -> None:
     """Run ``work(session, settings)`` in one transaction and print its result."""
     from exoguard.config import get_settings
     from exoguard.errors import ExoguardError
@@ -54,7 +56,7 @@ def timeline_cmd(
     """Model versions with status, traffic share, latest metrics and events."""
     from exoguard.ml import lifecycle
 
-    _run(
+    run_in_session(
         lambda s, cfg: lifecycle.timeline(s, settings=cfg, limit=limit),
         as_json=as_json,
         title="timeline",
@@ -74,7 +76,7 @@ def evaluate_canary_cmd(
     """Compare the canary with the active version on vetted labels; promote or roll back."""
     from exoguard.ml import lifecycle
 
-    _run(
+    run_in_session(
         lambda s, cfg: lifecycle.evaluate_canary(
             s,
             metric=metric,
@@ -93,7 +95,7 @@ def monitor_cmd(as_json: JsonOption = False) -> None:
     """Record accuracy on vetted labels, prediction distribution and drift (model_metrics)."""
     from exoguard.ml.monitoring import monitor_deployed
 
-    _run(
+    run_in_session(
         lambda s, cfg: {"snapshots": [x.to_dict() for x in monitor_deployed(s, settings=cfg)]},
         as_json=as_json,
         title="monitoring",
@@ -106,14 +108,12 @@ def promote_cmd(
     reason: Annotated[str, typer.Option(help="Why (kept in the version's events).")] = "manual",
     as_json: JsonOption = False,
 ) -> None:
-    """Make a deployable version the active one."""
-    from exoguard.ml import lifecycle
+    """Deprecated: `exoguard models activate VERSION`."""
+    from exoguard.cli.ml import models_activate
+    from exoguard.cli.neural import deprecated
 
-    _run(
-        lambda s, cfg: lifecycle.promote(s, version, settings=cfg, reason=reason).to_dict(),
-        as_json=as_json,
-        title="promote",
-    )
+    deprecated("lifecycle promote", "models activate")
+    models_activate(version, reason=reason, as_json=as_json)
 
 
 @lifecycle_app.command("rollback")
@@ -121,14 +121,12 @@ def rollback_cmd(
     reason: Annotated[str, typer.Option(help="Why (kept in the version's events).")] = "manual",
     as_json: JsonOption = False,
 ) -> None:
-    """Stop the canary, or without one return to the previously active version."""
-    from exoguard.ml import lifecycle
+    """Deprecated: `exoguard models rollback`."""
+    from exoguard.cli.ml import models_rollback
+    from exoguard.cli.neural import deprecated
 
-    _run(
-        lambda s, cfg: lifecycle.rollback(s, settings=cfg, reason=reason).to_dict(),
-        as_json=as_json,
-        title="rollback",
-    )
+    deprecated("lifecycle rollback", "models rollback")
+    models_rollback(reason=reason, as_json=as_json)
 
 
 @lifecycle_app.command("retrain")
@@ -144,7 +142,7 @@ def retrain_cmd(
     """Train on the archive data plus the curated set and register the result as canary."""
     from exoguard.ml import lifecycle
 
-    _run(
+    run_in_session(
         lambda s, cfg: lifecycle.retrain(s, settings=cfg, config=config, overrides=param or []),
         as_json=as_json,
         title="retrain",

@@ -12,7 +12,7 @@ from exoguard.cli.progress import progress
 from exoguard.errors import ConfigError, ModelNotReadyError
 from exoguard.jsonsafe import jsonable
 
-MODEL_KINDS = ("gbm",)
+MODEL_KINDS = ("gbm", "multibranch", "ensemble")
 
 
 def _dump(obj: Any) -> str:
@@ -30,37 +30,53 @@ def train(
         str,
         typer.Option(
             "--model",
-            help="Model kind: gbm, multibranch (the neural network) or ensemble "
-            "(--param mb_version=... --param gbm_version=...).",
+            help="Model kind: gbm (catalog GBM), multibranch (the neural network) or ensemble "
+            "(the two combined; --param mb_version=V --param gbm_version=V, default the newest).",
         ),
     ] = "gbm",
     config: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--config",
-            help="Named config: for gbm default, small, transfer; for multibranch base "
-            "(default), design, small, no_timeseries, no_views, no_scalar.",
+            help="Named config. gbm: default, small, transfer. multibranch: default (the "
+            "shipped network), base, design, small, no_timeseries, no_views, no_scalar. "
+            "Not used by ensemble.",
         ),
-    ] = "default",
+    ] = None,
     param: Annotated[
         list[str] | None,
         typer.Option(
-            "--param", help="Override NAME=VALUE (repeatable), e.g. --param num_leaves=15."
+            "--param",
+            help="Override NAME=VALUE (repeatable), e.g. --param num_leaves=15 (gbm), "
+            "--param epochs=5 (multibranch), --param mb_version=multibranch-0002 "
+            "(ensemble).",
         ),
     ] = None,
     if_missing: Annotated[
         bool, typer.Option("--if-missing", help="Do nothing when an active model exists.")
     ] = False,
+    activate: Annotated[
+        bool,
+        typer.Option(
+            "--activate",
+            help="Make the new version active (by the rule of `exoguard models activate`). "
+            "Without it a gbm becomes active only when none is, an ensemble only when better.",
+        ),
+    ] = False,
+    real: Annotated[
+        bool,
+        typer.Option(
+            "--real/--no-real", help="multibranch, ensemble: also score the bundled light curves."
+        ),
+    ] = True,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the version record as JSON.")
     ] = False,
 ) -> None:
-    """Train a model on the bundled catalogs, register it, activate it when none is active."""
+    """Train a model kind on the bundled data and register it as a new version."""
     if model not in MODEL_KINDS:
         raise ConfigError(f"--model must be one of {', '.join(MODEL_KINDS)}; got {model!r}")
-    from exoguard.ml.gbm import n_boosters_to_fit
     from exoguard.ml.registry import ModelRegistry
-    from exoguard.ml.train import train_gbm
 
     registry = ModelRegistry.from_settings()
     active = registry.active()
@@ -70,18 +86,48 @@ def train(
         else:
             typer.echo(f"active model {active.id} exists; nothing to do", err=True)
         return
-    cfg = _config(config, param)
-    with progress(f"train {model}", total=n_boosters_to_fit(cfg), unit="boosters") as bar:
-        record = train_gbm(cfg, registry=registry, progress=bar.update)
-    if as_json:
-        typer.echo(_dump({"trained": True, "version": record.to_dict()}))
+    if model == "gbm":
+        summary = _train_gbm(config or "default", param, registry=registry, as_json=as_json)
+    elif model == "multibranch":
+        from exoguard.cli.neural import run_train
+
+        summary = run_train(config_name=config, params=param, as_json=as_json, real=real)
     else:
+        from exoguard.cli.neural import run_train_ensemble
+
+        if config is not None:
+            raise ConfigError("--config is not used by --model ensemble; pass --param instead")
+        summary = run_train_ensemble(param, real=real)
+    version_id = str(summary["version"]["id"] if model == "gbm" else summary["version"])
+    if activate:
+        from exoguard.ml.service import clear_cache
+
+        record = registry.activate(version_id)
+        clear_cache()
+        summary["status"] = record.status
+        if not as_json:
+            typer.echo(f"{record.id} is active", err=True)
+    if as_json:
+        typer.echo(_dump(summary))
+
+
+def _train_gbm(
+    config: str, params: list[str] | None, *, registry: Any, as_json: bool
+) -> dict[str, Any]:
+    from exoguard.ml.gbm import n_boosters_to_fit
+    from exoguard.ml.train import train_gbm
+
+    cfg = _config(config, params)
+    with progress("train gbm", total=n_boosters_to_fit(cfg), unit="boosters") as bar:
+        record = train_gbm(cfg, registry=registry, progress=bar.update)
+    if not as_json:
         oof = record.metrics.get("oof", {}).get("all", {})
         typer.echo(
             f"{record.id} ({record.status}) trained on {record.metrics.get('n_train')} rows in "
             f"{record.metrics.get('train_seconds')} s; out-of-fold ROC AUC "
             f"{oof.get('roc_auc', float('nan')):.4f}, ECE {oof.get('ece', float('nan')):.4f}"
         )
+    return {"trained": True, "version": record.to_dict()}
 
 
 def evaluate(
@@ -106,7 +152,30 @@ def evaluate(
         ),
     ] = False,
 ) -> None:
-    """Kepler CV grouped by star, and a Kepler-only model scored on TESS and K2."""
+    """Evaluate a version (default: the active one) on its named held-out sets.
+
+    gbm: Kepler CV grouped by star, and a Kepler-only model scored on TESS and K2;
+    multibranch: the injected test set, catalog rows and real light curves; ensemble: the
+    held-out comparison of its components. ``--paths``: every path users take.
+    """
+    if not paths and config is None and version is not None:
+        from exoguard.ml.registry import ModelRegistry
+
+        kind = ModelRegistry.from_settings().get(version).kind
+        if kind == "multibranch":
+            from exoguard.cli.neural import print_report, run_evaluate
+
+            report = run_evaluate(version=version, real=True)
+            if as_json:
+                typer.echo(_dump(report))
+            else:
+                print_report(report)
+            return
+        if kind == "ensemble":
+            from exoguard.ml.ensemble import evaluate_version
+
+            typer.echo(_dump(evaluate_version(version, log=lambda m: typer.echo(m, err=True))))
+            return
     if paths:
         from exoguard.cli.paths import print_paths, run_paths
 
@@ -207,7 +276,7 @@ def predict(
         )
 
 
-models_app = typer.Typer(help="List and activate model versions.", no_args_is_help=True)
+models_app = typer.Typer(help="List, activate and roll back model versions.", no_args_is_help=True)
 
 
 @models_app.command("list")
@@ -243,14 +312,38 @@ def models_list(
 @models_app.command("activate")
 def models_activate(
     version: Annotated[str, typer.Argument(help="Version id, e.g. gbm-0002")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the version's events).")] = "manual",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Make VERSION the active model."""
-    from exoguard.ml.registry import ModelRegistry
+    """Make VERSION the active model (not a retired one; its artifacts must exist)."""
+    from exoguard.cli.lifecycle import run_in_session
     from exoguard.ml.service import clear_cache
+    from exoguard.store.activation import promote
 
-    rec = ModelRegistry.from_settings().activate(version)
+    run_in_session(
+        lambda s, cfg: promote(s, version, settings=cfg, reason=reason).to_dict(),
+        as_json=as_json,
+        title="activate",
+    )
     clear_cache()
-    typer.echo(f"{rec.id} is active")
+
+
+@models_app.command("rollback")
+def models_rollback(
+    reason: Annotated[str, typer.Option(help="Why (kept in the version's events).")] = "manual",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Stop the canary, or without one return to the previously active version."""
+    from exoguard.cli.lifecycle import run_in_session
+    from exoguard.ml.service import clear_cache
+    from exoguard.store.activation import rollback
+
+    run_in_session(
+        lambda s, cfg: rollback(s, settings=cfg, reason=reason).to_dict(),
+        as_json=as_json,
+        title="rollback",
+    )
+    clear_cache()
 
 
 @models_app.command("install-bundled")

@@ -1,17 +1,15 @@
-"""The multi-branch neural classifier on the command line.
+"""The multi-branch neural classifier and the ensemble on the command line.
 
-* ``exoguard train --model multibranch [--config NAME] [--param NAME=VALUE ...]`` and
-  ``exoguard evaluate --version multibranch-NNNN`` are dispatched here: ``register`` wraps
-  the ``train``/``evaluate`` commands of ``cli/ml.py`` (when they do not know the model
-  kind themselves) and passes every other model on unchanged. ``--model ensemble`` builds
-  the decision-level ensemble of the newest multibranch and gbm versions.
-* ``exoguard train-neural`` and ``exoguard evaluate-neural`` are the same, with more options.
+* :func:`run_train`, :func:`run_train_ensemble` and :func:`run_evaluate` are what
+  ``exoguard train --model multibranch|ensemble`` and ``exoguard evaluate --version V``
+  (``cli/ml.py``) call for these kinds.
+* ``exoguard train-neural`` and ``exoguard evaluate-neural`` are deprecated aliases: they
+  print the new command and run it.
 * ``exoguard classify FILE... [--model VERSION] --json``: read → search → classify.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from pathlib import Path
@@ -47,7 +45,6 @@ def run_train(
     params: list[str] | None,
     as_json: bool,
     real: bool = True,
-    activate: bool = False,
 ) -> dict[str, Any]:
     """Train a multibranch version with progress bars on stderr; returns the summary."""
     from exoguard.ml.multibranch.train import prepare_data, train_multibranch
@@ -84,10 +81,6 @@ def run_train(
             log=_err,
             data_seconds=data_seconds,
         )
-    if activate:
-        from exoguard.ml.registry import ModelRegistry
-
-        record = ModelRegistry.from_settings().activate(record.id)
     inj_m = metrics.get("injected_test") or {}
     summary = {
         "trained": True,
@@ -159,17 +152,19 @@ def run_evaluate(*, version: str | None, real: bool = True) -> dict[str, Any]:
     return report
 
 
+def deprecated(old: str, new: str) -> None:
+    """Say on stderr that ``old`` is a deprecated alias of ``new``."""
+    typer.echo(f"warning: `exoguard {old}` is deprecated; use `exoguard {new}`", err=True)
+
+
 def train_neural(
     config: Annotated[
         str | None,
-        typer.Option(
-            "--config",
-            help="Named config: base (default), design, small, no_timeseries, no_views, no_scalar.",
-        ),
+        typer.Option("--config", help="Named multibranch config (see `exoguard train --help`)."),
     ] = None,
     param: Annotated[
         list[str] | None,
-        typer.Option("--param", help="Override NAME=VALUE (repeatable), e.g. --param epochs=10."),
+        typer.Option("--param", help="Override NAME=VALUE (repeatable)."),
     ] = None,
     real: Annotated[
         bool, typer.Option("--real/--no-real", help="Also score the bundled real light curves.")
@@ -177,12 +172,19 @@ def train_neural(
     activate: Annotated[bool, typer.Option("--activate", help="Make it the active model.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
-    """Train the multi-branch neural classifier (injected + catalog data), register it."""
-    summary = run_train(
-        config_name=config, params=param, as_json=as_json, real=real, activate=activate
+    """Deprecated: `exoguard train --model multibranch`."""
+    from exoguard.cli.ml import train
+
+    deprecated("train-neural", "train --model multibranch")
+    train(
+        model="multibranch",
+        config=config,
+        param=param,
+        if_missing=False,
+        activate=activate,
+        real=real,
+        as_json=as_json,
     )
-    if as_json:
-        typer.echo(_dump(summary))
 
 
 def evaluate_neural(
@@ -194,15 +196,16 @@ def evaluate_neural(
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Evaluate a multibranch version: injected test set, catalog rows, real light curves."""
+    """Deprecated: `exoguard evaluate --version multibranch-NNNN`."""
+    deprecated("evaluate-neural", "evaluate --version multibranch-NNNN")
     report = run_evaluate(version=version, real=real)
     if as_json:
         typer.echo(_dump(report))
         return
-    _print_report(report)
+    print_report(report)
 
 
-def _print_report(report: dict[str, Any]) -> None:
+def print_report(report: dict[str, Any]) -> None:
     def line(name: str, m: dict[str, Any] | None) -> None:
         if not m:
             return
@@ -328,86 +331,26 @@ def _ensemble_params(params: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _wrap_train(original: Any) -> Any:
-    @functools.wraps(original)
-    def train(*args: Any, **kwargs: Any) -> Any:
-        model = kwargs.get("model")
-        if model == "multibranch":
-            config = kwargs.get("config")
-            summary = run_train(
-                config_name=None if config in (None, "default") else config,
-                params=kwargs.get("param"),
-                as_json=bool(kwargs.get("as_json")),
-            )
-            if kwargs.get("as_json"):
-                typer.echo(_dump(summary))
-            return None
-        if model == "ensemble":
-            from exoguard.ml.ensemble import build_and_register
+def run_train_ensemble(params: list[str] | None, *, real: bool = True) -> dict[str, Any]:
+    """Build and register the ensemble of a multibranch and a gbm version (default: the newest
+    of each); activated by itself only when better on the held-out sets."""
+    from exoguard.ml.ensemble import build_and_register
 
-            versions = _ensemble_params(kwargs.get("param"))
-            rec = build_and_register(
-                versions.get("mb_version"), versions.get("gbm_version"), real=True, log=_err
-            )
-            if kwargs.get("as_json"):
-                typer.echo(_dump(rec))
-            return None
-        return original(*args, **kwargs)
-
-    return train
-
-
-def _wrap_evaluate(original: Any) -> Any:
-    @functools.wraps(original)
-    def evaluate(*args: Any, **kwargs: Any) -> Any:
-        version = kwargs.get("version")
-        kind = None
-        if kwargs.get("paths"):
-            return original(*args, **kwargs)
-        if version:
-            from exoguard.ml.registry import ModelRegistry
-
-            kind = ModelRegistry.from_settings().get(version).kind
-        if kind == "multibranch":
-            report = run_evaluate(version=version, real=True)
-            if kwargs.get("as_json"):
-                typer.echo(_dump(report))
-            else:
-                _print_report(report)
-            return None
-        if kind == "ensemble":
-            from exoguard.ml.ensemble import evaluate_version
-
-            report = evaluate_version(str(version), log=_err)
-            typer.echo(_dump(report))
-            return None
-        return original(*args, **kwargs)
-
-    return evaluate
-
-
-def _install_dispatch(app: typer.Typer) -> None:
-    """Route ``--model multibranch|ensemble`` and multibranch versions to this module."""
-    try:
-        from exoguard.cli import ml as ml_cli
-
-        kinds = tuple(getattr(ml_cli, "MODEL_KINDS", ()))
-    except ImportError:  # pragma: no cover - catalog CLI absent
-        kinds = ()
-    if "multibranch" in kinds:
-        return  # the catalog CLI dispatches by itself
-    for info in app.registered_commands:
-        if info.name == "train" and info.callback is not None:
-            info.callback = _wrap_train(info.callback)
-        elif info.name == "evaluate" and info.callback is not None:
-            info.callback = _wrap_evaluate(info.callback)
+    versions = _ensemble_params(params)
+    record = build_and_register(
+        versions.get("mb_version"), versions.get("gbm_version"), real=real, log=_err
+    )
+    _err(
+        f"{record['id']} ({record['status']}) built from {record['config'].get('mb_version')} "
+        f"and {record['config'].get('gbm_version')}"
+    )
+    return {"trained": True, "version": record["id"], "status": record["status"], "record": record}
 
 
 def register(app: typer.Typer) -> None:
     app.command("train-neural")(train_neural)
     app.command("evaluate-neural")(evaluate_neural)
     app.command("classify")(classify)
-    _install_dispatch(app)
 
 
 __all__ = ["ConfigError", "NEURAL_KINDS", "register"]

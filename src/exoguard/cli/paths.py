@@ -37,10 +37,7 @@ def run_paths(*, version: str | None, lightcurves: bool = True, log: Any = None)
     registry = ModelRegistry.from_settings()
     record = registry.get(version) if version else registry.active()
     config = _gbm_config(record, registry)
-    rule = FlagRule(
-        uncertainty_threshold=settings.vetting_uncertainty_threshold,
-        ambiguous_band=tuple(settings.vetting_ambiguous_band),  # type: ignore[arg-type]
-    )
+    rule = FlagRule.from_settings(settings)
     tables = load_default_catalogs()
     results = catalog_paths(
         tables, config=config, rule=rule, catalogs_dir=settings.catalogs_dir, log=log

@@ -37,7 +37,7 @@ import hashlib
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -49,7 +49,6 @@ from sqlalchemy.orm import Session
 
 from exoguard.catalogs.schema import HARMONISED_COLUMNS, LABELS
 from exoguard.errors import (
-    ConflictError,
     ExoguardError,
     ModelNotReadyError,
     NotFoundError,
@@ -63,6 +62,16 @@ from exoguard.ml.monitoring import (
     vetted_labels,
 )
 from exoguard.ml.registry import ModelRegistry, VersionRecord
+from exoguard.store.activation import (
+    KEEP_DEPLOYABLE,
+    LifecycleAction,
+    artifacts_exist,
+    enforce_retention,
+    promote,
+    record_event,
+    rollback,
+    start_canary,
+)
 from exoguard.store.models import ModelVersion, Prediction, VettingItem
 from exoguard.store.repositories import (
     CandidateRepository,
@@ -78,8 +87,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-KEEP_DEPLOYABLE: Final = 3
-"""Most recent versions (besides the active one and the canary) that stay deployable."""
 DEFAULT_TOLERANCE: Final = 0.05
 DEFAULT_MIN_LABELS: Final = 50
 CANARY_METRICS: Final[tuple[str, ...]] = ("accuracy", "balanced_accuracy", "roc_auc", "brier")
@@ -145,8 +152,9 @@ class SessionVersionStore:
         version = self.repo.get_active()
         return None if version is None else _record(version)
 
-    def activate(self, version_id: str) -> VersionRecord:
-        return _record(self.repo.activate(version_id))
+    def activate(self, version_id: str, *, reason: str = "activate") -> VersionRecord:
+        promote(self.session, version_id, reason=reason)
+        return _record(self.repo.require(version_id))
 
     def set_metrics(self, version_id: str, metrics: Mapping[str, Any]) -> VersionRecord:
         return _record(self.repo.set_metrics(version_id, metrics))
@@ -164,13 +172,6 @@ class SessionVersionStore:
 def session_registry(session: Session, settings: Settings) -> ModelRegistry:
     """A model registry whose records live in ``session``'s transaction."""
     return ModelRegistry(settings.models_path, SessionVersionStore(session))
-
-
-def artifacts_exist(version: ModelVersion, settings: Settings | None = None) -> bool:
-    """True when the version's artifact directory is on disk."""
-    if Path(version.artifact_path).is_dir():
-        return True
-    return settings is not None and (settings.models_path / version.id).is_dir()
 
 
 def _settings(settings: Settings | None) -> Settings:
@@ -354,195 +355,6 @@ def predict_with_canary(
         canary_version=canary.id if canary is not None else None,
         n_logged=n_logged,
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Promotion, rollback, retention
-# --------------------------------------------------------------------------------------------
-
-
-def _event(version: ModelVersion, action: str, **details: Any) -> None:
-    metrics = dict(version.metrics or {})
-    events = list(metrics.get("lifecycle") or [])
-    events.append({"time": utcnow().isoformat(timespec="seconds"), "action": action, **details})
-    metrics["lifecycle"] = events
-    version.metrics = metrics  # a new dict: JSON columns are not mutation-tracked
-
-
-@dataclass(frozen=True)
-class LifecycleAction:
-    """What a promotion, rollback or canary start did."""
-
-    action: str
-    version: str | None
-    previous_active: str | None
-    active: str | None
-    canary: str | None
-    retired: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "version": self.version,
-            "previous_active": self.previous_active,
-            "active": self.active,
-            "canary": self.canary,
-            "retired": list(self.retired),
-        }
-
-
-def _state(session: Session) -> tuple[str | None, str | None]:
-    repo = ModelVersionRepository(session)
-    active, canary = repo.get_active(), repo.get_canary()
-    return (active.id if active else None, canary.id if canary else None)
-
-
-def enforce_retention(session: Session, *, keep: int = KEEP_DEPLOYABLE) -> list[str]:
-    """Retire versions beyond the ``keep`` most recent (never the active one or the canary).
-
-    Returns the ids retired now.
-    """
-    if keep < 1:
-        raise ValueError(f"keep must be >= 1; got {keep}")
-    repo = ModelVersionRepository(session)
-    versions = [v for v in repo.list() if v.status != "retired"]  # newest first
-    others = [v for v in versions if v.status not in ("active", "canary")]
-    retired = []
-    for version in others[keep:]:
-        repo.set_status(version.id, "retired")
-        _event(version, "retired", reason=f"older than the {keep} most recent versions")
-        retired.append(version.id)
-    if retired:
-        session.flush()
-        logger.info("retired model versions %s", ", ".join(retired))
-    return retired
-
-
-def promote(
-    session: Session,
-    version_id: str,
-    *,
-    settings: Settings | None = None,
-    reason: str = "manual",
-    actor_id: int | None = None,
-    keep: int = KEEP_DEPLOYABLE,
-) -> LifecycleAction:
-    """Make ``version_id`` the active version (the previous one stays deployable).
-
-    Raises
-    ------
-    NotFoundError
-        Unknown version.
-    ConflictError
-        The version is retired (only the recent versions are deployable).
-    ModelNotReadyError
-        Its artifacts are missing.
-    """
-    repo = ModelVersionRepository(session)
-    version = repo.require(version_id)
-    previous, _ = _state(session)
-    if version.status == "active":
-        return LifecycleAction("unchanged", version.id, previous, previous, _state(session)[1])
-    if version.status == "retired":
-        raise ConflictError(
-            f"model version {version_id!r} is retired; deployable versions are the active one, "
-            f"the canary and the {keep} most recent others"
-        )
-    if not artifacts_exist(version, settings):
-        raise ModelNotReadyError(f"the artifacts of {version_id!r} are missing; cannot promote")
-    was_canary = version.status == "canary"
-    repo.activate(version.id)
-    _event(
-        version,
-        "promoted",
-        reason=reason,
-        previous_active=previous,
-        from_canary=was_canary,
-        actor_id=actor_id,
-    )
-    if previous is not None:
-        old = repo.require(previous)
-        _event(old, "replaced", by=version.id, reason=reason, actor_id=actor_id)
-    session.flush()
-    retired = enforce_retention(session, keep=keep)
-    active, canary = _state(session)
-    logger.info("model %s promoted (%s); previous active %s", version.id, reason, previous)
-    return LifecycleAction("promoted", version.id, previous, active, canary, retired)
-
-
-def start_canary(
-    session: Session,
-    version_id: str,
-    *,
-    settings: Settings | None = None,
-    actor_id: int | None = None,
-) -> LifecycleAction:
-    """Make a registered version the canary (a running canary goes back to ``registered``)."""
-    repo = ModelVersionRepository(session)
-    version = repo.require(version_id)
-    if version.status == "active":
-        raise ConflictError(f"model version {version_id!r} is active already")
-    if version.status == "retired":
-        raise ConflictError(f"model version {version_id!r} is retired; it cannot be a canary")
-    if not artifacts_exist(version, settings):
-        raise ModelNotReadyError(f"the artifacts of {version_id!r} are missing")
-    previous_canary = repo.get_canary()
-    repo.set_status(version.id, "canary")
-    if previous_canary is not None and previous_canary.id != version.id:
-        _event(previous_canary, "canary_replaced", by=version.id, actor_id=actor_id)
-    _event(version, "canary_started", actor_id=actor_id)
-    session.flush()
-    active, canary = _state(session)
-    return LifecycleAction("canary_started", version.id, active, active, canary)
-
-
-def rollback(
-    session: Session,
-    *,
-    settings: Settings | None = None,
-    reason: str = "manual",
-    actor_id: int | None = None,
-) -> LifecycleAction:
-    """Undo the latest change: stop the canary if there is one, else restore the previous active.
-
-    The version rolled back is retired. Without a canary, the previous active version is the
-    most recently activated deployable one (with its artifacts on disk).
-
-    Raises
-    ------
-    ConflictError
-        No canary and no earlier version to return to.
-    """
-    repo = ModelVersionRepository(session)
-    canary = repo.get_canary()
-    active = repo.get_active()
-    if canary is not None:
-        active_id = active.id if active is not None else None
-        repo.set_status(canary.id, "retired")
-        _event(canary, "rolled_back", reason=reason, actor_id=actor_id, active=active_id)
-        session.flush()
-        logger.warning("canary %s rolled back: %s", canary.id, reason)
-        return LifecycleAction("canary_rolled_back", canary.id, active_id, active_id, None)
-    if active is None:
-        raise ConflictError("there is no active model version to roll back")
-    candidates = [
-        v
-        for v in repo.list(status="registered")
-        if v.activated_at is not None and artifacts_exist(v, settings)
-    ]
-    if not candidates:
-        raise ConflictError(
-            f"no earlier deployable version to return to from {active.id!r}; "
-            "promote a registered version instead"
-        )
-    target = max(candidates, key=lambda v: (v.activated_at, v.id))
-    repo.activate(target.id)
-    repo.set_status(active.id, "retired")
-    _event(active, "rolled_back", reason=reason, actor_id=actor_id, restored=target.id)
-    _event(target, "restored", reason=reason, actor_id=actor_id, replaced=active.id)
-    session.flush()
-    logger.warning("model %s rolled back to %s: %s", active.id, target.id, reason)
-    return LifecycleAction("rolled_back", active.id, active.id, target.id, None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -951,9 +763,9 @@ def retrain(
     version.metrics = stored
     if version.status != "active":
         start_canary(session, version.id, settings=settings)
-        _event(version, "registered_by_retraining")
+        record_event(version, "registered_by_retraining")
     else:
-        _event(version, "activated_by_retraining", reason="no active version")
+        record_event(version, "activated_by_retraining", reason="no active version")
     retired = enforce_retention(session, keep=keep)
     session.flush()
     logger.info(

@@ -40,6 +40,7 @@ from exoguard.catalogs.tce import DR24_FILE
 from exoguard.ml.calibration import expected_calibration_error
 from exoguard.ml.configs import GBMConfig
 from exoguard.ml.dataset import LabelledData, dr24_rows, labelled_data
+from exoguard.ml.flagging import FlagRule
 from exoguard.ml.gbm import group_folds
 from exoguard.ml.missing import derive_missing, mask_to_pattern
 from exoguard.ml.patterns import PatternSet, Rows, fit_catalog_models
@@ -59,23 +60,6 @@ BASELINE_FIELDS: Final[tuple[str, ...]] = (
 )
 #: Patterns of path (b).
 MASKED_PATTERNS: Final[tuple[str, ...]] = ("tce", "table_no_snr", "lightcurve", "manual")
-
-
-@dataclass(frozen=True)
-class FlagRule:
-    """When a verdict is flagged uncertain (the vetting queue's rule, passed in)."""
-
-    uncertainty_threshold: float | None = 0.15
-    ambiguous_band: tuple[float, float] | None = (0.2, 0.8)
-
-    def flagged(self, p: np.ndarray, u: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(p), dtype=bool)
-        if self.uncertainty_threshold is not None:
-            out |= np.asarray(u) > self.uncertainty_threshold
-        if self.ambiguous_band is not None:
-            lo, hi = self.ambiguous_band
-            out |= (np.asarray(p) >= lo) & (np.asarray(p) <= hi)
-        return out
 
 
 def path_metrics(

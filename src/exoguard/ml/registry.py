@@ -1,27 +1,26 @@
 """Model registry: versions (artifact directory, typed config, data hash, metrics), one active.
 
 Artifacts live in ``settings.models_path / <version>/`` (LightGBM text files and JSON; never
-pickles). Version records live in the database table ``model_versions`` (through
-:class:`exoguard.store.repositories.ModelVersionRepository`) when the database is migrated;
-otherwise in ``models_path/registry.json``, so that a fresh checkout works before
-``exoguard db upgrade``. Each artifact directory also holds a ``manifest.json`` so a version
-directory can be re-registered in a database that has not seen it.
+pickles). Version records live in one place: the database table ``model_versions`` (through
+:class:`exoguard.store.repositories.ModelVersionRepository`); the embedded SQLite database is
+migrated on first use, and a server database that is unreachable or not migrated is an error,
+never a silent fallback. Activation follows one rule, :func:`exoguard.store.activation.promote`.
+Each artifact directory also holds a ``manifest.json`` so a version directory can be
+re-registered in a database that has not seen it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from exoguard.errors import ConflictError, ModelNotReadyError, NotFoundError
+from exoguard.errors import ModelNotReadyError, NotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +57,9 @@ class VersionRecord:
 
 
 class VersionStore(Protocol):
-    """Where version records are kept (database or JSON file)."""
+    """Where version records are kept: the database, in its own transactions
+    (:class:`DatabaseVersionStore`) or in the caller's
+    (:class:`exoguard.ml.lifecycle.SessionVersionStore`)."""
 
     def create(self, record: VersionRecord) -> VersionRecord: ...
 
@@ -68,7 +69,7 @@ class VersionStore(Protocol):
 
     def get_active(self) -> VersionRecord | None: ...
 
-    def activate(self, version_id: str) -> VersionRecord: ...
+    def activate(self, version_id: str, *, reason: str = "activate") -> VersionRecord: ...
 
     def set_metrics(self, version_id: str, metrics: Mapping[str, Any]) -> VersionRecord: ...
 
@@ -93,108 +94,15 @@ def _iso(value: Any) -> str | None:
     return str(value)
 
 
-class FileVersionStore:
-    """Records in ``<models_path>/registry.json`` (atomic writes; single-user embedded mode)."""
-
-    def __init__(self, models_path: Path) -> None:
-        self.models_path = Path(models_path)
-        self.path = self.models_path / "registry.json"
-
-    def _load(self) -> dict[str, dict[str, Any]]:
-        if not self.path.exists():
-            return {}
-        data: dict[str, dict[str, Any]] = json.loads(self.path.read_text())
-        return data
-
-    def _save(self, data: dict[str, dict[str, Any]]) -> None:
-        self.models_path.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.models_path, suffix=".json")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2)
-        os.replace(tmp, self.path)
-
-    @staticmethod
-    def _record(d: dict[str, Any]) -> VersionRecord:
-        fields: dict[str, Any] = {k: d[k] for k in VersionRecord.__dataclass_fields__ if k in d}
-        return VersionRecord(**fields)
-
-    def create(self, record: VersionRecord) -> VersionRecord:
-        data = self._load()
-        if record.id in data:
-            raise ConflictError(f"model version {record.id!r} already exists")
-        d = record.to_dict()
-        d["created_at"] = d["created_at"] or _now()
-        d["status"] = "registered"
-        data[record.id] = d
-        self._save(data)
-        if record.status == "active":
-            return self.activate(record.id)
-        return self._record(d)
-
-    def get(self, version_id: str) -> VersionRecord | None:
-        d = self._load().get(version_id)
-        return None if d is None else self._record(d)
-
-    def list(self) -> list[VersionRecord]:
-        recs = [self._record(d) for d in self._load().values()]
-        return sorted(recs, key=lambda r: (r.created_at or "", r.id), reverse=True)
-
-    def get_active(self) -> VersionRecord | None:
-        return next((r for r in self.list() if r.status == "active"), None)
-
-    def activate(self, version_id: str) -> VersionRecord:
-        data = self._load()
-        if version_id not in data:
-            raise NotFoundError(f"model version {version_id!r} not found")
-        for d in data.values():
-            if d["status"] == "active":
-                d["status"] = "registered"
-        data[version_id]["status"] = "active"
-        data[version_id]["activated_at"] = _now()
-        self._save(data)
-        return self._record(data[version_id])
-
-    def set_metrics(self, version_id: str, metrics: Mapping[str, Any]) -> VersionRecord:
-        data = self._load()
-        if version_id not in data:
-            raise NotFoundError(f"model version {version_id!r} not found")
-        data[version_id]["metrics"] = dict(metrics)
-        self._save(data)
-        return self._record(data[version_id])
-
-    def record_metrics(
-        self,
-        version_id: str,
-        values: Mapping[str, float],
-        *,
-        labels: Mapping[str, Any] | None = None,
-    ) -> None:
-        path = self.models_path / version_id / "metrics_series.jsonl"
-        if not path.parent.exists():
-            return
-        with path.open("a") as fh:
-            for name, value in values.items():
-                fh.write(
-                    json.dumps(
-                        {
-                            "time": _now(),
-                            "name": name,
-                            "value": float(value),
-                            "labels": dict(labels or {}),
-                        }
-                    )
-                    + "\n"
-                )
-
-
 class DatabaseVersionStore:
     """Records in the ``model_versions`` / ``model_metrics`` tables via the store repositories."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *, models_path: Path | None = None) -> None:
         from exoguard.store.db import make_engine, make_sessionmaker
 
         self.engine = make_engine(database_url)
         self.factory = make_sessionmaker(self.engine)
+        self.models_path = models_path
 
     @staticmethod
     def _record(v: Any) -> VersionRecord:
@@ -250,11 +158,13 @@ class DatabaseVersionStore:
             v = self._repo(s).get_active()
             return None if v is None else self._record(v)
 
-    def activate(self, version_id: str) -> VersionRecord:
+    def activate(self, version_id: str, *, reason: str = "activate") -> VersionRecord:
+        from exoguard.store.activation import promote
         from exoguard.store.db import session_scope
 
         with session_scope(self.factory) as s:
-            return self._record(self._repo(s).activate(version_id))
+            promote(s, version_id, reason=reason, models_path=self.models_path)
+            return self._record(self._repo(s).require(version_id))
 
     def set_metrics(self, version_id: str, metrics: Mapping[str, Any]) -> VersionRecord:
         from exoguard.store.db import session_scope
@@ -276,16 +186,37 @@ class DatabaseVersionStore:
             ModelMetricRepository(s).record_many(version_id, dict(values), labels=labels)
 
 
-def _database_ready(url: str) -> bool:
+def _require_database(url: str) -> None:
+    """Raise :class:`ModelNotReadyError` naming the problem when the database at ``url``
+    cannot hold version records; migrate an embedded SQLite database on first use."""
+    from exoguard.store.migrate import is_up_to_date, upgrade
+
     try:
-        from exoguard.store.migrate import is_up_to_date
-    except ImportError:  # pragma: no cover - store layer absent
-        return False
+        ready = is_up_to_date(url)
+    except Exception as exc:  # unreachable server, unreadable file: say which and why
+        raise ModelNotReadyError(
+            f"the model registry's database is not usable ({type(exc).__name__}: {exc}); "
+            "check DATABASE_URL or start the server"
+        ) from exc
+    if ready:
+        return
+    if url.startswith("sqlite"):
+        upgrade(url)
+        return
+    raise ModelNotReadyError(
+        "the model registry's database is not at the current schema; run `exoguard db upgrade`"
+    )
+
+
+def _legacy_active(models_path: Path) -> str | None:
+    """The active id of a ``registry.json`` left by exoguard ≤ 0.x (records lived in a JSON
+    file before the database became their one home); read once, when its versions move in."""
+    path = models_path / "registry.json"
     try:
-        return is_up_to_date(url)
-    except Exception as exc:  # an unreachable server or a missing file: fall back
-        logger.info("model registry: database not usable (%s); using registry.json", exc)
-        return False
+        data = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        return None
+    return next((str(k) for k, d in data.items() if d.get("status") == "active"), None)
 
 
 class ModelRegistry:
@@ -306,18 +237,14 @@ class ModelRegistry:
     def from_settings(
         cls, *, database_url: str | None = None, models_path: Path | None = None
     ) -> ModelRegistry:
-        """The database store when the database is migrated, else the JSON file store."""
+        """The registry over the configured database (an error when it is not usable)."""
         from exoguard.config import get_settings
 
         settings = get_settings()
         path = Path(models_path or settings.models_path)
-        url = database_url if database_url is not None else settings.database_url
-        store: VersionStore
-        if url and _database_ready(url):
-            store = DatabaseVersionStore(url)
-        else:
-            store = FileVersionStore(path)
-        registry = cls(path, store)
+        url = database_url or settings.database_url
+        _require_database(url)
+        registry = cls(path, DatabaseVersionStore(url, models_path=path))
         registry.sync_from_artifacts()
         return registry
 
@@ -372,11 +299,7 @@ class ModelRegistry:
             return 0
         n = 0
         known = {r.id for r in self.store.list()}
-        # statuses from the JSON registry, when the database store takes over from it
-        file_active = None
-        if not isinstance(self.store, FileVersionStore):
-            rec = FileVersionStore(self.models_path).get_active()
-            file_active = rec.id if rec is not None else None
+        file_active = _legacy_active(self.models_path)
         for manifest in sorted(self.models_path.glob("*/manifest.json")):
             vid = manifest.parent.name
             if vid in known:

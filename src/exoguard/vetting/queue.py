@@ -5,9 +5,9 @@ Pure functions over plain records (:class:`~exoguard.vetting.models.QueueItem`,
 
 Rules
 -----
-* A prediction enters the queue when its uncertainty is above ``uncertainty_threshold`` **or**
-  its probability lies inside the closed ``ambiguous_band``; either criterion can be switched
-  off with ``None``.
+* A prediction enters the queue when :class:`exoguard.ml.flagging.FlagRule` flags it: its
+  uncertainty is above ``uncertainty_threshold`` **or** its probability lies inside the closed
+  ``ambiguous_band``; either criterion can be switched off with ``None``.
 * Priority is "how much one more vote would teach the model": highest uncertainty first, then
   the oldest item; remaining ties keep the input order (the sort is stable).
 * A vetter never gets an item they voted on (or one listed in ``exclude_item_ids``, e.g. served
@@ -28,17 +28,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from exoguard.ml.flagging import (
+    DEFAULT_AMBIGUOUS_BAND,
+    DEFAULT_UNCERTAINTY_THRESHOLD,
+    FlagRule,
+)
 from exoguard.vetting.models import ItemId, QueueItem, UserId, Vote
 
 if TYPE_CHECKING:
     from exoguard.config import Settings
 
-#: A calibrated probability between 0.2 and 0.8 means at least a one-in-five chance that the
-#: verdict is wrong: not a confident verdict. With this band the confident-and-wrong rate
-#: (errors among verdicts not sent to people) is 2.7 % on held-out KOIs and at most 3.7 %
-#: on the same rows with fields missing (0.35–0.65 left 4.1 % and up to 12 %);
-#: `exoguard evaluate --paths` prints these figures.
-DEFAULT_AMBIGUOUS_BAND: tuple[float, float] = (0.2, 0.8)
 DEFAULT_GOLD_RATE = 0.10
 
 
@@ -58,30 +57,29 @@ class QueuePolicy:
         A non-gold item with this many votes is no longer served (None: no cap).
     """
 
-    uncertainty_threshold: float | None = 0.15
+    uncertainty_threshold: float | None = DEFAULT_UNCERTAINTY_THRESHOLD
     ambiguous_band: tuple[float, float] | None = DEFAULT_AMBIGUOUS_BAND
     gold_rate: float = DEFAULT_GOLD_RATE
     max_votes_per_item: int | None = None
 
     def __post_init__(self) -> None:
-        if self.uncertainty_threshold is not None and not self.uncertainty_threshold >= 0:
-            raise ValueError(
-                f"uncertainty_threshold must be >= 0 or None, got {self.uncertainty_threshold!r}"
-            )
-        if self.ambiguous_band is not None:
-            low, high = self.ambiguous_band
-            if not 0.0 <= low <= high <= 1.0:
-                raise ValueError(
-                    "ambiguous_band must be (low, high) with 0 <= low <= high <= 1 or None, "
-                    f"got {self.ambiguous_band!r}"
-                )
+        FlagRule(self.uncertainty_threshold, self.ambiguous_band)  # validates both
         _check_gold_rate(self.gold_rate)
         _check_max_votes(self.max_votes_per_item)
 
+    @property
+    def rule(self) -> FlagRule:
+        """The flag rule of this policy (which predictions need people)."""
+        return FlagRule(self.uncertainty_threshold, self.ambiguous_band)
+
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> QueuePolicy:
-        """Policy with the uncertainty threshold of ``settings`` (other fields default)."""
-        values: dict[str, Any] = {"uncertainty_threshold": settings.vetting_uncertainty_threshold}
+        """Policy with the flag rule of ``settings`` (threshold and band; others default)."""
+        rule = FlagRule.from_settings(settings)
+        values: dict[str, Any] = {
+            "uncertainty_threshold": rule.uncertainty_threshold,
+            "ambiguous_band": rule.ambiguous_band,
+        }
         values.update(overrides)
         return cls(**values)
 
@@ -98,12 +96,7 @@ def _check_max_votes(max_votes_per_item: int | None) -> None:
 
 def enters_queue(*, probability: float, uncertainty: float, policy: QueuePolicy) -> bool:
     """True when a prediction needs human vetting under ``policy`` (see module docstring)."""
-    if policy.uncertainty_threshold is not None and uncertainty > policy.uncertainty_threshold:
-        return True
-    if policy.ambiguous_band is not None:
-        low, high = policy.ambiguous_band
-        return low <= probability <= high
-    return False
+    return policy.rule.flags(probability=probability, uncertainty=uncertainty)
 
 
 def priority_key(item: QueueItem) -> tuple[float, float]:

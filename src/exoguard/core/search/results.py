@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from exoguard.core.diagnostics import TransitDiagnostics
+from exoguard.core.schema import HARMONISED_COLUMNS
 from exoguard.core.search.grid import SearchGrid
 from exoguard.core.search.star import StarParams
 
@@ -266,8 +267,6 @@ class TransitCandidate:
 
         Unknown values are NaN (``impact`` always: a box search does not measure it).
         """
-        from exoguard.catalogs.schema import HARMONISED_COLUMNS
-
         row: dict[str, Any] = {
             "object_id": self.object_id,
             "host_id": self.host_id,

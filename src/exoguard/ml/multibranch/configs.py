@@ -399,7 +399,8 @@ def _default() -> MultibranchConfig:
         views=base.views,
         scalar=base.scalar,
         fusion=base.fusion,
-        # `exoguard train-neural --config default --no-real` on the shared 2-CPU machine
+        # `exoguard train --model multibranch --config default --no-real` on the shared 2-CPU
+        # machine
         # (load 3-5 from other jobs): set 304 s, 14 epochs 245 s (7-45 s each), 9.3 min
         # in all, 711 CPU-s; held-out injected ROC AUC 0.944 (1-2 events: 0.873)
         training=TrainingConfig(epochs=14, batch_size=64, patience=4, n_threads=2),

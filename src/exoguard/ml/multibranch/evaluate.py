@@ -116,13 +116,13 @@ def set_metrics(
 def group_figures(y: np.ndarray, pred: Prediction, *, threshold: float = 0.5) -> dict[str, Any]:
     """n, ROC AUC, ECE, flagged share and confident-and-wrong rate of labelled rows.
 
-    A verdict is flagged when :func:`exoguard.vetting.queue.enters_queue` sends it to the
-    vetting queue under the default ``QueuePolicy``; ``confident_wrong_rate`` is the
+    A verdict is flagged by the default :class:`exoguard.ml.flagging.FlagRule` (the vetting
+    queue's rule); ``confident_wrong_rate`` is the
     fraction of wrong verdicts (label at ``threshold``) among the verdicts *not* flagged.
     ROC AUC is None when the rows hold one class only.
     """
     from exoguard.ml.calibration import expected_calibration_error
-    from exoguard.vetting.queue import QueuePolicy, enters_queue
+    from exoguard.ml.flagging import FlagRule
 
     y = np.asarray(y, dtype=int)
     p = np.asarray(pred.probability, dtype=float)
@@ -130,13 +130,7 @@ def group_figures(y: np.ndarray, pred: Prediction, *, threshold: float = 0.5) ->
     n = len(y)
     if n == 0:
         return {"n": 0}
-    policy = QueuePolicy()
-    flagged = np.array(
-        [
-            enters_queue(probability=float(pi), uncertainty=float(ui), policy=policy)
-            for pi, ui in zip(p, u, strict=True)
-        ]
-    )
+    flagged = FlagRule().flagged(p, u)
     wrong = (p >= threshold).astype(int) != y
     sure = ~flagged
     return {

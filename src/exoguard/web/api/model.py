@@ -308,6 +308,6 @@ def activate(
     version_id: KeyPath, admin: AdminUser, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:
     """Make a version the active model (admins)."""
-    version = model_service.activate(session, state.settings, version_id)
+    version = model_service.activate(session, state.settings, version_id, actor_id=admin.id)
     session.commit()
     return {"version": model_service.version_view(version)}

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from exoguard.config import Settings
 from exoguard.errors import ModelNotReadyError, NotFoundError
+from exoguard.store.activation import promote
 from exoguard.store.models import ModelVersion
 from exoguard.store.repositories import (
     CandidateRepository,
@@ -116,13 +117,13 @@ def metrics(session: Session, settings: Settings, version_id: str | None) -> dic
     }
 
 
-def activate(session: Session, settings: Settings, version_id: str) -> ModelVersion:
-    """Make a version the active one (its artifacts must exist). The caller commits."""
-    repo = ModelVersionRepository(session)
-    version = repo.require(version_id)
-    if not (Path(version.artifact_path).is_dir() or (settings.models_path / version.id).is_dir()):
-        raise ModelNotReadyError(f"the artifacts of {version_id} are missing; cannot activate")
-    return repo.activate(version_id)
+def activate(
+    session: Session, settings: Settings, version_id: str, *, actor_id: int | None = None
+) -> ModelVersion:
+    """Make a version the active one by the one activation rule
+    (:func:`exoguard.store.activation.promote`). The caller commits."""
+    promote(session, version_id, settings=settings, reason="activate", actor_id=actor_id)
+    return ModelVersionRepository(session).require(version_id)
 
 
 def explain(
