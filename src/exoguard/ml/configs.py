@@ -18,6 +18,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from exoguard.errors import ConfigError
 from exoguard.ml.features import FEATURE_SETS, resolve_feature_set
+from exoguard.ml.overrides import split_override
 
 Mission = Literal["kepler", "k2", "tess", "other"]
 
@@ -180,22 +181,6 @@ def get_config(name: str = "default") -> GBMConfig:
         ) from None
 
 
-def _parse_value(text: str) -> Any:
-    low = text.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    if "," in text:
-        return tuple(t.strip() for t in text.split(",") if t.strip())
-    return text.strip()
-
-
 def apply_overrides(config: GBMConfig, overrides: Sequence[str]) -> GBMConfig:
     """Apply ``NAME=VALUE`` overrides; hyperparameter names go to ``params``.
 
@@ -205,11 +190,7 @@ def apply_overrides(config: GBMConfig, overrides: Sequence[str]) -> GBMConfig:
     data = config.model_dump()
     param_fields = set(GBMParams.model_fields)
     for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like NAME=VALUE")
-        key, raw = item.split("=", 1)
-        key = key.strip()
-        value = _parse_value(raw)
+        key, value = split_override(item)
         if key.startswith("params."):
             key = key.removeprefix("params.")
             target = data["params"]

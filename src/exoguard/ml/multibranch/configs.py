@@ -37,12 +37,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from exoguard.errors import ConfigError
+from exoguard.ml.overrides import split_override
 
 BRANCHES: tuple[str, ...] = ("timeseries", "views", "scalar")
 
@@ -497,28 +498,6 @@ def get_config(name: str = DEFAULT_CONFIG) -> MultibranchConfig:
         ) from None
 
 
-def _parse_value(text: str) -> Any:
-    raw = text.strip()
-    low = raw.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    if raw.startswith(("{", "[")):
-        try:
-            return json.loads(raw)
-        except json.JSONDecodeError:
-            pass
-    for cast in (int, float):
-        try:
-            return cast(raw)
-        except ValueError:
-            pass
-    if "," in raw:
-        return [_parse_value(t) for t in raw.split(",") if t.strip()]
-    return raw
-
-
 def _leaf_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     out: list[tuple[str, ...]] = []
     for name, field in model.model_fields.items():
@@ -564,11 +543,8 @@ def apply_overrides(config: MultibranchConfig, overrides: Sequence[str]) -> Mult
     """
     data = config.model_dump()
     for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like NAME=VALUE")
-        key, raw = item.split("=", 1)
-        path = _resolve_key(key.strip())
-        value = _parse_value(raw)
+        key, value = split_override(item)
+        path = _resolve_key(key)
         target = data
         for part in path[:-1]:
             target = target[part]
