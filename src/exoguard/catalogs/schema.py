@@ -14,6 +14,7 @@ from exoguard.core.schema import (
     LABELS,
     MISSIONS,
     PHYSICAL_COLUMNS,
+    STAR_COLUMNS,
     Label,
     Mission,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "LABELS",
     "MISSIONS",
     "PHYSICAL_COLUMNS",
+    "STAR_COLUMNS",
     "Label",
     "Mission",
 ]

@@ -15,8 +15,10 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from exoguard.catalogs.schema import STAR_COLUMNS
+
 DR24_FILE: Final = "q1_q17_dr24_tce_autovetter_2020-02-18.csv.gz"
-_STAR_COLUMNS = ("star_teff_k", "star_logg_cgs", "star_radius_rsun", "star_mag")
+_STAR_COLUMNS = STAR_COLUMNS
 _REQUIRED = ("kepid", "tce_plnt_num", "tce_period", "tce_duration", "tce_depth", "av_training_set")
 
 

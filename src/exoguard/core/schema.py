@@ -42,6 +42,9 @@ PHYSICAL_COLUMNS: Final[tuple[str, ...]] = (
 
 HARMONISED_COLUMNS: Final[tuple[str, ...]] = ID_COLUMNS + PHYSICAL_COLUMNS
 
+#: The star's columns (a matched star from the catalogs may fill them).
+STAR_COLUMNS: Final[tuple[str, ...]] = tuple(c for c in PHYSICAL_COLUMNS if c.startswith("star_"))
+
 #: Columns that must never become model features: they encode how a catalog was processed
 #: (Robovetter outputs, uncertainties, identifiers, positions, epochs), not the physics.
 FORBIDDEN_FEATURE_PATTERNS: Final[tuple[str, ...]] = (

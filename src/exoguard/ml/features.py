@@ -49,27 +49,14 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from exoguard.catalogs.schema import FORBIDDEN_FEATURE_PATTERNS
+from exoguard.catalogs.schema import FORBIDDEN_FEATURE_PATTERNS, PHYSICAL_COLUMNS
 from exoguard.core.physics import REARTH_OVER_RSUN, a_over_rstar, stellar_density_solar
 
 #: Two Jupiter radii in Earth radii.
 MAX_PLANET_RADIUS_REARTH: Final = 22.4
 
-#: Base features taken from the harmonised schema.
-BASE_FEATURES: Final[tuple[str, ...]] = (
-    "period_days",
-    "duration_hours",
-    "depth_ppm",
-    "impact",
-    "planet_radius_rearth",
-    "equilibrium_temp_k",
-    "insolation_earth",
-    "transit_snr",
-    "star_teff_k",
-    "star_logg_cgs",
-    "star_radius_rsun",
-    "star_mag",
-)
+#: Base features taken from the harmonised schema: its physical columns but the epoch.
+BASE_FEATURES: Final[tuple[str, ...]] = tuple(c for c in PHYSICAL_COLUMNS if c != "t0_bjd")
 
 #: Features computed here.
 DERIVED_FEATURES: Final[tuple[str, ...]] = (

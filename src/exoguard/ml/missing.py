@@ -27,13 +27,14 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from exoguard.catalogs.schema import STAR_COLUMNS
 from exoguard.core import physics
 from exoguard.ml.features import BASE_FEATURES, numeric_column
 
 #: Raw input fields: the harmonised physical columns that can be model inputs (the base
 #: features of :mod:`exoguard.ml.features`).
 RAW_FIELDS: Final[tuple[str, ...]] = BASE_FEATURES
-_STAR = ("star_teff_k", "star_logg_cgs", "star_radius_rsun", "star_mag")
+_STAR = STAR_COLUMNS
 _TRANSIT = ("period_days", "duration_hours", "depth_ppm")
 
 #: Pattern name → the raw fields it has, richest first (routing takes the first that fits).

@@ -24,15 +24,9 @@ from exoguard.catalogs.crossmatch import (
     match_candidate,
     object_key,
 )
+from exoguard.catalogs.schema import STAR_COLUMNS
 from exoguard.store.models import Candidate
 
-#: Stellar columns a matched star may fill.
-STAR_COLUMNS: Final[tuple[str, ...]] = (
-    "star_teff_k",
-    "star_logg_cgs",
-    "star_radius_rsun",
-    "star_mag",
-)
 _CHUNK: Final = 400
 _CANONICAL_PREFIXES: Final = ("KIC ", "EPIC ", "TIC ")
 _COLUMNS = (

@@ -35,6 +35,7 @@ import numpy as np
 from sqlalchemy import case, func, select, text, update
 from sqlalchemy.orm import Session
 
+from exoguard.catalogs.schema import PHYSICAL_COLUMNS
 from exoguard.errors import GoneError, NotFoundError, ValidationError
 from exoguard.store.models import Candidate, Prediction, User, VettingItem
 from exoguard.store.models import Vote as VoteRow
@@ -380,21 +381,7 @@ class QueueEntry:
         }
 
 
-_ENTRY_PARAMETERS: Final[tuple[str, ...]] = (
-    "period_days",
-    "t0_bjd",
-    "duration_hours",
-    "depth_ppm",
-    "impact",
-    "planet_radius_rearth",
-    "equilibrium_temp_k",
-    "insolation_earth",
-    "transit_snr",
-    "star_teff_k",
-    "star_logg_cgs",
-    "star_radius_rsun",
-    "star_mag",
-)
+_ENTRY_PARAMETERS: Final[tuple[str, ...]] = PHYSICAL_COLUMNS
 
 
 def _vote_counts(session: Session, item_ids: Sequence[int]) -> dict[int, int]:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from exoguard.catalogs.schema import STAR_COLUMNS
 from exoguard.core.diagnostics import TransitDiagnostics
 from exoguard.core.lightcurve import LightCurve, fold_phase_days
 from exoguard.core.search.star import StarParams
@@ -73,7 +74,7 @@ class StarRow:
 def star_lookup(frames: Sequence[pd.DataFrame]) -> dict[str, StarRow]:
     """``host_id`` → :class:`StarRow` from harmonised catalog frames (first row wins)."""
     out: dict[str, StarRow] = {}
-    cols = ("star_teff_k", "star_logg_cgs", "star_radius_rsun", "star_mag")
+    cols = STAR_COLUMNS
     for frame in frames:
         if "host_id" not in frame.columns:
             continue

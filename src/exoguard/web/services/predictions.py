@@ -26,7 +26,13 @@ import pandas as pd
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from exoguard.catalogs.schema import HARMONISED_COLUMNS, LABELS, MISSIONS, PHYSICAL_COLUMNS
+from exoguard.catalogs.schema import (
+    HARMONISED_COLUMNS,
+    LABELS,
+    MISSIONS,
+    PHYSICAL_COLUMNS,
+    STAR_COLUMNS,
+)
 from exoguard.config import Settings
 from exoguard.errors import ConflictError, ModelNotReadyError, ValidationError
 from exoguard.jsonsafe import jsonable
@@ -439,7 +445,7 @@ def _match_manual(
     return frame, _ManualContext(matches=matches, stellar=stellar, features=features)
 
 
-_STELLAR_COLUMNS = ("star_teff_k", "star_logg_cgs", "star_radius_rsun", "star_mag")
+_STELLAR_COLUMNS = STAR_COLUMNS
 
 
 def _uncertainty(value: float) -> float:
