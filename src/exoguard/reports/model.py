@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from exoguard.vetting.state import CandidateState
+
 FloatArray = NDArray[np.float64]
 
 #: The most candidates one PDF report may hold (one page each, drawn in the request).
@@ -210,8 +212,10 @@ class CandidateReport:
     shap: Sequence[ShapContribution] = ()
     shap_units: str = "log-odds"
     votes: VoteSummary = field(default_factory=VoteSummary)
+    #: the candidate's state (`exoguard.vetting.state`): what the headline says
+    state: CandidateState | None = None
     curves: ReportCurves | None = None
-    curves_missing_reason: str = "no light curve stored for this candidate (catalog row)"
+    curves_missing_reason: str = "no light curve of this star is stored (catalog row)"
     generated_at: datetime | None = None
     notes: tuple[str, ...] = ()
     #: ``CatalogMatch.summary()`` of the candidate's catalog cross-match, when it was matched
