@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exoguard.config import get_settings
-from exoguard.errors import ConflictError, GoneError, NotFoundError, ValidationError
+from exoguard.errors import GoneError, NotFoundError, ValidationError
 from exoguard.store.models import Candidate, Prediction, VettingItem, Vote, VoteChange
 from exoguard.store.repositories import (
     CandidateRepository,

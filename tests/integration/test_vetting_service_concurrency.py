@@ -156,8 +156,8 @@ def test_concurrent_duplicate_votes_leave_one_vote(world: World) -> None:
     seven changes of it (the item lock serialises them), all eight in the history."""
     items = world.items(4)
     (user,) = world.users(1)
+    labels = ["planet", "false_positive"] * 4
     for item_id in items:
-        labels = ["planet", "false_positive"] * 4
         results = _race(8, lambda i, item_id=item_id: _vote(world, item_id, user, labels[i]))
         ok = [r for r in results if isinstance(r, service.VoteOutcome)]
         assert len(ok) == 8, results
