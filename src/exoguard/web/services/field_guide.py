@@ -85,7 +85,7 @@ CASES: Final[tuple[GuideCase, ...]] = (
         ),
         file="kepler_lightkurve_exports/kic010848459_lightkurve.fits",
         koi="K00754.01",
-        charts=("folded_local", "secondary"),
+        charts=("folded_local", "odd_even", "secondary"),
     ),
     GuideCase(
         key="blend",
