@@ -783,6 +783,8 @@ def _summary_cell(key: str, row: dict[str, Any]) -> str:
     if key == "snr":
         return fmt(value, ".1f")
     if key == "label":
+        if row.get("state"):
+            return str(row["state"])  # the candidate's state, as on the pages
         return label_words(value) if value else "not scored"
     if key == "probability":
         return fmt_pm(value, row.get("uncertainty"), ".2f")
