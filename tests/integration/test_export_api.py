@@ -248,6 +248,9 @@ def test_csv_researcher_sees_all_with_predictions_votes_and_safe_cells(world: Wo
     found = rows["TIC 25155310.01 [abcdef12]"]
     assert found["vetting_status"] == "settled" and found["n_votes"] == "3"
     assert found["consensus_label"] == "planet" and found["consensus_share"] == "0.78"
+    assert (found["state"], found["state_source"]) == ("planet", "vetting")
+    assert found["state_words"] == "planet by the vetters' consensus (78 % agreement)"
+    assert (koi["state"], koi["state_source"]) == ("planet", "model")
     assert rows["TIC 25155310.02 [abcdef12]"]["depth_ppm"] == "-120.5"  # a number, not text
     assert rows["TIC 25155310.02 [abcdef12]"]["probability"] == ""  # never scored
 
@@ -304,7 +307,9 @@ def test_pdf_of_an_uploaded_light_curve(world: World, tmp_path: Path) -> None:
     text = _pdftotext(response.content, tmp_path)
     for needle in (
         "TIC 25155310.01",
-        "UNDECIDED CANDIDATE",
+        # settled by the vetters (planet, 78 %): the state the pages and the CSV give, not
+        # the model's "undecided candidate" (issue 15: one state everywhere)
+        "VETTED: PLANET",
         "P(planet) = 0.550 ± 0.200",
         "Periodogram (BLS)",
         "Odd / even transits",
@@ -330,7 +335,7 @@ def test_multi_candidate_pdf_and_catalog_row(world: World, tmp_path: Path) -> No
     assert text.count("\f") >= 3  # summary + two candidate pages
     summary = text.split("\f")[0]
     assert "2 candidates" in summary and "K00752.01" in summary
-    assert "LIKELY PLANET" in text and "depth_ppm" in text  # stored SHAP explanation
+    assert "LIKELY A PLANET" in text and "depth_ppm" in text  # stored SHAP explanation
     assert "NOT CLASSIFIED YET" in text
     assert pages in (0, 3)  # the page objects, when matplotlib writes them uncompressed
 

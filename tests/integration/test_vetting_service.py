@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exoguard.config import get_settings
-from exoguard.errors import ConflictError, GoneError, NotFoundError, ValidationError
-from exoguard.store.models import Candidate, Prediction, VettingItem, Vote
+from exoguard.errors import GoneError, NotFoundError, ValidationError
+from exoguard.store.models import Candidate, Prediction, VettingItem, Vote, VoteChange
 from exoguard.store.repositories import (
     CandidateRepository,
     ModelVersionRepository,
@@ -217,12 +217,26 @@ def test_vote_validation_and_duplicates(db_session: Session) -> None:
         vote(user_id=10**9)
 
     outcome = vote(comment="  looks like a V shape  ")
-    assert outcome.n_votes == 1 and not outcome.settled
+    assert outcome.n_votes == 1 and not outcome.settled and not outcome.changed
     stored = db_session.get(Vote, outcome.vote_id)
     assert stored is not None and stored.comment == "looks like a V shape"
-    with pytest.raises(ConflictError, match="already voted"):
-        vote(label="false_positive")
-    assert len(db_session.scalars(select(Vote).where(Vote.item_id == item)).all()) == 1
+    # A second vote of the same user changes theirs: the last one counts, history kept.
+    second = vote(label="false_positive", confidence=5, comment="odd/even differ")
+    assert second.changed and second.vote_id == outcome.vote_id and second.n_votes == 1
+    assert second.previous == {
+        "label": "planet",
+        "confidence": 3,
+        "comment": "looks like a V shape",
+    }
+    rows = db_session.scalars(select(Vote).where(Vote.item_id == item)).all()
+    assert [(v.label, v.confidence, v.comment) for v in rows] == [
+        ("false_positive", 5, "odd/even differ")
+    ]
+    assert rows[0].updated_at is not None
+    history = db_session.scalars(
+        select(VoteChange).where(VoteChange.item_id == item).order_by(VoteChange.id)
+    ).all()
+    assert [(h.label, h.confidence) for h in history] == [("planet", 3), ("false_positive", 5)]
 
 
 def test_consensus_settles_item_updates_candidate_and_reputations(db_session: Session) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from exoguard.errors import ConflictError, GoneError
 from exoguard.store.db import make_engine, make_sessionmaker, session_scope
-from exoguard.store.models import Candidate, ModelVersion, User, VettingItem, Vote
+from exoguard.store.models import Candidate, ModelVersion, User, VettingItem, Vote, VoteChange
 from exoguard.store.repositories import (
     CandidateRepository,
     ModelVersionRepository,
@@ -152,18 +152,27 @@ def _vote(world: World, item_id: int, user_id: int, label: str = "planet") -> se
 
 
 def test_concurrent_duplicate_votes_leave_one_vote(world: World) -> None:
+    """Eight votes of one user at once: one vote row, the first a new vote and the other
+    seven changes of it (the item lock serialises them), all eight in the history."""
     items = world.items(4)
     (user,) = world.users(1)
+    labels = ["planet", "false_positive"] * 4
     for item_id in items:
-        results = _race(8, lambda i, item_id=item_id: _vote(world, item_id, user))
+        results = _race(8, lambda i, item_id=item_id: _vote(world, item_id, user, labels[i]))
         ok = [r for r in results if isinstance(r, service.VoteOutcome)]
-        conflicts = [r for r in results if isinstance(r, ConflictError)]
-        assert len(ok) == 1, results
-        assert len(conflicts) == 7, results
+        assert len(ok) == 8, results
+        assert sorted(r.changed for r in ok) == [False] + [True] * 7, results
+        assert all(r.n_votes == 1 for r in ok), results
     with session_scope(world.factory) as s:
         for item_id in items:
             n = s.scalar(select(func.count(Vote.id)).where(Vote.item_id == item_id))
             assert n == 1
+            changes = s.scalars(
+                select(VoteChange).where(VoteChange.item_id == item_id).order_by(VoteChange.id)
+            ).all()
+            assert len(changes) == 8
+            (vote,) = s.scalars(select(Vote).where(Vote.item_id == item_id)).all()
+            assert vote.label == changes[-1].label  # the last vote applied is the one that counts
 
 
 def test_concurrent_final_votes_settle_exactly_once(world: World) -> None:
@@ -227,15 +236,16 @@ def test_concurrent_enqueue_opens_one_item_per_candidate(world: World) -> None:
 
 
 def _vote_in_process(url: str, item_id: int, user_id: int, start_at: float) -> str:
-    """One vote from a separate process on its own engine: "ok", "conflict" or the error."""
+    """One vote from a separate process on its own engine: "new", "changed", "conflict" or
+    the error."""
     engine = make_engine(url)
     try:
         time.sleep(max(0.0, start_at - time.time()))
         with session_scope(make_sessionmaker(engine)) as s:
-            service.submit_vote(
+            outcome = service.submit_vote(
                 s, item_id=item_id, user_id=user_id, label="planet", confidence=4, config=CONFIG
             )
-        return "ok"
+        return "changed" if outcome.changed else "new"
     except ConflictError:
         return "conflict"
     except Exception as exc:  # reported to the parent, which asserts on it
@@ -245,7 +255,8 @@ def _vote_in_process(url: str, item_id: int, user_id: int, start_at: float) -> s
 
 
 def test_duplicate_and_distinct_votes_from_processes(world: World) -> None:
-    """Real processes (as several server replicas would be): duplicates give one vote."""
+    """Real processes (as several server replicas would be): duplicates give one vote row,
+    one new vote and the rest changes of it."""
     bind = world.factory.kw["bind"]
     url = bind.url.render_as_string(hide_password=False)
     items = world.items(4)
@@ -257,8 +268,8 @@ def test_duplicate_and_distinct_votes_from_processes(world: World) -> None:
     with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
         results = pool.starmap(_vote_in_process, jobs, chunksize=1)
     duplicates, distinct = results[:n], results[n:]
-    assert sorted(duplicates) == ["conflict"] * (n - 1) + ["ok"], results
-    assert distinct == ["ok"] * len(items[1:]), results
+    assert sorted(duplicates) == ["changed"] * (n - 1) + ["new"], results
+    assert distinct == ["new"] * len(items[1:]), results
     with session_scope(world.factory) as s:
         for item_id in items:
             assert s.scalar(select(func.count(Vote.id)).where(Vote.item_id == item_id)) == 1

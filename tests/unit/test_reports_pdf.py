@@ -224,7 +224,7 @@ def _catalog_only() -> CandidateReport:
 def test_catalog_row_without_light_curve_still_has_table_and_verdict(tmp_path: Path) -> None:
     text = _pdftotext(render_report_pdf(_catalog_only()), tmp_path)
     assert "Plots unavailable" in text
-    assert "no light curve stored for this candidate" in text
+    assert "no light curve of this star is stored" in text
     assert "LIKELY FALSE POSITIVE" in text
     assert "1.736952" in text and "8079" in text
     assert "Transit shape implied by the catalog values" in text

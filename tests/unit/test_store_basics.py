@@ -44,6 +44,7 @@ def test_schema_has_every_table_of_the_spec() -> None:
         "predictions",
         "vetting_queue",
         "votes",
+        "vote_history",
         "model_versions",
         "model_metrics",
         "jobs",
@@ -52,7 +53,7 @@ def test_schema_has_every_table_of_the_spec() -> None:
     }
     metrics = Base.metadata.tables["model_metrics"]
     assert [c.name for c in metrics.primary_key.columns] == ["version_id", "name", "time"]
-    assert head_revision() == "0005_candidate_catalog_match"
+    assert head_revision() == "0006_vote_history"
 
 
 def _frame(**overrides: object) -> pd.DataFrame:

@@ -37,6 +37,10 @@ FORMULA_PREFIXES: Final[tuple[str, ...]] = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_COLUMNS: Final[tuple[str, ...]] = (
     "candidate_id",
     *HARMONISED_COLUMNS,
+    # the candidate's state (exoguard.vetting.state): what the pages and the PDF say
+    "state",
+    "state_words",
+    "state_source",
     "origin",
     "dataset_id",
     "probability",

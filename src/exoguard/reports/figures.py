@@ -495,6 +495,18 @@ def _draw_table(ax: Axes, rows: Sequence[tuple[str, str]], *, title: str) -> Non
         ax.text(0.98, y, value, va="center", ha="right", fontsize=_FONT, family="DejaVu Sans Mono")
 
 
+def _headline(report: CandidateReport, *, short: bool = False) -> tuple[str, str]:
+    """The verdict's words (upper case) and colour: the candidate's state, as on the pages."""
+    if report.state is not None:
+        colour_key = "candidate" if report.state.key == "uncertain" else report.state.key
+        words = report.state.headline if short else report.state.words
+        return words.upper(), _VERDICT_COLOURS.get(colour_key, _INK)
+    v = report.verdict
+    if v is None:
+        return "NOT CLASSIFIED YET", "#555555"
+    return v.words.upper(), _VERDICT_COLOURS.get(v.label, _INK)
+
+
 def _draw_verdict(ax: Axes, report: CandidateReport) -> None:
     ax.set_axis_off()
     ax.set_xlim(0, 1)
@@ -513,8 +525,8 @@ def _draw_verdict(ax: Axes, report: CandidateReport) -> None:
         )
         ax.text(0.0, 0.3, "no model has scored this candidate", fontsize=_FONT, va="center")
         return
-    colour = _VERDICT_COLOURS.get(v.label, _INK)
-    ax.text(0.0, 0.70, v.words.upper(), fontsize=12.5, fontweight="bold", color=colour, va="center")
+    words, colour = _headline(report, short=True)
+    ax.text(0.0, 0.70, words, fontsize=12.5, fontweight="bold", color=colour, va="center")
     ax.text(
         0.0,
         0.47,
@@ -640,11 +652,11 @@ def _header(fig: Figure, report: CandidateReport) -> None:
     fig.text(0.06, 0.958, "  ·  ".join(parts), fontsize=_FONT + 1.5, va="center", color="#333333")
     if report.verdict is not None:
         v = report.verdict
-        colour = _VERDICT_COLOURS.get(v.label, _INK)
+        words, colour = _headline(report, short=True)
         fig.text(
             0.955,
             0.977,
-            v.words.upper(),
+            words,
             fontsize=11,
             fontweight="bold",
             color=colour,
@@ -771,6 +783,8 @@ def _summary_cell(key: str, row: dict[str, Any]) -> str:
     if key == "snr":
         return fmt(value, ".1f")
     if key == "label":
+        if row.get("state"):
+            return str(row["state"])  # the candidate's state, as on the pages
         return label_words(value) if value else "not scored"
     if key == "probability":
         return fmt_pm(value, row.get("uncertainty"), ".2f")

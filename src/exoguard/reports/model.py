@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from exoguard.vetting.state import CandidateState
+
 FloatArray = NDArray[np.float64]
 
 #: The most candidates one PDF report may hold (one page each, drawn in the request).
@@ -210,8 +212,10 @@ class CandidateReport:
     shap: Sequence[ShapContribution] = ()
     shap_units: str = "log-odds"
     votes: VoteSummary = field(default_factory=VoteSummary)
+    #: the candidate's state (`exoguard.vetting.state`): what the headline says
+    state: CandidateState | None = None
     curves: ReportCurves | None = None
-    curves_missing_reason: str = "no light curve stored for this candidate (catalog row)"
+    curves_missing_reason: str = "no light curve of this star is stored (catalog row)"
     generated_at: datetime | None = None
     notes: tuple[str, ...] = ()
     #: ``CatalogMatch.summary()`` of the candidate's catalog cross-match, when it was matched
@@ -225,6 +229,12 @@ class CandidateReport:
         finite = [c for c in self.shap if math.isfinite(c.contribution)]
         return sorted(finite, key=lambda c: abs(c.contribution), reverse=True)[:n]
 
+    def _summary_label(self) -> str | None:
+        """planet | false_positive | candidate (uncertain) | None, from the state when known."""
+        if self.state is not None:
+            return {"uncertain": "candidate", "none": None}.get(self.state.key, self.state.key)
+        return self.verdict.label if self.verdict else None
+
     def summary_row(self) -> Mapping[str, Any]:
         """The row of this candidate in the summary table of a multi-candidate report."""
         d = self.diagnostics
@@ -236,7 +246,8 @@ class CandidateReport:
             "depth_ppm": d.depth_ppm,
             "duration_hours": d.duration_hours,
             "snr": d.snr,
-            "label": self.verdict.label if self.verdict else None,
+            "label": self._summary_label(),
+            "state": self.state.headline if self.state is not None else None,
             "probability": self.verdict.probability if self.verdict else None,
             "uncertainty": self.verdict.uncertainty if self.verdict else None,
             "consensus_label": self.votes.consensus_label,

@@ -47,6 +47,8 @@ from exoguard.store.models import (
 )
 from exoguard.store.types import utcnow
 from exoguard.store.uploads import stored_files
+from exoguard.vetting.queue import QueuePolicy
+from exoguard.vetting.state import candidate_state, state_for_candidate, state_policy
 
 log = logging.getLogger(__name__)
 
@@ -173,12 +175,20 @@ def _export_stmt(filters: ExportFilters, user: User) -> Select[Any]:
 
 
 def export_rows(
-    session: Session, *, filters: ExportFilters, user: User, max_rows: int = MAX_EXPORT_ROWS
+    session: Session,
+    *,
+    filters: ExportFilters,
+    user: User,
+    max_rows: int = MAX_EXPORT_ROWS,
+    policy: QueuePolicy | None = None,
 ) -> list[dict[str, Any]]:
     """The rows of a candidates export, ordered by candidate id.
 
+    ``state`` and ``state_source`` are `exoguard.vetting.state.candidate_state` of each row
+    (``policy``: which predictions are uncertain; the queue's defaults when not given).
     Raises `ValidationError` when more than `max_rows` candidates match (narrow the filters).
     """
+    state_rule = policy if policy is not None else QueuePolicy()
     stmt = _export_stmt(filters, user).limit(max_rows + 1)
     rows = [dict(row) for row in session.execute(stmt).mappings()]
     if len(rows) > max_rows:
@@ -190,6 +200,18 @@ def export_rows(
         if row.get("n_votes") is None and row.get("vetting_status") is not None:
             row["n_votes"] = 0
         row.update(catalog_columns(row.pop("catalog_match_json"), row.pop("features_json")))
+        state = candidate_state(
+            predicted_label=row.get("predicted_label"),
+            probability=row.get("probability"),
+            uncertainty=row.get("uncertainty"),
+            vetting_status=row.get("vetting_status"),
+            consensus_label=row.get("consensus_label"),
+            consensus_share=row.get("consensus_share"),
+            policy=state_rule,
+        )
+        row["state"] = state.key
+        row["state_words"] = state.words
+        row["state_source"] = state.source
     return rows
 
 
@@ -341,7 +363,23 @@ def candidate_lightcurve_files(
         files = bundled_lightcurve_files(settings.data_dir, candidate.host_id)
         if files:
             return files, f"{len(files)} bundled archive file(s) of {candidate.host_id}"
-    return [], "no light curve stored for this candidate (catalog row)"
+    return [], no_lightcurve_reason(candidate)
+
+
+def is_manual_entry(candidate: Candidate) -> bool:
+    """Whether a person typed this candidate's parameters in (``POST /api/model/predict``)."""
+    return (candidate.source or "").startswith("manual entry") or (
+        candidate.dataset_id is None and candidate.object_id.startswith("manual-")
+    )
+
+
+def no_lightcurve_reason(candidate: Candidate) -> str:
+    """Why a candidate has no light curve, naming what it is (manual entry, catalog row...)."""
+    if is_manual_entry(candidate):
+        return "no light curve: this is a manual entry (parameters typed in)"
+    if candidate.dataset_id is not None:
+        return "no light curve: this candidate is a row of an uploaded table"
+    return "no light curve of this star is stored (catalog row)"
 
 
 # ------------------------------------------------------------------------------ reports
@@ -473,6 +511,7 @@ def build_report(
         shap=shap,
         shap_units=units,
         votes=_votes(session, candidate_id),
+        state=state_for_candidate(session, candidate_id, policy=state_policy(settings)),
         curves=curves,
         curves_missing_reason=missing_reason,
         generated_at=now or utcnow(),

@@ -329,8 +329,37 @@ class Vote(Base):
     confidence: Mapped[int] = mapped_column(Integer, nullable=False)
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """When the vetter last changed this vote (None: never changed)."""
 
     item: Mapped[VettingItem] = relationship(back_populates="votes")
+
+
+class VoteChange(Base):
+    """Every vote a vetter submitted on an item, oldest first (table `vote_history`).
+
+    The `votes` row holds the one that counts (the last); a vetter may change it until the
+    item settles, and each submission, the first included, is kept here.
+    """
+
+    __tablename__ = "vote_history"
+    __table_args__ = (
+        CheckConstraint(_in("label", VOTE_LABELS), name="label"),
+        CheckConstraint("confidence >= 1 AND confidence <= 5", name="confidence"),
+        Index(None, "vote_id"),
+        Index(None, "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id", ondelete="CASCADE"), nullable=False)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("vetting_queue.id", ondelete="CASCADE"), nullable=False
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    label: Mapped[str] = mapped_column(String(16), nullable=False)
+    confidence: Mapped[int] = mapped_column(Integer, nullable=False)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = _created()
 
 
 class ModelMetric(Base):

@@ -45,6 +45,7 @@ from exoguard.store.models import (
     User,
     VettingItem,
     Vote,
+    VoteChange,
 )
 from exoguard.store.types import utcnow
 
@@ -978,7 +979,46 @@ class VoteRepository:
             self.session, f"user {user_id} has already voted on item {item_id}"
         ):
             self.session.add(vote)
+        self._record(vote)
         return vote
+
+    def change(self, vote: Vote, *, label: str, confidence: int, comment: str | None) -> Vote:
+        """Replace the label, confidence and comment of `vote`; the old one stays in the history."""
+        _check("label", label, VOTE_LABELS)
+        if not 1 <= int(confidence) <= 5:
+            raise ValueError(f"confidence must be an integer from 1 to 5; got {confidence}")
+        vote.label = label
+        vote.confidence = int(confidence)
+        vote.comment = comment
+        vote.updated_at = utcnow()
+        self.session.flush()
+        self._record(vote)
+        return vote
+
+    def _record(self, vote: Vote) -> None:
+        self.session.add(
+            VoteChange(
+                vote_id=vote.id,
+                item_id=vote.item_id,
+                user_id=vote.user_id,
+                label=vote.label,
+                confidence=vote.confidence,
+                comment=vote.comment,
+            )
+        )
+        self.session.flush()
+
+    def get_for(self, *, item_id: int, user_id: int) -> Vote | None:
+        """The vote of `user_id` on `item_id` (the one that counts), None if they have not voted."""
+        stmt = select(Vote).where(Vote.item_id == item_id, Vote.user_id == user_id)
+        return self.session.scalars(stmt).one_or_none()
+
+    def history(self, *, user_id: int, item_id: int | None = None) -> Sequence[VoteChange]:
+        """Every vote `user_id` submitted (on `item_id` only when given), oldest first."""
+        stmt = select(VoteChange).where(VoteChange.user_id == user_id)
+        if item_id is not None:
+            stmt = stmt.where(VoteChange.item_id == item_id)
+        return self.session.scalars(stmt.order_by(VoteChange.id)).all()
 
     def get(self, vote_id: int) -> Vote | None:
         return self.session.get(Vote, vote_id)

@@ -6,9 +6,9 @@ reputation formula, aggregation) lives in the pure modules of this package and i
 Concurrency
 -----------
 * A vote locks its queue item (``SELECT ... FOR UPDATE`` on PostgreSQL), so the votes on one
-  item are applied one at a time: the aggregation sees every earlier vote and a second vote of
-  the same user fails on the ``(item_id, user_id)`` unique constraint (``ConflictError``, 409)
-  even when both requests arrive together.
+  item are applied one at a time: the aggregation sees every earlier vote, and a second vote
+  of the same user finds the first and replaces it (the last vote counts; every submission is
+  kept in ``vote_history``), even when both requests arrive together.
 * Settling is a conditional ``UPDATE vetting_queue ... WHERE id = :id AND status = 'open'``; only
   the transaction that changes the row updates the candidate and the reputations, so consensus
   fires exactly once per item.
@@ -19,7 +19,8 @@ Concurrency
 Gold items (candidates whose archive disposition is known) are mixed into every vetter's
 batch at ``policy.gold_rate``; they measure the vetters and are never settled, so they never
 change a candidate. A vote on a settled item is refused (``GoneError``, 410): settled items
-have left the queue, and their consensus is public in :func:`stats`.
+have left the queue, and their consensus is public in :func:`stats`. Until then a vetter may
+change their vote as often as they like.
 """
 
 from __future__ import annotations
@@ -503,6 +504,62 @@ def queue_for_user(
     return entries_for(session, [by_id[cast(int, q.item_id)] for q in chosen])
 
 
+def queue_listing(
+    session: Session,
+    user: User | None,
+    *,
+    limit: int = DEFAULT_QUEUE_LIMIT,
+    policy: QueuePolicy | None = None,
+    settings: Settings | None = None,
+) -> tuple[int, list[QueueEntry]]:
+    """The queue table of the vetting page: (how many items wait, the first ``limit`` of them).
+
+    One query gives both, so the count always matches the list. Gold items are never listed
+    nor counted (they are served, disguised, by :func:`queue_for_user` only); for a logged-in
+    vetter the items they voted on and the items at the vote cap are left out, for a visitor
+    the private uploads' items too (`exoguard.store.access.vetting_item_filter`).
+    """
+    from exoguard.store import access
+
+    if not 1 <= limit <= MAX_QUEUE_LIMIT:
+        raise ValidationError(f"limit must be between 1 and {MAX_QUEUE_LIMIT}; got {limit}")
+    pol = policy or policy_from_settings(_settings(settings))
+    conditions = [
+        VettingItem.status == "open",
+        VettingItem.is_gold.is_(False),
+        access.vetting_item_filter(user),
+    ]
+    if user is not None:
+        voted = select(VoteRow.item_id).where(VoteRow.user_id == user.id)
+        conditions.append(VettingItem.id.not_in(voted))
+        if pol.max_votes_per_item is not None:
+            counts = (
+                select(func.count(VoteRow.id))
+                .where(VoteRow.item_id == VettingItem.id)
+                .correlate(VettingItem)
+                .scalar_subquery()
+            )
+            conditions.append(counts < pol.max_votes_per_item)
+    total = int(
+        session.scalar(
+            select(func.count(VettingItem.id))
+            .join(Candidate, Candidate.id == VettingItem.candidate_id)
+            .where(*conditions)
+        )
+        or 0
+    )
+    items = list(
+        session.scalars(
+            select(VettingItem)
+            .join(Candidate, Candidate.id == VettingItem.candidate_id)
+            .where(*conditions)
+            .order_by(VettingItem.priority.desc(), VettingItem.id.asc())
+            .limit(limit)
+        )
+    )
+    return total, entries_for(session, items)
+
+
 # --------------------------------------------------------------------------------------------
 # Votes and consensus
 # --------------------------------------------------------------------------------------------
@@ -523,6 +580,10 @@ class VoteOutcome:
         never aggregated).
     settled
         True when this vote settled the item (the candidate's label was updated).
+    changed
+        True when the vetter had voted on the item before: this vote replaced theirs.
+    previous
+        The replaced vote (``label``, ``confidence``, ``comment``) when ``changed``.
     """
 
     vote_id: int
@@ -533,6 +594,8 @@ class VoteOutcome:
     n_votes: int
     consensus: ConsensusResult | None
     settled: bool
+    changed: bool = False
+    previous: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -546,6 +609,8 @@ class VoteOutcome:
             "n_votes": self.n_votes,
             "consensus": None if self.consensus is None else self.consensus.to_dict(),
             "settled": self.settled,
+            "changed": self.changed,
+            "previous": None if self.previous is None else dict(self.previous),
         }
 
 
@@ -836,6 +901,10 @@ def submit_vote(
 ) -> VoteOutcome:
     """Record one vote, aggregate the item and settle it when consensus is reached.
 
+    A vetter who already voted on the item changes their vote: the last one counts, and
+    every vote they submitted stays in the history (``vote_history``). Only the vetter's own
+    vote is touched (``user_id`` is the caller, never a field of the request).
+
     Raises
     ------
     ValidationError
@@ -845,7 +914,8 @@ def submit_vote(
     GoneError
         The item is settled (it has left the queue).
     ConflictError
-        The user has already voted on this item (also when two requests race).
+        Two first votes of the same user raced past the item lock (the unique constraint
+        refuses the second; not expected, the lock serialises them).
     """
     checked_label, checked_confidence, checked_comment = _check_vote_input(
         label, confidence, comment
@@ -855,13 +925,27 @@ def submit_vote(
     if item.status != "open":
         raise GoneError(f"vetting item {item_id} is settled; it has left the queue")
     UserRepository(session).require(user_id)
-    vote = VoteRepository(session).add(
-        item_id=item.id,
-        user_id=user_id,
-        label=checked_label,
-        confidence=checked_confidence,
-        comment=checked_comment,
-    )
+    repo = VoteRepository(session)
+    existing = repo.get_for(item_id=item.id, user_id=user_id)
+    previous: dict[str, Any] | None = None
+    if existing is None:
+        vote = repo.add(
+            item_id=item.id,
+            user_id=user_id,
+            label=checked_label,
+            confidence=checked_confidence,
+            comment=checked_comment,
+        )
+    else:
+        previous = {
+            "label": existing.label,
+            "confidence": existing.confidence,
+            "comment": existing.comment,
+        }
+        vote = repo.change(
+            existing, label=checked_label, confidence=checked_confidence, comment=checked_comment
+        )
+    changed = previous is not None
     rows = _item_votes(session, item.id)
 
     if item.is_gold:
@@ -875,6 +959,8 @@ def submit_vote(
             n_votes=len(rows),
             consensus=None,
             settled=False,
+            changed=changed,
+            previous=previous,
         )
 
     result, weights = _aggregate_item(session, item, rows, cfg)
@@ -890,7 +976,138 @@ def submit_vote(
         n_votes=len(rows),
         consensus=result,
         settled=settled,
+        changed=changed,
+        previous=previous,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# A vetter's own history, and the comments of an item
+# --------------------------------------------------------------------------------------------
+
+COMMENT_ROLES: Final[tuple[str, ...]] = ("researcher", "admin")
+"""Roles that read every comment; other vetters read an item's comments once they voted."""
+
+
+def vetter_history(
+    session: Session,
+    user_id: int,
+    *,
+    limit: int = 200,
+    settings: Settings | None = None,
+    config: VettingConfig | None = None,
+) -> dict[str, Any]:
+    """What one vetter did: ``reputation`` (their row of :func:`stats`) and ``votes``.
+
+    Each vote is the one that counts, newest first, with every earlier version of it
+    (``changes``) and how the item ended: ``open`` (no consensus yet; gold items stay open,
+    so nothing here tells them apart), ``agrees`` or ``differs`` with the consensus.
+    """
+    from exoguard.store.models import VoteChange
+
+    if not 1 <= limit <= 1000:
+        raise ValidationError(f"limit must be between 1 and 1000; got {limit}")
+    cfg = config or VettingConfig.from_settings(_settings(settings))
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"user {user_id} not found")
+    n_votes = int(
+        session.scalar(select(func.count(VoteRow.id)).where(VoteRow.user_id == user_id)) or 0
+    )
+    rep = reputations_of(session, [user_id], config=cfg.reputation)[user_id]
+    rows = session.execute(
+        select(VoteRow, VettingItem, Candidate)
+        .join(VettingItem, VettingItem.id == VoteRow.item_id)
+        .join(Candidate, Candidate.id == VettingItem.candidate_id)
+        .where(VoteRow.user_id == user_id)
+        .order_by(VoteRow.id.desc())
+        .limit(limit)
+    ).tuples()
+    votes: list[dict[str, Any]] = []
+    vote_ids: list[int] = []
+    for vote, item, candidate in rows:
+        settled = item.status == "settled" and not item.is_gold
+        votes.append(
+            {
+                "vote_id": vote.id,
+                "item_id": item.id,
+                "candidate_id": candidate.id,
+                "object_id": candidate.object_id,
+                "mission": candidate.mission,
+                "label": vote.label,
+                "confidence": vote.confidence,
+                "comment": vote.comment,
+                "created_at": vote.created_at.isoformat() if vote.created_at else None,
+                "updated_at": vote.updated_at.isoformat() if vote.updated_at else None,
+                "item_status": "settled" if settled else "open",
+                "consensus_label": item.consensus_label if settled else None,
+                "outcome": (
+                    "open"
+                    if not settled
+                    else ("agrees" if vote.label == item.consensus_label else "differs")
+                ),
+                "changes": [],
+            }
+        )
+        vote_ids.append(vote.id)
+    by_vote = {v["vote_id"]: v for v in votes}
+    for chunk in _chunks(vote_ids):
+        for change in session.scalars(
+            select(VoteChange).where(VoteChange.vote_id.in_(chunk)).order_by(VoteChange.id)
+        ):
+            by_vote[change.vote_id]["changes"].append(
+                {
+                    "label": change.label,
+                    "confidence": change.confidence,
+                    "comment": change.comment,
+                    "at": change.created_at.isoformat() if change.created_at else None,
+                }
+            )
+    return {"reputation": _user_row(user_id, user.name, n_votes, rep), "votes": votes}
+
+
+def may_read_comments(session: Session, item_id: int, user: User | None) -> bool:
+    """Researchers and admins always; a vetter once they voted on the item; nobody else."""
+    if user is None:
+        return False
+    if user.role in COMMENT_ROLES:
+        return True
+    return VoteRepository(session).get_for(item_id=item_id, user_id=user.id) is not None
+
+
+def item_comments(session: Session, item_id: int, *, user: User | None) -> list[dict[str, Any]]:
+    """The comments on an item (the vote that counts of each vetter), oldest first.
+
+    Raises `PermissionDeniedError` unless :func:`may_read_comments`: a vetter reads the
+    others' comments only after forming their own view.
+    """
+    from exoguard.errors import PermissionDeniedError
+
+    if not may_read_comments(session, item_id, user):
+        raise PermissionDeniedError(
+            f"the comments on vetting item {item_id} are shown to researchers and admins, "
+            "and to vetters who have voted on it"
+        )
+    stmt = (
+        select(VoteRow, User.name)
+        .join(User, User.id == VoteRow.user_id)
+        .where(VoteRow.item_id == item_id, VoteRow.comment.is_not(None))
+        .order_by(VoteRow.id)
+    )
+    viewer = user.id if user is not None else None
+    return [
+        {
+            "label": vote.label,
+            "confidence": vote.confidence,
+            "comment": vote.comment,
+            "vetter": name or "a vetter",
+            "mine": vote.user_id == viewer,
+            "at": (vote.updated_at or vote.created_at).isoformat()
+            if (vote.updated_at or vote.created_at)
+            else None,
+        }
+        for vote, name in session.execute(stmt).tuples()
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1099,10 +1316,14 @@ __all__ = [
     "VoteOutcome",
     "enqueue_uncertain",
     "entries_for",
+    "item_comments",
+    "may_read_comments",
+    "queue_listing",
     "policy_from_settings",
     "queue_for_user",
     "reputations_of",
     "stats",
     "submit_vote",
     "top_up_gold",
+    "vetter_history",
 ]

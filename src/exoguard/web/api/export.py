@@ -112,10 +112,14 @@ def _stamp() -> str:
 
 
 @router.post("/csv", response_class=CsvResponse, responses=_CSV_DOC)
-def export_csv(body: CsvExportIn, user: CurrentUser, session: SessionDep) -> StreamingResponse:
+def export_csv(
+    body: CsvExportIn, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> StreamingResponse:
     """Candidates with their latest prediction and vetting state, spreadsheet-safe CSV."""
+    from exoguard.vetting.state import state_policy
+
     filters = ExportFilters(**body.model_dump())
-    rows = export_rows(session, filters=filters, user=user)
+    rows = export_rows(session, filters=filters, user=user, policy=state_policy(settings))
     return StreamingResponse(
         iter_csv(rows),
         media_type="text/csv; charset=utf-8",

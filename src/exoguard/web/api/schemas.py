@@ -283,11 +283,50 @@ class VoteView(_Open):
     confidence: int = Field(ge=1, le=5)
 
 
+class CandidateStateView(_Open):
+    key: Literal["planet", "false_positive", "uncertain", "none"]
+    words: str
+    headline: str
+    source: Literal["vetting", "model", "none"]
+    vetting_status: str | None
+    consensus_share: float | None
+
+
 class VoteOut(_Open):
     vote: VoteView
     n_votes: int
     consensus: dict[str, Any] | None
     settled: bool
+    changed: bool
+    previous: dict[str, Any] | None
+    state: CandidateStateView
+
+
+class CommentView(_Open):
+    label: VoteLabel
+    confidence: int
+    comment: str | None
+    vetter: str
+    mine: bool
+    at: str | None
+
+
+class CommentsOut(BaseModel):
+    comments: list[CommentView]
+
+
+class VettingItemOut(_Open):
+    item_id: int
+    status: str
+    n_votes: int
+    my_vote: dict[str, Any] | None
+    state: CandidateStateView
+    comments: list[CommentView] | None
+
+
+class VetterHistoryOut(_Open):
+    reputation: dict[str, Any]
+    votes: list[dict[str, Any]]
 
 
 class VettingStatsOut(_Open):

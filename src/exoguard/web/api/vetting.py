@@ -5,15 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
+from exoguard.config import Settings
 from exoguard.errors import PermissionDeniedError
-from exoguard.store.models import QueueStatus, VoteLabel
+from exoguard.store import access
+from exoguard.store.models import QueueStatus, VettingItem, VoteLabel
+from exoguard.store.repositories import VoteRepository
 from exoguard.vetting import service as vetting
-from exoguard.web.api.schemas import QueueOut, VettingStatsOut, VoteOut
+from exoguard.vetting.state import state_for_candidate, state_policy
+from exoguard.web.api.schemas import (
+    CommentsOut,
+    QueueOut,
+    VetterHistoryOut,
+    VettingItemOut,
+    VettingStatsOut,
+    VoteOut,
+)
 from exoguard.web.deps import CurrentUser, SessionDep, SettingsDep
-from exoguard.web.params import DbId, OffsetQuery
+from exoguard.web.params import DbId, IdPath, OffsetQuery
 
 router = APIRouter(prefix="/vetting", tags=["vetting"])
 
@@ -47,8 +59,12 @@ def queue(
     response_model=VoteOut,
     response_model_exclude_unset=True,
 )
-def submit(body: VoteIn, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> dict:
-    """One vote (409 for a second vote on the item, 410 once the item is settled)."""
+def submit(
+    body: VoteIn, response: Response, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> dict:
+    """Your vote: 201 for a first vote, 200 when it changes your earlier vote on the item
+    (the last vote counts, the history is kept), 410 once the item is settled."""
+    access.require_vetting_item(session, body.item_id, user)
     outcome = vetting.submit_vote(
         session,
         item_id=body.item_id,
@@ -59,7 +75,57 @@ def submit(body: VoteIn, user: CurrentUser, session: SessionDep, settings: Setti
         settings=settings,
     )
     session.commit()
-    return outcome.to_dict()
+    if outcome.changed:
+        response.status_code = status.HTTP_200_OK
+    out = outcome.to_dict()
+    out["state"] = _item_state(session, outcome.item_id, settings)
+    return out
+
+
+def _item_state(session: Session, item_id: int, settings: Settings) -> dict[str, Any]:
+    item = session.get(VettingItem, item_id)
+    assert item is not None
+    return state_for_candidate(session, item.candidate_id, policy=state_policy(settings)).to_dict()
+
+
+@router.get("/history", response_model=VetterHistoryOut, response_model_exclude_unset=True)
+def history(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    limit: int = Query(default=200, ge=1, le=1000),
+) -> dict[str, Any]:
+    """Your own votes (newest first, each with its earlier versions) and your reputation."""
+    return vetting.vetter_history(session, user.id, limit=limit, settings=settings)
+
+
+@router.get("/items/{item_id}", response_model=VettingItemOut, response_model_exclude_unset=True)
+def item(
+    item_id: IdPath, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """One item: status, vote count, your vote, the candidate's state, and the comments when
+    you may read them (researchers, admins, and vetters who voted on it; else null)."""
+    found = access.require_vetting_item(session, item_id, user)
+    mine = VoteRepository(session).get_for(item_id=found.id, user_id=user.id)
+    return {
+        "item_id": found.id,
+        "status": "open" if found.is_gold else found.status,
+        "n_votes": VoteRepository(session).count_for_item(found.id),
+        "my_vote": None
+        if mine is None
+        else {"label": mine.label, "confidence": mine.confidence, "comment": mine.comment},
+        "state": _item_state(session, found.id, settings),
+        "comments": vetting.item_comments(session, found.id, user=user)
+        if vetting.may_read_comments(session, found.id, user)
+        else None,
+    }
+
+
+@router.get("/items/{item_id}/comments", response_model=CommentsOut)
+def comments(item_id: IdPath, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    """The comments on one item (403 for a vetter who has not voted on it yet)."""
+    found = access.require_vetting_item(session, item_id, user)
+    return {"comments": vetting.item_comments(session, found.id, user=user)}
 
 
 @router.get("/stats", response_model=VettingStatsOut, response_model_exclude_unset=True)

@@ -17,7 +17,8 @@ from exoguard import __version__
 from exoguard.config import Settings
 from exoguard.errors import AuthError
 from exoguard.store.models import User
-from exoguard.vetting.queue import QueuePolicy, enters_queue
+from exoguard.vetting.queue import QueuePolicy
+from exoguard.vetting.state import CandidateState, candidate_state, state_policy
 from exoguard.web.deps import ROLES, SessionDep, get_optional_user, get_state
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -199,7 +200,7 @@ def error_page(
 
 def queue_policy(settings: Settings) -> QueuePolicy:
     """The vetting-queue policy of these settings: which predictions need people."""
-    return QueuePolicy.from_settings(settings)
+    return state_policy(settings)
 
 
 def verdict_of(
@@ -208,21 +209,30 @@ def verdict_of(
     uncertainty: float | None,
     *,
     policy: QueuePolicy,
+    vetting_status: str | None = None,
+    consensus_label: str | None = None,
+    consensus_share: float | None = None,
 ) -> dict[str, str]:
-    """The verdict in plain words: ``key`` (a CSS class) and ``words``.
+    """The verdict in plain words: ``key`` (a CSS class), ``words`` and ``source``.
 
-    A prediction that the vetting queue takes (large spread, or a probability in the
-    ambiguous band) is "uncertain"; otherwise the model's label speaks.
+    `exoguard.vetting.state.candidate_state` decides: a settled consensus wins, a prediction
+    that the vetting queue takes is "uncertain", otherwise the model's label speaks.
     """
-    if label is None or probability is None:
-        return {"key": "none", "words": "not classified yet"}
-    if label == "candidate" or enters_queue(
-        probability=float(probability), uncertainty=float(uncertainty or 0.0), policy=policy
-    ):
-        return {"key": "uncertain", "words": "uncertain — sent to human vetters"}
-    if label == "planet":
-        return {"key": "planet", "words": "likely a planet"}
-    return {"key": "false_positive", "words": "likely a false positive"}
+    state = candidate_state(
+        predicted_label=label,
+        probability=probability,
+        uncertainty=uncertainty,
+        vetting_status=vetting_status,
+        consensus_label=consensus_label,
+        consensus_share=consensus_share,
+        policy=policy,
+    )
+    return {"key": state.key, "words": state.words, "source": state.source}
+
+
+def state_verdict(state: CandidateState) -> dict[str, str]:
+    """A `exoguard.vetting.state.CandidateState` as the verdict dict the templates show."""
+    return {"key": state.key, "words": state.words, "source": state.source}
 
 
 def safe_next(target: str | None) -> str:

@@ -18,8 +18,15 @@ from exoguard.store.repositories import (
     VettingRepository,
     VoteRepository,
 )
+from exoguard.vetting.state import state_for_candidate
 from exoguard.web.deps import SessionDep, SettingsDep
-from exoguard.web.pages._common import PageUser, error_page, queue_policy, render, verdict_of
+from exoguard.web.pages._common import (
+    PageUser,
+    error_page,
+    queue_policy,
+    render,
+    state_verdict,
+)
 from exoguard.web.pages._diagnostics import diagnostics_rows, warning_flags
 from exoguard.web.pages.chartdata import candidate_payload, candidate_visible
 from exoguard.web.params import IdPath
@@ -40,12 +47,7 @@ def candidate_context(
     return {
         "candidate": candidate,
         "latest": latest,
-        "verdict": verdict_of(
-            latest.label if latest else None,
-            latest.probability if latest else None,
-            latest.uncertainty if latest else None,
-            policy=policy,
-        ),
+        "verdict": state_verdict(state_for_candidate(session, candidate.id, policy=policy)),
         "history": predictions[:10],
         "diagnostics": diagnostics_rows(candidate),
         "flags": warning_flags(candidate),

@@ -193,6 +193,14 @@ def vetting_item_charts(
     return candidate_payload(session, settings, item.candidate, with_periodogram=periodogram)
 
 
+@router.get("/guide")
+def guide_charts(settings: SettingsDep) -> dict[str, Any]:
+    """The field guide's charts: real bundled light curves, built once per process."""
+    from exoguard.web.services.field_guide import guide_figures
+
+    return guide_figures(settings.data_dir)
+
+
 def visible_dataset(session: Session, dataset_id: str, user: User | None) -> Dataset:
     """The dataset if this visitor may see it; 404 otherwise (`exoguard.store.access`)."""
     return access.require_dataset(session, dataset_id, user)

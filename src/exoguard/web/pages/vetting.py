@@ -1,8 +1,11 @@
 """The vetting queue and the vetting page of one item (votes go to /api/vetting/submit).
 
-Logged-in vetters get their queue from `exoguard.vetting.service.queue_for_user` (gold items
-mixed in, items they voted on left out); nothing on these pages tells a gold item apart,
-and no archive label or disposition is shown, so the vote is the vetter's own.
+The queue table lists the regular open items waiting for this visitor and its "Open" figure
+counts the same rows (`exoguard.vetting.service.queue_listing`); "Start vetting" serves from
+`exoguard.vetting.service.queue_for_user`, which mixes gold items in. Nothing on these pages
+tells a gold item apart, and no archive label or disposition is shown, so the vote is the
+vetter's own. A vetter may change their vote until the item settles; the comments of an item
+are shown to researchers and to vetters who voted on it.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from exoguard.errors import NotFoundError
 from exoguard.store import access
-from exoguard.store.models import User
-from exoguard.store.repositories import VettingRepository, VoteRepository
+from exoguard.store.models import User, VettingItem
+from exoguard.store.repositories import VoteRepository
+from exoguard.vetting.state import state_for_candidate
 from exoguard.web.deps import SessionDep, SettingsDep
 from exoguard.web.pages._common import (
     PageUser,
@@ -25,7 +30,7 @@ from exoguard.web.pages._common import (
     login_redirect,
     queue_policy,
     render,
-    verdict_of,
+    state_verdict,
 )
 from exoguard.web.pages._diagnostics import diagnostics_rows, warning_flags
 from exoguard.web.params import IdPath
@@ -36,65 +41,88 @@ QUEUE_PAGE = 50
 
 def _queue_rows(
     session: Session, request: Request, user: User | None, *, limit: int
-) -> list[dict[str, Any]]:
-    """The items this visitor would vet next, as table rows."""
-    if user is not None:
-        from exoguard.vetting.service import queue_for_user
+) -> tuple[int, list[dict[str, Any]]]:
+    """How many items wait for this visitor, and the first `limit` of them as table rows.
 
-        entries = queue_for_user(
-            session,
-            user.id,
-            limit=limit,
-            rng=np.random.default_rng(),
-            settings=request.app.state.exoguard.settings,
-        )
-        return [
-            {
-                "item_id": e.item_id,
-                "object_id": e.object_id,
-                "host_id": e.host_id,
-                "mission": e.mission,
-                "probability": e.probability,
-                "uncertainty": e.uncertainty,
-                "period_days": e.parameters.get("period_days"),
-                "n_votes": e.n_votes,
-            }
-            for e in entries
-        ]
-    rows = []
-    # Gold items are served only to logged-in vetters, uploads' items only to vetters.
-    visible = access.vetting_item_filter(None)
-    for item in VettingRepository(session).list(status="open", visible=visible, limit=limit):
-        prediction = item.prediction
-        rows.append(
-            {
-                "item_id": item.id,
-                "object_id": item.candidate.object_id,
-                "host_id": item.candidate.host_id,
-                "mission": item.candidate.mission,
-                "probability": prediction.probability if prediction else None,
-                "uncertainty": prediction.uncertainty if prediction else None,
-                "period_days": item.candidate.period_days,
-                "n_votes": len(item.votes),
-            }
-        )
-    return rows
+    Count and rows come from one query (`exoguard.vetting.service.queue_listing`), so the
+    "Open" figure is the length of the list when it is not cut at `limit`.
+    """
+    from exoguard.vetting.service import queue_listing
+
+    total, entries = queue_listing(
+        session, user, limit=limit, settings=request.app.state.exoguard.settings
+    )
+    return total, [
+        {
+            "item_id": e.item_id,
+            "object_id": e.object_id,
+            "host_id": e.host_id,
+            "mission": e.mission,
+            "probability": e.probability,
+            "uncertainty": e.uncertainty,
+            "period_days": e.parameters.get("period_days"),
+            "n_votes": e.n_votes,
+        }
+        for e in entries
+    ]
 
 
 @router.get("/vetting", response_class=HTMLResponse)
 def queue_page(request: Request, user: PageUser, session: SessionDep) -> Response:
     """The open items this visitor would vet next, most uncertain first."""
-    queue = VettingRepository(session)
     my_votes = len(VoteRepository(session).list_for_user(user.id)) if user else 0
+    n_open, items = _queue_rows(session, request, user, limit=QUEUE_PAGE)
+    n_settled = int(
+        session.scalar(
+            select(func.count(VettingItem.id)).where(
+                VettingItem.status == "settled", VettingItem.is_gold.is_(False)
+            )
+        )
+        or 0
+    )
     return render(
         request,
         "vetting_queue.html",
         user=user,
         page_id="vetting",
-        items=_queue_rows(session, request, user, limit=QUEUE_PAGE),
-        n_open=queue.count(status="open"),
-        n_settled=queue.count(status="settled"),
+        items=items,
+        n_open=n_open,
+        n_settled=n_settled,
         my_votes=my_votes,
+    )
+
+
+@router.get("/vetting/me", response_class=HTMLResponse)
+def history_page(
+    request: Request, user: PageUser, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """This vetter's own votes (with their changes) and reputation."""
+    if user is None:
+        return login_redirect(request)
+    from exoguard.vetting.service import vetter_history
+
+    history = vetter_history(session, user.id, settings=settings)
+    return render(
+        request,
+        "vetting_me.html",
+        user=user,
+        page_id="vetting",
+        reputation=history["reputation"],
+        votes=history["votes"],
+    )
+
+
+@router.get("/vetting/guide", response_class=HTMLResponse)
+def guide_page(request: Request, user: PageUser, settings: SettingsDep) -> Response:
+    """The field guide: what a planet, an eclipsing binary, a blend and a systematic look like."""
+    from exoguard.web.services.field_guide import guide_examples
+
+    return render(
+        request,
+        "vetting_guide.html",
+        user=user,
+        page_id="vetting",
+        examples=guide_examples(settings.data_dir),
     )
 
 
@@ -103,17 +131,30 @@ def next_item(request: Request, user: PageUser, session: SessionDep) -> Response
     """The next item the vetting service serves this user."""
     if user is None:
         return login_redirect(request)
-    rows = _queue_rows(session, request, user, limit=1)
-    if not rows:
+    from exoguard.vetting.service import queue_for_user
+
+    # The service's own order: gold items are mixed in here, disguised as regular ones.
+    entries = queue_for_user(
+        session,
+        user.id,
+        limit=1,
+        rng=np.random.default_rng(),
+        settings=request.app.state.exoguard.settings,
+    )
+    if not entries:
         return RedirectResponse("/vetting?flash=Nothing+left+to+vet+for+now.+Thank+you!", 303)
-    return RedirectResponse(f"/vetting/{rows[0]['item_id']}", status_code=303)
+    return RedirectResponse(f"/vetting/{entries[0].item_id}", status_code=303)
 
 
 @router.get("/vetting/{item_id}", response_class=HTMLResponse)
 def item_page(
     item_id: IdPath, request: Request, user: PageUser, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    """Light curve, folded, odd/even and secondary views, diagnostics and the vote form."""
+    """The folded light curve with odd/even and secondary views when the star's light curve
+    is stored (else one card of the catalog parameters), the verdict and the vote form."""
+    from exoguard.reports.service import candidate_lightcurve_files, is_manual_entry
+    from exoguard.vetting.service import item_comments, may_read_comments
+
     try:
         item = access.require_vetting_item(session, item_id, user)
     except NotFoundError:
@@ -127,24 +168,38 @@ def item_page(
     candidate = item.candidate
     votes = VoteRepository(session).list_for_item(item.id)
     mine = next((v for v in votes if user is not None and v.user_id == user.id), None)
+    my_changes = (
+        VoteRepository(session).history(user_id=user.id, item_id=item.id)
+        if user is not None and mine is not None
+        else []
+    )
     prediction = item.prediction
+    files, lightcurve_note = candidate_lightcurve_files(session, candidate, settings=settings)
+    manual = is_manual_entry(candidate)
     return render(
         request,
         "vetting_item.html",
         user=user,
         page_id="vetting",
         item=item,
+        # gold items never settle: their page must not look different
+        settled=item.status == "settled" and not item.is_gold,
         candidate=candidate,
         prediction=prediction,
-        verdict=verdict_of(
-            prediction.label if prediction else None,
-            prediction.probability if prediction else None,
-            prediction.uncertainty if prediction else None,
-            policy=queue_policy(settings),
+        verdict=state_verdict(
+            state_for_candidate(session, candidate.id, policy=queue_policy(settings))
         ),
         diagnostics=diagnostics_rows(candidate),
         flags=warning_flags(candidate),
         n_votes=len(votes),
         my_vote=mine,
+        my_changes=my_changes,
+        comments=item_comments(session, item.id, user=user)
+        if may_read_comments(session, item.id, user)
+        else None,
+        has_lightcurve=bool(files),
+        lightcurve_note=lightcurve_note,
+        parameters_title="Parameters of this manual entry" if manual else "Catalog parameters",
+        is_manual=manual,
         charts_url=f"/charts/vetting/{item.id}",
     )
