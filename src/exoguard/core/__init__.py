@@ -30,7 +30,7 @@ def _use_numba_cache_dir() -> None:
     if "numba" in sys.modules:  # numba read its config already: tell it too
         from numba.core import config
 
-        config.CACHE_DIR = str(path)
+        setattr(config, "CACHE_DIR", str(path))  # noqa: B010 - numba.core.config is untyped
 
 
 _use_numba_cache_dir()
