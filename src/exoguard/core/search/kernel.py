@@ -227,7 +227,7 @@ def bls_kernel(  # pragma: no cover - compiled
                     acc[k, j] = 0.0
             # Runs of consecutive points in one bin are summed in registers and stored once
             # (column 0 takes the empty first "run"; it is reset below).
-            b0 = b1 = b2 = b3 = 0
+            b0 = b1 = b2 = b3 = np.int64(0)
             s0 = s1 = s2 = s3 = 0j
             for i in range(n_points):
                 tt = tq[i]
