@@ -8,9 +8,14 @@ COPY pyproject.toml README.md ./
 COPY src ./src
 # torch is pinned to 2.13.0; the CPU index keeps the image small.
 RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu . \
-    && useradd --create-home exoguard
+    && useradd --create-home --uid 1000 exoguard \
+    && mkdir -p /app/var/numba-cache && chown -R exoguard /app/var
 USER exoguard
-ENV EXOGUARD_ENV=production EXOGUARD_VAR_DIR=/var/lib/exoguard EXOGUARD_DATA_DIR=/data
+ENV EXOGUARD_ENV=production EXOGUARD_VAR_DIR=/var/lib/exoguard EXOGUARD_DATA_DIR=/data \
+    NUMBA_CACHE_DIR=/app/var/numba-cache
+# Compile the search kernels into the image's numba cache, so that no worker or API process
+# spends its first minute compiling (a different CPU at run time recompiles once, here).
+RUN python -c "from exoguard.core.search.warmup import warm_up; warm_up()"
 EXPOSE 8000
 HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
 CMD ["exoguard", "serve", "--host", "0.0.0.0", "--port", "8000"]

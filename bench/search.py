@@ -20,7 +20,13 @@ Grids that would take longer than ``--budget-s`` are run on an evenly strided su
 periods (the same distribution of periods) and the time is extrapolated to the full grid; those
 rows are marked ``*`` and their "recovered" period comes from the subset.
 
-Usage: ``python bench/search.py [--quick] [--budget-s 60] [--no-tls] [--json out.json]``
+A second table times one star end to end, warm, on one core (numba on one thread), as a survey
+worker runs it: read the file once, then ``search_lightcurve`` (detrend, BLS, refine, diagnostics,
+every pass), each stage measured separately; the median of ``--star-repeats`` runs per file.
+Classification and storage are not part of this bench (``bench/survey.py`` times them).
+
+Usage: ``python bench/search.py [--quick] [--budget-s 60] [--no-tls] [--star-only]
+[--json out.json]``
 """
 
 from __future__ import annotations
@@ -47,7 +53,8 @@ from exoguard.core.detrend import detrend
 from exoguard.core.search import bls_periodogram, make_grid
 from exoguard.core.search.grid import SearchGrid
 from exoguard.core.search.kernel import warmup
-from exoguard.core.search.multi import default_window_days
+from exoguard.core.search.multi import default_window_days, search_lightcurve
+from exoguard.core.search.warmup import warm_up
 from exoguard.io import read_lightcurve
 
 #: (label, files relative to lightcurves/, catalog period of the main signal, mission)
@@ -58,6 +65,17 @@ TARGETS: list[tuple[str, list[str], float | None]] = [
     ("pi Men (TESS S1)", ["tess/tess2018206045859-s0001-0000000261136679-*_lc.fits"], 6.267832),
     ("Kepler-228 (Q2)", ["kepler_lightkurve_exports/kic010872983_lightkurve.fits"], 11.094321),
 ]  # fmt: skip
+#: (label, file, catalog period or None): one TESS sector each, for the per-star timing.
+STAR_TARGETS: list[tuple[str, str, float | None]] = [
+    ("pi Men (S1)", "tess/tess2018206045859-s0001-0000000261136679-0120-s_lc.fits", 6.267832),
+    ("TIC 270501383 (S1)", "tess/tess2018206045859-s0001-0000000270501383-0120-s_lc.fits", None),
+    ("TOI-114 (S1)", "tess/hlsp_tess-data-alerts_tess_phot_00025155310-s01_tess_v1_lc.fits",
+     3.28879),
+    ("TOI-247 (S2)", "tess/hlsp_tess-data-alerts_tess_phot_00160148385-s02_tess_v1_lc.fits",
+     3.425256),
+    ("TOI-813 (S5)", "tess/tic55525572_lc.fits", None),
+]  # fmt: skip
+STAGES = ("read", "detrend", "search", "diagnostics")
 
 
 @dataclass
@@ -315,6 +333,98 @@ def _warm_tls() -> None:
         )
 
 
+@dataclass
+class StarRow:
+    target: str
+    n_points: int
+    n_candidates: int
+    recovered: bool
+    read_s: float
+    detrend_s: float
+    search_s: float
+    diagnostics_s: float
+    total_s: float
+    wall_s: float
+
+
+def bench_star(label: str, path: Path, catalog: float | None, *, repeats: int) -> StarRow:
+    """One star end to end on one thread: median time of each stage over ``repeats`` runs.
+
+    Stages are timed in CPU seconds of this process (numba runs on one thread, so that is the
+    star's cost on one core, unaffected by other processes on a shared machine); the wall time
+    of the whole star is reported beside it.
+    """
+    runs: list[dict[str, float]] = []
+    result = None
+    n_points = 0
+    clock = time.process_time
+    for _ in range(repeats):
+        start, wall = clock(), time.perf_counter()
+        lc = read_lightcurve(path)  # the file is read once per run
+        read_s = clock() - start
+        result = search_lightcurve(lc, stage_clock=clock)
+        total = clock() - start
+        st = result.stage_s
+        detrend_s, diagnostics_s = st["detrend"], st["diagnostics"]
+        runs.append(
+            {
+                "read": read_s,
+                "detrend": detrend_s,
+                "diagnostics": diagnostics_s,
+                # BLS, refinement, single-event search and the grid: the rest of the search
+                "search": total - read_s - detrend_s - diagnostics_s,
+                "total": total,
+                "wall": time.perf_counter() - wall,
+            }
+        )
+        n_points = lc.n_points
+    assert result is not None
+    med = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
+    periods = [c.period_days for c in result.candidates]
+    row = StarRow(
+        target=label,
+        n_points=n_points,
+        n_candidates=len(periods),
+        recovered=catalog is None or any(_recovered(p, catalog) for p in periods),
+        read_s=med["read"],
+        detrend_s=med["detrend"],
+        search_s=med["search"],
+        diagnostics_s=med["diagnostics"],
+        total_s=med["total"],
+        wall_s=med["wall"],
+    )
+    print(
+        f"  {label}: {row.total_s:.3f} s CPU, {row.wall_s:.3f} s wall "
+        f"({', '.join(f'{k} {med[k]:.3f}' for k in STAGES)}); "
+        f"candidates {[round(p, 4) for p in periods]}",
+        file=sys.stderr,
+    )
+    return row
+
+
+def print_star_table(rows: list[StarRow]) -> None:
+    header = (
+        f"{'one TESS star, 1 core':<22} {'points':>7} {'read s':>7} {'detrend s':>9} "
+        f"{'search s':>9} {'diagn. s':>9} {'total s':>8} {'wall s':>7} {'cands':>5} {'ok':>3}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(
+            f"{r.target:<22} {r.n_points:>7} {r.read_s:>7.3f} {r.detrend_s:>9.3f} "
+            f"{r.search_s:>9.3f} {r.diagnostics_s:>9.3f} {r.total_s:>8.3f} {r.wall_s:>7.3f} "
+            f"{r.n_candidates:>5} "
+            f"{'yes' if r.recovered else 'no':>3}"
+        )
+    totals = np.array([r.total_s for r in rows])
+    print(
+        f"median {np.median(totals):.3f} s, max {np.max(totals):.3f} s CPU per star (warm, numba "
+        "1 thread; stages in CPU seconds of this process, 'wall' as the shared machine gave it; "
+        "median of the repeats per file; 'ok': the catalog planet is among the candidates, or "
+        "there is none)"
+    )
+
+
 def print_table(rows: list[Row]) -> None:
     header = (
         f"{'light curve':<26} {'engine':<20} {'points':>7} {'periods':>10} {'wall s':>9} "
@@ -361,11 +471,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-tls", action="store_true", help="skip transitleastsquares")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     parser.add_argument("--csv", type=Path, help="also write the rows as CSV here")
+    parser.add_argument("--star-only", action="store_true", help="only the per-star timing")
+    parser.add_argument("--star-repeats", type=int, default=5, help="runs per star (median)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     warnings.simplefilter("ignore", category=UserWarning)
     base = get_settings().lightcurves_dir
     warmup()
+    warm_s = warm_up()  # every kernel on the search path, loaded from numba's disk cache
+    print(f"kernels warm in {warm_s:.1f} s", file=sys.stderr)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        star_rows = [
+            bench_star(label, base / rel, catalog, repeats=args.star_repeats)
+            for label, rel, catalog in STAR_TARGETS
+            if (base / rel).exists()
+        ]
+    finally:
+        numba.set_num_threads(threads)
+    print_star_table(star_rows)
+    if args.star_only:
+        if args.json:
+            args.json.write_text(json.dumps([asdict(r) for r in star_rows], indent=2))
+        return 0
     if not args.no_tls:
         _warm_tls()
     print(f"numba threads: {numba.get_num_threads()}", file=sys.stderr)
@@ -380,8 +509,9 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_target(
             label, files, catalog, budget_s=args.budget_s, with_tls=not args.no_tls
         )
+    print()
     print_table(rows)
-    payload: list[dict[str, Any]] = [asdict(r) for r in rows]
+    payload: list[dict[str, Any]] = [asdict(r) for r in rows] + [asdict(r) for r in star_rows]
     if args.json:
         args.json.write_text(json.dumps(payload, indent=2))
     if args.csv:

@@ -20,7 +20,7 @@ import logging
 import math
 import time as _time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
@@ -109,6 +109,10 @@ class SearchResult:
         (``SINGLE_EVENT_SNR_THRESHOLD``, or ``snr_threshold`` if higher) with no second one
         of SNR >= ``snr_threshold`` (a period needs two transits), if the light curve holds
         one.
+    stage_s : dict of str to float
+        Wall time (seconds) spent in each stage: ``detrend`` (every pass), ``bls`` (the full-grid
+        periodograms), ``refine`` (fine grids around the peaks), ``diagnostics`` (transit fits
+        and vetting statistics) and ``single_event`` (the single-transit search).
     """
 
     candidates: tuple[TransitCandidate, ...]
@@ -121,6 +125,7 @@ class SearchResult:
     mission: str
     n_points: int
     single_event: SingleEvent | None = None
+    stage_s: dict[str, float] = field(default_factory=dict)
 
 
 def default_window_days(grid: SearchGrid) -> float:
@@ -356,6 +361,7 @@ def search_lightcurve(
     window_days: float | None = None,
     max_duration_hours: float = 16.0,
     progress: Callable[[int, int], None] | None = None,
+    stage_clock: Callable[[], float] = _time.perf_counter,
 ) -> SearchResult:
     """Iterative BLS search for several planets; returns candidates and every periodogram.
 
@@ -388,6 +394,10 @@ def search_lightcurve(
     progress : callable, optional
         ``progress(done, total)`` in trial periods (total = ``max_planets`` passes; the last call
         has ``done == total``).
+    stage_clock : callable
+        Clock of ``SearchResult.stage_s`` (seconds): wall time by default;
+        ``time.process_time`` gives CPU time, which other processes on a busy machine do not
+        inflate.
 
     Returns
     -------
@@ -417,11 +427,15 @@ def search_lightcurve(
     periodograms: list[BLSPeriodogram] = []
     stop_reason = f"reached max_planets={max_planets}"
     flat = lc
+    stage_s = dict.fromkeys(("detrend", "bls", "refine", "diagnostics", "single_event"), 0.0)
+    clock = stage_clock
     for k in range(max_planets):
+        mark = clock()
         if detrend:
             flat, _ = detrend_lc(lc, window_days=window, mask=mask if mask.any() else None)
         else:
             flat = lc
+        stage_s["detrend"] += clock() - mark
         keep = ~mask
         if keep.sum() < 50:
             stop_reason = "fewer than 50 points left after masking"
@@ -432,11 +446,14 @@ def search_lightcurve(
             if progress is not None:
                 progress(offset + done, total)
 
+        mark = clock()
         try:
             pg = bls_periodogram(t, y, e, grid=grid, engine=engine, progress=_progress)
         except ValidationError as exc:
             stop_reason = f"search stopped: {exc}"
             break
+        finally:
+            stage_s["bls"] += clock() - mark
         periodograms.append(pg)
         log.info(
             "%s pass %d: peak P=%.5f d SDE=%.1f SNR=%.1f (%.1f s)",
@@ -445,12 +462,15 @@ def search_lightcurve(
         if pg.sde < sde_threshold:
             stop_reason = f"highest peak SDE {pg.sde:.2f} < {sde_threshold:g}"
             break
+        mark = clock()
         peak = best_harmonic(pg)
         fine = refine_peak(t, y, e, pg, index=peak, engine=engine)
         period, period_err, j = period_posterior(fine, noise_ratio=_noise_ratio(y, e))
         t0, duration = float(fine.t0_bjd[j]), float(fine.duration_days[j])
         if not fine.power[j] > 0:
             period, period_err, t0, duration = pg.period_days, math.nan, pg.t0, pg.duration
+        stage_s["refine"] += clock() - mark
+        mark = clock()
         diag = diagnose_transit(
             t,
             y,
@@ -462,6 +482,7 @@ def search_lightcurve(
             star_mass_msun=star.effective_mass_msun,
             cadence_days=cadence_days,
         )
+        stage_s["diagnostics"] += clock() - mark
         if not diag.snr_white >= snr_threshold:
             stop_reason = (
                 f"peak at P={period:.5f} d has SDE {pg.sde:.2f} but SNR {diag.snr_white:.2f} "
@@ -496,6 +517,7 @@ def search_lightcurve(
             duration_days=MASK_WIDTH_FACTOR * diag.duration_hours / 24.0,
         )
     single = None
+    mark = clock()
     if not found:
         single = strongest_single_event(
             flat.time_bjd,
@@ -506,6 +528,7 @@ def search_lightcurve(
             repeat_snr_threshold=snr_threshold,
             cadence_days=cadence_days,
         )
+    stage_s["single_event"] += clock() - mark
     if progress is not None:
         progress(total, total)
     return SearchResult(
@@ -519,6 +542,7 @@ def search_lightcurve(
         mission=lc.mission,
         n_points=lc.n_points,
         single_event=single,
+        stage_s=stage_s,
     )
 
 

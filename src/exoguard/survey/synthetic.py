@@ -1,0 +1,730 @@
+"""A synthetic survey for tests and benchmarks: real light curves, re-noised, with known signals.
+
+Every synthetic star is a copy of one of the bundled real light curves (the five TESS 2-min
+sectors under ``lightcurves/tess/`` and, for a share of the stars, a 27.4-day window of one of
+Kepler-227's seventeen long-cadence quarters), so it carries real systematics, gaps, quality
+flags and stellar variability. Each copy is
+
+* cleaned of the host's own catalogued transits (TOI and KOI ephemerides from the bundled
+  catalogs; the points within one transit duration of each mid-transit get a NaN flux, which
+  every reader drops),
+* re-noised: white Gaussian noise is added to reach a per-point scatter drawn log-uniformly
+  between ``noise_ppm_range`` (never below the host's own), and ``PDCSAP_FLUX_ERR`` is raised
+  to match,
+* shifted in time by a whole number of cadences (0-1000 days), so no two copies share an
+  ephemeris,
+* given, at known parameters, nothing (``none``), a limb-darkened planetary transit (batman,
+  :func:`exoguard.core.inject.transit_model`) or an eclipsing binary with primary and secondary
+  eclipses (:func:`exoguard.core.inject.eclipsing_binary_model`; unequal eclipses show as an
+  odd/even difference at half the period).
+
+Files are written in the host's own layout (TESS SPOC or Kepler LLC FITS, with the columns the
+readers use: ``TIME``, ``PDCSAP_FLUX``, ``PDCSAP_FLUX_ERR`` and ``QUALITY``/``SAP_QUALITY``, the
+host's primary header with a synthetic ``TICID``/``KEPLERID``), so :func:`exoguard.read_lightcurve`
+reads them with the same reader, quality bitmask and stellar parameters as the real files.
+FITS is the faster of the two formats the readers take faithfully (a 20,000-row TESS file reads
+in about 10 ms; the CSV reader parses text).
+
+Star ``i`` depends only on ``(seed, i)``: the first 100 stars of a 2,000-star survey are the
+100 stars of a 100-star survey with the same seed. No network is used.
+
+Command line::
+
+    python -m exoguard.survey.synthetic --out DIR --n-stars 2000 --seed 0
+
+writes ``DIR/lc/*.fits``, ``DIR/manifest.csv`` (``path,target,mission``; paths relative to
+``DIR``) and ``DIR/truth.csv`` (one row per star: see :data:`TRUTH_COLUMNS`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from numpy.typing import NDArray
+
+from exoguard.core.inject import (
+    a_rs_from_density,
+    eclipsing_binary_model,
+    inclination_deg,
+    transit_duration_hours,
+    transit_model,
+    u_from_q,
+)
+from exoguard.core.lightcurve import BKJD_OFFSET, BTJD_OFFSET
+
+__all__ = [
+    "KINDS",
+    "MANIFEST_COLUMNS",
+    "TRUTH_COLUMNS",
+    "Host",
+    "SurveyMix",
+    "SyntheticStar",
+    "generate_star",
+    "generate_survey",
+    "load_hosts",
+    "main",
+]
+
+log = logging.getLogger(__name__)
+
+KINDS: tuple[str, ...] = ("none", "planet", "eb")
+MANIFEST_COLUMNS: tuple[str, ...] = ("path", "target", "mission")
+TRUTH_COLUMNS: tuple[str, ...] = (
+    "target",
+    "kind",
+    "mission",
+    "path",
+    "period_days",
+    "t0_bjd",
+    "duration_hours",
+    "depth_ppm",
+    "secondary_depth_ppm",
+    "rp_rs",
+    "a_rs",
+    "impact",
+    "u1",
+    "u2",
+    "surface_brightness_ratio",
+    "noise_ppm",
+    "n_transits",
+    "expected_snr",
+    "time_offset_days",
+    "host_file",
+    "host_target",
+)
+#: A TESS sector (days): the length of the Kepler windows.
+SECTOR_DAYS = 27.4
+#: Synthetic ids: far above any real TIC (~2.1e9) or KIC (~1.3e7) number.
+TIC_BASE = 9_000_000_000
+KIC_BASE = 900_000_000
+_TESS_TABLE_KEYS = (
+    "TELESCOP", "INSTRUME", "TIMEREF", "TASSIGN", "TIMESYS", "BJDREFI", "BJDREFF", "TIMEUNIT",
+    "TIMEDEL", "EXPOSURE", "INT_TIME", "CDPP0_5", "CDPP1_0", "CDPP2_0", "CROWDSAP", "FLFRCSAP",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SurveyMix:
+    """What the synthetic stars hold and how noisy they are.
+
+    Parameters
+    ----------
+    planet_fraction, eb_fraction : float
+        Shares of stars with an injected planet or eclipsing binary; the rest have none.
+    kepler_fraction : float
+        Share of stars whose host is a Kepler-227 quarter (30-min cadence) instead of a TESS
+        sector (2-min cadence).
+    noise_ppm_range : (float, float)
+        Per-point scatter after re-noising, drawn log-uniformly (ppm of the median flux, at the
+        host's cadence); a host noisier than the draw keeps its own scatter.
+    period_days_range : (float, float)
+        Injected periods, log-uniform (the upper end keeps at least two transits a sector).
+    rp_rs_range : (float, float)
+        Planet-to-star radius ratios, log-uniform (depths about 150 ppm to 1.7 %).
+    """
+
+    planet_fraction: float = 0.4
+    eb_fraction: float = 0.15
+    kepler_fraction: float = 0.15
+    noise_ppm_range: tuple[float, float] = (300.0, 3000.0)
+    period_days_range: tuple[float, float] = (0.6, 12.0)
+    rp_rs_range: tuple[float, float] = (0.012, 0.13)
+
+    def __post_init__(self) -> None:
+        for name in ("planet_fraction", "eb_fraction", "kepler_fraction"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        if self.planet_fraction + self.eb_fraction > 1.0:
+            raise ValueError(
+                "planet_fraction + eb_fraction must be <= 1, got "
+                f"{self.planet_fraction + self.eb_fraction}"
+            )
+        for name in ("noise_ppm_range", "period_days_range", "rp_rs_range"):
+            lo, hi = getattr(self, name)
+            if not 0 < lo <= hi:
+                raise ValueError(f"{name} must be (low, high) with 0 < low <= high, got {lo, hi}")
+
+
+@dataclass(frozen=True)
+class Host:
+    """One real light curve to copy: raw columns as in the file (native time system).
+
+    Attributes
+    ----------
+    file : str
+        Path relative to the ``lightcurves/`` folder.
+    mission : {'tess', 'kepler'}
+    target : str
+        The real target (``'TIC 261136679'``).
+    time_raw : ndarray of shape (n,)
+        ``TIME`` column (BTJD or BKJD; NaN where the file has none).
+    flux, flux_err : ndarray of shape (n,)
+        ``PDCSAP_FLUX`` and its error (e-/s), NaN on the host's own catalogued transits.
+    quality : ndarray of shape (n,), int32
+    offset_bjd : float
+        BJD of ``TIME = 0`` (2457000 for TESS, 2454833 for Kepler).
+    cadence_s : float
+    noise_ppm : float
+        Robust point-to-point scatter of the normalised flux (ppm).
+    primary_header, table_header : astropy.io.fits.Header
+    """
+
+    file: str
+    mission: str
+    target: str
+    time_raw: NDArray[np.float64]
+    flux: NDArray[np.float64]
+    flux_err: NDArray[np.float64]
+    quality: NDArray[np.int32]
+    offset_bjd: float
+    cadence_s: float
+    noise_ppm: float
+    rho_star_solar: float
+    primary_header: fits.Header = field(repr=False)
+    table_header: fits.Header = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SyntheticStar:
+    """The truth of one synthetic star (one row of ``truth.csv``); NaN where not applicable."""
+
+    target: str
+    kind: str
+    mission: str
+    path: str
+    period_days: float = math.nan
+    t0_bjd: float = math.nan
+    duration_hours: float = math.nan
+    depth_ppm: float = math.nan
+    secondary_depth_ppm: float = math.nan
+    rp_rs: float = math.nan
+    a_rs: float = math.nan
+    impact: float = math.nan
+    u1: float = math.nan
+    u2: float = math.nan
+    surface_brightness_ratio: float = math.nan
+    noise_ppm: float = math.nan
+    n_transits: int = 0
+    expected_snr: float = math.nan
+    time_offset_days: float = 0.0
+    host_file: str = ""
+    host_target: str = ""
+
+
+# ------------------------------------------------------------------------------ hosts
+def _robust_noise_ppm(flux: NDArray[np.float64]) -> float:
+    """Point-to-point scatter (MAD of first differences / sqrt 2), ppm of the median."""
+    f = flux[np.isfinite(flux)]
+    f = f / np.median(f)
+    d = np.diff(f)
+    return float(1.4826 * np.median(np.abs(d - np.median(d))) / math.sqrt(2.0) * 1e6)
+
+
+def _known_ephemerides(catalogs_dir: Path) -> dict[str, list[tuple[float, float, float]]]:
+    """(period_days, t0_bjd, duration_hours) of every catalogued signal of the bundled hosts."""
+    import pandas as pd
+
+    out: dict[str, list[tuple[float, float, float]]] = {}
+    toi = pd.read_csv(
+        catalogs_dir / "toi_2026-06-22.csv.gz",
+        comment="#",
+        usecols=["tid", "pl_orbper", "pl_tranmid", "pl_trandurh"],
+    )
+    for row in toi.itertuples(index=False):
+        if np.isfinite(row.pl_orbper) and np.isfinite(row.pl_tranmid):
+            dur = float(row.pl_trandurh) if np.isfinite(row.pl_trandurh) else 6.0
+            out.setdefault(f"TIC {int(row.tid)}", []).append(
+                (float(row.pl_orbper), float(row.pl_tranmid), dur)
+            )
+    koi = pd.read_csv(
+        catalogs_dir / "koi_cumulative_2026-06-22.csv.gz",
+        comment="#",
+        usecols=["kepid", "koi_period", "koi_time0bk", "koi_duration"],
+    )
+    for row in koi.itertuples(index=False):
+        if np.isfinite(row.koi_period) and np.isfinite(row.koi_time0bk):
+            dur = float(row.koi_duration) if np.isfinite(row.koi_duration) else 6.0
+            out.setdefault(f"KIC {int(row.kepid)}", []).append(
+                (float(row.koi_period), float(row.koi_time0bk) + BKJD_OFFSET, dur)
+            )
+    return out
+
+
+def _mask_known(
+    time_bjd: NDArray[np.float64], known: Sequence[tuple[float, float, float]]
+) -> NDArray[np.bool_]:
+    """Points within one duration of a catalogued mid-transit (a window twice T14 wide)."""
+    bad = np.zeros(time_bjd.shape, dtype=bool)
+    finite = np.isfinite(time_bjd)
+    for period, t0, dur_h in known:
+        phase = np.remainder(time_bjd[finite] - t0 + 0.5 * period, period) - 0.5 * period
+        bad[finite] |= np.abs(phase) < dur_h / 24.0
+    return bad
+
+
+def _rho_solar(h0: fits.Header) -> float:
+    """Stellar density (solar units) from the header's RADIUS and LOGG; 1 when unknown."""
+    try:
+        radius, logg = float(h0.get("RADIUS")), float(h0.get("LOGG"))
+    except (TypeError, ValueError):
+        return 1.0
+    if not (np.isfinite(radius) and np.isfinite(logg) and radius > 0):
+        return 1.0
+    # M ∝ g R², rho ∝ M / R³ = g / R, relative to the Sun's log g 4.438.
+    return float(10.0 ** (logg - 4.438) / radius)
+
+
+def _read_host(path: Path, rel: str, known: dict[str, list[tuple[float, float, float]]]) -> Host:
+    with fits.open(path, memmap=False) as hdul:
+        h0 = hdul[0].header.copy()
+        hdu = hdul[1]
+        h1 = hdu.header.copy()
+        names = {n.upper() for n in hdu.columns.names}
+        mission = str(h0.get("TELESCOP", "")).strip().lower()
+        quality_col = "QUALITY" if "QUALITY" in names else "SAP_QUALITY"
+        time_raw = np.asarray(hdu.data["TIME"], dtype=np.float64)
+        flux = np.asarray(hdu.data["PDCSAP_FLUX"], dtype=np.float64)
+        flux_err = np.asarray(hdu.data["PDCSAP_FLUX_ERR"], dtype=np.float64)
+        quality = np.asarray(hdu.data[quality_col], dtype=np.int32)
+    offset = BTJD_OFFSET if mission == "tess" else BKJD_OFFSET
+    target = f"TIC {int(h0['TICID'])}" if mission == "tess" else f"KIC {int(h0['KEPLERID'])}"
+    flux = flux.copy()
+    flux[_mask_known(time_raw + offset, known.get(target, []))] = np.nan
+    return Host(
+        file=rel,
+        mission=mission,
+        target=target,
+        time_raw=time_raw,
+        flux=flux,
+        flux_err=flux_err,
+        quality=quality,
+        offset_bjd=offset,
+        cadence_s=float(h1.get("TIMEDEL", np.nan)) * 86400.0,
+        noise_ppm=_robust_noise_ppm(flux),
+        rho_star_solar=_rho_solar(h0),
+        primary_header=h0,
+        table_header=h1,
+    )
+
+
+@lru_cache(maxsize=4)
+def load_hosts(data_dir: Path) -> tuple[tuple[Host, ...], tuple[Host, ...]]:
+    """The TESS hosts and the Kepler (Kepler-227, long cadence) hosts under ``data_dir``.
+
+    Returns
+    -------
+    (tess_hosts, kepler_hosts) : tuple of tuple of Host
+        In the order of ``lightcurves/index.csv``.
+    """
+    lc_dir = data_dir / "lightcurves"
+    index = lc_dir / "index.csv"
+    if not index.is_file():
+        raise FileNotFoundError(
+            f"no light-curve index at {index}; set EXOGUARD_DATA_DIR to the data folder"
+        )
+    known = _known_ephemerides(data_dir / "catalogs")
+    tess: list[Host] = []
+    kepler: list[Host] = []
+    with index.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            rel = row["file"]
+            if row["mission"] == "TESS" and row["cadence"] == "2-min":
+                tess.append(_read_host(lc_dir / rel, rel, known))
+            elif rel.startswith("kepler/kplr010797460") and rel.endswith("_llc.fits"):
+                kepler.append(_read_host(lc_dir / rel, rel, known))
+    if not tess or not kepler:
+        raise FileNotFoundError(
+            f"{index} lists {len(tess)} TESS 2-min and {len(kepler)} Kepler-227 long-cadence "
+            "files; both are needed"
+        )
+    return tuple(tess), tuple(kepler)
+
+
+# ------------------------------------------------------------------------------ one star
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
+
+def _kepler_window(host: Host, rng: np.random.Generator) -> NDArray[np.bool_]:
+    """Rows of a random 27.4-day window of a Kepler quarter (the whole quarter if shorter)."""
+    t = host.time_raw
+    finite = np.isfinite(t)
+    t_lo, t_hi = float(np.min(t[finite])), float(np.max(t[finite]))
+    if t_hi - t_lo <= SECTOR_DAYS:
+        return np.ones(t.shape, dtype=bool)
+    start = rng.uniform(t_lo, t_hi - SECTOR_DAYS)
+    # Rows with NaN time stay with their neighbours (they are dropped on reading anyway).
+    idx = np.arange(t.size)
+    first = int(idx[finite][np.searchsorted(t[finite], start)])
+    last = int(idx[finite][np.searchsorted(t[finite], start + SECTOR_DAYS) - 1])
+    keep = np.zeros(t.shape, dtype=bool)
+    keep[first : last + 1] = True
+    return keep
+
+
+def _n_transits(
+    time_bjd: NDArray[np.float64], ok: NDArray[np.bool_], period: float, t0: float, dur_h: float
+) -> tuple[int, int]:
+    """(transits with data, points in transit) among the usable points."""
+    t = time_bjd[ok]
+    phase = np.remainder(t - t0 + 0.5 * period, period) - 0.5 * period
+    inside = np.abs(phase) < 0.5 * dur_h / 24.0
+    epochs = np.unique(np.rint((t[inside] - t0) / period))
+    return int(epochs.size), int(inside.sum())
+
+
+def _draw_planet(
+    rng: np.random.Generator, mix: SurveyMix, host: Host, t_start: float
+) -> dict[str, float]:
+    period = _log_uniform(rng, *mix.period_days_range)
+    a_rs = a_rs_from_density(period, rho_star_solar=host.rho_star_solar)
+    rp_rs = _log_uniform(rng, *mix.rp_rs_range)
+    impact = float(rng.uniform(0.0, 0.85))
+    u1, u2 = u_from_q(float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.1, 0.9)))
+    t0 = t_start + float(rng.uniform(0.0, period))
+    return {"period_days": period, "t0_bjd": t0, "rp_rs": rp_rs, "a_rs": a_rs,
+            "impact": impact, "u1": u1, "u2": u2}  # fmt: skip
+
+
+def _draw_eb(
+    rng: np.random.Generator, mix: SurveyMix, host: Host, t_start: float
+) -> dict[str, float]:
+    period = _log_uniform(rng, max(mix.period_days_range[0], 0.5), mix.period_days_range[1])
+    # Two stars of about the host's mass: twice the mass, the same separation law.
+    a_rs = a_rs_from_density(period, rho_star_solar=2.0 * host.rho_star_solar)
+    k = float(rng.uniform(0.3, 1.0))
+    impact = float(rng.uniform(0.0, 0.9 * (1.0 + k)))
+    u1, u2 = u_from_q(float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.1, 0.9)))
+    t0 = t_start + float(rng.uniform(0.0, period))
+    sbr = float(rng.uniform(0.05, 0.9))
+    return {"period_days": period, "t0_bjd": t0, "rp_rs": k, "a_rs": a_rs, "impact": impact,
+            "u1": u1, "u2": u2, "surface_brightness_ratio": sbr}  # fmt: skip
+
+
+def _signal_model(
+    kind: str, params: dict[str, float], time_bjd: NDArray[np.float64], cadence_s: float
+) -> NDArray[np.float64]:
+    """The noise-free normalised flux of a drawn planet or binary at ``time_bjd``."""
+    u = (params["u1"], params["u2"])
+    if kind == "planet":
+        return transit_model(
+            time_bjd,
+            period_days=params["period_days"],
+            t0_bjd=params["t0_bjd"],
+            rp_rs=params["rp_rs"],
+            a_rs=params["a_rs"],
+            inc_deg=inclination_deg(a_rs=params["a_rs"], impact=params["impact"]),
+            u=u,
+            cadence_s=cadence_s,
+        )
+    return eclipsing_binary_model(
+        time_bjd,
+        period_days=params["period_days"],
+        t0_bjd=params["t0_bjd"],
+        radius_ratio=params["rp_rs"],
+        a_rs=params["a_rs"],
+        impact=params["impact"],
+        surface_brightness_ratio=params["surface_brightness_ratio"],
+        u=u,
+        cadence_s=cadence_s,
+    )
+
+
+def _write_fits(
+    path: Path,
+    host: Host,
+    rows: NDArray[np.bool_],
+    *,
+    time_raw: NDArray[np.float64],
+    flux: NDArray[np.float64],
+    flux_err: NDArray[np.float64],
+    star_id: int,
+    seed: int,
+) -> None:
+    h0 = host.primary_header.copy()
+    for key in ("CHECKSUM", "DATASUM"):
+        h0.remove(key, ignore_missing=True)
+    id_key = "TICID" if host.mission == "tess" else "KEPLERID"
+    prefix = "TIC" if host.mission == "tess" else "KIC"
+    h0[id_key] = star_id
+    h0["OBJECT"] = f"{prefix} {star_id}"
+    h0["SYNTHETC"] = (True, "exoguard synthetic survey star")
+    h0["SYNHOST"] = Path(host.file).name[:68]
+    h0["SYNSEED"] = (seed, "survey seed")
+    quality_name = "QUALITY" if host.mission == "tess" else "SAP_QUALITY"
+    columns = [
+        fits.Column(name="TIME", format="D", unit="BJD - " + str(int(host.offset_bjd)),
+                    array=time_raw[rows]),
+        fits.Column(name="PDCSAP_FLUX", format="E", unit="e-/s", array=flux[rows]),
+        fits.Column(name="PDCSAP_FLUX_ERR", format="E", unit="e-/s", array=flux_err[rows]),
+        fits.Column(name=quality_name, format="J", array=host.quality[rows]),
+    ]  # fmt: skip
+    table = fits.BinTableHDU.from_columns(columns)
+    table.header["EXTNAME"] = "LIGHTCURVE"
+    for key in _TESS_TABLE_KEYS:
+        if key in host.table_header:
+            table.header[key] = host.table_header[key]
+    table.header["OBJECT"] = h0["OBJECT"]
+    table.header[id_key] = star_id
+    t_ok = time_raw[rows][np.isfinite(time_raw[rows])]
+    table.header["TSTART"] = float(t_ok[0])
+    table.header["TSTOP"] = float(t_ok[-1])
+    fits.HDUList([fits.PrimaryHDU(header=h0), table]).writeto(path, overwrite=True)
+
+
+def _choose(rng: np.random.Generator, mix: SurveyMix) -> tuple[str, bool]:
+    u = float(rng.uniform())
+    kind = (
+        "planet"
+        if u < mix.planet_fraction
+        else "eb"
+        if u < mix.planet_fraction + mix.eb_fraction
+        else "none"
+    )
+    return kind, bool(rng.uniform() < mix.kepler_fraction)
+
+
+def generate_star(
+    index: int,
+    *,
+    out_dir: Path,
+    seed: int = 0,
+    mix: SurveyMix | None = None,
+    data_dir: Path | None = None,
+) -> SyntheticStar:
+    """Write synthetic star number ``index`` under ``out_dir/lc/`` and return its truth.
+
+    Parameters
+    ----------
+    index : int
+        Star number (>= 0); with ``seed`` it fixes everything about the star.
+    out_dir : Path
+        Survey folder; the file goes to ``out_dir/lc/``.
+    seed : int
+        Survey seed.
+    mix : SurveyMix, optional
+        Shares and ranges (the defaults of :class:`SurveyMix`).
+    data_dir : Path, optional
+        The data folder (default: the settings' ``EXOGUARD_DATA_DIR``).
+
+    Returns
+    -------
+    SyntheticStar
+        ``t0_bjd`` is BJD_TDB of the shifted copy; ``depth_ppm`` the deepest point of the
+        noise-free model (at mid-transit, no exposure smearing); ``expected_snr`` is
+        ``depth / noise * sqrt(points in transit)``.
+    """
+    if index < 0:
+        raise ValueError(f"index must be >= 0, got {index}")
+    mix = mix or SurveyMix()
+    tess_hosts, kepler_hosts = load_hosts(_data_dir(data_dir))
+    rng = np.random.default_rng([int(seed), int(index)])
+    kind, on_kepler = _choose(rng, mix)
+    pool = kepler_hosts if on_kepler else tess_hosts
+    host = pool[int(rng.integers(len(pool)))]
+    rows = _kepler_window(host, rng) if host.mission == "kepler" else np.ones(host.flux.size, bool)
+
+    cadence_days = host.cadence_s / 86400.0
+    shift = float(np.rint(rng.uniform(0.0, 1000.0) / cadence_days) * cadence_days)
+    time_raw = host.time_raw + shift
+    time_bjd = time_raw + host.offset_bjd
+
+    # Re-noise to a drawn scatter (ppm of the median flux).
+    level = float(np.nanmedian(host.flux[rows]))
+    noise_ppm = max(_log_uniform(rng, *mix.noise_ppm_range), host.noise_ppm)
+    add_ppm = math.sqrt(max(noise_ppm**2 - host.noise_ppm**2, 0.0))
+    noise = rng.standard_normal(host.flux.size) * (add_ppm * 1e-6 * level)
+    flux = host.flux + noise
+    flux_err = np.sqrt(host.flux_err**2 + (add_ppm * 1e-6 * level) ** 2)
+
+    finite_t = np.isfinite(time_bjd) & rows
+    usable = finite_t & np.isfinite(flux)
+    t_start = float(np.min(time_bjd[finite_t]))
+    star_id = (TIC_BASE if host.mission == "tess" else KIC_BASE) + index
+    prefix = "TIC" if host.mission == "tess" else "KIC"
+    target = f"{prefix} {star_id}"
+    rel = f"lc/{host.mission}-synthetic-{star_id}_lc.fits"
+    truth = SyntheticStar(
+        target=target,
+        kind=kind,
+        mission=host.mission,
+        path=rel,
+        noise_ppm=noise_ppm,
+        time_offset_days=shift,
+        host_file=host.file,
+        host_target=host.target,
+    )
+    if kind != "none":
+        params = (_draw_planet if kind == "planet" else _draw_eb)(rng, mix, host, t_start)
+        model = np.ones(flux.size)
+        at = np.array([params["t0_bjd"], params["t0_bjd"] + 0.5 * params["period_days"]])
+        model[finite_t] = _signal_model(kind, params, time_bjd[finite_t], host.cadence_s)
+        peak = _signal_model(kind, params, at, math.nan)
+        flux = flux * model
+        flux_err = flux_err * model
+        duration = transit_duration_hours(
+            period_days=params["period_days"],
+            a_rs=params["a_rs"],
+            rp_rs=params["rp_rs"],
+            impact=params["impact"],
+        )
+        n_tr, n_in = _n_transits(
+            time_bjd, usable, params["period_days"], params["t0_bjd"], duration
+        )
+        depth = float((1.0 - peak[0]) * 1e6)
+        truth = replace(
+            truth,
+            period_days=params["period_days"],
+            t0_bjd=params["t0_bjd"],
+            rp_rs=params["rp_rs"],
+            a_rs=params["a_rs"],
+            impact=params["impact"],
+            u1=params["u1"],
+            u2=params["u2"],
+            surface_brightness_ratio=params.get("surface_brightness_ratio", math.nan),
+            duration_hours=duration,
+            depth_ppm=depth,
+            secondary_depth_ppm=float((1.0 - peak[1]) * 1e6) if kind == "eb" else math.nan,
+            n_transits=n_tr,
+            expected_snr=depth / noise_ppm * math.sqrt(n_in),
+        )
+    (out_dir / "lc").mkdir(parents=True, exist_ok=True)
+    _write_fits(
+        out_dir / rel,
+        host,
+        rows,
+        time_raw=time_raw,
+        flux=flux,
+        flux_err=flux_err,
+        star_id=star_id,
+        seed=seed,
+    )
+    return truth
+
+
+def _data_dir(data_dir: Path | None) -> Path:
+    if data_dir is not None:
+        return Path(data_dir)
+    from exoguard.config import get_settings
+
+    return get_settings().lightcurves_dir.parent
+
+
+def _fmt(value: object) -> object:
+    if isinstance(value, float):
+        return "" if not math.isfinite(value) else f"{value:.10g}"
+    return value
+
+
+def generate_survey(
+    out_dir: Path,
+    *,
+    n_stars: int = 2000,
+    seed: int = 0,
+    mix: SurveyMix | None = None,
+    data_dir: Path | None = None,
+) -> list[SyntheticStar]:
+    """Write ``n_stars`` synthetic stars: ``lc/*.fits``, ``manifest.csv`` and ``truth.csv``.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Created if missing; existing files of the same names are overwritten.
+    n_stars : int
+        Number of stars (>= 1).
+    seed : int
+        Survey seed; star ``i`` depends only on ``(seed, i)``.
+    mix : SurveyMix, optional
+        Shares of planets, binaries and Kepler hosts; noise and parameter ranges.
+    data_dir : Path, optional
+        The data folder holding ``lightcurves/`` and ``catalogs/``.
+
+    Returns
+    -------
+    list of SyntheticStar
+        The rows of ``truth.csv``, in star order.
+
+    Examples
+    --------
+    >>> from exoguard.survey.synthetic import generate_survey
+    >>> stars = generate_survey(Path("var/survey"), n_stars=20, seed=0)  # doctest: +SKIP
+    >>> sorted({s.kind for s in stars})                                     # doctest: +SKIP
+    ['eb', 'none', 'planet']
+    """
+    if n_stars < 1:
+        raise ValueError(f"n_stars must be >= 1, got {n_stars}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stars = [
+        generate_star(i, out_dir=out_dir, seed=seed, mix=mix, data_dir=data_dir)
+        for i in range(n_stars)
+    ]
+    with (out_dir / "manifest.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(MANIFEST_COLUMNS)
+        writer.writerows((s.path, s.target, s.mission) for s in stars)
+    with (out_dir / "truth.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(TRUTH_COLUMNS)
+        for s in stars:
+            row = asdict(s)
+            writer.writerow([_fmt(row[c]) for c in TRUTH_COLUMNS])
+    return stars
+
+
+def read_truth(path: Path) -> list[dict[str, object]]:
+    """``truth.csv`` as dicts, with numbers as floats (NaN where empty) and ``n_transits`` int."""
+    out: list[dict[str, object]] = []
+    text = {"target", "kind", "mission", "path", "host_file", "host_target"}
+    with Path(path).open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            parsed: dict[str, object] = {}
+            for key, value in row.items():
+                if key in text:
+                    parsed[key] = value
+                elif key == "n_transits":
+                    parsed[key] = int(value)
+                else:
+                    parsed[key] = float(value) if value != "" else math.nan
+            out.append(parsed)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m exoguard.survey.synthetic --out DIR [--n-stars N] [--seed S]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m exoguard.survey.synthetic",
+        description="Write a synthetic survey (real light curves, re-noised, with known signals).",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--n-stars", type=int, default=2000, help="number of stars (2000)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="data folder (settings)")
+    args = parser.parse_args(argv)
+    if args.n_stars < 1:
+        parser.error(f"--n-stars must be >= 1, got {args.n_stars}")
+    started = time.perf_counter()
+    stars = generate_survey(args.out, n_stars=args.n_stars, seed=args.seed, data_dir=args.data_dir)
+    counts = {k: sum(s.kind == k for s in stars) for k in KINDS}
+    sys.stderr.write(
+        f"{len(stars)} stars ({', '.join(f'{k} {n}' for k, n in counts.items())}) in "
+        f"{time.perf_counter() - started:.1f} s: {args.out / 'manifest.csv'}, "
+        f"{args.out / 'truth.csv'}\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
