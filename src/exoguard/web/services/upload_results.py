@@ -140,6 +140,7 @@ def result_row(
         "flags": flags,
         "basis": basis if isinstance(basis, Mapping) else None,
         "catalog_match": _match_view(candidate),
+        "stellar_parameters": (candidate.features or {}).get("stellar_parameters"),
         "url": f"/candidates/{candidate.id}",
     }
 

@@ -50,10 +50,28 @@ const policy = policyFrom(results);
 let lastCandidateIds = [];
 let currentDataset = null;
 
+// The chart library (4.8 MB) loads when a light curve is to be drawn, not with the page:
+// a manual entry, a catalog table or a reopened table result never needs it.
+let plotlyLoading = null;
+function ensurePlotly() {
+  if (window.Plotly) return Promise.resolve();
+  if (!plotlyLoading) {
+    plotlyLoading = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = results.dataset.plotlySrc;
+      script.onload = resolve;
+      script.onerror = () => { plotlyLoading = null; reject(new Error("the chart library did not load")); };
+      document.head.append(script);
+    });
+  }
+  return plotlyLoading;
+}
+
 async function showCharts(datasetId, candidateId) {
   const url = `/charts/datasets/${encodeURIComponent(datasetId)}` + (candidateId ? `?candidate_id=${candidateId}` : "");
   for (const el of results.querySelectorAll("[data-chart]")) delete el.dataset.plotted;
   try {
+    await ensurePlotly();
     await loadCharts(results, url);
   } catch (err) {
     toast(`Charts could not be drawn: ${err.message}`, "warning");
@@ -236,6 +254,8 @@ async function showResults(predictions, candidatesById, { datasetId = null, sing
   const box = $("verdicts");
   box.replaceChildren();
   $("catalog-result").hidden = true;
+  $("download-pdf").textContent = "Download the PDF report";
+  $("download-csv").textContent = "Download CSV";
   currentDataset = datasetId;
   if (!predictions.length) {
     const p = document.createElement("p");
@@ -272,16 +292,28 @@ function idOf(obj, ...keys) {
 const CARD_LIMIT = 5;
 const tableState = { rows: [], sort: "probability", descending: true };
 
+// One formatter per precision: toLocaleString builds a new one per call, slow over 300 rows.
+const formatters = new Map();
 function fmt(value, digits) {
   if (value === null || value === undefined || !Number.isFinite(Number(value))) return "—";
-  return Number(value).toLocaleString("en-US", { maximumFractionDigits: digits });
+  if (!formatters.has(digits)) {
+    formatters.set(digits, new Intl.NumberFormat("en-US", { maximumFractionDigits: digits }));
+  }
+  return formatters.get(digits).format(Number(value));
 }
 
-function matchText(match) {
+function matchText(match, name) {
   if (!match) return "not checked";
   if (!match.matched) return "no match";
-  return [match.object_id, match.name].filter(Boolean).join(" · ") + (match.disposition ? ` (${match.disposition})` : "");
+  // an archive row is its own match: say so, with the archive's disposition
+  const ids = [match.object_id, match.name].filter((x) => x && x !== name);
+  const words = ids.length ? ids.join(" · ") : "yes";
+  return words + (match.disposition ? ` (${match.disposition})` : "");
 }
+
+const SHORT_VERDICT = {
+  planet: "likely planet", false_positive: "likely false positive", uncertain: "uncertain", none: "not classified",
+};
 
 const SORT_KEYS = {
   name: (r) => r.name.toLowerCase(),
@@ -369,7 +401,8 @@ function renderTable() {
     const verdict = document.createElement("td");
     const badge = document.createElement("span");
     badge.className = `badge ${r.verdict}`;
-    badge.textContent = r.verdict_words;
+    badge.textContent = SHORT_VERDICT[r.verdict] || r.verdict_words;
+    badge.title = r.verdict_words;
     verdict.append(badge);
     const flag = cell(r.flagged ? "flagged" : "", r.flagged ? "flag" : "");
     if (r.flagged) flag.title = `Outside the training range: ${r.flags.join(", ")}`;
@@ -381,12 +414,12 @@ function renderTable() {
       verdict,
       cell(formatProbability(r.probability, r.uncertainty), "num"),
       flag,
-      cell(matchText(r.catalog_match), r.catalog_match && r.catalog_match.matched ? "" : "muted"),
+      cell(matchText(r.catalog_match, r.name), r.catalog_match && r.catalog_match.matched ? "" : "muted"),
     );
     fragment.append(tr);
   }
   $("result-table-body").replaceChildren(fragment);
-  $("rt-count").textContent = `${rows.length.toLocaleString("en-US")} of ${tableState.rows.length.toLocaleString("en-US")} shown`;
+  $("rt-count").textContent = `${fmt(rows.length, 0)} of ${fmt(tableState.rows.length, 0)} shown`;
   for (const th of $("result-table").querySelectorAll("th[data-sort]")) {
     const on = th.dataset.sort === tableState.sort;
     th.setAttribute("aria-sort", on ? (tableState.descending ? "descending" : "ascending") : "none");
@@ -402,6 +435,9 @@ function showTable(data) {
   renderSummary(data.summary, data.dataset);
   $("catalog-result").hidden = false;
   renderTable();
+  performance.mark("exoguard:result-table");
+  $("download-pdf").textContent = `Download the PDF report (first ${PDF_ROWS} rows shown)`;
+  $("download-csv").textContent = "Download CSV (the rows shown)";
   results.hidden = false;
   lastCandidateIds = data.rows.map((r) => r.candidate_id);
   $("export-panel").hidden = lastCandidateIds.length === 0;
@@ -575,6 +611,14 @@ manualForm.addEventListener("submit", async (event) => {
 });
 
 // ---------------------------------------------------------------------------------- export
+// The table exports the rows it shows, in its order; a PDF holds the first PDF_ROWS of them.
+const PDF_ROWS = 20;
+function exportIds(kind) {
+  if ($("catalog-result").hidden) return lastCandidateIds;
+  const ids = filteredRows().map((r) => r.candidate_id);
+  return kind === "pdf" ? ids.slice(0, PDF_ROWS) : ids;
+}
+
 async function download(kind) {
   if (!lastCandidateIds.length) return;
   const button = $(kind === "pdf" ? "download-pdf" : "download-csv");
@@ -583,7 +627,7 @@ async function download(kind) {
   try {
     const response = await api(`/api/export/${kind}`, {
       method: "POST",
-      json: { candidate_ids: lastCandidateIds },
+      json: { candidate_ids: exportIds(kind) },
       headers: { Accept: kind === "pdf" ? "application/pdf" : "text/csv" },
       raw: true,
     });
