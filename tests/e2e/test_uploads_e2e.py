@@ -5,7 +5,9 @@ uploads; reloading /explore keeps the result."""
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import re
 import statistics
 from pathlib import Path
@@ -130,6 +132,13 @@ def test_a_catalog_upload_is_a_summary_and_one_table(
         for n in page.locator("#result-table-body tr td:first-child a").all_text_contents()
     )
     ui.screenshot(page, "explore-catalog-filtered")
+    # the CSV holds the rows shown, named as the table names them
+    shown = page.locator("#result-table-body tr td:first-child a").all_text_contents()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV (the rows shown)").click()
+    records = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert sorted(r["display_name"] for r in records) == sorted(shown)
+    expect(page.get_by_role("link", name="Open the full result page")).to_be_hidden()
 
     # reloading keeps the result; it is drawn fast (median of three loads)
     times = []
@@ -169,6 +178,12 @@ def test_my_uploads_lists_past_uploads_and_reopens_them(
     page.wait_for_url(f"**/explore?dataset={dataset_id}")
     expect(page.locator("#result-table-body tr")).to_have_count(8)
     expect(page.locator("#result-table-body")).to_contain_text("K00752.01")
+    # on a phone the table scrolls sideways inside its box; the page itself does not
+    page.set_viewport_size({"width": 390, "height": 844})
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 390, width
+    ui.screenshot(page, "explore-catalog-390px")
+    page.set_viewport_size({"width": 1280, "height": 900})
     # logged out, the page asks to log in and lists nothing
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("link", name="Log in")).to_be_visible()

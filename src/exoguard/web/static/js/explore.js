@@ -256,6 +256,7 @@ async function showResults(predictions, candidatesById, { datasetId = null, sing
   $("catalog-result").hidden = true;
   $("download-pdf").textContent = "Download the PDF report";
   $("download-csv").textContent = "Download CSV";
+  $("details-link").hidden = false;
   currentDataset = datasetId;
   if (!predictions.length) {
     const p = document.createElement("p");
@@ -441,7 +442,7 @@ function showTable(data) {
   results.hidden = false;
   lastCandidateIds = data.rows.map((r) => r.candidate_id);
   $("export-panel").hidden = lastCandidateIds.length === 0;
-  if (lastCandidateIds.length) $("details-link").href = data.rows[0].url;
+  $("details-link").hidden = true;  // each row links to its own page
   $("results-title").focus();
 }
 
