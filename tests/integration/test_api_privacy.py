@@ -171,7 +171,16 @@ def _private_candidates(world: World) -> list[int]:
 
 
 def _private_names(world: World) -> list[str]:
-    return [*world.found_object_ids, world.manual_object_id, MANUAL_NAME]
+    """Stored keys and the names pages show (exoguard.store.naming) of A's candidates."""
+    with session_scope(world.api.factory) as session:
+        shown = [session.get_one(Candidate, i).display_name for i in _private_candidates(world)]
+    public = {PUBLIC_OBJECT}
+    return [
+        *world.found_object_ids,
+        world.manual_object_id,
+        MANUAL_NAME,
+        *(n for n in shown if n not in public),
+    ]
 
 
 # ----------------------------------------------------------------------------- candidates
@@ -281,8 +290,11 @@ def test_results_listing_and_search_show_only_visible_rows(world: World) -> None
     with world.api.client("explorer") as a:
         own = a.get(f"/results?q={TARGET}").text
         assert PUBLIC_OBJECT in own
-        for name in world.found_object_ids:
-            assert name in own
+        for cid in world.found:
+            assert f'href="/candidates/{cid}"' in own
+        # named as every page names them: no stored key with its data-set tag
+        for key in world.found_object_ids:
+            assert key not in own
 
 
 # ----------------------------------------------------------------------------- datasets, jobs

@@ -374,7 +374,8 @@ def test_share_link_lifecycle(world: World) -> None:
     assert page.status_code == 200
     assert page.headers["cache-control"] == "no-store"
     assert page.headers["referrer-policy"] == "no-referrer"
-    assert "TIC 25155310.01 [abcdef12]" in page.text
+    # named as every page names it (exoguard.store.naming): no data-set tag
+    assert "<h1>TIC 25155310.01</h1>" in page.text and "[abcdef12]" not in page.text
     assert "3 votes: planet 2, false positive 1" in page.text
     assert f"/share/{token}/report.png" in page.text
     # Read-only: the page has no form and nothing that writes.

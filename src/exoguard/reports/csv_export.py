@@ -36,6 +36,8 @@ FORMULA_PREFIXES: Final[tuple[str, ...]] = ("=", "+", "-", "@", "\t", "\r")
 #: Columns of the candidates export, in order.
 EXPORT_COLUMNS: Final[tuple[str, ...]] = (
     "candidate_id",
+    # the name pages and reports show (exoguard.store.naming), beside the stored key
+    "display_name",
     *HARMONISED_COLUMNS,
     # the candidate's state (exoguard.vetting.state): what the pages and the PDF say
     "state",

@@ -199,6 +199,9 @@ class ReportCurves:
 class CandidateReport:
     """Everything one page of the vetting report shows about one candidate."""
 
+    #: The name the report shows (``exoguard.store.naming.display_name``: the archive id, the
+    #: name the user typed, the catalog object a find matched), never a stored key such as
+    #: ``manual-…`` or ``… [03397bd1]``.
     object_id: str
     mission: str
     host_id: str | None = None

@@ -45,6 +45,7 @@ from exoguard.store.models import (
     VettingItem,
     Vote,
 )
+from exoguard.store.naming import display_name
 from exoguard.store.types import utcnow
 from exoguard.store.uploads import stored_files
 from exoguard.vetting.queue import QueuePolicy
@@ -199,6 +200,13 @@ def export_rows(
     for row in rows:
         if row.get("n_votes") is None and row.get("vetting_status") is not None:
             row["n_votes"] = 0
+        row["display_name"] = display_name(
+            object_id=str(row.get("object_id") or ""),
+            origin=row.get("origin"),
+            source=row.get("source"),
+            catalog_match=row.get("catalog_match_json"),
+            period_days=row.get("period_days"),
+        )
         row.update(catalog_columns(row.pop("catalog_match_json"), row.pop("features_json")))
         state = candidate_state(
             predicted_label=row.get("predicted_label"),
@@ -498,7 +506,7 @@ def build_report(
         if files:
             curves, diagnostics, missing_reason = _curves_for(files, diagnostics, origin_note)
     return CandidateReport(
-        object_id=candidate.object_id,
+        object_id=candidate.display_name,
         mission=candidate.mission,
         host_id=candidate.host_id,
         candidate_id=candidate.id,

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from exoguard.catalogs.schema import LABELS, MISSIONS, PHYSICAL_COLUMNS
+from exoguard.store.naming import candidate_name
 from exoguard.store.types import JSONType, UTCDateTime, utcnow
 
 # Allowed values of the enumerated text columns (kept as CHECK constraints, not native enums,
@@ -195,6 +196,11 @@ class Candidate(Base):
         onupdate=utcnow,
         server_default=func.now(),
     )
+
+    @property
+    def display_name(self) -> str:
+        """The name shown for this candidate everywhere (``exoguard.store.naming``)."""
+        return candidate_name(self)
 
 
 # The ORM must mirror the harmonised schema exactly; fail at import if someone adds a column

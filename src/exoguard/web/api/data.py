@@ -10,11 +10,19 @@ from starlette.concurrency import run_in_threadpool
 
 from exoguard.errors import ConflictError
 from exoguard.store.models import Dataset, DatasetKind
+from exoguard.vetting.queue import QueuePolicy
 from exoguard.web.api._common import enforce_rate_limit
-from exoguard.web.api.schemas import DatasetsOut, JobQueuedOut, UploadOut, ValidationReportOut
+from exoguard.web.api.schemas import (
+    DatasetResultsOut,
+    DatasetsOut,
+    JobQueuedOut,
+    UploadOut,
+    UploadsOut,
+    ValidationReportOut,
+)
 from exoguard.web.deps import CurrentUser, SessionDep, StateDep
-from exoguard.web.params import DbKey, KeyQuery, OffsetQuery
-from exoguard.web.services import datasets
+from exoguard.web.params import DbKey, KeyPath, KeyQuery, OffsetQuery
+from exoguard.web.services import datasets, upload_results
 from exoguard.web.services.multi_upload import create_lightcurve_set
 from exoguard.web.services.preprocessing import check_options
 from exoguard.web.state import AppState
@@ -136,3 +144,32 @@ def list_datasets(
     """Own data sets (every data set for researchers and admins), newest first."""
     rows = datasets.list_datasets(session, user, limit=limit, offset=offset, kind=kind)
     return {"datasets": [datasets.dataset_view(d) for d in rows]}
+
+
+@router.get(
+    "/datasets/{dataset_id}/results",
+    response_model=DatasetResultsOut,
+    response_model_exclude_unset=True,
+)
+def dataset_results(
+    dataset_id: KeyPath, user: CurrentUser, session: SessionDep, state: StateDep
+) -> dict[str, Any]:
+    """An upload's result: counts per verdict, flagged and archive matches, then one row per
+    candidate with its name, ephemeris, verdict and catalog match."""
+    dataset = datasets.get_visible_dataset(session, dataset_id, user)
+    policy = QueuePolicy.from_settings(state.settings)
+    return upload_results.dataset_results(session, dataset, user=user, policy=policy)
+
+
+@router.get("/uploads", response_model=UploadsOut, response_model_exclude_unset=True)
+def my_uploads(
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    limit: int = Query(default=50, ge=1, le=500),
+    offset: OffsetQuery = 0,
+) -> dict[str, Any]:
+    """The caller's own uploads, newest first, each with the summary of its result."""
+    policy = QueuePolicy.from_settings(state.settings)
+    rows = upload_results.user_uploads(session, user, policy=policy, limit=limit, offset=offset)
+    return {"uploads": rows}

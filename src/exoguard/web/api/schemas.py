@@ -98,6 +98,86 @@ class DatasetsOut(BaseModel):
     datasets: list[DatasetView]
 
 
+class CatalogMatchBrief(BaseModel):
+    """The archive object a candidate is (or why none was found)."""
+
+    matched: bool
+    object_id: str | None = None
+    name: str | None = None
+    disposition: str | None = None
+    summary: str | None = None
+
+
+class ResultRowOut(_Open):
+    """One candidate of an upload's result, named as every page names it."""
+
+    candidate_id: int
+    name: str = Field(description="The name shown for the candidate (archive id, typed name).")
+    object_id: str = Field(description="The stored key (not for display).")
+    mission: str
+    host_id: str | None = None
+    period_days: float | None = None
+    depth_ppm: float | None = None
+    duration_hours: float | None = None
+    planet_radius_rearth: float | None = None
+    verdict: Literal["planet", "false_positive", "uncertain", "none"]
+    verdict_words: str
+    label: str | None = None
+    probability: float | None = None
+    uncertainty: float | None = None
+    flagged: bool = Field(description="Inputs outside what the model was trained on.")
+    flags: list[str] = Field(description="The features outside the training range.")
+    catalog_match: CatalogMatchBrief | None = None
+    url: str = Field(description="The candidate's result page.")
+
+
+class ResultSummaryOut(BaseModel):
+    """Counts of an upload's result rows."""
+
+    n_candidates: int
+    verdicts: dict[str, int] = Field(
+        description="Rows per verdict: planet, false_positive, uncertain, none (unclassified)."
+    )
+    n_flagged: int
+    n_matched: int = Field(description="Rows matched to an archive object.")
+    n_unmatched: int = Field(description="Rows looked up in the archive without a match.")
+    n_not_matched_yet: int = Field(description="Rows never looked up.")
+
+
+class UploadView(BaseModel):
+    """An upload as its owner reads it."""
+
+    id: str
+    filename: str
+    kind: DatasetKind
+    format: DatasetFormat
+    size_bytes: int
+    status: DatasetStatus
+    created_at: str | None = None
+    preprocessed_at: str | None = None
+    single_event: dict[str, Any] | None = Field(
+        default=None, description="The lone transit-like event of a search without a period."
+    )
+    url: str = Field(description="/explore showing this upload's result.")
+
+
+class DatasetResultsOut(BaseModel):
+    """An upload's result: summary, then one row per candidate."""
+
+    dataset: UploadView
+    summary: ResultSummaryOut
+    rows: list[ResultRowOut]
+
+
+class UploadSummaryView(UploadView):
+    summary: ResultSummaryOut
+    top: list[dict[str, Any]] = Field(description="The three most planet-like candidates.")
+
+
+class UploadsOut(BaseModel):
+    uploads: list[UploadSummaryView]
+
+
 class JobQueuedOut(BaseModel):
     job_id: str
     status: JobStatus

@@ -36,6 +36,7 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem("home", "Home", "/"),
     NavItem("explore", "Explore", "/explore"),
+    NavItem("uploads", "My uploads", "/uploads", min_role="explorer"),
     NavItem("results", "Results", "/results"),
     NavItem("vetting", "Vetting", "/vetting"),
     NavItem("research", "Research", "/research", min_role="researcher"),

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from exoguard.core.lightcurve import fold_phase_days
+from exoguard.store.naming import candidate_name
 from exoguard.web import charts, glossary
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def ephemeris_of(candidate: Any) -> Ephemeris | None:
         return None
     features = getattr(candidate, "features", None) or {}
     return Ephemeris(
-        name=str(getattr(candidate, "object_id", "") or "candidate"),
+        name=candidate_name(candidate),
         period_days=period,
         t0_bjd=t0,
         duration_hours=_finite(getattr(candidate, "duration_hours", None)),

@@ -87,6 +87,8 @@ def _conditions(filters: ResultFilters, *, policy: QueuePolicy) -> list[ColumnEl
         conditions.append(
             Candidate.object_id.icontains(filters.search, autoescape=True)
             | Candidate.host_id.icontains(filters.search, autoescape=True)
+            | Candidate.name.icontains(filters.search, autoescape=True)
+            | Candidate.source.icontains(filters.search, autoescape=True)
         )
     return conditions
 

@@ -36,6 +36,7 @@ from exoguard.catalogs.schema import (
 from exoguard.config import Settings
 from exoguard.errors import ConflictError, ModelNotReadyError, ValidationError
 from exoguard.jsonsafe import jsonable
+from exoguard.store import naming
 from exoguard.store.models import Candidate, Dataset, Prediction
 from exoguard.store.repositories import (
     ModelVersionRepository,
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 
 #: Most candidates one predict request may carry.
 MAX_CANDIDATES_PER_REQUEST = 1000
-MANUAL_SOURCE = "manual entry"
+MANUAL_SOURCE = naming.MANUAL_SOURCE
 
 
 @dataclass(frozen=True)

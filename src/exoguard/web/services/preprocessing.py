@@ -303,13 +303,15 @@ def preprocess_dataset(
                 )
         n_planets = sum(v.label == "planet" for v in verdicts)
         matches_by_id = dict(zip(ids, frame["catalog_match"], strict=True)) if ids else {}
-        record = {
+        record: dict[str, Any] = {
             "job_id": job_id,
             "candidate_ids": ids,
             "n_candidates": len(ids),
             "n_predictions": len(verdicts),
             "finished_at": utcnow().isoformat(),
         }
+        if single_event is not None:
+            record["single_event"] = single_event  # shown again when the result is reopened
         report = dict(dataset.validation_report or {})
         report["preprocess"] = record
         DatasetRepository(session).set_status(dataset_id, "preprocessed", validation_report=report)

@@ -50,10 +50,28 @@ const policy = policyFrom(results);
 let lastCandidateIds = [];
 let currentDataset = null;
 
+// The chart library (4.8 MB) loads when a light curve is to be drawn, not with the page:
+// a manual entry, a catalog table or a reopened table result never needs it.
+let plotlyLoading = null;
+function ensurePlotly() {
+  if (window.Plotly) return Promise.resolve();
+  if (!plotlyLoading) {
+    plotlyLoading = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = results.dataset.plotlySrc;
+      script.onload = resolve;
+      script.onerror = () => { plotlyLoading = null; reject(new Error("the chart library did not load")); };
+      document.head.append(script);
+    });
+  }
+  return plotlyLoading;
+}
+
 async function showCharts(datasetId, candidateId) {
   const url = `/charts/datasets/${encodeURIComponent(datasetId)}` + (candidateId ? `?candidate_id=${candidateId}` : "");
   for (const el of results.querySelectorAll("[data-chart]")) delete el.dataset.plotted;
   try {
+    await ensurePlotly();
     await loadCharts(results, url);
   } catch (err) {
     toast(`Charts could not be drawn: ${err.message}`, "warning");
@@ -136,8 +154,15 @@ function basisSentences(basis) {
   return basis && Array.isArray(basis.summary) ? basis.summary : [];
 }
 
+// A row of the server's result (web/services/upload_results.py) carries its verdict;
+// an unsaved typed-in prediction is worded here by the same rule.
+function verdictFor(prediction) {
+  if (prediction.verdict) return { key: prediction.verdict, words: prediction.verdict_words };
+  return verdictOf(prediction, policy);
+}
+
 function verdictCard(prediction, candidate) {
-  const v = verdictOf(prediction, policy);
+  const v = verdictFor(prediction);
   const card = document.createElement("article");
   card.className = `verdict ${v.key}`;
   card.dataset.candidateId = prediction.candidate_id ?? "";
@@ -146,7 +171,8 @@ function verdictCard(prediction, candidate) {
   title.textContent = v.words.charAt(0).toUpperCase() + v.words.slice(1);
   const name = document.createElement("p");
   name.className = "small";
-  const label = candidate?.object_id || (prediction.candidate_id ? `candidate ${prediction.candidate_id}` : "your candidate");
+  // The server names every stored candidate (exoguard.store.naming); never a stored key.
+  const label = candidate?.name || "your candidate";
   name.textContent = [label, candidate ? describe(candidate) : ""].filter(Boolean).join(" — ");
   const prob = document.createElement("p");
   prob.className = "small probability";
@@ -166,7 +192,8 @@ function verdictCard(prediction, candidate) {
   err.style.left = `${(100 * lo).toFixed(1)}%`;
   err.style.width = `${(100 * (hi - lo)).toFixed(1)}%`;
   bar.append(fill, err);
-  card.append(title, name, prob, bar);
+  card.append(title, name);
+  if (prediction.probability !== null && prediction.probability !== undefined) card.append(prob, bar);
   const match = prediction.catalog_match || candidate?.catalog_match;
   const sentence = catalogSentence(match);
   if (sentence) {
@@ -226,6 +253,10 @@ function singleEventText(event) {
 async function showResults(predictions, candidatesById, { datasetId = null, singleEvent = null } = {}) {
   const box = $("verdicts");
   box.replaceChildren();
+  $("catalog-result").hidden = true;
+  $("download-pdf").textContent = "Download the PDF report";
+  $("download-csv").textContent = "Download CSV";
+  $("details-link").hidden = false;
   currentDataset = datasetId;
   if (!predictions.length) {
     const p = document.createElement("p");
@@ -237,7 +268,7 @@ async function showResults(predictions, candidatesById, { datasetId = null, sing
     box.append(p);
   }
   // Most planet-like first.
-  const sorted = [...predictions].sort((a, b) => b.probability - a.probability);
+  const sorted = [...predictions].sort((a, b) => (b.probability ?? -1) - (a.probability ?? -1));
   for (const pred of sorted) box.append(verdictCard(pred, candidatesById[pred.candidate_id]));
   if (sorted.length < 2) box.querySelectorAll(".fold-on").forEach((b) => b.remove());
   results.hidden = false;
@@ -256,11 +287,208 @@ function idOf(obj, ...keys) {
   return null;
 }
 
-async function candidatesOf(datasetId) {
+// ------------------------------------------------------------------ a table of many rows
+// A catalog upload (or a search with many signals): a summary, then one sortable, filterable
+// table whose rows link to each candidate's page. Cards only for a few light-curve signals.
+const CARD_LIMIT = 5;
+const tableState = { rows: [], sort: "probability", descending: true };
+
+// One formatter per precision: toLocaleString builds a new one per call, slow over 300 rows.
+const formatters = new Map();
+function fmt(value, digits) {
+  if (value === null || value === undefined || !Number.isFinite(Number(value))) return "—";
+  if (!formatters.has(digits)) {
+    formatters.set(digits, new Intl.NumberFormat("en-US", { maximumFractionDigits: digits }));
+  }
+  return formatters.get(digits).format(Number(value));
+}
+
+function matchText(match, name) {
+  if (!match) return "not checked";
+  if (!match.matched) return "no match";
+  // an archive row is its own match: say so, with the archive's disposition
+  const ids = [match.object_id, match.name].filter((x) => x && x !== name);
+  const words = ids.length ? ids.join(" · ") : "yes";
+  return words + (match.disposition ? ` (${match.disposition})` : "");
+}
+
+const SHORT_VERDICT = {
+  planet: "likely planet", false_positive: "likely false positive", uncertain: "uncertain", none: "not classified",
+};
+
+const SORT_KEYS = {
+  name: (r) => r.name.toLowerCase(),
+  period_days: (r) => r.period_days,
+  depth_ppm: (r) => r.depth_ppm,
+  planet_radius_rearth: (r) => r.planet_radius_rearth,
+  verdict: (r) => r.verdict,
+  probability: (r) => r.probability,
+  flagged: (r) => (r.flagged ? 1 : 0),
+  catalog_match: (r) => (r.catalog_match && r.catalog_match.matched ? matchText(r.catalog_match) : "~"),
+};
+
+function summaryItem(label, value, key) {
+  const item = document.createElement("div");
+  item.className = `summary-stat ${key || ""}`;
+  item.dataset.stat = key || label;
+  const number = document.createElement("strong");
+  number.textContent = Number(value).toLocaleString("en-US");
+  const words = document.createElement("span");
+  words.textContent = label;
+  item.append(number, words);
+  return item;
+}
+
+function renderSummary(summary, dataset) {
+  const box = $("result-summary");
+  const v = summary.verdicts;
+  box.replaceChildren(
+    summaryItem(summary.n_candidates === 1 ? "candidate" : "candidates", summary.n_candidates, "total"),
+    summaryItem("likely planets", v.planet, "planet"),
+    summaryItem("likely false positives", v.false_positive, "false_positive"),
+    summaryItem("uncertain, sent to vetters", v.uncertain, "uncertain"),
+    summaryItem("flagged: inputs outside the training range", summary.n_flagged, "flagged"),
+    summaryItem("matched to the archive", summary.n_matched, "matched"),
+  );
+  if (v.none) box.append(summaryItem("not classified", v.none, "none"));
+  $("catalog-result-title").textContent = dataset ? `${dataset.filename}: ${summary.n_candidates.toLocaleString("en-US")} rows` : "Your candidates";
+}
+
+function filteredRows() {
+  const text = $("rt-search").value.trim().toLowerCase();
+  const verdict = $("rt-verdict").value;
+  const flagged = $("rt-flagged").checked;
+  const match = $("rt-match").value;
+  const key = SORT_KEYS[tableState.sort];
+  const rows = tableState.rows.filter((r) => (!text || `${r.name} ${r.object_id} ${r.host_id || ""} ${matchText(r.catalog_match)}`.toLowerCase().includes(text))
+    && (!verdict || r.verdict === verdict)
+    && (!flagged || r.flagged)
+    && (!match || (match === "matched") === Boolean(r.catalog_match && r.catalog_match.matched)));
+  const sign = tableState.descending ? -1 : 1;
+  return rows.sort((a, b) => {
+    const x = key(a);
+    const y = key(b);
+    if (x === y) return a.candidate_id - b.candidate_id;
+    if (x === null || x === undefined) return 1;  // missing values last, either way
+    if (y === null || y === undefined) return -1;
+    return (x < y ? -1 : 1) * sign;
+  });
+}
+
+function cell(text, className) {
+  const td = document.createElement("td");
+  if (className) td.className = className;
+  td.textContent = text;
+  return td;
+}
+
+function renderTable() {
+  const rows = filteredRows();
+  const fragment = document.createDocumentFragment();
+  for (const r of rows) {
+    const tr = document.createElement("tr");
+    tr.dataset.candidateId = r.candidate_id;
+    const name = document.createElement("td");
+    const link = document.createElement("a");
+    link.href = r.url;
+    link.textContent = r.name;
+    name.append(link);
+    if (r.host_id) {
+      const host = document.createElement("span");
+      host.className = "small muted";
+      host.textContent = ` ${r.host_id}`;
+      name.append(host);
+    }
+    const verdict = document.createElement("td");
+    const badge = document.createElement("span");
+    badge.className = `badge ${r.verdict}`;
+    badge.textContent = SHORT_VERDICT[r.verdict] || r.verdict_words;
+    badge.title = r.verdict_words;
+    verdict.append(badge);
+    const flag = cell(r.flagged ? "flagged" : "", r.flagged ? "flag" : "");
+    if (r.flagged) flag.title = `Outside the training range: ${r.flags.join(", ")}`;
+    tr.append(
+      name,
+      cell(fmt(r.period_days, 4), "num"),
+      cell(fmt(r.depth_ppm, 0), "num"),
+      cell(fmt(r.planet_radius_rearth, 2), "num"),
+      verdict,
+      cell(formatProbability(r.probability, r.uncertainty), "num"),
+      flag,
+      cell(matchText(r.catalog_match, r.name), r.catalog_match && r.catalog_match.matched ? "" : "muted"),
+    );
+    fragment.append(tr);
+  }
+  $("result-table-body").replaceChildren(fragment);
+  $("rt-count").textContent = `${fmt(rows.length, 0)} of ${fmt(tableState.rows.length, 0)} shown`;
+  for (const th of $("result-table").querySelectorAll("th[data-sort]")) {
+    const on = th.dataset.sort === tableState.sort;
+    th.setAttribute("aria-sort", on ? (tableState.descending ? "descending" : "ascending") : "none");
+  }
+}
+
+function showTable(data) {
+  $("verdicts").replaceChildren();
+  $("lightcurve-panel").hidden = true;
+  $("folded-panels").hidden = true;
+  currentDataset = null;
+  tableState.rows = data.rows;
+  renderSummary(data.summary, data.dataset);
+  $("catalog-result").hidden = false;
+  renderTable();
+  performance.mark("exoguard:result-table");
+  $("download-pdf").textContent = `Download the PDF report (first ${PDF_ROWS} rows shown)`;
+  $("download-csv").textContent = "Download CSV (the rows shown)";
+  results.hidden = false;
+  lastCandidateIds = data.rows.map((r) => r.candidate_id);
+  $("export-panel").hidden = lastCandidateIds.length === 0;
+  $("details-link").hidden = true;  // each row links to its own page
+  $("results-title").focus();
+}
+
+for (const th of document.querySelectorAll("#result-table th[data-sort]")) {
+  th.querySelector("button").addEventListener("click", () => {
+    const column = th.dataset.sort;
+    tableState.descending = tableState.sort === column ? !tableState.descending : column !== "name";
+    tableState.sort = column;
+    renderTable();
+  });
+}
+for (const id of ["rt-search", "rt-verdict", "rt-flagged", "rt-match"]) {
+  $(id).addEventListener("input", renderTable);
+}
+
+// ------------------------------------------------------------ the result in the address
+// The result's URL names the upload (?dataset=) or the typed-in candidates (?candidates=),
+// so a reload, a bookmark or "My uploads" shows it again, from the server.
+function setResultUrl(params) {
+  const url = new URL(window.location.href);
+  url.search = new URLSearchParams(params).toString();
+  window.history.replaceState(null, "", url);
+}
+
+async function showDataset(datasetId, { singleEvent = null } = {}) {
+  const data = await api(`/api/data/datasets/${encodeURIComponent(datasetId)}/results`);
+  setResultUrl({ dataset: datasetId });
+  const single = singleEvent || data.dataset.single_event || null;
+  if (data.dataset.kind === "catalog" || data.rows.length > CARD_LIMIT) {
+    showTable(data);
+  } else {
+    const byId = {};
+    for (const r of data.rows) byId[r.candidate_id] = r;
+    await showResults(data.rows, byId, { datasetId, singleEvent: single });
+  }
+  return data;
+}
+
+async function showCandidates(ids) {
+  const data = await api(`/explore/candidates?ids=${ids.join(",")}`);
+  setResultUrl({ candidates: ids.join(",") });
   const byId = {};
-  const { candidates } = await api(`/explore/datasets/${encodeURIComponent(datasetId)}/candidates`);
-  for (const c of candidates) byId[c.id] = c;
-  return byId;
+  for (const r of data.rows) byId[r.candidate_id] = r;
+  if (data.rows.length > CARD_LIMIT) showTable(data);
+  else await showResults(data.rows, byId);
+  return data;
 }
 
 const uploadForm = $("upload-form");
@@ -304,11 +532,10 @@ uploadForm.addEventListener("submit", async (event) => {
       const predicted = await api("/api/model/predict", { method: "POST", json: { dataset_id: datasetId } });
       predictions = predicted.predictions || [];
     }
-    const candidates = await candidatesOf(datasetId);
     hideProgress();
     const singleEvent = (job.result && job.result.single_event) || null;
-    await showResults(predictions, candidates, { datasetId, singleEvent });
-    toast(singleEvent && !predictions.length ? "One transit-like event found." : "Classification done.", "success");
+    const data = await showDataset(datasetId, { singleEvent });
+    toast(singleEvent && !data.rows.length ? "One transit-like event found." : "Classification done.", "success");
   } catch (err) {
     hideProgress();
     error.textContent = err.message;
@@ -360,21 +587,20 @@ manualForm.addEventListener("submit", async (event) => {
       method: "POST", json: body, headers: { "Idempotency-Key": idempotencyKey(body) },
     });
     const preds = predicted.predictions || [];
-    const byId = {};
-    preds.forEach((p) => { byId[p.candidate_id] = { ...candidate, ...p, object_id: candidate.object_id || "Your candidate" }; });
     if (preds.length && (preds[0].candidate_id === null || preds[0].candidate_id === undefined)) {
       // Not stored: show the typed parameters beside the verdict.
       preds[0] = { ...preds[0], candidate_id: null };
       const box = $("verdicts");
       currentDataset = null;
-      box.replaceChildren(verdictCard(preds[0], { ...candidate, object_id: "your candidate" }));
+      $("catalog-result").hidden = true;
+      box.replaceChildren(verdictCard(preds[0], { ...candidate, name: candidate.object_id || "your candidate" }));
       results.hidden = false;
       $("lightcurve-panel").hidden = true;
       $("folded-panels").hidden = true;
       $("export-panel").hidden = true;
       $("results-title").focus();
     } else {
-      await showResults(preds, byId);
+      await showCandidates(preds.map((p) => p.candidate_id));
     }
     toast("Classification done.", "success");
   } catch (err) {
@@ -386,6 +612,14 @@ manualForm.addEventListener("submit", async (event) => {
 });
 
 // ---------------------------------------------------------------------------------- export
+// The table exports the rows it shows, in its order; a PDF holds the first PDF_ROWS of them.
+const PDF_ROWS = 20;
+function exportIds(kind) {
+  if ($("catalog-result").hidden) return lastCandidateIds;
+  const ids = filteredRows().map((r) => r.candidate_id);
+  return kind === "pdf" ? ids.slice(0, PDF_ROWS) : ids;
+}
+
 async function download(kind) {
   if (!lastCandidateIds.length) return;
   const button = $(kind === "pdf" ? "download-pdf" : "download-csv");
@@ -394,7 +628,7 @@ async function download(kind) {
   try {
     const response = await api(`/api/export/${kind}`, {
       method: "POST",
-      json: { candidate_ids: lastCandidateIds },
+      json: { candidate_ids: exportIds(kind) },
       headers: { Accept: kind === "pdf" ? "application/pdf" : "text/csv" },
       raw: true,
     });
@@ -409,3 +643,19 @@ async function download(kind) {
 }
 $("download-pdf").addEventListener("click", () => download("pdf"));
 $("download-csv").addEventListener("click", () => download("csv"));
+
+// ------------------------------------------------------------------ after a reload
+async function restore() {
+  const params = new URLSearchParams(window.location.search);
+  const datasetId = params.get("dataset");
+  const ids = (params.get("candidates") || "").split(",").filter((x) => /^\d+$/.test(x)).map(Number);
+  if (!datasetId && !ids.length) return;
+  try {
+    if (datasetId) await showDataset(datasetId);
+    else await showCandidates(ids);
+  } catch (err) {
+    toast(`The earlier result could not be shown: ${err.message}`, "error");
+    setResultUrl({});
+  }
+}
+restore();
