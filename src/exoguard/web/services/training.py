@@ -85,11 +85,11 @@ def train(
     )
     if model == "gbm":
         from exoguard.catalogs import load_default_catalogs
-        from exoguard.ml.gbm import n_boosters_to_fit
-        from exoguard.ml.train import train_gbm
+        from exoguard.ml.train import n_boosters_to_train, train_gbm
 
         config = gbm_config(params)
-        total = max(1, n_boosters_to_fit(config))
+        # training, then the named evaluation sets (exoguard.ml.evalsets), as every route does
+        total = max(1, n_boosters_to_train(config))
         progress(0.02, "reading the catalogs")
         tables = load_default_catalogs(settings.catalogs_dir)
 
