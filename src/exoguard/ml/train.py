@@ -61,6 +61,7 @@ def train_gbm(
     activate_if_none: bool = True,
     tces: Rows | None = None,
     with_evaluation: bool = True,
+    eval_tables: Sequence[CatalogTable] | None = None,
 ) -> VersionRecord:
     """Train, save and register a gbm version; returns its record.
 
@@ -72,6 +73,9 @@ def train_gbm(
     :func:`exoguard.ml.evaluate.evaluate`, stored as ``metrics["evaluation"]``, whichever
     way it was trained (web job, CLI, ``make run``); ``with_evaluation=False`` (tests that
     only need a model) leaves it out and the pages then say the version was not evaluated.
+    ``eval_tables`` (default: ``tables``) are the archive tables the named sets are drawn
+    from; retraining with curated labels passes the archive alone, so that its sets hold the
+    same rows as every other version's.
     ``metrics["oof"]`` keeps the out-of-fold figures of the calibration step (training rows
     of all missions) as a training diagnostic, not an evaluation.
     """
@@ -109,7 +113,12 @@ def train_gbm(
             from exoguard.jsonsafe import jsonable
             from exoguard.ml.evaluate import evaluate
 
-            report = evaluate(tables, config=config, progress=progress, version=version_id)
+            report = evaluate(
+                list(eval_tables) if eval_tables is not None else tables,
+                config=config,
+                progress=progress,
+                version=version_id,
+            )
             metrics["evaluation"] = jsonable(report)
         metrics["train_seconds"] = round(time.perf_counter() - t0, 2)
         (directory / "metrics.json").write_text(json.dumps(metrics, indent=2))

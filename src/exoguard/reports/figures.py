@@ -701,9 +701,7 @@ def _header(fig: Figure, report: CandidateReport) -> None:
         parts.append(f"origin: {report.origin}")
     line = "  ·  ".join(parts)
     sub = fig.text(0.06, 0.958, line, fontsize=_FONT + 1.5, va="center", color="#333333")
-    _fit_left_text(
-        fig, sub, prefix="", name=line, right_limit=sub_limit, min_size=_FONT - 0.5
-    )
+    _fit_left_text(fig, sub, prefix="", name=line, right_limit=sub_limit, min_size=_FONT - 0.5)
     fig.add_artist(_hline(0.946))
 
 

@@ -56,9 +56,7 @@ def change_role(
     return {"user": accounts.user_view(user)}
 
 
-@router.post(
-    "/users/{user_id}/active", response_model=UserOut, response_model_exclude_unset=True
-)
+@router.post("/users/{user_id}/active", response_model=UserOut, response_model_exclude_unset=True)
 def change_active(
     user_id: IdPath, body: ActiveIn, admin: AdminUser, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:

@@ -155,8 +155,10 @@ def admin_set_role(session: Session, *, admin: User, user_id: int, role: str) ->
     if role not in ROLES:
         raise ValidationError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
     target = UserRepository(session).require(user_id)
-    if target.role == "admin" and role != "admin" and not _other_active_admins(
-        session, user_id=user_id
+    if (
+        target.role == "admin"
+        and role != "admin"
+        and not _other_active_admins(session, user_id=user_id)
     ):
         raise ValidationError(
             f"{target.email} is the last active admin; make another account admin first"
