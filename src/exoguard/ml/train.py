@@ -73,13 +73,15 @@ def train_gbm(
     :func:`exoguard.ml.evaluate.evaluate`, stored as ``metrics["evaluation"]``, whichever
     way it was trained (web job, CLI, ``make run``); ``with_evaluation=False`` (tests that
     only need a model) leaves it out and the pages then say the version was not evaluated.
-    ``eval_tables`` (default: ``tables``) are the archive tables the named sets are drawn
-    from; retraining with curated labels passes the archive alone, so that its sets hold the
-    same rows as every other version's.
+    ``eval_tables`` are the archive tables the named sets are drawn from: by default the
+    bundled catalogs (the ``tables`` themselves when none were given), whatever rows the
+    version was trained on, so that every version's sets hold the same rows. Retraining with
+    curated labels passes the archive alone.
     ``metrics["oof"]`` keeps the out-of-fold figures of the calibration step (training rows
     of all missions) as a training diagnostic, not an evaluation.
     """
     t0 = time.perf_counter()
+    given_tables = tables is not None
     tables = list(tables) if tables is not None else load_default_catalogs()
     registry = registry or ModelRegistry.from_settings()
     data = labelled_data(tables, features=config.feature_names, missions=config.train_missions)
@@ -113,8 +115,12 @@ def train_gbm(
             from exoguard.jsonsafe import jsonable
             from exoguard.ml.evaluate import evaluate
 
+            if eval_tables is not None:
+                named_from = list(eval_tables)
+            else:
+                named_from = load_default_catalogs() if given_tables else tables
             report = evaluate(
-                list(eval_tables) if eval_tables is not None else tables,
+                named_from,
                 config=config,
                 progress=progress,
                 version=version_id,

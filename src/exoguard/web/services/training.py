@@ -101,7 +101,9 @@ def train(
                 0.05 + 0.9 * min(done[0] / total, 1.0), f"fitted {done[0]} of {total} boosters"
             )
 
-        record = train_gbm(config, tables=tables, registry=registry, progress=on_booster)
+        record = train_gbm(
+            config, tables=tables, eval_tables=tables, registry=registry, progress=on_booster
+        )
     else:
         from exoguard.ml.multibranch.train import train_multibranch
 
