@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _server  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-background-networking",
@@ -49,6 +51,8 @@ KEPLER_QUARTER = "kepler/kplr010797460-2009166043257_llc.fits"
 TOI_TABLE = "toi_2026-06-22.csv.gz"
 N_CATALOG_ROWS = 300
 #: Charts-drawn check: Plotly drew it, or the page put the reason there instead.
+VISIBLE_CHARTS = """() => Array.from(document.querySelectorAll('[data-chart]'))
+  .filter(el => el.offsetParent !== null).length"""
 DRAWN = """() => Array.from(document.querySelectorAll('[data-chart]'))
   .filter(el => el.offsetParent !== null)
   .every(el => (el.dataset.plotted === 'true' && el.querySelector('.main-svg'))
@@ -97,6 +101,48 @@ def _prepare(database_url: str) -> int:
         engine.dispose()
 
 
+@dataclass
+class Row:
+    """The measurements of one page."""
+
+    label: str
+    loads: list[float] = field(default_factory=list)
+    charts: list[float] = field(default_factory=list)
+    parts: dict[str, list[float]] = field(default_factory=dict)
+
+
+def _candidate_id(database_url: str, mission: str, object_id: str) -> int:
+    from exoguard.store.db import make_engine, make_sessionmaker
+    from exoguard.store.repositories import CandidateRepository
+
+    engine = make_engine(database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            candidate = CandidateRepository(session).get_by_key(mission, object_id)
+            assert candidate is not None, f"{object_id} missing after ingest"
+            return int(candidate.id)
+    finally:
+        engine.dispose()
+
+
+def _uploaded_candidate(database_url: str) -> int | None:
+    """The most planet-like candidate found in an uploaded light curve, if any."""
+    from sqlalchemy import select
+
+    from exoguard.store.db import make_engine, make_sessionmaker
+    from exoguard.store.models import Candidate
+
+    engine = make_engine(database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            ids = session.scalars(
+                select(Candidate.id).where(Candidate.dataset_id.is_not(None)).order_by(Candidate.id)
+            ).all()
+            return int(ids[0]) if ids else None
+    finally:
+        engine.dispose()
+
+
 def _catalog_csv(data_dir: Path, out: Path) -> Path:
     """The first 300 rows of the bundled TOI table, with its '#' header."""
     with gzip.open(data_dir / "catalogs" / TOI_TABLE, "rt") as fh:
@@ -106,26 +152,50 @@ def _catalog_csv(data_dir: Path, out: Path) -> Path:
     return out
 
 
-def _context(browser: Any, base: str) -> Any:
-    context = browser.new_context(base_url=base, viewport={"width": 1400, "height": 900})
+def _login_state(browser: Any, base: str) -> Any:
+    """The cookies of one log-in, reused by every context (log-ins are rate limited)."""
+    context = browser.new_context(base_url=base)
+    try:
+        r = context.request.post("/api/auth/login", data={"email": EMAIL, "password": PASSWORD})
+        assert r.ok, r.text()
+        return context.storage_state()
+    finally:
+        context.close()
+
+
+def _context(browser: Any, base: str, state: Any) -> Any:
+    """A fresh context (empty cache) carrying the log-in cookies."""
+    context = browser.new_context(
+        base_url=base, viewport={"width": 1400, "height": 900}, storage_state=state
+    )
     context.set_default_timeout(120_000)
-    r = context.request.post("/api/auth/login", data={"email": EMAIL, "password": PASSWORD})
-    assert r.ok, r.text()
     return context
 
 
-def _page_times(browser: Any, base: str, path: str) -> tuple[float, float | None]:
-    """(seconds to the load event, seconds to every chart drawn or None without charts)."""
-    context = _context(browser, base)
+RESOURCES = """() => performance.getEntriesByType('resource')
+  .filter(e => e.name.includes('/charts/') || e.name.endsWith('plotly.min.js'))
+  .map(e => [e.name.includes('/charts/') ? 'chart data' : 'plotly', e.responseEnd - e.startTime])"""
+
+
+def _page_times(
+    browser: Any, base: str, state: Any, path: str
+) -> tuple[float, float | None, dict[str, float]]:
+    """(seconds to the load event, seconds to every visible chart drawn or None without one,
+    seconds each chart-data request and the Plotly download took)."""
+    context = _context(browser, base, state)
     try:
         page = context.new_page()
         t0 = time.perf_counter()
         page.goto(path, wait_until="load")
         loaded = time.perf_counter() - t0
-        if page.locator("[data-chart]").count() == 0:
-            return loaded, None
+        if page.evaluate(VISIBLE_CHARTS) == 0:
+            return loaded, None, {}
         page.wait_for_function(DRAWN, timeout=120_000, polling=20)
-        return loaded, time.perf_counter() - t0
+        drawn = time.perf_counter() - t0
+        parts: dict[str, float] = {}
+        for name, ms in page.evaluate(RESOURCES):
+            parts[name] = max(parts.get(name, 0.0), ms / 1000.0)
+        return loaded, drawn, parts
     finally:
         context.close()
 
@@ -189,34 +259,46 @@ def main() -> int:
                     executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
                 )
                 try:
-                    context = _context(browser, base)
+                    state = _login_state(browser, base)
+                    context = _context(browser, base, state)
                     page = context.new_page()
                     first_s = _upload(
                         page,
                         data_dir / "lightcurves" / KEPLER_QUARTER,
                         done="#verdicts .verdict .words, #no-signal, #single-event",
                     )
-                    link = page.locator("#details-link").get_attribute("href") or ""
+                    _server.log(f"bench/pages: first upload to verdict {first_s:.2f} s")
+                    shot = ARTIFACTS / "bench-pages-first-upload.png"
+                    shot.parent.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(shot), full_page=True)
+                    verdict = page.locator("#verdicts").inner_text()[:200]
+                    _server.log(f"bench/pages: first upload shows: {verdict!r}")
                     context.close()
+                    uploaded = _uploaded_candidate(database_url)
+                    link = f"/candidates/{uploaded}" if uploaded is not None else ""
+                    toi = _candidate_id(database_url, "tess", "TOI-114.01")
                     pages = {
                         "landing /": "/",
                         "explore (first visit)": "/explore",
-                        f"candidate with light curve {link}": link,
+                        **({f"candidate, uploaded Kepler quarter {link}": link} if link else {}),
+                        f"candidate, TOI-114.01 (TESS) /candidates/{toi}": f"/candidates/{toi}",
                         "research": "/research",
                         f"vetting item /vetting/{item_id}": f"/vetting/{item_id}",
                     }
-                    rows: list[tuple[str, list[float], list[float]]] = []
+                    rows: list[Row] = []
                     for label, path in pages.items():
-                        loads, charts = [], []
+                        row = Row(label)
                         for _ in range(args.repeat):
-                            loaded, drawn = _page_times(browser, base, path)
-                            loads.append(loaded)
+                            loaded, drawn, parts = _page_times(browser, base, state, path)
+                            row.loads.append(loaded)
                             if drawn is not None:
-                                charts.append(drawn)
-                        rows.append((label, loads, charts))
+                                row.charts.append(drawn)
+                            for name, seconds in parts.items():
+                                row.parts.setdefault(name, []).append(seconds)
+                        rows.append(row)
                     catalog_s = []
                     for _ in range(args.repeat):
-                        context = _context(browser, base)
+                        context = _context(browser, base, state)
                         try:
                             catalog_s.append(
                                 _upload(context.new_page(), catalog, done="#verdicts .verdict")
@@ -233,11 +315,20 @@ def main() -> int:
         f"first upload to verdict, one Kepler quarter ({KEPLER_QUARTER.split('/')[-1]}): "
         f"{first_s:.2f} s (target < 10 s)"
     )
-    print(f"\nmedians of {args.repeat} (fresh browser context each):")
-    print(f"{'page':<44} {'load':>9} {'charts drawn':>13}")
-    for label, loads, charts in rows:
-        print(f"{label:<44} {_median(loads):>9} {_median(charts):>13}")
-    print(f"{f'{N_CATALOG_ROWS}-row TOI catalog: upload to result':<44} {_median(catalog_s):>9}")
+    print(f"\nmedians of {args.repeat} (fresh browser context each; first visit in brackets):")
+    print(
+        f"{'page':<58} {'load':>8} {'charts drawn':>13} {'(first)':>9} "
+        f"{'chart data':>11} {'plotly':>9}"
+    )
+    for row in rows:
+        first = f"({row.charts[0]:.2f} s)" if row.charts else ""
+        print(
+            f"{row.label:<58} {_median(row.loads):>8} {_median(row.charts):>13} {first:>9} "
+            f"{_median(row.parts.get('chart data', [])):>11} "
+            f"{_median(row.parts.get('plotly', [])):>9}"
+        )
+    label = f"{N_CATALOG_ROWS}-row TOI catalog: upload to result"
+    print(f"{label:<58} {_median(catalog_s):>8}")
     return 0
 
 

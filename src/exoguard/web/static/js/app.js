@@ -191,6 +191,8 @@ export async function loadCharts(root, url) {
   for (const el of root.querySelectorAll("[data-chart]")) {
     if (!el.dataset.plotted) el.innerHTML = '<p class="loading">Loading chart…</p>';
   }
+  // The chart library downloads while the server computes the figures, not after.
+  if (root.querySelector("[data-chart]")) ensurePlotly();
   try {
     const payload = await api(url);
     await drawFigures(root, { ...payload.figures, missing: payload.missing || {} });
