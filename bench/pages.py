@@ -11,7 +11,7 @@ Measured, each in a fresh browser context (empty cache), ``--repeat`` times:
   one the upload found), research (model charts), a vetting item: time to the ``load``
   event and to every chart drawn (``[data-chart]`` plotted by Plotly, or its reason shown);
 * a 300-row TOI catalog uploaded on the explore page: time from the click to the result;
-* once, first: a one-quarter Kepler light curve (Kepler-227, Q1, 30-min cadence) uploaded on
+* once, first: a one-quarter Kepler light curve (Kepler-227, Q2, 30-min cadence) uploaded on
   the explore page right after the server answered ``/healthz``, to its verdict (target
   < 10 s). ``--cold-numba`` points numba's cache at an empty folder, so the search kernels
   compile from scratch (the server's background warm-up races the upload).
@@ -47,7 +47,7 @@ CHROMIUM_ARGS = [
 ]
 EMAIL = "bench-admin@example.org"
 PASSWORD = "correct-horse-battery"
-KEPLER_QUARTER = "kepler/kplr010797460-2009166043257_llc.fits"
+KEPLER_QUARTER = "kepler/kplr010797460-2009259160929_llc.fits"
 TOI_TABLE = "toi_2026-06-22.csv.gz"
 N_CATALOG_ROWS = 300
 #: Charts-drawn check: Plotly drew it, or the page put the reason there instead.

@@ -156,12 +156,12 @@ def test_candidate_charts_are_binned_and_the_full_light_curve_downloads(
     ui.wait_for_charts(page, ["lightcurve", "lightcurve_raw", "periodogram", "folded_global"])
     seconds = time.perf_counter() - started
     drawn = page.evaluate("document.querySelector('[data-chart=lightcurve]').data[0].x.length")
-    assert 1000 < drawn <= 3000, drawn
+    assert 1000 < drawn <= 2000, drawn
     shown = page.evaluate(
         "Math.max(...Array.from(document.querySelectorAll('[data-chart]'))"
         ".filter(el => el.data).flatMap(el => el.data.map(t => (t.x || []).length)))"
     )
-    assert shown <= 4000, shown  # light curves 3,000 points a trace, periodogram 4,000
+    assert shown <= 4000, shown  # light curves 2,000 points a trace, periodogram 4,000
     link = page.get_by_role("link", name=re.compile("download the full light curve"))
     with page.expect_download() as info:
         link.click()

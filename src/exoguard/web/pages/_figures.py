@@ -79,10 +79,13 @@ def ephemeris_of(candidate: Any) -> Ephemeris | None:
 # --------------------------------------------------------------------------- light curves
 #: Points per light-curve trace sent to the browser. A TESS sector has ~18,000 two-minute
 #: points and the periodogram tens of thousands of trial periods: drawn whole, a candidate
-#: page took 2.3–2.6 s to its charts. Consecutive points are averaged (light curve), the
-#: peak of each group kept (periodogram); the full data stay downloadable as CSV
+#: page took 2.3–2.6 s to its charts. Plotly draws one SVG node per marker, so the marker
+#: traces are capped hardest: consecutive points are averaged (light curve), the folded
+#: views keep every n-th point under their binned curve, the periodogram (one line, cheap)
+#: keeps the peak of each group. The full data stay downloadable as CSV
 #: (``/charts/candidates/{id}/lightcurve.csv``).
-DISPLAY_MAX_POINTS = 3000
+DISPLAY_MAX_POINTS = 2000
+FOLDED_MAX_POINTS = 1500
 PERIODOGRAM_MAX_POINTS = 4000
 
 
@@ -115,7 +118,7 @@ def folded_figures(
         bin_phase=whole["bin_phase_days"],
         bin_flux=whole["bin_flux"],
         title=f"Folded on P = {eph.period_days:.5f} d (whole orbit)",
-        max_points=DISPLAY_MAX_POINTS,
+        max_points=FOLDED_MAX_POINTS,
     )
     half = _local_half_width_days(eph)
     local = charts.fold_and_bin(
@@ -134,7 +137,7 @@ def folded_figures(
             bin_flux=local["bin_flux"],
             x_title="Hours from mid-transit",
             title="Around the transit",
-            max_points=DISPLAY_MAX_POINTS,
+            max_points=FOLDED_MAX_POINTS,
         )
     else:
         missing["folded_local"] = "no data points near the transits"
@@ -182,7 +185,7 @@ def folded_figures(
         secondary_depth_ppm=eph.secondary_depth_ppm,
         secondary_sigma=eph.secondary_sigma,
         title="Secondary eclipse search (primary masked)",
-        max_points=DISPLAY_MAX_POINTS,
+        max_points=FOLDED_MAX_POINTS,
     )
     return figures, missing
 
