@@ -55,6 +55,15 @@ def train(
     if_missing: Annotated[
         bool, typer.Option("--if-missing", help="Do nothing when an active model exists.")
     ] = False,
+    evaluation: Annotated[
+        bool,
+        typer.Option(
+            "--evaluation/--no-evaluation",
+            help="gbm: score the new version on the named evaluation sets (default; about "
+            "40 s for the default config). Without it the pages say the version was not "
+            "evaluated until `exoguard evaluate --version` runs.",
+        ),
+    ] = True,
     activate: Annotated[
         bool,
         typer.Option(
@@ -87,7 +96,9 @@ def train(
             typer.echo(f"active model {active.id} exists; nothing to do", err=True)
         return
     if model == "gbm":
-        summary = _train_gbm(config or "default", param, registry=registry, as_json=as_json)
+        summary = _train_gbm(
+            config or "default", param, registry=registry, as_json=as_json, evaluation=evaluation
+        )
     elif model == "multibranch":
         from exoguard.cli.neural import run_train
 
@@ -112,15 +123,16 @@ def train(
 
 
 def _train_gbm(
-    config: str, params: list[str] | None, *, registry: Any, as_json: bool
+    config: str, params: list[str] | None, *, registry: Any, as_json: bool, evaluation: bool
 ) -> dict[str, Any]:
     from exoguard.ml.evalsets import headline
     from exoguard.ml.train import n_boosters_to_train, train_gbm
 
     cfg = _config(config, params)
     # training, then the named evaluation sets (exoguard.ml.evalsets), as every route does
-    with progress("train gbm", total=n_boosters_to_train(cfg), unit="boosters") as bar:
-        record = train_gbm(cfg, registry=registry, progress=bar.update)
+    total = n_boosters_to_train(cfg, with_evaluation=evaluation)
+    with progress("train gbm", total=total, unit="boosters") as bar:
+        record = train_gbm(cfg, registry=registry, progress=bar.update, with_evaluation=evaluation)
     if not as_json:
         name, figures = headline(record.kind, record.metrics, config=record.config)
         typer.echo(
