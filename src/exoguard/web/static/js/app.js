@@ -136,6 +136,17 @@ const PLOT_CONFIG = {
 const PLOTLY_URL = "/static/vendor/plotly.min.js";
 let plotlyLoading = null;
 
+/** Download the chart library without running it (a figure may never come: no light curve). */
+function preloadPlotly() {
+  if (window.Plotly || plotlyLoading || document.querySelector("link[data-plotly]")) return;
+  const link = document.createElement("link");
+  link.rel = "preload";
+  link.as = "script";
+  link.href = PLOTLY_URL;
+  link.dataset.plotly = "";
+  document.head.appendChild(link);
+}
+
 /** Load the chart library once; resolves to window.Plotly (or null when it cannot load). */
 export function ensurePlotly() {
   if (window.Plotly) return Promise.resolve(window.Plotly);
@@ -191,8 +202,9 @@ export async function loadCharts(root, url) {
   for (const el of root.querySelectorAll("[data-chart]")) {
     if (!el.dataset.plotted) el.innerHTML = '<p class="loading">Loading chart…</p>';
   }
-  // The chart library downloads while the server computes the figures, not after.
-  if (root.querySelector("[data-chart]")) ensurePlotly();
+  // The chart library downloads while the server computes the figures, not after; it runs
+  // (about 1 s of script on a slow machine) only when there is a figure to draw.
+  if (root.querySelector("[data-chart]")) preloadPlotly();
   try {
     const payload = await api(url);
     await drawFigures(root, { ...payload.figures, missing: payload.missing || {} });
