@@ -460,6 +460,12 @@ def test_metrics_and_versions(api: Api) -> None:
         versions = client.get("/api/model/versions").json()["versions"]
         assert [v["id"] for v in versions if v["status"] == "active"] == [api.model_version]
         assert "roc_auc" in versions[0]["summary"]
+        # the summary names its evaluation set, the same for every gbm version
+        assert versions[0]["summary_set"] == "koi-grouped-cv-5fold"
+        assert (
+            versions[0]["summary"]["roc_auc"]
+            == versions[0]["sets"]["koi-grouped-cv-5fold"]["roc_auc"]
+        )
     with api.client() as client:
         assert client.get("/api/model/metrics").status_code == 401
         assert client.get("/api/model/versions").status_code == 401

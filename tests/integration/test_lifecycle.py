@@ -89,7 +89,9 @@ def trained(
     out = {}
     for name, (frame, config) in specs.items():
         table = CatalogTable(kind="koi", source=f"{KOI_FILE} ({name} subset)", frame=frame)
-        out[name] = train_gbm(config, tables=[table], registry=registry, activate_if_none=False)
+        out[name] = train_gbm(
+            config, tables=[table], registry=registry, activate_if_none=False, with_evaluation=False
+        )
     return out
 
 

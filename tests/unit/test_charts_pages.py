@@ -146,30 +146,39 @@ def test_model_figures_from_training_and_evaluation_metrics() -> None:
         {"feature": "planet_radius_rearth", "mean_abs_shap": 1.1},
         {"feature": "transit_snr", "mean_abs_shap": 0.5},
     ]
-    figures, missing = _figures.model_figures({"oof": {"all": _block(False)}}, importance)
-    assert set(figures) == {"confusion", "importance"}
-    assert set(missing) == {"roc", "pr", "calibration"}
+    # The calibration step's out-of-fold figures are no evaluation set: nothing to draw.
+    figures, missing = _figures.model_figures({"oof": {"all": _block(True)}}, importance)
+    assert set(figures) == {"importance"}
+    assert set(missing) == {"confusion", "roc", "pr", "calibration"}
+    assert "not evaluated on the named sets" in missing["roc"]
     evaluation = {
         "evaluation": {
-            "kepler_cv": _block(True),
+            "kepler_cv": _block(True) | {"eval_set": "koi-grouped-cv-5fold", "roc_auc": 0.984},
             "cross_mission": {"tess": _block(True), "k2": None},
         },
-        "oof": {"all": _block(False)},
+        "oof": {"all": _block(False) | {"roc_auc": 0.977}},
     }
     figures, missing = _figures.model_figures(evaluation, importance)
     assert missing == {}
     assert [d["name"] for d in figures["roc"]["data"]] == [
-        "Kepler CV (grouped by star) (AUC 0.900)",
-        "Kepler → TESS (AUC 0.900)",
+        "koi-grouped-cv-5fold (AUC 0.984)",
+        "toi-cross-mission (AUC 0.900)",
         "chance",
     ]
+    assert figures["confusion"]["layout"]["title"]["text"].endswith("koi-grouped-cv-5fold")
+    assert figures["calibration"]["layout"]["title"]["text"].endswith("koi-grouped-cv-5fold")
     # precision at (fpr 0.1, tpr 0.6): 24 planets / (24 + 6)
     assert 0.8 in figures["pr"]["data"][0]["y"]
     assert figures["calibration"]["data"][0]["customdata"] == [50, 50]
     assert figures["importance"]["data"][0]["y"] == ["transit_snr", "planet_radius_rearth"]
+    # another set chosen: the confusion matrix and calibration draw that one
+    chosen, _ = _figures.model_figures(evaluation, None, set_name="toi-cross-mission")
+    assert chosen["confusion"]["layout"]["title"]["text"].endswith("toi-cross-mission")
     # a stored precision-recall curve ([[recall, precision], ...]) is drawn as stored
     stored = _block(True) | {"pr_curve": [[1.0, 0.4], [0.5, 0.9], [0.0, 1.0]]}
-    figures, _ = _figures.model_figures({"oof": {"all": stored}}, None)
+    figures, _ = _figures.model_figures(
+        {"evaluation": {"kepler_cv": stored | {"eval_set": "koi-grouped-cv-5fold"}}}, None
+    )
     pr_trace, no_skill = figures["pr"]["data"]
     assert (pr_trace["x"], pr_trace["y"]) == ([1.0, 0.5, 0.0], [0.4, 0.9, 1.0])
     assert pr_trace["name"].endswith("(AP 0.850)") and no_skill["y"] == [0.4, 0.4]
@@ -193,22 +202,23 @@ def test_model_figures_and_headline_of_network_and_ensemble_versions() -> None:
     assert axis["layout"]["xaxis"]["title"]["text"] == "Mean |occlusion effect| (log-odds)"
     shap = _figures.model_figures(network, occlusion)[0]["importance"]
     assert shap["layout"]["xaxis"]["title"]["text"].startswith("Mean |SHAP value|")
-    assert figures["confusion"]["layout"]["title"]["text"].endswith("held-out injected set")
+    assert figures["confusion"]["layout"]["title"]["text"].endswith("injected-test")
     names = [d["name"] for d in figures["roc"]["data"]]
-    assert names[:2] == [
-        "held-out injected set (AUC 0.970)",
-        "Kepler held-out stars (catalog rows) (AUC 0.900)",
-    ]
+    assert names[:2] == ["injected-test (AUC 0.970)", "koi-holdout-stars (AUC 0.900)"]
     ensemble = {
         "sets": {"injected_test": {"ensemble": _block(True), "gbm": _block(False)}},
         "pooled_heldout": {"ensemble": {"roc_auc": 0.979, "n": 3006}},
     }
-    figures, missing = _figures.model_figures(ensemble, None)
-    assert "roc" in figures and figures["roc"]["data"][0]["name"].startswith("injected test")
-    assert headline_metrics("ensemble", ensemble)["roc_auc"] == 0.979
+    figures, missing = _figures.model_figures(ensemble, None, kind="ensemble")
+    assert "roc" in figures and figures["roc"]["data"][0]["name"].startswith("injected-test")
+    pooled = headline_metrics("ensemble", ensemble)
+    assert pooled["set"] == "injected-test+koi-holdout-stars" and pooled["roc_auc"] == 0.979
     assert headline_metrics("multibranch", network)["roc_auc"] == 0.97
-    assert headline_metrics("gbm", {"oof": {"all": {"roc_auc": 0.98}}})["roc_auc"] == 0.98
-    assert headline_metrics("gbm", None) == {}
+    # gbm: the named 5-fold set, never the calibration step's out-of-fold figures
+    assert headline_metrics("gbm", {"oof": {"all": {"roc_auc": 0.98}}}) == {
+        "set": "koi-grouped-cv-5fold"
+    }
+    assert headline_metrics("gbm", None) == {"set": "koi-grouped-cv-5fold"}
 
 
 def test_shap_figures_add_the_remainder() -> None:

@@ -18,6 +18,8 @@ KOI = get_settings().catalogs_dir / "koi_cumulative_2026-06-22.csv.gz"
 pytestmark = pytest.mark.skipif(not KOI.exists(), reason="bundled NASA catalogs not found")
 
 FAST = ["--config", "small", "--param", "n_estimators=20", "--param", "train_missions=kepler"]
+#: Training without the named evaluation sets (tests/unit/test_eval_sets.py covers those).
+TRAIN_FAST = [*FAST, "--no-evaluation"]
 
 
 @pytest.fixture(params=["fresh", "database"])
@@ -51,7 +53,7 @@ def _run(*args: str) -> str:
 
 
 def test_train_list_activate_predict(env: str, tmp_path: Path) -> None:
-    out = json.loads(_run("train", "--model", "gbm", *FAST, "--json"))
+    out = json.loads(_run("train", "--model", "gbm", *TRAIN_FAST, "--json"))
     assert out["trained"] is True
     v1 = out["version"]
     assert v1["id"] == "gbm-0001" and v1["status"] == "active"
@@ -70,10 +72,10 @@ def test_train_list_activate_predict(env: str, tmp_path: Path) -> None:
     assert v1["metrics"]["oof"]["all"]["roc_auc"] > 0.9
 
     # --if-missing does nothing when a model is active
-    again = json.loads(_run("train", "--model", "gbm", *FAST, "--if-missing", "--json"))
+    again = json.loads(_run("train", "--model", "gbm", *TRAIN_FAST, "--if-missing", "--json"))
     assert again["trained"] is False and again["active"]["id"] == "gbm-0001"
 
-    v2 = json.loads(_run("train", "--model", "gbm", *FAST, "--param", "seed=5", "--json"))
+    v2 = json.loads(_run("train", "--model", "gbm", *TRAIN_FAST, "--param", "seed=5", "--json"))
     assert v2["version"]["id"] == "gbm-0002" and v2["version"]["status"] == "registered"
     listed = json.loads(_run("models", "list", "--json"))
     assert [(r["id"], r["status"]) for r in listed] in (
@@ -109,7 +111,7 @@ def test_service_predict_and_explain(env: str) -> None:
 
     with pytest.raises(ModelNotReadyError):
         service.predict_frame(pd.DataFrame({"period_days": [1.0]}))
-    _run("train", "--model", "gbm", *FAST)
+    _run("train", "--model", "gbm", *TRAIN_FAST)
     frame = read_catalog(KOI).frame.iloc[:30]
     pred = service.predict_frame(frame)
     assert list(pred.columns) == ["probability", "uncertainty", "label", "model_version", "basis"]
@@ -175,7 +177,7 @@ def test_versions_of_a_json_registry_move_into_the_database(
         pytest.skip("starts from an empty, unmigrated database")
     from exoguard.ml.registry import ModelRegistry
 
-    _run("train", "--model", "gbm", *FAST)
+    _run("train", "--model", "gbm", *TRAIN_FAST)
     models = get_settings().models_path
     (models / "registry.json").write_text(json.dumps({"gbm-0001": {"status": "active"}}))
     url = f"sqlite:///{(tmp_path / 'new.sqlite3').as_posix()}"
@@ -190,13 +192,13 @@ def test_one_cli_grammar_and_one_activation_rule(env: str) -> None:
     from exoguard.cli import app
     from exoguard.ml.registry import ModelRegistry
 
-    _run("train", "--model", "gbm", *FAST)
+    _run("train", "--model", "gbm", *TRAIN_FAST)
     # --if-missing is honoured for the network too (no training: a model is active)
     skipped = json.loads(_run("train", "--model", "multibranch", "--if-missing", "--json"))
     assert skipped == {"trained": False, "active": skipped["active"]}
     assert skipped["active"]["id"] == "gbm-0001"
     out = json.loads(
-        _run("train", "--model", "gbm", *FAST, "--param", "seed=3", "--activate", "--json")
+        _run("train", "--model", "gbm", *TRAIN_FAST, "--param", "seed=3", "--activate", "--json")
     )
     assert out["version"]["id"] == "gbm-0002" and out["status"] == "active"
     events = [

@@ -224,6 +224,7 @@ def test_ensemble_is_registered_served_and_only_activated_when_better(trained) -
         tables=[CatalogTable(kind="harmonised", source="synthetic", frame=frame)],
         registry=registry,
         activate_if_none=True,
+        with_evaluation=False,
     )
     out = build_and_register(record.id, gbm.id, registry=registry, data=data)
     report = out["report"]

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -277,3 +279,37 @@ def test_binning_and_depth_helpers() -> None:
     assert depth_estimate(y, np.zeros(x.size, bool), np.abs(x) > 0.2) is None
     with pytest.raises(ValueError, match="n_bins"):
         binned(x, y, lo=1.0, hi=-1.0, n_bins=3)
+
+
+def test_the_title_never_runs_under_the_verdict() -> None:
+    """A long name once overprinted "LIKELY FALSE POSITIVE"; now it shrinks, then shortens."""
+    import matplotlib.pyplot as plt
+
+    from exoguard.reports.figures import report_page
+
+    def header_boxes(report: CandidateReport) -> tuple[Any, Any, str, float]:
+        fig = report_page(report)
+        try:
+            texts = {t.get_text(): t for t in fig.texts}
+            title = next(t for k, t in texts.items() if k.startswith("exoguard vetting report"))
+            verdict = texts[report.verdict.words.upper()] if report.verdict else None
+            assert verdict is not None
+            return (
+                title.get_window_extent(),
+                verdict.get_window_extent(),
+                title.get_text(),
+                float(title.get_fontsize()),
+            )
+        finally:
+            plt.close(fig)
+
+    long_name = "kplr011446443-2009131110544_llc.fits candidate 1 (Kepler-1b)"
+    report = replace(_catalog_only(), object_id=long_name)
+    title, verdict, text, size = header_boxes(report)
+    assert title.x1 < verdict.x0, (title, verdict)
+    assert text.startswith("exoguard vetting report — kplr011446443") and text.endswith("…")
+    assert size >= 10.0
+    # a short name is left as it was: full text, 14 pt
+    title, verdict, text, size = header_boxes(_catalog_only())
+    assert title.x1 < verdict.x0
+    assert text == "exoguard vetting report — K00754.01" and size == 14.0

@@ -55,6 +55,15 @@ def train(
     if_missing: Annotated[
         bool, typer.Option("--if-missing", help="Do nothing when an active model exists.")
     ] = False,
+    evaluation: Annotated[
+        bool,
+        typer.Option(
+            "--evaluation/--no-evaluation",
+            help="gbm: score the new version on the named evaluation sets (default; about "
+            "40 s for the default config). Without it the pages say the version was not "
+            "evaluated until `exoguard evaluate --version` runs.",
+        ),
+    ] = True,
     activate: Annotated[
         bool,
         typer.Option(
@@ -87,7 +96,9 @@ def train(
             typer.echo(f"active model {active.id} exists; nothing to do", err=True)
         return
     if model == "gbm":
-        summary = _train_gbm(config or "default", param, registry=registry, as_json=as_json)
+        summary = _train_gbm(
+            config or "default", param, registry=registry, as_json=as_json, evaluation=evaluation
+        )
     elif model == "multibranch":
         from exoguard.cli.neural import run_train
 
@@ -112,20 +123,23 @@ def train(
 
 
 def _train_gbm(
-    config: str, params: list[str] | None, *, registry: Any, as_json: bool
+    config: str, params: list[str] | None, *, registry: Any, as_json: bool, evaluation: bool
 ) -> dict[str, Any]:
-    from exoguard.ml.gbm import n_boosters_to_fit
-    from exoguard.ml.train import train_gbm
+    from exoguard.ml.evalsets import headline
+    from exoguard.ml.train import n_boosters_to_train, train_gbm
 
     cfg = _config(config, params)
-    with progress("train gbm", total=n_boosters_to_fit(cfg), unit="boosters") as bar:
-        record = train_gbm(cfg, registry=registry, progress=bar.update)
+    # training, then the named evaluation sets (exoguard.ml.evalsets), as every route does
+    total = n_boosters_to_train(cfg, with_evaluation=evaluation)
+    with progress("train gbm", total=total, unit="boosters") as bar:
+        record = train_gbm(cfg, registry=registry, progress=bar.update, with_evaluation=evaluation)
     if not as_json:
-        oof = record.metrics.get("oof", {}).get("all", {})
+        name, figures = headline(record.kind, record.metrics, config=record.config)
         typer.echo(
             f"{record.id} ({record.status}) trained on {record.metrics.get('n_train')} rows in "
-            f"{record.metrics.get('train_seconds')} s; out-of-fold ROC AUC "
-            f"{oof.get('roc_auc', float('nan')):.4f}, ECE {oof.get('ece', float('nan')):.4f}"
+            f"{record.metrics.get('train_seconds')} s; {name}: ROC AUC "
+            f"{figures.get('roc_auc', float('nan')):.4f}, "
+            f"ECE {figures.get('ece', float('nan')):.4f}"
         )
     return {"trained": True, "version": record.to_dict()}
 
@@ -209,25 +223,26 @@ def evaluate(
         )
     if record is not None and not param:
         registry.update_metrics(record.id, {"evaluation": jsonable(report)})
-        points = {f"kepler_cv_{k}": report["kepler_cv"][k] for k in ("roc_auc", "ece", "brier")}
-        for m in ("tess", "k2"):
-            if report["cross_mission"].get(m):
-                points[f"{m}_roc_auc"] = report["cross_mission"][m]["roc_auc"]
-        registry.record_metric_points(record.id, points, labels={"source": "evaluate"})
+        from exoguard.ml.train import evaluation_points
+
+        registry.record_metric_points(
+            record.id, evaluation_points(report), labels={"source": "evaluate"}
+        )
     if as_json:
         typer.echo(_dump(report))
         return
     k = report["kepler_cv"]
     typer.echo(f"features: {', '.join(report['features'])}")
     typer.echo(
-        f"kepler_cv ({k['folds']}-fold, grouped by star): ROC AUC {k['roc_auc']:.4f}, "
-        f"PR AUC {k['pr_auc']:.4f}, ECE {k['ece']:.4f}, Brier {k['brier']:.4f}"
+        f"koi-grouped-cv-5fold ({k['folds']} folds, grouped by star): "
+        f"ROC AUC {k['roc_auc']:.4f}, PR AUC {k['pr_auc']:.4f}, "
+        f"ECE {k['ece']:.4f}, Brier {k['brier']:.4f}"
     )
     for m in ("tess", "k2"):
         c = report["cross_mission"].get(m)
         if c:
             typer.echo(
-                f"cross_mission.{m} (trained on Kepler only): ROC AUC {c['roc_auc']:.4f}, "
+                f"{c.get('eval_set', m)} (trained on Kepler only): ROC AUC {c['roc_auc']:.4f}, "
                 f"PR AUC {c['pr_auc']:.4f}, ECE {c['ece']:.4f}, n={c['n']}"
             )
     typer.echo("data: " + ", ".join(d["source"] for d in report["data_files"]))
@@ -292,20 +307,20 @@ def models_list(
         return
     if not records:
         typer.echo("no model versions; train one with `exoguard train --model gbm`")
+    from exoguard.ml.evalsets import headline
+
     for r in records:
-        oof = r.metrics.get("oof", {}).get("all", {})
-        auc = oof.get("roc_auc")
-        ev = r.metrics.get("evaluation", {})
-        extra = ""
-        if ev:
-            extra = (
-                f"  kepler_cv AUC {ev['kepler_cv']['roc_auc']:.4f}"
-                f"  tess AUC {(ev['cross_mission'].get('tess') or {}).get('roc_auc', 0):.4f}"
-            )
+        name, figures = headline(r.kind, r.metrics, config=r.config)
+        auc = figures.get("roc_auc")
+        ece = figures.get("ece")
+        shown = (
+            f"{name}: ROC AUC {auc:.4f}, ECE {ece:.4f}"
+            if auc is not None and ece is not None
+            else f"not evaluated on {name}"
+        )
         typer.echo(
             f"{'*' if r.status == 'active' else ' '} {r.id:<10} {r.status:<10} "
-            f"{r.created_at or '':<25} {r.config.get('name', '')!s:<9} "
-            f"oof AUC {auc if auc is None else f'{auc:.4f}'}{extra}"
+            f"{r.created_at or '':<25} {r.config.get('name', '')!s:<9} {shown}"
         )
 
 

@@ -1,10 +1,11 @@
 """Honest evaluation: Kepler cross-validation grouped by star, and Kepler → TESS / K2 transfer.
 
-``kepler_cv``
-    ``cv_folds``-fold StratifiedGroupKFold over labelled KOIs (groups = stars). In each fold
-    the whole pipeline (ensemble + its own out-of-fold calibrator) is fit on the training
-    stars only and scores the held-out stars.
-``cross_mission``
+``kepler_cv`` (the named set ``koi-grouped-cv-5fold``, :mod:`exoguard.ml.evalsets`)
+    5-fold StratifiedGroupKFold over labelled KOIs (groups = stars) with a fixed seed: the
+    same folds for every version whatever its config (``cv_folds`` does not change them).
+    In each fold the whole pipeline (ensemble + its own out-of-fold calibrator) is fit on
+    the training stars only and scores the held-out stars.
+``cross_mission`` (``toi-cross-mission``, ``k2-cross-mission``)
     One pipeline fit on all labelled KOIs with the cross-mission feature set, scoring the
     labelled TOIs and K2 objects. No TESS or K2 row is seen in training or calibration.
 
@@ -61,6 +62,7 @@ from sklearn.metrics import (
 )
 
 from exoguard.catalogs import CatalogTable
+from exoguard.ml import evalsets
 from exoguard.ml.calibration import expected_calibration_error, reliability_curve
 from exoguard.ml.configs import GBMConfig
 from exoguard.ml.dataset import labelled_data
@@ -135,7 +137,9 @@ def kepler_cross_validation(
     data = labelled_data(tables, features=config.feature_names, missions=["kepler"])
     p = np.full(len(data), np.nan)
     unc = np.full(len(data), np.nan)
-    folds = group_folds(data.y, data.groups, n_splits=config.cv_folds, seed=config.seed + 1)
+    folds = group_folds(
+        data.y, data.groups, n_splits=evalsets.KOI_CV_FOLDS, seed=evalsets.KOI_CV_SEED
+    )
     for train_idx, test_idx in folds:
         fit = fit_ensemble(
             data.X.iloc[train_idx],
@@ -150,7 +154,9 @@ def kepler_cross_validation(
         "a star appears in both the training and the test fold"
     )
     metrics = binary_metrics(data.y, p, threshold=config.threshold, curves=True)
-    metrics["folds"] = config.cv_folds
+    metrics["eval_set"] = evalsets.KOI_CV
+    metrics["folds"] = evalsets.KOI_CV_FOLDS
+    metrics["fold_seed"] = evalsets.KOI_CV_SEED
     metrics["grouped_by"] = "star (host_id)"
     metrics["mean_uncertainty"] = float(np.nanmean(unc))
     return metrics, data.y, p
@@ -182,6 +188,7 @@ def cross_mission(
             continue
         p, unc = fit.model.predict(test.X)
         m = binary_metrics(test.y, p, threshold=config.threshold, curves=True)
+        m["eval_set"] = evalsets.TOI_CROSS if mission == "tess" else evalsets.K2_CROSS
         m["mean_uncertainty"] = float(np.mean(unc))
         m["feature_coverage"] = {f: float(test.X[f].notna().mean()) for f in feats}
         out[key] = m
@@ -189,7 +196,8 @@ def cross_mission(
 
 
 def n_boosters_for_evaluation(config: GBMConfig) -> int:
-    return n_boosters_to_fit(config) * (config.cv_folds + 1)
+    """Boosters :func:`evaluate` fits: one pipeline per fold and one cross-mission pipeline."""
+    return n_boosters_to_fit(config) * (evalsets.KOI_CV_FOLDS + 1)
 
 
 def evaluate(

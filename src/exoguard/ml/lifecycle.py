@@ -723,8 +723,7 @@ def retrain(
     """
     from exoguard.catalogs import load_default_catalogs
     from exoguard.ml.dataset import labelled_data
-    from exoguard.ml.gbm import n_boosters_to_fit
-    from exoguard.ml.train import train_gbm
+    from exoguard.ml.train import n_boosters_to_train, train_gbm
 
     def report(fraction: float, message: str) -> None:
         if progress is not None:
@@ -740,7 +739,7 @@ def retrain(
     )
     profiles = drift_profiles(data.X)
 
-    total = max(1, n_boosters_to_fit(gbm_config))
+    total = max(1, n_boosters_to_train(gbm_config))  # training, then the named evaluation sets
     done = [0]
 
     def on_booster(n: int) -> None:
@@ -748,7 +747,13 @@ def retrain(
         report(0.05 + 0.9 * min(done[0] / total, 1.0), f"fitted {done[0]} of {total} boosters")
 
     registry = session_registry(session, settings)
-    record = train_gbm(gbm_config, tables=merged.tables, registry=registry, progress=on_booster)
+    record = train_gbm(
+        gbm_config,
+        tables=merged.tables,
+        registry=registry,
+        progress=on_booster,
+        eval_tables=archive,  # the named sets hold the archive's rows for every version
+    )
     save_drift_reference(Path(record.artifact_path), profiles)
 
     repo = ModelVersionRepository(session)

@@ -60,6 +60,8 @@ def train_gbm(
     progress: Progress | None = None,
     activate_if_none: bool = True,
     tces: Rows | None = None,
+    with_evaluation: bool = True,
+    eval_tables: Sequence[CatalogTable] | None = None,
 ) -> VersionRecord:
     """Train, save and register a gbm version; returns its record.
 
@@ -67,11 +69,19 @@ def train_gbm(
     (:mod:`exoguard.ml.patterns`); ``tces`` (labelled TCE rows, e.g. Kepler DR24) join the
     training of the patterns in :data:`exoguard.ml.patterns.TCE_PATTERNS`.
 
-    The metrics stored with the version are the *out-of-fold* figures of the calibration step
-    (grouped by star), overall and per mission; the acceptance figures come from
-    :func:`exoguard.ml.evaluate.evaluate`.
+    Every version is scored on the named evaluation sets (:mod:`exoguard.ml.evalsets`) by
+    :func:`exoguard.ml.evaluate.evaluate`, stored as ``metrics["evaluation"]``, whichever
+    way it was trained (web job, CLI, ``make run``); ``with_evaluation=False`` (tests that
+    only need a model) leaves it out and the pages then say the version was not evaluated.
+    ``eval_tables`` are the archive tables the named sets are drawn from: by default the
+    bundled catalogs (the ``tables`` themselves when none were given), whatever rows the
+    version was trained on, so that every version's sets hold the same rows. Retraining with
+    curated labels passes the archive alone.
+    ``metrics["oof"]`` keeps the out-of-fold figures of the calibration step (training rows
+    of all missions) as a training diagnostic, not an evaluation.
     """
     t0 = time.perf_counter()
+    given_tables = tables is not None
     tables = list(tables) if tables is not None else load_default_catalogs()
     registry = registry or ModelRegistry.from_settings()
     data = labelled_data(tables, features=config.feature_names, missions=config.train_missions)
@@ -101,6 +111,21 @@ def train_gbm(
         (directory / "data_hash.txt").write_text(digest + "\n")
         metrics = _training_metrics(data, fit.oof_probability, config, tables)
         metrics["patterns"] = {name: m.metrics for name, m in patterns.models.items()}
+        if with_evaluation:
+            from exoguard.jsonsafe import jsonable
+            from exoguard.ml.evaluate import evaluate
+
+            if eval_tables is not None:
+                named_from = list(eval_tables)
+            else:
+                named_from = load_default_catalogs() if given_tables else tables
+            report = evaluate(
+                named_from,
+                config=config,
+                progress=progress,
+                version=version_id,
+            )
+            metrics["evaluation"] = jsonable(report)
         metrics["train_seconds"] = round(time.perf_counter() - t0, 2)
         (directory / "metrics.json").write_text(json.dumps(metrics, indent=2))
         record = registry.register(
@@ -124,8 +149,32 @@ def train_gbm(
         },
         labels={"source": "train"},
     )
+    if "evaluation" in metrics:
+        registry.record_metric_points(
+            version_id, evaluation_points(metrics["evaluation"]), labels={"source": "evaluate"}
+        )
     logger.info("trained %s in %.1f s", version_id, metrics["train_seconds"])
     return record
+
+
+def evaluation_points(report: dict[str, Any]) -> dict[str, float]:
+    """The time-series points of an evaluation report (named as ``exoguard evaluate`` does)."""
+    cv = report.get("kepler_cv") or {}
+    points = {f"kepler_cv_{k}": cv[k] for k in ("roc_auc", "ece", "brier") if cv.get(k) is not None}
+    for m in ("tess", "k2"):
+        block = (report.get("cross_mission") or {}).get(m)
+        if block and block.get("roc_auc") is not None:
+            points[f"{m}_roc_auc"] = block["roc_auc"]
+    return points
+
+
+def n_boosters_to_train(config: GBMConfig, *, with_evaluation: bool = True) -> int:
+    """Boosters :func:`train_gbm` fits (the progress total), evaluation included."""
+    from exoguard.ml.evaluate import n_boosters_for_evaluation
+    from exoguard.ml.gbm import n_boosters_to_fit
+
+    extra = n_boosters_for_evaluation(config) if with_evaluation else 0
+    return n_boosters_to_fit(config) + extra
 
 
 def _multiplicity(data: Any) -> np.ndarray:

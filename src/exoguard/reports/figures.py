@@ -629,14 +629,76 @@ def _draw_votes(ax: Axes, report: CandidateReport) -> None:
 
 
 # ---------------------------------------------------------------------------------- pages
+#: Smallest font the header's title shrinks to before its name is shortened with "…".
+_TITLE_MIN_FONT = 10.0
+#: Clear space (figure fraction) between the title and the verdict on its right.
+_HEADER_GAP = 0.02
+
+
+def _right_edge(fig: Figure, text: Any) -> float:
+    """The right edge of a text artist, as a fraction of the figure width."""
+    box = text.get_window_extent()
+    return float(fig.transFigure.inverted().transform((box.x1, box.y1))[0])
+
+
+def _fit_left_text(
+    fig: Figure, text: Any, *, prefix: str, name: str, right_limit: float, min_size: float
+) -> None:
+    """Shrink `text` (``prefix + name``) and then shorten `name` until it ends left of
+    `right_limit`, so that it never runs under the verdict on the right."""
+    while _right_edge(fig, text) > right_limit and text.get_fontsize() > min_size:
+        text.set_fontsize(max(min_size, text.get_fontsize() - 0.5))
+    shown = name
+    while _right_edge(fig, text) > right_limit and len(shown) > 4:
+        shown = shown[: max(4, len(shown) - max(1, len(shown) // 10))]
+        text.set_text(f"{prefix}{shown.rstrip()}…")
+
+
 def _header(fig: Figure, report: CandidateReport) -> None:
-    fig.text(
+    # The verdict is placed first; the title and the line under it then fit to its left
+    # (a long name once ran under "LIKELY FALSE POSITIVE").
+    right_limit = 0.955
+    sub_limit = 0.955
+    if report.verdict is not None:
+        v = report.verdict
+        headline, colour = _headline(report, short=True)
+        words = fig.text(
+            0.955,
+            0.977,
+            headline,
+            fontsize=11,
+            fontweight="bold",
+            color=colour,
+            ha="right",
+            va="center",
+        )
+        odds = fig.text(
+            0.955,
+            0.958,
+            f"P(planet) {v.probability:.2f} ± {v.uncertainty:.2f}",
+            fontsize=_FONT + 1.5,
+            ha="right",
+            va="center",
+        )
+        inverse = fig.transFigure.inverted()
+        right_limit = float(inverse.transform((words.get_window_extent().x0, 0))[0]) - _HEADER_GAP
+        sub_limit = float(inverse.transform((odds.get_window_extent().x0, 0))[0]) - _HEADER_GAP
+    prefix = "exoguard vetting report — "
+    title = fig.text(
         0.06,
         0.977,
-        f"exoguard vetting report — {report.object_id}",
+        f"{prefix}{report.object_id}",
         fontsize=14,
         fontweight="bold",
         va="center",
+    )
+    _fit_left_text(
+        fig,
+        title,
+        prefix=prefix,
+        name=str(report.object_id),
+        right_limit=right_limit,
+        min_size=_TITLE_MIN_FONT,
     )
     parts = [report.mission.upper() if report.mission != "other" else "other mission"]
     if report.host_id:
@@ -649,28 +711,9 @@ def _header(fig: Figure, report: CandidateReport) -> None:
         parts.append(f"stored label: {label_words(report.catalog_label)}")
     if report.origin:
         parts.append(f"origin: {report.origin}")
-    fig.text(0.06, 0.958, "  ·  ".join(parts), fontsize=_FONT + 1.5, va="center", color="#333333")
-    if report.verdict is not None:
-        v = report.verdict
-        words, colour = _headline(report, short=True)
-        fig.text(
-            0.955,
-            0.977,
-            words,
-            fontsize=11,
-            fontweight="bold",
-            color=colour,
-            ha="right",
-            va="center",
-        )
-        fig.text(
-            0.955,
-            0.958,
-            f"P(planet) {v.probability:.2f} ± {v.uncertainty:.2f}",
-            fontsize=_FONT + 1.5,
-            ha="right",
-            va="center",
-        )
+    line = "  ·  ".join(parts)
+    sub = fig.text(0.06, 0.958, line, fontsize=_FONT + 1.5, va="center", color="#333333")
+    _fit_left_text(fig, sub, prefix="", name=line, right_limit=sub_limit, min_size=_FONT - 0.5)
     fig.add_artist(_hline(0.946))
 
 

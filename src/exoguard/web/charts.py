@@ -514,6 +514,7 @@ def secondary_figure(
     secondary_depth_ppm: float | None = None,
     secondary_sigma: float | None = None,
     title: str = "Secondary eclipse search (phase 0.5)",
+    max_points: int = 8000,
 ) -> Figure:
     """The light curve folded around phase 0.5, where an eclipsing binary's secondary shows."""
     if secondary_depth_ppm is not None and math.isfinite(secondary_depth_ppm):
@@ -527,6 +528,7 @@ def secondary_figure(
         bin_flux=bin_flux,
         x_title="Phase [fraction of the period]",
         title=title,
+        max_points=max_points,
     )
     fig["layout"]["shapes"] = [
         {

@@ -1,4 +1,4 @@
-"""Administration: list users and change roles (admin role only)."""
+"""Administration: list users, change roles, deactivate accounts (admin role only)."""
 
 from __future__ import annotations
 
@@ -37,12 +37,32 @@ def list_users(
     return {"users": [accounts.user_view(u) for u in users], "total": repo.count(role=role)}
 
 
+class ActiveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool
+
+
 @router.post("/users/{user_id}/role", response_model=UserOut, response_model_exclude_unset=True)
 def change_role(
-    user_id: IdPath, body: RoleIn, _admin: AdminUser, session: SessionDep, state: StateDep
+    user_id: IdPath, body: RoleIn, admin: AdminUser, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:
-    """Give a user the role explorer, researcher or admin; their sessions end."""
-    user = accounts.set_role(session, user_id=user_id, role=body.role)
+    """Give a user the role explorer, researcher or admin; their sessions end.
+
+    The last active admin cannot give up the role (422)."""
+    user = accounts.admin_set_role(session, admin=admin, user_id=user_id, role=body.role)
     session.commit()
     state.users.clear()  # this replica's predict cache forgets the revoked sessions now
+    return {"user": accounts.user_view(user)}
+
+
+@router.post("/users/{user_id}/active", response_model=UserOut, response_model_exclude_unset=True)
+def change_active(
+    user_id: IdPath, body: ActiveIn, admin: AdminUser, session: SessionDep, state: StateDep
+) -> dict[str, Any]:
+    """Deactivate (``active: false``: sessions end, log-in refused) or reactivate an account.
+    An admin cannot deactivate their own account (422)."""
+    user = accounts.set_active(session, admin=admin, user_id=user_id, active=body.active)
+    session.commit()
+    state.users.clear()
     return {"user": accounts.user_view(user)}

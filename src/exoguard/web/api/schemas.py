@@ -277,7 +277,11 @@ class VersionView(_Open):
     created_at: str | None
     activated_at: str | None
     summary: dict[str, float | None]
+    #: The named evaluation set of ``summary`` (exoguard.ml.evalsets), e.g. koi-grouped-cv-5fold.
+    summary_set: str
     summary_source: str
+    #: Figures on every named evaluation set the version was scored on.
+    sets: dict[str, dict[str, float | int | None]]
     evaluated: bool
 
 

@@ -40,6 +40,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("results", "Results", "/results"),
     NavItem("vetting", "Vetting", "/vetting"),
     NavItem("research", "Research", "/research", min_role="researcher"),
+    NavItem("admin", "Admin", "/admin", min_role="admin"),
 )
 
 
@@ -100,10 +101,12 @@ def templates() -> Jinja2Templates:
     return env
 
 
-def _headline(version: Any) -> dict[str, Any]:
+def _headline(version: Any, set_name: str | None = None) -> dict[str, Any]:
     from exoguard.web.services.models import headline_metrics
 
-    return headline_metrics(str(version.kind), version.metrics)
+    return headline_metrics(
+        str(version.kind), version.metrics, config=version.config, set_name=set_name
+    )
 
 
 def has_role(user: User | None, minimum: str) -> bool:

@@ -78,6 +78,18 @@ def ephemeris_of(candidate: Any) -> Ephemeris | None:
 
 
 # --------------------------------------------------------------------------- light curves
+#: Points per light-curve trace sent to the browser. A TESS sector has ~18,000 two-minute
+#: points and the periodogram tens of thousands of trial periods: drawn whole, a candidate
+#: page took 2.3–2.6 s to its charts. Plotly draws one SVG node per marker, so the marker
+#: traces are capped hardest: consecutive points are averaged (light curve), the folded
+#: views keep every n-th point under their binned curve, the periodogram (one line, cheap)
+#: keeps the peak of each group. The full data stay downloadable as CSV
+#: (``/charts/candidates/{id}/lightcurve.csv``).
+DISPLAY_MAX_POINTS = 2000
+FOLDED_MAX_POINTS = 1500
+PERIODOGRAM_MAX_POINTS = 4000
+
+
 def _local_half_width_days(eph: Ephemeris) -> float:
     hours = LOCAL_MIN_HALF_WIDTH_HOURS
     if eph.duration_hours is not None and eph.duration_hours > 0:
@@ -107,6 +119,7 @@ def folded_figures(
         bin_phase=whole["bin_phase_days"],
         bin_flux=whole["bin_flux"],
         title=f"Folded on P = {eph.period_days:.5f} d (whole orbit)",
+        max_points=FOLDED_MAX_POINTS,
     )
     half = _local_half_width_days(eph)
     local = charts.fold_and_bin(
@@ -125,6 +138,7 @@ def folded_figures(
             bin_flux=local["bin_flux"],
             x_title="Hours from mid-transit",
             title="Around the transit",
+            max_points=FOLDED_MAX_POINTS,
         )
     else:
         missing["folded_local"] = "no data points near the transits"
@@ -172,6 +186,7 @@ def folded_figures(
         secondary_depth_ppm=eph.secondary_depth_ppm,
         secondary_sigma=eph.secondary_sigma,
         title="Secondary eclipse search (primary masked)",
+        max_points=FOLDED_MAX_POINTS,
     )
     return figures, missing
 
@@ -203,6 +218,7 @@ def lightcurve_figures(
             mission=mission,
             candidates=marks,
             title="Light curve (detrended), transits marked",
+            max_points=DISPLAY_MAX_POINTS,
         ),
         "lightcurve_raw": charts.lightcurve_figure(
             time_bjd=time_bjd,
@@ -210,6 +226,7 @@ def lightcurve_figures(
             mission=mission,
             trend=trend,
             title="Light curve before detrending, with the fitted trend",
+            max_points=DISPLAY_MAX_POINTS,
         ),
     }
     missing: Missing = {}
@@ -219,6 +236,7 @@ def lightcurve_figures(
             power=power,
             best_period_days=focus.period_days if focus is not None else None,
             y_title=power_label,
+            max_points=PERIODOGRAM_MAX_POINTS,
         )
     else:
         missing["periodogram"] = "no periodogram for this light curve"
@@ -278,39 +296,17 @@ def shap_figures(explanation: Mapping[str, Any] | None) -> tuple[Figures, Missin
 
 
 # ---------------------------------------------------------------------------------- models
-def _evaluation_blocks(metrics: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """Named metric blocks with curves: the evaluation report first, else training OOF."""
-    blocks: dict[str, Mapping[str, Any]] = {}
-    evaluation = metrics.get("evaluation")
-    source = evaluation if isinstance(evaluation, Mapping) else metrics
-    if isinstance(source.get("kepler_cv"), Mapping):
-        blocks["Kepler CV (grouped by star)"] = source["kepler_cv"]
-    cross = source.get("cross_mission")
-    if isinstance(cross, Mapping):
-        for mission in ("tess", "k2"):
-            if isinstance(cross.get(mission), Mapping):
-                blocks[f"Kepler → {mission.upper()}"] = cross[mission]
-    if not blocks and isinstance(metrics.get("injected_test"), Mapping):  # multibranch
-        blocks["held-out injected set"] = metrics["injected_test"]
-        catalog = metrics.get("catalog")
-        if isinstance(catalog, Mapping):
-            if isinstance(catalog.get("kepler_holdout"), Mapping):
-                blocks["Kepler held-out stars (catalog rows)"] = catalog["kepler_holdout"]
-            for mission, block in (catalog.get("cross_mission") or {}).items():
-                if isinstance(block, Mapping):
-                    blocks[f"Kepler → {str(mission).upper()} (catalog rows)"] = block
-    sets = metrics.get("sets")
-    if not blocks and isinstance(sets, Mapping):  # ensemble: its own column of each set
-        for name, by_model in sets.items():
-            if isinstance(by_model, Mapping) and isinstance(by_model.get("ensemble"), Mapping):
-                blocks[str(name).replace("_", " ")] = by_model["ensemble"]
-    oof = metrics.get("oof")
-    if not blocks and isinstance(oof, Mapping) and isinstance(oof.get("all"), Mapping):
-        blocks["out of fold (all missions)"] = oof["all"]
-        for mission, block in oof.items():
-            if mission != "all" and isinstance(block, Mapping):
-                blocks[f"out of fold ({mission})"] = block
-    return blocks
+def _evaluation_blocks(
+    metrics: Mapping[str, Any], *, kind: str, config: Mapping[str, Any] | None = None
+) -> dict[str, Mapping[str, Any]]:
+    """Metric blocks by evaluation-set name (`exoguard.ml.evalsets`), the primary set first.
+
+    The same function decides the versions table's figures, so that a chart and the table
+    show the same number for the same set.
+    """
+    from exoguard.ml.evalsets import named_sets
+
+    return named_sets(kind, metrics, config=config)
 
 
 def pr_from_roc(
@@ -344,10 +340,15 @@ def model_figures(
     importance: Sequence[Mapping[str, Any]] | None,
     *,
     kind: str = "gbm",
+    config: Mapping[str, Any] | None = None,
+    set_name: str | None = None,
 ) -> tuple[Figures, Missing]:
     """Confusion matrix, ROC, precision–recall, calibration and feature importance.
 
-    ``kind`` (gbm, multibranch, ensemble) names how the stored importance was measured.
+    ``kind`` (gbm, multibranch, ensemble) chooses where the named evaluation sets are stored
+    and names how the importance was measured. ROC and precision–recall draw every set the
+    version was evaluated on; the confusion matrix and calibration draw ``set_name`` (the
+    kind's primary set by default). Every title and legend names its set.
     """
     figures: Figures = {}
     missing: Missing = {}
@@ -361,11 +362,16 @@ def model_figures(
         )
     else:
         missing["importance"] = "no feature importance stored with this version"
-    blocks = _evaluation_blocks(metrics)
+    blocks = _evaluation_blocks(metrics, kind=kind, config=config)
     if not blocks:
-        reason = "this version has no evaluation metrics yet"
+        reason = (
+            "this version was not evaluated on the named sets yet "
+            "(run `exoguard evaluate --version` with its id)"
+        )
         missing.update(dict.fromkeys(("confusion", "roc", "pr", "calibration"), reason))
         return figures, missing
+    if set_name is not None and set_name in blocks:
+        blocks = {set_name: blocks[set_name], **blocks}
     main_name, main = next(iter(blocks.items()))
     matrix = main.get("confusion_matrix")
     if matrix:

@@ -28,6 +28,7 @@ from exoguard.web.pages._common import (
     state_verdict,
 )
 from exoguard.web.pages._diagnostics import diagnostics_rows, warning_flags
+from exoguard.web.pages._figures import DISPLAY_MAX_POINTS
 from exoguard.web.pages.chartdata import candidate_payload, candidate_visible
 from exoguard.web.params import IdPath
 
@@ -70,6 +71,15 @@ def _catalog_match(candidate: Candidate) -> dict[str, Any] | None:
     return CatalogMatch.from_dict(candidate.catalog_match).to_dict()
 
 
+def _full_data_url(request: Request, session: Session, candidate: Candidate) -> str | None:
+    """The CSV of the whole light curve when the candidate has one (the charts are binned)."""
+    from exoguard.reports.service import candidate_lightcurve_files
+    from exoguard.web.deps import get_state
+
+    paths, _ = candidate_lightcurve_files(session, candidate, settings=get_state(request).settings)
+    return f"/charts/candidates/{candidate.id}/lightcurve.csv" if paths else None
+
+
 @router.get("/candidates/{candidate_id}", response_class=HTMLResponse)
 def candidate_page(
     candidate_id: IdPath, request: Request, user: PageUser, session: SessionDep
@@ -104,6 +114,8 @@ def candidate_page(
         page_id="results",
         read_only=False,
         charts_url=f"/charts/candidates/{candidate.id}",
+        full_data_url=_full_data_url(request, session, candidate),
+        display_max_points=DISPLAY_MAX_POINTS,
         **candidate_context(request, session, candidate, user),
     )
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
 from exoguard.config import Settings
@@ -180,6 +180,46 @@ def candidate_charts(
     return candidate_payload(session, settings, candidate, with_periodogram=periodogram)
 
 
+@router.get("/candidates/{candidate_id}/lightcurve.csv")
+def candidate_lightcurve_csv(
+    candidate_id: IdPath, user: PageUser, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """The full-resolution light curve behind a candidate's charts (the charts draw at most
+    `_figures.DISPLAY_MAX_POINTS` points per trace): time, raw and detrended flux, trend."""
+    import io
+
+    from exoguard.errors import NotFoundError
+    from exoguard.io import read_lightcurve
+    from exoguard.reports.curves import build_curves
+    from exoguard.reports.model import Diagnostics
+    from exoguard.reports.service import candidate_lightcurve_files
+
+    candidate = require_candidate(session, candidate_id, user)
+    paths, origin = candidate_lightcurve_files(session, candidate, settings=settings)
+    if not paths:
+        raise NotFoundError(f"candidate {candidate_id} has no light curve: {origin}")
+    lc = read_lightcurve(list(paths) if len(paths) > 1 else paths[0])
+    curves = build_curves(lc, Diagnostics(), with_periodogram=False)
+    columns = {
+        "time_bjd": np.asarray(curves.time_bjd, dtype=float),
+        "raw_flux": np.asarray(curves.raw_flux, dtype=float),
+        "detrended_flux": np.asarray(curves.detrended_flux, dtype=float),
+    }
+    if curves.trend is not None:
+        columns["trend"] = np.asarray(curves.trend, dtype=float)
+    out = io.StringIO()
+    out.write(f"# {candidate.object_id} ({candidate.mission}); source: {origin}\n")
+    out.write(",".join(columns) + "\n")
+    for row in zip(*columns.values(), strict=True):
+        out.write(",".join("" if not np.isfinite(v) else f"{v:.10g}" for v in row) + "\n")
+    name = f"{candidate.object_id or candidate.id}-lightcurve.csv".replace(" ", "_")
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
 @router.get("/vetting/{item_id}")
 def vetting_item_charts(
     item_id: IdPath,
@@ -244,15 +284,37 @@ def dataset_charts(
 
 
 @router.get("/models/{version_id}")
-def model_charts(version_id: str, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
-    """Evaluation charts of a model version (confusion matrix, ROC, PR, calibration, importance)."""
+def model_charts(
+    version_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    set: str | None = None,  # noqa: A002 - the query parameter's public name
+) -> dict[str, Any]:
+    """Evaluation charts of a model version (confusion matrix, ROC, PR, calibration, importance)
+    on its named evaluation sets; ``set`` chooses the set of the confusion matrix and the
+    calibration (the version's primary set by default)."""
+    from exoguard.errors import ValidationError
+    from exoguard.ml.evalsets import check_set_name
     from exoguard.web.services import models
 
+    if set is not None:
+        try:
+            check_set_name(set)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
     stored = models.metrics(session, settings, version_id)
+    view = stored["version"]
     figures, missing = _figures.model_figures(
-        stored["metrics"], stored.get("importance"), kind=stored["version"]["kind"]
+        stored["metrics"],
+        stored.get("importance"),
+        kind=view["kind"],
+        config=view.get("config"),
+        set_name=set,
     )
-    return _payload(figures, missing)
+    out = _payload(figures, missing)
+    out["sets"] = view["sets"]
+    out["summary_set"] = set or view["summary_set"]
+    return out
 
 
 @router.get("/explain/{candidate_id}")

@@ -172,14 +172,27 @@ def model_forms() -> dict[str, dict[str, Any]]:
 
 @router.get("/research", response_class=HTMLResponse)
 def research_page(
-    request: Request, user: PageUser, session: SessionDep, version: str | None = None
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    version: str | None = None,
+    set: str | None = None,  # noqa: A002 - the query parameter's public name
 ) -> Response:
-    """Everything a researcher configures and reads about the models."""
+    """Everything a researcher configures and reads about the models.
+
+    ``set`` shows every version's figures on that named evaluation set (each version's
+    primary set by default)."""
     denied = require_page_role(request, user, "researcher")
     if denied is not None:
         return denied
     assert user is not None
+    from exoguard.ml.evalsets import EVAL_SETS
     from exoguard.web.services.datasets import list_datasets
+
+    if set is not None and set not in EVAL_SETS:
+        from exoguard.errors import ValidationError
+
+        raise ValidationError(f"unknown evaluation set {set!r}; allowed: {', '.join(EVAL_SETS)}")
 
     versions = ModelVersionRepository(session).list()
     active = next((v for v in versions if v.status == "active"), None)
@@ -199,4 +212,6 @@ def research_page(
         shown=shown,
         forms=model_forms(),
         jobs=JobRepository(session).list(limit=8),
+        eval_sets=EVAL_SETS,
+        chosen_set=set,
     )

@@ -142,6 +142,46 @@ def set_role(session: Session, *, user_id: int, role: str) -> User:
     return user
 
 
+def _other_active_admins(session: Session, *, user_id: int) -> int:
+    return sum(
+        1
+        for u in UserRepository(session).list(role="admin", limit=None)
+        if u.is_active and u.id != user_id
+    )
+
+
+def admin_set_role(session: Session, *, admin: User, user_id: int, role: str) -> User:
+    """An admin changes a role; the last active admin cannot give up the role."""
+    if role not in ROLES:
+        raise ValidationError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
+    target = UserRepository(session).require(user_id)
+    if (
+        target.role == "admin"
+        and role != "admin"
+        and not _other_active_admins(session, user_id=user_id)
+    ):
+        raise ValidationError(
+            f"{target.email} is the last active admin; make another account admin first"
+        )
+    return set_role(session, user_id=user_id, role=role)
+
+
+def set_active(session: Session, *, admin: User, user_id: int, active: bool) -> User:
+    """Deactivate (sessions end, log-in refused) or reactivate an account.
+
+    An admin cannot deactivate their own account, so the site always keeps one admin.
+    """
+    repo = UserRepository(session)
+    target = repo.require(user_id)
+    if not active and target.id == admin.id:
+        raise ValidationError("you cannot deactivate your own account; ask another admin")
+    user = repo.set_active(user_id, active)
+    if not active:
+        revoke_sessions(session, user_id=user_id)
+        log.info("admin %s deactivated user %s; sessions revoked", admin.id, user_id)
+    return user
+
+
 def change_password(
     session: Session, *, user: User, current_password: str, new_password: str
 ) -> User:

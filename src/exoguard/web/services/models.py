@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from exoguard.config import Settings
-from exoguard.errors import ModelNotReadyError, NotFoundError
+from exoguard.errors import ModelNotReadyError, NotFoundError, ValidationError
 from exoguard.store.activation import promote
 from exoguard.store.models import ModelVersion
 from exoguard.store.repositories import (
@@ -29,34 +29,40 @@ log = logging.getLogger(__name__)
 TOP_CONTRIBUTIONS = 12
 
 
-def headline_metrics(kind: str, metrics: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The held-out figures that summarise a version of any kind.
+def headline_metrics(
+    kind: str,
+    metrics: Mapping[str, Any] | None,
+    *,
+    config: Mapping[str, Any] | None = None,
+    set_name: str | None = None,
+) -> dict[str, Any]:
+    """The figures of a version on one named evaluation set (its primary set by default).
 
-    gbm: out-of-fold (grouped by star) over all missions; multibranch: the held-out injected
-    set (other host stars); ensemble: the pooled held-out rows (injected set + held-out
-    Kepler stars) that decided its activation.
+    ``{"set": name, "roc_auc": ..., "ece": ..., ...}``; only ``set`` when the version was not
+    evaluated on it. One function for the versions table, the API and the charts' titles,
+    so that the same set shows the same numbers everywhere (:mod:`exoguard.ml.evalsets`).
     """
-    metrics = metrics or {}
-    if kind == "multibranch":
-        block = metrics.get("injected_test")
-    elif kind == "ensemble":
-        block = (metrics.get("pooled_heldout") or {}).get("ensemble")
-    else:
-        block = (metrics.get("oof") or {}).get("all")
-    return dict(block) if isinstance(block, Mapping) else {}
+    from exoguard.ml.evalsets import headline
 
-
-HEADLINE_SOURCES = {
-    "gbm": "out of fold, grouped by star",
-    "multibranch": "held-out injected set",
-    "ensemble": "pooled held-out rows",
-}
+    try:
+        name, figures = headline(kind, metrics, config=config, set_name=set_name)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+    return {"set": name, **figures}
 
 
 def version_view(version: ModelVersion) -> dict[str, Any]:
-    """The public fields of a model version (without the bulky evaluation)."""
+    """The public fields of a model version (without the bulky evaluation).
+
+    ``summary`` holds the figures on ``summary_set``; ``sets`` the figures on every named
+    evaluation set the version was scored on.
+    """
+    from exoguard.ml.evalsets import EVAL_SETS, named_sets, summary
+
     metrics = version.metrics or {}
-    oof = headline_metrics(version.kind, metrics)
+    head = headline_metrics(version.kind, metrics, config=version.config)
+    name = head.pop("set")
+    sets = named_sets(version.kind, metrics, config=version.config)
     return {
         "id": version.id,
         "kind": version.kind,
@@ -66,10 +72,12 @@ def version_view(version: ModelVersion) -> dict[str, Any]:
         "created_at": version.created_at.isoformat() if version.created_at else None,
         "activated_at": version.activated_at.isoformat() if version.activated_at else None,
         "summary": {
-            k: oof.get(k) for k in ("roc_auc", "pr_auc", "accuracy", "brier", "ece") if k in oof
+            k: head.get(k) for k in ("roc_auc", "pr_auc", "accuracy", "brier", "ece") if k in head
         },
-        "summary_source": HEADLINE_SOURCES.get(version.kind, ""),
-        "evaluated": "evaluation" in metrics,
+        "summary_set": name,
+        "summary_source": f"{name}: {EVAL_SETS[name]}",
+        "sets": {set_name: summary(block) for set_name, block in sets.items()},
+        "evaluated": bool(sets),
     }
 
 

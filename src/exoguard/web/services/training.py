@@ -85,11 +85,11 @@ def train(
     )
     if model == "gbm":
         from exoguard.catalogs import load_default_catalogs
-        from exoguard.ml.gbm import n_boosters_to_fit
-        from exoguard.ml.train import train_gbm
+        from exoguard.ml.train import n_boosters_to_train, train_gbm
 
         config = gbm_config(params)
-        total = max(1, n_boosters_to_fit(config))
+        # training, then the named evaluation sets (exoguard.ml.evalsets), as every route does
+        total = max(1, n_boosters_to_train(config))
         progress(0.02, "reading the catalogs")
         tables = load_default_catalogs(settings.catalogs_dir)
 
@@ -101,7 +101,9 @@ def train(
                 0.05 + 0.9 * min(done[0] / total, 1.0), f"fitted {done[0]} of {total} boosters"
             )
 
-        record = train_gbm(config, tables=tables, registry=registry, progress=on_booster)
+        record = train_gbm(
+            config, tables=tables, eval_tables=tables, registry=registry, progress=on_booster
+        )
     else:
         from exoguard.ml.multibranch.train import train_multibranch
 

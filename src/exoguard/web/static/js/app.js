@@ -132,11 +132,43 @@ const PLOT_CONFIG = {
   toImageButtonOptions: { format: "png", scale: 2 },
 };
 
+// Plotly (several MB) is fetched only when a page first draws a chart, never on the others.
+const PLOTLY_URL = "/static/vendor/plotly.min.js";
+let plotlyLoading = null;
+
+/** Download the chart library without running it (a figure may never come: no light curve). */
+function preloadPlotly() {
+  if (window.Plotly || plotlyLoading || document.querySelector("link[data-plotly]")) return;
+  const link = document.createElement("link");
+  link.rel = "preload";
+  link.as = "script";
+  link.href = PLOTLY_URL;
+  link.dataset.plotly = "";
+  document.head.appendChild(link);
+}
+
+/** Load the chart library once; resolves to window.Plotly (or null when it cannot load). */
+export function ensurePlotly() {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!plotlyLoading) {
+    plotlyLoading = new Promise((resolve) => {
+      const script = document.createElement("script");
+      script.src = PLOTLY_URL;
+      script.async = true;
+      script.onload = () => resolve(window.Plotly || null);
+      script.onerror = () => { plotlyLoading = null; resolve(null); };
+      document.head.appendChild(script);
+    });
+  }
+  return plotlyLoading;
+}
+
 /** Draw a figure {data, layout} into `el`; returns a promise. */
-export function plot(el, figure) {
-  if (!window.Plotly) {
+export async function plot(el, figure) {
+  const Plotly = await ensurePlotly();
+  if (!Plotly) {
     el.textContent = "The chart library did not load.";
-    return Promise.resolve();
+    return;
   }
   el.classList.remove("chart-empty");
   el.replaceChildren();
@@ -146,7 +178,7 @@ export function plot(el, figure) {
   const narrow = window.matchMedia("(max-width: 759px)").matches;
   const config = { ...PLOT_CONFIG, displayModeBar: narrow ? false : "hover" };
   el.setAttribute("data-plotted", "true");
-  return window.Plotly.newPlot(el, figure.data, layout, config);
+  return Plotly.newPlot(el, figure.data, layout, config);
 }
 
 /** Render into every `[data-chart=NAME]` below `root` the figure NAME of `figures`. */
@@ -170,6 +202,9 @@ export async function loadCharts(root, url) {
   for (const el of root.querySelectorAll("[data-chart]")) {
     if (!el.dataset.plotted) el.innerHTML = '<p class="loading">Loading chart…</p>';
   }
+  // The chart library downloads while the server computes the figures, not after; it runs
+  // (about 1 s of script on a slow machine) only when there is a figure to draw.
+  if (root.querySelector("[data-chart]")) preloadPlotly();
   try {
     const payload = await api(url);
     await drawFigures(root, { ...payload.figures, missing: payload.missing || {} });

@@ -101,7 +101,8 @@ for (const button of document.querySelectorAll("[data-activate]")) {
 const metrics = $("metrics");
 window.addEventListener("load", () => {
   if (metrics.dataset.version) {
-    loadCharts(metrics, `/charts/models/${encodeURIComponent(metrics.dataset.version)}`)
+    const set = metrics.dataset.set ? `?set=${encodeURIComponent(metrics.dataset.set)}` : "";
+    loadCharts(metrics, `/charts/models/${encodeURIComponent(metrics.dataset.version)}${set}`)
       .catch((err) => toast(`Metrics: ${err.message}`, "warning"));
   }
 });
