@@ -52,7 +52,7 @@ def test_schema_has_every_table_of_the_spec() -> None:
     }
     metrics = Base.metadata.tables["model_metrics"]
     assert [c.name for c in metrics.primary_key.columns] == ["version_id", "name", "time"]
-    assert head_revision() == "0005_candidate_catalog_match"
+    assert head_revision() == "0006_survey"
 
 
 def _frame(**overrides: object) -> pd.DataFrame:

@@ -104,9 +104,12 @@ def worker(
 
     if pool not in POOLS:
         raise ConfigError(f"--pool must be one of {', '.join(POOLS)}; got {pool!r}")
+    from exoguard.survey.local import limit_threads_env
+
     settings = get_settings()
     if not settings.redis_url:
         raise ConfigError("exoguard worker needs REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
+    limit_threads_env()  # one thread per pool process: --concurrency processes, one per core
     kinds = registered_kinds()  # imports the job kinds (and EXOGUARD_JOB_MODULES) up front
     typer.echo(f"exoguard worker: job kinds {', '.join(kinds)}", err=True)
     stop = threading.Event()

@@ -39,4 +39,30 @@ def make_celery(settings: Settings | None = None) -> Celery:
         finally:
             engine.dispose()
 
+    _on_process_start(settings)
     return app
+
+
+_hooked: list[bool] = []
+
+
+def _on_process_start(settings: Settings) -> None:
+    """Each worker process: one thread for numba/torch/BLAS (one process per core), and the
+    search kernels and the active model warmed before the first job (survey mode)."""
+    from celery.signals import worker_process_init
+
+    if _hooked:
+        return
+    _hooked.append(True)
+
+    @worker_process_init.connect(weak=False)
+    def _start(**_: object) -> None:
+        import logging
+
+        from exoguard.survey.local import limit_threads, warm_worker
+
+        limit_threads()
+        try:
+            warm_worker(settings.database_url)
+        except Exception as exc:  # a job then compiles what it needs
+            logging.getLogger(__name__).warning("worker warm-up failed: %s", exc)

@@ -339,6 +339,21 @@ def _validate(lc: LightCurve, engine: str, period_grid: str, max_planets: int) -
         raise ValidationError(f"need at least 50 points to search, got {lc.n_points}")
 
 
+class _StageClock:
+    """Adds the wall time since the last lap to a stage of `stages` (nothing when None)."""
+
+    def __init__(self, stages: dict[str, float] | None) -> None:
+        self.stages = stages
+        self.last = _time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        if self.stages is None:
+            return
+        now = _time.perf_counter()
+        self.stages[stage] = self.stages.get(stage, 0.0) + (now - self.last)
+        self.last = now
+
+
 def search_lightcurve(
     lc: LightCurve,
     *,
@@ -356,6 +371,7 @@ def search_lightcurve(
     window_days: float | None = None,
     max_duration_hours: float = 16.0,
     progress: Callable[[int, int], None] | None = None,
+    stage_s: dict[str, float] | None = None,
 ) -> SearchResult:
     """Iterative BLS search for several planets; returns candidates and every periodogram.
 
@@ -388,6 +404,10 @@ def search_lightcurve(
     progress : callable, optional
         ``progress(done, total)`` in trial periods (total = ``max_planets`` passes; the last call
         has ``done == total``).
+    stage_s : dict, optional
+        When given, wall seconds are added to its ``"detrend"``, ``"search"`` (grid, BLS and
+        peak refinement) and ``"diagnostics"`` (transit diagnostics, single-event check,
+        alias flags) keys (survey mode reports the time per star of each stage).
 
     Returns
     -------
@@ -397,6 +417,7 @@ def search_lightcurve(
 
     _validate(lc, engine, period_grid, max_planets)
     start = _time.perf_counter()
+    clock = _StageClock(stage_s)
     # Unknown star: what the file's header says (KIC/TIC values), else the Sun.
     star = star or StarParams.from_mapping(lc.star_params)
     grid = make_grid(
@@ -418,10 +439,12 @@ def search_lightcurve(
     stop_reason = f"reached max_planets={max_planets}"
     flat = lc
     for k in range(max_planets):
+        clock.lap("search")
         if detrend:
             flat, _ = detrend_lc(lc, window_days=window, mask=mask if mask.any() else None)
         else:
             flat = lc
+        clock.lap("detrend")
         keep = ~mask
         if keep.sum() < 50:
             stop_reason = "fewer than 50 points left after masking"
@@ -451,6 +474,7 @@ def search_lightcurve(
         t0, duration = float(fine.t0_bjd[j]), float(fine.duration_days[j])
         if not fine.power[j] > 0:
             period, period_err, t0, duration = pg.period_days, math.nan, pg.t0, pg.duration
+        clock.lap("search")
         diag = diagnose_transit(
             t,
             y,
@@ -462,6 +486,7 @@ def search_lightcurve(
             star_mass_msun=star.effective_mass_msun,
             cadence_days=cadence_days,
         )
+        clock.lap("diagnostics")
         if not diag.snr_white >= snr_threshold:
             stop_reason = (
                 f"peak at P={period:.5f} d has SDE {pg.sde:.2f} but SNR {diag.snr_white:.2f} "
@@ -495,6 +520,7 @@ def search_lightcurve(
             t0_bjd=diag.t0_bjd,
             duration_days=MASK_WIDTH_FACTOR * diag.duration_hours / 24.0,
         )
+    clock.lap("search")
     single = None
     if not found:
         single = strongest_single_event(
@@ -506,10 +532,12 @@ def search_lightcurve(
             repeat_snr_threshold=snr_threshold,
             cadence_days=cadence_days,
         )
+    flagged = tuple(flag_aliases(found))
+    clock.lap("diagnostics")
     if progress is not None:
         progress(total, total)
     return SearchResult(
-        candidates=tuple(flag_aliases(found)),
+        candidates=flagged,
         periodograms=tuple(periodograms),
         grid=grid,
         window_days=window if detrend else math.nan,
