@@ -51,6 +51,15 @@ def survey_cmd(
         int | None, typer.Option("--max-planets", min=1, max=10, help="Signals per star (5).")
     ] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+    csv_out: Annotated[
+        Path | None, typer.Option("--csv", help="Write the survey's candidates as CSV here.")
+    ] = None,
+    pdf_out: Annotated[
+        Path | None, typer.Option("--pdf", help="Write the survey's summary PDF here.")
+    ] = None,
+    top: Annotated[
+        int, typer.Option("--top", min=0, max=50, help="Candidates with a report page in the PDF.")
+    ] = 10,
 ) -> None:
     """Search every star of a survey for transits, classify each candidate, store it all."""
     from exoguard.config import get_settings
@@ -94,6 +103,7 @@ def survey_cmd(
             "stage_s_per_star": stage_means(factory, survey_id),
             "failures": failures(factory, survey_id),
         }
+        write_exports(factory, settings, survey_id, csv_out=csv_out, pdf_out=pdf_out, top=top)
     except KeyboardInterrupt:
         typer.echo(
             "interrupted: run the same command with --resume to go on with the stars not done",
@@ -121,5 +131,67 @@ def survey_cmd(
 _STAGES = ("read", "detrend", "search", "diagnostics", "classify", "store")
 
 
+def _cli_user() -> Any:
+    """The shell user: an unsaved admin, who sees every row (as the database owner does)."""
+    from exoguard.store.models import User
+
+    return User(id=0, email="cli@localhost", name="command line", role="admin", password_hash="")
+
+
+def write_exports(
+    factory: Any,
+    settings: Any,
+    survey_id: str,
+    *,
+    csv_out: Path | None,
+    pdf_out: Path | None,
+    top: int,
+) -> None:
+    """Write the survey's CSV and summary PDF where asked."""
+    from exoguard.survey.export import survey_csv, survey_pdf
+
+    if csv_out is not None:
+        session = factory()
+        try:
+            csv_out.write_text(survey_csv(session, survey_id, user=_cli_user()), encoding="utf-8")
+        finally:
+            session.close()
+        typer.echo(f"candidates written to {csv_out}", err=True)
+    if pdf_out is not None:
+        pdf_out.write_bytes(
+            survey_pdf(factory, survey_id, settings=settings, user=_cli_user(), top=top)
+        )
+        typer.echo(f"summary PDF written to {pdf_out}", err=True)
+
+
+def survey_export_cmd(
+    survey_id: Annotated[str, typer.Argument(help="The survey's id.")],
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="CSV of the candidates.")] = None,
+    pdf_out: Annotated[Path | None, typer.Option("--pdf", help="Summary PDF.")] = None,
+    top: Annotated[int, typer.Option("--top", min=0, max=50, help="Report pages.")] = 10,
+) -> None:
+    """Export a survey: the CSV of its candidates and/or its summary PDF."""
+    from exoguard.config import get_settings
+    from exoguard.errors import ValidationError
+    from exoguard.store.db import make_engine, make_sessionmaker
+
+    if csv_out is None and pdf_out is None:
+        raise ValidationError("give --csv FILE, --pdf FILE or both")
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        write_exports(
+            make_sessionmaker(engine),
+            settings,
+            survey_id,
+            csv_out=csv_out,
+            pdf_out=pdf_out,
+            top=top,
+        )
+    finally:
+        engine.dispose()
+
+
 def register(app: typer.Typer) -> None:
     app.command("survey")(survey_cmd)
+    app.command("survey-export")(survey_export_cmd)
