@@ -47,8 +47,12 @@ _hooked: list[bool] = []
 
 
 def _on_process_start(settings: Settings) -> None:
-    """Each worker process: one thread for numba/torch/BLAS (one process per core), and the
-    search kernels and the active model warmed before the first job (survey mode)."""
+    """Each worker process runs with one thread for numba/torch/BLAS (one process per core).
+
+    The search kernels and the model are warmed by the first survey chunk a process runs
+    (``exoguard.jobs.survey_tasks``), not here: Celery gives a new process a few seconds to
+    report ready.
+    """
     from celery.signals import worker_process_init
 
     if _hooked:
@@ -57,12 +61,6 @@ def _on_process_start(settings: Settings) -> None:
 
     @worker_process_init.connect(weak=False)
     def _start(**_: object) -> None:
-        import logging
-
-        from exoguard.survey.local import limit_threads, warm_worker
+        from exoguard.survey.local import limit_threads
 
         limit_threads()
-        try:
-            warm_worker(settings.database_url)
-        except Exception as exc:  # a job then compiles what it needs
-            logging.getLogger(__name__).warning("worker warm-up failed: %s", exc)

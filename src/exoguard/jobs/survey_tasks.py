@@ -15,9 +15,10 @@ from exoguard.jobs.tasks import JobContext, task
 @task("survey_chunk")
 def survey_chunk(ctx: JobContext) -> dict[str, Any]:
     """Search, cross-match, classify and store the stars of one chunk of a survey."""
-    from exoguard.survey.local import worker_sessions
+    from exoguard.survey.local import warm_once, worker_sessions
     from exoguard.survey.pipeline import run_chunk
 
+    warm_once(ctx.settings.database_url)
     _, factory = worker_sessions(ctx.settings.database_url)
     return run_chunk(
         factory,

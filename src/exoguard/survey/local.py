@@ -70,6 +70,21 @@ def warm_worker(database_url: str) -> dict[str, Any]:
     return out
 
 
+_warmed: set[tuple[int, str]] = set()
+
+
+def warm_once(database_url: str) -> None:
+    """:func:`warm_worker` the first time this process asks (later calls do nothing)."""
+    key = (os.getpid(), database_url)
+    if key in _warmed:
+        return
+    _warmed.add(key)
+    try:
+        warm_worker(database_url)
+    except Exception as exc:  # the stars then compile what they need
+        log.warning("survey worker warm-up failed: %s", exc)
+
+
 _sessions: dict[tuple[int, str], Any] = {}
 
 
@@ -88,7 +103,7 @@ def _init(database_url: str, warm: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     limit_threads()
     if warm:
-        warm_worker(database_url)
+        warm_once(database_url)
 
 
 def _run(job_id: str) -> tuple[str, str]:
@@ -145,6 +160,7 @@ __all__ = [
     "limit_threads_env",
     "process_pool",
     "run_jobs",
+    "warm_once",
     "warm_worker",
     "worker_sessions",
 ]
