@@ -164,7 +164,11 @@ def process_star(factory: sessionmaker[Session], settings: Settings, star_id: in
     try:
         file_hash = files_hash(star.files)
         files = [Path(f) for f in star.files]
-        lc = read_lightcurve(files if len(files) > 1 else files[0], mission=star.mission)
+        # the survey's name of the star (the manifest's target, or what the planner read from
+        # the header): two stars read from copies of one file stay two stars
+        lc = read_lightcurve(
+            files if len(files) > 1 else files[0], mission=star.mission, target_id=star.target
+        )
         stage_s["read"] = time.perf_counter() - started
         lap = time.perf_counter()
         search_s: dict[str, float] = {}
