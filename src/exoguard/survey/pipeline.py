@@ -177,7 +177,7 @@ def process_star(factory: sessionmaker[Session], settings: Settings, star_id: in
             factory=factory,
             key=key,
             options=options,
-            progress=lambda _f, _m=None: None,
+            progress=_no_progress,
             stage_s=search_s,
         )
         spent = time.perf_counter() - lap
@@ -233,6 +233,10 @@ def process_star(factory: sessionmaker[Session], settings: Settings, star_id: in
         _fail(factory, star_id, reason=reason, file_hash=file_hash, stage_s=stage_s)
         return StarOutcome(star_id, "failed", reason=reason)
     return StarOutcome(star_id, "done", len(ids))
+
+
+def _no_progress(_fraction: float, _message: str | None = None) -> None:
+    """A survey star reports no progress of its own: the survey counts stars."""
 
 
 def _safe_hash(files: Sequence[str]) -> str | None:

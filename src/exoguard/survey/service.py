@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from exoguard.errors import NotFoundError, ValidationError
@@ -95,7 +95,7 @@ def create_survey(
         )
         session.flush()
         session.execute(
-            SurveyStar.__table__.insert(),
+            insert(SurveyStar),
             [
                 {
                     "survey_id": survey_id,
