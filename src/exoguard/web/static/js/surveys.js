@@ -47,6 +47,35 @@ function show(view) {
   }
 }
 
+/** The list of surveys, read again (a survey started or finished here). */
+async function refreshList() {
+  const { surveys } = await api("/api/surveys");
+  const body = document.querySelector("#surveys-table tbody");
+  body.replaceChildren();
+  for (const s of surveys) {
+    const row = document.createElement("tr");
+    row.dataset.survey = s.survey_id;
+    const name = document.createElement("td");
+    const link = document.createElement("a");
+    link.href = `/research/surveys?survey=${encodeURIComponent(s.survey_id)}`;
+    link.textContent = s.name;
+    name.append(link);
+    const status = document.createElement("td");
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    badge.textContent = s.status;
+    status.append(badge);
+    row.append(name, status);
+    for (const key of ["n_stars", "done", "failed", "n_candidates"]) {
+      const cell = document.createElement("td");
+      cell.className = "num";
+      cell.textContent = String(s[key]);
+      row.append(cell);
+    }
+    body.append(row);
+  }
+}
+
 async function poll(surveyId) {
   clearTimeout(timer);
   try {
@@ -54,6 +83,7 @@ async function poll(surveyId) {
     show(view);
     if (view.status === "finished") {
       toast(`Survey ${view.name} finished: ${view.n_candidates} candidates`, "success");
+      await refreshList();
       return;
     }
   } catch (err) {
@@ -85,6 +115,7 @@ $("survey-form").addEventListener("submit", async (event) => {
     });
     toast(`Survey of ${view.n_stars} stars started`, "info");
     show(view);
+    await refreshList();
     poll(view.survey_id);
   } catch (err) {
     error.textContent = err.message;
