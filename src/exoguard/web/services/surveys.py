@@ -32,6 +32,8 @@ from exoguard.survey.service import (
 def resolve_source(settings: Settings, relative: str) -> Path:
     """The folder or manifest `relative` names under the surveys root; refused outside it."""
     text = (relative or "").strip().replace("\\", "/")
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ValidationError("source must not contain control characters (NUL, newline, ...)")
     parts = PurePosixPath(text).parts
     if not text or text.startswith("/") or ".." in parts:
         raise ValidationError(
