@@ -197,7 +197,7 @@ def run_once(
         "span_s": span_s,
         "wall_s": wall_s,
         "stars_per_s": n / span_s if span_s > 0 else float("nan"),
-        "stages_s": {k: stages[k] for k in (*STAGES, "total")},
+        "stages_s": {k: stages[k] for k in (*STAGES, "total", "cpu")},
     }
 
 
@@ -252,8 +252,18 @@ def main(argv: list[str] | None = None) -> int:
     for name, template in rows:
         print(f"{name:24s}" + "".join(f"{template.format(**r):>14s}" for r in runs))
     print("seconds per star, by stage (mean over the stars done):")
-    for stage in (*STAGES, "total"):
+    for stage in (*STAGES, "total", "cpu"):
         print(f"  {stage:22s}" + "".join(f"{r['stages_s'][stage]:>14.4f}" for r in runs))
+    print("  (cpu: CPU seconds of the worker process per star, what a star costs on a core of")
+    print("   its own; wall stage seconds grow when other programs share the cores)")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average (1 min) at the end: {load:.2f} on {cpus} CPUs")
+    for r in runs:
+        if r["stages_s"]["cpu"] > 0:
+            per_core = 1.0 / r["stages_s"]["cpu"]
+            print(f"  {r['workers']} worker(s): {per_core:.2f} stars/s per uncontended core "
+                  f"(CPU time), {per_core * r['workers']:.2f} stars/s on {r['workers']} such "
+                  "cores")  # fmt: skip
     if len(runs) >= 2 and runs[0]["stars_per_s"] > 0:
         ratio = runs[1]["stars_per_s"] / runs[0]["stars_per_s"]
         print(f"scaling {runs[0]['workers']}→{runs[1]['workers']} workers: {ratio:.2f}x")

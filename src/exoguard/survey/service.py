@@ -307,8 +307,9 @@ def survey_progress(
 
 
 def stage_means(factory: sessionmaker[Session], survey_id: str) -> dict[str, float]:
-    """Mean seconds per finished star of each stage (read, detrend, ... store), and total."""
-    sums = dict.fromkeys(STAGES, 0.0)
+    """Mean seconds per finished star of each stage (read, detrend, ... store), their total,
+    and ``cpu``: the CPU seconds of the process per star (its cost on an uncontended core)."""
+    sums = dict.fromkeys((*STAGES, "cpu"), 0.0)
     n = 0
     with session_scope(factory) as session:
         for timings in session.scalars(
@@ -319,10 +320,11 @@ def stage_means(factory: sessionmaker[Session], survey_id: str) -> dict[str, flo
             if not timings:
                 continue
             n += 1
-            for stage in STAGES:
+            for stage in sums:
                 sums[stage] += float(timings.get(stage, 0.0))
     out = {stage: (sums[stage] / n if n else 0.0) for stage in STAGES}
     out["total"] = sum(out.values())
+    out["cpu"] = sums["cpu"] / n if n else 0.0
     out["n_stars"] = float(n)
     return out
 
