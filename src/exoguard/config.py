@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     var_dir: Path = Field(default=REPO_ROOT / "var", alias="EXOGUARD_VAR_DIR")
     database_url: str = Field(default="", alias="DATABASE_URL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    #: Where the survey page may take folders and manifests from (default: the data folder).
+    survey_dir: Path | None = Field(default=None, alias="EXOGUARD_SURVEY_DIR")
     secret_key: str = Field(default="", alias="SECRET_KEY")
     model_dir: Path | None = Field(default=None, alias="EXOGUARD_MODEL_DIR")
     upload_dir: Path | None = Field(default=None, alias="EXOGUARD_UPLOAD_DIR")
@@ -227,6 +229,11 @@ class Settings(BaseSettings):
     @property
     def lightcurves_dir(self) -> Path:
         return self.data_dir / "lightcurves"
+
+    @property
+    def surveys_root(self) -> Path:
+        """The folder the survey page takes sources from (EXOGUARD_SURVEY_DIR, else data)."""
+        return self.survey_dir or self.data_dir
 
 
 @lru_cache(maxsize=1)

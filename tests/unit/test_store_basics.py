@@ -50,10 +50,12 @@ def test_schema_has_every_table_of_the_spec() -> None:
         "jobs",
         "share_links",
         "sessions",
+        "surveys",
+        "survey_stars",
     }
     metrics = Base.metadata.tables["model_metrics"]
     assert [c.name for c in metrics.primary_key.columns] == ["version_id", "name", "time"]
-    assert head_revision() == "0006_vote_history"
+    assert head_revision() == "0007_survey"
 
 
 def _frame(**overrides: object) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 import threading
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -66,15 +66,8 @@ def serve(
     )
 
 
-def _reaper(stop: threading.Event) -> None:
+def _reaper(stop: threading.Event, runner: Any, engine: Any) -> None:
     """Re-queue (once, by default) or fail the jobs whose worker died, every heartbeat."""
-    from exoguard.config import get_settings
-    from exoguard.jobs.runner import CeleryRunner
-    from exoguard.store.db import make_engine, make_sessionmaker
-
-    settings = get_settings()
-    engine = make_engine(settings.database_url)
-    runner = CeleryRunner(make_sessionmaker(engine), settings)
     try:
         try:
             runner.recover()  # at once: the jobs of a worker that died before this one
@@ -85,6 +78,21 @@ def _reaper(stop: threading.Event) -> None:
     finally:
         runner.stop()
         engine.dispose()
+
+
+def _reaper_runner() -> tuple[Any, Any]:
+    """The reaper's runner and engine, made in the main thread before the pool forks: a
+    module the reaper thread were importing while Celery forks would stay locked in the child
+    (Python's per-module import locks), which then hangs on its first job."""
+    from exoguard.config import get_settings
+    from exoguard.jobs.runner import CeleryRunner
+    from exoguard.store.db import make_engine, make_sessionmaker
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    with engine.connect():  # imports the database driver and dialect now
+        pass
+    return CeleryRunner(make_sessionmaker(engine), settings), engine
 
 
 def worker(
@@ -104,13 +112,19 @@ def worker(
 
     if pool not in POOLS:
         raise ConfigError(f"--pool must be one of {', '.join(POOLS)}; got {pool!r}")
+    from exoguard.survey.local import limit_threads_env
+
     settings = get_settings()
     if not settings.redis_url:
         raise ConfigError("exoguard worker needs REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
+    limit_threads_env()  # one thread per pool process: --concurrency processes, one per core
     kinds = registered_kinds()  # imports the job kinds (and EXOGUARD_JOB_MODULES) up front
     typer.echo(f"exoguard worker: job kinds {', '.join(kinds)}", err=True)
     stop = threading.Event()
-    reaper = threading.Thread(target=_reaper, args=(stop,), name="exoguard-reaper", daemon=True)
+    runner, engine = _reaper_runner()
+    reaper = threading.Thread(
+        target=_reaper, args=(stop, runner, engine), name="exoguard-reaper", daemon=True
+    )
     reaper.start()
     app = make_celery(settings)
     try:

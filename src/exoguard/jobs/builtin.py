@@ -103,3 +103,4 @@ def _load_extra_modules() -> None:
 
 _load_extra_modules()
 import exoguard.jobs.lifecycle_tasks  # noqa: E402, F401
+import exoguard.jobs.survey_tasks  # noqa: E402, F401

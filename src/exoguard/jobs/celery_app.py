@@ -39,4 +39,28 @@ def make_celery(settings: Settings | None = None) -> Celery:
         finally:
             engine.dispose()
 
+    _on_process_start(settings)
     return app
+
+
+_hooked: list[bool] = []
+
+
+def _on_process_start(settings: Settings) -> None:
+    """Each worker process runs with one thread for numba/torch/BLAS (one process per core).
+
+    The search kernels and the model are warmed by the first survey chunk a process runs
+    (``exoguard.jobs.survey_tasks``), not here: Celery gives a new process a few seconds to
+    report ready.
+    """
+    from celery.signals import worker_process_init
+
+    if _hooked:
+        return
+    _hooked.append(True)
+
+    @worker_process_init.connect(weak=False)
+    def _start(**_: object) -> None:
+        from exoguard.survey.local import limit_threads
+
+        limit_threads()

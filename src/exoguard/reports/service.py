@@ -361,6 +361,14 @@ def candidate_lightcurve_files(
     """The light-curve files of a candidate and where they come from (or why there is none)."""
     if candidate.dataset_id is not None:
         dataset = session.get(Dataset, candidate.dataset_id)
+        survey_id = (dataset.validation_report or {}).get("survey_id") if dataset else None
+        if survey_id:  # a survey's find: the star's files where the survey read them
+            from exoguard.survey.service import star_files_of_candidate
+
+            files = [Path(f) for f in star_files_of_candidate(session, survey_id, candidate.id)]
+            if files and all(f.is_file() for f in files):
+                return files, f"{len(files)} survey file(s) of {candidate.host_id}"
+            return [], f"the survey files of {candidate.host_id} are no longer there"
         if dataset is not None and dataset.kind == "lightcurve":
             stored = stored_files(settings.uploads_path, dataset.storage_path)
             if not stored:

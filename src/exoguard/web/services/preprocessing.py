@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ from exoguard.web.services.datasets import dataset_files
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from exoguard.core.lightcurve import LightCurve
     from exoguard.ml.service import LightCurveInputs
 
 ProgressFn = Callable[[float, str | None], None]
@@ -125,14 +127,39 @@ def search_frame(
     features record them under ``stellar_parameters``.
     """
     from exoguard import read_lightcurve
-    from exoguard.core.search.multi import DEFAULT_MAX_PLANETS, search_lightcurve
-    from exoguard.core.search.star import StarParams
-    from exoguard.ml.service import LightCurveInputs
 
     progress(
         0.05, "reading the light curve" + (f"s ({len(paths)} files)" if len(paths) > 1 else "")
     )
     lc = read_lightcurve(list(paths) if len(paths) > 1 else paths[0])
+    return search_read_lightcurve(
+        lc, factory=factory, key=dataset_id[:8], options=options, progress=progress
+    )
+
+
+#: Survey stages from the search's own (`SearchResult.stage_s`).
+_SEARCH_STAGES: dict[str, tuple[str, ...]] = {
+    "detrend": ("detrend",),
+    "search": ("bls", "refine"),
+    "diagnostics": ("diagnostics", "single_event"),
+}
+
+
+def search_read_lightcurve(
+    lc: LightCurve,
+    *,
+    factory: sessionmaker[Session],
+    key: str,
+    options: Mapping[str, Any],
+    progress: ProgressFn,
+    stage_s: dict[str, float] | None = None,
+) -> tuple[pd.DataFrame, list[dict[str, Any]], LightCurveInputs, dict[str, Any] | None]:
+    """:func:`search_frame` on a light curve already read; candidate ids end in ``[key]``
+    (one row per upload or survey and signal). `stage_s` gets the search's stage seconds."""
+    from exoguard.core.search.multi import DEFAULT_MAX_PLANETS, search_lightcurve
+    from exoguard.core.search.star import StarParams
+    from exoguard.ml.service import LightCurveInputs
+
     with session_scope(factory) as session:
         catalog_star = _catalog_star(session, lc.target_id, mission=lc.mission)
     star = (
@@ -147,6 +174,10 @@ def search_frame(
         progress(0.15 + 0.7 * done / max(total, 1), search_message(done, total, passes=passes))
 
     result = search_lightcurve(lc, star=StarParams(**star), progress=on_step, **options)
+    if stage_s is not None:
+        for stage, parts in _SEARCH_STAGES.items():
+            spent = sum(result.stage_s.get(part, 0.0) for part in parts)
+            stage_s[stage] = stage_s.get(stage, 0.0) + spent
     found = list(result.candidates)
     single = result.single_event.to_dict() if result.single_event is not None else None
     progress(0.85, found_message(len(found), single_event=single is not None))
@@ -156,7 +187,7 @@ def search_frame(
         row = dict(cand.to_harmonised())
         base = str(row.get("object_id") or f"{lc.target_id}.{number:02d}")
         # one row per dataset and signal: two uploads of one star never overwrite each other
-        row["object_id"] = f"{base} [{dataset_id[:8]}]"[:64]
+        row["object_id"] = f"{base} [{key}]"[:64]
         row["host_id"] = row.get("host_id") or lc.target_id
         row["mission"] = row.get("mission") or lc.mission
         row["label"] = "candidate"
@@ -279,28 +310,16 @@ def preprocess_dataset(
 
     with session_scope(factory) as session:
         dataset = DatasetRepository(session).require(dataset_id)
-        frame = frame.assign(features=features)
-        written = (
-            _write_candidates(session, frame, origin=origin, dataset_id=dataset_id, curate=curate)
-            if len(frame)
-            else {}
+        written, ids, verdicts, note = store_and_classify(
+            session,
+            frame,
+            features,
+            origin=origin,
+            dataset_id=dataset_id,
+            curate=curate,
+            lightcurve=lightcurve,
+            settings=settings,
         )
-        ids = _ids_by_key(session, frame) if len(frame) else []
-        verdicts: list[predictions.Verdict] = []
-        note = None
-        if ids:
-            try:
-                version = predictions.active_version_id(session)
-            except ModelNotReadyError as exc:
-                note = f"no predictions: {exc}"
-            else:
-                scored = predictions.frame_for_ids(session, ids)
-                scores = predictions.score_frame(
-                    scored, version=version, settings=settings, lightcurve=lightcurve
-                )
-                verdicts = predictions.store_predictions(
-                    session, ids, scores, version=version, settings=settings, enqueue=True
-                )
         n_planets = sum(v.label == "planet" for v in verdicts)
         matches_by_id = dict(zip(ids, frame["catalog_match"], strict=True)) if ids else {}
         record: dict[str, Any] = {
@@ -333,6 +352,72 @@ def preprocess_dataset(
         if job_id is not None:
             mark_job_succeeded(session, job_id, result)
     return result
+
+
+def store_and_classify(
+    session: Session,
+    frame: pd.DataFrame,
+    features: Sequence[dict[str, Any] | None] | None,
+    *,
+    origin: str,
+    dataset_id: str,
+    curate: bool,
+    lightcurve: LightCurveInputs | None,
+    settings: Settings,
+    stage_s: dict[str, float] | None = None,
+) -> tuple[dict[str, int], list[int], list[predictions.Verdict], str | None]:
+    """Write the candidates of `frame`, score them with the active model, store the
+    predictions and queue the uncertain ones for vetting, in `session` (the caller commits).
+
+    Returns (what was written, candidate ids, verdicts, why there are no predictions or None).
+    `stage_s` gets the seconds of ``"store"`` (the writes) and ``"classify"`` (the scoring).
+    """
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        if stage_s is not None:
+            now = time.perf_counter()
+            stage_s[stage] = stage_s.get(stage, 0.0) + now - clock
+            clock = now
+
+    frame = frame.assign(features=list(features) if features is not None else None)
+    written = (
+        _write_candidates(session, frame, origin=origin, dataset_id=dataset_id, curate=curate)
+        if len(frame)
+        else {}
+    )
+    ids = _ids_by_key(session, frame) if len(frame) else []
+    verdicts: list[predictions.Verdict] = []
+    note = None
+    lap("store")
+    if ids:
+        try:
+            version = predictions.active_version_id(session)
+        except ModelNotReadyError as exc:
+            note = f"no predictions: {exc}"
+        else:
+            scored = predictions.frame_for_ids(session, ids)
+            scores = predictions.score_frame(
+                scored, version=version, settings=settings, lightcurve=lightcurve
+            )
+            lap("classify")
+            verdicts = predictions.store_predictions(
+                session, ids, scores, version=version, settings=settings, enqueue=True
+            )
+    lap("store")
+    return written, ids, verdicts, note
+
+
+def cross_match(
+    factory: sessionmaker[Session],
+    frame: pd.DataFrame,
+    features: Sequence[dict[str, Any] | None] | None,
+    *,
+    kind: str,
+) -> tuple[pd.DataFrame, list[dict[str, Any] | None]]:
+    """Match each row to the ingested catalogs (see :func:`_cross_match`)."""
+    return _cross_match(factory, frame, features, kind=kind)
 
 
 def _cross_match(
@@ -399,4 +484,12 @@ def mark_job_succeeded(session: Session, job_id: str, result: Mapping[str, Any])
     job.finished_at = utcnow()
 
 
-__all__ = ["SEARCH_OPTIONS", "check_options", "mark_job_succeeded", "preprocess_dataset"]
+__all__ = [
+    "SEARCH_OPTIONS",
+    "check_options",
+    "cross_match",
+    "mark_job_succeeded",
+    "preprocess_dataset",
+    "search_read_lightcurve",
+    "store_and_classify",
+]

@@ -1,0 +1,280 @@
+"""Survey-mode benchmark: stars per second with 1 and with 2 worker processes, side by side.
+
+Each run gets a fresh database (an SQLite file, or a new schema of ``--database-url`` when it
+is PostgreSQL) with the same active model, and runs the whole manifest through
+``exoguard.survey.run.run_local`` (the embedded default of ``exoguard survey``): spawned
+processes, one thread each, kernels and model warmed at process start. The rate counts the
+stars finished between the first star's start and the last star's end (process start-up and
+warm-up excluded; the wall time including them is printed too). The per-stage seconds per
+star are the means over the stars done (read, detrend, search, diagnostics, classify, store).
+
+The model: ``--model bundled`` (default) trains the default GBM once (kept under
+``var/bench/survey-model``) and installs the bundled network and its ensemble with it, the
+model ``make run`` activates; ``--model none`` stores candidates without predictions.
+
+Usage::
+
+    python bench/survey.py --manifest DIR/manifest.csv [--workers 1 2] [--limit N]
+    python bench/survey.py --from-data 40      # a manifest of the data folder's light curves
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from exoguard.config import REPO_ROOT, Settings, get_settings
+from exoguard.store.db import make_engine, make_sessionmaker, normalize_url, session_scope
+from exoguard.store.migrate import upgrade
+from exoguard.store.models import SurveyStar
+from exoguard.survey.inputs import read_manifest
+from exoguard.survey.run import open_survey, run_local
+from exoguard.survey.service import STAGES, stage_means, survey_progress
+
+CACHE = REPO_ROOT / "var" / "bench" / "survey-model"
+
+
+def data_manifest(n_stars: int, folder: Path) -> Path:
+    """A manifest of `n_stars` stars from the data folder's light curves: every single-file
+    TESS, Kepler and K2 star, repeated under new target names when more are asked for."""
+    root = get_settings().lightcurves_dir
+    files = sorted(
+        [*root.glob("tess/*.fits"), *root.glob("kepler_lightkurve_exports/*.fits"),
+         *root.glob("k2_c4_dave/*.dat")]
+    )  # fmt: skip
+    if not files:
+        raise SystemExit(f"no light curve under {root}")
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = folder / "manifest.csv"
+    with manifest.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "target", "mission"])
+        for i in range(n_stars):
+            path = files[i % len(files)]
+            mission = {"tess": "tess", "k2_c4_dave": "k2"}.get(path.parent.name, "kepler")
+            writer.writerow([str(path), f"bench-{i:05d}", mission])
+    return manifest
+
+
+def _limited(manifest: Path, limit: int | None, folder: Path) -> Path:
+    if not limit:
+        return manifest
+    stars = read_manifest(manifest)[:limit]
+    out = folder / "manifest-limited.csv"
+    with out.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "target", "mission"])
+        for star in stars:
+            for path in star.files:
+                writer.writerow([path, star.target, star.mission or ""])
+    return out
+
+
+@contextlib.contextmanager
+def fresh_database(base_url: str | None, folder: Path, label: str) -> Iterator[str]:
+    """A migrated empty database: a schema of `base_url` (PostgreSQL) or an SQLite file."""
+    if base_url is None or normalize_url(base_url).get_backend_name() == "sqlite":
+        url = f"sqlite:///{(folder / f'{label}.sqlite3').as_posix()}"
+        upgrade(url)
+        yield url
+        return
+    schema = f"bench_survey_{label}_{secrets.token_hex(3)}"
+    admin = make_engine(base_url)
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = (
+            normalize_url(base_url)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _trained_gbm() -> Path:
+    """The default GBM's artifacts, trained once and kept under var/bench."""
+    from exoguard.ml.configs import get_config
+    from exoguard.ml.registry import FileVersionStore, ModelRegistry
+    from exoguard.ml.train import train_gbm
+
+    done = sorted(CACHE.glob("gbm-*"))
+    if done:
+        return done[-1]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    print("training the default GBM once (kept under var/bench/survey-model) ...", flush=True)
+    record = train_gbm(
+        get_config("default"), registry=ModelRegistry(CACHE, FileVersionStore(CACHE))
+    )
+    return CACHE / record.id
+
+
+def install_model(settings: Settings, kind: str) -> str | None:
+    """Install the bench's model in `settings`' database; the active version id."""
+    if kind == "none":
+        return None
+    from exoguard.ml.bundled import install_bundle
+    from exoguard.ml.registry import ModelRegistry
+    from exoguard.ml.service import clear_cache
+
+    source = _trained_gbm()
+    settings.models_path.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source, settings.models_path / source.name)
+    registry = ModelRegistry.from_settings(
+        database_url=settings.database_url, models_path=settings.models_path
+    )
+    registry.activate(source.name)
+    record = install_bundle(registry=registry, gbm_version=source.name)
+    registry.store.engine.dispose()  # type: ignore[attr-defined]
+    clear_cache()
+    return record.id
+
+
+def run_once(
+    manifest: Path, *, workers: int, base_url: str | None, model: str, chunk_size: int, folder: Path
+) -> dict[str, Any]:
+    """One survey of `manifest` on `workers` processes in a fresh database; its figures."""
+    label = f"w{workers}"
+    with fresh_database(base_url, folder, label) as url:
+        var = folder / f"var-{label}"
+        env = {"DATABASE_URL": url, "EXOGUARD_VAR_DIR": str(var)}
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)  # the spawned processes read their settings from here
+        get_settings.cache_clear()
+        try:
+            settings = get_settings()
+            version = install_model(settings, model)
+            engine = make_engine(url)
+            factory = make_sessionmaker(engine)
+            survey_id, _ = open_survey(
+                factory, source=manifest, resume=False, chunk_size=chunk_size, name=label
+            )
+            started = time.perf_counter()
+            final = run_local(factory, settings, survey_id, workers=workers)
+            wall_s = time.perf_counter() - started
+            with session_scope(factory) as session:
+                first, last = session.execute(
+                    select(func.min(SurveyStar.started_at), func.max(SurveyStar.finished_at)).where(
+                        SurveyStar.survey_id == survey_id
+                    )
+                ).one()
+            span_s = (last - first).total_seconds()
+            stages = stage_means(factory, survey_id)
+            progress = survey_progress(factory, survey_id)
+            engine.dispose()
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            get_settings.cache_clear()
+    n = final.done + final.failed
+    return {
+        "workers": workers,
+        "model": version,
+        "stars": final.n_stars,
+        "done": final.done,
+        "failed": final.failed,
+        "candidates": progress.n_candidates,
+        "span_s": span_s,
+        "wall_s": wall_s,
+        "stars_per_s": n / span_s if span_s > 0 else float("nan"),
+        "stages_s": {k: stages[k] for k in (*STAGES, "total", "cpu")},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--manifest", type=Path, help="DIR/manifest.csv (path,target,mission)")
+    source.add_argument("--from-data", type=int, metavar="N", help="N stars from the data folder")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--limit", type=int, help="only the first N stars of the manifest")
+    parser.add_argument("--chunk-size", type=int, default=8)
+    parser.add_argument("--database-url", help="PostgreSQL base URL (default: SQLite files)")
+    parser.add_argument("--model", choices=("bundled", "none"), default="bundled")
+    parser.add_argument("--json", type=Path, help="write the figures here too")
+    args = parser.parse_args(argv)
+
+    folder = Path(tempfile.mkdtemp(prefix="exoguard-bench-survey-"))
+    try:
+        manifest = (
+            data_manifest(args.from_data, folder / "data")
+            if args.from_data
+            else args.manifest.resolve()
+        )
+        manifest = _limited(manifest, args.limit, folder)
+        runs = [
+            run_once(
+                manifest,
+                workers=w,
+                base_url=args.database_url,
+                model=args.model,
+                chunk_size=args.chunk_size,
+                folder=folder,
+            )
+            for w in args.workers
+        ]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    cpus = os.cpu_count()
+    backend = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"\nsurvey of {runs[0]['stars']} stars ({manifest.name}); {cpus} CPUs; {backend}; "
+          f"model {runs[0]['model']}")  # fmt: skip
+    labels = [str(r["workers"]) + " worker(s)" for r in runs]
+    head = f"{'':24s}" + "".join(f"{label:>14s}" for label in labels)
+    print(head)
+    rows: list[tuple[str, str]] = [
+        ("stars done / failed", "{done}/{failed}"),
+        ("candidates", "{candidates}"),
+        ("stars/s", "{stars_per_s:.3f}"),
+        ("span s (first→last star)", "{span_s:.1f}"),
+        ("wall s (with start-up)", "{wall_s:.1f}"),
+    ]
+    for name, template in rows:
+        print(f"{name:24s}" + "".join(f"{template.format(**r):>14s}" for r in runs))
+    print("seconds per star, by stage (mean over the stars done):")
+    for stage in (*STAGES, "total", "cpu"):
+        print(f"  {stage:22s}" + "".join(f"{r['stages_s'][stage]:>14.4f}" for r in runs))
+    print("  (cpu: CPU seconds of the worker process per star, what a star costs on a core of")
+    print("   its own; wall stage seconds grow when other programs share the cores)")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average (1 min) at the end: {load:.2f} on {cpus} CPUs")
+    for r in runs:
+        if r["stages_s"]["cpu"] > 0:
+            per_core = 1.0 / r["stages_s"]["cpu"]
+            print(f"  {r['workers']} worker(s): {per_core:.2f} stars/s per uncontended core "
+                  f"(CPU time), {per_core * r['workers']:.2f} stars/s on {r['workers']} such "
+                  "cores")  # fmt: skip
+    if len(runs) >= 2 and runs[0]["stars_per_s"] > 0:
+        ratio = runs[1]["stars_per_s"] / runs[0]["stars_per_s"]
+        print(f"scaling {runs[0]['workers']}→{runs[1]['workers']} workers: {ratio:.2f}x")
+    need = 20_000 / 3600
+    best = max(r["stars_per_s"] for r in runs)
+    print(f"20,000 stars in an hour needs {need:.2f} stars/s; best here {best:.3f} stars/s "
+          f"({20_000 / best / 3600:.1f} h for 20,000)")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps({"runs": runs, "cpus": cpus, "backend": backend}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
