@@ -365,3 +365,23 @@ def test_one_state_after_consensus_on_page_csv_and_pdf(
     ).stdout
     assert "VETTED: PLANET" in text
     assert "UNCERTAIN" not in text and "LIKELY FALSE POSITIVE" not in text
+
+
+def test_candidate_page_of_a_manual_entry_has_no_empty_chart_boxes(
+    page: Any, e2e_server: Any, ui: Any
+) -> None:
+    """The candidate page used to show seven empty light-curve boxes for a typed-in entry."""
+    candidate_id = _manual_candidate(e2e_server)
+    _enqueue(e2e_server, candidate_id)  # classified, so its explanation chart has bars
+    email, _ = _user(e2e_server)
+    _login(page, email)
+    page.goto(f"/candidates/{candidate_id}")
+    card = page.locator("#no-lightcurve")
+    expect(card).to_contain_text("A manual entry")
+    expect(card).to_contain_text("nothing to fold")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => !document.querySelector('[data-chart] .loading')", timeout=60_000)
+    for chart in ("lightcurve", "folded_local", "odd_even", "secondary", "periodogram"):
+        assert page.locator(f'[data-chart="{chart}"]').count() == 0, chart
+    assert _visible_empty_boxes(page) == 0
+    ui.screenshot(page, "candidate-manual-entry-no-boxes")

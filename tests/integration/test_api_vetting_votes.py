@@ -211,6 +211,16 @@ def test_after_consensus_api_csv_and_pdf_give_one_state(api: Api) -> None:
         assert row["predicted_label"] == "false_positive"  # the model said otherwise
         pdf = client.post("/api/export/pdf", json={"candidate_ids": [candidate_id], "plots": False})
         assert pdf.status_code == 200, pdf.text
+        # /results shows and filters by the same state (it used to show the model's verdict)
+        with session_scope(api.factory) as s:
+            key = s.get(Candidate, candidate_id).object_id  # type: ignore[union-attr]
+        link = f'href="/candidates/{candidate_id}"'
+        listed = {
+            verdict: client.get("/results", params={"q": key, "verdict": verdict}).text
+            for verdict in ("planet", "false_positive", "uncertain")
+        }
+        assert link in listed["planet"] and "consensus" in listed["planet"]
+        assert link not in listed["false_positive"] and link not in listed["uncertain"]
     from exoguard.reports.service import build_report
 
     with session_scope(api.factory) as s:

@@ -98,10 +98,13 @@ class DatabaseVersionStore:
     """Records in the ``model_versions`` / ``model_metrics`` tables via the store repositories."""
 
     def __init__(self, database_url: str, *, models_path: Path | None = None) -> None:
-        from exoguard.store.db import make_engine, make_sessionmaker
+        from exoguard.store.db import make_engine, make_sessionmaker, read_only
 
         self.engine = make_engine(database_url)
         self.factory = make_sessionmaker(self.engine)
+        # reads never wait for a writer (a job scoring inside its own write transaction
+        # reads the active version through here)
+        self.read_factory = make_sessionmaker(read_only(self.engine))
         self.models_path = models_path
 
     @staticmethod
@@ -141,20 +144,20 @@ class DatabaseVersionStore:
     def get(self, version_id: str) -> VersionRecord | None:
         from exoguard.store.db import session_scope
 
-        with session_scope(self.factory) as s:
+        with session_scope(self.read_factory) as s:
             v = self._repo(s).get(version_id)
             return None if v is None else self._record(v)
 
     def list(self) -> list[VersionRecord]:
         from exoguard.store.db import session_scope
 
-        with session_scope(self.factory) as s:
+        with session_scope(self.read_factory) as s:
             return [self._record(v) for v in self._repo(s).list()]
 
     def get_active(self) -> VersionRecord | None:
         from exoguard.store.db import session_scope
 
-        with session_scope(self.factory) as s:
+        with session_scope(self.read_factory) as s:
             v = self._repo(s).get_active()
             return None if v is None else self._record(v)
 

@@ -9,7 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from exoguard.store.db import make_engine, normalize_url
+from exoguard.store.db import make_engine, normalize_url, read_only
 from exoguard.store.timescale import MetricsStorage, current_metrics_storage
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -54,7 +54,8 @@ def current_revision(url: str | None = None) -> str | None:
     """The revision the database at `url` is at (None when never migrated)."""
     engine = make_engine(_resolve(url))
     try:
-        with engine.connect() as connection:
+        # a read: on SQLite it must not wait for a writer's lock (BEGIN IMMEDIATE would)
+        with read_only(engine).connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
         engine.dispose()

@@ -358,6 +358,8 @@ class QueueEntry:
     candidate_id: int
     mission: str
     object_id: str
+    #: The name shown (:func:`exoguard.store.naming.candidate_name`).
+    name: str
     host_id: str | None
     parameters: dict[str, float | None]
     probability: float | None
@@ -372,6 +374,7 @@ class QueueEntry:
             "candidate_id": self.candidate_id,
             "mission": self.mission,
             "object_id": self.object_id,
+            "name": self.name,
             "host_id": self.host_id,
             "parameters": dict(self.parameters),
             "probability": self.probability,
@@ -427,6 +430,7 @@ def entries_for(session: Session, items: Sequence[VettingItem]) -> list[QueueEnt
                 candidate_id=candidate.id,
                 mission=candidate.mission,
                 object_id=candidate.object_id,
+                name=candidate.display_name,
                 host_id=candidate.host_id,
                 parameters={name: getattr(candidate, name) for name in _ENTRY_PARAMETERS},
                 probability=None if prediction is None else float(prediction.probability),
@@ -1033,6 +1037,7 @@ def vetter_history(
                 "item_id": item.id,
                 "candidate_id": candidate.id,
                 "object_id": candidate.object_id,
+                "name": candidate.display_name,
                 "mission": candidate.mission,
                 "label": vote.label,
                 "confidence": vote.confidence,

@@ -346,6 +346,9 @@ class QueueEntryView(_Open):
     candidate_id: int
     mission: str | None
     object_id: str | None
+    name: str | None = Field(
+        default=None, description="The name shown for the candidate (archive id, typed name)."
+    )
     host_id: str | None
     parameters: dict[str, Any]
     probability: float | None

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from exoguard.catalogs.schema import MISSIONS
 from exoguard.store import access
-from exoguard.store.models import Candidate, Prediction, User
+from exoguard.store.models import Candidate, Prediction, User, VettingItem
 from exoguard.vetting.queue import QueuePolicy
 
 VERDICTS: Final[tuple[str, ...]] = ("planet", "false_positive", "uncertain")
@@ -68,13 +68,30 @@ def _uncertain(policy: QueuePolicy) -> ColumnElement[bool]:
     return or_(*parts)
 
 
-def _conditions(filters: ResultFilters, *, policy: QueuePolicy) -> list[ColumnElement[bool]]:
+def _settled(item: Any) -> ColumnElement[bool]:
+    """The SQL twin of `exoguard.vetting.state.candidate_state`'s first rule: a settled
+    consensus (planet or false positive) decides."""
+    return and_(
+        func.coalesce(item.c.status, "") == "settled",
+        func.coalesce(item.c.consensus_label, "").in_(("planet", "false_positive")),
+    )
+
+
+def _conditions(
+    filters: ResultFilters, *, policy: QueuePolicy, item: Any
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     uncertain = _uncertain(policy)
+    settled = _settled(item)
     if filters.verdict == "uncertain":
-        conditions.append(uncertain)
+        conditions.append(and_(~settled, uncertain))
     elif filters.verdict is not None:
-        conditions.append(and_(Prediction.label == filters.verdict, ~uncertain))
+        conditions.append(
+            or_(
+                and_(settled, item.c.consensus_label == filters.verdict),
+                and_(~settled, Prediction.label == filters.verdict, ~uncertain),
+            )
+        )
     if filters.mission is not None:
         conditions.append(Candidate.mission == filters.mission)
     if filters.min_probability is not None:
@@ -93,16 +110,36 @@ def _conditions(filters: ResultFilters, *, policy: QueuePolicy) -> list[ColumnEl
     return conditions
 
 
-def _joined() -> Select[Candidate, Prediction]:
+def _newest_item() -> Any:
+    """Each candidate's newest vetting item: status and consensus (the state's inputs)."""
+    newest = (
+        select(func.max(VettingItem.id).label("item_id"))
+        .group_by(VettingItem.candidate_id)
+        .subquery()
+    )
+    return (
+        select(
+            VettingItem.candidate_id,
+            VettingItem.status,
+            VettingItem.consensus_label,
+            VettingItem.consensus_share,
+        )
+        .join(newest, newest.c.item_id == VettingItem.id)
+        .subquery()
+    )
+
+
+def _joined(item: Any) -> Select[Any]:
     newest = (
         select(func.max(Prediction.id).label("prediction_id"))
         .group_by(Prediction.candidate_id)
         .subquery()
     )
     return (
-        select(Candidate, Prediction)
+        select(Candidate, Prediction, item.c.status, item.c.consensus_label, item.c.consensus_share)
         .join(Prediction, Prediction.candidate_id == Candidate.id)
         .join(newest, newest.c.prediction_id == Prediction.id)
+        .outerjoin(item, item.c.candidate_id == Candidate.id)
     )
 
 
@@ -114,10 +151,13 @@ def results(
     policy: QueuePolicy,
     limit: int = 50,
     offset: int = 0,
-) -> tuple[Sequence[tuple[Candidate, Prediction]], int]:
-    """One page of the (candidate, newest prediction) rows `user` may see, and their number."""
-    conditions = [*_conditions(filters, policy=policy), access.candidate_filter(user)]
-    stmt = _joined().where(*conditions)
+) -> tuple[Sequence[tuple[Candidate, Prediction, str | None, str | None, float | None]], int]:
+    """One page of the rows `user` may see — (candidate, newest prediction, vetting status,
+    consensus label, consensus share) — and their number. The verdict filter follows
+    `exoguard.vetting.state.candidate_state`: a settled consensus wins over the model."""
+    item = _newest_item()
+    conditions = [*_conditions(filters, policy=policy, item=item), access.candidate_filter(user)]
+    stmt = _joined(item).where(*conditions)
     total = int(
         session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     )

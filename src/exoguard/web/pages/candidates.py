@@ -10,7 +10,11 @@ from sqlalchemy.orm import Session
 
 from exoguard.errors import ExoguardError, GoneError, NotFoundError
 from exoguard.ml.missing import basis_sentences
-from exoguard.reports.service import catalog_columns
+from exoguard.reports.service import (
+    candidate_lightcurve_files,
+    catalog_columns,
+    is_manual_entry,
+)
 from exoguard.store.models import Candidate, User
 from exoguard.store.repositories import (
     CandidateRepository,
@@ -45,8 +49,15 @@ def candidate_context(
     queue = VettingRepository(session)
     item = queue.open_for_candidate(candidate.id)
     votes = VoteRepository(session).list_for_item(item.id) if item is not None else []
+    files, lightcurve_note = candidate_lightcurve_files(
+        session, candidate, settings=request.app.state.exoguard.settings
+    )
     return {
         "candidate": candidate,
+        # no chart boxes without a light curve to draw: a card says why instead
+        "has_lightcurve": bool(files),
+        "lightcurve_note": lightcurve_note,
+        "is_manual": is_manual_entry(candidate),
         "latest": latest,
         "verdict": state_verdict(state_for_candidate(session, candidate.id, policy=policy)),
         "history": predictions[:10],

@@ -82,9 +82,17 @@ def results_page(
         {
             "candidate": cand,
             "prediction": pred,
-            "verdict": verdict_of(pred.label, pred.probability, pred.uncertainty, policy=policy),
+            "verdict": verdict_of(
+                pred.label,
+                pred.probability,
+                pred.uncertainty,
+                policy=policy,
+                vetting_status=status,
+                consensus_label=consensus,
+                consensus_share=share,
+            ),
         }
-        for cand, pred in rows
+        for cand, pred, status, consensus, share in rows
     ]
     query: dict[str, Any] = {
         k: v

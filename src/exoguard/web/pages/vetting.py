@@ -56,6 +56,7 @@ def _queue_rows(
         {
             "item_id": e.item_id,
             "object_id": e.object_id,
+            "name": e.name,
             "host_id": e.host_id,
             "mission": e.mission,
             "probability": e.probability,
