@@ -27,6 +27,7 @@ run: install
 	$(BIN)/exoguard ingest
 	$(BIN)/exoguard train --model gbm --if-missing
 	$(BIN)/exoguard models install-bundled
+	$(BIN)/exoguard warmup
 	$(BIN)/exoguard serve --host 127.0.0.1 --port 8000
 
 lint: install

@@ -16,3 +16,20 @@ def test_warm_up_light_curve_holds_the_transit_the_search_finds() -> None:
     best = result.candidates[0]
     assert abs(best.period_days - 3.0) < 0.01
     assert warm_up() >= 0.0
+
+
+def test_warmup_command_fills_the_cache_of_the_var_dir() -> None:
+    """`make run` calls `exoguard warmup` before serving: the kernels are compiled into the
+    on-disk cache under the var folder, so a freshly started server does not compile."""
+    import json
+    import os
+
+    from typer.testing import CliRunner
+
+    from exoguard.cli import app
+
+    result = CliRunner().invoke(app, ["warmup", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["seconds"] >= 0.0
+    assert out["numba_cache_dir"] == os.environ.get("NUMBA_CACHE_DIR", "")

@@ -295,7 +295,25 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
+def warmup_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Compile the search kernels into the on-disk cache now (`make run` does, so the first
+    upload after start does not wait for the compiler)."""
+    import os
+
+    from exoguard.core.search.warmup import warm_up
+
+    seconds = warm_up()
+    cache = os.environ.get("NUMBA_CACHE_DIR", "")
+    if as_json:
+        typer.echo(json.dumps({"seconds": round(seconds, 3), "numba_cache_dir": cache}))
+    else:
+        typer.echo(f"search kernels ready in {seconds:.1f} s (cache: {cache or 'numba default'})")
+
+
 def register(app: typer.Typer) -> None:
-    """Add `search` and `inject-recover` to the exoguard command line."""
+    """Add `search`, `inject-recover` and `warmup` to the exoguard command line."""
     app.command("search")(search_cmd)
     app.command("inject-recover")(inject_recover_cmd)
+    app.command("warmup")(warmup_cmd)
