@@ -21,6 +21,8 @@ from exoguard.store.repositories.models import ModelMetricRepository, ModelVersi
 from exoguard.store.repositories.predictions import (
     NewPrediction,
     PredictionRepository,
+    newest_per_candidate,
+    newest_prediction_ids,
 )
 from exoguard.store.repositories.share_links import ShareLinkRepository
 from exoguard.store.repositories.users import UserRepository, normalize_email
@@ -40,5 +42,7 @@ __all__ = [
     "UserRepository",
     "VettingRepository",
     "VoteRepository",
+    "newest_per_candidate",
+    "newest_prediction_ids",
     "normalize_email",
 ]

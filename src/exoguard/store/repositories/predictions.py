@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, select
+from sqlalchemy import ColumnElement, Subquery, func, insert, select
 from sqlalchemy.orm import Session
 
 from exoguard.catalogs.schema import LABELS
@@ -15,6 +15,42 @@ from exoguard.errors import NotFoundError
 from exoguard.store.models import Prediction
 from exoguard.store.repositories._common import _IN_CHUNK, _check, _page
 from exoguard.store.types import utcnow
+
+
+def newest_prediction_ids(
+    *, model_version: str | None = None, candidate_ids: Sequence[int] | None = None
+) -> Subquery:
+    """Each candidate's newest prediction, as a subquery of ``(candidate_id, id)``.
+
+    This is the one definition of "newest prediction per candidate". Newest is the highest
+    ``id``: ids grow with every insert, while ``created_at`` cannot order predictions (every row
+    of one `PredictionRepository.create_many` shares one timestamp, and clocks of several
+    workers disagree). Join it on ``Prediction.id == sub.c.id`` (or outer-join on
+    ``candidate_id``); `model_version` restricts to one version's predictions and
+    `candidate_ids` to some candidates (keep that list under a few hundred ids per query).
+    """
+    stmt = select(
+        Prediction.candidate_id.label("candidate_id"), func.max(Prediction.id).label("id")
+    )
+    if model_version is not None:
+        stmt = stmt.where(Prediction.model_version == model_version)
+    if candidate_ids is not None:
+        stmt = stmt.where(Prediction.candidate_id.in_([int(i) for i in candidate_ids]))
+    return stmt.group_by(Prediction.candidate_id).subquery("newest_prediction")
+
+
+def newest_per_candidate(predictions: Iterable[Prediction]) -> dict[int, Prediction]:
+    """`newest_prediction_ids`'s rule over predictions in memory: the highest id wins.
+
+    A prediction not flushed yet (no id) counts as older than any stored one; of equal ids the
+    first one given wins.
+    """
+    newest: dict[int, Prediction] = {}
+    for prediction in predictions:
+        current = newest.get(prediction.candidate_id)
+        if current is None or (prediction.id or 0) > (current.id or 0):
+            newest[prediction.candidate_id] = prediction
+    return newest
 
 
 @dataclass(frozen=True)
@@ -99,10 +135,10 @@ class PredictionRepository:
     def latest_for_candidate(
         self, candidate_id: int, *, model_version: str | None = None
     ) -> Prediction | None:
-        stmt = select(Prediction).where(Prediction.candidate_id == candidate_id)
-        if model_version is not None:
-            stmt = stmt.where(Prediction.model_version == model_version)
-        return self.session.scalars(stmt.order_by(Prediction.id.desc()).limit(1)).first()
+        """The newest prediction of one candidate (`newest_prediction_ids`), or None."""
+        return self.latest_by_candidate([candidate_id], model_version=model_version).get(
+            candidate_id
+        )
 
     def latest_by_candidate(
         self,
@@ -110,21 +146,20 @@ class PredictionRepository:
         *,
         model_version: str | None = None,
     ) -> dict[int, Prediction]:
-        """The newest prediction of each candidate (all candidates when `candidate_ids` is None)."""
-        newest = select(func.max(Prediction.id)).group_by(Prediction.candidate_id)
-        if model_version is not None:
-            newest = newest.where(Prediction.model_version == model_version)
-        ids = None if candidate_ids is None else [int(i) for i in candidate_ids]
+        """The newest prediction of each candidate (all candidates when `candidate_ids` is None).
+
+        "Newest" is the rule of `newest_prediction_ids`; candidates without a prediction (of
+        `model_version`, when given) are absent from the result.
+        """
+        if candidate_ids is None:
+            chunks: list[list[int] | None] = [None]
+        else:
+            ids = list(dict.fromkeys(int(i) for i in candidate_ids))
+            chunks = [ids[start : start + _IN_CHUNK] for start in range(0, len(ids), _IN_CHUNK)]
         result: dict[int, Prediction] = {}
-        if ids is None:
-            stmt = select(Prediction).where(Prediction.id.in_(newest.scalar_subquery()))
-            for prediction in self.session.scalars(stmt):
-                result[prediction.candidate_id] = prediction
-            return result
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start : start + _IN_CHUNK]
-            sub = newest.where(Prediction.candidate_id.in_(chunk)).scalar_subquery()
-            stmt = select(Prediction).where(Prediction.id.in_(sub))
+        for chunk in chunks:
+            newest = newest_prediction_ids(model_version=model_version, candidate_ids=chunk)
+            stmt = select(Prediction).join(newest, newest.c.id == Prediction.id)
             for prediction in self.session.scalars(stmt):
                 result[prediction.candidate_id] = prediction
         return result
