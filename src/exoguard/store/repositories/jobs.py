@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from exoguard.errors import NotFoundError
+from exoguard.errors import ConflictError, NotFoundError
 from exoguard.store.models import JOB_STATUSES, Job
 from exoguard.store.repositories._common import _check, _page
 from exoguard.store.types import utcnow
@@ -99,13 +99,42 @@ class JobRepository:
         *,
         result: Mapping[str, Any] | None = None,
         now: datetime | None = None,
+        holder: str | None = None,
     ) -> Job:
-        job = self.require(job_id)
-        job.status = "succeeded"
-        job.progress = 1.0
-        job.result = dict(result) if result is not None else None
-        job.finished_at = now or utcnow()
-        self.session.flush()
+        """The job succeeded: progress 1, `result` kept, finished `now`.
+
+        The one place a job is marked succeeded. With `holder` (the runner's
+        `exoguard.jobs.execute.replica_id`) the write applies only while the job is running and
+        held by `holder`, else `ConflictError` — raised in the caller's transaction, so domain
+        writes made with it roll back: a run taken as interrupted and re-run elsewhere writes
+        nothing. That check and the write are one UPDATE with no read first (on SQLite a
+        read-then-write transaction fails at once when another connection wrote in between).
+        Without `holder` a missing job raises `NotFoundError`.
+        """
+        conditions = [Job.id == job_id]
+        if holder is None:
+            self.require(job_id)
+        else:
+            conditions += [Job.status == "running", Job.worker_id == holder]
+        done = self.session.execute(
+            update(Job)
+            .where(*conditions)
+            .values(
+                status="succeeded",
+                progress=1.0,
+                result=dict(result) if result is not None else None,
+                finished_at=now or utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        job = self.session.get(Job, job_id, populate_existing=True)
+        if job is None:
+            raise ConflictError(f"job {job_id} vanished while running")
+        if cast("CursorResult[Any]", done).rowcount != 1:
+            raise ConflictError(
+                f"job {job_id} is no longer held by this process ({job.status}, "
+                f"held by {job.worker_id}); its writes are dropped"
+            )
         return job
 
     def mark_failed(self, job_id: str, *, error: str, now: datetime | None = None) -> Job:
