@@ -108,9 +108,8 @@ def test_newest_is_the_highest_id_for_every_reader(session: Session) -> None:
     repo = PredictionRepository(session)
 
     sub = newest_prediction_ids()
-    assert dict(session.execute(select(sub.c.candidate_id, sub.c.id)).tuples().all())[first] == (
-        newer.id
-    )
+    newest_ids = dict(session.execute(select(sub.c.candidate_id, sub.c.id)).tuples().all())
+    assert newest_ids[first] == newer.id
     latest = repo.latest_by_candidate()
     assert latest[first].id == newer.id
     # a created_at tie (one bulk insert) is broken by id: the later row of the batch wins
