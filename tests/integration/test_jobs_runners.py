@@ -34,11 +34,11 @@ from _api_support import (  # noqa: E402
 )
 
 from exoguard.config import Settings  # noqa: E402
-from exoguard.jobs.execute import INTERRUPTED_ERROR, execute_job  # noqa: E402
+from exoguard.jobs.execute import INTERRUPTED_ERROR, execute_job, replica_id  # noqa: E402
 from exoguard.jobs.tasks import JobContext, task  # noqa: E402
 from exoguard.store.db import make_engine, make_sessionmaker, session_scope  # noqa: E402
 from exoguard.store.models import Candidate, Dataset, Job, ModelVersion  # noqa: E402
-from exoguard.store.repositories import DatasetRepository  # noqa: E402
+from exoguard.store.repositories import DatasetRepository, JobRepository  # noqa: E402
 from exoguard.store.types import utcnow  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -51,8 +51,6 @@ STALE_S = 3.0  # EXOGUARD_JOB_STALE_S: a job whose holder is silent this long is
 @task(SLOW_KIND)
 def slow_write(ctx: JobContext) -> dict[str, Any]:
     """Report the pid, wait, then insert one candidate and finish in ONE transaction."""
-    from exoguard.web.services.preprocessing import mark_job_succeeded
-
     ctx.progress(0.1, f"pid {os.getpid()}")
     deadline = time.monotonic() + float(ctx.params["seconds"])
     release = ctx.params.get("release_file")  # finish early once this file exists
@@ -71,7 +69,7 @@ def slow_write(ctx: JobContext) -> dict[str, Any]:
                     period_days=1.0,
                 )
             )
-            mark_job_succeeded(session, ctx.job_id, result)
+            JobRepository(session).mark_succeeded(ctx.job_id, result=result, holder=replica_id())
         return result
     finally:
         engine.dispose()

@@ -376,3 +376,28 @@ def test_db_session_rolls_back_between_tests_a(db_session: Session) -> None:
 
 def test_db_session_rolls_back_between_tests_b(db_session: Session) -> None:
     assert UserRepository(db_session).get_by_email("isolation@example.org") is None
+
+
+def test_job_succeeds_only_for_its_holder(session: Session) -> None:
+    """`mark_succeeded(holder=...)` is the runner's check: a job another process took over, or
+    one finished already, is refused with ConflictError and keeps its state."""
+    jobs = JobRepository(session)
+    job = jobs.create(kind="predict")
+    jobs.mark_running(job.id)
+    job.worker_id = "host:1:aaaa"
+    session.flush()
+    with pytest.raises(
+        ConflictError, match=r"no longer held by this process \(running, held by host:1:aaaa\)"
+    ):
+        jobs.mark_succeeded(job.id, result={"n": 1}, holder="host:2:bbbb")
+    assert (jobs.require(job.id).status, jobs.require(job.id).result) == ("running", None)
+    done = jobs.mark_succeeded(job.id, result={"n": 2}, holder="host:1:aaaa")
+    assert (done.status, done.progress, done.result) == ("succeeded", 1.0, {"n": 2})
+    assert done.finished_at is not None
+    with pytest.raises(ConflictError, match=r"\(succeeded, held by"):
+        jobs.mark_succeeded(job.id, result={"n": 3}, holder="host:1:aaaa")
+    assert jobs.require(job.id).result == {"n": 2}
+    with pytest.raises(ConflictError, match="vanished"):
+        jobs.mark_succeeded("no-such-job", holder="host:1:aaaa")
+    with pytest.raises(NotFoundError, match="no-such-job"):
+        jobs.mark_succeeded("no-such-job")

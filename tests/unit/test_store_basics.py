@@ -13,7 +13,8 @@ from exoguard.errors import ValidationError
 from exoguard.store.db import normalize_url, redact_url
 from exoguard.store.migrate import head_revision
 from exoguard.store.models import Base
-from exoguard.store.repositories import UpsertResult, _rows_from_frame
+from exoguard.store.repositories import UpsertResult
+from exoguard.store.repositories.candidates import _rows_from_frame
 from exoguard.store.types import UTCDateTime
 
 

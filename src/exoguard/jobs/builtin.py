@@ -71,10 +71,10 @@ def train(ctx: JobContext) -> dict[str, Any]:
 @task("predict")
 def predict(ctx: JobContext) -> dict[str, Any]:
     """Score every candidate of a preprocessed dataset with the active model (batch)."""
+    from exoguard.jobs.execute import replica_id
     from exoguard.store.db import session_scope
-    from exoguard.store.repositories import DatasetRepository
+    from exoguard.store.repositories import DatasetRepository, JobRepository
     from exoguard.web.services import predictions
-    from exoguard.web.services.preprocessing import mark_job_succeeded
 
     engine, factory = _sessions(ctx)
     try:
@@ -86,7 +86,7 @@ def predict(ctx: JobContext) -> dict[str, Any]:
                 "n_predictions": len(verdicts),
                 "predictions": [v.to_dict() for v in verdicts[:1000]],
             }
-            mark_job_succeeded(session, ctx.job_id, result)
+            JobRepository(session).mark_succeeded(ctx.job_id, result=result, holder=replica_id())
         return result
     finally:
         engine.dispose()

@@ -11,6 +11,7 @@ UPDATE, so two replicas (or a redelivered Celery message) never run one job twic
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -29,9 +30,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from exoguard.config import Settings
+from exoguard.errors import ConflictError
 from exoguard.jobs.tasks import JobContext, get_task
 from exoguard.store.db import session_scope
 from exoguard.store.models import Job
+from exoguard.store.repositories import JobRepository
 from exoguard.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -279,7 +282,10 @@ def execute_job(factory: sessionmaker[Session], settings: Settings, job_id: str)
             result={"traceback": traceback.format_exc(limit=5)[-4000:]},
         )
     else:
-        finish(status="succeeded", progress=1.0, result=result)
+        with session_scope(factory) as session, contextlib.suppress(ConflictError):
+            # ConflictError: the task already finished the job in the transaction of its
+            # domain writes, or this process lost the job (re-run elsewhere): nothing to write
+            JobRepository(session).mark_succeeded(job_id, result=result, holder=me)
     with session_scope(factory) as session:
         job = session.get(Job, job_id)
         return job.status if job is not None else "failed"

@@ -52,7 +52,11 @@ from sqlalchemy.orm import Session
 from exoguard.catalogs.schema import HARMONISED_COLUMNS, PHYSICAL_COLUMNS
 from exoguard.errors import NotFoundError
 from exoguard.store.models import Candidate, ModelMetric, ModelVersion, Prediction, VettingItem
-from exoguard.store.repositories import ModelMetricRepository, ModelVersionRepository
+from exoguard.store.repositories import (
+    ModelMetricRepository,
+    ModelVersionRepository,
+    newest_prediction_ids,
+)
 from exoguard.store.types import utcnow
 
 if TYPE_CHECKING:
@@ -313,14 +317,9 @@ def latest_predictions(
     ids = [int(i) for i in candidate_ids]
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = ids[start : start + _IN_CHUNK]
-        newest = (
-            select(func.max(Prediction.id))
-            .where(Prediction.model_version == version_id, Prediction.candidate_id.in_(chunk))
-            .group_by(Prediction.candidate_id)
-            .scalar_subquery()
-        )
-        stmt = select(Prediction.candidate_id, Prediction.probability, Prediction.label).where(
-            Prediction.id.in_(newest)
+        newest = newest_prediction_ids(model_version=version_id, candidate_ids=chunk)
+        stmt = select(Prediction.candidate_id, Prediction.probability, Prediction.label).join(
+            newest, newest.c.id == Prediction.id
         )
         for candidate_id, probability, label in session.execute(stmt):
             out[int(candidate_id)] = (float(probability), str(label))

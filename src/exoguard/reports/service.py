@@ -46,6 +46,7 @@ from exoguard.store.models import (
     Vote,
 )
 from exoguard.store.naming import display_name
+from exoguard.store.repositories import PredictionRepository, newest_prediction_ids
 from exoguard.store.types import utcnow
 from exoguard.store.uploads import stored_files
 from exoguard.vetting.queue import QueuePolicy
@@ -113,14 +114,7 @@ class ExportFilters:
 
 
 def _export_stmt(filters: ExportFilters, user: User) -> Select[Any]:
-    newest_prediction = select(
-        Prediction.candidate_id.label("candidate_id"), func.max(Prediction.id).label("id")
-    )
-    if filters.model_version is not None:
-        newest_prediction = newest_prediction.where(
-            Prediction.model_version == filters.model_version
-        )
-    pred_ids = newest_prediction.group_by(Prediction.candidate_id).subquery()
+    pred_ids = newest_prediction_ids(model_version=filters.model_version)
     item_ids = (
         select(VettingItem.candidate_id.label("candidate_id"), func.max(VettingItem.id).label("id"))
         .group_by(VettingItem.candidate_id)
@@ -487,12 +481,7 @@ def build_report(
     candidate = session.get(Candidate, candidate_id)
     if candidate is None:
         raise NotFoundError(f"candidate {candidate_id} not found")
-    prediction = session.scalars(
-        select(Prediction)
-        .where(Prediction.candidate_id == candidate_id)
-        .order_by(Prediction.id.desc())
-        .limit(1)
-    ).first()
+    prediction = PredictionRepository(session).latest_for_candidate(candidate_id)
     explanation: Mapping[str, Any] | None = prediction.explanation if prediction else None
     notes: list[str] = []
     if prediction is not None and not (explanation or {}).get("contributions") and explainer:

@@ -42,9 +42,11 @@ from exoguard.store.models import Candidate, Prediction, User, VettingItem
 from exoguard.store.models import Vote as VoteRow
 from exoguard.store.repositories import (
     CandidateRepository,
+    PredictionRepository,
     UserRepository,
     VettingRepository,
     VoteRepository,
+    newest_per_candidate,
 )
 from exoguard.store.types import utcnow
 from exoguard.vetting.aggregation import aggregate
@@ -235,11 +237,7 @@ def enqueue_uncertain(
     if _is_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ENQUEUE_LOCK_KEY})
 
-    newest: dict[int, Prediction] = {}
-    for prediction in predictions:
-        current = newest.get(prediction.candidate_id)
-        if current is None or (prediction.id or 0) > (current.id or 0):
-            newest[prediction.candidate_id] = prediction
+    newest = newest_per_candidate(predictions)
 
     uncertain: list[Prediction] = []
     certain = 0
@@ -400,26 +398,13 @@ def _vote_counts(session: Session, item_ids: Sequence[int]) -> dict[int, int]:
     return counts
 
 
-def _latest_predictions(session: Session, candidate_ids: Sequence[int]) -> dict[int, Prediction]:
-    out: dict[int, Prediction] = {}
-    for chunk in _chunks(candidate_ids):
-        newest = (
-            select(func.max(Prediction.id))
-            .where(Prediction.candidate_id.in_(chunk))
-            .group_by(Prediction.candidate_id)
-        )
-        stmt = select(Prediction).where(Prediction.id.in_(newest.scalar_subquery()))
-        out.update({p.candidate_id: p for p in session.scalars(stmt)})
-    return out
-
-
 def entries_for(session: Session, items: Sequence[VettingItem]) -> list[QueueEntry]:
     """Queue entries (what a vetter sees) of ``items``, in the same order."""
     if not items:
         return []
     counts = _vote_counts(session, [i.id for i in items])
     missing = [i.candidate_id for i in items if i.prediction is None]
-    fallback = _latest_predictions(session, missing) if missing else {}
+    fallback = PredictionRepository(session).latest_by_candidate(missing) if missing else {}
     entries = []
     for item in items:
         candidate = item.candidate

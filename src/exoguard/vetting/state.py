@@ -130,14 +130,10 @@ def state_for_candidate(
     """:func:`candidate_state` of a stored candidate (newest prediction, newest queue item)."""
     from sqlalchemy import select
 
-    from exoguard.store.models import Prediction, VettingItem
+    from exoguard.store.models import VettingItem
+    from exoguard.store.repositories import PredictionRepository
 
-    prediction = session.scalars(
-        select(Prediction)
-        .where(Prediction.candidate_id == candidate_id)
-        .order_by(Prediction.id.desc())
-        .limit(1)
-    ).first()
+    prediction = PredictionRepository(session).latest_for_candidate(candidate_id)
     item = session.scalars(
         select(VettingItem)
         .where(VettingItem.candidate_id == candidate_id)

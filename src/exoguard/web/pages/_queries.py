@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from exoguard.catalogs.schema import MISSIONS
 from exoguard.store import access
 from exoguard.store.models import Candidate, Prediction, User, VettingItem
+from exoguard.store.repositories import newest_prediction_ids
 from exoguard.vetting.queue import QueuePolicy
 
 VERDICTS: Final[tuple[str, ...]] = ("planet", "false_positive", "uncertain")
@@ -130,15 +131,11 @@ def _newest_item() -> Any:
 
 
 def _joined(item: Any) -> Select[Any]:
-    newest = (
-        select(func.max(Prediction.id).label("prediction_id"))
-        .group_by(Prediction.candidate_id)
-        .subquery()
-    )
+    newest = newest_prediction_ids()
     return (
         select(Candidate, Prediction, item.c.status, item.c.consensus_label, item.c.consensus_share)
         .join(Prediction, Prediction.candidate_id == Candidate.id)
-        .join(newest, newest.c.prediction_id == Prediction.id)
+        .join(newest, newest.c.id == Prediction.id)
         .outerjoin(item, item.c.candidate_id == Candidate.id)
     )
 

@@ -21,12 +21,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from exoguard.catalogs.crossmatch import MatchQuery
 from exoguard.catalogs.schema import HARMONISED_COLUMNS, PHYSICAL_COLUMNS
 from exoguard.config import Settings
-from exoguard.errors import ConflictError, ModelNotReadyError, ValidationError
+from exoguard.errors import ModelNotReadyError, ValidationError
+from exoguard.jobs.execute import replica_id
 from exoguard.jsonsafe import jsonable
 from exoguard.store.catalog_match import CatalogLookup, StarFromCatalog
 from exoguard.store.db import session_scope
-from exoguard.store.models import Candidate, Job, User
-from exoguard.store.repositories import CandidateRepository, DatasetRepository
+from exoguard.store.models import Candidate, User
+from exoguard.store.repositories import CandidateRepository, DatasetRepository, JobRepository
 from exoguard.store.types import utcnow
 from exoguard.web.services import predictions
 from exoguard.web.services.catalog_match import (
@@ -350,7 +351,7 @@ def preprocess_dataset(
             # no candidate: a lone dip cannot give a period, but the user should hear of it
             result["single_event"] = single_event
         if job_id is not None:
-            mark_job_succeeded(session, job_id, result)
+            JobRepository(session).mark_succeeded(job_id, result=result, holder=replica_id())
     return result
 
 
@@ -462,33 +463,10 @@ def _with_match(verdict: predictions.Verdict, matches: Mapping[int, Any]) -> dic
     return out
 
 
-def mark_job_succeeded(session: Session, job_id: str, result: Mapping[str, Any]) -> None:
-    """Set the job's success in the same transaction as its domain writes.
-
-    Refused (ConflictError, so the domain writes roll back) unless this process still holds
-    the running job: a run that was taken as interrupted and re-run elsewhere writes nothing.
-    """
-    from exoguard.jobs.execute import replica_id
-
-    job = session.get(Job, job_id, with_for_update=True)
-    if job is None:
-        raise ConflictError(f"job {job_id} vanished while running")
-    if job.status != "running" or job.worker_id != replica_id():
-        raise ConflictError(
-            f"job {job_id} is no longer held by this process ({job.status}, "
-            f"held by {job.worker_id}); its writes are dropped"
-        )
-    job.status = "succeeded"
-    job.progress = 1.0
-    job.result = dict(result)
-    job.finished_at = utcnow()
-
-
 __all__ = [
     "SEARCH_OPTIONS",
     "check_options",
     "cross_match",
-    "mark_job_succeeded",
     "preprocess_dataset",
     "search_read_lightcurve",
     "store_and_classify",

@@ -14,12 +14,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exoguard.store import access
 from exoguard.store.models import Candidate, Dataset, Prediction, User
 from exoguard.store.naming import candidate_name
+from exoguard.store.repositories import PredictionRepository
 from exoguard.vetting.queue import QueuePolicy
 from exoguard.web.pages._common import verdict_of
 
@@ -40,20 +41,6 @@ def dataset_candidate_ids(dataset: Dataset) -> list[int]:
     """The candidates the data set's preprocess job stored, in the order it found them."""
     ids = preprocess_record(dataset).get("candidate_ids") or []
     return [int(i) for i in ids][:MAX_RESULT_ROWS]
-
-
-def _newest_predictions(session: Session, ids: Sequence[int]) -> dict[int, Prediction]:
-    out: dict[int, Prediction] = {}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = list(ids[start : start + _CHUNK])
-        newest = (
-            select(func.max(Prediction.id))
-            .where(Prediction.candidate_id.in_(chunk))
-            .group_by(Prediction.candidate_id)
-        )
-        for pred in session.scalars(select(Prediction).where(Prediction.id.in_(newest))):
-            out[pred.candidate_id] = pred
-    return out
 
 
 def _visible_candidates(
@@ -150,7 +137,7 @@ def result_rows(
 ) -> list[dict[str, Any]]:
     """The rows of the candidates `ids` that `user` may see, in the order of `ids`."""
     candidates = _visible_candidates(session, ids, user)
-    predictions = _newest_predictions(session, list(candidates))
+    predictions = PredictionRepository(session).latest_by_candidate(candidates)
     return [
         result_row(candidates[i], predictions.get(i), policy=policy)
         for i in dict.fromkeys(ids)
@@ -212,7 +199,7 @@ def user_uploads(
     ids_of = {d.id: dataset_candidate_ids(d) for d in datasets}
     every = [i for ids in ids_of.values() for i in ids]
     candidates = _visible_candidates(session, every, user)
-    predictions = _newest_predictions(session, list(candidates))
+    predictions = PredictionRepository(session).latest_by_candidate(candidates)
     out = []
     for dataset in datasets:
         rows = [
