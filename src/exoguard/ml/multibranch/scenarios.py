@@ -1,6 +1,6 @@
 """What users' light curves hold beside one periodic signal: few events, a second signal.
 
-Used by :mod:`exoguard.ml.multibranch.dataset` while it draws an injected sample.
+Used by :mod:`exoguard.ml.multibranch.samples` while it draws an injected sample.
 
 Few events
 ----------
