@@ -8,7 +8,9 @@
 * non-transiting signals: ``inject_sinusoid`` (stellar variability), ``inject_step``
   (a sudden drop with optional exponential recovery, like a sudden pixel sensitivity
   dropout), ``inject_outlier`` (a few low points);
-* ``sample_injection`` draws any of them with plausible random parameters;
+* ``sample_injection`` draws any of them with plausible random parameters (its draws,
+  ``log_uniform`` and ``draw_ephemeris``, are shared with the neural training set's
+  sampler, :mod:`exoguard.ml.multibranch.injections`, which has its own kinds and priors);
 * ``mask_transits``: the boolean in-transit mask used by detrending and the search.
 
 Every injection multiplies the flux by a model normalised to 1 out of transit, so
@@ -543,8 +545,23 @@ def mask_transits(
 
 
 # ---------------------------------------------------------------------- sampling
-def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+def log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    """One value log-uniform in ``[lo, hi]`` (one ``rng.uniform`` draw; ``0 < lo <= hi``)."""
     return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
+
+def draw_ephemeris(
+    rng: np.random.Generator, *, t_first_bjd: float, min_period_days: float, max_period_days: float
+) -> tuple[float, float]:
+    """A random orbit: period log-uniform in ``[min_period_days, max_period_days]``, then
+    the first mid-time uniform within one period of ``t_first_bjd``.
+
+    Returns
+    -------
+    (period_days, t0_bjd)
+    """
+    period = log_uniform(rng, min_period_days, max_period_days)
+    return period, float(t_first_bjd + rng.uniform(0, period))
 
 
 def sample_injection(
@@ -582,12 +599,13 @@ def sample_injection(
             f"max_period_days ({p_hi}) must exceed min_period_days ({min_period_days})"
         )
     if kind in ("planet", "eb", "beb"):
-        period = _log_uniform(rng, min_period_days, p_hi)
-        t0 = t_first + float(rng.uniform(0, period))
-        rho = _log_uniform(rng, 0.3, 3.0)
+        period, t0 = draw_ephemeris(
+            rng, t_first_bjd=t_first, min_period_days=min_period_days, max_period_days=p_hi
+        )
+        rho = log_uniform(rng, 0.3, 3.0)
         a_rs = a_rs_from_density(period, rho_star_solar=rho)
         if kind == "planet":
-            rp = _log_uniform(rng, 0.01, 0.2)
+            rp = log_uniform(rng, 0.01, 0.2)
             b = float(rng.uniform(0, 0.9))
             u = u_from_q(float(rng.uniform()), float(rng.uniform()))
             out = inject_transit(
@@ -615,7 +633,7 @@ def sample_injection(
         k = float(rng.uniform(0.3, 1.0))
         b = float(rng.uniform(0, 1 + 0.5 * k))
         sb = float(rng.uniform(0.05, 1.0))
-        dil = _log_uniform(rng, 0.005, 0.2) if kind == "beb" else 1.0
+        dil = log_uniform(rng, 0.005, 0.2) if kind == "beb" else 1.0
         u = u_from_q(float(rng.uniform()), float(rng.uniform()))
         model = eclipsing_binary_model(
             lc.time_bjd,
@@ -653,8 +671,8 @@ def sample_injection(
             },
         )
     if kind == "sinusoid":
-        period = _log_uniform(rng, 0.3, 30.0)
-        amp = _log_uniform(rng, 100.0, 10_000.0)
+        period = log_uniform(rng, 0.3, 30.0)
+        amp = log_uniform(rng, 100.0, 10_000.0)
         phase = float(rng.uniform(0, 2 * math.pi))
         out = inject_sinusoid(lc, period_days=period, amplitude_ppm=amp, phase_rad=phase)
         return out, InjectedSignal(
@@ -665,7 +683,7 @@ def sample_injection(
             params={"amplitude_ppm": amp, "phase_rad": phase},
         )
     if kind == "step":
-        size = _log_uniform(rng, 100.0, 3_000.0)
+        size = log_uniform(rng, 100.0, 3_000.0)
         recovery = float(rng.uniform(0.1, 3.0)) if rng.uniform() < 0.5 else None
         t_step = _pick_time(lc, None, rng)
         out = inject_step(lc, size_ppm=size, time_bjd=t_step, recovery_days=recovery)
@@ -676,7 +694,7 @@ def sample_injection(
             t0_bjd=t_step,
             params={"size_ppm": size, "recovery_days": recovery or float("inf")},
         )
-    depth = _log_uniform(rng, 500.0, 10_000.0)
+    depth = log_uniform(rng, 500.0, 10_000.0)
     n = int(rng.integers(1, 4))
     t_out = _pick_time(lc, None, rng)
     out = inject_outlier(lc, depth_ppm=depth, time_bjd=t_out, n_points=n)

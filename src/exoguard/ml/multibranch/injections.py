@@ -21,10 +21,12 @@ import numpy as np
 from exoguard.core.detrend import detrend
 from exoguard.core.inject import (
     a_rs_from_density,
+    draw_ephemeris,
     inject_eclipsing_binary,
     inject_outlier,
     inject_step,
     inject_transit,
+    log_uniform,
     transit_duration_hours,
     transit_mask,
 )
@@ -48,7 +50,7 @@ LOGG_SUN_CGS = 4.438
 def draw_from_range(rng: np.random.Generator, r: Range) -> float:
     """A value drawn from ``r`` (log-uniform when ``r.log``, else uniform)."""
     if r.log:
-        return float(math.exp(rng.uniform(math.log(r.lo), math.log(r.hi))))
+        return log_uniform(rng, r.lo, r.hi)
     return float(rng.uniform(r.lo, r.hi))
 
 
@@ -114,8 +116,9 @@ def _eclipse_geometry(
         period, t0 = few_event_ephemeris(host.raw.time_bjd, n_events=few_events, rng=rng)
     else:
         lo, hi = _period_range(host, inj)
-        period = float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
-        t0 = float(host.raw.time_bjd[0] + rng.uniform(0, period))
+        period, t0 = draw_ephemeris(
+            rng, t_first_bjd=host.raw.time_bjd[0], min_period_days=lo, max_period_days=hi
+        )
     rho = draw_from_range(rng, inj.star_density_solar) if density_solar is None else density_solar
     a_rs = a_rs_from_density(period, rho_star_solar=rho)
     return period, t0, a_rs
@@ -305,7 +308,7 @@ def inject_systematic(
     n_steps = int(rng.integers(1, 4))
     size = 0.0
     for _ in range(n_steps):
-        size = float(math.exp(rng.uniform(math.log(100), math.log(3000))))
+        size = log_uniform(rng, 100, 3000)
         raw = inject_step(raw, size_ppm=size, rng=rng, recovery_days=float(rng.uniform(0.05, 1.0)))
     if rng.uniform() < 0.5:
         # periodic momentum-dump-like glitches: short dips at a fixed cadence
@@ -318,7 +321,7 @@ def inject_systematic(
             duration_hours=float(rng.uniform(0.5, 2.0)),
             factor=1.0,
         )
-        glitch = float(math.exp(rng.uniform(math.log(100), math.log(2000)))) * 1e-6
+        glitch = log_uniform(rng, 100, 2000) * 1e-6
         raw = raw.with_flux(raw.flux * np.where(m, 1.0 - glitch, 1.0))
     return redetrend(host, raw), Injection(kind="systematic", depth_ppm=size)
 
@@ -330,6 +333,6 @@ def inject_outliers(
     flat = host.flat
     depth = 0.0
     for _ in range(int(rng.integers(1, 4))):
-        depth = float(math.exp(rng.uniform(math.log(300), math.log(10_000))))
+        depth = log_uniform(rng, 300, 10_000)
         flat = inject_outlier(flat, depth_ppm=depth, n_points=int(rng.integers(1, 4)), rng=rng)
     return flat, Injection(kind="outlier", depth_ppm=depth)
