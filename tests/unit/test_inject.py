@@ -10,7 +10,6 @@ from exoguard.core.inject import (
     INJECTION_KINDS,
     a_rs_from_density,
     draw_ephemeris,
-    eclipse_depth,
     eclipsing_binary_model,
     inject_background_binary,
     inject_eclipsing_binary,
@@ -203,26 +202,6 @@ def test_mask_transits() -> None:
     assert wide.sum() == pytest.approx(2 * m.sum(), rel=0.02)
     with pytest.raises(ValueError, match="duration_hours"):
         mask_transits(lc, period_days=2.0, t0_bjd=0.0, duration_hours=0.0)
-
-
-def test_eclipse_depth_is_the_models_minimum_and_zero_without_eclipse() -> None:
-    orbit = {
-        "period_days": 3.0,
-        "t0_bjd": 100.0,
-        "radius_ratio": 0.5,
-        "a_rs": 8.0,
-        "u": (0.4, 0.25),
-    }
-    dur = transit_duration_hours(period_days=3.0, a_rs=8.0, rp_rs=0.5, impact=0.2)
-    depth = eclipse_depth(**orbit, impact=0.2, surface_brightness_ratio=0.3, duration_hours=dur)
-    t = 100.0 + np.linspace(-0.05, 0.05, 4001)
-    fine = eclipsing_binary_model(t, **orbit, impact=0.2, surface_brightness_ratio=0.3)
-    assert depth == pytest.approx(1.0 - fine.min(), rel=1e-3)
-    assert 0.1 < depth < 0.5
-    no_eclipse = eclipse_depth(
-        **orbit, impact=1.6, surface_brightness_ratio=0.3, duration_hours=2.0
-    )
-    assert no_eclipse == pytest.approx(0.0, abs=1e-12)
 
 
 def test_the_shared_draws_are_seeded_and_in_range() -> None:

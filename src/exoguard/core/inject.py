@@ -353,38 +353,6 @@ def eclipsing_binary_model(
     return np.asarray(1.0 - dilution * (1.0 - total), dtype=np.float64)
 
 
-def eclipse_depth(
-    *,
-    period_days: float,
-    t0_bjd: float,
-    radius_ratio: float,
-    a_rs: float,
-    impact: float,
-    surface_brightness_ratio: float,
-    duration_hours: float,
-    u: tuple[float, float] = DEFAULT_U,
-    n_points: int = 201,
-) -> float:
-    """Relative depth of the undiluted primary eclipse of :func:`eclipsing_binary_model`.
-
-    The model's minimum over ``n_points`` times evenly spaced across ``duration_hours``
-    around ``t0_bjd`` (no exposure smearing): ``1 - min(model)``; 0 when it does not
-    eclipse.
-    """
-    tt = t0_bjd + np.linspace(-0.5, 0.5, n_points) * duration_hours / 24.0
-    model = eclipsing_binary_model(
-        tt,
-        period_days=period_days,
-        t0_bjd=t0_bjd,
-        radius_ratio=radius_ratio,
-        a_rs=a_rs,
-        impact=impact,
-        surface_brightness_ratio=surface_brightness_ratio,
-        u=u,
-    )
-    return 1.0 - float(np.min(model))
-
-
 def inject_eclipsing_binary(
     lc: LightCurve,
     *,

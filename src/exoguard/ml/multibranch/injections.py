@@ -22,7 +22,6 @@ from exoguard.core.detrend import detrend
 from exoguard.core.inject import (
     a_rs_from_density,
     draw_ephemeris,
-    eclipse_depth,
     inject_eclipsing_binary,
     inject_outlier,
     inject_step,
@@ -217,15 +216,23 @@ def inject_binary(
         return None
     dilution = 1.0
     if background:
-        full = eclipse_depth(
-            period_days=period,
-            t0_bjd=t0,
-            radius_ratio=k,
-            a_rs=a_rs,
-            impact=b,
-            surface_brightness_ratio=sb,
-            duration_hours=dur,
-            u=u,
+        # undiluted eclipse depth, measured on a fine grid around t0
+        from exoguard.core.inject import eclipsing_binary_model
+
+        tt = t0 + np.linspace(-0.5, 0.5, 201) * dur / 24.0
+        full = 1.0 - float(
+            np.min(
+                eclipsing_binary_model(
+                    tt,
+                    period_days=period,
+                    t0_bjd=t0,
+                    radius_ratio=k,
+                    a_rs=a_rs,
+                    impact=b,
+                    surface_brightness_ratio=sb,
+                    u=u,
+                )
+            )
         )
         if not full > 0:
             return None
