@@ -7,7 +7,6 @@ import pytest
 
 from exoguard.config import get_settings
 from exoguard.core.inject import (
-    INJECTION_KINDS,
     a_rs_from_density,
     draw_ephemeris,
     eclipsing_binary_model,
@@ -19,7 +18,6 @@ from exoguard.core.inject import (
     inject_transit,
     log_uniform,
     mask_transits,
-    sample_injection,
     transit_duration_hours,
     u_from_q,
 )
@@ -176,20 +174,6 @@ def test_other_signals() -> None:
     assert 1 - rec.flux[-1] < 1e-6 and rec.flux[2500] == pytest.approx(1 - 5e-4)
     out = inject_outlier(lc, depth_ppm=3000.0, n_points=2, rng=np.random.default_rng(1))
     assert np.sum(out.flux < 1) == 2 and out.flux.min() == pytest.approx(0.997)
-
-
-@pytest.mark.parametrize("kind", INJECTION_KINDS)
-def test_sample_injection_is_seeded(kind: str) -> None:
-    lc = flat_lc(n=20_000)
-    a, sig_a = sample_injection(lc, kind=kind, rng=np.random.default_rng(11))
-    b, sig_b = sample_injection(lc, kind=kind, rng=np.random.default_rng(11))
-    np.testing.assert_array_equal(a.flux, b.flux)
-    assert sig_a == sig_b
-    assert sig_a.kind == kind and sig_a.is_planet == (kind == "planet")
-    if kind != "sinusoid":  # a sinusoid's period may exceed the baseline: no full trough
-        assert 1 - a.flux.min() == pytest.approx(sig_a.depth_ppm * 1e-6, rel=0.05, abs=2e-6)
-    with pytest.raises(ValueError, match="planet"):
-        sample_injection(lc, kind="comet", rng=np.random.default_rng(0))
 
 
 def test_mask_transits() -> None:
