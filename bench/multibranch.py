@@ -99,7 +99,7 @@ def time_inference(model: MultibranchModel, data: Any) -> dict[str, Any]:
 def time_inputs(cfg: Any, n: int = 30) -> dict[str, Any]:
     """Rate of building one candidate's inputs (views + diagnostics + binned series)."""
     from exoguard.core.diagnostics import diagnose_transit
-    from exoguard.ml.multibranch.dataset import default_hosts
+    from exoguard.ml.multibranch.hosts import default_hosts
     from exoguard.ml.multibranch.inputs import candidate_inputs
 
     hosts = default_hosts()[:5]

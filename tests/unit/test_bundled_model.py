@@ -62,7 +62,8 @@ def test_the_bundle_matches_todays_config_and_data(bundle: dict) -> None:  # typ
 
 
 def test_the_bundled_network_keeps_its_figures(bundle: dict) -> None:  # type: ignore[type-arg]
-    from exoguard.ml.multibranch.dataset import build_injected_set, default_hosts
+    from exoguard.ml.multibranch.hosts import default_hosts
+    from exoguard.ml.multibranch.injected_set import build_injected_set
 
     model = MultibranchModel.load(BUNDLE_DIR / "network")
     stored = network_metrics()["injected_test"]["roc_auc"]

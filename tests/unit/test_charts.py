@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from exoguard.ml import curves
 from exoguard.web import charts
 
 
@@ -161,7 +162,7 @@ def test_roc_matches_sklearn(scores: tuple[np.ndarray, np.ndarray]) -> None:
     from sklearn.metrics import roc_auc_score, roc_curve
 
     y, s = scores
-    pts = charts.roc_points(y, s)
+    pts = curves.roc_points(y, s)
     fpr, tpr, _ = roc_curve(y, s, drop_intermediate=False)
     assert pts["auc"] == pytest.approx(roc_auc_score(y, s), abs=1e-12)
     np.testing.assert_allclose(pts["fpr"], fpr, atol=1e-12)
@@ -170,16 +171,16 @@ def test_roc_matches_sklearn(scores: tuple[np.ndarray, np.ndarray]) -> None:
     assert f"AUC {pts['auc']:.3f}" in fig["data"][0]["name"]
     assert fig["data"][-1]["name"] == "chance"
     with pytest.raises(ValueError, match="both classes"):
-        charts.roc_points([1, 1], [0.2, 0.3])
+        curves.roc_points([1, 1], [0.2, 0.3])
     with pytest.raises(ValueError, match="0 \\(false positive\\) or 1"):
-        charts.roc_points([0, 2], [0.2, 0.3])
+        curves.roc_points([0, 2], [0.2, 0.3])
 
 
 def test_pr_matches_sklearn(scores: tuple[np.ndarray, np.ndarray]) -> None:
     from sklearn.metrics import average_precision_score
 
     y, s = scores
-    pts = charts.pr_points(y, s)
+    pts = curves.pr_points(y, s)
     assert pts["average_precision"] == pytest.approx(average_precision_score(y, s), abs=1e-12)
     assert pts["prevalence"] == pytest.approx(y.mean())
     fig = _roundtrip(charts.pr_figure({"kepler cv": pts}))
@@ -191,7 +192,7 @@ def test_calibration_matches_sklearn(scores: tuple[np.ndarray, np.ndarray]) -> N
     from sklearn.calibration import calibration_curve
 
     y, s = scores
-    pts = charts.calibration_points(y, s, n_bins=10)
+    pts = curves.calibration_points(y, s, n_bins=10)
     frac, mean_pred = calibration_curve(y, s, n_bins=10, strategy="uniform")
     np.testing.assert_allclose(pts["fraction_positive"], frac, atol=1e-12)
     np.testing.assert_allclose(pts["mean_predicted"], mean_pred, atol=1e-12)
@@ -202,7 +203,7 @@ def test_calibration_matches_sklearn(scores: tuple[np.ndarray, np.ndarray]) -> N
     assert "ECE" in fig["data"][0]["name"]
     assert fig["data"][0]["customdata"] == [int(c) for c in pts["count"]]
     with pytest.raises(ValueError, match="probabilities"):
-        charts.calibration_points([0, 1], [0.5, 1.5])
+        curves.calibration_points([0, 1], [0.5, 1.5])
 
 
 def test_feature_importance_orders_largest_on_top() -> None:

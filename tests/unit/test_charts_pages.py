@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from exoguard.ml import curves
 from exoguard.vetting.queue import QueuePolicy
 from exoguard.web import charts
 from exoguard.web.pages import _figures
@@ -111,8 +112,8 @@ def test_pr_from_roc_is_exact_at_roc_thresholds() -> None:
     rng = np.random.default_rng(11)
     y = rng.integers(0, 2, 400)
     s = np.clip(0.4 * y + rng.normal(0.3, 0.2, y.size), 0, 1)
-    roc = charts.roc_points(y, s)
-    pr = charts.pr_points(y, s)
+    roc = curves.roc_points(y, s)
+    pr = curves.pr_points(y, s)
     derived = _figures.pr_from_roc(
         roc["fpr"], roc["tpr"], n_planet=int(y.sum()), n_false_positive=int((1 - y).sum())
     )

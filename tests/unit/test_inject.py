@@ -7,8 +7,8 @@ import pytest
 
 from exoguard.config import get_settings
 from exoguard.core.inject import (
-    INJECTION_KINDS,
     a_rs_from_density,
+    draw_ephemeris,
     eclipsing_binary_model,
     inject_background_binary,
     inject_eclipsing_binary,
@@ -16,8 +16,8 @@ from exoguard.core.inject import (
     inject_sinusoid,
     inject_step,
     inject_transit,
+    log_uniform,
     mask_transits,
-    sample_injection,
     transit_duration_hours,
     u_from_q,
 )
@@ -176,20 +176,6 @@ def test_other_signals() -> None:
     assert np.sum(out.flux < 1) == 2 and out.flux.min() == pytest.approx(0.997)
 
 
-@pytest.mark.parametrize("kind", INJECTION_KINDS)
-def test_sample_injection_is_seeded(kind: str) -> None:
-    lc = flat_lc(n=20_000)
-    a, sig_a = sample_injection(lc, kind=kind, rng=np.random.default_rng(11))
-    b, sig_b = sample_injection(lc, kind=kind, rng=np.random.default_rng(11))
-    np.testing.assert_array_equal(a.flux, b.flux)
-    assert sig_a == sig_b
-    assert sig_a.kind == kind and sig_a.is_planet == (kind == "planet")
-    if kind != "sinusoid":  # a sinusoid's period may exceed the baseline: no full trough
-        assert 1 - a.flux.min() == pytest.approx(sig_a.depth_ppm * 1e-6, rel=0.05, abs=2e-6)
-    with pytest.raises(ValueError, match="planet"):
-        sample_injection(lc, kind="comet", rng=np.random.default_rng(0))
-
-
 def test_mask_transits() -> None:
     lc = flat_lc(n=10_000)
     m = mask_transits(lc, period_days=2.0, t0_bjd=2458301.0, duration_hours=2.4)
@@ -200,3 +186,13 @@ def test_mask_transits() -> None:
     assert wide.sum() == pytest.approx(2 * m.sum(), rel=0.02)
     with pytest.raises(ValueError, match="duration_hours"):
         mask_transits(lc, period_days=2.0, t0_bjd=0.0, duration_hours=0.0)
+
+
+def test_the_shared_draws_are_seeded_and_in_range() -> None:
+    a = [log_uniform(np.random.default_rng(4), 2.0, 50.0) for _ in range(2)]
+    assert a[0] == a[1] and 2.0 <= a[0] <= 50.0
+    period, t0 = draw_ephemeris(
+        np.random.default_rng(4), t_first_bjd=10.0, min_period_days=2.0, max_period_days=50.0
+    )
+    assert period == a[0]  # the period is the first draw: samplers keep their sequences
+    assert 10.0 <= t0 < 10.0 + period

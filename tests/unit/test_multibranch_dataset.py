@@ -11,7 +11,12 @@ import pytest
 from exoguard.core.diagnostics import diagnose_transit
 from exoguard.core.inject import inject_transit
 from exoguard.core.lightcurve import LightCurve
-from exoguard.ml.multibranch import dataset as ds
+from exoguard.ml.multibranch import catalog_sets as mb_catalog
+from exoguard.ml.multibranch import drawing as mb_drawing
+from exoguard.ml.multibranch import hosts as mb_hosts
+from exoguard.ml.multibranch import injected_set as mb_set
+from exoguard.ml.multibranch import injections as mb_injections
+from exoguard.ml.multibranch import samples as mb_samples
 from exoguard.ml.multibranch.configs import SIGNAL_KINDS, apply_overrides, get_config
 from exoguard.ml.multibranch.inputs import (
     ALL_FEATURES,
@@ -42,13 +47,13 @@ def white_noise_lc(
 
 
 @pytest.fixture(scope="module")
-def hosts() -> list[ds.Host]:
+def hosts() -> list[mb_hosts.Host]:
     star = StarRow(teff_k=5700, logg_cgs=4.4, radius_rsun=1.0, mag=12.0)
     out = []
     for i in range(4):
         lc = white_noise_lc(f"KIC {i + 1}", seed=i, mission="kepler" if i < 3 else "tess")
         # already flat: a unit trend spares the detrending
-        out.append(ds.Host(lc.sources[0], lc.target_id, lc, np.ones(lc.n_points), 1.0, star))
+        out.append(mb_hosts.Host(lc.sources[0], lc.target_id, lc, np.ones(lc.n_points), 1.0, star))
     return out
 
 
@@ -63,7 +68,7 @@ def test_binned_series_marks_the_transits() -> None:
     assert np.all(x[2] == 1.0)
 
 
-def test_candidate_inputs_shapes_and_features(hosts: list[ds.Host]) -> None:
+def test_candidate_inputs_shapes_and_features(hosts: list[mb_hosts.Host]) -> None:
     flat = inject_transit(
         hosts[0].flat, period_days=3.0, t0_bjd=T0 + 1.0, rp_rs=0.05, a_rs=10.0, impact=0.1
     )
@@ -90,13 +95,15 @@ def test_candidate_inputs_shapes_and_features(hosts: list[ds.Host]) -> None:
 
 
 @pytest.mark.parametrize("kind", SIGNAL_KINDS)
-def test_every_kind_generates_a_labelled_sample(hosts: list[ds.Host], kind: str) -> None:
+def test_every_kind_generates_a_labelled_sample(hosts: list[mb_hosts.Host], kind: str) -> None:
     # white noise rarely gives a false alarm above the search's SNR threshold
     inj = apply_overrides(get_config("small"), ["min_candidate_snr=0"]).data.injection
     rng = np.random.default_rng(3)
     sample = None
     for _ in range(20):
-        sample = ds.generate_sample(hosts[0], kind, rng, inj=inj, n_bins=128, image_shape=(8, 32))
+        sample = mb_samples.generate_sample(
+            hosts[0], kind, rng, inj=inj, n_bins=128, image_shape=(8, 32)
+        )
         if sample is not None:
             break
     assert sample is not None
@@ -114,24 +121,27 @@ def test_every_kind_generates_a_labelled_sample(hosts: list[ds.Host], kind: str)
 
 
 def test_binaries_too_close_to_be_detached_are_not_drawn(
-    hosts: list[ds.Host], monkeypatch: pytest.MonkeyPatch
+    hosts: list[mb_hosts.Host], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A short period around a low-density star puts the companion inside the primary
     (a/R* <= 1 + k): the draw is dropped, never a crash of the whole set."""
     inj = get_config("small").data.injection
     host = hosts[0]
-    monkeypatch.setattr(ds, "_eclipse_geometry", lambda *a, **k: (0.5, host.raw.time_bjd[0], 1.1))
+    monkeypatch.setattr(
+        mb_injections, "_eclipse_geometry", lambda *a, **k: (0.5, host.raw.time_bjd[0], 1.1)
+    )
     rng = np.random.default_rng(0)
     for background in (False, True):
         assert all(
-            ds._inject_binary(host, inj, rng, background=background) is None for _ in range(30)
+            mb_injections.inject_binary(host, inj, rng, background=background) is None
+            for _ in range(30)
         )
 
 
 def test_star_split_keeps_stars_apart_and_holds_out_each_mission(
-    hosts: list[ds.Host],
+    hosts: list[mb_hosts.Host],
 ) -> None:
-    split = ds.split_stars(hosts, test_fraction=0.3, seed=1)
+    split = mb_hosts.split_stars(hosts, test_fraction=0.3, seed=1)
     assert set(split) == {h.star for h in hosts}
     kepler = [s for s in split if s != "KIC 4"]
     assert any(split[s] == "test" for s in kepler)
@@ -140,10 +150,10 @@ def test_star_split_keeps_stars_apart_and_holds_out_each_mission(
 
 
 def test_injected_set_is_seeded_cached_and_split_by_star(
-    hosts: list[ds.Host], tmp_path: Path
+    hosts: list[mb_hosts.Host], tmp_path: Path
 ) -> None:
     cfg = apply_overrides(get_config("small"), ["n_samples=24", "n_test=10"])
-    a = ds.build_injected_set(cfg, hosts=hosts, cache_dir=tmp_path)
+    a = mb_set.build_injected_set(cfg, hosts=hosts, cache_dir=tmp_path)
     assert len(a.train) + a.meta["n_dropped"] >= 20 and len(a.test) >= 8
     assert set(np.unique(a.train.group)).isdisjoint(np.unique(a.test.group))
     assert a.train.scalar.shape[1] == len(SCALAR_FEATURES)
@@ -151,22 +161,22 @@ def test_injected_set_is_seeded_cached_and_split_by_star(
     np.testing.assert_array_equal(a.train.y, (a.train.kind == "planet").astype(int))
     assert len(a.train_params) == len(a.train)
     assert list(tmp_path.glob("injected-*.npz"))
-    b = ds.build_injected_set(cfg, hosts=hosts, cache_dir=tmp_path)  # from the cache
+    b = mb_set.build_injected_set(cfg, hosts=hosts, cache_dir=tmp_path)  # from the cache
     assert a.train.digest() == b.train.digest()
     pd.testing.assert_frame_equal(a.test_params, b.test_params, check_dtype=False)
-    c = ds.build_injected_set(cfg, hosts=hosts, use_cache=False)  # regenerated
+    c = mb_set.build_injected_set(cfg, hosts=hosts, use_cache=False)  # regenerated
     assert c.train.digest() == b.train.digest()
 
 
 def test_worker_processes_draw_the_same_set(
-    hosts: list[ds.Host], monkeypatch: pytest.MonkeyPatch
+    hosts: list[mb_hosts.Host], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cfg = apply_overrides(get_config("small"), ["n_samples=12", "n_test=10"])
-    serial = ds.build_injected_set(cfg, hosts=hosts, use_cache=False, workers=1)
-    monkeypatch.setattr(ds, "_MIN_PARALLEL", 0)
-    monkeypatch.setattr(ds, "_CHUNK", 5)
+    serial = mb_set.build_injected_set(cfg, hosts=hosts, use_cache=False, workers=1)
+    monkeypatch.setattr(mb_drawing, "_MIN_PARALLEL", 0)
+    monkeypatch.setattr(mb_drawing, "_CHUNK", 5)
     seen: list[int] = []
-    parallel = ds.build_injected_set(
+    parallel = mb_set.build_injected_set(
         cfg, hosts=hosts, use_cache=False, workers=2, progress=seen.append
     )
     assert parallel.train.digest() == serial.train.digest()
@@ -186,7 +196,7 @@ def test_catalog_rows_have_no_light_curve_and_harmonised_labels() -> None:
             "depth_ppm": [500.0, 300.0, 20000.0, 900.0],
         }
     )
-    arr = ds.catalog_arrays(frame, n_bins=64, image_shape=(8, 32))
+    arr = mb_catalog.catalog_arrays(frame, n_bins=64, image_shape=(8, 32))
     assert arr.y.tolist() == [1, -1, 0, 1]
     assert not arr.has_lc.any()
     assert np.all(arr.ts == 0)
@@ -207,10 +217,10 @@ def test_real_host_masks_known_transits() -> None:
     if not path.exists():
         pytest.skip("shared data not present")
     lc = read_lightcurve(path)
-    koi = ds.default_catalog_frames()[0]
+    koi = mb_catalog.default_catalog_frames()[0]
     catalog = koi[koi["object_id"] == "K00754.01"]
     assert len(catalog) == 1
-    host = ds.make_host(lc, catalog=catalog, stars={})
+    host = mb_hosts.make_host(lc, catalog=catalog, stars={})
     assert host.raw.n_points < lc.n_points
     # K00754.01 is a ~1 % deep FP: with its transits cut, no point is that low
     assert float(np.min(host.flat.flux)) > 0.995
@@ -266,18 +276,18 @@ def test_failed_samples_are_reported_in_one_line(caplog: pytest.LogCaptureFixtur
     """Samples that cannot be drawn give one warning with counts, not one line each."""
     inj = get_config("small").data.injection
     jobs = [(i, 0, "train") for i in range(300)] + [(i, 1, "test") for i in range(20)]
-    samples: list[ds.Sample | None] = [None] * len(jobs)
-    with caplog.at_level("WARNING", logger=ds.logger.name):
-        ds._report_failures(jobs, samples, inj)
-    records = [r for r in caplog.records if r.name == ds.logger.name]
+    samples: list[mb_samples.Sample | None] = [None] * len(jobs)
+    with caplog.at_level("WARNING", logger=mb_drawing.logger.name):
+        mb_drawing.report_failures(jobs, samples, inj)
+    records = [r for r in caplog.records if r.name == mb_drawing.logger.name]
     assert len(records) == 1
     message = records[0].getMessage()
     assert message.startswith("320 of 320 samples could not be generated in 40 tries")
     counts = [int(part.split()[0]) for part in message.split(": ", 1)[1].split(", ")]
     assert sum(counts) == 320
-    kinds = {ds._draw_kind(ds._sample_rng(inj, sid, i), inj) for i, sid, _ in jobs}
+    kinds = {mb_drawing._draw_kind(mb_drawing._sample_rng(inj, sid, i), inj) for i, sid, _ in jobs}
     assert all(k in message for k in kinds)
     caplog.clear()
-    with caplog.at_level("WARNING", logger=ds.logger.name):
-        ds._report_failures(jobs[:1], [object()], inj)  # type: ignore[list-item]
+    with caplog.at_level("WARNING", logger=mb_drawing.logger.name):
+        mb_drawing.report_failures(jobs[:1], [object()], inj)  # type: ignore[list-item]
     assert not caplog.records

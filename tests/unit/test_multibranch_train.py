@@ -10,7 +10,7 @@ import pytest
 from tests._registry import sqlite_registry
 
 from exoguard.core.lightcurve import LightCurve
-from exoguard.ml.multibranch import dataset as ds
+from exoguard.ml.multibranch import hosts as mb_hosts
 from exoguard.ml.multibranch.configs import apply_overrides, get_config
 from exoguard.ml.multibranch.inputs import StarRow
 from exoguard.ml.multibranch.train import load_multibranch, prepare_data, train_multibranch
@@ -18,7 +18,7 @@ from exoguard.ml.multibranch.train import load_multibranch, prepare_data, train_
 T0 = 2455000.0
 
 
-def _host(i: int, mission: str) -> ds.Host:
+def _host(i: int, mission: str) -> mb_hosts.Host:
     rng = np.random.default_rng(i)
     t = T0 + np.arange(0, 15, 0.0204)
     lc = LightCurve.from_arrays(
@@ -31,7 +31,7 @@ def _host(i: int, mission: str) -> ds.Host:
         sources=(f"h{i}.fits",),
     )
     star = StarRow(teff_k=5600, logg_cgs=4.4, radius_rsun=0.9, mag=13.0)
-    return ds.Host(f"h{i}.fits", lc.target_id, lc, np.ones(lc.n_points), 1.0, star)
+    return mb_hosts.Host(f"h{i}.fits", lc.target_id, lc, np.ones(lc.n_points), 1.0, star)
 
 
 def _catalog(n: int = 120) -> pd.DataFrame:
@@ -187,7 +187,7 @@ def test_prediction_service_serves_a_multibranch_version(trained) -> None:
     contrib = service.explain_frame(frame, version=record.id, registry=registry)
     assert list(contrib.columns) == [*model.feature_names, "base_value"]
     from exoguard.ml.multibranch.arrays import to_batch
-    from exoguard.ml.multibranch.dataset import catalog_arrays
+    from exoguard.ml.multibranch.catalog_sets import catalog_arrays
 
     arr = catalog_arrays(
         frame,

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from exoguard.config import get_settings
-from exoguard.ml.multibranch import dataset as ds
+from exoguard.ml.multibranch import hosts as mb_hosts
+from exoguard.ml.multibranch import injected_set as mb_set
 from exoguard.ml.multibranch.configs import apply_overrides, get_config
 from exoguard.ml.multibranch.evaluate import format_group_report, group_figures
 from exoguard.ml.multibranch.predict import Prediction
@@ -23,17 +24,17 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def hosts() -> list[ds.Host]:
-    return ds.default_hosts()
+def hosts() -> list[mb_hosts.Host]:
+    return mb_hosts.default_hosts()
 
 
 @pytest.fixture(scope="module")
-def injected(hosts: list[ds.Host]) -> ds.InjectedSet:
+def injected(hosts: list[mb_hosts.Host]) -> mb_set.InjectedSet:
     cfg = apply_overrides(get_config("small"), ["n_samples=160", "n_test=80"])
-    return ds.build_injected_set(cfg, hosts=hosts, use_cache=False, workers=1)
+    return mb_set.build_injected_set(cfg, hosts=hosts, use_cache=False, workers=1)
 
 
-def test_k2_dave_files_are_hosts_and_the_k2_fp_gets_no_planet(hosts: list[ds.Host]) -> None:
+def test_k2_dave_files_are_hosts_and_the_k2_fp_gets_no_planet(hosts: list[mb_hosts.Host]) -> None:
     k2 = [h for h in hosts if h.raw.mission == "k2"]
     # 48: EPIC 210667985 (relative flux from -800 to 4) is refused as a noise host
     assert len(k2) == 48
@@ -43,7 +44,7 @@ def test_k2_dave_files_are_hosts_and_the_k2_fp_gets_no_planet(hosts: list[ds.Hos
     assert [h.star for h in hosts if not h.planet_ok] == [K2_FP_STAR]
 
 
-def test_k2_hosts_appear_in_training_and_test(injected: ds.InjectedSet) -> None:
+def test_k2_hosts_appear_in_training_and_test(injected: mb_set.InjectedSet) -> None:
     for split, params in (("train", injected.train_params), ("test", injected.test_params)):
         k2 = params["h__mission"] == "k2"
         assert k2.sum() >= 10, split
@@ -54,7 +55,7 @@ def test_k2_hosts_appear_in_training_and_test(injected: ds.InjectedSet) -> None:
 
 
 def test_some_samples_have_one_or_two_events_and_are_of_both_labels(
-    injected: ds.InjectedSet,
+    injected: mb_set.InjectedSet,
 ) -> None:
     p = injected.train_params
     few = p["n_events"].isin([1.0, 2.0])
@@ -69,7 +70,7 @@ def test_some_samples_have_one_or_two_events_and_are_of_both_labels(
     assert (p.loc[p["few_events"].astype(bool) & (p["kind"] == "planet"), "n_events"] <= 2).all()
 
 
-def test_some_samples_have_a_second_signal_on_the_star(injected: ds.InjectedSet) -> None:
+def test_some_samples_have_a_second_signal_on_the_star(injected: mb_set.InjectedSet) -> None:
     arr, p = injected.train, injected.train_params
     names = list(arr.feature_names)
     n_on_host = arr.scalar[:, names.index("n_candidates_on_host")]
@@ -89,16 +90,16 @@ def test_some_samples_have_a_second_signal_on_the_star(injected: ds.InjectedSet)
 
 
 def test_cached_set_recomputes_the_same_multiplicity(
-    hosts: list[ds.Host], tmp_path: object
+    hosts: list[mb_hosts.Host], tmp_path: object
 ) -> None:
     cfg = apply_overrides(get_config("small"), ["n_samples=40", "n_test=20"])
-    a = ds.build_injected_set(cfg, hosts=hosts, cache_dir=tmp_path)  # type: ignore[arg-type]
-    b = ds.build_injected_set(cfg, hosts=hosts, cache_dir=tmp_path)  # type: ignore[arg-type]
+    a = mb_set.build_injected_set(cfg, hosts=hosts, cache_dir=tmp_path)  # type: ignore[arg-type]
+    b = mb_set.build_injected_set(cfg, hosts=hosts, cache_dir=tmp_path)  # type: ignore[arg-type]
     np.testing.assert_array_equal(a.train.scalar, b.train.scalar)
 
 
-def test_groups_are_reported_with_the_queue_rule(injected: ds.InjectedSet) -> None:
-    groups = ds.sample_groups(injected.test_params)
+def test_groups_are_reported_with_the_queue_rule(injected: mb_set.InjectedSet) -> None:
+    groups = mb_set.sample_groups(injected.test_params)
     assert set(groups) == {
         "mission:k2",
         "mission:kepler",

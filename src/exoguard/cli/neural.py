@@ -265,8 +265,8 @@ def classify(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Read → search → classify every candidate with the multi-branch model."""
+    from exoguard.ml.multibranch.catalog_sets import default_catalog_frames
     from exoguard.ml.multibranch.classify import classify_lightcurves
-    from exoguard.ml.multibranch.dataset import default_catalog_frames
     from exoguard.ml.multibranch.inputs import star_lookup
     from exoguard.ml.multibranch.train import load_multibranch
 

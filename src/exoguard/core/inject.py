@@ -8,7 +8,9 @@
 * non-transiting signals: ``inject_sinusoid`` (stellar variability), ``inject_step``
   (a sudden drop with optional exponential recovery, like a sudden pixel sensitivity
   dropout), ``inject_outlier`` (a few low points);
-* ``sample_injection`` draws any of them with plausible random parameters;
+* ``log_uniform`` and ``draw_ephemeris``: the random draws of the one injection sampler,
+  the neural training set's (:mod:`exoguard.ml.multibranch.injections`, whose kinds and
+  priors come from its config);
 * ``mask_transits``: the boolean in-transit mask used by detrending and the search.
 
 Every injection multiplies the flux by a model normalised to 1 out of transit, so
@@ -19,16 +21,12 @@ depths are relative to the (normalised) stellar flux. Randomness only through an
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from exoguard.core.lightcurve import FloatArray, LightCurve, fold_phase_days
-
-InjectionKind = Literal["planet", "eb", "beb", "sinusoid", "step", "outlier"]
-INJECTION_KINDS: tuple[str, ...] = ("planet", "eb", "beb", "sinusoid", "step", "outlier")
 
 #: Exposures longer than this are supersampled (batman ``supersample_factor``).
 SUPERSAMPLE_ABOVE_S = 300.0
@@ -37,32 +35,6 @@ SUPERSAMPLE_STEP_S = 120.0
 DEFAULT_U = (0.4, 0.25)
 _G = 6.674e-11
 _RHO_SUN = 1408.0  # kg m^-3
-
-
-@dataclass(frozen=True)
-class InjectedSignal:
-    """What was injected (for labels and recovery checks).
-
-    Attributes
-    ----------
-    kind : {'planet', 'eb', 'beb', 'sinusoid', 'step', 'outlier'}
-    is_planet : bool
-        The training label: True only for ``planet``.
-    depth_ppm : float
-        Deepest drop of the model (ppm of the normalised flux).
-    period_days, t0_bjd, duration_hours : float or None
-        Ephemeris and full (T14) duration where they apply.
-    params : dict
-        Every parameter of the model.
-    """
-
-    kind: str
-    is_planet: bool
-    depth_ppm: float
-    period_days: float | None = None
-    t0_bjd: float | None = None
-    duration_hours: float | None = None
-    params: dict[str, float] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------- geometry
@@ -542,148 +514,21 @@ def mask_transits(
     )
 
 
-# ---------------------------------------------------------------------- sampling
-def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+# ---------------------------------------------------------------------- random draws
+def log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    """One value log-uniform in ``[lo, hi]`` (one ``rng.uniform`` draw; ``0 < lo <= hi``)."""
     return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
 
-def sample_injection(
-    lc: LightCurve,
-    *,
-    kind: str,
-    rng: np.random.Generator,
-    min_period_days: float = 0.5,
-    max_period_days: float | None = None,
-) -> tuple[LightCurve, InjectedSignal]:
-    """Inject one signal of ``kind`` with random, plausible parameters.
-
-    Priors: P log-uniform in [``min_period_days``, ``max_period_days`` (default: a third
-    of the baseline, at most 100 d)]; stellar density log-uniform 0.3-3 solar (a/R*
-    from Kepler's law); planets rp/R* log-uniform 0.01-0.2, impact U(0, 0.9), limb
-    darkening from q1, q2 ~ U(0, 1); binaries k U(0.3, 1), impact U(0, 1 + k/2),
-    surface-brightness ratio U(0.05, 1), background dilution log-uniform 0.005-0.2;
-    sinusoids P log-uniform 0.3-30 d, amplitude 100-10,000 ppm; steps 100-3,000 ppm,
-    recovery 0.1-3 d in half the cases; outliers 500-10,000 ppm over 1-3 points.
-
-    Parameters
-    ----------
-    kind : {'planet', 'eb', 'beb', 'sinusoid', 'step', 'outlier'}
+def draw_ephemeris(
+    rng: np.random.Generator, *, t_first_bjd: float, min_period_days: float, max_period_days: float
+) -> tuple[float, float]:
+    """A random orbit: period log-uniform in ``[min_period_days, max_period_days]``, then
+    the first mid-time uniform within one period of ``t_first_bjd``.
 
     Returns
     -------
-    (LightCurve, InjectedSignal)
+    (period_days, t0_bjd)
     """
-    if kind not in INJECTION_KINDS:
-        raise ValueError(f"kind {kind!r} is not allowed; use one of {INJECTION_KINDS}")
-    t_first = float(lc.time_bjd[0]) if lc.n_points else 0.0
-    p_hi = max_period_days or min(100.0, max(lc.baseline_days / 3.0, 2 * min_period_days))
-    if p_hi <= min_period_days:
-        raise ValueError(
-            f"max_period_days ({p_hi}) must exceed min_period_days ({min_period_days})"
-        )
-    if kind in ("planet", "eb", "beb"):
-        period = _log_uniform(rng, min_period_days, p_hi)
-        t0 = t_first + float(rng.uniform(0, period))
-        rho = _log_uniform(rng, 0.3, 3.0)
-        a_rs = a_rs_from_density(period, rho_star_solar=rho)
-        if kind == "planet":
-            rp = _log_uniform(rng, 0.01, 0.2)
-            b = float(rng.uniform(0, 0.9))
-            u = u_from_q(float(rng.uniform()), float(rng.uniform()))
-            out = inject_transit(
-                lc, period_days=period, t0_bjd=t0, rp_rs=rp, a_rs=a_rs, impact=b, u=u
-            )
-            model_min = float(np.min(out.flux / lc.flux)) if lc.n_points else 1.0
-            return out, InjectedSignal(
-                kind="planet",
-                is_planet=True,
-                depth_ppm=(1 - model_min) * 1e6,
-                period_days=period,
-                t0_bjd=t0,
-                duration_hours=transit_duration_hours(
-                    period_days=period, a_rs=a_rs, rp_rs=rp, impact=b
-                ),
-                params={
-                    "rp_rs": rp,
-                    "a_rs": a_rs,
-                    "impact": b,
-                    "u1": u[0],
-                    "u2": u[1],
-                    "rho_star_solar": rho,
-                },
-            )
-        k = float(rng.uniform(0.3, 1.0))
-        b = float(rng.uniform(0, 1 + 0.5 * k))
-        sb = float(rng.uniform(0.05, 1.0))
-        dil = _log_uniform(rng, 0.005, 0.2) if kind == "beb" else 1.0
-        u = u_from_q(float(rng.uniform()), float(rng.uniform()))
-        model = eclipsing_binary_model(
-            lc.time_bjd,
-            period_days=period,
-            t0_bjd=t0,
-            radius_ratio=k,
-            a_rs=a_rs,
-            impact=b,
-            surface_brightness_ratio=sb,
-            u=u,
-            dilution=dil,
-            cadence_s=lc.cadence_s,
-        )
-        out = _apply(
-            lc,
-            model,
-            f"injected {kind}: P={period:.6g} d, k={k:.3f}, b={b:.3f}, J={sb:.3f}, "
-            f"dilution={dil:.4g}",
-        )
-        return out, InjectedSignal(
-            kind=kind,
-            is_planet=False,
-            depth_ppm=(1 - float(model.min(initial=1.0))) * 1e6,
-            period_days=period,
-            t0_bjd=t0,
-            duration_hours=transit_duration_hours(period_days=period, a_rs=a_rs, rp_rs=k, impact=b),
-            params={
-                "radius_ratio": k,
-                "a_rs": a_rs,
-                "impact": b,
-                "surface_brightness_ratio": sb,
-                "dilution": dil,
-                "u1": u[0],
-                "u2": u[1],
-            },
-        )
-    if kind == "sinusoid":
-        period = _log_uniform(rng, 0.3, 30.0)
-        amp = _log_uniform(rng, 100.0, 10_000.0)
-        phase = float(rng.uniform(0, 2 * math.pi))
-        out = inject_sinusoid(lc, period_days=period, amplitude_ppm=amp, phase_rad=phase)
-        return out, InjectedSignal(
-            kind="sinusoid",
-            is_planet=False,
-            depth_ppm=amp,
-            period_days=period,
-            params={"amplitude_ppm": amp, "phase_rad": phase},
-        )
-    if kind == "step":
-        size = _log_uniform(rng, 100.0, 3_000.0)
-        recovery = float(rng.uniform(0.1, 3.0)) if rng.uniform() < 0.5 else None
-        t_step = _pick_time(lc, None, rng)
-        out = inject_step(lc, size_ppm=size, time_bjd=t_step, recovery_days=recovery)
-        return out, InjectedSignal(
-            kind="step",
-            is_planet=False,
-            depth_ppm=size,
-            t0_bjd=t_step,
-            params={"size_ppm": size, "recovery_days": recovery or float("inf")},
-        )
-    depth = _log_uniform(rng, 500.0, 10_000.0)
-    n = int(rng.integers(1, 4))
-    t_out = _pick_time(lc, None, rng)
-    out = inject_outlier(lc, depth_ppm=depth, time_bjd=t_out, n_points=n)
-    return out, InjectedSignal(
-        kind="outlier",
-        is_planet=False,
-        depth_ppm=depth,
-        t0_bjd=t_out,
-        params={"depth_ppm": depth, "n_points": float(n)},
-    )
+    period = log_uniform(rng, min_period_days, max_period_days)
+    return period, float(t_first_bjd + rng.uniform(0, period))

@@ -124,7 +124,8 @@ def injected_set_key(config: dict[str, Any]) -> str:
     """The key of the injected set a network config draws from the bundled light curves
     (config, generator version, every host file): equal keys, equal training samples."""
     from exoguard.ml.multibranch.configs import MultibranchConfig
-    from exoguard.ml.multibranch.dataset import default_hosts, injected_cache_key
+    from exoguard.ml.multibranch.hosts import default_hosts
+    from exoguard.ml.multibranch.injected_set import injected_cache_key
 
     cfg = MultibranchConfig.model_validate(config)
     return injected_cache_key(cfg, default_hosts())

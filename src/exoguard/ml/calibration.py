@@ -9,6 +9,8 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
+from exoguard.ml.curves import reliability_bins
+
 _EPS = 1e-6
 
 
@@ -113,34 +115,27 @@ def calibrator_from_dict(data: dict[str, Any]) -> Calibrator:
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, *, n_bins: int = 10) -> float:
-    """ECE with ``n_bins`` equal-width bins: Σ_b (n_b/n)·|mean(y_b) − mean(p_b)|."""
-    y = np.asarray(y, dtype=float)
-    p = np.asarray(p, dtype=float)
-    bins = np.clip((p * n_bins).astype(int), 0, n_bins - 1)
-    ece = 0.0
-    for b in range(n_bins):
-        m = bins == b
-        if m.any():
-            ece += m.mean() * abs(y[m].mean() - p[m].mean())
-    return float(ece)
+    """ECE with ``n_bins`` equal-width bins: Σ_b (n_b/n)·|mean(y_b) − mean(p_b)|.
+
+    Bins are those of :func:`exoguard.ml.curves.reliability_bin_index` (closed on the
+    right: a probability on an inner edge counts in the lower bin).
+    """
+    return reliability_bins(y, p, n_bins=n_bins).ece
 
 
 def reliability_curve(y: np.ndarray, p: np.ndarray, *, n_bins: int = 10) -> list[dict[str, float]]:
-    """Per-bin mean predicted probability, observed fraction and count (for plots)."""
-    y = np.asarray(y, dtype=float)
-    p = np.asarray(p, dtype=float)
-    bins = np.clip((p * n_bins).astype(int), 0, n_bins - 1)
-    out = []
-    for b in range(n_bins):
-        m = bins == b
-        if m.any():
-            out.append(
-                {
-                    "bin_lo": b / n_bins,
-                    "bin_hi": (b + 1) / n_bins,
-                    "mean_predicted": float(p[m].mean()),
-                    "fraction_positive": float(y[m].mean()),
-                    "count": int(m.sum()),
-                }
-            )
-    return out
+    """Per-bin mean predicted probability, observed fraction and count (for plots), over
+    the bins of :func:`expected_calibration_error`."""
+    bins = reliability_bins(y, p, n_bins=n_bins)
+    return [
+        {
+            "bin_lo": int(b) / n_bins,
+            "bin_hi": (int(b) + 1) / n_bins,
+            "mean_predicted": float(mp),
+            "fraction_positive": float(fp),
+            "count": int(c),
+        }
+        for b, mp, fp, c in zip(
+            bins.bin_index, bins.mean_predicted, bins.fraction_positive, bins.count, strict=True
+        )
+    ]

@@ -378,7 +378,7 @@ def build_and_register(
         raise
     if real:
         from exoguard.config import get_settings
-        from exoguard.ml.multibranch.dataset import default_catalog_frames
+        from exoguard.ml.multibranch.catalog_sets import default_catalog_frames
         from exoguard.ml.multibranch.evaluate import real_lightcurve_report
         from exoguard.ml.multibranch.train import load_multibranch
 

@@ -65,6 +65,7 @@ from exoguard.catalogs import CatalogTable
 from exoguard.ml import evalsets
 from exoguard.ml.calibration import expected_calibration_error, reliability_curve
 from exoguard.ml.configs import GBMConfig
+from exoguard.ml.curves import pr_points, roc_points, thin_points
 from exoguard.ml.dataset import labelled_data
 from exoguard.ml.gbm import Progress, fit_ensemble, group_folds, n_boosters_to_fit
 
@@ -108,26 +109,24 @@ def binary_metrics(
     }
     if curves:
         out["reliability"] = reliability_curve(y, p)
-        out["roc_curve"] = _roc_points(y, p)
-        out["pr_curve"] = _pr_points(y, p)
+        if both:
+            out["roc_curve"] = _roc_points(y, p)
+            out["pr_curve"] = _pr_points(y, p)
     return out
 
 
 def _roc_points(y: np.ndarray, p: np.ndarray, n: int = 50) -> list[list[float]]:
-    from sklearn.metrics import roc_curve
-
-    fpr, tpr, _ = roc_curve(y, p)
-    idx = np.unique(np.linspace(0, len(fpr) - 1, n).astype(int))
-    return [[float(fpr[i]), float(tpr[i])] for i in idx]
+    """Down-sampled ROC curve as ``[[fpr, tpr], ...]`` (points of :func:`roc_points`)."""
+    pts = roc_points(y, p)
+    return thin_points(pts["fpr"], pts["tpr"], n_points=n)
 
 
 def _pr_points(y: np.ndarray, p: np.ndarray, n: int = 50) -> list[list[float]]:
-    """Down-sampled precision–recall curve as ``[[recall, precision], ...]``."""
-    from sklearn.metrics import precision_recall_curve
-
-    precision, recall, _ = precision_recall_curve(y, p)
-    idx = np.unique(np.linspace(0, len(recall) - 1, n).astype(int))
-    return [[float(recall[i]), float(precision[i])] for i in idx]
+    """Down-sampled precision–recall curve as ``[[recall, precision], ...]`` from full
+    recall down to none (points of :func:`pr_points`; the chart draws its steps in this
+    order)."""
+    pts = pr_points(y, p)
+    return thin_points(pts["recall"][::-1], pts["precision"][::-1], n_points=n)
 
 
 def kepler_cross_validation(

@@ -4,8 +4,8 @@ Every builder returns ``{"data": [...], "layout": {...}}`` that the browser hand
 ``Plotly.newPlot`` as is. Arrays are rounded and non-finite values become ``None`` so the JSON
 is valid (``NaN`` is not JSON) and small. Large light curves are binned for display only.
 
-The curve helpers (`roc_points`, `pr_points`, `calibration_points`) compute the points of the
-evaluation charts from labels and scores with numpy alone.
+The evaluation charts draw points computed in :mod:`exoguard.ml.curves` (`roc_points`,
+`pr_points`, `calibration_points`), the one implementation the evaluation also stores.
 """
 
 from __future__ import annotations
@@ -588,79 +588,6 @@ def confusion_matrix_figure(
     layout["xaxis"]["showgrid"] = False
     layout["yaxis"]["showgrid"] = False
     return {"data": data, "layout": layout}
-
-
-def _binary_inputs(y_true: ArrayLike, y_score: ArrayLike) -> tuple[FloatArray, FloatArray]:
-    yt, ys = _as_float(y_true), _as_float(y_score)
-    _check_same_length(y_true=yt, y_score=ys)
-    ok = np.isfinite(yt) & np.isfinite(ys)
-    yt, ys = yt[ok], ys[ok]
-    if not np.all((yt == 0) | (yt == 1)):
-        raise ValueError("y_true must hold 0 (false positive) or 1 (planet)")
-    return yt, ys
-
-
-def roc_points(y_true: ArrayLike, y_score: ArrayLike) -> dict[str, Any]:
-    """ROC curve points (``fpr``, ``tpr``, ``thresholds``) and its ``auc`` (trapezoidal)."""
-    yt, ys = _binary_inputs(y_true, y_score)
-    n_pos, n_neg = float(yt.sum()), float(yt.size - yt.sum())
-    if n_pos == 0 or n_neg == 0:
-        raise ValueError("ROC needs both classes in y_true")
-    order = np.argsort(-ys, kind="stable")
-    ys_sorted, yt_sorted = ys[order], yt[order]
-    distinct = np.r_[np.flatnonzero(np.diff(ys_sorted)), yt.size - 1]
-    tps = np.cumsum(yt_sorted)[distinct]
-    fps = (distinct + 1) - tps
-    tpr = np.r_[0.0, tps / n_pos]
-    fpr = np.r_[0.0, fps / n_neg]
-    thresholds = np.r_[np.inf, ys_sorted[distinct]]
-    auc = float(np.trapezoid(tpr, fpr))
-    return {"fpr": fpr, "tpr": tpr, "thresholds": thresholds, "auc": auc}
-
-
-def pr_points(y_true: ArrayLike, y_score: ArrayLike) -> dict[str, Any]:
-    """Precision–recall points and the average precision (step-wise area, as scikit-learn)."""
-    yt, ys = _binary_inputs(y_true, y_score)
-    n_pos = float(yt.sum())
-    if n_pos == 0:
-        raise ValueError("precision–recall needs at least one planet in y_true")
-    order = np.argsort(-ys, kind="stable")
-    ys_sorted, yt_sorted = ys[order], yt[order]
-    distinct = np.r_[np.flatnonzero(np.diff(ys_sorted)), yt.size - 1]
-    tps = np.cumsum(yt_sorted)[distinct]
-    predicted = distinct + 1.0
-    precision = tps / predicted
-    recall = tps / n_pos
-    ap = float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
-    return {
-        "precision": np.r_[1.0, precision],
-        "recall": np.r_[0.0, recall],
-        "average_precision": ap,
-        "prevalence": n_pos / yt.size,
-    }
-
-
-def calibration_points(y_true: ArrayLike, y_prob: ArrayLike, *, n_bins: int = 10) -> dict[str, Any]:
-    """Reliability-diagram points over `n_bins` equal-width probability bins.
-
-    Returns ``mean_predicted``, ``fraction_positive`` and ``count`` per non-empty bin and
-    the expected calibration error ``ece`` (count-weighted mean absolute gap).
-    """
-    if n_bins < 1:
-        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
-    yt, yp = _binary_inputs(y_true, y_prob)
-    if np.any((yp < 0) | (yp > 1)):
-        raise ValueError("y_prob must be probabilities in [0, 1]")
-    # a probability on an inner edge belongs to the lower bin (as scikit-learn counts it)
-    idx = np.searchsorted(np.linspace(0.0, 1.0, n_bins + 1)[1:-1], yp, side="left")
-    count = np.bincount(idx, minlength=n_bins).astype(np.float64)
-    sum_p = np.bincount(idx, weights=yp, minlength=n_bins)
-    sum_y = np.bincount(idx, weights=yt, minlength=n_bins)
-    keep = count > 0
-    mean_p = sum_p[keep] / count[keep]
-    frac = sum_y[keep] / count[keep]
-    ece = float(np.sum(count[keep] * np.abs(frac - mean_p)) / max(count.sum(), 1.0))
-    return {"mean_predicted": mean_p, "fraction_positive": frac, "count": count[keep], "ece": ece}
 
 
 def _diagonal(name: str) -> dict[str, Any]:

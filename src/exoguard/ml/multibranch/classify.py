@@ -27,8 +27,8 @@ from exoguard.core.lightcurve import LightCurve
 from exoguard.core.search.results import TransitCandidate
 from exoguard.errors import ValidationError
 from exoguard.ml.multibranch.arrays import SampleArrays
+from exoguard.ml.multibranch.catalog_sets import catalog_arrays
 from exoguard.ml.multibranch.configs import MultibranchConfig
-from exoguard.ml.multibranch.dataset import catalog_arrays, stack_samples
 from exoguard.ml.multibranch.inputs import (
     CandidateInputs,
     StarRow,
@@ -36,6 +36,7 @@ from exoguard.ml.multibranch.inputs import (
     scalar_matrix,
 )
 from exoguard.ml.multibranch.predict import MultibranchModel, Prediction
+from exoguard.ml.multibranch.samples import stack_samples
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def candidate_arrays(
     inputs : list of CandidateInputs
     notes : list of str
     """
-    from exoguard.ml.multibranch.dataset import search_window_days
+    from exoguard.ml.multibranch.hosts import search_window_days
 
     star = star or StarRow()
     kept = np.zeros(len(candidates), dtype=bool)

@@ -153,13 +153,13 @@ def injected_group_report(
     pred: Prediction | None = None,
 ) -> dict[str, Any]:
     """:func:`group_figures` of the injected test rows: all, and each group of
-    :func:`exoguard.ml.multibranch.dataset.sample_groups` (``mission:k2``,
+    :func:`exoguard.ml.multibranch.injected_set.sample_groups` (``mission:k2``,
     ``mission:kepler``, ``mission:tess``, ``few_events``, ``multi_signal``).
 
     ``params`` are the rows' injection parameters (``InjectedSet.test_params``), in the
     order of ``data``.
     """
-    from exoguard.ml.multibranch.dataset import sample_groups
+    from exoguard.ml.multibranch.injected_set import sample_groups
 
     if len(params) != len(data):
         raise ValueError(f"params has {len(params)} rows but data has {len(data)}")

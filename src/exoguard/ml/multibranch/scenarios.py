@@ -1,6 +1,6 @@
 """What users' light curves hold beside one periodic signal: few events, a second signal.
 
-Used by :mod:`exoguard.ml.multibranch.dataset` while it draws an injected sample.
+Used by :mod:`exoguard.ml.multibranch.samples` while it draws an injected sample.
 
 Few events
 ----------
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exoguard.core.inject import transit_mask
+from exoguard.core.inject import log_uniform, transit_mask
 from exoguard.core.lightcurve import LightCurve
 
 #: Periods within this relative distance of n or 1/n (n <= 4) of the candidate's are not
@@ -73,7 +73,7 @@ def few_event_ephemeris(
     start, end = float(time_bjd[0]), float(time_bjd[-1])
     span = max(end - start, 1e-3)
     if n_events == 1:
-        period = float(math.exp(rng.uniform(math.log(span), math.log(max_span_factor * span))))
+        period = log_uniform(rng, span, max_span_factor * span)
         t0 = float(rng.uniform(start, end))
     else:
         period = float(rng.uniform(0.55 * span, 0.98 * span))

@@ -24,17 +24,13 @@ import pandas as pd
 from exoguard.errors import ModelNotReadyError
 from exoguard.jsonsafe import jsonable
 from exoguard.ml.multibranch.arrays import SampleArrays
-from exoguard.ml.multibranch.configs import MultibranchConfig
-from exoguard.ml.multibranch.dataset import (
+from exoguard.ml.multibranch.catalog_sets import (
     CatalogSets,
-    Host,
-    InjectedSet,
-    Progress,
     build_catalog_sets,
-    build_injected_set,
     default_catalog_frames,
-    default_hosts,
 )
+from exoguard.ml.multibranch.configs import MultibranchConfig
+from exoguard.ml.multibranch.drawing import Progress
 from exoguard.ml.multibranch.evaluate import (
     injected_group_report,
     method_comparison,
@@ -42,6 +38,8 @@ from exoguard.ml.multibranch.evaluate import (
     set_metrics,
 )
 from exoguard.ml.multibranch.fit import EpochCallback, EpochLog, fit_model
+from exoguard.ml.multibranch.hosts import Host, default_hosts
+from exoguard.ml.multibranch.injected_set import InjectedSet, build_injected_set
 from exoguard.ml.multibranch.model import count_parameters
 from exoguard.ml.multibranch.predict import MultibranchModel
 
