@@ -41,7 +41,9 @@ def upgrade() -> None:
             "status IN ('running', 'finished', 'cancelled')", name=op.f("ck_surveys_status")
         ),
         sa.ForeignKeyConstraint(
-            ["dataset_id"], ["datasets.id"], name=op.f("fk_surveys_dataset_id_datasets"),
+            ["dataset_id"],
+            ["datasets.id"],
+            name=op.f("fk_surveys_dataset_id_datasets"),
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
@@ -73,7 +75,9 @@ def upgrade() -> None:
             name=op.f("ck_survey_stars_status"),
         ),
         sa.ForeignKeyConstraint(
-            ["survey_id"], ["surveys.id"], name=op.f("fk_survey_stars_survey_id_surveys"),
+            ["survey_id"],
+            ["surveys.id"],
+            name=op.f("fk_survey_stars_survey_id_surveys"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_stars")),
