@@ -61,7 +61,7 @@ from exoguard.ml.monitoring import (
     save_drift_reference,
     vetted_labels,
 )
-from exoguard.ml.registry import ModelRegistry, VersionRecord
+from exoguard.ml.registry import ModelRegistry, VersionRecord, record_of
 from exoguard.store.activation import (
     KEEP_DEPLOYABLE,
     LifecycleAction,
@@ -104,20 +104,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value is not None else None
 
 
-def _record(version: ModelVersion) -> VersionRecord:
-    return VersionRecord(
-        id=version.id,
-        kind=version.kind,
-        config=dict(version.config or {}),
-        data_hash=version.data_hash,
-        artifact_path=version.artifact_path,
-        metrics=dict(version.metrics or {}),
-        status=version.status,
-        created_at=_iso(version.created_at),
-        activated_at=_iso(version.activated_at),
-    )
-
-
 class SessionVersionStore:
     """`exoguard.ml.registry.VersionStore` over the caller's session (it never commits).
 
@@ -139,25 +125,25 @@ class SessionVersionStore:
             metrics=record.metrics,
             status=record.status,
         )
-        return _record(version)
+        return record_of(version)
 
     def get(self, version_id: str) -> VersionRecord | None:
         version = self.repo.get(version_id)
-        return None if version is None else _record(version)
+        return None if version is None else record_of(version)
 
     def list(self) -> list[VersionRecord]:
-        return [_record(v) for v in self.repo.list()]
+        return [record_of(v) for v in self.repo.list()]
 
     def get_active(self) -> VersionRecord | None:
         version = self.repo.get_active()
-        return None if version is None else _record(version)
+        return None if version is None else record_of(version)
 
     def activate(self, version_id: str, *, reason: str = "activate") -> VersionRecord:
         promote(self.session, version_id, reason=reason)
-        return _record(self.repo.require(version_id))
+        return record_of(self.repo.require(version_id))
 
     def set_metrics(self, version_id: str, metrics: Mapping[str, Any]) -> VersionRecord:
-        return _record(self.repo.set_metrics(version_id, metrics))
+        return record_of(self.repo.set_metrics(version_id, metrics))
 
     def record_metrics(
         self,

@@ -94,6 +94,21 @@ def _iso(value: Any) -> str | None:
     return str(value)
 
 
+def record_of(version: Any) -> VersionRecord:
+    """The registry's view of a stored ``model_versions`` row (an ORM ``ModelVersion``)."""
+    return VersionRecord(
+        id=version.id,
+        kind=version.kind,
+        config=dict(version.config or {}),
+        data_hash=version.data_hash,
+        artifact_path=version.artifact_path,
+        metrics=dict(version.metrics or {}),
+        status=version.status,
+        created_at=_iso(version.created_at),
+        activated_at=_iso(version.activated_at),
+    )
+
+
 class DatabaseVersionStore:
     """Records in the ``model_versions`` / ``model_metrics`` tables via the store repositories."""
 
@@ -106,20 +121,6 @@ class DatabaseVersionStore:
         # reads the active version through here)
         self.read_factory = make_sessionmaker(read_only(self.engine))
         self.models_path = models_path
-
-    @staticmethod
-    def _record(v: Any) -> VersionRecord:
-        return VersionRecord(
-            id=v.id,
-            kind=v.kind,
-            config=dict(v.config or {}),
-            data_hash=v.data_hash,
-            artifact_path=v.artifact_path,
-            metrics=dict(v.metrics or {}),
-            status=v.status,
-            created_at=_iso(v.created_at),
-            activated_at=_iso(v.activated_at),
-        )
 
     def _repo(self, session: Any) -> Any:
         from exoguard.store.repositories import ModelVersionRepository
@@ -139,27 +140,27 @@ class DatabaseVersionStore:
                 metrics=record.metrics,
                 status=record.status,
             )
-            return self._record(v)
+            return record_of(v)
 
     def get(self, version_id: str) -> VersionRecord | None:
         from exoguard.store.db import session_scope
 
         with session_scope(self.read_factory) as s:
             v = self._repo(s).get(version_id)
-            return None if v is None else self._record(v)
+            return None if v is None else record_of(v)
 
     def list(self) -> list[VersionRecord]:
         from exoguard.store.db import session_scope
 
         with session_scope(self.read_factory) as s:
-            return [self._record(v) for v in self._repo(s).list()]
+            return [record_of(v) for v in self._repo(s).list()]
 
     def get_active(self) -> VersionRecord | None:
         from exoguard.store.db import session_scope
 
         with session_scope(self.read_factory) as s:
             v = self._repo(s).get_active()
-            return None if v is None else self._record(v)
+            return None if v is None else record_of(v)
 
     def activate(self, version_id: str, *, reason: str = "activate") -> VersionRecord:
         from exoguard.store.activation import promote
@@ -167,13 +168,13 @@ class DatabaseVersionStore:
 
         with session_scope(self.factory) as s:
             promote(s, version_id, reason=reason, models_path=self.models_path)
-            return self._record(self._repo(s).require(version_id))
+            return record_of(self._repo(s).require(version_id))
 
     def set_metrics(self, version_id: str, metrics: Mapping[str, Any]) -> VersionRecord:
         from exoguard.store.db import session_scope
 
         with session_scope(self.factory) as s:
-            return self._record(self._repo(s).set_metrics(version_id, metrics))
+            return record_of(self._repo(s).set_metrics(version_id, metrics))
 
     def record_metrics(
         self,
