@@ -95,6 +95,19 @@ def train_gbm(
         extra=tces if tces is not None else default_tces(tables),
         progress=progress,
     )
+    # The evaluation runs before the registry is touched: a registry in the caller's
+    # transaction (retraining) holds SQLite's write lock from its first statement, and the
+    # job's progress writes during a long evaluation would wait on it.
+    evaluation = None
+    if with_evaluation:
+        from exoguard.jsonsafe import jsonable
+        from exoguard.ml.evaluate import evaluate
+
+        if eval_tables is not None:
+            named_from = list(eval_tables)
+        else:
+            named_from = load_default_catalogs() if given_tables else tables
+        evaluation = jsonable(evaluate(named_from, config=config, progress=progress))
     version_id = registry.next_version_id("gbm")
     directory = registry.artifact_dir(version_id)
     try:
@@ -111,21 +124,8 @@ def train_gbm(
         (directory / "data_hash.txt").write_text(digest + "\n")
         metrics = _training_metrics(data, fit.oof_probability, config, tables)
         metrics["patterns"] = {name: m.metrics for name, m in patterns.models.items()}
-        if with_evaluation:
-            from exoguard.jsonsafe import jsonable
-            from exoguard.ml.evaluate import evaluate
-
-            if eval_tables is not None:
-                named_from = list(eval_tables)
-            else:
-                named_from = load_default_catalogs() if given_tables else tables
-            report = evaluate(
-                named_from,
-                config=config,
-                progress=progress,
-                version=version_id,
-            )
-            metrics["evaluation"] = jsonable(report)
+        if evaluation is not None:
+            metrics["evaluation"] = {**evaluation, "version": version_id}
         metrics["train_seconds"] = round(time.perf_counter() - t0, 2)
         (directory / "metrics.json").write_text(json.dumps(metrics, indent=2))
         record = registry.register(
