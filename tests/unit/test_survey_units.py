@@ -66,16 +66,20 @@ def test_limit_threads_env_caps_every_library() -> None:
 
 
 def test_search_reports_its_stage_seconds() -> None:
+    """A survey star's detrend / search / diagnostics seconds come from the search's own
+    `SearchResult.stage_s` (one timing mechanism for the search bench and the survey)."""
     from exoguard.core.search.multi import search_lightcurve
     from exoguard.core.search.warmup import synthetic_lightcurve
+    from exoguard.web.services.preprocessing import _SEARCH_STAGES
 
     lc = synthetic_lightcurve(rng=np.random.default_rng(3))
-    stages: dict[str, float] = {}
-    result = search_lightcurve(
-        lc, max_planets=2, min_period_days=1.0, max_period_days=5.0, stage_s=stages
-    )
+    result = search_lightcurve(lc, max_planets=2, min_period_days=1.0, max_period_days=5.0)
     assert result.candidates and abs(result.candidates[0].period_days - 3.0) < 0.01
+    parts = {part for group in _SEARCH_STAGES.values() for part in group}
+    assert parts == set(result.stage_s)  # every stage of the search lands in a survey stage
+    stages = {k: sum(result.stage_s[p] for p in group) for k, group in _SEARCH_STAGES.items()}
     assert set(stages) == {"detrend", "search", "diagnostics"}
     assert all(v > 0 for v in stages.values())
-    # the stages cover the search's wall time (within 10 % or 20 ms of bookkeeping)
-    assert sum(stages.values()) == pytest.approx(result.elapsed_s, rel=0.1, abs=0.02)
+    # the stages cover most of the search's wall time (the grid and masking are not timed)
+    assert sum(stages.values()) <= result.elapsed_s + 0.02
+    assert sum(stages.values()) >= 0.5 * result.elapsed_s

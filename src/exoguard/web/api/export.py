@@ -51,13 +51,13 @@ class PdfResponse(Response):
     media_type = "application/pdf"
 
 
-_CSV_DOC: dict[int | str, dict[str, Any]] = {
+CSV_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "UTF-8 CSV, one row per candidate",
         "content": {"text/csv": {"schema": {"type": "string"}}},
     }
 }
-_PDF_DOC: dict[int | str, dict[str, Any]] = {
+PDF_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "A PDF document",
         "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
@@ -111,7 +111,7 @@ def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-@router.post("/csv", response_class=CsvResponse, responses=_CSV_DOC)
+@router.post("/csv", response_class=CsvResponse, responses=CSV_DOC)
 def export_csv(
     body: CsvExportIn, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> StreamingResponse:
@@ -129,7 +129,7 @@ def export_csv(
     )
 
 
-@router.post("/pdf", response_class=PdfResponse, responses=_PDF_DOC)
+@router.post("/pdf", response_class=PdfResponse, responses=PDF_DOC)
 def export_pdf(
     body: PdfExportIn,
     request: Request,

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from exoguard.survey.export import survey_csv, survey_pdf
 from exoguard.survey.service import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, require_survey
+from exoguard.web.api.export import CSV_DOC, PDF_DOC, CsvResponse, PdfResponse
 from exoguard.web.deps import ResearcherUser, SessionDep, StateDep
 from exoguard.web.services import surveys as service
 
@@ -61,7 +62,7 @@ def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-@router.get("/{survey_id}/candidates.csv")
+@router.get("/{survey_id}/candidates.csv", response_class=CsvResponse, responses=CSV_DOC)
 def export_csv(survey_id: str, user: ResearcherUser, session: SessionDep) -> Response:
     """The survey's candidates with their latest prediction and vetting state (CSV)."""
     require_survey(session, survey_id)
@@ -74,7 +75,7 @@ def export_csv(survey_id: str, user: ResearcherUser, session: SessionDep) -> Res
     )
 
 
-@router.get("/{survey_id}/report.pdf")
+@router.get("/{survey_id}/report.pdf", response_class=PdfResponse, responses=PDF_DOC)
 def export_pdf(
     survey_id: str,
     user: ResearcherUser,
