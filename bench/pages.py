@@ -301,7 +301,7 @@ def main() -> int:
                         context = _context(browser, base, state)
                         try:
                             catalog_s.append(
-                                _upload(context.new_page(), catalog, done="#verdicts .verdict")
+                                _upload(context.new_page(), catalog, done="#result-table-body tr")
                             )
                         finally:
                             context.close()
