@@ -50,28 +50,11 @@ const policy = policyFrom(results);
 let lastCandidateIds = [];
 let currentDataset = null;
 
-// The chart library (4.8 MB) loads when a light curve is to be drawn, not with the page:
-// a manual entry, a catalog table or a reopened table result never needs it.
-let plotlyLoading = null;
-function ensurePlotly() {
-  if (window.Plotly) return Promise.resolve();
-  if (!plotlyLoading) {
-    plotlyLoading = new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = results.dataset.plotlySrc;
-      script.onload = resolve;
-      script.onerror = () => { plotlyLoading = null; reject(new Error("the chart library did not load")); };
-      document.head.append(script);
-    });
-  }
-  return plotlyLoading;
-}
-
 async function showCharts(datasetId, candidateId) {
   const url = `/charts/datasets/${encodeURIComponent(datasetId)}` + (candidateId ? `?candidate_id=${candidateId}` : "");
   for (const el of results.querySelectorAll("[data-chart]")) delete el.dataset.plotted;
   try {
-    await ensurePlotly();
+    // loadCharts loads the chart library (app.js ensurePlotly) only when a figure comes
     await loadCharts(results, url);
   } catch (err) {
     toast(`Charts could not be drawn: ${err.message}`, "warning");
