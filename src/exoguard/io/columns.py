@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from exoguard.core.lightcurve import BKJD_OFFSET, BTJD_OFFSET
+from exoguard.errors import FormatError
 
 #: Time column names, most specific first (matched on the canonical name).
 TIME_ALIASES: tuple[str, ...] = (
@@ -124,6 +125,56 @@ def find_flux_err_column(names: Sequence[str], flux_name: str) -> str | None:
     specific = (f"{base}_err", f"{base}_error", f"e_{base}", f"{base}err")
     return find_column(names, specific) or (
         find_column(names, FLUX_ERR_ALIASES) if base in ("flux", "pdcsap_flux", "f") else None
+    )
+
+
+@dataclass(frozen=True)
+class ChosenColumns:
+    """The columns a reader takes: time, flux, and the optional flux error and quality."""
+
+    time: str
+    flux: str
+    flux_err: str | None
+    quality: str | None
+
+
+def choose_by_alias(
+    names: Sequence[str], *, source_name: str, flux_column: str | None
+) -> ChosenColumns:
+    """Time/flux/error/quality columns of a free-form table, chosen by alias.
+
+    ``flux_column`` (the caller's request) wins over the aliases.
+
+    Raises
+    ------
+    FormatError
+        No time or no flux column (the message lists the columns found and allowed).
+    """
+    found = ", ".join(names) if names else "none"
+    time_col = find_column(names, TIME_ALIASES)
+    if time_col is None:
+        raise FormatError(
+            f"{source_name}: no time column; columns found: {found}; "
+            f"allowed time columns: {', '.join(TIME_ALIASES)}"
+        )
+    if flux_column is not None:
+        flux_col = find_column(names, (canonical(flux_column)[0],))
+        if flux_col is None:
+            raise FormatError(
+                f"{source_name}: flux column {flux_column!r} not found; columns found: {found}"
+            )
+    else:
+        flux_col = find_column(names, FLUX_ALIASES)
+    if flux_col is None:
+        raise FormatError(
+            f"{source_name}: no flux column; columns found: {found}; "
+            f"allowed flux columns: {', '.join(FLUX_ALIASES)}"
+        )
+    return ChosenColumns(
+        time=time_col,
+        flux=flux_col,
+        flux_err=find_flux_err_column(names, flux_col),
+        quality=find_column(names, QUALITY_ALIASES),
     )
 
 

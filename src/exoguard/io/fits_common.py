@@ -21,7 +21,12 @@ from exoguard.core.lightcurve import (
     median_cadence_s,
 )
 from exoguard.errors import FormatError, ValidationError
-from exoguard.io.columns import TimeDecision, decide_time_system, time_system_from_name
+from exoguard.io.columns import (
+    ChosenColumns,
+    TimeDecision,
+    decide_time_system,
+    time_system_from_name,
+)
 from exoguard.io.registry import ReadOptions
 from exoguard.limits import DEFAULT_LIMITS, InputLimits, is_gzip, scan
 
@@ -201,11 +206,8 @@ def build_lightcurve(
     hdul: fits.HDUList,
     hdu: fits.BinTableHDU,
     opts: ReadOptions,
+    columns: ChosenColumns,
     *,
-    time_column: str,
-    flux_column: str,
-    flux_err_column: str | None,
-    quality_column: str | None,
     product: str,
     mission: str | None = None,
     time_system: str | None = None,
@@ -218,6 +220,8 @@ def build_lightcurve(
     rows to drop for product-specific reasons (e.g. K2SFF's MOVING flag).
     """
     h0, h1 = hdul[0].header, hdu.header
+    time_column, flux_column = columns.time, columns.flux
+    flux_err_column, quality_column = columns.flux_err, columns.quality
     mission = mission or mission_from_headers(h0, h1)
     if opts.mission is not None:
         mission = opts.mission
@@ -341,3 +345,61 @@ def require_time_column(hdu: fits.BinTableHDU, opts: ReadOptions, *, names: Sequ
         f"{opts.source_name}: no time column; columns found: {', '.join(hdu.columns.names)}; "
         f"allowed time columns: {', '.join(names)}"
     )
+
+
+def require_table(hdul: fits.HDUList, opts: ReadOptions, *, missing: str) -> fits.BinTableHDU:
+    """The light-curve table, else ``FormatError(f"{source}: {missing}")``."""
+    hdu = table_hdu(hdul)
+    if hdu is None:
+        raise FormatError(f"{opts.source_name}: {missing}")
+    return hdu
+
+
+def first_present(hdu: fits.BinTableHDU, names: Sequence[str]) -> str | None:
+    return next((n for n in names if has_column(hdu, n)), None)
+
+
+def pipeline_columns(
+    hdu: fits.BinTableHDU,
+    opts: ReadOptions,
+    *,
+    default: str,
+    allowed: Sequence[str],
+    product: str,
+    err_fallbacks: Sequence[str] = (),
+    quality: Sequence[str] = ("QUALITY",),
+) -> ChosenColumns:
+    """Columns of a pipeline product: ``TIME``, the flux of :func:`choose_flux_column`, its
+    ``<FLUX>_ERR`` (else the first of ``err_fallbacks`` present) and the first of
+    ``quality`` present."""
+    time_col = require_time_column(hdu, opts, names=("TIME",))
+    flux_col = choose_flux_column(hdu, opts, default=default, allowed=allowed, product=product)
+    return ChosenColumns(
+        time=time_col,
+        flux=flux_col,
+        flux_err=first_present(hdu, (f"{flux_col}_ERR", *err_fallbacks)),
+        quality=first_present(hdu, quality),
+    )
+
+
+def ames_pipeline_telescope(hdul: fits.HDUList, *, mission_fallback: bool = False) -> str:
+    """Lower-case TELESCOP (or MISSION, with ``mission_fallback``) of a file that the
+    NASA/Ames pipeline wrote and lightkurve did not rewrite; ``''`` otherwise."""
+    h0 = hdul[0].header
+    hdu = table_hdu(hdul)
+    h1 = hdu.header if hdu is not None else fits.Header()
+    telescope = header_str(h0, h1, key="TELESCOP")
+    if mission_fallback:
+        telescope = telescope or header_str(h0, key="MISSION")
+    origin = header_str(h0, key="ORIGIN").lower()
+    creator = header_str(h0, key="CREATOR").lower()
+    return telescope.lower() if "nasa/ames" in origin and "lightkurve" not in creator else ""
+
+
+def refuse_target_pixel(hdul: fits.HDUList, opts: ReadOptions, *, mission: str, give: str) -> None:
+    """``FormatError`` for a target pixel file (its CREATOR names ``TargetPixel...``)."""
+    if "targetpixel" in header_str(hdul[0].header, key="CREATOR").lower():
+        raise FormatError(
+            f"{opts.source_name}: a {mission} target pixel file, not a light curve; "
+            f"give the {give} file"
+        )

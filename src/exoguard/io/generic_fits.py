@@ -11,14 +11,7 @@ from astropy.io import fits
 
 from exoguard.core.lightcurve import LightCurve
 from exoguard.errors import FormatError
-from exoguard.io.columns import (
-    FLUX_ALIASES,
-    QUALITY_ALIASES,
-    TIME_ALIASES,
-    canonical,
-    find_column,
-    find_flux_err_column,
-)
+from exoguard.io.columns import choose_by_alias
 from exoguard.io.fits_common import build_lightcurve, column_names, table_hdu
 from exoguard.io.registry import FitsReader, ReadOptions, register_fits_reader
 
@@ -33,40 +26,16 @@ def read(hdul: fits.HDUList, opts: ReadOptions) -> LightCurve:
     names = column_names(hdu)
     if hdu is None:
         raise FormatError(f"{opts.source_name}: no table in the FITS file")
-    time_col = find_column(names, TIME_ALIASES)
-    if time_col is None:
-        raise FormatError(
-            f"{opts.source_name}: no time column; columns found: {', '.join(names)}; "
-            f"allowed time columns: {', '.join(TIME_ALIASES)}"
-        )
-    if opts.flux_column is not None:
-        flux_col = find_column(names, (canonical(opts.flux_column)[0],))
-        if flux_col is None:
-            raise FormatError(
-                f"{opts.source_name}: flux column {opts.flux_column!r} not found; "
-                f"columns found: {', '.join(names)}"
-            )
-    else:
-        flux_col = find_column(names, FLUX_ALIASES)
-    if flux_col is None:
-        raise FormatError(
-            f"{opts.source_name}: no flux column; columns found: {', '.join(names)}; "
-            f"allowed flux columns: {', '.join(FLUX_ALIASES)}"
-        )
-    err_col = find_flux_err_column(names, flux_col)
-    quality = find_column(names, QUALITY_ALIASES)
+    chosen = choose_by_alias(names, source_name=opts.source_name, flux_column=opts.flux_column)
     return build_lightcurve(
         hdul,
         hdu,
         opts,
-        time_column=time_col,
-        flux_column=flux_col,
-        flux_err_column=err_col,
-        quality_column=quality,
+        chosen,
         product="generic FITS table",
         notes=[
-            f"columns chosen: time={time_col}, flux={flux_col}, flux_err={err_col}, "
-            f"quality={quality}"
+            f"columns chosen: time={chosen.time}, flux={chosen.flux}, "
+            f"flux_err={chosen.flux_err}, quality={chosen.quality}"
         ],
     )
 

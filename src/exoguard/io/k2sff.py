@@ -14,6 +14,7 @@ from astropy.io import fits
 
 from exoguard.core.lightcurve import LightCurve
 from exoguard.errors import FormatError
+from exoguard.io.columns import ChosenColumns
 from exoguard.io.fits_common import (
     build_lightcurve,
     choose_flux_column,
@@ -45,10 +46,7 @@ def read(hdul: fits.HDUList, opts: ReadOptions) -> LightCurve:
         hdul,
         hdu,
         opts,
-        time_column="T",
-        flux_column=flux_col,
-        flux_err_column=None,
-        quality_column=None,
+        ChosenColumns(time="T", flux=flux_col, flux_err=None, quality=None),
         product="K2SFF HLSP",
         mission="k2",
         time_system="bkjd",

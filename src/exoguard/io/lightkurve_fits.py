@@ -12,14 +12,7 @@ from astropy.io import fits
 
 from exoguard.core.lightcurve import LightCurve
 from exoguard.errors import FormatError
-from exoguard.io.fits_common import (
-    build_lightcurve,
-    choose_flux_column,
-    has_column,
-    header_str,
-    require_time_column,
-    table_hdu,
-)
+from exoguard.io.fits_common import build_lightcurve, header_str, pipeline_columns, require_table
 from exoguard.io.registry import FitsReader, ReadOptions, register_fits_reader
 
 FLUX_COLUMNS = ("FLUX", "PDCSAP_FLUX", "SAP_FLUX", "KSPSAP_FLUX", "FCOR")
@@ -38,26 +31,23 @@ def read(hdul: fits.HDUList, opts: ReadOptions) -> LightCurve:
             f"{opts.source_name}: a folded light curve (FoldedLightCurve.to_fits); "
             "give the unfolded light curve"
         )
-    hdu = table_hdu(hdul)
-    if hdu is None:
-        raise FormatError(f"{opts.source_name}: lightkurve file without a light-curve table")
-    time_col = require_time_column(hdu, opts, names=("TIME",))
-    flux_col = choose_flux_column(
-        hdu, opts, default="FLUX", allowed=FLUX_COLUMNS, product="lightkurve export"
+    hdu = require_table(hdul, opts, missing="lightkurve file without a light-curve table")
+    columns = pipeline_columns(
+        hdu,
+        opts,
+        default="FLUX",
+        allowed=FLUX_COLUMNS,
+        product="lightkurve export",
+        quality=("QUALITY", "SAP_QUALITY"),
     )
-    err_col = f"{flux_col}_ERR" if has_column(hdu, f"{flux_col}_ERR") else None
-    quality = next((q for q in ("QUALITY", "SAP_QUALITY") if has_column(hdu, q)), None)
     notes = ["FLUX of a lightkurve export is the flux lightkurve had chosen (usually PDCSAP)"]
     return build_lightcurve(
         hdul,
         hdu,
         opts,
-        time_column=time_col,
-        flux_column=flux_col,
-        flux_err_column=err_col,
-        quality_column=quality,
+        columns,
         product="lightkurve LightCurve.to_fits export",
-        notes=notes if flux_col == "FLUX" else [],
+        notes=notes if columns.flux == "FLUX" else [],
     )
 
 

@@ -11,15 +11,7 @@ from __future__ import annotations
 from astropy.io import fits
 
 from exoguard.core.lightcurve import LightCurve
-from exoguard.errors import FormatError
-from exoguard.io.fits_common import (
-    build_lightcurve,
-    choose_flux_column,
-    has_column,
-    header_str,
-    require_time_column,
-    table_hdu,
-)
+from exoguard.io.fits_common import build_lightcurve, header_str, pipeline_columns, require_table
 from exoguard.io.registry import FitsReader, ReadOptions, register_fits_reader
 
 FLUX_COLUMNS = (
@@ -39,30 +31,24 @@ def identify(hdul: fits.HDUList) -> bool:
 
 
 def read(hdul: fits.HDUList, opts: ReadOptions) -> LightCurve:
-    hdu = table_hdu(hdul)
-    if hdu is None:
-        raise FormatError(f"{opts.source_name}: QLP file without a light-curve table")
-    time_col = require_time_column(hdu, opts, names=("TIME",))
-    flux_col = choose_flux_column(
-        hdu, opts, default="SAP_FLUX", allowed=FLUX_COLUMNS, product="QLP"
+    hdu = require_table(hdul, opts, missing="QLP file without a light-curve table")
+    columns = pipeline_columns(
+        hdu,
+        opts,
+        default="SAP_FLUX",
+        allowed=FLUX_COLUMNS,
+        product="QLP",
+        err_fallbacks=("KSPSAP_FLUX_ERR", "DET_FLUX_ERR"),
     )
-    err_col = next(
-        (c for c in (f"{flux_col}_ERR", "KSPSAP_FLUX_ERR", "DET_FLUX_ERR") if has_column(hdu, c)),
-        None,
-    )
-    quality = "QUALITY" if has_column(hdu, "QUALITY") else None
     return build_lightcurve(
         hdul,
         hdu,
         opts,
-        time_column=time_col,
-        flux_column=flux_col,
-        flux_err_column=err_col,
-        quality_column=quality,
+        columns,
         product="QLP HLSP",
         mission="tess",
         time_system=None if hdu.header.get("BJDREFI") is not None else "btjd",
-        notes=[f"flux error from {err_col}"] if err_col else [],
+        notes=[f"flux error from {columns.flux_err}"] if columns.flux_err else [],
     )
 
 

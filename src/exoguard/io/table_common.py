@@ -14,15 +14,7 @@ from numpy.typing import NDArray
 from exoguard.core.cleaning import quality_good, resolve_quality_bitmask
 from exoguard.core.lightcurve import MISSIONS, UNKNOWN_TARGET, LightCurve, median_cadence_s
 from exoguard.errors import FormatError, ScienceWarning
-from exoguard.io.columns import (
-    FLUX_ALIASES,
-    QUALITY_ALIASES,
-    TIME_ALIASES,
-    canonical,
-    decide_time_system,
-    find_column,
-    find_flux_err_column,
-)
+from exoguard.io.columns import canonical, choose_by_alias, decide_time_system
 from exoguard.io.registry import ReadOptions
 
 _ID_RE = re.compile(r"^\s*(KIC|EPIC|TIC)\s*[-_]?\s*0*(\d+)\s*$", re.IGNORECASE)
@@ -86,30 +78,12 @@ def table_to_lightcurve(
     FormatError
         No time or no flux column (the message lists the columns found and allowed).
     """
-    names = list(columns)
-    found = ", ".join(names) if names else "none"
-    time_col = find_column(names, TIME_ALIASES)
-    if time_col is None:
-        raise FormatError(
-            f"{opts.source_name}: no time column; columns found: {found}; "
-            f"allowed time columns: {', '.join(TIME_ALIASES)}"
-        )
-    if opts.flux_column is not None:
-        flux_col = find_column(names, (canonical(opts.flux_column)[0],))
-        if flux_col is None:
-            raise FormatError(
-                f"{opts.source_name}: flux column {opts.flux_column!r} not found; "
-                f"columns found: {found}"
-            )
-    else:
-        flux_col = find_column(names, FLUX_ALIASES)
-    if flux_col is None:
-        raise FormatError(
-            f"{opts.source_name}: no flux column; columns found: {found}; "
-            f"allowed flux columns: {', '.join(FLUX_ALIASES)}"
-        )
-    err_col = find_flux_err_column(names, flux_col)
-    quality_col = find_column(names, QUALITY_ALIASES)
+    chosen = choose_by_alias(
+        list(columns), source_name=opts.source_name, flux_column=opts.flux_column
+    )
+    time_col, flux_col, err_col, quality_col = (
+        chosen.time, chosen.flux, chosen.flux_err, chosen.quality
+    )  # fmt: skip
     notes = [
         f"format: {product}",
         f"columns chosen: time={time_col!r}, flux={flux_col!r}, flux_err={err_col!r}"

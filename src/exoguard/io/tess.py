@@ -12,14 +12,12 @@ from __future__ import annotations
 from astropy.io import fits
 
 from exoguard.core.lightcurve import LightCurve
-from exoguard.errors import FormatError
 from exoguard.io.fits_common import (
+    ames_pipeline_telescope,
     build_lightcurve,
-    choose_flux_column,
-    has_column,
-    header_str,
-    require_time_column,
-    table_hdu,
+    pipeline_columns,
+    refuse_target_pixel,
+    require_table,
 )
 from exoguard.io.registry import FitsReader, ReadOptions, register_fits_reader
 
@@ -27,45 +25,19 @@ FLUX_COLUMNS = ("PDCSAP_FLUX", "SAP_FLUX")
 
 
 def identify(hdul: fits.HDUList) -> bool:
-    h0 = hdul[0].header
-    hdu = table_hdu(hdul)
-    h1 = hdu.header if hdu is not None else fits.Header()
-    telescope = (header_str(h0, h1, key="TELESCOP") or header_str(h0, key="MISSION")).lower()
-    origin = header_str(h0, key="ORIGIN").lower()
-    creator = header_str(h0, key="CREATOR").lower()
-    return telescope == "tess" and "nasa/ames" in origin and "lightkurve" not in creator
+    return ames_pipeline_telescope(hdul, mission_fallback=True) == "tess"
 
 
 def read(hdul: fits.HDUList, opts: ReadOptions) -> LightCurve:
-    h0 = hdul[0].header
-    if "targetpixel" in header_str(h0, key="CREATOR").lower():
-        raise FormatError(
-            f"{opts.source_name}: a TESS target pixel file, not a light curve; "
-            "give the *_lc.fits file"
-        )
-    hdu = table_hdu(hdul)
-    if hdu is None:
-        raise FormatError(f"{opts.source_name}: TESS file without a LIGHTCURVE table")
+    refuse_target_pixel(hdul, opts, mission="TESS", give="*_lc.fits")
+    hdu = require_table(hdul, opts, missing="TESS file without a LIGHTCURVE table")
     # The data-alert HLSP and the SPOC archive files share one layout; only DATA_REL
     # (0-2 for the 2018 alerts) tells the releases apart, and it is only recorded.
-    product = f"TESS SPOC light curve (DATA_REL {h0.get('DATA_REL', '?')})"
-    time_col = require_time_column(hdu, opts, names=("TIME",))
-    flux_col = choose_flux_column(
+    product = f"TESS SPOC light curve (DATA_REL {hdul[0].header.get('DATA_REL', '?')})"
+    columns = pipeline_columns(
         hdu, opts, default="PDCSAP_FLUX", allowed=FLUX_COLUMNS, product=product
     )
-    err_col = f"{flux_col}_ERR" if has_column(hdu, f"{flux_col}_ERR") else None
-    quality = "QUALITY" if has_column(hdu, "QUALITY") else None
-    return build_lightcurve(
-        hdul,
-        hdu,
-        opts,
-        time_column=time_col,
-        flux_column=flux_col,
-        flux_err_column=err_col,
-        quality_column=quality,
-        product=product,
-        mission="tess",
-    )
+    return build_lightcurve(hdul, hdu, opts, columns, product=product, mission="tess")
 
 
 register_fits_reader(FitsReader(name="tess", identify=identify, read=read, priority=50))
