@@ -85,5 +85,12 @@ class UnavailableError(ExoguardError):
     http_status = 503
 
 
+class RemoteError(ExoguardError):
+    """A remote archive (NASA Exoplanet Archive, MAST) could not be reached, refused the
+    request, or kept failing."""
+
+    http_status = 502
+
+
 class ScienceWarning(UserWarning):
     """A scientific caveat (few transits, short baseline, low SNR) that does not stop the work."""

@@ -38,16 +38,22 @@ from typer.testing import CliRunner
 from exoguard.catalogs import read_catalog
 from exoguard.catalogs.remote import (
     ArchiveClient,
-    HttpPolicy,
-    RemoteError,
     cached_catalogs,
     fetch_catalog,
     latest_catalog_path,
 )
 from exoguard.config import get_settings
-from exoguard.errors import FormatError, NotFoundError, TooLargeError, ValidationError
+from exoguard.downloads import HttpPolicy
+from exoguard.errors import (
+    FormatError,
+    NotFoundError,
+    RemoteError,
+    TooLargeError,
+    ValidationError,
+)
 from exoguard.io import read_lightcurve
-from exoguard.io.mast import MastClient, fetch_lightcurves, parse_target
+from exoguard.io.mast import MastClient, fetch_lightcurves
+from exoguard.io.mast_products import parse_target
 
 TODAY = dt.date(2026, 7, 1)
 FAST = HttpPolicy(timeout_s=10.0, retries=2, backoff_s=0.01, max_backoff_s=0.05)

@@ -12,7 +12,7 @@ astroquery.mast and lightkurve use it:
    ``*-a_fast-lc.fits``), never target pixel files or high-level products;
 3. each file is downloaded from ``GET {base}/api/v0.1/Download/file?uri=mast:...`` into
    ``<cache>/lightcurves/<mission>/<target_name>/`` with the safety of
-   :func:`exoguard.catalogs.remote.stream_to_temp` (retries, size cap, truncation checks
+   :func:`exoguard.downloads.stream_to_temp` (retries, size cap, truncation checks
    against the listed size and the 2880-byte FITS blocks, atomic rename).
 
 No astroquery at import or run time: plain ``requests``.
@@ -31,42 +31,49 @@ import json
 import logging
 import math
 import os
-import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 import requests
 
-from exoguard.catalogs.remote import (
+from exoguard.downloads import (
+    HttpClient,
     HttpPolicy,
-    RemoteError,
-    default_cache_dir,
     describe_url,
     fetch_bytes,
     file_sha256,
     html_title,
     looks_like_html,
-    make_session,
     stream_to_temp,
 )
-from exoguard.errors import FormatError, NotFoundError, TooLargeError
+from exoguard.errors import FormatError, NotFoundError, RemoteError, TooLargeError
+from exoguard.io.mast_products import (
+    COLLECTION,
+    PRODUCT_NAME,
+    SAFE_NAME,
+    Cadence,
+    FetchedLightCurve,
+    MastProduct,
+    Mission,
+    TargetQuery,
+    as_float,
+    as_int,
+    cached_ok,
+    check_cadence,
+    check_fits_head,
+    is_complete_fits,
+    parse_target,
+    product_from_row,
+    select_cadence,
+)
 
 __all__ = [
-    "CADENCES",
     "DEFAULT_MAST_URL",
     "MAST_URL_ENV",
-    "MISSIONS",
-    "Cadence",
-    "FetchedLightCurve",
     "MastClient",
-    "MastProduct",
-    "Mission",
-    "TargetQuery",
     "fetch_lightcurves",
-    "parse_target",
     "search_lightcurves",
 ]
 
@@ -74,174 +81,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAST_URL = "https://mast.stsci.edu"
 MAST_URL_ENV = "EXOGUARD_MAST_URL"
-
-Mission = Literal["kepler", "k2", "tess"]
-MISSIONS: tuple[str, ...] = get_args(Mission)
-Cadence = Literal["long", "short", "fast", "any"]
-CADENCES: tuple[str, ...] = get_args(Cadence)
-
-_COLLECTION: dict[str, str] = {"kepler": "Kepler", "k2": "K2", "tess": "TESS"}
-_LABEL: dict[str, str] = {"kepler": "KIC", "k2": "EPIC", "tess": "TIC"}
-#: File names of the official pipeline light curves (anything else is skipped).
-_PRODUCT_NAME: dict[str, re.Pattern[str]] = {
-    "kepler": re.compile(r"^kplr\d{9}-\d{13}_(?P<kind>llc|slc)\.fits$"),
-    "k2": re.compile(r"^ktwo\d{9}-c\d{2,3}_(?P<kind>llc|slc)\.fits$"),
-    "tess": re.compile(r"^tess\d{13}-s\d{4}-\d{16}-\d{4}-(?P<kind>s_lc|a_fast-lc)\.fits$"),
-}
-_CADENCE_OF_KIND = {"llc": "long", "slc": "short", "s_lc": "short", "a_fast-lc": "fast"}
-_MISSION_CADENCES: dict[str, tuple[str, ...]] = {
-    "kepler": ("long", "short"),
-    "k2": ("long", "short"),
-    "tess": ("short", "fast"),
-}
-_ID_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("kepler", re.compile(r"^(?:kic|kplr)[\s_-]*0*(\d+)$", re.I)),
-    ("k2", re.compile(r"^(?:epic|ktwo)[\s_-]*0*(\d+)$", re.I)),
-    ("tess", re.compile(r"^(?:tic|tess)[\s_-]*0*(\d+)$", re.I)),
-)
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.+-]{1,80}$")
-_FITS_BLOCK = 2880
-_FITS_MAGIC = b"SIMPLE  ="
 _OBSID_BATCH = 50
 
 
-@dataclass(frozen=True)
-class TargetQuery:
-    """How a target is looked up at MAST.
-
-    Attributes
-    ----------
-    text : str
-        What the user typed.
-    mission : {"kepler", "k2", "tess"}
-    target_name : str or None
-        The exact CAOM ``target_name`` for an id of this mission; None → resolve ``text``.
-    label : str
-        A readable name (``"KIC 10797460"`` or the text).
-    """
-
-    text: str
-    mission: str
-    target_name: str | None
-    label: str
-
-
-@dataclass(frozen=True)
-class MastProduct:
-    """One official light-curve file listed by MAST."""
-
-    mission: str
-    target_name: str
-    obsid: str
-    obs_id: str
-    filename: str
-    data_uri: str
-    cadence: str  # "long" | "short" | "fast"
-    size_bytes: int | None
-    description: str
-    distance_arcsec: float
-
-
-@dataclass(frozen=True)
-class FetchedLightCurve:
-    """A light-curve file in the cache (hand ``path`` to ``exoguard.io.read_lightcurve``)."""
-
-    product: MastProduct
-    path: Path
-    size_bytes: int
-    sha256: str
-    url: str
-    cached: bool
-
-
-def _check_mission(mission: str) -> str:
-    if mission not in MISSIONS:
-        raise ValueError(f"mission must be one of {', '.join(MISSIONS)}, got {mission!r}")
-    return mission
-
-
-def _mast_target_name(mission: str, number: int) -> str:
-    if mission == "kepler":
-        return f"kplr{number:09d}"
-    if mission == "k2":
-        return f"ktwo{number:09d}"
-    return str(number)  # TESS target names are the TIC id without zero padding
-
-
-def parse_target(target: str | int, *, mission: Mission) -> TargetQuery:
-    """Turn ``"KIC 10797460"``, ``"kplr010797460"``, ``"EPIC 201367065"``, ``"TIC 261136679"``,
-    a bare number (an id of ``mission``) or a name (``"Kepler-227"``) into a query.
-
-    An id of another mission (``"TIC 1"`` with ``mission="kepler"``) is resolved as a name.
-
-    Raises
-    ------
-    ValueError
-        Unknown mission, or an empty target.
-    """
-    _check_mission(mission)
-    text = " ".join(str(target).split())
-    if not text:
-        raise ValueError("target must be a KIC/EPIC/TIC id or a star name, got an empty string")
-    if text.isdigit():
-        number = int(text)
-        return TargetQuery(
-            text=text,
-            mission=mission,
-            target_name=_mast_target_name(mission, number),
-            label=f"{_LABEL[mission]} {number}",
-        )
-    for id_mission, pattern in _ID_PATTERNS:
-        match = pattern.match(text)
-        if match:
-            number = int(match.group(1))
-            label = f"{_LABEL[id_mission]} {number}"
-            if id_mission == mission:
-                return TargetQuery(
-                    text=text,
-                    mission=mission,
-                    target_name=_mast_target_name(mission, number),
-                    label=label,
-                )
-            return TargetQuery(text=label, mission=mission, target_name=None, label=label)
-    return TargetQuery(text=text, mission=mission, target_name=None, label=text)
-
-
-def _is_complete_fits(size: int) -> bool:
-    return size > 0 and size % _FITS_BLOCK == 0
-
-
-def _check_fits_head(head: bytes, content_type: str) -> None:
-    if not head:
-        raise FormatError("MAST sent an empty file instead of a FITS light curve")
-    if looks_like_html(head) or content_type.split(";")[0].strip().lower() == "text/html":
-        raise FormatError(
-            f"MAST sent an HTML page instead of a FITS light curve ({html_title(head)!r})"
-        )
-    if not head.startswith(_FITS_MAGIC):
-        raise FormatError(
-            f"MAST sent a file that is not FITS (starts with {head[:16]!r}, "
-            f"content type {content_type or 'none'})"
-        )
-
-
-def _as_int(value: Any) -> int | None:
-    try:
-        number = int(float(value))
-    except (TypeError, ValueError):
-        return None
-    return number if number > 0 else None
-
-
-def _as_float(value: Any, default: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return default
-    return number if math.isfinite(number) else default
-
-
-class MastClient:
+class MastClient(HttpClient):
     """A client of the MAST Portal API for official light curves.
 
     Parameters
@@ -273,32 +116,21 @@ class MastClient:
         radius_arcsec: float = 2.0,
         poll_timeout_s: float = 120.0,
     ) -> None:
-        chosen = base_url or os.environ.get(MAST_URL_ENV) or DEFAULT_MAST_URL
-        if not chosen.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {chosen!r}")
         if page_size < 1:
             raise ValueError(f"page_size must be >= 1, got {page_size}")
         if radius_arcsec <= 0:
             raise ValueError(f"radius_arcsec must be > 0, got {radius_arcsec}")
-        self.base_url = chosen.rstrip("/")
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        self.policy = policy or HttpPolicy()
+        super().__init__(
+            base_url=base_url,
+            url_env=MAST_URL_ENV,
+            default_url=DEFAULT_MAST_URL,
+            cache_dir=cache_dir,
+            policy=policy,
+            session=session,
+        )
         self.page_size = page_size
         self.radius_arcsec = radius_arcsec
         self.poll_timeout_s = poll_timeout_s
-        self._session = session or make_session()
-        self._own_session = session is None
-
-    def close(self) -> None:
-        """Close the HTTP session (when this client created it)."""
-        if self._own_session:
-            self._session.close()
-
-    def __enter__(self) -> MastClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @property
     def invoke_url(self) -> str:
@@ -368,7 +200,7 @@ class MastClient:
                 raise FormatError(f"MAST {service}: 'data' is not a list")
             rows.extend(r for r in data if isinstance(r, dict))
             paging = result.get("paging") or {}
-            pages = _as_int(paging.get("pagesFiltered")) or 1
+            pages = as_int(paging.get("pagesFiltered")) or 1
             if page >= pages or not data:
                 return rows
             page += 1
@@ -393,7 +225,7 @@ class MastClient:
     # ------------------------------------------------------------------ search
     def _filters(self, query: TargetQuery) -> list[dict[str, Any]]:
         filters: list[dict[str, Any]] = [
-            {"paramName": "obs_collection", "values": [_COLLECTION[query.mission]]},
+            {"paramName": "obs_collection", "values": [COLLECTION[query.mission]]},
             # Kepler/K2 pipeline products are "cube" observations, TESS ones "timeseries".
             {"paramName": "dataproduct_type", "values": ["timeseries", "cube"]},
         ]
@@ -433,7 +265,7 @@ class MastClient:
         )
         if not rows:
             return []
-        nearest = min(rows, key=lambda r: _as_float(r.get("distance"), math.inf))
+        nearest = min(rows, key=lambda r: as_float(r.get("distance"), math.inf))
         keep = str(nearest.get("target_name", ""))
         return [r for r in rows if str(r.get("target_name", "")) == keep]
 
@@ -463,9 +295,9 @@ class MastClient:
             MAST failed or answered with something else than JSON.
         """
         query = parse_target(target, mission=mission)
-        _check_cadence(cadence, mission=mission)
+        check_cadence(cadence, mission=mission)
         observations = self.find_observations(query)
-        collection = _COLLECTION[mission]
+        collection = COLLECTION[mission]
         if not observations:
             raise NotFoundError(f"MAST has no {collection} observation of {query.label}")
         by_obsid = {str(o.get("obsid") or o.get("obsID") or ""): o for o in observations}
@@ -476,7 +308,7 @@ class MastClient:
                 f"MAST lists no official {collection} pipeline light curve for {query.label} "
                 "(only other products, e.g. target pixel files or high-level products)"
             )
-        return _select_cadence(products, mission=mission, cadence=cadence, label=query.label)
+        return select_cadence(products, mission=mission, cadence=cadence, label=query.label)
 
     def _products(
         self, obsids: Sequence[str], *, mission: str, observations: Mapping[str, dict[str, Any]]
@@ -485,36 +317,11 @@ class MastClient:
         for start in range(0, len(obsids), _OBSID_BATCH):
             batch = ",".join(obsids[start : start + _OBSID_BATCH])
             rows.extend(self.invoke("Mast.Caom.Products", {"obsid": batch}))
-        pattern = _PRODUCT_NAME[mission]
         found: dict[str, MastProduct] = {}
         for row in rows:
-            filename = str(row.get("productFilename") or "")
-            uri = str(row.get("dataURI") or "")
-            match = pattern.match(filename)
-            if not match or not uri.startswith("mast:") or not uri.endswith("/" + filename):
-                continue
-            if str(row.get("productType") or "SCIENCE").upper() != "SCIENCE":
-                continue
-            obsid = str(row.get("obsID") or row.get("obsid") or row.get("parent_obsid") or "")
-            obs = observations.get(obsid) or observations.get(str(row.get("parent_obsid")), {})
-            target_name = str(obs.get("target_name") or filename.split("-")[0])
-            if not _SAFE_NAME.match(target_name):
-                target_name = filename.split("-")[0]
-            found.setdefault(
-                uri,
-                MastProduct(
-                    mission=mission,
-                    target_name=target_name,
-                    obsid=obsid,
-                    obs_id=str(row.get("obs_id") or obs.get("obs_id") or ""),
-                    filename=filename,
-                    data_uri=uri,
-                    cadence=_CADENCE_OF_KIND[match["kind"]],
-                    size_bytes=_as_int(row.get("size")),
-                    description=str(row.get("description") or ""),
-                    distance_arcsec=_as_float(obs.get("distance"), 0.0),
-                ),
-            )
+            product = product_from_row(row, mission=mission, observations=observations)
+            if product is not None:
+                found.setdefault(product.data_uri, product)
         return sorted(found.values(), key=lambda p: p.filename)
 
     # ------------------------------------------------------------------ download
@@ -534,16 +341,16 @@ class MastClient:
         Raises
         ------
         NotFoundError, TooLargeError, FormatError, RemoteError
-            See :func:`exoguard.catalogs.remote.stream_to_temp`; nothing is left in the cache.
+            See :func:`exoguard.downloads.stream_to_temp`; nothing is left in the cache.
         """
-        if not _PRODUCT_NAME[product.mission].match(product.filename) or not _SAFE_NAME.match(
+        if not PRODUCT_NAME[product.mission].match(product.filename) or not SAFE_NAME.match(
             product.target_name
         ):
             raise ValueError(f"not an official light-curve product: {product.filename!r}")
         dest = self.cache_path(product)
         params = {"uri": product.data_uri}
         url = requests.Request("GET", self.download_url, params=params).prepare().url or ""
-        if not force and _cached_ok(dest, product.size_bytes):
+        if not force and cached_ok(dest, product.size_bytes):
             return FetchedLightCurve(
                 product=product,
                 path=dest,
@@ -564,10 +371,10 @@ class MastClient:
             dest_dir=dest.parent,
             policy=self.policy,
             what=what,
-            check_head=_check_fits_head,
+            check_head=check_fits_head,
             params=params,
             expected_bytes=product.size_bytes,
-            complete=_is_complete_fits,
+            complete=is_complete_fits,
         )
         try:
             os.replace(got.temp_path, dest)
@@ -595,48 +402,6 @@ class MastClient:
         """:meth:`search_lightcurves` then :meth:`download` each file."""
         products = self.search_lightcurves(target, mission=mission, cadence=cadence)
         return [self.download(p, force=force) for p in products]
-
-
-def _cached_ok(path: Path, size_bytes: int | None) -> bool:
-    if not path.is_file():
-        return False
-    size = path.stat().st_size
-    if size_bytes is not None and size != size_bytes:
-        return False
-    with path.open("rb") as fh:
-        return fh.read(len(_FITS_MAGIC)) == _FITS_MAGIC and _is_complete_fits(size)
-
-
-def _check_cadence(cadence: str | None, *, mission: str) -> None:
-    if cadence is None or cadence == "any":
-        return
-    allowed = _MISSION_CADENCES[mission]
-    if cadence not in allowed:
-        raise ValueError(
-            f"cadence for {mission} must be one of {', '.join(allowed)} or any, got {cadence!r}"
-        )
-
-
-def _select_cadence(
-    products: list[MastProduct], *, mission: str, cadence: str | None, label: str
-) -> list[MastProduct]:
-    available = sorted({p.cadence for p in products})
-    if cadence == "any":
-        return products
-    if cadence is None:
-        preferred = _MISSION_CADENCES[mission][0]
-        chosen = [p for p in products if p.cadence == preferred]
-        if chosen:
-            return chosen
-        logger.info("%s: no %s-cadence file; using %s", label, preferred, ", ".join(available))
-        return products
-    chosen = [p for p in products if p.cadence == cadence]
-    if not chosen:
-        raise NotFoundError(
-            f"no {cadence}-cadence {_COLLECTION[mission]} light curve for {label}; available: "
-            f"{', '.join(available)}"
-        )
-    return chosen
 
 
 def search_lightcurves(
