@@ -9,18 +9,18 @@ import pytest
 
 from exoguard.core.inject import inject_eclipsing_binary, inject_transit
 from exoguard.core.lightcurve import LightCurve
-from exoguard.core.views import (
-    ViewSet,
+from exoguard.core.binning import (
     bin_median,
     bin_median_overlapping,
     bin_median_slow,
     fill_empty,
+)
+from exoguard.core.views import (
+    ViewSet,
     global_view,
-    local_view,
+    local_views,
     make_views,
-    odd_even_views,
     phase_transit_image,
-    secondary_view,
     time_series_view,
 )
 from exoguard.errors import ValidationError
@@ -109,18 +109,22 @@ def test_viewset_shapes_and_normalisation(planet: LightCurve) -> None:
 def test_standalone_views_agree_with_viewset(planet: LightCurve) -> None:
     v = make_views(planet, period_days=P, t0_bjd=T0, duration_hours=DUR_H)
     kw = {"period_days": P, "t0_bjd": T0, "duration_hours": DUR_H}
-    np.testing.assert_allclose(local_view(planet, **kw), v.local_view)
+    local = local_views(planet, **kw)
+    np.testing.assert_allclose(local.local, v.local_view)
     np.testing.assert_allclose(global_view(planet, **kw), v.global_view)
-    odd, even = odd_even_views(planet, **kw)
-    np.testing.assert_allclose(odd, v.odd_view)
-    np.testing.assert_allclose(even, v.even_view)
-    np.testing.assert_allclose(secondary_view(planet, **kw), v.secondary_view)
+    np.testing.assert_allclose(local.odd, v.odd_view)
+    np.testing.assert_allclose(local.even, v.even_view)
+    np.testing.assert_allclose(local.secondary, v.secondary_view)
+    assert (local.depth_scale, local.level) == (v.depth_scale, v.level)
+    # a depth given divides every local-type view: half the depth doubles them
+    halved = local_views(planet, **kw, depth_scale=0.5 * v.depth_scale)
+    np.testing.assert_allclose(halved.odd, 2 * v.odd_view, atol=1e-12)
     image = phase_transit_image(planet, **kw, depth_scale=v.depth_scale, level=v.level)
     np.testing.assert_allclose(image, v.phase_transit_image)
     # on its own, the image is normalised at its own (64-bin) resolution: nearly the same
     own = phase_transit_image(planet, **kw)
     assert np.corrcoef(own.ravel(), image.ravel())[0, 1] > 0.999
-    assert local_view(planet, **kw, n_bins=51, bin_width_factor=None).shape == (51,)
+    assert local_views(planet, **kw, n_bins=51, bin_width_factor=None).secondary.shape == (51,)
 
 
 def test_image_rows_and_transit_columns(planet: LightCurve) -> None:
@@ -155,7 +159,7 @@ def test_no_data_in_window_is_an_error() -> None:
     lc = noisy_lc(n=200)
     far = lc.time_bjd[-1] + 50.0
     with pytest.raises(ValidationError, match="no data"):
-        local_view(lc, period_days=1000.0, t0_bjd=far, duration_hours=2.0)
+        local_views(lc, period_days=1000.0, t0_bjd=far, duration_hours=2.0)
     with pytest.raises(ValidationError, match="no data"):
         make_views(lc, period_days=1000.0, t0_bjd=far, duration_hours=2.0)
     with pytest.raises(ValueError, match="period_days"):

@@ -32,8 +32,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
+from exoguard.core.binning import (
+    bin_median,
+    bin_values,
+    centre_bins,
+    fill_empty,
+    normalise_view,
+    view_depth,
+)
 from exoguard.core.lightcurve import FloatArray, LightCurve, fold_phase_days
 from exoguard.errors import ValidationError
 
@@ -44,162 +52,6 @@ LOCAL_BIN_WIDTH_FACTOR = 0.16
 IMAGE_PHASE_BINS = 64
 IMAGE_TRANSITS = 32
 TIME_SERIES_BINS = 2048
-
-
-# ---------------------------------------------------------------------- binning
-def bin_median(
-    x: ArrayLike, y: ArrayLike, *, lo: float, hi: float, n_bins: int
-) -> tuple[FloatArray, NDArray[np.int64]]:
-    """Median of ``y`` in ``n_bins`` equal bins of ``x`` over ``[lo, hi)``.
-
-    Vectorised: one sort by (bin, value) and ``bincount``; O(n log n). The sort key is
-    ``bin + 0.5 * (y - min) / (max - min)``, a single float ``argsort`` (about 3× faster
-    than ``lexsort`` of the two columns); the order is the same up to values closer than
-    ``(max - min) * 2**-40``, which leaves the medians unchanged at that level.
-
-    Returns
-    -------
-    medians : ndarray, shape (n_bins,)
-        NaN where a bin is empty.
-    counts : ndarray, shape (n_bins,)
-    """
-    if n_bins < 1:
-        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
-    if not hi > lo:
-        raise ValueError(f"the bin range must have hi > lo, got [{lo}, {hi})")
-    xv = np.asarray(x, dtype=np.float64)
-    yv = np.asarray(y, dtype=np.float64)
-    idx = np.floor((xv - lo) * (n_bins / (hi - lo))).astype(np.int64)
-    ok = (idx >= 0) & (idx < n_bins) & np.isfinite(yv)
-    idx, yv = idx[ok], yv[ok]
-    counts = np.bincount(idx, minlength=n_bins).astype(np.int64)
-    out = np.full(n_bins, np.nan)
-    if idx.size == 0:
-        return out, counts
-    ymin = float(yv.min())
-    span = float(yv.max()) - ymin
-    key = idx + 0.5 * (yv - ymin) / span if span > 0 else idx.astype(np.float64)
-    ys = yv[np.argsort(key)]
-    starts = np.cumsum(counts) - counts
-    has = counts > 0
-    lo_i = starts[has] + (counts[has] - 1) // 2
-    hi_i = starts[has] + counts[has] // 2
-    out[has] = 0.5 * (ys[lo_i] + ys[hi_i])
-    return out, counts
-
-
-def bin_median_slow(
-    x: ArrayLike, y: ArrayLike, *, lo: float, hi: float, n_bins: int
-) -> tuple[FloatArray, NDArray[np.int64]]:
-    """Reference for :func:`bin_median`: a Python loop over bins."""
-    xv = np.asarray(x, dtype=np.float64)
-    yv = np.asarray(y, dtype=np.float64)
-    edges = lo + (hi - lo) * np.arange(n_bins + 1) / n_bins
-    out = np.full(n_bins, np.nan)
-    counts = np.zeros(n_bins, dtype=np.int64)
-    for i in range(n_bins):
-        sel = (xv >= edges[i]) & (xv < edges[i + 1]) & np.isfinite(yv)
-        counts[i] = int(sel.sum())
-        if counts[i]:
-            out[i] = float(np.median(yv[sel]))
-    return out, counts
-
-
-def bin_median_overlapping(
-    x: ArrayLike, y: ArrayLike, *, lo: float, hi: float, n_bins: int, bin_width: float
-) -> tuple[FloatArray, NDArray[np.int64]]:
-    """Median of ``y`` in ``n_bins`` bins centred evenly over ``[lo, hi)``, each
-    ``bin_width`` wide (bins may overlap, as AstroNet's local view).
-
-    One sort, then a ``searchsorted`` for every bin's edges and a median per bin.
-
-    Returns
-    -------
-    medians : ndarray, shape (n_bins,)
-        NaN where a bin is empty.
-    counts : ndarray, shape (n_bins,)
-    """
-    if n_bins < 1 or not bin_width > 0 or not hi > lo:
-        raise ValueError("need n_bins >= 1, bin_width > 0 and hi > lo")
-    xv = np.asarray(x, dtype=np.float64)
-    yv = np.asarray(y, dtype=np.float64)
-    ok = np.isfinite(xv) & np.isfinite(yv) & (xv >= lo - bin_width) & (xv < hi + bin_width)
-    order = np.argsort(xv[ok], kind="stable")
-    xs, ys = xv[ok][order], yv[ok][order]
-    centres = lo + (np.arange(n_bins) + 0.5) * (hi - lo) / n_bins
-    left = np.searchsorted(xs, np.maximum(centres - 0.5 * bin_width, lo), side="left")
-    right = np.searchsorted(xs, np.minimum(centres + 0.5 * bin_width, hi), side="left")
-    counts = (right - left).astype(np.int64)
-    out = np.full(n_bins, np.nan)
-    for i in np.flatnonzero(counts):
-        out[i] = np.median(ys[left[i] : right[i]])
-    return out, counts
-
-
-def _bin(
-    x: ArrayLike, y: ArrayLike, *, lo: float, hi: float, n_bins: int, bin_width: float | None
-) -> tuple[FloatArray, NDArray[np.int64]]:
-    if bin_width is None or bin_width <= (hi - lo) / n_bins * (1 + 1e-9):
-        return bin_median(x, y, lo=lo, hi=hi, n_bins=n_bins)
-    return bin_median_overlapping(x, y, lo=lo, hi=hi, n_bins=n_bins, bin_width=bin_width)
-
-
-def fill_empty(values: ArrayLike) -> FloatArray:
-    """Linear interpolation over NaN entries (ends take the nearest value; all-NaN → 0)."""
-    v = np.array(values, dtype=np.float64)
-    ok = np.isfinite(v)
-    if ok.all():
-        return v
-    if not ok.any():
-        return np.zeros_like(v)
-    pos = np.arange(v.size)
-    v[~ok] = np.interp(pos[~ok], pos[ok], v[ok])
-    return v
-
-
-def _depth_scale(view: FloatArray, centre: NDArray[np.bool_] | None) -> float:
-    """Depth below the median used to normalise (see module docstring)."""
-    v = view - np.median(view)
-    noise = 1.4826 * float(np.median(np.abs(v - np.median(v))))
-    global_min = float(np.min(v))
-    if centre is not None and centre.any():
-        dip = -float(np.min(v[centre]))
-        if dip > 3.0 * noise and dip > 0:
-            return dip
-    if global_min < 0:
-        return -global_min
-    return noise if noise > 0 else 1.0
-
-
-def normalise_view(
-    view: ArrayLike, *, depth_scale: float | None = None, centre: ArrayLike | None = None
-) -> tuple[FloatArray, float, float]:
-    """``(view - median) / depth``.
-
-    Parameters
-    ----------
-    view : array
-        Binned relative flux (NaN-free).
-    depth_scale : float, optional
-        Divide by this (relative flux) instead of the view's own depth.
-    centre : bool array, optional
-        Bins of the transit window, where the depth is measured.
-
-    Returns
-    -------
-    normalised : ndarray
-    level : float
-        The median subtracted.
-    depth_scale : float
-        The depth divided by (relative flux units).
-    """
-    v = np.asarray(view, dtype=np.float64)
-    level = float(np.median(v))
-    c = None if centre is None else np.asarray(centre, dtype=bool)
-    scale = _depth_scale(v, c) if depth_scale is None else float(depth_scale)
-    if not (np.isfinite(scale) and scale > 0):
-        raise ValueError(f"depth_scale must be positive, got {scale}")
-    return (v - level) / scale, level, scale
 
 
 def _check_ephemeris(period_days: float, duration_hours: float | None) -> None:
@@ -215,34 +67,6 @@ def _local_half_width(period_days: float, duration_hours: float, n_durations: fl
     return min(0.5 * period_days, 0.5 * n_durations * duration_hours / 24.0)
 
 
-def _centre_bins(lo: float, hi: float, n_bins: int, half_days: float) -> NDArray[np.bool_]:
-    centres = lo + (np.arange(n_bins) + 0.5) * (hi - lo) / n_bins
-    return np.asarray(np.abs(centres) <= max(half_days, (hi - lo) / n_bins), dtype=bool)
-
-
-# ---------------------------------------------------------------------- raw views
-def _local_raw(
-    lc: LightCurve,
-    *,
-    period_days: float,
-    t0_bjd: float,
-    duration_hours: float,
-    n_bins: int,
-    n_durations: float,
-    bin_width_factor: float | None,
-    select: NDArray[np.bool_] | None = None,
-) -> tuple[FloatArray, NDArray[np.int64], float]:
-    """Binned (un-normalised) local window: values, counts, half width (days)."""
-    half = _local_half_width(period_days, duration_hours, n_durations)
-    phase = fold_phase_days(lc.time_bjd, period_days=period_days, t0_bjd=t0_bjd)
-    flux = lc.flux
-    if select is not None:
-        phase, flux = phase[select], flux[select]
-    width = None if bin_width_factor is None else bin_width_factor * duration_hours / 24.0
-    values, counts = _bin(phase, flux, lo=-half, hi=half, n_bins=n_bins, bin_width=width)
-    return values, counts, half
-
-
 @dataclass(frozen=True)
 class _Local:
     """The binning of local-type views (one place for their shared parameters)."""
@@ -256,19 +80,21 @@ class _Local:
     def raw(
         self, lc: LightCurve, t0_bjd: float, select: NDArray[np.bool_] | None = None
     ) -> tuple[FloatArray, NDArray[np.int64], float]:
-        return _local_raw(
-            lc,
-            period_days=self.period_days,
-            t0_bjd=t0_bjd,
-            duration_hours=self.duration_hours,
-            n_bins=self.n_bins,
-            n_durations=self.n_durations,
-            bin_width_factor=self.bin_width_factor,
-            select=select,
+        """Binned (un-normalised) local window: values, counts, half width (days)."""
+        half = _local_half_width(self.period_days, self.duration_hours, self.n_durations)
+        phase = fold_phase_days(lc.time_bjd, period_days=self.period_days, t0_bjd=t0_bjd)
+        flux = lc.flux
+        if select is not None:
+            phase, flux = phase[select], flux[select]
+        factor = self.bin_width_factor
+        width = None if factor is None else factor * self.duration_hours / 24.0
+        values, counts = bin_values(
+            phase, flux, lo=-half, hi=half, n_bins=self.n_bins, bin_width=width
         )
+        return values, counts, half
 
     def centre(self, half: float) -> NDArray[np.bool_]:
-        return _centre_bins(-half, half, self.n_bins, 0.5 * self.duration_hours / 24.0)
+        return centre_bins(-half, half, self.n_bins, 0.5 * self.duration_hours / 24.0)
 
 
 def _no_data(lc: LightCurve, half: float, period_days: float, t0_bjd: float) -> ValidationError:
@@ -278,6 +104,7 @@ def _no_data(lc: LightCurve, half: float, period_days: float, t0_bjd: float) -> 
     )
 
 
+# ---------------------------------------------------------------------- single views
 def global_view(
     lc: LightCurve,
     *,
@@ -313,25 +140,59 @@ def global_view(
     _check_ephemeris(period_days, duration_hours)
     if lc.n_points == 0:
         raise ValidationError("cannot build a view of an empty light curve")
-    values, _ = _global_raw(lc, period_days=period_days, t0_bjd=t0_bjd, n_bins=n_bins)
+    return _global(
+        lc, period_days=period_days, t0_bjd=t0_bjd, duration_hours=duration_hours, n_bins=n_bins
+    )[0]
+
+
+def _global(
+    lc: LightCurve,
+    *,
+    period_days: float,
+    t0_bjd: float,
+    duration_hours: float | None,
+    n_bins: int,
+) -> tuple[FloatArray, NDArray[np.int64]]:
+    """Normalised global view and the point count of each bin."""
     half = 0.5 * period_days
+    phase = fold_phase_days(lc.time_bjd, period_days=period_days, t0_bjd=t0_bjd)
+    values, counts = bin_median(phase, lc.flux, lo=-half, hi=half, n_bins=n_bins)
     centre = (
         None
         if duration_hours is None
-        else _centre_bins(-half, half, n_bins, 0.5 * duration_hours / 24.0)
+        else centre_bins(-half, half, n_bins, 0.5 * duration_hours / 24.0)
     )
-    return normalise_view(fill_empty(values), centre=centre)[0]
+    return normalise_view(fill_empty(values), centre=centre)[0], counts
 
 
-def _global_raw(
-    lc: LightCurve, *, period_days: float, t0_bjd: float, n_bins: int
-) -> tuple[FloatArray, NDArray[np.int64]]:
-    half = 0.5 * period_days
-    phase = fold_phase_days(lc.time_bjd, period_days=period_days, t0_bjd=t0_bjd)
-    return bin_median(phase, lc.flux, lo=-half, hi=half, n_bins=n_bins)
+@dataclass(frozen=True, eq=False)
+class LocalViews:
+    """The local-type views of one candidate, all divided by one depth.
+
+    Attributes
+    ----------
+    local, odd, even, secondary : ndarray, shape (n_bins,)
+        Local view of all transits, of the odd and of the even epochs (epoch parity;
+        epoch 0 is even), and the local-sized window at phase 0.5. A parity or a
+        secondary window without data is all zeros.
+    level, depth_scale : float
+        Relative flux of 0 and of -1 (the local view's median and depth, or
+        ``depth_scale`` when given).
+    coverage : dict
+        Fraction of non-empty bins (before interpolation) of each view, keyed
+        ``"local_view"``, ``"odd_view"``, ``"even_view"``, ``"secondary_view"``.
+    """
+
+    local: FloatArray
+    odd: FloatArray
+    even: FloatArray
+    secondary: FloatArray
+    level: float
+    depth_scale: float
+    coverage: dict[str, float]
 
 
-def local_view(
+def local_views(
     lc: LightCurve,
     *,
     period_days: float,
@@ -341,8 +202,9 @@ def local_view(
     n_durations: float = LOCAL_N_DURATIONS,
     bin_width_factor: float | None = LOCAL_BIN_WIDTH_FACTOR,
     depth_scale: float | None = None,
-) -> FloatArray:
-    """View of the transit: ``n_durations`` durations wide in total (±2 by default).
+) -> LocalViews:
+    """Local, odd, even and secondary views: ``n_durations`` durations wide in total
+    (±2 by default), the secondary centred on phase 0.5.
 
     Parameters
     ----------
@@ -350,90 +212,45 @@ def local_view(
         Bin width in durations (0.16, AstroNet's: bins overlap and smooth); ``None``
         for non-overlapping bins.
     depth_scale : float, optional
-        Divide by this depth (relative flux) instead of the view's own.
-
-    Returns
-    -------
-    ndarray, shape (n_bins,)
-        Median 0, transit bottom -1 (or divided by ``depth_scale``), no NaN.
+        Divide every view by this depth (relative flux) instead of the local view's.
 
     Raises
     ------
     ValidationError
-        If no point falls within the window.
+        If no point falls within the local window of the transits.
     """
     _check_ephemeris(period_days, duration_hours)
     spec = _Local(period_days, duration_hours, n_bins, n_durations, bin_width_factor)
     values, counts, half = spec.raw(lc, t0_bjd)
     if counts.sum() == 0:
         raise _no_data(lc, half, period_days, t0_bjd)
-    return normalise_view(fill_empty(values), depth_scale=depth_scale, centre=spec.centre(half))[0]
-
-
-def odd_even_views(
-    lc: LightCurve,
-    *,
-    period_days: float,
-    t0_bjd: float,
-    duration_hours: float,
-    n_bins: int = LOCAL_BINS,
-    n_durations: float = LOCAL_N_DURATIONS,
-    bin_width_factor: float | None = LOCAL_BIN_WIDTH_FACTOR,
-    depth_scale: float | None = None,
-) -> tuple[FloatArray, FloatArray]:
-    """Local views of the odd and the even transits (epoch parity; epoch 0 is even).
-
-    Both are divided by one depth (``depth_scale``, or the local view's of all
-    transits), so a depth difference shows. A parity without data gives zeros.
-
-    Returns
-    -------
-    odd, even : ndarray, shape (n_bins,)
-    """
-    _check_ephemeris(period_days, duration_hours)
-    spec = _Local(period_days, duration_hours, n_bins, n_durations, bin_width_factor)
-    if depth_scale is None:
-        values, counts, half = spec.raw(lc, t0_bjd)
-        if counts.sum() == 0:
-            raise _no_data(lc, half, period_days, t0_bjd)
-        depth_scale = _depth_scale(fill_empty(values), spec.centre(half))
-    epoch = np.round((lc.time_bjd - t0_bjd) / period_days).astype(np.int64)
-    out = []
-    for parity in (1, 0):
-        values, counts, _ = spec.raw(lc, t0_bjd, (epoch % 2) == parity)
-        if counts.sum() == 0:
-            out.append(np.zeros(n_bins))
-        else:
-            out.append(normalise_view(fill_empty(values), depth_scale=depth_scale)[0])
-    return out[0], out[1]
-
-
-def secondary_view(
-    lc: LightCurve,
-    *,
-    period_days: float,
-    t0_bjd: float,
-    duration_hours: float,
-    n_bins: int = LOCAL_BINS,
-    n_durations: float = LOCAL_N_DURATIONS,
-    bin_width_factor: float | None = LOCAL_BIN_WIDTH_FACTOR,
-    depth_scale: float | None = None,
-) -> FloatArray:
-    """Local-sized view centred on phase 0.5 (secondary eclipse); zeros without data.
-
-    Divided by ``depth_scale`` when given (the primary depth, as in a ``ViewSet``);
-    otherwise by the primary transit's depth measured from the same light curve.
-    """
-    _check_ephemeris(period_days, duration_hours)
-    spec = _Local(period_days, duration_hours, n_bins, n_durations, bin_width_factor)
-    values, counts, half = spec.raw(lc, t0_bjd + 0.5 * period_days)
-    if counts.sum() == 0:
-        return np.zeros(n_bins)
-    if depth_scale is None:
-        primary, p_counts, _ = spec.raw(lc, t0_bjd)
-        if p_counts.any():
-            depth_scale = _depth_scale(fill_empty(primary), spec.centre(half))
-    return normalise_view(fill_empty(values), depth_scale=depth_scale)[0]
+    local, level, scale = normalise_view(
+        fill_empty(values), depth_scale=depth_scale, centre=spec.centre(half)
+    )
+    coverage = {"local_view": float(np.mean(counts > 0))}
+    parity = np.round((lc.time_bjd - t0_bjd) / period_days).astype(np.int64) % 2
+    others: dict[str, FloatArray] = {}
+    for name, centre_bjd, select in (
+        ("odd_view", t0_bjd, parity == 1),
+        ("even_view", t0_bjd, parity == 0),
+        ("secondary_view", t0_bjd + 0.5 * period_days, None),
+    ):
+        values, counts, _ = spec.raw(lc, centre_bjd, select)
+        coverage[name] = float(np.mean(counts > 0))
+        others[name] = (
+            np.zeros(n_bins)
+            if counts.sum() == 0
+            else normalise_view(fill_empty(values), depth_scale=scale)[0]
+        )
+    return LocalViews(
+        local=local,
+        odd=others["odd_view"],
+        even=others["even_view"],
+        secondary=others["secondary_view"],
+        level=level,
+        depth_scale=scale,
+        coverage=coverage,
+    )
 
 
 def phase_transit_image(
@@ -477,19 +294,11 @@ def phase_transit_image(
     if not inside.any():
         return image
     if level is None or depth_scale is None:
-        local, counts, _ = _local_raw(
-            lc,
-            period_days=period_days,
-            t0_bjd=t0_bjd,
-            duration_hours=duration_hours,
-            n_bins=n_phase_bins,
-            n_durations=n_durations,
-            bin_width_factor=bin_width_factor,
-        )
+        spec = _Local(period_days, duration_hours, n_phase_bins, n_durations, bin_width_factor)
+        local, _, _ = spec.raw(lc, t0_bjd)
         filled = fill_empty(local)
-        centre = _centre_bins(-half, half, n_phase_bins, 0.5 * duration_hours / 24.0)
         level = float(np.median(filled)) if level is None else level
-        depth_scale = _depth_scale(filled, centre) if depth_scale is None else depth_scale
+        depth_scale = view_depth(filled, spec.centre(half)) if depth_scale is None else depth_scale
     epoch = np.round((lc.time_bjd[inside] - t0_bjd) / period_days).astype(np.int64)
     span = int(epoch.max() - epoch.min()) + 1
     rel = epoch - epoch.min()
@@ -498,7 +307,7 @@ def phase_transit_image(
     width = None if bin_width_factor is None else bin_width_factor * duration_hours / 24.0
     for r in np.unique(row):
         sel = row == r
-        values, counts = _bin(
+        values, counts = bin_values(
             ph[sel], fl[sel], lo=-half, hi=half, n_bins=n_phase_bins, bin_width=width
         )
         if counts.any():
@@ -612,61 +421,36 @@ def make_views(
     _check_ephemeris(period_days, duration_hours)
     if lc.n_points == 0:
         raise ValidationError("cannot build views of an empty light curve")
-    spec = _Local(period_days, duration_hours, local_bins, n_durations, bin_width_factor)
-    local_raw, local_counts, half = spec.raw(lc, t0_bjd)
-    if local_counts.sum() == 0:
-        raise _no_data(lc, half, period_days, t0_bjd)
-    local, level, scale = normalise_view(fill_empty(local_raw), centre=spec.centre(half))
-
-    g_raw, g_counts = _global_raw(lc, period_days=period_days, t0_bjd=t0_bjd, n_bins=global_bins)
-    g_half = 0.5 * period_days
-    g_centre = _centre_bins(-g_half, g_half, global_bins, 0.5 * duration_hours / 24.0)
-    glob = normalise_view(fill_empty(g_raw), centre=g_centre)[0]
-
-    epoch = np.round((lc.time_bjd - t0_bjd) / period_days).astype(np.int64)
-    parity_views = []
-    coverage = {
-        "global_view": float(np.mean(g_counts > 0)),
-        "local_view": float(np.mean(local_counts > 0)),
-    }
-    for name, parity in (("odd_view", 1), ("even_view", 0)):
-        values, counts, _ = spec.raw(lc, t0_bjd, (epoch % 2) == parity)
-        coverage[name] = float(np.mean(counts > 0))
-        parity_views.append(
-            np.zeros(local_bins)
-            if counts.sum() == 0
-            else normalise_view(fill_empty(values), depth_scale=scale)[0]
-        )
-    sec_raw, sec_counts, _ = spec.raw(lc, t0_bjd + 0.5 * period_days)
-    coverage["secondary_view"] = float(np.mean(sec_counts > 0))
-    secondary = (
-        np.zeros(local_bins)
-        if sec_counts.sum() == 0
-        else normalise_view(fill_empty(sec_raw), depth_scale=scale)[0]
+    ephemeris = {"period_days": period_days, "t0_bjd": t0_bjd, "duration_hours": duration_hours}
+    local = local_views(
+        lc,
+        **ephemeris,
+        n_bins=local_bins,
+        n_durations=n_durations,
+        bin_width_factor=bin_width_factor,
     )
+    glob, g_counts = _global(lc, **ephemeris, n_bins=global_bins)
     image = phase_transit_image(
         lc,
-        period_days=period_days,
-        t0_bjd=t0_bjd,
-        duration_hours=duration_hours,
+        **ephemeris,
         n_phase_bins=n_phase_bins,
         n_transits=n_transits,
         n_durations=n_durations,
         bin_width_factor=bin_width_factor,
-        depth_scale=scale,
-        level=level,
+        depth_scale=local.depth_scale,
+        level=local.level,
     )
     return ViewSet(
         global_view=glob,
-        local_view=local,
-        odd_view=parity_views[0],
-        even_view=parity_views[1],
-        secondary_view=secondary,
+        local_view=local.local,
+        odd_view=local.odd,
+        even_view=local.even,
+        secondary_view=local.secondary,
         phase_transit_image=image,
-        depth_scale=scale,
-        level=level,
+        depth_scale=local.depth_scale,
+        level=local.level,
         period_days=float(period_days),
         t0_bjd=float(t0_bjd),
         duration_hours=float(duration_hours),
-        coverage=coverage,
+        coverage={"global_view": float(np.mean(g_counts > 0)), **local.coverage},
     )

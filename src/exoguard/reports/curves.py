@@ -93,11 +93,11 @@ def binned(
 ) -> BinnedView:
     """Median of `y` in `n_bins` equal bins of `x` over [lo, hi); sparse bins dropped.
 
-    The medians come from `exoguard.core.views.bin_median` (the binning of the model views).
+    The medians come from `exoguard.core.binning.bin_median` (the binning of the model views).
     """
     if n_bins < 1 or not hi > lo:
         raise ValueError(f"need n_bins >= 1 and hi > lo; got n_bins={n_bins}, [{lo}, {hi}]")
-    from exoguard.core.views import bin_median
+    from exoguard.core.binning import bin_median
 
     med, count = bin_median(x, y, lo=lo, hi=hi, n_bins=n_bins)
     edges = np.linspace(lo, hi, n_bins + 1)
