@@ -16,12 +16,12 @@ from exoguard.core.inject import eclipsing_binary_model, inclination_deg, transi
 from exoguard.core.lightcurve import LightCurve
 from exoguard.core.search.multi import search_lightcurve
 from exoguard.io import read_lightcurve
+from exoguard.survey.hosts import load_hosts
 from exoguard.survey.synthetic import (
     MANIFEST_COLUMNS,
     TRUTH_COLUMNS,
     SurveyMix,
     generate_survey,
-    load_hosts,
     main,
     read_truth,
 )
