@@ -10,11 +10,11 @@ import pytest
 from exoguard.core.diagnostics import (
     count_transits,
     diagnose_transit,
-    fit_trapezoid,
-    red_noise_factor,
     secondary_eclipse,
     transit_mask,
 )
+from exoguard.core.noise import red_noise_factor
+from exoguard.core.trapezoid import fit_trapezoid
 
 T_START = 2455000.0
 

@@ -7,14 +7,14 @@ import time
 import numpy as np
 import pytest
 
-from exoguard.core.inject import inject_eclipsing_binary, inject_transit
-from exoguard.core.lightcurve import LightCurve
 from exoguard.core.binning import (
     bin_median,
     bin_median_overlapping,
     bin_median_slow,
     fill_empty,
 )
+from exoguard.core.inject import inject_eclipsing_binary, inject_transit
+from exoguard.core.lightcurve import LightCurve
 from exoguard.core.views import (
     ViewSet,
     global_view,

@@ -29,15 +29,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from exoguard.core.noise import noise_scale, red_noise_factor
+from exoguard.core.trapezoid import fit_trapezoid
+
 __all__ = [
     "TransitDiagnostics",
     "box_depth",
     "count_transits",
     "diagnose_transit",
-    "fit_trapezoid",
     "odd_even_depths",
     "phase_offset_days",
-    "red_noise_factor",
     "secondary_eclipse",
     "transit_mask",
 ]
@@ -109,22 +110,6 @@ def count_transits(
     first = math.ceil((t[0] - t0_bjd) / period_days)
     last = math.floor((t[-1] - t0_bjd) / period_days)
     return n_with, max(0, last - first + 1)
-
-
-def _noise_scale(flux: FloatArray, flux_err: FloatArray, out: NDArray[np.bool_]) -> FloatArray:
-    """``flux_err`` scaled up to the robust scatter of the out-of-transit flux where larger."""
-    err = np.asarray(flux_err, dtype=np.float64)
-    ok = np.isfinite(err) & (err > 0)
-    f_out = flux[out]
-    if f_out.size >= 10:
-        scatter = 1.4826 * float(np.median(np.abs(f_out - np.median(f_out))))
-    else:
-        scatter = float(np.std(flux))
-    if not ok.any():
-        return np.full(flux.shape, scatter if scatter > 0 else 1.0)
-    err = np.where(ok, err, np.median(err[ok]))
-    ratio = scatter / float(np.median(err[out])) if out.any() else 1.0
-    return err * max(1.0, ratio if np.isfinite(ratio) else 1.0)
 
 
 def _weighted_mean(values: FloatArray, sigma: FloatArray) -> tuple[float, float]:
@@ -241,97 +226,6 @@ def secondary_eclipse(
         sig = np.where(ok, depth / err, -np.inf)
     k = int(np.argmax(sig))
     return float(depth[k]), float(err[k]), float(sig[k]), float(centres[k])
-
-
-def _trapezoid(dt: FloatArray, depth: float, t14: float, t12: float) -> FloatArray:
-    """Trapezoid dip (fraction) at time offsets ``dt`` from the centre."""
-    x = np.abs(dt)
-    half = 0.5 * t14
-    t12 = min(max(t12, 1e-9), half)
-    model = np.where(x <= half - t12, depth, depth * (half - x) / t12)
-    return np.asarray(np.where(x >= half, 0.0, model))
-
-
-def fit_trapezoid(
-    dt_days: FloatArray,
-    flux: FloatArray,
-    sigma: FloatArray,
-    *,
-    depth: float,
-    duration_days: float,
-    exposure_days: float = 0.0,
-) -> dict[str, float]:
-    """Least-squares trapezoid fit to phase-folded data, averaged over the exposure time.
-
-    Parameters
-    ----------
-    dt_days : ndarray of shape (n,)
-        Time from the transit centre (phase-folded), days.
-    flux, sigma : ndarray of shape (n,)
-        Detrended flux (~1) and 1-sigma errors.
-    depth, duration_days : float
-        Starting values (fractional depth, total duration).
-    exposure_days : float
-        Exposure (cadence) time the model is averaged over (5 sub-samples).
-
-    Returns
-    -------
-    dict
-        ``depth``, ``duration_days`` (first to fourth contact), ``ingress_days``,
-        ``ingress_fraction`` (ingress / total, 0-0.5), ``t_offset_days`` (centre shift),
-        ``baseline``, ``chi2``, ``success`` (1.0 or 0.0); NaN values when the fit fails.
-    """
-    from scipy.optimize import least_squares
-
-    nan = {
-        "depth": math.nan,
-        "duration_days": math.nan,
-        "ingress_days": math.nan,
-        "ingress_fraction": math.nan,
-        "t_offset_days": math.nan,
-        "baseline": math.nan,
-        "chi2": math.nan,
-        "success": 0.0,
-    }
-    if dt_days.size < 8 or not (depth > 0 and duration_days > 0):
-        return nan
-    sub = np.linspace(-0.4, 0.4, 5) * exposure_days if exposure_days > 0 else np.zeros(1)
-
-    def model(theta: FloatArray) -> FloatArray:
-        base, dep, t14, frac, off = theta
-        shifted = dt_days[:, None] - off + sub[None, :]
-        dip = _trapezoid(shifted.ravel(), dep, t14, frac * t14).reshape(shifted.shape)
-        return np.asarray(base - dip.mean(axis=1))
-
-    def resid(theta: FloatArray) -> FloatArray:
-        return (flux - model(theta)) / sigma
-
-    x0 = np.array([1.0, depth, duration_days, 0.15, 0.0])
-    lower = [0.5, 0.0, 0.2 * duration_days, 0.01, -0.5 * duration_days]
-    upper = [1.5, max(10 * depth, 1e-3), 3.0 * duration_days, 0.5, 0.5 * duration_days]
-    x0 = np.clip(x0, np.array(lower) + 1e-12, np.array(upper) - 1e-12)
-    best: Any = None
-    for frac0 in (0.1, 0.3, 0.45):
-        x0[3] = frac0
-        try:
-            res = least_squares(resid, x0, bounds=(lower, upper), x_scale="jac", max_nfev=400)
-        except (ValueError, np.linalg.LinAlgError):
-            continue
-        if best is None or res.cost < best.cost:
-            best = res
-    if best is None:
-        return nan
-    base, dep, t14, frac, off = (float(v) for v in best.x)
-    return {
-        "depth": dep,
-        "duration_days": t14,
-        "ingress_days": frac * t14,
-        "ingress_fraction": frac,
-        "t_offset_days": off,
-        "baseline": base,
-        "chi2": float(2.0 * best.cost),
-        "success": 1.0 if best.success else 0.0,
-    }
 
 
 @dataclass(frozen=True)
@@ -456,7 +350,7 @@ def diagnose_transit(
     in_wide = transit_mask(
         t, period_days=period_days, t0_bjd=t0_bjd, duration_days=1.5 * duration_days
     )
-    sigma = _noise_scale(
+    sigma = noise_scale(
         y, np.full(y.shape, np.nan) if flux_err is None else np.asarray(flux_err), ~in_wide
     )
     beta = red_noise_factor(t, y, sigma, ~in_wide, duration_days=duration_days)
@@ -557,50 +451,3 @@ def diagnose_transit(
         expected_duration_hours=expected * 24.0,
         duration_ratio=float(duration_days / expected) if expected > 0 else math.nan,
     )
-
-
-def red_noise_factor(
-    time_bjd: FloatArray,
-    flux: FloatArray,
-    sigma: FloatArray,
-    out: NDArray[np.bool_],
-    *,
-    duration_days: float,
-) -> float:
-    """Red-noise factor ``beta`` on the transit-duration time scale (>= 1).
-
-    The out-of-transit flux is averaged in bins one duration long; ``beta`` is the robust scatter
-    of the bin means over the scatter that the per-point errors predict for them.
-
-    Parameters
-    ----------
-    time_bjd, flux, sigma : ndarray of shape (n,)
-        Times (days), detrended flux, 1-sigma errors.
-    out : ndarray of shape (n,), bool
-        Out-of-transit points.
-    duration_days : float
-        Bin length.
-
-    Returns
-    -------
-    float
-        ``beta`` (1 when it cannot be measured: fewer than 5 well-filled bins).
-    """
-    if out.sum() < 20 or not duration_days > 0:
-        return 1.0
-    t_out, y_out, s_out = time_bjd[out], flux[out], sigma[out]
-    idx = np.floor((t_out - t_out[0]) / duration_days).astype(np.int64)
-    counts = np.bincount(idx)
-    filled = counts > 0
-    if filled.sum() < 5:
-        return 1.0
-    full = counts >= max(2, int(0.5 * np.median(counts[filled])))
-    if full.sum() < 5:
-        return 1.0
-    w = 1.0 / s_out**2
-    sw = np.bincount(idx, weights=w)
-    means = np.bincount(idx, weights=w * y_out)[full] / sw[full]
-    predicted = np.sqrt(1.0 / sw[full])
-    pulls = (means - np.median(means)) / predicted
-    beta = 1.4826 * float(np.median(np.abs(pulls - np.median(pulls))))
-    return max(1.0, beta) if np.isfinite(beta) else 1.0
