@@ -55,6 +55,7 @@ from exoguard.core.inject import (
     a_rs_from_density,
     eclipsing_binary_model,
     inclination_deg,
+    log_uniform,
     transit_duration_hours,
     transit_model,
     u_from_q,
@@ -177,10 +178,6 @@ class SyntheticStar:
 
 
 # ------------------------------------------------------------------------------ one star
-def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
-    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
-
-
 def _kepler_window(host: Host, rng: np.random.Generator) -> NDArray[np.bool_]:
     """Rows of a random 27.4-day window of a Kepler quarter (the whole quarter if shorter)."""
     t = host.time_raw
@@ -212,9 +209,9 @@ def _n_transits(
 def _draw_planet(
     rng: np.random.Generator, mix: SurveyMix, host: Host, t_start: float
 ) -> dict[str, float]:
-    period = _log_uniform(rng, *mix.period_days_range)
+    period = log_uniform(rng, *mix.period_days_range)
     a_rs = a_rs_from_density(period, rho_star_solar=host.rho_star_solar)
-    rp_rs = _log_uniform(rng, *mix.rp_rs_range)
+    rp_rs = log_uniform(rng, *mix.rp_rs_range)
     impact = float(rng.uniform(0.0, 0.85))
     u1, u2 = u_from_q(float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.1, 0.9)))
     t0 = t_start + float(rng.uniform(0.0, period))
@@ -225,7 +222,7 @@ def _draw_planet(
 def _draw_eb(
     rng: np.random.Generator, mix: SurveyMix, host: Host, t_start: float
 ) -> dict[str, float]:
-    period = _log_uniform(rng, max(mix.period_days_range[0], 0.5), mix.period_days_range[1])
+    period = log_uniform(rng, max(mix.period_days_range[0], 0.5), mix.period_days_range[1])
     # Two stars of about the host's mass: twice the mass, the same separation law.
     a_rs = a_rs_from_density(period, rho_star_solar=2.0 * host.rho_star_solar)
     k = float(rng.uniform(0.3, 1.0))
@@ -325,7 +322,7 @@ def generate_star(
 
     # Re-noise to a drawn scatter (ppm of the median flux).
     level = float(np.nanmedian(host.flux[rows]))
-    noise_ppm = max(_log_uniform(rng, *mix.noise_ppm_range), host.noise_ppm)
+    noise_ppm = max(log_uniform(rng, *mix.noise_ppm_range), host.noise_ppm)
     add_ppm = math.sqrt(max(noise_ppm**2 - host.noise_ppm**2, 0.0))
     noise = rng.standard_normal(host.flux.size) * (add_ppm * 1e-6 * level)
     flux = host.flux + noise
