@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
 
 import requests
@@ -394,30 +394,33 @@ def file_sha256(path: Path, *, gunzip: bool = False) -> str:
 class HttpClient:
     """What the archive and MAST clients share: base URL, cache root, policy and session.
 
+    Subclasses name their service with ``URL_ENV`` (the environment variable of the base URL)
+    and ``DEFAULT_URL``.
+
     Parameters
     ----------
-    base_url : str or None
-        The service root; None → ``$<url_env>`` or ``default_url``.
-    url_env, default_url : str
-        The environment variable and the URL used when ``base_url`` is None.
+    base_url : str, optional
+        The service root; default ``$URL_ENV`` or ``DEFAULT_URL``.
     cache_dir : Path, optional
         Cache root; default ``settings.var_dir/cache``.
     policy : HttpPolicy, optional
+        Timeouts, retries and the size cap.
     session : requests.Session, optional
         Closed by :meth:`close` only when this client created it.
     """
 
+    URL_ENV: ClassVar[str]
+    DEFAULT_URL: ClassVar[str]
+
     def __init__(
         self,
         *,
-        base_url: str | None,
-        url_env: str,
-        default_url: str,
+        base_url: str | None = None,
         cache_dir: Path | None = None,
         policy: HttpPolicy | None = None,
         session: requests.Session | None = None,
     ) -> None:
-        chosen = base_url or os.environ.get(url_env) or default_url
+        chosen = base_url or os.environ.get(self.URL_ENV) or self.DEFAULT_URL
         if not chosen.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {chosen!r}")
         self.base_url = chosen.rstrip("/")

@@ -60,7 +60,6 @@ __all__ = [
     "RemoteTable",
     "cached_catalogs",
     "fetch_catalog",
-    "fetch_catalogs",
     "latest_catalog_path",
 ]
 
@@ -149,22 +148,8 @@ class ArchiveClient(HttpClient):
     session : requests.Session, optional
     """
 
-    def __init__(
-        self,
-        *,
-        base_url: str | None = None,
-        cache_dir: Path | None = None,
-        policy: HttpPolicy | None = None,
-        session: requests.Session | None = None,
-    ) -> None:
-        super().__init__(
-            base_url=base_url,
-            url_env=ARCHIVE_URL_ENV,
-            default_url=DEFAULT_ARCHIVE_URL,
-            cache_dir=cache_dir,
-            policy=policy,
-            session=session,
-        )
+    URL_ENV = ARCHIVE_URL_ENV
+    DEFAULT_URL = DEFAULT_ARCHIVE_URL
 
     @property
     def catalogs_dir(self) -> Path:
@@ -334,21 +319,6 @@ def fetch_catalog(
     """Download one archive table into the cache (see :meth:`ArchiveClient.fetch_catalog`)."""
     with ArchiveClient(base_url=base_url, cache_dir=cache_dir, policy=policy) as client:
         return client.fetch_catalog(table, force=force, validate=validate, today=today)
-
-
-def fetch_catalogs(
-    tables: Sequence[RemoteTable] = ("koi", "toi", "k2"),
-    *,
-    base_url: str | None = None,
-    cache_dir: Path | None = None,
-    policy: HttpPolicy | None = None,
-    force: bool = False,
-    validate: bool = True,
-    today: dt.date | None = None,
-) -> list[FetchedCatalog]:
-    """Download several archive tables into the cache, in order."""
-    with ArchiveClient(base_url=base_url, cache_dir=cache_dir, policy=policy) as client:
-        return client.fetch_catalogs(tables, force=force, validate=validate, today=today)
 
 
 def cached_catalogs(table: RemoteTable, *, cache_dir: Path | None = None) -> list[Path]:

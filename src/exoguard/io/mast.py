@@ -105,6 +105,9 @@ class MastClient(HttpClient):
         How long to keep polling a query MAST reports as ``EXECUTING``.
     """
 
+    URL_ENV = MAST_URL_ENV
+    DEFAULT_URL = DEFAULT_MAST_URL
+
     def __init__(
         self,
         *,
@@ -120,14 +123,7 @@ class MastClient(HttpClient):
             raise ValueError(f"page_size must be >= 1, got {page_size}")
         if radius_arcsec <= 0:
             raise ValueError(f"radius_arcsec must be > 0, got {radius_arcsec}")
-        super().__init__(
-            base_url=base_url,
-            url_env=MAST_URL_ENV,
-            default_url=DEFAULT_MAST_URL,
-            cache_dir=cache_dir,
-            policy=policy,
-            session=session,
-        )
+        super().__init__(base_url=base_url, cache_dir=cache_dir, policy=policy, session=session)
         self.page_size = page_size
         self.radius_arcsec = radius_arcsec
         self.poll_timeout_s = poll_timeout_s

@@ -50,8 +50,7 @@ _BUILTIN_MODULES = (
     "exoguard.io.qlp",
     "exoguard.io.k2sff",
     "exoguard.io.lightkurve_fits",
-    "exoguard.io.kepler",
-    "exoguard.io.tess",
+    "exoguard.io.ames",
     "exoguard.io.generic_fits",
     "exoguard.io.dave_k2",
 )

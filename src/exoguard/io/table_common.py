@@ -150,17 +150,16 @@ def table_to_lightcurve(
         else:
             notes.append(f"quality column {quality_col!r} ignored: mission unknown")
     label = str(meta_l.get("segment") or meta_l.get("sector") or meta_l.get("quarter") or "")
-    return LightCurve(
-        time_bjd=time_raw[keep] + decision.offset,
-        flux=flux[keep],
-        flux_err=flux_err[keep],
-        segment=np.zeros(int(keep.sum()), dtype=np.int64),
+    return LightCurve.from_arrays(
+        time_raw[keep] + decision.offset,
+        flux[keep],
+        flux_err[keep],
         mission=mission,
         target_id=target or UNKNOWN_TARGET,
         cadence_s=median_cadence_s(time_raw),
         time_system_in=decision.label,
         flux_column=str(flux_col),
         sources=(opts.source_name,),
-        notes=tuple(notes),
+        notes=notes,
         segment_labels=(label or opts.source_name,),
     )
