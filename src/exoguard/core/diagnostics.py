@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from exoguard.core.lightcurve import FloatArray, fold_phase_days
 from exoguard.core.noise import noise_scale, red_noise_factor
 from exoguard.core.trapezoid import fit_trapezoid
 
@@ -38,23 +39,15 @@ __all__ = [
     "count_transits",
     "diagnose_transit",
     "odd_even_depths",
-    "phase_offset_days",
     "secondary_eclipse",
     "transit_mask",
 ]
 
-FloatArray = NDArray[np.float64]
 
 #: Ingress fraction (ingress / total duration) above which a transit is called V-shaped.
 V_SHAPE_INGRESS_FRACTION = 0.35
 #: Below this SNR the shape is not judged.
 MIN_SNR_FOR_SHAPE = 10.0
-
-
-def phase_offset_days(time_bjd: FloatArray, *, period_days: float, t0_bjd: float) -> FloatArray:
-    """Time from the nearest transit centre, days, in ``[-P/2, P/2)``. Shape (n,)."""
-    half = 0.5 * period_days
-    return np.asarray(np.mod(np.asarray(time_bjd) - t0_bjd + half, period_days) - half)
 
 
 def transit_mask(
@@ -66,7 +59,7 @@ def transit_mask(
     width_factor: float = 1.0,
 ) -> NDArray[np.bool_]:
     """True for points within ``width_factor * duration / 2`` of a transit centre. Shape (n,)."""
-    phase = phase_offset_days(time_bjd, period_days=period_days, t0_bjd=t0_bjd)
+    phase = fold_phase_days(time_bjd, period_days=period_days, t0_bjd=t0_bjd)
     return np.asarray(np.abs(phase) < 0.5 * width_factor * duration_days)
 
 
@@ -363,7 +356,7 @@ def diagnose_transit(
     )
     trap: dict[str, float] = {"depth": math.nan, "ingress_fraction": math.nan, "success": 0.0}
     if refine:
-        phase = phase_offset_days(t, period_days=period_days, t0_bjd=t0_bjd)
+        phase = fold_phase_days(t, period_days=period_days, t0_bjd=t0_bjd)
         near = np.abs(phase) < 1.5 * duration_days
         trap = fit_trapezoid(
             phase[near],
@@ -383,7 +376,7 @@ def diagnose_transit(
             t0_bjd = t0_bjd + trap["t_offset_days"]
             duration_days = trap["duration_days"]
     inside = transit_mask(t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days)
-    phase = phase_offset_days(t, period_days=period_days, t0_bjd=t0_bjd)
+    phase = fold_phase_days(t, period_days=period_days, t0_bjd=t0_bjd)
     local = (np.abs(phase) > 0.75 * duration_days) & (np.abs(phase) < 2.5 * duration_days)
     baseline = (
         local

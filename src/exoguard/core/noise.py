@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["noise_scale", "red_noise_factor"]
+from exoguard.core.lightcurve import FloatArray
 
-FloatArray = NDArray[np.float64]
+__all__ = ["noise_scale", "red_noise_factor"]
 
 
 def noise_scale(flux: FloatArray, flux_err: FloatArray, out: NDArray[np.bool_]) -> FloatArray:

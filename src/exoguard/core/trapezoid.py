@@ -11,11 +11,10 @@ import math
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+
+from exoguard.core.lightcurve import FloatArray
 
 __all__ = ["fit_trapezoid", "trapezoid_dip"]
-
-FloatArray = NDArray[np.float64]
 
 
 def trapezoid_dip(dt: FloatArray, depth: float, t14: float, t12: float) -> FloatArray:

@@ -19,7 +19,10 @@ from numpy.typing import NDArray
 
 from exoguard.core.lightcurve import BKJD_OFFSET, BTJD_OFFSET
 
-__all__ = ["Host", "load_hosts", "write_host_copy"]
+__all__ = ["SECTOR_DAYS", "Host", "load_hosts", "sector_window", "write_host_copy"]
+
+#: A TESS sector (days): the length of the Kepler windows.
+SECTOR_DAYS = 27.4
 
 _TESS_TABLE_KEYS = (
     "TELESCOP", "INSTRUME", "TIMEREF", "TASSIGN", "TIMESYS", "BJDREFI", "BJDREFF", "TIMEUNIT",
@@ -190,6 +193,24 @@ def load_hosts(data_dir: Path) -> tuple[tuple[Host, ...], tuple[Host, ...]]:
             "files; both are needed"
         )
     return tuple(tess), tuple(kepler)
+
+
+def sector_window(host: Host, rng: np.random.Generator) -> NDArray[np.bool_]:
+    """Rows of a random 27.4-day (one TESS sector) window of a longer host, e.g. a Kepler
+    quarter (the whole light curve if shorter)."""
+    t = host.time_raw
+    finite = np.isfinite(t)
+    t_lo, t_hi = float(np.min(t[finite])), float(np.max(t[finite]))
+    if t_hi - t_lo <= SECTOR_DAYS:
+        return np.ones(t.shape, dtype=bool)
+    start = rng.uniform(t_lo, t_hi - SECTOR_DAYS)
+    # Rows with NaN time stay with their neighbours (they are dropped on reading anyway).
+    idx = np.arange(t.size)
+    first = int(idx[finite][np.searchsorted(t[finite], start)])
+    last = int(idx[finite][np.searchsorted(t[finite], start + SECTOR_DAYS) - 1])
+    keep = np.zeros(t.shape, dtype=bool)
+    keep[first : last + 1] = True
+    return keep
 
 
 def write_host_copy(

@@ -60,7 +60,7 @@ from exoguard.core.inject import (
     transit_model,
     u_from_q,
 )
-from exoguard.survey.hosts import Host, load_hosts, write_host_copy
+from exoguard.survey.hosts import Host, load_hosts, sector_window, write_host_copy
 
 __all__ = [
     "KINDS",
@@ -100,8 +100,6 @@ TRUTH_COLUMNS: tuple[str, ...] = (
     "host_file",
     "host_target",
 )
-#: A TESS sector (days): the length of the Kepler windows.
-SECTOR_DAYS = 27.4
 #: Synthetic ids: far above any real TIC (~2.1e9) or KIC (~1.3e7) number.
 TIC_BASE = 9_000_000_000
 KIC_BASE = 900_000_000
@@ -178,23 +176,6 @@ class SyntheticStar:
 
 
 # ------------------------------------------------------------------------------ one star
-def _kepler_window(host: Host, rng: np.random.Generator) -> NDArray[np.bool_]:
-    """Rows of a random 27.4-day window of a Kepler quarter (the whole quarter if shorter)."""
-    t = host.time_raw
-    finite = np.isfinite(t)
-    t_lo, t_hi = float(np.min(t[finite])), float(np.max(t[finite]))
-    if t_hi - t_lo <= SECTOR_DAYS:
-        return np.ones(t.shape, dtype=bool)
-    start = rng.uniform(t_lo, t_hi - SECTOR_DAYS)
-    # Rows with NaN time stay with their neighbours (they are dropped on reading anyway).
-    idx = np.arange(t.size)
-    first = int(idx[finite][np.searchsorted(t[finite], start)])
-    last = int(idx[finite][np.searchsorted(t[finite], start + SECTOR_DAYS) - 1])
-    keep = np.zeros(t.shape, dtype=bool)
-    keep[first : last + 1] = True
-    return keep
-
-
 def _n_transits(
     time_bjd: NDArray[np.float64], ok: NDArray[np.bool_], period: float, t0: float, dur_h: float
 ) -> tuple[int, int]:
@@ -313,7 +294,7 @@ def generate_star(
     kind, on_kepler = _choose(rng, mix)
     pool = kepler_hosts if on_kepler else tess_hosts
     host = pool[int(rng.integers(len(pool)))]
-    rows = _kepler_window(host, rng) if host.mission == "kepler" else np.ones(host.flux.size, bool)
+    rows = sector_window(host, rng) if host.mission == "kepler" else np.ones(host.flux.size, bool)
 
     cadence_days = host.cadence_s / 86400.0
     shift = float(np.rint(rng.uniform(0.0, 1000.0) / cadence_days) * cadence_days)
