@@ -152,7 +152,7 @@ def item_page(
 ) -> Response:
     """The folded light curve with odd/even and secondary views when the star's light curve
     is stored (else one card of the catalog parameters), the verdict and the vote form."""
-    from exoguard.reports.service import candidate_lightcurve_files, is_manual_entry
+    from exoguard.reports.lightcurve_files import candidate_lightcurve_files, is_manual_entry
 
     try:
         item = access.require_vetting_item(session, item_id, user)
