@@ -286,3 +286,18 @@ def test_shap_waterfall_remainder_stays_last_and_counts() -> None:
     assert wf["y"][0] == "7 other features" and wf["x"][0] == pytest.approx(2.5)
     assert sum(wf["x"]) == pytest.approx(2.4)
     assert "→ 2.400" in fig["layout"]["xaxis"]["title"]["text"]
+
+
+def test_report_and_chart_time_axes_share_one_table() -> None:
+    """The PDF and the pages name the same offsets; only the label's wording differs."""
+    from exoguard.reports.tables import chart_time_axis, time_axis
+
+    assert time_axis("kepler") == (2454833.0, "BKJD (BJD − 2454833) [d]")
+    assert chart_time_axis("k2") == (2454833.0, "BJD − 2454833 (BKJD)")
+    assert time_axis("tess") == (2457000.0, "BTJD (BJD − 2457000) [d]")
+    assert chart_time_axis("TESS") == (2457000.0, "BJD − 2457000 (BTJD)")
+    assert time_axis(None) == (2450000.0, "BJD − 2450000 [d]")
+    assert chart_time_axis("other") == (2450000.0, "BJD − 2450000")
+    figure = lightcurve_figure(time_bjd=[2457001.0, 2457002.0], flux=[1.0, 1.0], mission="tess")
+    assert figure["layout"]["xaxis"]["title"]["text"] == "Time [BJD − 2457000 (BTJD)]"
+    assert figure["data"][0]["x"] == [1.0, 2.0]

@@ -98,3 +98,18 @@ def robust_range(
     lo, hi = min(lo_parts), max(hi_parts)
     pad = 0.08 * (hi - lo) if hi > lo else max(abs(hi) * 1e-4, 1e-6)
     return [lo - pad, hi + pad]
+
+
+def vline(x: float | None, line: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A vertical line shape at ``x`` across the whole plot height."""
+    return {
+        "type": "line",
+        "xref": "x",
+        "yref": "paper",
+        "x0": x,
+        "x1": x,
+        "y0": 0,
+        "y1": 1,
+        "line": line,
+        **extra,
+    }

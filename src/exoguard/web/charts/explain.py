@@ -13,6 +13,7 @@ from exoguard.web.charts.base import (
     Figure,
     base_layout,
     json_values,
+    vline,
 )
 
 
@@ -131,18 +132,7 @@ def shap_waterfall_figure(
         height=max(280, 70 + 26 * len(steps)),
     )
     layout["showlegend"] = False
-    layout["shapes"] = [
-        {
-            "type": "line",
-            "xref": "x",
-            "yref": "paper",
-            "x0": float(base_value),
-            "x1": float(base_value),
-            "y0": 0,
-            "y1": 1,
-            "line": {"color": "#9aa3b2", "dash": "dot", "width": 1},
-        }
-    ]
+    layout["shapes"] = [vline(float(base_value), {"color": "#9aa3b2", "dash": "dot", "width": 1})]
     return {"data": data, "layout": layout}
 
 

@@ -25,6 +25,7 @@ from exoguard.web.charts.base import (
     check_same_length,
     json_values,
     robust_range,
+    vline,
 )
 
 
@@ -39,6 +40,36 @@ def _thin(x: FloatArray, y: FloatArray, max_points: int) -> tuple[FloatArray, Fl
     ys = y[: m * factor].reshape(m, factor)
     with np.errstate(invalid="ignore"):
         return np.nanmean(xs, axis=1), np.nanmean(ys, axis=1), factor
+
+
+def _transit_marks(
+    cand: Mapping[str, Any],
+    i: int,
+    *,
+    t_first: float,
+    t_last: float,
+    offset: float,
+    y_mark: float,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The transit markers of candidate number ``i`` and a dotted line at each transit."""
+    period = float(cand["period_days"])
+    t0 = float(cand["t0_bjd"])
+    times = transit_times(t0_bjd=t0, period_days=period, t_min_bjd=t_first, t_max_bjd=t_last)
+    color = COLORS[(i + 1) % len(COLORS)]
+    label = str(cand.get("name") or f"candidate {i + 1}")
+    trace = {
+        "type": "scatter",
+        "mode": "markers",
+        "name": f"transits of {label} (P = {period:.4f} d)",
+        "x": json_values(times - offset, digits=9),
+        "y": [y_mark] * int(times.size),
+        "marker": {"symbol": "triangle-up", "size": 10, "color": color},
+        "hovertemplate": "transit at t=%{x:.4f}<extra>" + label + "</extra>",
+    }
+    return trace, [
+        vline(x, {"color": color, "width": 1, "dash": "dot"}, opacity=0.5, layer="below")
+        for x in json_values(times - offset, digits=9)
+    ]
 
 
 def lightcurve_figure(
@@ -109,39 +140,11 @@ def lightcurve_figure(
     if t_ok.size:
         y_mark = y_range[0] + 0.03 * (y_range[1] - y_range[0]) if y_range else 1.0
         for i, cand in enumerate(candidates):
-            period = float(cand["period_days"])
-            t0 = float(cand["t0_bjd"])
-            times = transit_times(
-                t0_bjd=t0, period_days=period, t_min_bjd=t_ok[0], t_max_bjd=t_ok[-1]
+            trace, lines = _transit_marks(
+                cand, i, t_first=t_ok[0], t_last=t_ok[-1], offset=offset, y_mark=y_mark
             )
-            color = COLORS[(i + 1) % len(COLORS)]
-            label = str(cand.get("name") or f"candidate {i + 1}")
-            data.append(
-                {
-                    "type": "scatter",
-                    "mode": "markers",
-                    "name": f"transits of {label} (P = {period:.4f} d)",
-                    "x": json_values(times - offset, digits=9),
-                    "y": [y_mark] * int(times.size),
-                    "marker": {"symbol": "triangle-up", "size": 10, "color": color},
-                    "hovertemplate": "transit at t=%{x:.4f}<extra>" + label + "</extra>",
-                }
-            )
-            shapes.extend(
-                {
-                    "type": "line",
-                    "xref": "x",
-                    "yref": "paper",
-                    "x0": x,
-                    "x1": x,
-                    "y0": 0,
-                    "y1": 1,
-                    "line": {"color": color, "width": 1, "dash": "dot"},
-                    "opacity": 0.5,
-                    "layer": "below",
-                }
-                for x in json_values(times - offset, digits=9)
-            )
+            data.append(trace)
+            shapes.extend(lines)
     layout = base_layout(title=title, x_title=f"Time [{axis_title}]", y_title="Relative flux")
     if y_range is not None:
         layout["yaxis"]["range"] = y_range
@@ -190,16 +193,7 @@ def periodogram_figure(
             if p.size and (x < p[0] or x > p[-1]):
                 continue
             shapes.append(
-                {
-                    "type": "line",
-                    "xref": "x",
-                    "yref": "paper",
-                    "x0": x,
-                    "x1": x,
-                    "y0": 0,
-                    "y1": 1,
-                    "line": {"color": COLORS[1], "width": 1.5 if mult == 1 else 1, "dash": dash},
-                }
+                vline(x, {"color": COLORS[1], "width": 1.5 if mult == 1 else 1, "dash": dash})
             )
         annotations.append(
             {
@@ -374,16 +368,5 @@ def secondary_figure(
         title=title,
         max_points=max_points,
     )
-    fig["layout"]["shapes"] = [
-        {
-            "type": "line",
-            "xref": "x",
-            "yref": "paper",
-            "x0": 0.5,
-            "x1": 0.5,
-            "y0": 0,
-            "y1": 1,
-            "line": {"color": COLORS[1], "width": 1, "dash": "dot"},
-        }
-    ]
+    fig["layout"]["shapes"] = [vline(0.5, {"color": COLORS[1], "width": 1, "dash": "dot"})]
     return fig
