@@ -36,8 +36,8 @@ from exoguard.store.repositories import (
     ModelVersionRepository,
     PredictionRepository,
 )
-from exoguard.vetting import service
 from exoguard.vetting.queue import QueuePolicy
+from exoguard.vetting.service.enqueue import enqueue_uncertain
 from exoguard.web.security import (
     CSRF_COOKIE,
     CSRF_HEADER,
@@ -127,7 +127,7 @@ def _open_items(api: Api, n: int, *, tag: str) -> list[int]:
             )
             for c in ids
         ]
-        items = service.enqueue_uncertain(s, preds, policy=POLICY).enqueued
+        items = enqueue_uncertain(s, preds, policy=POLICY).enqueued
     assert len(items) == n
     return list(items)
 

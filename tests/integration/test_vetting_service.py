@@ -22,9 +22,14 @@ from exoguard.store.repositories import (
     PredictionRepository,
     UserRepository,
 )
-from exoguard.vetting import service
 from exoguard.vetting.queue import QueuePolicy
-from exoguard.vetting.service import VettingConfig
+from exoguard.vetting.service.config import VettingConfig, policy_from_settings
+from exoguard.vetting.service.consensus import settle
+from exoguard.vetting.service.enqueue import enqueue_uncertain, top_up_gold
+from exoguard.vetting.service.serving import queue_for_user
+from exoguard.vetting.service.standing import reputations_of
+from exoguard.vetting.service.stats import stats
+from exoguard.vetting.service.votes import COMMENT_MAX_CHARS, VoteOutcome, submit_vote
 
 pytestmark = pytest.mark.integration
 
@@ -93,7 +98,7 @@ def _open_items(session: Session, n: int) -> list[int]:
     cands = _candidates(session, ["candidate"] * n)
     uncs = list(np.linspace(0.5, 0.2, n))
     preds = _predict(session, cands, [0.5] * n, uncs)
-    result = service.enqueue_uncertain(session, preds, policy=POLICY)
+    result = enqueue_uncertain(session, preds, policy=POLICY)
     assert len(result.enqueued) == n
     return result.enqueued
 
@@ -110,19 +115,19 @@ def test_enqueue_selects_uncertain_and_skips_open_and_curated(db_session: Sessio
     uncs = [0.30, 0.01, 0.02, 0.01, 0.20]
     preds = _predict(db_session, cands, probs, uncs)
 
-    first = service.enqueue_uncertain(db_session, preds, policy=POLICY)
+    first = enqueue_uncertain(db_session, preds, policy=POLICY)
     assert len(first.enqueued) == 3 and first.certain == 2
     items = [db_session.get(VettingItem, i) for i in first.enqueued]
     assert [it.candidate_id for it in items if it] == [cands[0], cands[1], cands[4]]
     assert [it.priority for it in items if it] == pytest.approx([0.30, 0.01, 0.20])
     assert all(it is not None and it.prediction_id is not None for it in items)
 
-    again = service.enqueue_uncertain(db_session, preds, policy=POLICY)
+    again = enqueue_uncertain(db_session, preds, policy=POLICY)
     assert again.enqueued == [] and again.already_open == 3
 
     CandidateRepository(db_session).set_label(cands[2], label="planet", origin="curated")
     curated = _predict(db_session, [cands[2]], [0.5], [0.4])
-    result = service.enqueue_uncertain(db_session, curated, policy=POLICY)
+    result = enqueue_uncertain(db_session, curated, policy=POLICY)
     assert result.enqueued == [] and result.curated == 1
 
 
@@ -130,7 +135,7 @@ def test_gold_items_come_from_labelled_catalog_candidates(db_session: Session) -
     known = _candidates(db_session, ["planet", "false_positive"] * 15 + ["candidate"] * 10)
     items = _open_items(db_session, 30)
     rng = np.random.default_rng(1)
-    added = service.top_up_gold(db_session, gold_rate=0.25, rng=rng, pool_min=0)
+    added = top_up_gold(db_session, gold_rate=0.25, rng=rng, pool_min=0)
     # target = ceil(0.25 / 0.75 * 30) = 10 gold items for 30 regular ones
     assert len(added) == 10
     golds = [db_session.get(VettingItem, i) for i in added]
@@ -139,21 +144,21 @@ def test_gold_items_come_from_labelled_catalog_candidates(db_session: Session) -
         assert item is not None and item.is_gold and item.candidate_id in known
         assert item.gold_label == labels[item.candidate_id]
         assert item.gold_label in ("planet", "false_positive")
-    assert service.top_up_gold(db_session, gold_rate=0.25, rng=rng, pool_min=0) == []
-    assert service.top_up_gold(db_session, gold_rate=0.0, rng=rng) == []
+    assert top_up_gold(db_session, gold_rate=0.25, rng=rng, pool_min=0) == []
+    assert top_up_gold(db_session, gold_rate=0.0, rng=rng) == []
     assert len(items) == 30
 
 
 def test_queue_never_serves_an_item_twice_and_mixes_gold(db_session: Session) -> None:
     _candidates(db_session, ["planet", "false_positive"] * 20)
     regular = _open_items(db_session, 12)
-    gold = service.top_up_gold(db_session, gold_rate=0.3, rng=np.random.default_rng(2), pool_min=6)
+    gold = top_up_gold(db_session, gold_rate=0.3, rng=np.random.default_rng(2), pool_min=6)
     assert len(gold) == 6
     (user,) = _users(db_session, 1)
     policy = QueuePolicy(gold_rate=0.3)
     rng = np.random.default_rng(3)
 
-    first = service.queue_for_user(db_session, user, limit=4, rng=rng, policy=policy)
+    first = queue_for_user(db_session, user, limit=4, rng=rng, policy=policy)
     # regular items come by priority (uncertainty), highest first
     first_regular = [e.item_id for e in first if e.item_id in regular]
     assert first_regular == regular[: len(first_regular)]
@@ -164,13 +169,13 @@ def test_queue_never_serves_an_item_twice_and_mixes_gold(db_session: Session) ->
 
     served: list[int] = []
     for _ in range(30):
-        batch = service.queue_for_user(db_session, user, limit=4, rng=rng, policy=policy)
+        batch = queue_for_user(db_session, user, limit=4, rng=rng, policy=policy)
         if not batch:
             break
         ids = [e.item_id for e in batch]
         assert len(set(ids)) == len(ids)
         for item_id in ids:
-            service.submit_vote(
+            submit_vote(
                 db_session,
                 item_id=item_id,
                 user_id=user,
@@ -181,13 +186,13 @@ def test_queue_never_serves_an_item_twice_and_mixes_gold(db_session: Session) ->
         served += ids
     assert len(served) == len(set(served)), "an item was served twice to one vetter"
     assert set(served) == set(regular) | set(gold)
-    assert service.queue_for_user(db_session, user, limit=4, rng=rng, policy=policy) == []
+    assert queue_for_user(db_session, user, limit=4, rng=rng, policy=policy) == []
 
 
 def test_queue_rejects_bad_limit(db_session: Session) -> None:
     (user,) = _users(db_session, 1)
     with pytest.raises(ValidationError, match="limit"):
-        service.queue_for_user(db_session, user, limit=0, rng=np.random.default_rng(0))
+        queue_for_user(db_session, user, limit=0, rng=np.random.default_rng(0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,10 +204,10 @@ def test_vote_validation_and_duplicates(db_session: Session) -> None:
     (item,) = _open_items(db_session, 1)
     (user,) = _users(db_session, 1)
 
-    def vote(**kw: object) -> service.VoteOutcome:
+    def vote(**kw: object) -> VoteOutcome:
         args: dict[str, object] = {"item_id": item, "user_id": user, "label": "planet"}
         args.update({"confidence": 3, **kw})
-        return service.submit_vote(db_session, config=WEIGHTED, **args)  # type: ignore[arg-type]
+        return submit_vote(db_session, config=WEIGHTED, **args)  # type: ignore[arg-type]
 
     with pytest.raises(ValidationError, match="planet, false_positive"):
         vote(label="candidate")
@@ -210,7 +215,7 @@ def test_vote_validation_and_duplicates(db_session: Session) -> None:
         with pytest.raises(ValidationError, match="confidence"):
             vote(confidence=bad)
     with pytest.raises(ValidationError, match="comment"):
-        vote(comment="x" * (service.COMMENT_MAX_CHARS + 1))
+        vote(comment="x" * (COMMENT_MAX_CHARS + 1))
     with pytest.raises(NotFoundError):
         vote(item_id=10**9)
     with pytest.raises(NotFoundError):
@@ -249,7 +254,7 @@ def test_consensus_settles_item_updates_candidate_and_reputations(db_session: Se
 
     # New vetters weigh the same (prior); 2 of 3 is a share of 0.667 < 0.70: no consensus.
     outcomes = [
-        service.submit_vote(
+        submit_vote(
             db_session, item_id=item_id, user_id=u, label=lab, confidence=5, config=WEIGHTED
         )
         for u, lab in zip(users[:3], ["false_positive", "false_positive", "planet"], strict=True)
@@ -259,7 +264,7 @@ def test_consensus_settles_item_updates_candidate_and_reputations(db_session: Se
     assert last.consensus.share == pytest.approx(2 / 3)
     assert not any(o.settled for o in outcomes)
 
-    final = service.submit_vote(
+    final = submit_vote(
         db_session,
         item_id=item_id,
         user_id=users[3],
@@ -287,7 +292,7 @@ def test_consensus_settles_item_updates_candidate_and_reputations(db_session: Se
     assert provenance["prediction"]["probability"] == pytest.approx(0.5)
 
     # Agreement with the consensus raised 3 reputations above the prior; the dissenter's fell.
-    reps = service.reputations_of(db_session, users)
+    reps = reputations_of(db_session, users)
     prior = WEIGHTED.reputation.prior_weight
     stored = {u: UserRepository(db_session).require(u).reputation for u in users}
     for u in (users[0], users[1], users[3]):
@@ -298,11 +303,11 @@ def test_consensus_settles_item_updates_candidate_and_reputations(db_session: Se
     # The item has left the queue: a later vote is refused and the rule does not fire again.
     (late,) = _users(db_session, 1)
     with pytest.raises(GoneError):
-        service.submit_vote(
+        submit_vote(
             db_session, item_id=item_id, user_id=late, label="planet", confidence=1, config=WEIGHTED
         )
     assert (
-        service._settle(  # the conditional UPDATE refuses a second settlement
+        settle(  # the conditional UPDATE refuses a second settlement
             db_session, item, final.consensus, [], {}, config=WEIGHTED
         )
         is False
@@ -314,26 +319,26 @@ def test_confidence_and_reputation_weight_the_share(db_session: Session) -> None
     users = _users(db_session, 3)
     # confidence 5, 5, 1: weights 1, 1, 0.5 of the prior: planet share 2 / 2.5 = 0.8 > 0.70
     for u, conf, lab in zip(users, (5, 5, 1), ("planet", "planet", "false_positive"), strict=True):
-        outcome = service.submit_vote(
+        outcome = submit_vote(
             db_session, item_id=items[0], user_id=u, label=lab, confidence=conf, config=WEIGHTED
         )
     assert outcome.settled and outcome.consensus is not None
     assert outcome.consensus.share == pytest.approx(0.8)
 
     # users[2] disagreed with consensus: their vote now weighs less than a new vetter's.
-    reps = service.reputations_of(db_session, users)
+    reps = reputations_of(db_session, users)
     assert reps[users[2]].weight < reps[users[0]].weight
 
 
 def test_gold_votes_move_reputation_and_never_settle(db_session: Session) -> None:
     _candidates(db_session, ["planet"] * 8)
     _open_items(db_session, 1)
-    gold = service.top_up_gold(db_session, gold_rate=0.5, rng=np.random.default_rng(5), pool_min=8)
+    gold = top_up_gold(db_session, gold_rate=0.5, rng=np.random.default_rng(5), pool_min=8)
     assert len(gold) == 8
     good, bad = _users(db_session, 2)
     for item_id in gold:
         for user, label in ((good, "planet"), (bad, "false_positive")):
-            outcome = service.submit_vote(
+            outcome = submit_vote(
                 db_session,
                 item_id=item_id,
                 user_id=user,
@@ -342,7 +347,7 @@ def test_gold_votes_move_reputation_and_never_settle(db_session: Session) -> Non
                 config=WEIGHTED,
             )
             assert outcome.consensus is None and not outcome.settled
-    reps = service.reputations_of(db_session, [good, bad])
+    reps = reputations_of(db_session, [good, bad])
     assert reps[good].gold_total == 8 and reps[good].gold_accuracy == 1.0
     assert reps[bad].gold_accuracy == 0.0
     assert reps[good].weight > 0.7 and reps[bad].weight == pytest.approx(0.01)
@@ -358,7 +363,7 @@ def test_dawid_skene_method_settles(db_session: Session) -> None:
     (item_id,) = _open_items(db_session, 1)
     users = _users(db_session, 3)
     for u in users:
-        outcome = service.submit_vote(
+        outcome = submit_vote(
             db_session, item_id=item_id, user_id=u, label="planet", confidence=3, config=config
         )
     assert outcome.settled and outcome.consensus is not None
@@ -374,13 +379,13 @@ def test_dawid_skene_method_settles(db_session: Session) -> None:
 def test_stats_per_item_user_and_overall(db_session: Session) -> None:
     _candidates(db_session, ["planet", "false_positive"] * 5)
     items = _open_items(db_session, 3)
-    gold = service.top_up_gold(db_session, gold_rate=0.5, rng=np.random.default_rng(7), pool_min=2)
+    gold = top_up_gold(db_session, gold_rate=0.5, rng=np.random.default_rng(7), pool_min=2)
     users = _users(db_session, 4)
     for u in users[:3]:
-        service.submit_vote(
+        submit_vote(
             db_session, item_id=items[0], user_id=u, label="planet", confidence=4, config=WEIGHTED
         )
-    service.submit_vote(
+    submit_vote(
         db_session,
         item_id=items[1],
         user_id=users[0],
@@ -390,7 +395,7 @@ def test_stats_per_item_user_and_overall(db_session: Session) -> None:
     )
     gold_item = db_session.get(VettingItem, gold[0])
     assert gold_item is not None
-    service.submit_vote(
+    submit_vote(
         db_session,
         item_id=gold[0],
         user_id=users[1],
@@ -399,7 +404,7 @@ def test_stats_per_item_user_and_overall(db_session: Session) -> None:
         config=WEIGHTED,
     )
 
-    out = service.stats(db_session, user_id=users[3], config=WEIGHTED)
+    out = stats(db_session, user_id=users[3], config=WEIGHTED)
     overall = out["overall"]
     assert overall["items_settled"] == 1 and overall["settled_planet"] == 1
     assert overall["items_open"] == 2 and overall["gold_items_open"] == len(gold)
@@ -421,9 +426,9 @@ def test_stats_per_item_user_and_overall(db_session: Session) -> None:
     assert by_item[items[1]]["mean_confidence"] == pytest.approx(2.0)
     assert "is_gold" not in by_item[items[0]]
 
-    admin_view = service.stats(db_session, include_gold=True, config=WEIGHTED)
+    admin_view = stats(db_session, include_gold=True, config=WEIGHTED)
     assert {row["item_id"] for row in admin_view["items"]} == set(items) | set(gold)
-    open_only = service.stats(db_session, item_status="open", config=WEIGHTED)
+    open_only = stats(db_session, item_status="open", config=WEIGHTED)
     assert all(row["status"] == "open" for row in open_only["items"])
 
 
@@ -431,15 +436,15 @@ def test_items_with_many_votes_stop_being_served(db_session: Session) -> None:
     items = _open_items(db_session, 2)
     users = _users(db_session, 3)
     for u, label in zip(users[:2], ("planet", "false_positive"), strict=True):
-        service.submit_vote(
+        submit_vote(
             db_session, item_id=items[0], user_id=u, label=label, confidence=3, config=WEIGHTED
         )
     capped = QueuePolicy(gold_rate=0.0, max_votes_per_item=2)
-    served = service.queue_for_user(
+    served = queue_for_user(
         db_session, users[2], limit=5, rng=np.random.default_rng(0), policy=capped
     )
     assert [e.item_id for e in served] == [items[1]]
-    skipped = service.queue_for_user(
+    skipped = queue_for_user(
         db_session,
         users[2],
         limit=5,
@@ -456,11 +461,11 @@ def test_enqueue_tops_up_gold_items(db_session: Session) -> None:
     cands = _candidates(db_session, ["candidate"] * 6)
     preds = _predict(db_session, cands, [0.5] * 6, [0.3] * 6)
     policy = QueuePolicy(gold_rate=0.25)
-    result = service.enqueue_uncertain(
+    result = enqueue_uncertain(
         db_session, preds, policy=policy, rng=np.random.default_rng(4), gold_pool_min=0
     )
     assert len(result.enqueued) == 6 and len(result.gold_added) == 2  # ceil(6 / 3)
     assert result.to_dict()["gold_added"] == 2
-    default = service.policy_from_settings(get_settings())
+    default = policy_from_settings(get_settings())
     assert default.gold_rate == get_settings().vetting_gold_rate
     assert default.max_votes_per_item == 3 * get_settings().vetting_min_votes

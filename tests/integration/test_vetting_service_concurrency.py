@@ -32,9 +32,11 @@ from exoguard.store.repositories import (
     PredictionRepository,
     UserRepository,
 )
-from exoguard.vetting import service
 from exoguard.vetting.queue import QueuePolicy
-from exoguard.vetting.service import VettingConfig
+from exoguard.vetting.service.config import VettingConfig
+from exoguard.vetting.service.enqueue import enqueue_uncertain
+from exoguard.vetting.service.standing import reputations_of
+from exoguard.vetting.service.votes import VoteOutcome, submit_vote
 
 pytestmark = pytest.mark.integration
 
@@ -92,7 +94,7 @@ class World:
                 )
                 for c in cands
             ]
-            result = service.enqueue_uncertain(s, preds, policy=POLICY)
+            result = enqueue_uncertain(s, preds, policy=POLICY)
         self.candidate_ids += cands
         self.version_ids.append(version)
         return result.enqueued
@@ -144,9 +146,9 @@ def _race(n: int, fn: Callable[[int], Any]) -> list[Any]:
         return list(pool.map(run, range(n)))
 
 
-def _vote(world: World, item_id: int, user_id: int, label: str = "planet") -> service.VoteOutcome:
+def _vote(world: World, item_id: int, user_id: int, label: str = "planet") -> VoteOutcome:
     with session_scope(world.factory) as s:
-        return service.submit_vote(
+        return submit_vote(
             s, item_id=item_id, user_id=user_id, label=label, confidence=4, config=CONFIG
         )
 
@@ -159,7 +161,7 @@ def test_concurrent_duplicate_votes_leave_one_vote(world: World) -> None:
     labels = ["planet", "false_positive"] * 4
     for item_id in items:
         results = _race(8, lambda i, item_id=item_id: _vote(world, item_id, user, labels[i]))
-        ok = [r for r in results if isinstance(r, service.VoteOutcome)]
+        ok = [r for r in results if isinstance(r, VoteOutcome)]
         assert len(ok) == 8, results
         assert sorted(r.changed for r in ok) == [False] + [True] * 7, results
         assert all(r.n_votes == 1 for r in ok), results
@@ -184,12 +186,12 @@ def test_concurrent_final_votes_settle_exactly_once(world: World) -> None:
             assert not _vote(world, item_id, u).settled
     for item_id in items:
         results = _race(len(racers), lambda i, item_id=item_id: _vote(world, item_id, racers[i]))
-        settled = [r for r in results if isinstance(r, service.VoteOutcome) and r.settled]
-        others = [r for r in results if not (isinstance(r, service.VoteOutcome) and r.settled)]
+        settled = [r for r in results if isinstance(r, VoteOutcome) and r.settled]
+        others = [r for r in results if not (isinstance(r, VoteOutcome) and r.settled)]
         assert len(settled) == 1, results
         # every other racer either found the item settled (410) or voted before it settled
         assert all(
-            isinstance(r, GoneError) or (isinstance(r, service.VoteOutcome) and not r.settled)
+            isinstance(r, GoneError) or (isinstance(r, VoteOutcome) and not r.settled)
             for r in others
         ), results
         assert settled[0].n_votes == 3
@@ -206,7 +208,7 @@ def test_concurrent_final_votes_settle_exactly_once(world: World) -> None:
             assert "vetting_history" not in features  # the candidate was updated once
             n_votes = s.scalar(select(func.count(Vote.id)).where(Vote.item_id == item_id))
             assert n_votes == len(features["vetting"]["votes"]) == 3
-        reps = service.reputations_of(s, users)
+        reps = reputations_of(s, users)
         for u in early:
             assert reps[u].consensus_total == len(items)
 
@@ -222,7 +224,7 @@ def test_concurrent_enqueue_opens_one_item_per_candidate(world: World) -> None:
     def enqueue(_: int) -> int:
         with session_scope(world.factory) as s:
             preds = PredictionRepository(s).list_for_candidate(candidate_id)
-            return len(service.enqueue_uncertain(s, preds, policy=POLICY).enqueued)
+            return len(enqueue_uncertain(s, preds, policy=POLICY).enqueued)
 
     results = _race(6, enqueue)
     assert sorted(results) == [0, 0, 0, 0, 0, 1], results
@@ -242,7 +244,7 @@ def _vote_in_process(url: str, item_id: int, user_id: int, start_at: float) -> s
     try:
         time.sleep(max(0.0, start_at - time.time()))
         with session_scope(make_sessionmaker(engine)) as s:
-            outcome = service.submit_vote(
+            outcome = submit_vote(
                 s, item_id=item_id, user_id=user_id, label="planet", confidence=4, config=CONFIG
             )
         return "changed" if outcome.changed else "new"

@@ -8,9 +8,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from exoguard.core.lightcurve import fold_phase_days
 from exoguard.ml import curves
 from exoguard.vetting.queue import QueuePolicy
-from exoguard.web import charts
+from exoguard.web.charts.base import robust_range
 from exoguard.web.pages import _figures
 from exoguard.web.pages._common import _fmt, safe_next, verdict_of
 
@@ -25,13 +26,13 @@ def eb_like() -> tuple[np.ndarray, np.ndarray, _figures.Ephemeris]:
     rng = np.random.default_rng(3)
     period, t0, dur_h = 2.0, 0.5, 3.0
     t = np.arange(0.0, 40.0, 10 / 1440)
-    phase = charts.fold_phase_days(t, period_days=period, t0_bjd=t0)
+    phase = fold_phase_days(t, period_days=period, t0_bjd=t0)
     number = np.rint((t - t0) / period).astype(int)
     f = 1 + rng.normal(0, 2e-4, t.size)
     in_transit = np.abs(phase) < dur_h / 48
     f[in_transit & (number % 2 == 1)] -= 2e-3
     f[in_transit & (number % 2 == 0)] -= 1e-3
-    secondary = np.abs(charts.fold_phase_days(t, period_days=period, t0_bjd=t0 + 1.0)) < dur_h / 48
+    secondary = np.abs(fold_phase_days(t, period_days=period, t0_bjd=t0 + 1.0)) < dur_h / 48
     f[secondary] -= 4e-4
     eph = _figures.Ephemeris(
         name="EB", period_days=period, t0_bjd=t0, duration_hours=dur_h, odd_even_sigma=9.0
@@ -288,6 +289,6 @@ def test_robust_range_ignores_outliers_but_keeps_the_signal() -> None:
     rng = np.random.default_rng(5)
     flux = 1 + rng.normal(0, 1e-4, 5000)
     flux[:3] = [1.05, 1.08, 0.95]  # cosmic rays and a glitch
-    lo, hi = charts.robust_range(flux, keep=[0.997, 1.0])
+    lo, hi = robust_range(flux, keep=[0.997, 1.0])
     assert lo < 0.997 and 1.0002 < hi < 1.01  # the 1.05-1.08 spikes are left out
-    assert charts.robust_range([], keep=[]) is None
+    assert robust_range([], keep=[]) is None

@@ -285,7 +285,7 @@ def test_the_title_never_runs_under_the_verdict() -> None:
     """A long name once overprinted "LIKELY FALSE POSITIVE"; now it shrinks, then shortens."""
     import matplotlib.pyplot as plt
 
-    from exoguard.reports.figures import report_page
+    from exoguard.reports.figures.pages import report_page
 
     def header_boxes(report: CandidateReport) -> tuple[Any, Any, str, float]:
         fig = report_page(report)

@@ -6,12 +6,9 @@ import pytest
 
 from exoguard.config import get_settings
 from exoguard.errors import ValidationError
-from exoguard.reports.service import (
-    ExportFilters,
-    _shap,
-    bundled_lightcurve_files,
-    diagnostics_from_candidate,
-)
+from exoguard.reports.export import ExportFilters
+from exoguard.reports.lightcurve_files import bundled_lightcurve_files
+from exoguard.reports.service import _shap, diagnostics_from_candidate
 from exoguard.store.models import Candidate
 
 DATA_DIR = get_settings().data_dir

@@ -1,7 +1,9 @@
 """Exports of results: CSV of candidates, PDF vetting reports, share links.
 
-Modules: ``model`` (the plain-data `CandidateReport`), ``csv_export``, ``curves`` (detrended
-light curve, periodogram, folded views), ``tables`` and ``figures`` (the one-page report,
-matplotlib), ``pdf``, ``share`` (signed, expiring, revocable tokens) and ``service``
-(building reports and export rows from the database).
+Modules: ``model`` (the plain-data `CandidateReport`), ``curves`` (detrended light curve,
+periodogram, folded and binned views: the curves both the PDF and the web charts draw),
+``tables`` (number formats, diagnostics rows, mission time axes), ``figures`` (the matplotlib
+pages of the PDF), ``pdf``, ``csv_export``, ``export`` (the rows of a candidates export),
+``lightcurve_files`` (where a candidate's light curve is), ``share`` (signed, expiring,
+revocable tokens) and ``service`` (building reports from the database).
 """

@@ -341,3 +341,80 @@ _MEASURED = (
     "ingress_fraction",
     "duration_ratio",
 )
+
+
+# ------------------------------------------------------------------ views of the pages
+def _floats(values: ArrayLike) -> FloatArray:
+    return np.asarray(values, dtype=np.float64).ravel()
+
+
+def _same_length(**arrays: FloatArray) -> None:
+    sizes = {name: arr.size for name, arr in arrays.items()}
+    if len(set(sizes.values())) > 1:
+        raise ValueError(f"arrays must have the same length, got {sizes}")
+
+
+def bin_series(x: ArrayLike, y: ArrayLike, *, n_bins: int) -> tuple[FloatArray, FloatArray]:
+    """Mean of `y` in `n_bins` equal-width bins of `x` (empty bins dropped), for display."""
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    xa, ya = _floats(x), _floats(y)
+    _same_length(x=xa, y=ya)
+    ok = np.isfinite(xa) & np.isfinite(ya)
+    xa, ya = xa[ok], ya[ok]
+    if xa.size == 0:
+        return np.empty(0), np.empty(0)
+    lo, hi = float(xa.min()), float(xa.max())
+    if hi <= lo:
+        return np.array([lo]), np.array([float(ya.mean())])
+    idx = np.minimum(((xa - lo) / (hi - lo) * n_bins).astype(np.int64), n_bins - 1)
+    counts = np.bincount(idx, minlength=n_bins)
+    sums_x = np.bincount(idx, weights=xa, minlength=n_bins)
+    sums_y = np.bincount(idx, weights=ya, minlength=n_bins)
+    keep = counts > 0
+    return sums_x[keep] / counts[keep], sums_y[keep] / counts[keep]
+
+
+def transit_times(
+    *, t0_bjd: float, period_days: float, t_min_bjd: float, t_max_bjd: float
+) -> FloatArray:
+    """Mid-transit times ``t0 + k P`` inside ``[t_min, t_max]`` (BJD_TDB, days)."""
+    if not (math.isfinite(period_days) and period_days > 0):
+        raise ValueError(f"period_days must be a positive finite number, got {period_days}")
+    k0 = math.ceil((t_min_bjd - t0_bjd) / period_days)
+    k1 = math.floor((t_max_bjd - t0_bjd) / period_days)
+    if k1 < k0:
+        return np.empty(0)
+    return t0_bjd + period_days * np.arange(k0, k1 + 1, dtype=np.float64)
+
+
+def fold_and_bin(
+    *,
+    time_bjd: ArrayLike,
+    flux: ArrayLike,
+    period_days: float,
+    t0_bjd: float,
+    window_days: float | None = None,
+    n_bins: int = 201,
+) -> dict[str, FloatArray]:
+    """Phase-fold a light curve for display: points and binned means, time from mid-transit.
+
+    Returns ``phase_days``/``flux`` of the points (inside ``±window_days`` when given) and
+    ``bin_phase_days``/``bin_flux`` of `n_bins` equal-width bins.
+    """
+    t, f = _floats(time_bjd), _floats(flux)
+    _same_length(time_bjd=t, flux=f)
+    ok = np.isfinite(t) & np.isfinite(f)
+    phase = fold_phase_days(t[ok], period_days=period_days, t0_bjd=t0_bjd)
+    fl = f[ok]
+    if window_days is not None:
+        inside = np.abs(phase) <= window_days
+        phase, fl = phase[inside], fl[inside]
+    bx, by = bin_series(phase, fl, n_bins=n_bins)
+    return {"phase_days": phase, "flux": fl, "bin_phase_days": bx, "bin_flux": by}
+
+
+def phase_fraction(*, time_bjd: ArrayLike, period_days: float, t0_bjd: float) -> FloatArray:
+    """Orbital phase in ``[0, 1)`` with the primary transit at 0 (secondary near 0.5)."""
+    t = _floats(time_bjd)
+    return np.asarray(np.mod((t - t0_bjd) / period_days, 1.0), dtype=np.float64)

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from matplotlib.backends.backend_pdf import PdfPages
 
 from exoguard import __version__
-from exoguard.reports.figures import report_page, report_style, summary_pages
+from exoguard.reports.figures.pages import report_page, summary_pages
+from exoguard.reports.figures.style import report_style
 from exoguard.reports.model import MAX_REPORT_CANDIDATES, CandidateReport
 
 __all__ = ["MAX_REPORT_CANDIDATES", "render_report_pdf", "render_reports_pdf", "render_report_png"]

@@ -1,31 +1,30 @@
-"""Reports from stored rows: who may see what, export rows, and `CandidateReport` building.
+"""Reports from stored rows: who may see what, and `CandidateReport` building.
 
 The renderers (`csv_export`, `pdf`, `figures`) take plain data; this module turns database
-rows into that data. The light curve of a candidate is the file of its dataset (an uploaded
-light curve) or, for catalog rows, the bundled light curves of its host star listed in
-``<data_dir>/lightcurves/index.csv``; without either the report says so and shows the
-catalog values.
+rows into that data. The light curve comes from `exoguard.reports.lightcurve_files`; without
+one the report says so and shows the catalog values. Export rows are `exoguard.reports.export`.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exoguard.catalogs.schema import HARMONISED_COLUMNS, LABELS, MISSIONS, PHYSICAL_COLUMNS
+from exoguard.catalogs.schema import PHYSICAL_COLUMNS
 from exoguard.config import Settings
-from exoguard.errors import ExoguardError, NotFoundError, ValidationError
-from exoguard.reports.curves import complete_diagnostics
+from exoguard.errors import ExoguardError, NotFoundError
+from exoguard.reports.curves import build_curves, complete_diagnostics
+from exoguard.reports.export import catalog_columns
+from exoguard.reports.lightcurve_files import candidate_lightcurve_files
 from exoguard.reports.model import (
     CandidateReport,
     Diagnostics,
@@ -36,42 +35,13 @@ from exoguard.reports.model import (
     finite_or_none,
 )
 from exoguard.store import access
-from exoguard.store.models import (
-    ORIGINS,
-    Candidate,
-    Dataset,
-    Prediction,
-    User,
-    VettingItem,
-    Vote,
-)
-from exoguard.store.naming import display_name
-from exoguard.store.repositories import PredictionRepository, newest_prediction_ids
+from exoguard.store.models import Candidate, Prediction, User, VettingItem, Vote
+from exoguard.store.repositories import PredictionRepository
 from exoguard.store.types import utcnow
-from exoguard.store.uploads import stored_files
-from exoguard.vetting.queue import QueuePolicy
-from exoguard.vetting.state import candidate_state, state_for_candidate, state_policy
+from exoguard.vetting.state import state_for_candidate, state_policy
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "MAX_EXPORT_IDS",
-    "MAX_EXPORT_ROWS",
-    "ExportFilters",
-    "Explainer",
-    "build_report",
-    "build_reports",
-    "bundled_lightcurve_files",
-    "candidate_lightcurve_files",
-    "diagnostics_from_candidate",
-    "export_rows",
-    "require_visible_candidate",
-]
-
-#: The most rows one CSV export holds.
-MAX_EXPORT_ROWS: Final = 100_000
-#: The most candidate ids one request may list.
-MAX_EXPORT_IDS: Final = 10_000
 
 #: Computes (or fetches) the SHAP explanation of one candidate for one model version:
 #: a mapping with ``contributions`` = [{"feature", "value", "contribution"}, ...] and
@@ -83,160 +53,6 @@ Explainer = Callable[[Session, int, str], Mapping[str, Any]]
 def require_visible_candidate(session: Session, candidate_id: int, user: User) -> Candidate:
     """The candidate when `user` may see it (`exoguard.store.access`); 404 otherwise."""
     return access.require_candidate(session, candidate_id, user)
-
-
-# ------------------------------------------------------------------------------ CSV rows
-@dataclass(frozen=True)
-class ExportFilters:
-    """Which candidates an export holds (all given filters apply)."""
-
-    candidate_ids: Sequence[int] | None = None
-    mission: str | None = None
-    label: str | None = None
-    origin: str | None = None
-    dataset_id: str | None = None
-    search: str | None = None
-    model_version: str | None = None  # predictions of this version only (default: latest any)
-    scored_only: bool = False  # leave out candidates without a prediction
-
-    def __post_init__(self) -> None:
-        for name, value, allowed in (
-            ("mission", self.mission, MISSIONS),
-            ("label", self.label, LABELS),
-            ("origin", self.origin, ORIGINS),
-        ):
-            if value is not None and value not in allowed:
-                raise ValidationError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
-        if self.candidate_ids is not None and not 1 <= len(self.candidate_ids) <= MAX_EXPORT_IDS:
-            raise ValidationError(
-                f"candidate_ids must list 1 to {MAX_EXPORT_IDS} ids; got {len(self.candidate_ids)}"
-            )
-
-
-def _export_stmt(filters: ExportFilters, user: User) -> Select[Any]:
-    pred_ids = newest_prediction_ids(model_version=filters.model_version)
-    item_ids = (
-        select(VettingItem.candidate_id.label("candidate_id"), func.max(VettingItem.id).label("id"))
-        .group_by(VettingItem.candidate_id)
-        .subquery()
-    )
-    vote_counts = (
-        select(Vote.item_id.label("item_id"), func.count(Vote.id).label("n"))
-        .group_by(Vote.item_id)
-        .subquery()
-    )
-    columns = [
-        Candidate.id.label("candidate_id"),
-        *(getattr(Candidate, name) for name in HARMONISED_COLUMNS),
-        Candidate.origin,
-        Candidate.dataset_id,
-        Prediction.probability,
-        Prediction.uncertainty,
-        Prediction.label.label("predicted_label"),
-        Prediction.model_version,
-        Prediction.canary,
-        Prediction.created_at.label("predicted_at"),
-        VettingItem.status.label("vetting_status"),
-        vote_counts.c.n.label("n_votes"),
-        VettingItem.consensus_label,
-        VettingItem.consensus_share,
-        Candidate.catalog_match.label("catalog_match_json"),
-        Candidate.features.label("features_json"),
-    ]
-    stmt = (
-        select(*columns)
-        .outerjoin(pred_ids, pred_ids.c.candidate_id == Candidate.id)
-        .outerjoin(Prediction, Prediction.id == pred_ids.c.id)
-        .outerjoin(item_ids, item_ids.c.candidate_id == Candidate.id)
-        .outerjoin(VettingItem, VettingItem.id == item_ids.c.id)
-        .outerjoin(vote_counts, vote_counts.c.item_id == VettingItem.id)
-    )
-    conditions: list[ColumnElement[bool]] = []
-    conditions.append(access.candidate_filter(user))
-    if filters.candidate_ids is not None:
-        conditions.append(Candidate.id.in_([int(i) for i in filters.candidate_ids]))
-    for name in ("mission", "label", "origin", "dataset_id"):
-        value = getattr(filters, name)
-        if value is not None:
-            conditions.append(getattr(Candidate, name) == value)
-    if filters.search:
-        conditions.append(
-            Candidate.object_id.icontains(filters.search, autoescape=True)
-            | Candidate.host_id.icontains(filters.search, autoescape=True)
-        )
-    if filters.scored_only:
-        conditions.append(Prediction.id.is_not(None))
-    return stmt.where(and_(*conditions)).order_by(Candidate.id)
-
-
-def export_rows(
-    session: Session,
-    *,
-    filters: ExportFilters,
-    user: User,
-    max_rows: int = MAX_EXPORT_ROWS,
-    policy: QueuePolicy | None = None,
-) -> list[dict[str, Any]]:
-    """The rows of a candidates export, ordered by candidate id.
-
-    ``state`` and ``state_source`` are `exoguard.vetting.state.candidate_state` of each row
-    (``policy``: which predictions are uncertain; the queue's defaults when not given).
-    Raises `ValidationError` when more than `max_rows` candidates match (narrow the filters).
-    """
-    state_rule = policy if policy is not None else QueuePolicy()
-    stmt = _export_stmt(filters, user).limit(max_rows + 1)
-    rows = [dict(row) for row in session.execute(stmt).mappings()]
-    if len(rows) > max_rows:
-        raise ValidationError(
-            f"more than {max_rows} candidates match; narrow the export with mission, label, "
-            "origin, dataset_id, search or candidate_ids"
-        )
-    for row in rows:
-        if row.get("n_votes") is None and row.get("vetting_status") is not None:
-            row["n_votes"] = 0
-        row["display_name"] = display_name(
-            object_id=str(row.get("object_id") or ""),
-            origin=row.get("origin"),
-            source=row.get("source"),
-            catalog_match=row.get("catalog_match_json"),
-            period_days=row.get("period_days"),
-        )
-        row.update(catalog_columns(row.pop("catalog_match_json"), row.pop("features_json")))
-        state = candidate_state(
-            predicted_label=row.get("predicted_label"),
-            probability=row.get("probability"),
-            uncertainty=row.get("uncertainty"),
-            vetting_status=row.get("vetting_status"),
-            consensus_label=row.get("consensus_label"),
-            consensus_share=row.get("consensus_share"),
-            policy=state_rule,
-        )
-        row["state"] = state.key
-        row["state_words"] = state.words
-        row["state_source"] = state.source
-    return rows
-
-
-def catalog_columns(
-    match: Mapping[str, Any] | None, features: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """The export's catalog cross-match cells of one candidate (empty when never matched)."""
-    out: dict[str, Any] = {}
-    if match:
-        out = {
-            "catalog_match": match.get("summary"),
-            "catalog_object_id": match.get("object_id"),
-            "catalog_name": match.get("name"),
-            "catalog_disposition": match.get("disposition"),
-            "catalog_match_method": match.get("method"),
-            "catalog_file": match.get("catalog_file"),
-            "catalog_period_ratio": match.get("period_ratio"),
-            "catalog_epoch_offset_durations": match.get("epoch_offset_durations"),
-        }
-    stellar = (features or {}).get("stellar_parameters")
-    if isinstance(stellar, Mapping) and stellar.get("from_catalog"):
-        out["stellar_parameters_from"] = stellar.get("summary")
-    return out
 
 
 # ------------------------------------------------------------------------------ diagnostics
@@ -322,74 +138,6 @@ def diagnostics_from_candidate(candidate: Candidate) -> Diagnostics:
         star_mag=finite_or_none(candidate.star_mag),
         flags=tuple(flags),
     )
-
-
-# ------------------------------------------------------------------------------ light curves
-def _inside(root: Path, relative: str) -> Path | None:
-    base = root.resolve()
-    path = (base / relative).resolve()
-    return path if base in path.parents and path.is_file() else None
-
-
-def bundled_lightcurve_files(data_dir: Path, host_id: str | None) -> list[Path]:
-    """The bundled light-curve files of a host star (``lightcurves/index.csv``), time order."""
-    if not host_id:
-        return []
-    index = data_dir / "lightcurves" / "index.csv"
-    if not index.is_file():
-        return []
-    wanted = " ".join(host_id.split()).upper()
-    files: list[Path] = []
-    with index.open(newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            if " ".join(str(row.get("target", "")).split()).upper() == wanted:
-                path = _inside(data_dir / "lightcurves", str(row.get("file", "")))
-                if path is not None:
-                    files.append(path)
-    return sorted(files)
-
-
-def candidate_lightcurve_files(
-    session: Session, candidate: Candidate, *, settings: Settings, bundled: bool = True
-) -> tuple[list[Path], str]:
-    """The light-curve files of a candidate and where they come from (or why there is none)."""
-    if candidate.dataset_id is not None:
-        dataset = session.get(Dataset, candidate.dataset_id)
-        survey_id = (dataset.validation_report or {}).get("survey_id") if dataset else None
-        if survey_id:  # a survey's find: the star's files where the survey read them
-            from exoguard.survey.service import star_files_of_candidate
-
-            files = [Path(f) for f in star_files_of_candidate(session, survey_id, candidate.id)]
-            if files and all(f.is_file() for f in files):
-                return files, f"{len(files)} survey file(s) of {candidate.host_id}"
-            return [], f"the survey files of {candidate.host_id} are no longer there"
-        if dataset is not None and dataset.kind == "lightcurve":
-            stored = stored_files(settings.uploads_path, dataset.storage_path)
-            if not stored:
-                return [], f"the file of dataset {dataset.id} is missing"
-            what = "uploaded file" if len(stored) == 1 else f"{len(stored)} uploaded files,"
-            return stored, f"{what} {dataset.filename}"
-    if bundled:
-        files = bundled_lightcurve_files(settings.data_dir, candidate.host_id)
-        if files:
-            return files, f"{len(files)} bundled archive file(s) of {candidate.host_id}"
-    return [], no_lightcurve_reason(candidate)
-
-
-def is_manual_entry(candidate: Candidate) -> bool:
-    """Whether a person typed this candidate's parameters in (``POST /api/model/predict``)."""
-    return (candidate.source or "").startswith("manual entry") or (
-        candidate.dataset_id is None and candidate.object_id.startswith("manual-")
-    )
-
-
-def no_lightcurve_reason(candidate: Candidate) -> str:
-    """Why a candidate has no light curve, naming what it is (manual entry, catalog row...)."""
-    if is_manual_entry(candidate):
-        return "no light curve: this is a manual entry (parameters typed in)"
-    if candidate.dataset_id is not None:
-        return "no light curve: this candidate is a row of an uploaded table"
-    return "no light curve of this star is stored (catalog row)"
 
 
 # ------------------------------------------------------------------------------ reports
@@ -539,8 +287,7 @@ def _curves_key(files: Sequence[Path], d: Diagnostics) -> tuple[Any, ...]:
 def _cached_curves(files: Sequence[Path], diagnostics: Diagnostics) -> ReportCurves:
     """Detrended curves and periodogram, cached for the last few (files, ephemeris) pairs:
     a share page asks for its PNG and then its PDF, which need the same seconds of work."""
-    from exoguard.io import read_lightcurve
-    from exoguard.reports.curves import build_curves
+    from exoguard.io import read_lightcurve  # lazy: the readers import astropy
 
     key = _curves_key(files, diagnostics)
     with _CURVES_LOCK:

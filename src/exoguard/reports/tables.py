@@ -3,19 +3,53 @@
 from __future__ import annotations
 
 import math
+from typing import Final
 
+from exoguard.core.lightcurve import BKJD_OFFSET, BTJD_OFFSET
 from exoguard.reports.model import CandidateReport
 
-__all__ = ["diagnostics_rows", "fmt", "fmt_pm", "label_words", "time_axis"]
+__all__ = [
+    "TIME_SCALES",
+    "chart_time_axis",
+    "diagnostics_rows",
+    "fmt",
+    "fmt_pm",
+    "label_words",
+    "time_axis",
+]
 
 
-def time_axis(mission: str) -> tuple[float, str]:
-    """Offset to subtract from BJD and the axis label for a mission's usual time scale."""
-    if mission in ("kepler", "k2"):
-        return 2454833.0, "BKJD (BJD − 2454833) [d]"
-    if mission == "tess":
-        return 2457000.0, "BTJD (BJD − 2457000) [d]"
-    return 2450000.0, "BJD − 2450000 [d]"
+#: The familiar time scale of each mission: offset from BJD_TDB (days) and its name.
+TIME_SCALES: Final[dict[str, tuple[float, str]]] = {
+    "kepler": (BKJD_OFFSET, "BKJD"),
+    "k2": (BKJD_OFFSET, "BKJD"),
+    "tess": (BTJD_OFFSET, "BTJD"),
+}
+#: Offset of the time axis of other missions (no named scale).
+DEFAULT_TIME_OFFSET: Final = 2450000.0
+
+
+def _time_scale(mission: str | None) -> tuple[float, str, str | None]:
+    offset, name = TIME_SCALES.get((mission or "").lower(), (DEFAULT_TIME_OFFSET, None))
+    return offset, f"BJD − {offset:.0f}", name
+
+
+def time_axis(mission: str | None) -> tuple[float, str]:
+    """Offset to subtract from BJD and the axis label for a mission's usual time scale.
+
+    The label of the report: ``"BKJD (BJD − 2454833) [d]"`` for Kepler and K2.
+    """
+    offset, formula, name = _time_scale(mission)
+    return offset, f"{formula} [d]" if name is None else f"{name} ({formula}) [d]"
+
+
+def chart_time_axis(mission: str | None) -> tuple[float, str]:
+    """The offset of :func:`time_axis` and the shorter title of the pages' charts.
+
+    ``"BJD − 2454833 (BKJD)"`` for Kepler and K2 (the chart adds ``Time [...]``).
+    """
+    offset, formula, name = _time_scale(mission)
+    return offset, formula if name is None else f"{formula} ({name})"
 
 
 def fmt(value: float | int | None, spec: str = ".4g", *, unit: str = "") -> str:

@@ -1,6 +1,6 @@
 """A survey's exports: the CSV of its candidates and a summary PDF.
 
-The CSV is the candidates export (``exoguard.reports.service.export_rows``) of the survey's
+The CSV is the candidates export (``exoguard.reports.export.export_rows``) of the survey's
 dataset. The PDF opens with the survey's counts, the stage seconds per star and a
 period–depth plot of every candidate (coloured by verdict), then the summary table and the
 one-page reports (``exoguard.reports``) of the candidates most likely to be planets.
@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from exoguard import __version__
 from exoguard.config import Settings
 from exoguard.reports.csv_export import iter_csv
-from exoguard.reports.figures import PAGE_SIZE_IN, report_page, report_style, summary_pages
+from exoguard.reports.export import ExportFilters, export_rows
+from exoguard.reports.figures.pages import PAGE_SIZE_IN, report_page, summary_pages
+from exoguard.reports.figures.style import report_style
 from exoguard.reports.model import MAX_REPORT_CANDIDATES
-from exoguard.reports.service import ExportFilters, build_reports, export_rows
+from exoguard.reports.service import build_reports
 from exoguard.store.models import User
 from exoguard.survey.service import require_survey, stage_means, survey_progress
 

@@ -9,8 +9,8 @@
 * :mod:`exoguard.vetting.aggregation` — ``majority``, ``weighted``, ``dawid_skene`` (crowd-kit) and
   the consensus rule (share > 0.70 with at least N votes).
 * :mod:`exoguard.vetting.simulate`    — the loop against simulated vetters of known reliability.
-* :mod:`exoguard.vetting.service`     — the database-backed service over the store (the only
-  module here that imports SQLAlchemy).
+* :mod:`exoguard.vetting.service`     — the database-backed service over the store, one module
+  per capability.
 
 The pure modules take plain records; the service loads rows into them and persists results.
 Submodules are imported explicitly (this package imports nothing, so

@@ -17,15 +17,9 @@ from sqlalchemy.orm import Session
 
 from exoguard.config import Settings
 from exoguard.reports.csv_export import iter_csv
+from exoguard.reports.export import MAX_EXPORT_IDS, ExportFilters, export_rows
 from exoguard.reports.model import MAX_REPORT_CANDIDATES
-from exoguard.reports.service import (
-    MAX_EXPORT_IDS,
-    Explainer,
-    ExportFilters,
-    build_reports,
-    export_rows,
-    require_visible_candidate,
-)
+from exoguard.reports.service import Explainer, build_reports, require_visible_candidate
 from exoguard.reports.share import (
     DEFAULT_EXPIRES_HOURS,
     MAX_EXPIRES_HOURS,

@@ -1,4 +1,4 @@
-"""Vetting: the next items for this vetter, votes, and statistics (exoguard.vetting.service)."""
+"""Vetting: the next items for this vetter, votes, and statistics (exoguard.vetting.service.*)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,12 @@ from exoguard.errors import PermissionDeniedError
 from exoguard.store import access
 from exoguard.store.models import QueueStatus, VettingItem, VoteLabel
 from exoguard.store.repositories import VoteRepository
-from exoguard.vetting import service as vetting
+from exoguard.vetting.service.comments import item_comments, may_read_comments
+from exoguard.vetting.service.config import DEFAULT_QUEUE_LIMIT, MAX_QUEUE_LIMIT
+from exoguard.vetting.service.history import vetter_history
+from exoguard.vetting.service.serving import queue_for_user
+from exoguard.vetting.service.stats import stats as vetting_stats
+from exoguard.vetting.service.votes import submit_vote
 from exoguard.vetting.state import state_for_candidate, state_policy
 from exoguard.web.api.schemas import (
     CommentsOut,
@@ -44,10 +49,10 @@ def queue(
     user: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
-    limit: int = Query(default=vetting.DEFAULT_QUEUE_LIMIT, ge=1, le=vetting.MAX_QUEUE_LIMIT),
+    limit: int = Query(default=DEFAULT_QUEUE_LIMIT, ge=1, le=MAX_QUEUE_LIMIT),
 ) -> dict[str, Any]:
     """The next items for this vetter (never one they voted on; gold items mixed in)."""
-    entries = vetting.queue_for_user(
+    entries = queue_for_user(
         session, user.id, limit=limit, rng=np.random.default_rng(), settings=settings
     )
     return {"items": [entry.to_dict() for entry in entries]}
@@ -65,7 +70,7 @@ def submit(
     """Your vote: 201 for a first vote, 200 when it changes your earlier vote on the item
     (the last vote counts, the history is kept), 410 once the item is settled."""
     access.require_vetting_item(session, body.item_id, user)
-    outcome = vetting.submit_vote(
+    outcome = submit_vote(
         session,
         item_id=body.item_id,
         user_id=user.id,
@@ -96,7 +101,7 @@ def history(
     limit: int = Query(default=200, ge=1, le=1000),
 ) -> dict[str, Any]:
     """Your own votes (newest first, each with its earlier versions) and your reputation."""
-    return vetting.vetter_history(session, user.id, limit=limit, settings=settings)
+    return vetter_history(session, user.id, limit=limit, settings=settings)
 
 
 @router.get("/items/{item_id}", response_model=VettingItemOut, response_model_exclude_unset=True)
@@ -115,8 +120,8 @@ def item(
         if mine is None
         else {"label": mine.label, "confidence": mine.confidence, "comment": mine.comment},
         "state": _item_state(session, found.id, settings),
-        "comments": vetting.item_comments(session, found.id, user=user)
-        if vetting.may_read_comments(session, found.id, user)
+        "comments": item_comments(session, found.id, user=user)
+        if may_read_comments(session, found.id, user)
         else None,
     }
 
@@ -125,7 +130,7 @@ def item(
 def comments(item_id: IdPath, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """The comments on one item (403 for a vetter who has not voted on it yet)."""
     found = access.require_vetting_item(session, item_id, user)
-    return {"comments": vetting.item_comments(session, found.id, user=user)}
+    return {"comments": item_comments(session, found.id, user=user)}
 
 
 @router.get("/stats", response_model=VettingStatsOut, response_model_exclude_unset=True)
@@ -142,7 +147,7 @@ def stats(
     """Per item, per user and overall statistics, and this vetter's own row (`me`)."""
     if include_gold and user.role != "admin":
         raise PermissionDeniedError("include_gold reveals the gold items; it needs the admin role")
-    return vetting.stats(
+    return vetting_stats(
         session,
         user_id=user.id,
         item_limit=item_limit,

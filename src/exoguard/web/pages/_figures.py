@@ -17,8 +17,23 @@ from typing import Any
 import numpy as np
 
 from exoguard.core.lightcurve import fold_phase_days
+from exoguard.reports.curves import bin_series, fold_and_bin, phase_fraction
 from exoguard.store.naming import candidate_name
-from exoguard.web import charts, glossary
+from exoguard.web import glossary
+from exoguard.web.charts.evaluation import (
+    calibration_figure,
+    confusion_matrix_figure,
+    pr_figure,
+    roc_figure,
+)
+from exoguard.web.charts.explain import feature_importance_figure, shap_waterfall_figure
+from exoguard.web.charts.lightcurves import (
+    folded_figure,
+    lightcurve_figure,
+    odd_even_figure,
+    periodogram_figure,
+    secondary_figure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +118,7 @@ def folded_figures(
     """Global and local folded views, odd/even and secondary-eclipse views of one candidate."""
     figures: Figures = {}
     missing: Missing = {}
-    whole = charts.fold_and_bin(
+    whole = fold_and_bin(
         time_bjd=time_bjd,
         flux=flux,
         period_days=eph.period_days,
@@ -113,7 +128,7 @@ def folded_figures(
     if whole["phase_days"].size == 0:
         reason = "no data points to fold"
         return {}, {k: reason for k in ("folded_global", "folded_local", "odd_even", "secondary")}
-    figures["folded_global"] = charts.folded_figure(
+    figures["folded_global"] = folded_figure(
         phase=whole["phase_days"],
         flux=whole["flux"],
         bin_phase=whole["bin_phase_days"],
@@ -122,7 +137,7 @@ def folded_figures(
         max_points=FOLDED_MAX_POINTS,
     )
     half = _local_half_width_days(eph)
-    local = charts.fold_and_bin(
+    local = fold_and_bin(
         time_bjd=time_bjd,
         flux=flux,
         period_days=eph.period_days,
@@ -131,7 +146,7 @@ def folded_figures(
         n_bins=61,
     )
     if local["phase_days"].size:
-        figures["folded_local"] = charts.folded_figure(
+        figures["folded_local"] = folded_figure(
             phase=local["phase_days"] * 24.0,
             flux=local["flux"],
             bin_phase=local["bin_phase_days"] * 24.0,
@@ -147,7 +162,7 @@ def folded_figures(
     parts: dict[str, dict[str, np.ndarray]] = {}
     for name, parity in (("odd", 1), ("even", 0)):
         sel = (number % 2) == parity
-        parts[name] = charts.fold_and_bin(
+        parts[name] = fold_and_bin(
             time_bjd=np.asarray(time_bjd)[sel],
             flux=np.asarray(flux)[sel],
             period_days=eph.period_days,
@@ -156,7 +171,7 @@ def folded_figures(
             n_bins=41,
         )
     if parts["odd"]["bin_phase_days"].size and parts["even"]["bin_phase_days"].size:
-        figures["odd_even"] = charts.odd_even_figure(
+        figures["odd_even"] = odd_even_figure(
             odd_phase=parts["odd"]["bin_phase_days"] * 24.0,
             odd_flux=parts["odd"]["bin_flux"],
             even_phase=parts["even"]["bin_phase_days"] * 24.0,
@@ -176,9 +191,9 @@ def folded_figures(
         primary_half_days, 0.25 * eph.period_days
     )
     keep = np.isfinite(f) & np.isfinite(t) & ~primary
-    frac = charts.phase_fraction(time_bjd=t[keep], period_days=eph.period_days, t0_bjd=eph.t0_bjd)
-    bx, by = charts.bin_series(frac, f[keep], n_bins=100)
-    figures["secondary"] = charts.secondary_figure(
+    frac = phase_fraction(time_bjd=t[keep], period_days=eph.period_days, t0_bjd=eph.t0_bjd)
+    bx, by = bin_series(frac, f[keep], n_bins=100)
+    figures["secondary"] = secondary_figure(
         phase=frac,
         flux=f[keep],
         bin_phase=bx,
@@ -212,7 +227,7 @@ def lightcurve_figures(
         if e.usable
     ]
     figures: Figures = {
-        "lightcurve": charts.lightcurve_figure(
+        "lightcurve": lightcurve_figure(
             time_bjd=time_bjd,
             flux=detrended_flux,
             mission=mission,
@@ -220,7 +235,7 @@ def lightcurve_figures(
             title="Light curve (detrended), transits marked",
             max_points=DISPLAY_MAX_POINTS,
         ),
-        "lightcurve_raw": charts.lightcurve_figure(
+        "lightcurve_raw": lightcurve_figure(
             time_bjd=time_bjd,
             flux=raw_flux,
             mission=mission,
@@ -231,7 +246,7 @@ def lightcurve_figures(
     }
     missing: Missing = {}
     if periods_days is not None and power is not None and np.size(periods_days):
-        figures["periodogram"] = charts.periodogram_figure(
+        figures["periodogram"] = periodogram_figure(
             period_days=periods_days,
             power=power,
             best_period_days=focus.period_days if focus is not None else None,
@@ -280,7 +295,7 @@ def shap_figures(explanation: Mapping[str, Any] | None) -> tuple[Figures, Missin
         # Only the top contributions are stored: the rest is the remainder to the output.
         rest = float(explanation["log_odds"]) - base - sum(contributions.values())
         remainder = (n_features - len(items), rest)
-    figure = charts.shap_waterfall_figure(
+    figure = shap_waterfall_figure(
         base_value=base,
         contributions=contributions,
         feature_values=values,
@@ -357,7 +372,7 @@ def model_figures(
             str(i["feature"]): float(i.get("mean_abs_shap", i.get("importance", 0.0)))
             for i in importance
         }
-        figures["importance"] = charts.feature_importance_figure(
+        figures["importance"] = feature_importance_figure(
             values, x_title=IMPORTANCE_AXIS.get(kind, "Mean |contribution|")
         )
     else:
@@ -375,7 +390,7 @@ def model_figures(
     main_name, main = next(iter(blocks.items()))
     matrix = main.get("confusion_matrix")
     if matrix:
-        figures["confusion"] = charts.confusion_matrix_figure(
+        figures["confusion"] = confusion_matrix_figure(
             matrix, title=f"Confusion matrix — {main_name}"
         )
     else:
@@ -407,17 +422,17 @@ def model_figures(
                     n_false_positive=int(block["n_false_positive"]),
                 ) | {"average_precision": block.get("pr_auc")}
     if roc_curves:
-        figures["roc"] = charts.roc_figure(roc_curves)
+        figures["roc"] = roc_figure(roc_curves)
     else:
         missing["roc"] = "no ROC curve points stored (run `exoguard evaluate` for this version)"
     if pr_curves:
-        figures["pr"] = charts.pr_figure(pr_curves)
+        figures["pr"] = pr_figure(pr_curves)
     else:
         missing["pr"] = "no precision–recall points stored"
 
     reliability = main.get("reliability")
     if reliability:
-        figures["calibration"] = charts.calibration_figure(
+        figures["calibration"] = calibration_figure(
             mean_predicted=[b["mean_predicted"] for b in reliability],
             fraction_positive=[b["fraction_positive"] for b in reliability],
             count=[b["count"] for b in reliability],

@@ -10,11 +10,8 @@ from sqlalchemy.orm import Session
 
 from exoguard.errors import ExoguardError, GoneError, NotFoundError
 from exoguard.ml.missing import basis_sentences
-from exoguard.reports.service import (
-    candidate_lightcurve_files,
-    catalog_columns,
-    is_manual_entry,
-)
+from exoguard.reports.export import catalog_columns
+from exoguard.reports.lightcurve_files import candidate_lightcurve_files, is_manual_entry
 from exoguard.store.models import Candidate, User
 from exoguard.store.repositories import (
     CandidateRepository,
@@ -84,7 +81,6 @@ def _catalog_match(candidate: Candidate) -> dict[str, Any] | None:
 
 def _full_data_url(request: Request, session: Session, candidate: Candidate) -> str | None:
     """The CSV of the whole light curve when the candidate has one (the charts are binned)."""
-    from exoguard.reports.service import candidate_lightcurve_files
     from exoguard.web.deps import get_state
 
     paths, _ = candidate_lightcurve_files(session, candidate, settings=get_state(request).settings)

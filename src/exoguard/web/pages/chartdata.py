@@ -85,7 +85,7 @@ def _candidate_lightcurve(
     session: Session, settings: Settings, candidate: Candidate, *, with_periodogram: bool
 ) -> dict[str, Any]:
     """Charts of the light curve behind a candidate: its upload, or the bundled real data."""
-    from exoguard.reports.service import candidate_lightcurve_files
+    from exoguard.reports.lightcurve_files import candidate_lightcurve_files
 
     paths, origin = candidate_lightcurve_files(session, candidate, settings=settings)
     if not paths:
@@ -191,8 +191,8 @@ def candidate_lightcurve_csv(
     from exoguard.errors import NotFoundError
     from exoguard.io import read_lightcurve
     from exoguard.reports.curves import build_curves
+    from exoguard.reports.lightcurve_files import candidate_lightcurve_files
     from exoguard.reports.model import Diagnostics
-    from exoguard.reports.service import candidate_lightcurve_files
 
     candidate = require_candidate(session, candidate_id, user)
     paths, origin = candidate_lightcurve_files(session, candidate, settings=settings)

@@ -1,8 +1,8 @@
 """The vetting queue and the vetting page of one item (votes go to /api/vetting/submit).
 
 The queue table lists the regular open items waiting for this visitor and its "Open" figure
-counts the same rows (`exoguard.vetting.service.queue_listing`); "Start vetting" serves from
-`exoguard.vetting.service.queue_for_user`, which mixes gold items in. Nothing on these pages
+counts the same rows (`exoguard.vetting.service.serving.queue_listing`); "Start vetting" serves from
+`exoguard.vetting.service.serving.queue_for_user`, which mixes gold items in. Nothing on these pages
 tells a gold item apart, and no archive label or disposition is shown, so the vote is the
 vetter's own. A vetter may change their vote until the item settles; the comments of an item
 are shown to researchers and to vetters who voted on it.
@@ -22,6 +22,9 @@ from exoguard.errors import NotFoundError
 from exoguard.store import access
 from exoguard.store.models import User, VettingItem
 from exoguard.store.repositories import VoteRepository
+from exoguard.vetting.service.comments import item_comments, may_read_comments
+from exoguard.vetting.service.history import vetter_history
+from exoguard.vetting.service.serving import queue_for_user, queue_listing
 from exoguard.vetting.state import state_for_candidate
 from exoguard.web.deps import SessionDep, SettingsDep
 from exoguard.web.pages._common import (
@@ -44,11 +47,9 @@ def _queue_rows(
 ) -> tuple[int, list[dict[str, Any]]]:
     """How many items wait for this visitor, and the first `limit` of them as table rows.
 
-    Count and rows come from one query (`exoguard.vetting.service.queue_listing`), so the
+    Count and rows come from one query (`exoguard.vetting.service.serving.queue_listing`), so the
     "Open" figure is the length of the list when it is not cut at `limit`.
     """
-    from exoguard.vetting.service import queue_listing
-
     total, entries = queue_listing(
         session, user, limit=limit, settings=request.app.state.exoguard.settings
     )
@@ -100,7 +101,6 @@ def history_page(
     """This vetter's own votes (with their changes) and reputation."""
     if user is None:
         return login_redirect(request)
-    from exoguard.vetting.service import vetter_history
 
     history = vetter_history(session, user.id, settings=settings)
     return render(
@@ -132,7 +132,6 @@ def next_item(request: Request, user: PageUser, session: SessionDep) -> Response
     """The next item the vetting service serves this user."""
     if user is None:
         return login_redirect(request)
-    from exoguard.vetting.service import queue_for_user
 
     # The service's own order: gold items are mixed in here, disguised as regular ones.
     entries = queue_for_user(
@@ -153,8 +152,7 @@ def item_page(
 ) -> Response:
     """The folded light curve with odd/even and secondary views when the star's light curve
     is stored (else one card of the catalog parameters), the verdict and the vote form."""
-    from exoguard.reports.service import candidate_lightcurve_files, is_manual_entry
-    from exoguard.vetting.service import item_comments, may_read_comments
+    from exoguard.reports.lightcurve_files import candidate_lightcurve_files, is_manual_entry
 
     try:
         item = access.require_vetting_item(session, item_id, user)

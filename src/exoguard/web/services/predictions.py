@@ -279,7 +279,8 @@ def store_predictions(
 def _enqueue_uncertain(
     session: Session, verdicts: Sequence[Verdict], *, settings: Settings | None
 ) -> int:
-    from exoguard.vetting.service import enqueue_uncertain, policy_from_settings
+    from exoguard.vetting.service.config import policy_from_settings
+    from exoguard.vetting.service.enqueue import enqueue_uncertain
 
     ids = [v.prediction_id for v in verdicts if v.prediction_id is not None]
     rows: list[Prediction] = []
