@@ -81,6 +81,7 @@ def sde_spectrum(
     baseline_days: float,
     window_independent: float = 30.0,
     robust: bool = True,
+    background: NDArray[np.bool_] | None = None,
 ) -> tuple[NDArray[np.float64], float]:
     """Detrend a BLS SNR spectrum and express it in SDE units (as transitleastsquares does).
 
@@ -103,6 +104,9 @@ def sde_spectrum(
         Running-median width in independent frequencies.
     robust : bool
         Median/MAD (default) or mean/standard deviation (as TLS).
+    background : ndarray of shape (n_periods,), bool, optional
+        The periods the running median, centre and scale are taken from (default: all); the
+        coarse periods of a coarse-to-fine search, an evenly spaced subset of the full grid.
 
     Returns
     -------
@@ -115,18 +119,22 @@ def sde_spectrum(
     if snr.size < 3:
         return np.zeros_like(snr), 0.0
     u = (1.0 / np.asarray(periods_days, dtype=np.float64)) ** (1.0 / 3.0)
+    bg = np.ones(snr.size, dtype=bool) if background is None else np.asarray(background, bool)
+    if bg.shape != snr.shape or bg.sum() < 3:
+        raise ValueError("background must be a boolean mask of the periods with >= 3 True")
     order = np.argsort(u)
     u_sorted, s_sorted = u[order], snr[order]
+    u_bg, s_bg = u_sorted[bg[order]], s_sorted[bg[order]]
     width = window_independent * _independent_step_u(baseline_days)
-    span = u_sorted[-1] - u_sorted[0]
+    span = u_bg[-1] - u_bg[0]
     if span <= width:
-        trend_sorted = np.full_like(s_sorted, np.median(s_sorted))
+        trend_sorted = np.full_like(s_sorted, np.median(s_bg))
     else:
-        anchors = np.arange(u_sorted[0], u_sorted[-1] + width / 4.0, width / 4.0)
-        lo = np.searchsorted(u_sorted, anchors - width / 2.0, side="left")
-        hi = np.searchsorted(u_sorted, anchors + width / 2.0, side="right")
+        anchors = np.arange(u_bg[0], u_bg[-1] + width / 4.0, width / 4.0)
+        lo = np.searchsorted(u_bg, anchors - width / 2.0, side="left")
+        hi = np.searchsorted(u_bg, anchors + width / 2.0, side="right")
         med = np.array(
-            [np.median(s_sorted[a:b]) if b > a else np.nan for a, b in zip(lo, hi, strict=True)]
+            [np.median(s_bg[a:b]) if b > a else np.nan for a, b in zip(lo, hi, strict=True)]
         )
         ok = np.isfinite(med)
         trend_sorted = np.interp(u_sorted, anchors[ok], med[ok])
@@ -134,11 +142,11 @@ def sde_spectrum(
     resid = np.empty_like(resid_sorted)
     resid[order] = resid_sorted
     if robust:
-        centre = float(np.median(resid))
-        scale = 1.4826 * float(np.median(np.abs(resid - centre)))
+        centre = float(np.median(resid[bg]))
+        scale = 1.4826 * float(np.median(np.abs(resid[bg] - centre)))
     else:
-        centre = float(np.mean(resid))
-        scale = float(np.std(resid))
+        centre = float(np.mean(resid[bg]))
+        scale = float(np.std(resid[bg]))
     if not scale > 0:
         return np.zeros_like(resid), 0.0
     spectrum = (resid - centre) / scale
@@ -172,6 +180,103 @@ def _validate_arrays(
     return t, y, sigma
 
 
+def _search(
+    t_rel: NDArray[np.float64],
+    y: NDArray[np.float64],
+    sigma: NDArray[np.float64],
+    grid: SearchGrid,
+    engine: Engine,
+    progress: Callable[[int, int], None] | None,
+    n_chunks: int,
+) -> tuple[NDArray[np.float64], ...]:
+    """``(power, depth, depth_err, t0_rel, duration)`` of the best box at every grid period."""
+    w = 1.0 / sigma**2
+    periods = grid.periods_days
+    n = periods.size
+    if engine == "astropy":
+        from exoguard.core.search.astropy_engine import bls_astropy
+
+        return bls_astropy(t_rel, y, sigma, grid, progress=progress, n_chunks=n_chunks)
+    n_bins = grid.n_phase_bins()
+    dur_bins = grid.duration_bins()
+    max_dur = grid.max_duration_bins()
+    if engine == "fast":
+        power, depth, depth_err, start_bin, length = _fast_kernel(
+            t_rel, y, w, grid, progress=progress, n_chunks=n_chunks
+        )
+    else:
+        from exoguard.core.search.reference import bls_reference
+
+        power, depth, depth_err, start_bin, length = bls_reference(
+            t_rel, y, w, periods, n_bins, dur_bins, max_dur
+        )
+        if progress is not None:
+            progress(n, n)
+    bin_width = periods / n_bins
+    return power, depth, depth_err, (start_bin + 0.5 * length) * bin_width, length * bin_width
+
+
+def _fast_kernel(
+    t_rel: NDArray[np.float64],
+    y: NDArray[np.float64],
+    w: NDArray[np.float64],
+    grid: SearchGrid,
+    *,
+    progress: Callable[[int, int], None] | None,
+    n_chunks: int,
+) -> tuple[
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.int64],
+    NDArray[np.int64],
+]:
+    import numba
+
+    from exoguard.core.search.kernel import (
+        bls_kernel,
+        default_chunks,
+        fixed_point_frequencies,
+        quantise_times,
+    )
+
+    periods = grid.periods_days
+    n = periods.size
+    n_bins = grid.n_phase_bins()
+    dur_bins = grid.duration_bins()
+    max_dur = grid.max_duration_bins()
+    power = np.zeros(n)
+    depth = np.zeros(n)
+    depth_err = np.full(n, np.inf)
+    start_bin = np.zeros(n, dtype=np.int64)
+    length = np.zeros(n, dtype=np.int64)
+    chunks = default_chunks()
+    mean_y = float(np.sum(w * y) / np.sum(w))
+    wy_w = (w * (y - mean_y)) + 1j * w
+    tq = quantise_times(t_rel)
+    fq = fixed_point_frequencies(periods)
+    # One parallel region unless progress is wanted (each region costs a thread wake-up).
+    pieces = 1 if progress is None else min(max(n_chunks, 1), n)
+    edges = np.linspace(0, n, pieces + 1).astype(int)
+    # Dynamic scheduling (one work item at a time): a thread slowed down by other
+    # processes on the machine then holds up the others for one item, not for its share.
+    previous = numba.set_parallel_chunksize(1)
+    try:
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            if hi <= lo:
+                continue
+            bls_kernel(
+                tq, wy_w, fq[lo:hi], n_bins[lo:hi], dur_bins, max_dur[lo:hi],
+                power[lo:hi], depth[lo:hi], depth_err[lo:hi], start_bin[lo:hi],
+                length[lo:hi], chunks,
+            )  # fmt: skip
+            if progress is not None:
+                progress(int(hi), n)
+    finally:
+        numba.set_parallel_chunksize(previous)
+    return power, depth, depth_err, start_bin, length
+
+
 def bls_periodogram(
     time_days: NDArray[np.float64],
     flux: NDArray[np.float64],
@@ -181,6 +286,7 @@ def bls_periodogram(
     engine: Engine = "fast",
     progress: Callable[[int, int], None] | None = None,
     n_chunks: int = 20,
+    coarse_stride: int | None = None,
 ) -> BLSPeriodogram:
     """Box least squares periodogram of a (detrended) light curve.
 
@@ -201,10 +307,17 @@ def bls_periodogram(
     n_chunks : int
         Number of pieces the period grid is cut into for progress reports (only when
         ``progress`` is given).
+    coarse_stride : int, optional
+        Search coarse-to-fine (:mod:`exoguard.core.search.coarse`): every ``coarse_stride``-th
+        period first, then every period near the highest peaks; 1 evaluates every period.
+        Default: the Ofir oversampling for an Ofir grid of at least ``COARSE_MIN_PERIODS``
+        periods with the ``"fast"`` or ``"slow"`` engine, else 1. (astropy takes one duration
+        list for the whole grid, so it always searches every period.)
 
     Returns
     -------
     BLSPeriodogram
+        On the periods evaluated (all of the grid's, unless searched coarse-to-fine).
 
     Examples
     --------
@@ -220,78 +333,24 @@ def bls_periodogram(
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    stride = _coarse_stride(grid, engine, coarse_stride)
     t, y, sigma = _validate_arrays(time_days, flux, flux_err)
     t_ref = float(t[0])
     t_rel = t - t_ref
-    w = 1.0 / sigma**2
-    periods = grid.periods_days
-    n = periods.size
-    n_bins = grid.n_phase_bins()
-    dur_bins = grid.duration_bins()
-    max_dur = grid.max_duration_bins()
-    start_time = _time.perf_counter()
-    if engine == "astropy":
-        from exoguard.core.search.astropy_engine import bls_astropy
-
-        power, depth, depth_err, t0_rel, duration = bls_astropy(
-            t_rel, y, sigma, grid, progress=progress, n_chunks=n_chunks
-        )
-    else:
-        power = np.zeros(n)
-        depth = np.zeros(n)
-        depth_err = np.full(n, np.inf)
-        start_bin = np.zeros(n, dtype=np.int64)
-        length = np.zeros(n, dtype=np.int64)
-        if engine == "fast":
-            import numba
-
-            from exoguard.core.search.kernel import (
-                bls_kernel,
-                default_chunks,
-                fixed_point_frequencies,
-                quantise_times,
-            )
-
-            chunks = default_chunks()
-            mean_y = float(np.sum(w * y) / np.sum(w))
-            wy_w = (w * (y - mean_y)) + 1j * w
-            tq = quantise_times(t_rel)
-            fq = fixed_point_frequencies(periods)
-            # One parallel region unless progress is wanted (each region costs a thread wake-up).
-            pieces = 1 if progress is None else min(max(n_chunks, 1), n)
-            edges = np.linspace(0, n, pieces + 1).astype(int)
-            # Dynamic scheduling (one work item at a time): a thread slowed down by other
-            # processes on the machine then holds up the others for one item, not for its share.
-            previous = numba.set_parallel_chunksize(1)
-            try:
-                for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-                    if hi <= lo:
-                        continue
-                    bls_kernel(
-                        tq, wy_w, fq[lo:hi], n_bins[lo:hi], dur_bins, max_dur[lo:hi],
-                        power[lo:hi], depth[lo:hi], depth_err[lo:hi], start_bin[lo:hi],
-                        length[lo:hi], chunks,
-                    )  # fmt: skip
-                    if progress is not None:
-                        progress(int(hi), n)
-            finally:
-                numba.set_parallel_chunksize(previous)
-        else:
-            from exoguard.core.search.reference import bls_reference
-
-            power, depth, depth_err, start_bin, length = bls_reference(
-                t_rel, y, w, periods, n_bins, dur_bins, max_dur
-            )
-            if progress is not None:
-                progress(n, n)
-        bin_width = periods / n_bins
-        t0_rel = (start_bin + 0.5 * length) * bin_width
-        duration = length * bin_width
-    elapsed = _time.perf_counter() - start_time
-    with np.errstate(divide="ignore", invalid="ignore"):
-        snr = np.where(np.isfinite(depth_err) & (depth_err > 0), depth / depth_err, 0.0)
     baseline = float(t[-1] - t[0])
-    spectrum, sde = sde_spectrum(periods, snr, baseline_days=baseline)
+    start_time = _time.perf_counter()
+    if stride == 1:
+        periods = grid.periods_days
+        columns = _search(t_rel, y, sigma, grid, engine, progress, n_chunks)
+        background = None
+    else:
+        periods, columns, background = _coarse_to_fine(
+            t_rel, y, sigma, grid, engine, stride, baseline, progress, n_chunks
+        )
+    power, depth, depth_err, t0_rel, duration = columns
+    elapsed = _time.perf_counter() - start_time
+    snr = _snr(depth, depth_err)
+    spectrum, sde = sde_spectrum(periods, snr, baseline_days=baseline, background=background)
     best = int(np.argmax(spectrum))
     return BLSPeriodogram(
         periods_days=periods,
@@ -308,4 +367,61 @@ def bls_periodogram(
         grid=grid,
         elapsed_s=elapsed,
         n_points=int(t.size),
+        coarse_stride=stride,
     )
+
+
+def _coarse_stride(grid: SearchGrid, engine: Engine, coarse_stride: int | None) -> int:
+    from exoguard.core.search.coarse import auto_coarse_stride
+
+    if coarse_stride is None:
+        return 1 if engine == "astropy" else auto_coarse_stride(grid)
+    if coarse_stride < 1:
+        raise ValueError(f"coarse_stride must be >= 1, got {coarse_stride}")
+    if engine == "astropy" and coarse_stride > 1:
+        raise ValueError('engine="astropy" searches every period: coarse_stride must be 1')
+    return int(coarse_stride)
+
+
+def _snr(depth: NDArray[np.float64], depth_err: NDArray[np.float64]) -> NDArray[np.float64]:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.isfinite(depth_err) & (depth_err > 0), depth / depth_err, 0.0)
+
+
+def _coarse_to_fine(
+    t_rel: NDArray[np.float64],
+    y: NDArray[np.float64],
+    sigma: NDArray[np.float64],
+    grid: SearchGrid,
+    engine: Engine,
+    stride: int,
+    baseline: float,
+    progress: Callable[[int, int], None] | None,
+    n_chunks: int,
+) -> tuple[NDArray[np.float64], tuple[NDArray[np.float64], ...], NDArray[np.bool_]]:
+    """Both stages: ``(periods evaluated, their columns, which of them are coarse)``."""
+    from exoguard.core.search.coarse import coarse_indices, refine_indices
+
+    n = grid.n_periods
+    coarse = coarse_indices(n, stride)
+    staged = None if progress is None else (lambda done, _total: progress(done * stride, n))
+    first = _search(
+        t_rel, y, sigma, grid.subset(grid.periods_days[coarse]), engine, staged, n_chunks
+    )
+    spectrum, _ = sde_spectrum(
+        grid.periods_days[coarse], _snr(first[1], first[2]), baseline_days=baseline
+    )
+    fine = refine_indices(spectrum, coarse, n_periods=n, stride=stride)
+    if fine.size:
+        second = _search(
+            t_rel, y, sigma, grid.subset(grid.periods_days[fine]), engine, None, n_chunks
+        )
+    else:
+        second = tuple(np.zeros(0) for _ in first)
+    if progress is not None:
+        progress(n, n)
+    index = np.concatenate((coarse, fine))
+    order = np.argsort(index, kind="stable")
+    columns = tuple(np.concatenate((a, b))[order] for a, b in zip(first, second, strict=True))
+    is_coarse = np.concatenate((np.ones(coarse.size, bool), np.zeros(fine.size, bool)))[order]
+    return grid.periods_days[index[order]], columns, is_coarse

@@ -54,6 +54,10 @@ class BLSPeriodogram:
         Wall time of the search (seconds).
     n_points : int
         Points searched.
+    coarse_stride : int
+        1 when every period of ``grid`` was evaluated; otherwise the stride of the first stage
+        of a coarse-to-fine search (:mod:`exoguard.core.search.coarse`), and ``periods_days``
+        holds the periods evaluated, a subset of the grid's.
     """
 
     periods_days: NDArray[np.float64]
@@ -70,6 +74,7 @@ class BLSPeriodogram:
     grid: SearchGrid
     elapsed_s: float
     n_points: int
+    coarse_stride: int = 1
 
     @property
     def period_days(self) -> float:
