@@ -62,9 +62,9 @@ def prepare(
 ) -> None:
     """Migrate the bench database, register the model version there, create the bench user."""
     from exoguard.ml.registry import ModelRegistry
+    from exoguard.services.accounts import register_user
     from exoguard.store.db import make_engine, make_sessionmaker, session_scope
     from exoguard.store.migrate import upgrade
-    from exoguard.web.services.accounts import register_user
 
     upgrade(database_url)
     registry = ModelRegistry.from_settings(database_url=database_url, models_path=models_path)

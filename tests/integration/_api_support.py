@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from exoguard.config import Settings, get_settings
+from exoguard.services.accounts import start_session
 from exoguard.store.db import make_engine, make_sessionmaker, normalize_url, session_scope
 from exoguard.store.migrate import upgrade
 from exoguard.store.models import User
@@ -41,7 +42,6 @@ from exoguard.web.security import (
     csrf_token_for,
     hash_password,
 )
-from exoguard.web.services.accounts import start_session
 
 CI = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

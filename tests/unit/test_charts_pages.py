@@ -190,7 +190,7 @@ def test_model_figures_from_training_and_evaluation_metrics() -> None:
 
 
 def test_model_figures_and_headline_of_network_and_ensemble_versions() -> None:
-    from exoguard.web.services.models import headline_metrics
+    from exoguard.services.models import headline_metrics
 
     network = {
         "injected_test": _block(True) | {"roc_auc": 0.97},

@@ -62,11 +62,11 @@ def test_cli_and_web_job_training_score_the_same_named_sets(
     from exoguard.cli import app
     from exoguard.ml import evaluate as evaluate_module
     from exoguard.ml.registry import ModelRegistry
+    from exoguard.services import models
+    from exoguard.services.training import train as train_job
     from exoguard.store.db import make_engine, make_sessionmaker
     from exoguard.store.repositories import ModelVersionRepository
     from exoguard.web.pages import _figures
-    from exoguard.web.services import models
-    from exoguard.web.services.training import train as train_job
 
     seen: list[tuple[int, int]] = []
     real_folds = evaluate_module.group_folds

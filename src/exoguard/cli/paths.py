@@ -43,7 +43,7 @@ def run_paths(*, version: str | None, lightcurves: bool = True, log: Any = None)
         tables, config=config, rule=rule, catalogs_dir=settings.catalogs_dir, log=log
     )
     if lightcurves and record is not None:
-        from exoguard.web.services.lightcurve_paths import lightcurve_path
+        from exoguard.services.lightcurve_paths import lightcurve_path
 
         engine = make_engine(settings.database_url)
         try:

@@ -55,7 +55,7 @@ def create_survey(
     stars: Sequence[StarFiles] | None = None,
 ) -> str:
     """Plan the stars of `source` (folder or manifest) and store the survey; its id."""
-    from exoguard.web.services.preprocessing import check_options
+    from exoguard.services.preprocessing import check_options
 
     chunk_size = _check_chunk_size(chunk_size)
     checked = check_options(options or {})

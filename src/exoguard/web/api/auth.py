@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from exoguard.config import Settings
 from exoguard.errors import AuthError
+from exoguard.services import accounts
 from exoguard.store.db import session_scope
 from exoguard.store.repositories import UserRepository, normalize_email
 from exoguard.web.api._common import enforce_limit
@@ -26,7 +27,6 @@ from exoguard.web.security import (
     csrf_token_for,
     decode_session_token,
 )
-from exoguard.web.services import accounts
 from exoguard.web.state import AppState
 
 router = APIRouter(prefix="/auth", tags=["auth"])

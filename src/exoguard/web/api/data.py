@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from exoguard.errors import ConflictError
+from exoguard.services import datasets, upload_results
+from exoguard.services.multi_upload import create_lightcurve_set
+from exoguard.services.preprocessing import check_options
 from exoguard.store.models import Dataset, DatasetKind
 from exoguard.vetting.queue import QueuePolicy
 from exoguard.web.api._common import enforce_rate_limit
@@ -22,9 +25,6 @@ from exoguard.web.api.schemas import (
 )
 from exoguard.web.deps import CurrentUser, SessionDep, StateDep
 from exoguard.web.params import DbKey, KeyPath, KeyQuery, OffsetQuery
-from exoguard.web.services import datasets, upload_results
-from exoguard.web.services.multi_upload import create_lightcurve_set
-from exoguard.web.services.preprocessing import check_options
 from exoguard.web.state import AppState
 
 router = APIRouter(prefix="/data", tags=["data"])

@@ -13,6 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from exoguard.catalogs.reader import VALUE_RANGES
 from exoguard.catalogs.schema import MISSIONS
 from exoguard.errors import AuthError
+from exoguard.services import datasets, predictions, training
+from exoguard.services import models as model_service
 from exoguard.store import access
 from exoguard.store.models import User
 from exoguard.web import idempotency
@@ -36,8 +38,6 @@ from exoguard.web.deps import (
 from exoguard.web.params import DbKey, IdQuery, KeyPath, OptionalKeyQuery
 from exoguard.web.ratelimit import RateLimiter
 from exoguard.web.security import SESSION_COOKIE
-from exoguard.web.services import datasets, predictions, training
-from exoguard.web.services import models as model_service
 from exoguard.web.state import AppState
 
 router = APIRouter(prefix="/model", tags=["model"])

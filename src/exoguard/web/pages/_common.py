@@ -102,7 +102,7 @@ def templates() -> Jinja2Templates:
 
 
 def _headline(version: Any, set_name: str | None = None) -> dict[str, Any]:
-    from exoguard.web.services.models import headline_metrics
+    from exoguard.services.models import headline_metrics
 
     return headline_metrics(
         str(version.kind), version.metrics, config=version.config, set_name=set_name

@@ -116,7 +116,7 @@ def history_page(
 @router.get("/vetting/guide", response_class=HTMLResponse)
 def guide_page(request: Request, user: PageUser, settings: SettingsDep) -> Response:
     """The field guide: what a planet, an eclipsing binary, a blend and a systematic look like."""
-    from exoguard.web.services.field_guide import guide_examples
+    from exoguard.services.field_guide import guide_examples
 
     return render(
         request,

@@ -24,20 +24,20 @@ from exoguard.config import Settings
 from exoguard.errors import ModelNotReadyError, ValidationError
 from exoguard.jobs.execute import replica_id
 from exoguard.jsonsafe import jsonable
-from exoguard.store.catalog_match import CatalogLookup, StarFromCatalog
-from exoguard.store.db import session_scope
-from exoguard.store.models import Candidate, User
-from exoguard.store.repositories import CandidateRepository, DatasetRepository, JobRepository
-from exoguard.store.types import utcnow
-from exoguard.web.services import predictions
-from exoguard.web.services.catalog_match import (
+from exoguard.services import predictions
+from exoguard.services.catalog_match import (
     STELLAR_KEY,
     match_and_fill,
     query_for_row,
     stellar_record,
     with_features,
 )
-from exoguard.web.services.datasets import dataset_files
+from exoguard.services.datasets import dataset_files
+from exoguard.store.catalog_match import CatalogLookup, StarFromCatalog
+from exoguard.store.db import session_scope
+from exoguard.store.models import Candidate, User
+from exoguard.store.repositories import CandidateRepository, DatasetRepository, JobRepository
+from exoguard.store.types import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -420,7 +420,7 @@ def _match_manual(
     """The frame of typed-in rows with missing stellar values filled from the matched star,
     and each row's catalog match (rows with neither a star nor a name are not looked up)."""
     from exoguard.catalogs.crossmatch import no_match
-    from exoguard.web.services.catalog_match import match_and_fill, query_for_row, with_features
+    from exoguard.services.catalog_match import match_and_fill, query_for_row, with_features
 
     frame = frame_from_rows(rows)
     queries = [
