@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from exoguard.config import Settings, get_settings
 from exoguard.services.accounts import start_session
+from exoguard.services.credentials import hash_password
 from exoguard.store.db import make_engine, make_sessionmaker, normalize_url, session_scope
 from exoguard.store.migrate import upgrade
 from exoguard.store.models import User
@@ -40,7 +41,6 @@ from exoguard.web.security import (
     CSRF_HEADER,
     SESSION_COOKIE,
     csrf_token_for,
-    hash_password,
 )
 
 CI = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")

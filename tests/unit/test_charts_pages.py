@@ -10,9 +10,10 @@ import pytest
 
 from exoguard.ml import curves
 from exoguard.vetting.queue import QueuePolicy
+from exoguard.vetting.state import verdict_of
 from exoguard.web import charts
 from exoguard.web.pages import _figures
-from exoguard.web.pages._common import _fmt, safe_next, verdict_of
+from exoguard.web.pages._common import _fmt, safe_next
 
 
 def _strict_json(obj: object) -> object:

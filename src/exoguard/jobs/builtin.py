@@ -37,6 +37,7 @@ def echo(ctx: JobContext) -> dict[str, Any]:
 @task("preprocess")
 def preprocess(ctx: JobContext) -> dict[str, Any]:
     """Dataset → candidates (catalog rows or a transit search) → stored predictions."""
+    from exoguard.jobs.execute import replica_id
     from exoguard.services.preprocessing import preprocess_dataset
 
     dataset_id = str(ctx.params["dataset_id"])
@@ -48,6 +49,7 @@ def preprocess(ctx: JobContext) -> dict[str, Any]:
             ctx.settings,
             dataset_id=dataset_id,
             job_id=ctx.job_id,
+            holder=replica_id(),
             options=options,
             progress=ctx.progress,
         )

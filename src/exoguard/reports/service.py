@@ -47,6 +47,7 @@ from exoguard.store.models import (
 )
 from exoguard.store.naming import display_name
 from exoguard.store.repositories import PredictionRepository, newest_prediction_ids
+from exoguard.store.repositories.surveys import star_files_of_candidate
 from exoguard.store.types import utcnow
 from exoguard.store.uploads import stored_files
 from exoguard.vetting.queue import QueuePolicy
@@ -357,8 +358,6 @@ def candidate_lightcurve_files(
         dataset = session.get(Dataset, candidate.dataset_id)
         survey_id = (dataset.validation_report or {}).get("survey_id") if dataset else None
         if survey_id:  # a survey's find: the star's files where the survey read them
-            from exoguard.survey.service import star_files_of_candidate
-
             files = [Path(f) for f in star_files_of_candidate(session, survey_id, candidate.id)]
             if files and all(f.is_file() for f in files):
                 return files, f"{len(files)} survey file(s) of {candidate.host_id}"

@@ -22,7 +22,6 @@ from exoguard.catalogs.crossmatch import MatchQuery
 from exoguard.catalogs.schema import HARMONISED_COLUMNS, PHYSICAL_COLUMNS
 from exoguard.config import Settings
 from exoguard.errors import ModelNotReadyError, ValidationError
-from exoguard.jobs.execute import replica_id
 from exoguard.jsonsafe import jsonable
 from exoguard.services import predictions
 from exoguard.services.catalog_match import (
@@ -278,10 +277,15 @@ def preprocess_dataset(
     *,
     dataset_id: str,
     job_id: str | None,
+    holder: str | None,
     options: Mapping[str, Any],
     progress: ProgressFn,
 ) -> dict[str, Any]:
-    """Turn a validated dataset into stored candidates and predictions (the preprocess job)."""
+    """Turn a validated dataset into stored candidates and predictions (the preprocess job).
+
+    With `job_id`, the job row is marked succeeded in the same transaction as the writes,
+    only while `holder` (the runner's process id) still holds it.
+    """
     with session_scope(factory) as session:
         dataset = DatasetRepository(session).require(dataset_id)
         paths = dataset_files(settings, dataset)
@@ -351,7 +355,7 @@ def preprocess_dataset(
             # no candidate: a lone dip cannot give a period, but the user should hear of it
             result["single_event"] = single_event
         if job_id is not None:
-            JobRepository(session).mark_succeeded(job_id, result=result, holder=replica_id())
+            JobRepository(session).mark_succeeded(job_id, result=result, holder=holder)
     return result
 
 

@@ -28,6 +28,7 @@ from exoguard.web import glossary
 from exoguard.web.deps import SessionDep, SettingsDep
 from exoguard.web.pages import _figures
 from exoguard.web.pages._common import PageUser
+from exoguard.web.pages._guide_figures import guide_figures
 from exoguard.web.params import IdPath, OptionalIdQuery
 
 log = logging.getLogger(__name__)
@@ -236,8 +237,6 @@ def vetting_item_charts(
 @router.get("/guide")
 def guide_charts(settings: SettingsDep) -> dict[str, Any]:
     """The field guide's charts: real bundled light curves, built once per process."""
-    from exoguard.services.field_guide import guide_figures
-
     return guide_figures(settings.data_dir)
 
 

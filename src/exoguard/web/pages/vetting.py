@@ -22,7 +22,7 @@ from exoguard.errors import NotFoundError
 from exoguard.store import access
 from exoguard.store.models import User, VettingItem
 from exoguard.store.repositories import VoteRepository
-from exoguard.vetting.state import state_for_candidate
+from exoguard.vetting.state import state_for_candidate, state_verdict
 from exoguard.web.deps import SessionDep, SettingsDep
 from exoguard.web.pages._common import (
     PageUser,
@@ -30,7 +30,6 @@ from exoguard.web.pages._common import (
     login_redirect,
     queue_policy,
     render,
-    state_verdict,
 )
 from exoguard.web.pages._diagnostics import diagnostics_rows, warning_flags
 from exoguard.web.params import IdPath
