@@ -178,12 +178,12 @@ def tiny_model_source(root: Path) -> Path:
 
 def install_model(source: Path, *, database_url: str, models_path: Path) -> str:
     """Copy a version's artifacts into `models_path`, register and activate it; its id."""
-    from exoguard.ml.registry import ModelRegistry
     from exoguard.ml.service import clear_cache
+    from exoguard.store.model_registry import open_registry
 
     models_path.mkdir(parents=True, exist_ok=True)
     shutil.copytree(source, models_path / source.name)
-    registry = ModelRegistry.from_settings(database_url=database_url, models_path=models_path)
+    registry = open_registry(database_url=database_url, models_path=models_path)
     registry.activate(source.name)
     registry.store.engine.dispose()  # type: ignore[attr-defined]
     clear_cache()  # version ids repeat across test databases

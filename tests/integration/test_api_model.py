@@ -139,7 +139,7 @@ def test_batch_stores_only_the_requests_that_save(api: Api) -> None:
     """Kept and unkept requests scored in one batch: only the kept rows are written."""
     import asyncio
 
-    from exoguard.services.predictions import PredictionBatcher
+    from exoguard.services.manual_predictions import PredictionBatcher
 
     requests = [[{**KEPLER_10C, "period_days": 1.5 + 0.75 * i}] for i in range(8)]
     keep = [i % 3 == 0 for i in range(len(requests))]
@@ -213,7 +213,7 @@ def test_batched_requests_are_scored_as_if_alone(api: Api) -> None:
     """Requests queued together are scored in one model call, each as if it were alone."""
     import asyncio
 
-    from exoguard.services.predictions import PredictionBatcher
+    from exoguard.services.manual_predictions import PredictionBatcher
 
     requests = [[{**KEPLER_10C, "period_days": 1.5 + 0.75 * i}] for i in range(16)] + [
         [KEPLER_10C, {**KEPLER_10C, "period_days": 0.8375, "depth_ppm": 152}]

@@ -116,7 +116,7 @@ def _refresh_model_gauges(state: AppState, metrics: AppMetrics) -> None:
     if now - state.gauges_refreshed_at < MODEL_GAUGE_REFRESH_S:
         return
     state.gauges_refreshed_at = now
-    from exoguard.ml.monitoring import export_to_prometheus
+    from exoguard.services.monitoring import export_to_prometheus
     from exoguard.store.db import session_scope
 
     try:
