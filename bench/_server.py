@@ -61,13 +61,13 @@ def prepare(
     database_url: str, *, models_path: Path, version: str, email: str, password: str
 ) -> None:
     """Migrate the bench database, register the model version there, create the bench user."""
-    from exoguard.ml.registry import ModelRegistry
+    from exoguard.services.accounts import register_user
     from exoguard.store.db import make_engine, make_sessionmaker, session_scope
     from exoguard.store.migrate import upgrade
-    from exoguard.web.services.accounts import register_user
+    from exoguard.store.model_registry import open_registry
 
     upgrade(database_url)
-    registry = ModelRegistry.from_settings(database_url=database_url, models_path=models_path)
+    registry = open_registry(database_url=database_url, models_path=models_path)
     registry.activate(version)
     store_engine = getattr(registry.store, "engine", None)
     if store_engine is not None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from exoguard.ml.multibranch.evaluate import ablation_row
 from exoguard.ml.registry import ModelRegistry
+from exoguard.store.model_registry import open_registry
 
 CONFIGS = ("base", "no_timeseries", "no_views", "no_scalar")
 
@@ -40,7 +41,7 @@ def _train(name: str) -> str:
     from exoguard.ml.multibranch.configs import get_config
     from exoguard.ml.multibranch.train import train_multibranch
 
-    _, _, record = train_multibranch(get_config(name), evaluate_real=True)
+    _, _, record = train_multibranch(get_config(name), registry=open_registry(), evaluate_real=True)
     return str(record.id)
 
 
@@ -50,7 +51,7 @@ def main() -> None:
     ap.add_argument("--versions", nargs="*", help="summarise these registered versions")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    registry = ModelRegistry.from_settings()
+    registry = open_registry()
     versions = args.versions or [_train(name) for name in CONFIGS]
     rows = [_row(v, registry) for v in versions]
     if args.json:

@@ -69,6 +69,7 @@ def _cli(args: list[str], env: dict[str, str]) -> str:
 
 def _prepare(database_url: str) -> int:
     """An admin account and one vetting item (a real KOI false positive, predicted uncertain)."""
+    from exoguard.services.accounts import register_user
     from exoguard.store.db import make_engine, make_sessionmaker
     from exoguard.store.repositories import (
         CandidateRepository,
@@ -76,7 +77,6 @@ def _prepare(database_url: str) -> int:
         PredictionRepository,
         VettingRepository,
     )
-    from exoguard.web.services.accounts import register_user
 
     engine = make_engine(database_url)
     try:

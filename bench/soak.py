@@ -518,9 +518,9 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="exoguard-soak-"))
     try:
         if args.model_from_settings:
-            from exoguard.ml.registry import ModelRegistry
+            from exoguard.store.model_registry import open_registry
 
-            active = ModelRegistry.from_settings().active()
+            active = open_registry().active()
             if active is None:
                 log("no active model: train one first with `exoguard train --model gbm`")
                 return 2

@@ -131,15 +131,13 @@ def install_model(settings: Settings, kind: str) -> str | None:
     if kind == "none":
         return None
     from exoguard.ml.bundled import install_bundle
-    from exoguard.ml.registry import ModelRegistry
     from exoguard.ml.service import clear_cache
+    from exoguard.store.model_registry import open_registry
 
     source = _trained_gbm()
     settings.models_path.mkdir(parents=True, exist_ok=True)
     shutil.copytree(source, settings.models_path / source.name)
-    registry = ModelRegistry.from_settings(
-        database_url=settings.database_url, models_path=settings.models_path
-    )
+    registry = open_registry(database_url=settings.database_url, models_path=settings.models_path)
     registry.activate(source.name)
     record = install_bundle(registry=registry, gbm_version=source.name)
     registry.store.engine.dispose()  # type: ignore[attr-defined]

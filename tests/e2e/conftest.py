@@ -108,6 +108,7 @@ def _server_env(var_dir: Path, data_dir: Path) -> dict[str, str]:
 
 def _prepare_database(database_url: str) -> tuple[int, int]:
     """Accounts and one vetting item (a real KOI false positive, predicted uncertain)."""
+    from exoguard.services.accounts import register_user
     from exoguard.store.db import make_engine, make_sessionmaker
     from exoguard.store.repositories import (
         CandidateRepository,
@@ -115,7 +116,6 @@ def _prepare_database(database_url: str) -> tuple[int, int]:
         PredictionRepository,
         VettingRepository,
     )
-    from exoguard.web.services.accounts import register_user
 
     engine = make_engine(database_url)
     try:

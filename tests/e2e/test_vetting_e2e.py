@@ -39,7 +39,7 @@ def _db(server: Any) -> Iterator[Session]:
 
 
 def _user(server: Any, role: str = "explorer") -> tuple[str, int]:
-    from exoguard.web.services.accounts import register_user
+    from exoguard.services.accounts import register_user
 
     email = f"{role}-{uuid.uuid4().hex[:8]}@example.org"
     with _db(server) as s:

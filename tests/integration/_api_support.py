@@ -29,6 +29,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from exoguard.config import Settings, get_settings
+from exoguard.services.accounts import start_session
+from exoguard.services.credentials import hash_password
 from exoguard.store.db import make_engine, make_sessionmaker, normalize_url, session_scope
 from exoguard.store.migrate import upgrade
 from exoguard.store.models import User
@@ -39,9 +41,7 @@ from exoguard.web.security import (
     CSRF_HEADER,
     SESSION_COOKIE,
     csrf_token_for,
-    hash_password,
 )
-from exoguard.web.services.accounts import start_session
 
 CI = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -178,12 +178,12 @@ def tiny_model_source(root: Path) -> Path:
 
 def install_model(source: Path, *, database_url: str, models_path: Path) -> str:
     """Copy a version's artifacts into `models_path`, register and activate it; its id."""
-    from exoguard.ml.registry import ModelRegistry
     from exoguard.ml.service import clear_cache
+    from exoguard.store.model_registry import open_registry
 
     models_path.mkdir(parents=True, exist_ok=True)
     shutil.copytree(source, models_path / source.name)
-    registry = ModelRegistry.from_settings(database_url=database_url, models_path=models_path)
+    registry = open_registry(database_url=database_url, models_path=models_path)
     registry.activate(source.name)
     registry.store.engine.dispose()  # type: ignore[attr-defined]
     clear_cache()  # version ids repeat across test databases

@@ -128,7 +128,7 @@ def test_tampered_or_foreign_session_is_401(api: Api) -> None:
         token = client.cookies[SESSION_COOKIE]
         client.cookies.set(SESSION_COOKIE, token[:-3] + "abc")
         assert client.get("/api/auth/me").status_code == 401
-    from exoguard.web.security import create_session_token
+    from exoguard.services.credentials import create_session_token
 
     foreign = create_session_token(
         user_id=1, role="admin", session_id="made-up", secret_key="x" * 40, ttl_s=60

@@ -12,7 +12,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _api_support import api_world, koi_slice, upload, wait_for_job  # noqa: E402
 
-from exoguard.ml.lifecycle import routes_to_canary, start_canary  # noqa: E402
+from exoguard.ml.lifecycle import routes_to_canary
+from exoguard.services.lifecycle import start_canary  # noqa: E402
 from exoguard.store.db import session_scope  # noqa: E402
 from exoguard.store.models import Prediction  # noqa: E402
 from exoguard.store.repositories import ModelVersionRepository  # noqa: E402

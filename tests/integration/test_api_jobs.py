@@ -219,7 +219,7 @@ def test_vetting_needs_login_csrf_and_a_real_item(api: Api) -> None:
 
 def test_uncertain_dataset_predictions_enter_the_queue(api: Api) -> None:
     """store_predictions(enqueue=True): uncertain or ambiguous verdicts are queued once."""
-    from exoguard.web.services.predictions import store_predictions
+    from exoguard.services.predictions import store_predictions
 
     with session_scope(api.factory) as session:
         made = [

@@ -69,7 +69,7 @@ def api(postgres_base_url: str | None, tmp_path_factory: pytest.TempPathFactory)
 def _direct_scores(api: Api, rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The model's own answer for typed-in rows (exoguard.ml.service, no HTTP, no database)."""
     from exoguard.ml.service import predict_frame
-    from exoguard.web.services.predictions import manual_frame, model_registry
+    from exoguard.services.predictions import manual_frame, model_registry
 
     return predict_frame(
         manual_frame(rows), version=api.model_version, registry=model_registry(api.settings)
@@ -139,7 +139,7 @@ def test_batch_stores_only_the_requests_that_save(api: Api) -> None:
     """Kept and unkept requests scored in one batch: only the kept rows are written."""
     import asyncio
 
-    from exoguard.web.services.predictions import PredictionBatcher
+    from exoguard.services.manual_predictions import PredictionBatcher
 
     requests = [[{**KEPLER_10C, "period_days": 1.5 + 0.75 * i}] for i in range(8)]
     keep = [i % 3 == 0 for i in range(len(requests))]
@@ -213,7 +213,7 @@ def test_batched_requests_are_scored_as_if_alone(api: Api) -> None:
     """Requests queued together are scored in one model call, each as if it were alone."""
     import asyncio
 
-    from exoguard.web.services.predictions import PredictionBatcher
+    from exoguard.services.manual_predictions import PredictionBatcher
 
     requests = [[{**KEPLER_10C, "period_days": 1.5 + 0.75 * i}] for i in range(16)] + [
         [KEPLER_10C, {**KEPLER_10C, "period_days": 0.8375, "depth_ppm": 152}]
@@ -328,7 +328,7 @@ def test_predict_trusts_a_session_user_for_auth_cache_s_only(api: Api) -> None:
 def test_warm_up_loads_the_active_model_and_stores_nothing(
     api: Api, postgres_base_url: str | None, tmp_path: Path
 ) -> None:
-    from exoguard.web.services.predictions import warm_up
+    from exoguard.services.predictions import warm_up
 
     before = (api.count(Candidate), api.count(Prediction))
     assert warm_up(api.factory, api.settings) == api.model_version
@@ -407,7 +407,7 @@ def test_explain_is_additive_and_kept(api: Api) -> None:
     assert sizes == sorted(sizes, reverse=True) and len(contributions) <= 12
     assert body["model_version"] == api.model_version and body["n_features"] >= len(contributions)
     from exoguard.ml.service import explain_frame
-    from exoguard.web.services.predictions import manual_frame, model_registry
+    from exoguard.services.predictions import manual_frame, model_registry
 
     full = explain_frame(
         manual_frame([KEPLER_10C]),

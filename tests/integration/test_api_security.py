@@ -32,6 +32,8 @@ from _api_support import (  # noqa: E402
 )
 
 from exoguard.config import DEV_SECRET  # noqa: E402
+from exoguard.services import credentials  # noqa: E402
+from exoguard.services.credentials import create_session_token  # noqa: E402
 from exoguard.store.models import LoginSession  # noqa: E402
 from exoguard.web import security  # noqa: E402
 from exoguard.web.app import create_app  # noqa: E402
@@ -39,7 +41,6 @@ from exoguard.web.security import (  # noqa: E402
     CSRF_COOKIE,
     CSRF_HEADER,
     SESSION_COOKIE,
-    create_session_token,
 )
 
 pytestmark = pytest.mark.integration
@@ -114,7 +115,7 @@ def test_cookie_reused_after_logout_is_refused(api: Api) -> None:
         assert refused.status_code == 401 and "log in again" in refused.json()["detail"]
         # logout on this replica also drops the session from the predict cache at once
         assert replay.post("/api/model/predict", json=PREDICT_BODY).status_code == 401
-    session_id = security.decode_session_token(stolen, secret_key=SECRET).session_id
+    session_id = credentials.decode_session_token(stolen, secret_key=SECRET).session_id
     with api.factory() as session:
         row = session.get(LoginSession, session_id)
         assert row is not None and row.revoked_at is not None
@@ -285,7 +286,7 @@ def test_common_or_email_passwords_are_refused(
     assert response.status_code == 422 and needle in response.json()["detail"]
 
 
-class _CountingHasher(security.PasswordHasher):
+class _CountingHasher(credentials.PasswordHasher):
     """argon2 with a count of the hashes running at the same moment."""
 
     def __init__(self) -> None:
@@ -336,7 +337,7 @@ def test_login_flood_runs_at_most_n_hashes_and_healthz_stays_fast(
 
     limit = 2
     counting = _CountingHasher()
-    monkeypatch.setattr(security, "_hasher", counting)
+    monkeypatch.setattr(credentials, "_hasher", counting)
     settings = make_settings(
         tmp_path,
         api.database_url,

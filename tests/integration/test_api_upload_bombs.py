@@ -45,7 +45,7 @@ from _api_support import (
 )  # noqa: E402
 
 from _bombs import MIB, csv_bomb, fits_gz_bomb, gzip_bomb, json_bomb  # noqa: E402
-from exoguard.web.services.accounts import start_session  # noqa: E402
+from exoguard.services.accounts import start_session  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

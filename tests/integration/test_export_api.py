@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from exoguard.config import Settings, get_settings
 from exoguard.reports.share import create_share_link
+from exoguard.services.accounts import start_session
 from exoguard.store.db import session_scope
 from exoguard.store.models import Candidate, User
 from exoguard.store.repositories import (
@@ -42,7 +43,6 @@ from exoguard.web.security import (
     SESSION_COOKIE,
     csrf_token_for,
 )
-from exoguard.web.services.accounts import start_session
 
 pytestmark = pytest.mark.integration
 

@@ -533,10 +533,10 @@ def test_killed_worker_job_is_requeued_once_and_finishes_on_a_new_worker(
     runs it once more to completion. A late redelivery of the old message does nothing."""
     from fastapi.testclient import TestClient
 
+    from exoguard.services.accounts import start_session
     from exoguard.store.repositories import UserRepository
     from exoguard.web.app import create_app
     from exoguard.web.security import SESSION_COOKIE
-    from exoguard.web.services.accounts import start_session
 
     db, runner = celery
     with session_scope(db.factory) as session:

@@ -5,7 +5,7 @@ Three small gbm versions are trained once per module on disjoint stars of the re
 features), a deliberately worse one (labels flipped) and a better one (every feature, all
 training rows). Each test registers the versions it needs in its rolled-back transaction,
 routes real predictions through the canary, settles vetting consensus on held-out KOIs and
-lets :func:`exoguard.ml.lifecycle.evaluate_canary` decide.
+lets :func:`exoguard.services.lifecycle.evaluate_canary` decide.
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from tests._registry import sqlite_registry
 from exoguard.catalogs import CatalogTable, read_catalog
 from exoguard.config import Settings, get_settings
 from exoguard.errors import ConflictError, ModelNotReadyError
-from exoguard.ml import lifecycle
+from exoguard.ml import lifecycle as ml_lifecycle
 from exoguard.ml.configs import apply_overrides, get_config
 from exoguard.ml.registry import VersionRecord
 from exoguard.ml.train import train_gbm
+from exoguard.services import lifecycle
 from exoguard.store.models import Candidate, ModelVersion, VettingItem
 from exoguard.store.repositories import (
     CandidateRepository,
@@ -161,17 +162,17 @@ def _vet(session: Session, candidate_ids: list[int], labels: list[str]) -> None:
 
 def test_canary_routing_is_deterministic_sha256() -> None:
     ids = list(range(1, 100_001))
-    mask = lifecycle.canary_mask(ids, fraction=0.10)
+    mask = ml_lifecycle.canary_mask(ids, fraction=0.10)
     assert abs(mask.mean() - 0.10) < 0.003  # binomial sd 0.001
     expected = int.from_bytes(hashlib.sha256(b"12345").digest()[:8], "big") / 2.0**64
-    assert lifecycle.canary_bucket(12345) == expected
-    assert lifecycle.canary_bucket(12345) == lifecycle.canary_bucket("12345")
-    assert not lifecycle.canary_mask(ids[:1000], fraction=0.0).any()
-    assert lifecycle.canary_mask(ids[:1000], fraction=1.0).all()
+    assert ml_lifecycle.canary_bucket(12345) == expected
+    assert ml_lifecycle.canary_bucket(12345) == ml_lifecycle.canary_bucket("12345")
+    assert not ml_lifecycle.canary_mask(ids[:1000], fraction=0.0).any()
+    assert ml_lifecycle.canary_mask(ids[:1000], fraction=1.0).all()
     # a larger fraction keeps the candidates of a smaller one (a ramp-up only adds)
-    assert (lifecycle.canary_mask(ids, fraction=0.2) >= mask).all()
+    assert (ml_lifecycle.canary_mask(ids, fraction=0.2) >= mask).all()
     with pytest.raises(ValueError, match="fraction"):
-        lifecycle.routes_to_canary(1, fraction=1.5)
+        ml_lifecycle.routes_to_canary(1, fraction=1.5)
 
 
 def test_canary_share_over_5000_predictions(
@@ -189,7 +190,7 @@ def test_canary_share_over_5000_predictions(
     share = routed.n_canary / len(ids)
     print(f"canary share over {len(ids)} predictions: {share:.4f}")
     assert 0.08 <= share <= 0.12
-    expected = lifecycle.canary_mask(ids, fraction=0.10)
+    expected = ml_lifecycle.canary_mask(ids, fraction=0.10)
     assert (routed.served["canary"].to_numpy() == expected).all()
     served_by = routed.served["model_version"].to_numpy()
     assert set(served_by[expected]) == {canary} and set(served_by[~expected]) == {active}
@@ -518,9 +519,9 @@ def test_tables_with_curated_is_pure() -> None:
     curated = pd.DataFrame(
         {"mission": ["kepler", "tess"], "object_id": ["A", "Z"], "label": ["planet", "planet"]}
     )
-    merged = lifecycle.tables_with_curated([table], curated)
+    merged = ml_lifecycle.tables_with_curated([table], curated)
     assert merged.relabelled == 1 and merged.added == 1
     assert merged.tables[0].frame["label"].tolist() == ["planet", "planet"]
     assert frame["label"].tolist() == ["candidate", "planet"]  # the input is untouched
     assert merged.tables[1].frame["object_id"].tolist() == ["Z"]
-    assert lifecycle.tables_with_curated([table], curated.iloc[:0]).tables == [table]
+    assert ml_lifecycle.tables_with_curated([table], curated.iloc[:0]).tables == [table]

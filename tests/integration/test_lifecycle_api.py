@@ -20,6 +20,7 @@ from exoguard.config import Settings, get_settings
 from exoguard.jobs.execute import execute_job
 from exoguard.jobs.runner import create_job_row
 from exoguard.jobs.tasks import registered_kinds
+from exoguard.services.accounts import start_session
 from exoguard.store.db import make_engine, make_sessionmaker, session_scope
 from exoguard.store.models import Job, User
 from exoguard.store.repositories import (
@@ -34,7 +35,6 @@ from exoguard.web.security import (
     SESSION_COOKIE,
     csrf_token_for,
 )
-from exoguard.web.services.accounts import start_session
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from exoguard.catalogs import read_catalog
 from exoguard.config import get_settings
-from exoguard.ml import lifecycle, monitoring
+from exoguard.ml import monitoring as ml_monitoring
 from exoguard.ml.features import build_features
+from exoguard.services import lifecycle, monitoring
 from exoguard.store.models import Candidate, VettingItem
 from exoguard.store.repositories import (
     CandidateRepository,
@@ -88,9 +89,9 @@ def test_snapshot_records_accuracy_distribution_and_drift(
     db_session: Session, tmp_path: Path, halves: tuple[pd.DataFrame, pd.DataFrame]
 ) -> None:
     reference, current = halves
-    profiles = monitoring.drift_profiles(build_features(reference, features=FEATURES))
+    profiles = ml_monitoring.drift_profiles(build_features(reference, features=FEATURES))
     version = _version(db_session, tmp_path, "gbm-0301", status="active")
-    monitoring.save_drift_reference(tmp_path / version, profiles)
+    ml_monitoring.save_drift_reference(tmp_path / version, profiles)
 
     # a random sample: the table's row order is not random (early KOIs come first)
     order = np.random.default_rng(0).permutation(len(current))
@@ -205,8 +206,8 @@ def test_monitor_deployed_and_training_profiles(
     version = ModelVersionRepository(db_session).require(active)
     assert monitoring.training_profiles(version) is None  # no reference saved, no settings
     reference, _ = halves
-    profiles = monitoring.drift_profiles(build_features(reference, features=FEATURES))
-    monitoring.save_drift_reference(tmp_path / active, profiles)
+    profiles = ml_monitoring.drift_profiles(build_features(reference, features=FEATURES))
+    ml_monitoring.save_drift_reference(tmp_path / active, profiles)
     loaded = monitoring.training_profiles(version)
     assert loaded is not None and loaded["star_teff_k"] == profiles["star_teff_k"]
 

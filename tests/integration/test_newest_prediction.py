@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exoguard.ml.monitoring import latest_predictions
 from exoguard.reports.export import ExportFilters, export_rows
+from exoguard.services.monitoring import latest_predictions
 from exoguard.store.db import make_engine, make_sessionmaker
 from exoguard.store.models import Prediction
 from exoguard.store.repositories import (

@@ -83,13 +83,13 @@ def test_install_registers_and_activates_the_ensemble_once(tmp_path: Path) -> No
     from exoguard.catalogs import load_default_catalogs
     from exoguard.ml.configs import apply_overrides as gbm_overrides
     from exoguard.ml.configs import get_config as gbm_config
-    from exoguard.ml.registry import DatabaseVersionStore, ModelRegistry
     from exoguard.ml.train import train_gbm
     from exoguard.store.migrate import upgrade
+    from exoguard.store.model_registry import DatabaseVersionStore, open_registry
 
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     upgrade(url)
-    registry = ModelRegistry.from_settings(database_url=url, models_path=tmp_path / "models")
+    registry = open_registry(database_url=url, models_path=tmp_path / "models")
     assert isinstance(registry.store, DatabaseVersionStore)
     with pytest.raises(Exception, match="no GBM of config 'default'"):
         install_bundle(registry=registry)

@@ -11,9 +11,10 @@ import pytest
 from exoguard.core.lightcurve import fold_phase_days
 from exoguard.ml import curves
 from exoguard.vetting.queue import QueuePolicy
+from exoguard.vetting.state import verdict_of
 from exoguard.web.charts.base import robust_range
 from exoguard.web.pages import _figures
-from exoguard.web.pages._common import _fmt, safe_next, verdict_of
+from exoguard.web.pages._common import _fmt, safe_next
 
 
 def _strict_json(obj: object) -> object:
@@ -191,7 +192,7 @@ def test_model_figures_from_training_and_evaluation_metrics() -> None:
 
 
 def test_model_figures_and_headline_of_network_and_ensemble_versions() -> None:
-    from exoguard.web.services.models import headline_metrics
+    from exoguard.services.models import headline_metrics
 
     network = {
         "injected_test": _block(True) | {"roc_auc": 0.97},

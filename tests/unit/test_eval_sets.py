@@ -61,12 +61,12 @@ def test_cli_and_web_job_training_score_the_same_named_sets(
 
     from exoguard.cli import app
     from exoguard.ml import evaluate as evaluate_module
-    from exoguard.ml.registry import ModelRegistry
+    from exoguard.services import models
+    from exoguard.services.training import train as train_job
     from exoguard.store.db import make_engine, make_sessionmaker
+    from exoguard.store.model_registry import open_registry
     from exoguard.store.repositories import ModelVersionRepository
     from exoguard.web.pages import _figures
-    from exoguard.web.services import models
-    from exoguard.web.services.training import train as train_job
 
     seen: list[tuple[int, int]] = []
     real_folds = evaluate_module.group_folds
@@ -91,7 +91,7 @@ def test_cli_and_web_job_training_score_the_same_named_sets(
         progress=lambda fraction, message: None,
     )
     assert seen == [(5, 43), (5, 43)]
-    registry = ModelRegistry.from_settings()
+    registry = open_registry()
     cli_rec, web_rec = registry.get("gbm-0001"), registry.get(web["version"])
     for rec in (cli_rec, web_rec):
         sets = evalsets.named_sets("gbm", rec.metrics, config=rec.config)

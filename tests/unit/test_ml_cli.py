@@ -108,22 +108,24 @@ def test_service_predict_and_explain(env: str) -> None:
     from exoguard.catalogs import read_catalog
     from exoguard.errors import ModelNotReadyError
     from exoguard.ml import service
+    from exoguard.store.model_registry import open_registry
 
+    registry = open_registry()
     with pytest.raises(ModelNotReadyError):
-        service.predict_frame(pd.DataFrame({"period_days": [1.0]}))
+        service.predict_frame(pd.DataFrame({"period_days": [1.0]}), registry=registry)
     _run("train", "--model", "gbm", *TRAIN_FAST)
     frame = read_catalog(KOI).frame.iloc[:30]
-    pred = service.predict_frame(frame)
+    pred = service.predict_frame(frame, registry=registry)
     assert list(pred.columns) == ["probability", "uncertainty", "label", "model_version", "basis"]
     assert pred.index.equals(frame.index)
     # KOI rows give impact and SNR with the transit: the catalog model scores them
     assert {b["pattern"] for b in pred["basis"]} <= {"complete", "table_no_snr", "manual", "period"}
     assert pred["basis"].iloc[0]["pattern"] == "complete"
-    contrib = service.explain_frame(frame)
-    assert contrib.shape == (30, len(service.get_model().ensemble.features) + 1)
-    rec = service.explain_records(frame.iloc[:2], top=3)
+    contrib = service.explain_frame(frame, registry=registry)
+    assert contrib.shape == (30, len(service.get_model(registry=registry).ensemble.features) + 1)
+    rec = service.explain_records(frame.iloc[:2], top=3, registry=registry)
     assert len(rec) == 2 and len(rec[0]["top"]) == 3
-    assert service.global_importance()[0]["mean_abs_shap"] > 0
+    assert service.global_importance(registry=registry)[0]["mean_abs_shap"] > 0
     # a hand-typed candidate with its own multiplicity column
     one = pd.DataFrame(
         {
@@ -136,7 +138,7 @@ def test_service_predict_and_explain(env: str) -> None:
             "n_candidates_on_host": [3],
         }
     )
-    assert service.predict_frame(one)["probability"].between(0, 1).all()
+    assert service.predict_frame(one, registry=registry)["probability"].between(0, 1).all()
 
 
 def test_evaluate_json_has_every_section(env: str) -> None:
@@ -175,13 +177,13 @@ def test_versions_of_a_json_registry_move_into_the_database(
     with their status the first time the registry opens the database."""
     if env == "database":
         pytest.skip("starts from an empty, unmigrated database")
-    from exoguard.ml.registry import ModelRegistry
+    from exoguard.store.model_registry import open_registry
 
     _run("train", "--model", "gbm", *TRAIN_FAST)
     models = get_settings().models_path
     (models / "registry.json").write_text(json.dumps({"gbm-0001": {"status": "active"}}))
     url = f"sqlite:///{(tmp_path / 'new.sqlite3').as_posix()}"
-    registry = ModelRegistry.from_settings(database_url=url)
+    registry = open_registry(database_url=url)
     assert [(r.id, r.status) for r in registry.list()] == [("gbm-0001", "active")]
 
 
@@ -190,7 +192,7 @@ def test_one_cli_grammar_and_one_activation_rule(env: str) -> None:
     and `models rollback` follow the lifecycle's rule (events, no retired version); the old
     names are deprecated aliases that say the new one."""
     from exoguard.cli import app
-    from exoguard.ml.registry import ModelRegistry
+    from exoguard.store.model_registry import open_registry
 
     _run("train", "--model", "gbm", *TRAIN_FAST)
     # --if-missing is honoured for the network too (no training: a model is active)
@@ -201,9 +203,7 @@ def test_one_cli_grammar_and_one_activation_rule(env: str) -> None:
         _run("train", "--model", "gbm", *TRAIN_FAST, "--param", "seed=3", "--activate", "--json")
     )
     assert out["version"]["id"] == "gbm-0002" and out["status"] == "active"
-    events = [
-        e["action"] for e in ModelRegistry.from_settings().get("gbm-0002").metrics["lifecycle"]
-    ]
+    events = [e["action"] for e in open_registry().get("gbm-0002").metrics["lifecycle"]]
     assert events == ["promoted"]
     back = json.loads(_run("models", "rollback", "--reason", "test", "--json"))
     assert back["action"] == "rolled_back" and back["active"] == "gbm-0001"
@@ -221,7 +221,7 @@ def test_one_cli_grammar_and_one_activation_rule(env: str) -> None:
 
 def test_an_unusable_database_is_an_error_not_a_fallback(env: str) -> None:
     from exoguard.errors import ModelNotReadyError
-    from exoguard.ml.registry import ModelRegistry
+    from exoguard.store.model_registry import open_registry
 
     with pytest.raises(ModelNotReadyError, match="not usable"):
-        ModelRegistry.from_settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+        open_registry(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")

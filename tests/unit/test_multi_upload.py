@@ -16,11 +16,12 @@ from sqlalchemy import func, select
 
 from exoguard.config import Settings, get_settings
 from exoguard.errors import TooLargeError, ValidationError
+from exoguard.services.datasets import IncomingFile
+from exoguard.services.multi_upload import create_lightcurve_set
 from exoguard.store.db import make_engine, make_sessionmaker
 from exoguard.store.migrate import upgrade
 from exoguard.store.models import Dataset
-from exoguard.web.services.datasets import IncomingFile, receive_multipart_files
-from exoguard.web.services.multi_upload import create_lightcurve_set
+from exoguard.web.uploads import receive_multipart_files
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _asyncrun import run_coroutine  # noqa: E402

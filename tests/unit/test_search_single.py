@@ -17,7 +17,7 @@ from exoguard.config import get_settings
 from exoguard.core.lightcurve import LightCurve
 from exoguard.core.search import search_lightcurve
 from exoguard.core.search.single import box_means, strongest_single_event
-from exoguard.web.services.preprocessing import found_message, search_message
+from exoguard.services.preprocessing import found_message, search_message
 
 T_START = 2458325.0
 #: BKJD = BJD - 2454833; KOI cumulative table epochs propagated to the quarter.

@@ -70,7 +70,7 @@ def test_search_reports_its_stage_seconds() -> None:
     `SearchResult.stage_s` (one timing mechanism for the search bench and the survey)."""
     from exoguard.core.search.multi import search_lightcurve
     from exoguard.core.search.warmup import synthetic_lightcurve
-    from exoguard.web.services.preprocessing import _SEARCH_STAGES
+    from exoguard.services.preprocessing import _SEARCH_STAGES
 
     lc = synthetic_lightcurve(rng=np.random.default_rng(3))
     result = search_lightcurve(lc, max_planets=2, min_period_days=1.0, max_period_days=5.0)

@@ -18,10 +18,10 @@ from fastapi.testclient import TestClient
 
 from exoguard.config import Settings
 from exoguard.errors import BusyError, ValidationError
+from exoguard.services.accounts import check_password_rules, common_passwords
 from exoguard.web.app import create_app
 from exoguard.web.deps import resolve_client_address
 from exoguard.web.security import HashGate, csrf_matches, csrf_token_for
-from exoguard.web.services.accounts import check_password_rules, common_passwords
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _asyncrun import run_coroutine  # noqa: E402

@@ -54,7 +54,7 @@ def timeline_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Model versions with status, traffic share, latest metrics and events."""
-    from exoguard.ml import lifecycle
+    from exoguard.services import lifecycle
 
     run_in_session(
         lambda s, cfg: lifecycle.timeline(s, settings=cfg, limit=limit),
@@ -74,7 +74,7 @@ def evaluate_canary_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Compare the canary with the active version on vetted labels; promote or roll back."""
-    from exoguard.ml import lifecycle
+    from exoguard.services import lifecycle
 
     run_in_session(
         lambda s, cfg: lifecycle.evaluate_canary(
@@ -93,7 +93,7 @@ def evaluate_canary_cmd(
 @lifecycle_app.command("monitor")
 def monitor_cmd(as_json: JsonOption = False) -> None:
     """Record accuracy on vetted labels, prediction distribution and drift (model_metrics)."""
-    from exoguard.ml.monitoring import monitor_deployed
+    from exoguard.services.monitoring import monitor_deployed
 
     run_in_session(
         lambda s, cfg: {"snapshots": [x.to_dict() for x in monitor_deployed(s, settings=cfg)]},
@@ -140,7 +140,7 @@ def retrain_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Train on the archive data plus the curated set and register the result as canary."""
-    from exoguard.ml import lifecycle
+    from exoguard.services import lifecycle
 
     run_in_session(
         lambda s, cfg: lifecycle.retrain(s, settings=cfg, config=config, overrides=param or []),

@@ -85,9 +85,9 @@ def train(
     """Train a model kind on the bundled data and register it as a new version."""
     if model not in MODEL_KINDS:
         raise ConfigError(f"--model must be one of {', '.join(MODEL_KINDS)}; got {model!r}")
-    from exoguard.ml.registry import ModelRegistry
+    from exoguard.store.model_registry import open_registry
 
-    registry = ModelRegistry.from_settings()
+    registry = open_registry()
     active = registry.active()
     if if_missing and active is not None:
         if as_json:
@@ -173,9 +173,9 @@ def evaluate(
     held-out comparison of its components. ``--paths``: every path users take.
     """
     if not paths and config is None and version is not None:
-        from exoguard.ml.registry import ModelRegistry
+        from exoguard.store.model_registry import open_registry
 
-        kind = ModelRegistry.from_settings().get(version).kind
+        kind = open_registry().get(version).kind
         if kind == "multibranch":
             from exoguard.cli.neural import print_report, run_evaluate
 
@@ -187,8 +187,12 @@ def evaluate(
             return
         if kind == "ensemble":
             from exoguard.ml.ensemble import evaluate_version
+            from exoguard.store.model_registry import open_registry
 
-            typer.echo(_dump(evaluate_version(version, log=lambda m: typer.echo(m, err=True))))
+            report = evaluate_version(
+                version, registry=open_registry(), log=lambda m: typer.echo(m, err=True)
+            )
+            typer.echo(_dump(report))
             return
     if paths:
         from exoguard.cli.paths import print_paths, run_paths
@@ -203,9 +207,9 @@ def evaluate(
     from exoguard.ml.configs import GBMConfig, apply_overrides, get_config
     from exoguard.ml.evaluate import evaluate as run_evaluation
     from exoguard.ml.evaluate import n_boosters_for_evaluation
-    from exoguard.ml.registry import ModelRegistry
+    from exoguard.store.model_registry import open_registry
 
-    registry = ModelRegistry.from_settings()
+    registry = open_registry()
     record = None
     if config is not None:
         cfg = get_config(config)
@@ -259,11 +263,12 @@ def predict(
     """Classify every row of a table; the output adds probability, uncertainty and label."""
     from exoguard.catalogs import read_catalog
     from exoguard.ml.service import predict_frame
+    from exoguard.store.model_registry import open_registry
 
     table = read_catalog(input_path)
     for issue in table.report.errors[:20]:
         typer.echo(f"warning: {issue.message}", err=True)
-    pred = predict_frame(table.frame, version=version)
+    pred = predict_frame(table.frame, version=version, registry=open_registry())
     # the archive's own label moves to `archive_label`; `label` becomes the model's verdict
     out = table.frame.rename(columns={"label": "archive_label"})
     out["probability"] = pred["probability"].round(6)
@@ -299,9 +304,9 @@ def models_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Registered model versions, newest first."""
-    from exoguard.ml.registry import ModelRegistry
+    from exoguard.store.model_registry import open_registry
 
-    records = ModelRegistry.from_settings().list()
+    records = open_registry().list()
     if as_json:
         typer.echo(_dump([r.to_dict() for r in records]))
         return
@@ -373,8 +378,9 @@ def models_install_bundled(
     """
     from exoguard.ml.bundled import install_bundle
     from exoguard.ml.service import clear_cache
+    from exoguard.store.model_registry import open_registry
 
-    install_bundle(activate=activate, log=typer.echo)
+    install_bundle(registry=open_registry(), activate=activate, log=typer.echo)
     clear_cache()
 
 
@@ -384,9 +390,9 @@ def models_export_bundle(
 ) -> None:
     """Write an ensemble's network and stacker as the bundled default model."""
     from exoguard.ml.bundled import BUNDLE_DIR, export_bundle
-    from exoguard.ml.registry import ModelRegistry
+    from exoguard.store.model_registry import open_registry
 
-    export_bundle(version, registry=ModelRegistry.from_settings())
+    export_bundle(version, registry=open_registry())
     typer.echo(f"bundle written to {BUNDLE_DIR}")
 
 

@@ -48,6 +48,7 @@ def run_train(
 ) -> dict[str, Any]:
     """Train a multibranch version with progress bars on stderr; returns the summary."""
     from exoguard.ml.multibranch.train import prepare_data, train_multibranch
+    from exoguard.store.model_registry import open_registry
 
     cfg = _config(config_name, params)
     inj = cfg.data.injection
@@ -76,6 +77,7 @@ def run_train(
         model, metrics, record = train_multibranch(
             cfg,
             data=data,
+            registry=open_registry(),
             on_epoch=on_epoch,
             evaluate_real=real,
             log=_err,
@@ -122,9 +124,9 @@ def run_evaluate(*, version: str | None, real: bool = True) -> dict[str, Any]:
         load_multibranch,
         prepare_data,
     )
-    from exoguard.ml.registry import ModelRegistry
+    from exoguard.store.model_registry import open_registry
 
-    registry = ModelRegistry.from_settings()
+    registry = open_registry()
     model, record = load_multibranch(version, registry=registry)
     data = prepare_data(model.config, features=model.feature_names)
     report = evaluate_model(model, data, real=real, log=_err)
@@ -273,9 +275,9 @@ def classify(
     if not files:
         raise ValidationError("give at least one light-curve file")
     from exoguard.ml.ensemble import DecisionEnsemble, best_multibranch
-    from exoguard.ml.registry import ModelRegistry
+    from exoguard.store.model_registry import open_registry
 
-    registry = ModelRegistry.from_settings()
+    registry = open_registry()
     chosen = registry.get(model) if model else registry.active()
     ensemble_version = None
     mb_version = model
@@ -335,10 +337,15 @@ def run_train_ensemble(params: list[str] | None, *, real: bool = True) -> dict[s
     """Build and register the ensemble of a multibranch and a gbm version (default: the newest
     of each); activated by itself only when better on the held-out sets."""
     from exoguard.ml.ensemble import build_and_register
+    from exoguard.store.model_registry import open_registry
 
     versions = _ensemble_params(params)
     record = build_and_register(
-        versions.get("mb_version"), versions.get("gbm_version"), real=real, log=_err
+        versions.get("mb_version"),
+        versions.get("gbm_version"),
+        registry=open_registry(),
+        real=real,
+        log=_err,
     )
     _err(
         f"{record['id']} ({record['status']}) built from {record['config'].get('mb_version')} "

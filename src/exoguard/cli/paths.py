@@ -30,11 +30,11 @@ def run_paths(*, version: str | None, lightcurves: bool = True, log: Any = None)
     from exoguard.catalogs import load_default_catalogs
     from exoguard.config import get_settings
     from exoguard.ml.paths import FlagRule, catalog_paths
-    from exoguard.ml.registry import ModelRegistry
     from exoguard.store.db import make_engine, make_sessionmaker
+    from exoguard.store.model_registry import open_registry
 
     settings = get_settings()
-    registry = ModelRegistry.from_settings()
+    registry = open_registry()
     record = registry.get(version) if version else registry.active()
     config = _gbm_config(record, registry)
     rule = FlagRule.from_settings(settings)
@@ -43,7 +43,7 @@ def run_paths(*, version: str | None, lightcurves: bool = True, log: Any = None)
         tables, config=config, rule=rule, catalogs_dir=settings.catalogs_dir, log=log
     )
     if lightcurves and record is not None:
-        from exoguard.web.services.lightcurve_paths import lightcurve_path
+        from exoguard.services.lightcurve_paths import lightcurve_path
 
         engine = make_engine(settings.database_url)
         try:

@@ -157,9 +157,9 @@ def users_create(
 ) -> None:
     """Create an account with a role (the password is prompted for, or read from stdin)."""
     from exoguard.config import get_settings
+    from exoguard.services.accounts import register_user, user_view
     from exoguard.store.db import make_engine, make_sessionmaker, session_scope
     from exoguard.store.migrate import upgrade
-    from exoguard.web.services.accounts import register_user, user_view
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -188,9 +188,9 @@ def users_set_role(
     """Change an account's role."""
     from exoguard.config import get_settings
     from exoguard.errors import NotFoundError
+    from exoguard.services.accounts import set_role
     from exoguard.store.db import make_engine, make_sessionmaker, session_scope
     from exoguard.store.repositories import UserRepository
-    from exoguard.web.services.accounts import set_role
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
@@ -211,9 +211,9 @@ def users_list(
 ) -> None:
     """Every account with its role."""
     from exoguard.config import get_settings
+    from exoguard.services.accounts import user_view
     from exoguard.store.db import make_engine, make_sessionmaker, session_scope
     from exoguard.store.repositories import UserRepository
-    from exoguard.web.services.accounts import user_view
 
     settings = get_settings()
     engine = make_engine(settings.database_url)

@@ -37,7 +37,8 @@ def echo(ctx: JobContext) -> dict[str, Any]:
 @task("preprocess")
 def preprocess(ctx: JobContext) -> dict[str, Any]:
     """Dataset → candidates (catalog rows or a transit search) → stored predictions."""
-    from exoguard.web.services.preprocessing import preprocess_dataset
+    from exoguard.jobs.execute import replica_id
+    from exoguard.services.preprocessing import preprocess_dataset
 
     dataset_id = str(ctx.params["dataset_id"])
     options = dict(ctx.params.get("options") or {})
@@ -48,6 +49,7 @@ def preprocess(ctx: JobContext) -> dict[str, Any]:
             ctx.settings,
             dataset_id=dataset_id,
             job_id=ctx.job_id,
+            holder=replica_id(),
             options=options,
             progress=ctx.progress,
         )
@@ -58,7 +60,7 @@ def preprocess(ctx: JobContext) -> dict[str, Any]:
 @task("train")
 def train(ctx: JobContext) -> dict[str, Any]:
     """Train and register a model version with the requested hyperparameters."""
-    from exoguard.web.services.training import train as train_model
+    from exoguard.services.training import train as train_model
 
     return train_model(
         ctx.settings,
@@ -72,9 +74,9 @@ def train(ctx: JobContext) -> dict[str, Any]:
 def predict(ctx: JobContext) -> dict[str, Any]:
     """Score every candidate of a preprocessed dataset with the active model (batch)."""
     from exoguard.jobs.execute import replica_id
+    from exoguard.services import predictions
     from exoguard.store.db import session_scope
     from exoguard.store.repositories import DatasetRepository, JobRepository
-    from exoguard.web.services import predictions
 
     engine, factory = _sessions(ctx)
     try:

@@ -26,7 +26,7 @@ def retrain_task(ctx: JobContext) -> dict[str, Any]:
     Params: ``config`` (a named config, default ``"default"``) and ``params`` (overrides,
     ``{NAME: VALUE}``).
     """
-    from exoguard.ml.lifecycle import load_curated, retrain
+    from exoguard.services.lifecycle import load_curated, retrain
     from exoguard.store.db import session_scope
 
     engine, factory = _factory(ctx)
@@ -53,7 +53,8 @@ def canary_evaluate_task(ctx: JobContext) -> dict[str, Any]:
 
     Params (all optional): ``metric``, ``tolerance``, ``min_labels``, ``apply``.
     """
-    from exoguard.ml.lifecycle import DEFAULT_MIN_LABELS, DEFAULT_TOLERANCE, evaluate_canary
+    from exoguard.ml.lifecycle import DEFAULT_MIN_LABELS, DEFAULT_TOLERANCE
+    from exoguard.services.lifecycle import evaluate_canary
     from exoguard.store.db import session_scope
 
     engine, factory = _factory(ctx)
@@ -76,7 +77,7 @@ def canary_evaluate_task(ctx: JobContext) -> dict[str, Any]:
 @task("monitor")
 def monitor_task(ctx: JobContext) -> dict[str, Any]:
     """Record accuracy on vetted labels, prediction distribution and drift of deployed models."""
-    from exoguard.ml.monitoring import monitor_deployed
+    from exoguard.services.monitoring import monitor_deployed
     from exoguard.store.db import session_scope
 
     engine, factory = _factory(ctx)

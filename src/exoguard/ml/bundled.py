@@ -174,7 +174,7 @@ def _install_network(bundle: dict[str, Any], directory: Path, registry: ModelReg
 
 def install_bundle(
     *,
-    registry: ModelRegistry | None = None,
+    registry: ModelRegistry,
     directory: Path = BUNDLE_DIR,
     gbm_version: str | None = None,
     activate: bool = True,
@@ -186,7 +186,6 @@ def install_bundle(
     name (the stacker was fit with that config). Installing again reuses the versions and
     changes nothing: the ensemble is activated only when it is first registered.
     """
-    registry = registry or ModelRegistry.from_settings()
     bundle = read_bundle(directory)
     want = str(bundle["gbm"]["config_name"])
     if gbm_version is None:

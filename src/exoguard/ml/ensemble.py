@@ -35,6 +35,7 @@ from exoguard.jsonsafe import jsonable
 from exoguard.ml.gbm import fit_ensemble
 from exoguard.ml.missing import RAW_FIELDS, without_search_snr
 from exoguard.ml.patterns import PatternSet, fit_catalog_models
+from exoguard.ml.registry import ModelRegistry, VersionRecord
 
 logger = logging.getLogger(__name__)
 
@@ -235,7 +236,7 @@ def build_ensemble(
     mb_version: str | None = None,
     gbm_version: str | None = None,
     *,
-    registry: Any | None = None,
+    registry: ModelRegistry,
     data: Any | None = None,
     log: Log | None = None,
 ) -> tuple[DecisionEnsemble, dict[str, Any]]:
@@ -251,11 +252,12 @@ def build_ensemble(
         and ``better`` (the activation decision).
     """
     from exoguard.ml.configs import GBMConfig
-    from exoguard.ml.multibranch.train import _registry, load_multibranch, prepare_data
+    from exoguard.ml.multibranch.train import load_multibranch, prepare_data
 
-    reg = _registry(registry)
+    reg = registry
     mb, mb_rec = load_multibranch(mb_version or best_multibranch(reg), registry=reg)
     gbm_recs = [r for r in reg.list() if r.kind == "gbm"]
+    gbm_rec: VersionRecord | None
     if gbm_version is not None:
         gbm_rec = reg.get(gbm_version)
     else:
@@ -340,7 +342,7 @@ def build_and_register(
     mb_version: str | None = None,
     gbm_version: str | None = None,
     *,
-    registry: Any | None = None,
+    registry: ModelRegistry,
     activate_if_better: bool = True,
     data: Any | None = None,
     real: bool = False,
@@ -350,9 +352,7 @@ def build_and_register(
 
     ``real``: also search and score the bundled real light curves with the ensemble (stored
     as ``real_lightcurves``; the activation decision stays on the held-out sets)."""
-    from exoguard.ml.multibranch.train import _registry
-
-    reg = _registry(registry)
+    reg = registry
     ens, report = build_ensemble(mb_version, gbm_version, registry=reg, data=data, log=log)
     version_id = reg.next_version_id(KIND)
     directory = reg.artifact_dir(version_id)
@@ -416,12 +416,10 @@ def build_and_register(
 
 
 def evaluate_version(
-    version: str, *, registry: Any | None = None, log: Log | None = None
+    version: str, *, registry: ModelRegistry, log: Log | None = None
 ) -> dict[str, Any]:
     """Re-run the held-out comparison of a registered ensemble's components."""
-    from exoguard.ml.multibranch.train import _registry
-
-    reg = _registry(registry)
+    reg = registry
     rec = reg.get(version)
     if rec.kind != KIND:
         raise ModelNotReadyError(f"{version} is a {rec.kind} model, not {KIND}")
@@ -431,14 +429,13 @@ def evaluate_version(
     return jsonable(report)
 
 
-def predict_frame(frame: Any, *, version: str | None = None, registry: Any | None = None) -> Any:
+def predict_frame(frame: Any, *, version: str | None = None, registry: ModelRegistry) -> Any:
     """Probability, uncertainty and label of harmonised catalog rows with a registered
     ensemble (multibranch scalar branch + the registered GBM): the prediction service's
     answer for that version."""
-    from exoguard.ml.multibranch.train import _registry
     from exoguard.ml.service import predict_frame as service_predict
 
-    reg = _registry(registry)
+    reg = registry
     rec = reg.get(version) if version else reg.require_active()
     if rec.kind != KIND:
         raise ModelNotReadyError(f"{rec.id} is a {rec.kind} model, not {KIND}")

@@ -1,10 +1,11 @@
 """Model registry: versions (artifact directory, typed config, data hash, metrics), one active.
 
 Artifacts live in ``settings.models_path / <version>/`` (LightGBM text files and JSON; never
-pickles). Version records live in one place: the database table ``model_versions`` (through
-:class:`exoguard.store.repositories.ModelVersionRepository`); the embedded SQLite database is
-migrated on first use, and a server database that is unreachable or not migrated is an error,
-never a silent fallback. Activation follows one rule, :func:`exoguard.store.activation.promote`.
+pickles). Version records live behind a :class:`VersionStore`; the store layer keeps them in
+one place, the database table ``model_versions`` (:mod:`exoguard.store.model_registry`, whose
+``open_registry`` builds the registry of the settings: an unreachable or unmigrated server
+database is an error, never a silent fallback). Activation follows one rule,
+:func:`exoguard.store.activation.promote`. This module never touches the database.
 Each artifact directory also holds a ``manifest.json`` so a version directory can be
 re-registered in a database that has not seen it.
 """
@@ -58,8 +59,8 @@ class VersionRecord:
 
 class VersionStore(Protocol):
     """Where version records are kept: the database, in its own transactions
-    (:class:`DatabaseVersionStore`) or in the caller's
-    (:class:`exoguard.ml.lifecycle.SessionVersionStore`)."""
+    (:class:`exoguard.store.model_registry.DatabaseVersionStore`) or in the caller's
+    (:class:`exoguard.store.model_registry.SessionVersionStore`)."""
 
     def create(self, record: VersionRecord) -> VersionRecord: ...
 
@@ -86,132 +87,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
-    return str(value)
-
-
-def record_of(version: Any) -> VersionRecord:
-    """The registry's view of a stored ``model_versions`` row (an ORM ``ModelVersion``)."""
-    return VersionRecord(
-        id=version.id,
-        kind=version.kind,
-        config=dict(version.config or {}),
-        data_hash=version.data_hash,
-        artifact_path=version.artifact_path,
-        metrics=dict(version.metrics or {}),
-        status=version.status,
-        created_at=_iso(version.created_at),
-        activated_at=_iso(version.activated_at),
-    )
-
-
-class DatabaseVersionStore:
-    """Records in the ``model_versions`` / ``model_metrics`` tables via the store repositories."""
-
-    def __init__(self, database_url: str, *, models_path: Path | None = None) -> None:
-        from exoguard.store.db import make_engine, make_sessionmaker, read_only
-
-        self.engine = make_engine(database_url)
-        self.factory = make_sessionmaker(self.engine)
-        # reads never wait for a writer (a job scoring inside its own write transaction
-        # reads the active version through here)
-        self.read_factory = make_sessionmaker(read_only(self.engine))
-        self.models_path = models_path
-
-    def _repo(self, session: Any) -> Any:
-        from exoguard.store.repositories import ModelVersionRepository
-
-        return ModelVersionRepository(session)
-
-    def create(self, record: VersionRecord) -> VersionRecord:
-        from exoguard.store.db import session_scope
-
-        with session_scope(self.factory) as s:
-            v = self._repo(s).create(
-                version_id=record.id,
-                kind=record.kind,
-                config=record.config,
-                data_hash=record.data_hash,
-                artifact_path=record.artifact_path,
-                metrics=record.metrics,
-                status=record.status,
-            )
-            return record_of(v)
-
-    def get(self, version_id: str) -> VersionRecord | None:
-        from exoguard.store.db import session_scope
-
-        with session_scope(self.read_factory) as s:
-            v = self._repo(s).get(version_id)
-            return None if v is None else record_of(v)
-
-    def list(self) -> list[VersionRecord]:
-        from exoguard.store.db import session_scope
-
-        with session_scope(self.read_factory) as s:
-            return [record_of(v) for v in self._repo(s).list()]
-
-    def get_active(self) -> VersionRecord | None:
-        from exoguard.store.db import session_scope
-
-        with session_scope(self.read_factory) as s:
-            v = self._repo(s).get_active()
-            return None if v is None else record_of(v)
-
-    def activate(self, version_id: str, *, reason: str = "activate") -> VersionRecord:
-        from exoguard.store.activation import promote
-        from exoguard.store.db import session_scope
-
-        with session_scope(self.factory) as s:
-            promote(s, version_id, reason=reason, models_path=self.models_path)
-            return record_of(self._repo(s).require(version_id))
-
-    def set_metrics(self, version_id: str, metrics: Mapping[str, Any]) -> VersionRecord:
-        from exoguard.store.db import session_scope
-
-        with session_scope(self.factory) as s:
-            return record_of(self._repo(s).set_metrics(version_id, metrics))
-
-    def record_metrics(
-        self,
-        version_id: str,
-        values: Mapping[str, float],
-        *,
-        labels: Mapping[str, Any] | None = None,
-    ) -> None:
-        from exoguard.store.db import session_scope
-        from exoguard.store.repositories import ModelMetricRepository
-
-        with session_scope(self.factory) as s:
-            ModelMetricRepository(s).record_many(version_id, dict(values), labels=labels)
-
-
-def _require_database(url: str) -> None:
-    """Raise :class:`ModelNotReadyError` naming the problem when the database at ``url``
-    cannot hold version records; migrate an embedded SQLite database on first use."""
-    from exoguard.store.migrate import is_up_to_date, upgrade
-
-    try:
-        ready = is_up_to_date(url)
-    except Exception as exc:  # unreachable server, unreadable file: say which and why
-        raise ModelNotReadyError(
-            f"the model registry's database is not usable ({type(exc).__name__}: {exc}); "
-            "check DATABASE_URL or start the server"
-        ) from exc
-    if ready:
-        return
-    if url.startswith("sqlite"):
-        upgrade(url)
-        return
-    raise ModelNotReadyError(
-        "the model registry's database is not at the current schema; run `exoguard db upgrade`"
-    )
-
-
 def _legacy_active(models_path: Path) -> str | None:
     """The active id of a ``registry.json`` left by exoguard ≤ 0.x (records lived in a JSON
     file before the database became their one home); read once, when its versions move in."""
@@ -236,21 +111,6 @@ class ModelRegistry:
     def __init__(self, models_path: Path, store: VersionStore) -> None:
         self.models_path = Path(models_path)
         self.store = store
-
-    @classmethod
-    def from_settings(
-        cls, *, database_url: str | None = None, models_path: Path | None = None
-    ) -> ModelRegistry:
-        """The registry over the configured database (an error when it is not usable)."""
-        from exoguard.config import get_settings
-
-        settings = get_settings()
-        path = Path(models_path or settings.models_path)
-        url = database_url or settings.database_url
-        _require_database(url)
-        registry = cls(path, DatabaseVersionStore(url, models_path=path))
-        registry.sync_from_artifacts()
-        return registry
 
     # -- versions ---------------------------------------------------------------------------
     def artifact_dir(self, version_id: str) -> Path:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -42,11 +41,6 @@ _cache: OrderedDict[str, Any] = OrderedDict()
 _lock = threading.Lock()
 
 
-#: Seconds a registry (its store choice and database engine) is reused between calls.
-_REGISTRY_TTL_S = 30.0
-_registry_cache: dict[tuple[str, str], tuple[float, ModelRegistry]] = {}
-
-
 #: Records of explicitly named versions, per registry. A version's kind, config and
 #: artifacts never change once registered, so scoring reads its record once instead of one
 #: database query per call; the cached ``status`` may be stale and is not read here.
@@ -56,35 +50,14 @@ _records: weakref.WeakKeyDictionary[ModelRegistry, dict[str, VersionRecord]] = (
 
 
 def clear_cache() -> None:
-    """Forget loaded models and registries (tests; after artifacts change on disk)."""
+    """Forget loaded models and version records (tests; after artifacts change on disk)."""
     with _lock:
         _cache.clear()
-        _registry_cache.clear()
         _records.clear()
 
 
-def default_registry() -> ModelRegistry:
-    """The settings' registry, reused for ``_REGISTRY_TTL_S`` seconds."""
-    from exoguard.config import get_settings
-
-    settings = get_settings()
-    key = (settings.database_url, str(settings.models_path))
-    now = time.monotonic()
-    with _lock:
-        hit = _registry_cache.get(key)
-        if hit is not None and now - hit[0] < _REGISTRY_TTL_S:
-            return hit[1]
-    registry = ModelRegistry.from_settings()
-    with _lock:
-        _registry_cache[key] = (now, registry)
-    return registry
-
-
-def version_record(
-    version: str | None = None, *, registry: ModelRegistry | None = None
-) -> VersionRecord:
+def version_record(version: str | None = None, *, registry: ModelRegistry) -> VersionRecord:
     """The registry record of ``version`` (the active one when None), of a servable kind."""
-    registry = registry or default_registry()
     if version is None:
         record = registry.require_active()
     else:
@@ -127,13 +100,12 @@ def _ensemble(record: VersionRecord) -> Any:
     return DecisionEnsemble.from_dict(record.config)
 
 
-def get_model(version: str | None = None, *, registry: ModelRegistry | None = None) -> LoadedModel:
+def get_model(version: str | None = None, *, registry: ModelRegistry) -> LoadedModel:
     """The loaded GBM of ``version`` (the active one when None), cached.
 
     For an ensemble, its GBM component; a multibranch version has none
     (``ModelNotReadyError``).
     """
-    registry = registry or default_registry()
     record = version_record(version, registry=registry)
     if record.kind == "ensemble":
         record = version_record(_ensemble(record).gbm_version, registry=registry)
@@ -269,7 +241,7 @@ def predict_frame(
     frame: pd.DataFrame,
     *,
     version: str | None = None,
-    registry: ModelRegistry | None = None,
+    registry: ModelRegistry,
     lightcurve: LightCurveInputs | None = None,
 ) -> pd.DataFrame:
     """Probability of being a planet, its uncertainty and the label, one row per input row.
@@ -286,7 +258,6 @@ def predict_frame(
     multibranch or ensemble version also runs the network's light-curve branches; a GBM
     ignores it.
     """
-    registry = registry or default_registry()
     record = version_record(version, registry=registry)
     if len(frame) == 0:
         return _empty(frame)
@@ -368,7 +339,7 @@ def _explained(
 
 
 def explain_frame(
-    frame: pd.DataFrame, *, version: str | None = None, registry: ModelRegistry | None = None
+    frame: pd.DataFrame, *, version: str | None = None, registry: ModelRegistry
 ) -> pd.DataFrame:
     """Contributions (log-odds) of every feature for every row, plus ``base_value``.
 
@@ -377,14 +348,14 @@ def explain_frame(
     component. Multibranch: occlusion (each feature set to its training mean), with
     ``base_value`` chosen so that ``base_value + row sum`` is the network's logit.
     """
-    return _explained(frame, version, registry or default_registry())[0]
+    return _explained(frame, version, registry)[0]
 
 
 def explain_with_inputs(
-    frame: pd.DataFrame, *, version: str | None = None, registry: ModelRegistry | None = None
+    frame: pd.DataFrame, *, version: str | None = None, registry: ModelRegistry
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`explain_frame` and the feature values it attributes (same index), in one pass."""
-    return _explained(frame, version, registry or default_registry())
+    return _explained(frame, version, registry)
 
 
 def explain_records(
@@ -392,10 +363,10 @@ def explain_records(
     *,
     version: str | None = None,
     top: int = 5,
-    registry: ModelRegistry | None = None,
+    registry: ModelRegistry,
 ) -> list[dict[str, Any]]:
     """JSON-ready explanations: feature values and the ``top`` contributions of each row."""
-    contrib, X = _explained(frame, version, registry or default_registry())
+    contrib, X = _explained(frame, version, registry)
     out = []
     for idx in frame.index:
         row = contrib.loc[idx].drop(labels=[BASE_VALUE]).dropna()
@@ -417,11 +388,10 @@ def explain_records(
 
 
 def global_importance(
-    version: str | None = None, *, registry: ModelRegistry | None = None
+    version: str | None = None, *, registry: ModelRegistry
 ) -> list[dict[str, Any]]:
     """Mean |contribution| per feature stored with the version at training time (SHAP for a
     GBM and an ensemble's GBM component, occlusion for a multibranch network)."""
-    registry = registry or default_registry()
     record = version_record(version, registry=registry)
     if record.kind == "multibranch":
         import json

@@ -56,7 +56,7 @@ def train_gbm(
     config: GBMConfig,
     *,
     tables: Sequence[CatalogTable] | None = None,
-    registry: ModelRegistry | None = None,
+    registry: ModelRegistry,
     progress: Progress | None = None,
     activate_if_none: bool = True,
     tces: Rows | None = None,
@@ -83,7 +83,6 @@ def train_gbm(
     t0 = time.perf_counter()
     given_tables = tables is not None
     tables = list(tables) if tables is not None else load_default_catalogs()
-    registry = registry or ModelRegistry.from_settings()
     data = labelled_data(tables, features=config.feature_names, missions=config.train_missions)
     fit, patterns = fit_catalog_models(
         data.frame,
@@ -217,9 +216,7 @@ def _training_metrics(
     return out
 
 
-def load_version(
-    version: str | None = None, *, registry: ModelRegistry | None = None
-) -> LoadedModel:
+def load_version(version: str | None = None, *, registry: ModelRegistry) -> LoadedModel:
     """Load a version's artifacts (the active one when ``version`` is None).
 
     Raises
@@ -229,7 +226,6 @@ def load_version(
     NotFoundError
         Unknown version id.
     """
-    registry = registry or ModelRegistry.from_settings()
     record = registry.require_active() if version is None else registry.get(version)
     directory = Path(record.artifact_path)
     if not directory.is_dir():

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from exoguard.config import Settings
 from exoguard.store.models import Candidate, Dataset
+from exoguard.store.repositories.surveys import star_files_of_candidate
 from exoguard.store.uploads import stored_files
 
 
@@ -49,8 +50,6 @@ def candidate_lightcurve_files(
         dataset = session.get(Dataset, candidate.dataset_id)
         survey_id = (dataset.validation_report or {}).get("survey_id") if dataset else None
         if survey_id:  # a survey's find: the star's files where the survey read them
-            from exoguard.survey.service import star_files_of_candidate
-
             files = [Path(f) for f in star_files_of_candidate(session, survey_id, candidate.id)]
             if files and all(f.is_file() for f in files):
                 return files, f"{len(files)} survey file(s) of {candidate.host_id}"

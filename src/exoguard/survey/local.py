@@ -57,7 +57,7 @@ def warm_worker(database_url: str) -> dict[str, Any]:
     """Compile (or load from the disk cache) the search kernels and load the active model."""
     from exoguard.config import get_settings
     from exoguard.core.search.warmup import warm_up
-    from exoguard.web.services.predictions import warm_up as warm_model
+    from exoguard.services.predictions import warm_up as warm_model
 
     out: dict[str, Any] = {"kernels_s": round(warm_up(), 3)}
     started = time.perf_counter()

@@ -1,6 +1,6 @@
 """One star of a survey, from files to stored verdicts, with the seconds of each stage.
 
-The stages reuse what an upload goes through (``exoguard.web.services.preprocessing``):
+The stages reuse what an upload goes through (``exoguard.services.preprocessing``):
 the light curve is read (several files of one star stitched by ``read_lightcurve``), searched
 (``search_read_lightcurve``: detrend, BLS, diagnostics), cross-matched to the catalogs and
 classified with the active model, and its candidates, predictions and vetting-queue entries
@@ -132,7 +132,7 @@ def _fail(
 def process_star(factory: sessionmaker[Session], settings: Settings, star_id: int) -> StarOutcome:
     """Run one star of a survey to its stored result (see the module docstring)."""
     from exoguard import read_lightcurve
-    from exoguard.web.services.preprocessing import (
+    from exoguard.services.preprocessing import (
         cross_match,
         search_read_lightcurve,
         store_and_classify,

@@ -55,7 +55,7 @@ def create_survey(
     stars: Sequence[StarFiles] | None = None,
 ) -> str:
     """Plan the stars of `source` (folder or manifest) and store the survey; its id."""
-    from exoguard.web.services.preprocessing import check_options
+    from exoguard.services.preprocessing import check_options
 
     chunk_size = _check_chunk_size(chunk_size)
     checked = check_options(options or {})
@@ -357,21 +357,6 @@ def survey_candidate_ids(session: Session, survey_id: str) -> list[int]:
     return ids
 
 
-def star_files_of_candidate(session: Session, survey_id: str, candidate_id: int) -> list[str]:
-    """The light-curve files of the survey star that found `candidate_id` (empty if none)."""
-    rows = session.execute(
-        select(SurveyStar.files, SurveyStar.candidate_ids).where(
-            SurveyStar.survey_id == survey_id,
-            SurveyStar.status == "done",
-            SurveyStar.n_candidates > 0,
-        )
-    )
-    for files, ids in rows:
-        if candidate_id in (ids or []):
-            return list(files)
-    return []
-
-
 def list_surveys(session: Session, *, owner_id: int | None = None, limit: int = 50) -> list[Survey]:
     stmt = select(Survey).order_by(Survey.created_at.desc()).limit(limit)
     if owner_id is not None:
@@ -394,7 +379,6 @@ __all__ = [
     "list_surveys",
     "require_survey",
     "stage_means",
-    "star_files_of_candidate",
     "survey_candidate_ids",
     "survey_progress",
     "unfinished_chunks",

@@ -151,10 +151,44 @@ def state_for_candidate(
     )
 
 
+def verdict_of(
+    label: str | None,
+    probability: float | None,
+    uncertainty: float | None,
+    *,
+    policy: QueuePolicy,
+    vetting_status: str | None = None,
+    consensus_label: str | None = None,
+    consensus_share: float | None = None,
+) -> dict[str, str]:
+    """The verdict in plain words: ``key`` (a CSS class), ``words`` and ``source``.
+
+    `exoguard.vetting.state.candidate_state` decides: a settled consensus wins, a prediction
+    that the vetting queue takes is "uncertain", otherwise the model's label speaks.
+    """
+    state = candidate_state(
+        predicted_label=label,
+        probability=probability,
+        uncertainty=uncertainty,
+        vetting_status=vetting_status,
+        consensus_label=consensus_label,
+        consensus_share=consensus_share,
+        policy=policy,
+    )
+    return {"key": state.key, "words": state.words, "source": state.source}
+
+
+def state_verdict(state: CandidateState) -> dict[str, str]:
+    """A `exoguard.vetting.state.CandidateState` as the verdict dict the templates show."""
+    return {"key": state.key, "words": state.words, "source": state.source}
+
+
 __all__ = [
     "STATE_KEYS",
     "CandidateState",
     "candidate_state",
     "state_for_candidate",
     "state_policy",
+    "state_verdict",
+    "verdict_of",
 ]

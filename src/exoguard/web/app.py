@@ -116,7 +116,7 @@ def _refresh_model_gauges(state: AppState, metrics: AppMetrics) -> None:
     if now - state.gauges_refreshed_at < MODEL_GAUGE_REFRESH_S:
         return
     state.gauges_refreshed_at = now
-    from exoguard.ml.monitoring import export_to_prometheus
+    from exoguard.services.monitoring import export_to_prometheus
     from exoguard.store.db import session_scope
 
     try:
@@ -134,7 +134,7 @@ def _prepare_to_serve(state: AppState) -> None:
     about 140 ms with the GBM loaded, which every request in flight waits for
     (``bench/api.py`` measured these pauses as its p99 latency).
     """
-    from exoguard.web.services.predictions import warm_up
+    from exoguard.services.predictions import warm_up
 
     threading.Thread(target=_compile_search_kernels, name="kernel-warm-up", daemon=True).start()
     warm_up(state.sessions, state.settings)

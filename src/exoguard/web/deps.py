@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 
 from exoguard.config import Settings
 from exoguard.errors import AuthError, PermissionDeniedError
+from exoguard.services.accounts import resolve_session
+from exoguard.services.credentials import decode_session_token
 from exoguard.store.db import read_only
 from exoguard.store.models import User
-from exoguard.web.security import SESSION_COOKIE, decode_session_token
-from exoguard.web.services.accounts import resolve_session
+from exoguard.web.security import SESSION_COOKIE
 from exoguard.web.state import AppState
 
 ROLES = ("explorer", "researcher", "admin")

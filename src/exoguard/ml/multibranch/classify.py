@@ -37,6 +37,7 @@ from exoguard.ml.multibranch.inputs import (
 )
 from exoguard.ml.multibranch.predict import MultibranchModel, Prediction
 from exoguard.ml.multibranch.samples import stack_samples
+from exoguard.ml.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -419,10 +420,12 @@ def _rescore_with_ensemble(
     prep: LightCurveCandidates,
     star: StarRow,
     version: str,
-    registry: Any | None,
+    registry: ModelRegistry | None,
 ) -> None:
     from exoguard.ml.service import LightCurveInputs, predict_frame
 
+    if registry is None:
+        raise ValueError("an ensemble_version needs the registry that holds it (registry=...)")
     frame = pd.DataFrame([c.to_harmonised() for c in prep.candidates])
     known = {
         "teff_k": star.teff_k,
@@ -453,7 +456,7 @@ def classify_lightcurves(
     max_planets: int = 5,
     top: int = 5,
     ensemble_version: str | None = None,
-    registry: Any | None = None,
+    registry: ModelRegistry | None = None,
 ) -> list[dict[str, Any]]:
     """Read each source (a path, a list of paths of one target, or a LightCurve), search it
     and classify every candidate. One JSON-ready record per target.

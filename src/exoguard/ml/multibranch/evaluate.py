@@ -41,6 +41,7 @@ from sklearn.metrics import roc_auc_score
 from exoguard.ml.evaluate import binary_metrics
 from exoguard.ml.multibranch.arrays import SampleArrays
 from exoguard.ml.multibranch.predict import MultibranchModel, Prediction
+from exoguard.ml.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -222,7 +223,7 @@ def real_lightcurve_report(
     lightcurves_dir: Any,
     log: Log | None = None,
     ensemble_version: str | None = None,
-    registry: Any | None = None,
+    registry: ModelRegistry | None = None,
 ) -> dict[str, Any]:
     """Search and classify every bundled real light curve; match candidates to the catalog.
 

@@ -42,6 +42,7 @@ from exoguard.ml.multibranch.hosts import Host, default_hosts
 from exoguard.ml.multibranch.injected_set import InjectedSet, build_injected_set
 from exoguard.ml.multibranch.model import count_parameters
 from exoguard.ml.multibranch.predict import MultibranchModel
+from exoguard.ml.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +228,7 @@ def train_multibranch(
     config: MultibranchConfig,
     *,
     data: TrainingData | None = None,
-    registry: Any | None = None,
+    registry: ModelRegistry | None = None,
     on_epoch: EpochCallback | None = None,
     gen_progress: Progress | None = None,
     evaluate_real: bool = False,
@@ -279,19 +280,13 @@ def train_multibranch(
     model.meta = {"data_hash": digest, "config_name": config.name}
     record = None
     if register:
+        if registry is None:
+            raise ValueError("register=True needs the registry to record the version in")
         record = save_version(
             model, metrics, registry=registry, importance=_importance(model, data.val)
         )
     logger.info("multibranch trained in %.1f s", time.perf_counter() - t_start)
     return model, metrics, record
-
-
-def _registry(registry: Any | None) -> Any:
-    if registry is not None:
-        return registry
-    from exoguard.ml.registry import ModelRegistry
-
-    return ModelRegistry.from_settings()
 
 
 #: Validation rows (a seeded sample) behind the stored global importance.
@@ -311,7 +306,7 @@ def save_version(
     model: MultibranchModel,
     metrics: dict[str, Any],
     *,
-    registry: Any | None = None,
+    registry: ModelRegistry,
     importance: list[dict[str, Any]] | None = None,
 ) -> Any:
     """Write the checkpoint into a new version directory and register it (not activated).
@@ -319,7 +314,7 @@ def save_version(
     ``importance`` (mean |occlusion| per input) is stored as ``importance.json``, the file
     the pages read for every model kind.
     """
-    reg = _registry(registry)
+    reg = registry
     version_id = reg.next_version_id(KIND)
     directory = reg.artifact_dir(version_id)
     try:
@@ -350,10 +345,10 @@ def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_multibranch(
-    version: str | None = None, *, registry: Any | None = None
+    version: str | None = None, *, registry: ModelRegistry
 ) -> tuple[MultibranchModel, Any]:
     """Load a registered multibranch version (the newest one when ``version`` is None)."""
-    reg = _registry(registry)
+    reg = registry
     if version is None:
         recs = [r for r in reg.list() if r.kind == KIND]
         active = reg.active()

@@ -7,12 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
+from exoguard.services import accounts
 from exoguard.store.models import Role
 from exoguard.store.repositories import UserRepository
 from exoguard.web.api.schemas import UserOut, UsersOut
 from exoguard.web.deps import AdminUser, SessionDep, StateDep
 from exoguard.web.params import IdPath, OffsetQuery
-from exoguard.web.services import accounts
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

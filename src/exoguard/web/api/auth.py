@@ -15,6 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from exoguard.config import Settings
 from exoguard.errors import AuthError
+from exoguard.services import accounts
+from exoguard.services.credentials import decode_session_token
 from exoguard.store.db import session_scope
 from exoguard.store.repositories import UserRepository, normalize_email
 from exoguard.web.api._common import enforce_limit
@@ -24,9 +26,7 @@ from exoguard.web.security import (
     CSRF_COOKIE,
     SESSION_COOKIE,
     csrf_token_for,
-    decode_session_token,
 )
-from exoguard.web.services import accounts
 from exoguard.web.state import AppState
 
 router = APIRouter(prefix="/auth", tags=["auth"])

@@ -9,8 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from exoguard.errors import ConflictError
+from exoguard.services import datasets, upload_results
+from exoguard.services.multi_upload import create_lightcurve_set
+from exoguard.services.preprocessing import check_options
 from exoguard.store.models import Dataset, DatasetKind
 from exoguard.vetting.queue import QueuePolicy
+from exoguard.web import uploads
 from exoguard.web.api._common import enforce_rate_limit
 from exoguard.web.api.schemas import (
     DatasetResultsOut,
@@ -22,9 +26,6 @@ from exoguard.web.api.schemas import (
 )
 from exoguard.web.deps import CurrentUser, SessionDep, StateDep
 from exoguard.web.params import DbKey, KeyPath, KeyQuery, OffsetQuery
-from exoguard.web.services import datasets, upload_results
-from exoguard.web.services.multi_upload import create_lightcurve_set
-from exoguard.web.services.preprocessing import check_options
 from exoguard.web.state import AppState
 
 router = APIRouter(prefix="/data", tags=["data"])
@@ -36,9 +37,9 @@ _UPLOAD_BODY = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": [datasets.FILE_FIELD],
+                    "required": [uploads.FILE_FIELD],
                     "properties": {
-                        datasets.FILE_FIELD: {
+                        uploads.FILE_FIELD: {
                             "type": "array",
                             "items": {"type": "string", "format": "binary"},
                             "minItems": 1,
@@ -89,7 +90,7 @@ async def upload(request: Request, user: CurrentUser, state: StateDep) -> dict[s
     (the field repeated); everything is validated before anything is kept."""
     settings = state.settings
     enforce_rate_limit(request, user, action="upload", limit=settings.upload_rate_limit_per_minute)
-    incoming = await datasets.receive_multipart_files(
+    incoming = await uploads.receive_multipart_files(
         request.stream(),
         content_type=request.headers.get("content-type"),
         content_length=request.headers.get("content-length"),

@@ -92,7 +92,7 @@ def explainer_for(settings: Settings) -> Explainer:
     """The cached SHAP explanation service, in the shape `exoguard.reports` expects."""
 
     def explain(session: Session, candidate_id: int, model_version: str) -> Mapping[str, Any]:
-        from exoguard.web.services.models import explain as explain_candidate
+        from exoguard.services.models import explain as explain_candidate
 
         return explain_candidate(
             session, settings, candidate_id=candidate_id, version_id=model_version

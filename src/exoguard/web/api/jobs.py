@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
+from exoguard.jobs import views as job_service
 from exoguard.store.models import JobStatus
 from exoguard.web.api.schemas import JobsOut, JobView
 from exoguard.web.deps import CurrentUser, SessionDep, StateDep
 from exoguard.web.params import KeyPath, OffsetQuery
-from exoguard.web.services import jobs as job_service
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 

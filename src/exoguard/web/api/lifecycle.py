@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from exoguard.ml import lifecycle
+from exoguard.ml import lifecycle as ml_lifecycle
+from exoguard.services import lifecycle
 from exoguard.web.api.schemas import (
     CanaryEvaluationOut,
     JobQueuedOut,
@@ -37,13 +38,13 @@ class EvaluateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     metric: str = "accuracy"
-    tolerance: float = Field(default=lifecycle.DEFAULT_TOLERANCE, ge=0.0, lt=1.0)
-    min_labels: DbCount = lifecycle.DEFAULT_MIN_LABELS
+    tolerance: float = Field(default=ml_lifecycle.DEFAULT_TOLERANCE, ge=0.0, lt=1.0)
+    min_labels: DbCount = ml_lifecycle.DEFAULT_MIN_LABELS
     apply: bool = True
 
 
 def _refresh_gauges(request: Request, session: Any, state: Any) -> None:
-    from exoguard.ml.monitoring import export_to_prometheus
+    from exoguard.services.monitoring import export_to_prometheus
 
     metrics = getattr(request.app.state, "metrics", None)
     if metrics is not None:
@@ -148,7 +149,7 @@ def evaluate_canary(
 )
 def retrain(body: RetrainIn, user: ResearcherUser, state: StateDep) -> dict[str, Any]:
     """Queue a retraining job on the archive data plus the curated set (researchers)."""
-    lifecycle.resolve_config(body.config, body.params)  # refuse bad parameters now, not later
+    ml_lifecycle.resolve_config(body.config, body.params)  # refuse bad parameters now, not later
     job_id = state.jobs.submit(
         "retrain", {"config": body.config, "params": dict(body.params)}, owner_id=user.id
     )

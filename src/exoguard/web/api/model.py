@@ -13,6 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from exoguard.catalogs.reader import VALUE_RANGES
 from exoguard.catalogs.schema import MISSIONS
 from exoguard.errors import AuthError
+from exoguard.services import datasets, manual_predictions, predictions, training
+from exoguard.services import models as model_service
 from exoguard.store import access
 from exoguard.store.models import User
 from exoguard.web import idempotency
@@ -36,8 +38,6 @@ from exoguard.web.deps import (
 from exoguard.web.params import DbKey, IdQuery, KeyPath, OptionalKeyQuery
 from exoguard.web.ratelimit import RateLimiter
 from exoguard.web.security import SESSION_COOKIE
-from exoguard.web.services import datasets, predictions, training
-from exoguard.web.services import models as model_service
 from exoguard.web.state import AppState
 
 router = APIRouter(prefix="/model", tags=["model"])
@@ -182,7 +182,7 @@ async def _predict_answer(
     settings = state.settings
     if body.candidates is not None:
         rows = [c.model_dump(exclude={"label", "disposition", "source"}) for c in body.candidates]
-        batcher = predictions.batcher_for(
+        batcher = manual_predictions.batcher_for(
             state.sessions, settings, on_score=_inference_observer(request)
         )
         verdicts = await batcher.predict(rows, owner_id=user.id, keep=body.save)
@@ -251,7 +251,7 @@ def _predict_dataset(state: AppState, dataset_id: str, user: User) -> list[predi
         session.close()
 
 
-def _inference_observer(request: Request) -> predictions.ScoreObserver | None:
+def _inference_observer(request: Request) -> manual_predictions.ScoreObserver | None:
     metrics = getattr(request.app.state, "metrics", None)
     if metrics is None:
         return None

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from exoguard.survey import control as service
 from exoguard.survey.export import survey_csv, survey_pdf
 from exoguard.survey.service import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, require_survey
 from exoguard.web.api.export import CSV_DOC, PDF_DOC, CsvResponse, PdfResponse
 from exoguard.web.deps import ResearcherUser, SessionDep, StateDep
-from exoguard.web.services import surveys as service
 
 router = APIRouter(prefix="/surveys", tags=["surveys"])
 

@@ -18,7 +18,7 @@ from exoguard.config import Settings
 from exoguard.errors import AuthError
 from exoguard.store.models import User
 from exoguard.vetting.queue import QueuePolicy
-from exoguard.vetting.state import CandidateState, candidate_state, state_policy
+from exoguard.vetting.state import state_policy
 from exoguard.web.deps import ROLES, SessionDep, get_optional_user, get_state
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -102,7 +102,7 @@ def templates() -> Jinja2Templates:
 
 
 def _headline(version: Any, set_name: str | None = None) -> dict[str, Any]:
-    from exoguard.web.services.models import headline_metrics
+    from exoguard.services.models import headline_metrics
 
     return headline_metrics(
         str(version.kind), version.metrics, config=version.config, set_name=set_name
@@ -205,38 +205,6 @@ def error_page(
 def queue_policy(settings: Settings) -> QueuePolicy:
     """The vetting-queue policy of these settings: which predictions need people."""
     return state_policy(settings)
-
-
-def verdict_of(
-    label: str | None,
-    probability: float | None,
-    uncertainty: float | None,
-    *,
-    policy: QueuePolicy,
-    vetting_status: str | None = None,
-    consensus_label: str | None = None,
-    consensus_share: float | None = None,
-) -> dict[str, str]:
-    """The verdict in plain words: ``key`` (a CSS class), ``words`` and ``source``.
-
-    `exoguard.vetting.state.candidate_state` decides: a settled consensus wins, a prediction
-    that the vetting queue takes is "uncertain", otherwise the model's label speaks.
-    """
-    state = candidate_state(
-        predicted_label=label,
-        probability=probability,
-        uncertainty=uncertainty,
-        vetting_status=vetting_status,
-        consensus_label=consensus_label,
-        consensus_share=consensus_share,
-        policy=policy,
-    )
-    return {"key": state.key, "words": state.words, "source": state.source}
-
-
-def state_verdict(state: CandidateState) -> dict[str, str]:
-    """A `exoguard.vetting.state.CandidateState` as the verdict dict the templates show."""
-    return {"key": state.key, "words": state.words, "source": state.source}
 
 
 def safe_next(target: str | None) -> str:

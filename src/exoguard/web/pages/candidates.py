@@ -19,14 +19,13 @@ from exoguard.store.repositories import (
     VettingRepository,
     VoteRepository,
 )
-from exoguard.vetting.state import state_for_candidate
+from exoguard.vetting.state import state_for_candidate, state_verdict
 from exoguard.web.deps import SessionDep, SettingsDep
 from exoguard.web.pages._common import (
     PageUser,
     error_page,
     queue_policy,
     render,
-    state_verdict,
 )
 from exoguard.web.pages._diagnostics import diagnostics_rows, warning_flags
 from exoguard.web.pages._figures import DISPLAY_MAX_POINTS

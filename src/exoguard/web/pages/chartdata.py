@@ -28,6 +28,7 @@ from exoguard.web import glossary
 from exoguard.web.deps import SessionDep, SettingsDep
 from exoguard.web.pages import _figures
 from exoguard.web.pages._common import PageUser
+from exoguard.web.pages._guide_figures import guide_figures
 from exoguard.web.params import IdPath, OptionalIdQuery
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,7 @@ def _explain(
     session: Session, settings: Settings, candidate_id: int, version_id: str
 ) -> dict[str, Any] | None:
     """The SHAP explanation (computed once, then stored on the prediction), None if impossible."""
-    from exoguard.web.services import models
+    from exoguard.services import models
 
     try:
         return models.explain(session, settings, candidate_id=candidate_id, version_id=version_id)
@@ -236,8 +237,6 @@ def vetting_item_charts(
 @router.get("/guide")
 def guide_charts(settings: SettingsDep) -> dict[str, Any]:
     """The field guide's charts: real bundled light curves, built once per process."""
-    from exoguard.web.services.field_guide import guide_figures
-
     return guide_figures(settings.data_dir)
 
 
@@ -264,7 +263,7 @@ def dataset_charts(
     focus = next((c for c in candidates if c.id == candidate_id), None)
     if focus is None and candidates:
         focus = candidates[0]
-    from exoguard.web.services.datasets import dataset_files
+    from exoguard.services.datasets import dataset_files
 
     paths = dataset_files(settings, dataset)
     key = (
@@ -295,7 +294,7 @@ def model_charts(
     calibration (the version's primary set by default)."""
     from exoguard.errors import ValidationError
     from exoguard.ml.evalsets import check_set_name
-    from exoguard.web.services import models
+    from exoguard.services import models
 
     if set is not None:
         try:
@@ -327,7 +326,7 @@ def explain_chart(
 ) -> dict[str, Any]:
     """The SHAP waterfall of one candidate under `version` (the active model by default)."""
     from exoguard.errors import AuthError
-    from exoguard.web.services import models
+    from exoguard.services import models
 
     if user is None:
         raise AuthError("not logged in")

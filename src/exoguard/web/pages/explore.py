@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from exoguard.errors import ValidationError
+from exoguard.services import upload_results
 from exoguard.store.repositories import CandidateRepository
 from exoguard.web.deps import SessionDep
 from exoguard.web.pages._common import PageUser, queue_policy, render
 from exoguard.web.params import MAX_DB_INT
-from exoguard.web.services import upload_results
 
 router = APIRouter(include_in_schema=False)
 
@@ -25,7 +25,7 @@ MAX_IDS = 100
 def explore_page(request: Request, user: PageUser) -> HTMLResponse:
     """The upload and manual-entry forms; the page's script calls the JSON API (and shows
     the upload ``?dataset=`` or the typed-in candidates ``?candidates=`` after a reload)."""
-    from exoguard.web.services.datasets import MAX_FILES_PER_UPLOAD
+    from exoguard.services.datasets import MAX_FILES_PER_UPLOAD
 
     return render(
         request,

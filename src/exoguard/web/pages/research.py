@@ -187,7 +187,7 @@ def research_page(
         return denied
     assert user is not None
     from exoguard.ml.evalsets import EVAL_SETS
-    from exoguard.web.services.datasets import list_datasets
+    from exoguard.services.datasets import list_datasets
 
     if set is not None and set not in EVAL_SETS:
         from exoguard.errors import ValidationError

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from exoguard.catalogs.schema import MISSIONS
+from exoguard.vetting.state import verdict_of
 from exoguard.web.deps import SessionDep
-from exoguard.web.pages._common import PageUser, queue_policy, render, verdict_of
+from exoguard.web.pages._common import PageUser, queue_policy, render
 from exoguard.web.pages._queries import SORT_COLUMNS, VERDICTS, ResultFilters, results
 from exoguard.web.params import page_query
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from exoguard.survey.control import survey_rows, survey_view
 from exoguard.survey.service import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE
 from exoguard.web.deps import StateDep
 from exoguard.web.pages._common import PageUser, render, require_page_role
-from exoguard.web.services.surveys import survey_rows, survey_view
 
 router = APIRouter(include_in_schema=False)
 

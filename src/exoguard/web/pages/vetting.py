@@ -25,7 +25,7 @@ from exoguard.store.repositories import VoteRepository
 from exoguard.vetting.service.comments import item_comments, may_read_comments
 from exoguard.vetting.service.history import vetter_history
 from exoguard.vetting.service.serving import queue_for_user, queue_listing
-from exoguard.vetting.state import state_for_candidate
+from exoguard.vetting.state import state_for_candidate, state_verdict
 from exoguard.web.deps import SessionDep, SettingsDep
 from exoguard.web.pages._common import (
     PageUser,
@@ -33,7 +33,6 @@ from exoguard.web.pages._common import (
     login_redirect,
     queue_policy,
     render,
-    state_verdict,
 )
 from exoguard.web.pages._diagnostics import diagnostics_rows, warning_flags
 from exoguard.web.params import IdPath
@@ -116,7 +115,7 @@ def history_page(
 @router.get("/vetting/guide", response_class=HTMLResponse)
 def guide_page(request: Request, user: PageUser, settings: SettingsDep) -> Response:
     """The field guide: what a planet, an eclipsing binary, a blend and a systematic look like."""
-    from exoguard.web.services.field_guide import guide_examples
+    from exoguard.services.field_guide import guide_examples
 
     return render(
         request,

@@ -22,7 +22,7 @@ from exoguard.store.models import Candidate, Dataset, Prediction, User
 from exoguard.store.naming import candidate_name
 from exoguard.store.repositories import PredictionRepository
 from exoguard.vetting.queue import QueuePolicy
-from exoguard.web.pages._common import verdict_of
+from exoguard.vetting.state import verdict_of
 
 #: Verdict keys of a row, in the order the summary lists them (``none``: not classified).
 VERDICT_KEYS: Final[tuple[str, ...]] = ("planet", "false_positive", "uncertain", "none")

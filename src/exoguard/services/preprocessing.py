@@ -22,22 +22,21 @@ from exoguard.catalogs.crossmatch import MatchQuery
 from exoguard.catalogs.schema import HARMONISED_COLUMNS, PHYSICAL_COLUMNS
 from exoguard.config import Settings
 from exoguard.errors import ModelNotReadyError, ValidationError
-from exoguard.jobs.execute import replica_id
 from exoguard.jsonsafe import jsonable
-from exoguard.store.catalog_match import CatalogLookup, StarFromCatalog
-from exoguard.store.db import session_scope
-from exoguard.store.models import Candidate, User
-from exoguard.store.repositories import CandidateRepository, DatasetRepository, JobRepository
-from exoguard.store.types import utcnow
-from exoguard.web.services import predictions
-from exoguard.web.services.catalog_match import (
+from exoguard.services import predictions
+from exoguard.services.catalog_match import (
     STELLAR_KEY,
     match_and_fill,
     query_for_row,
     stellar_record,
     with_features,
 )
-from exoguard.web.services.datasets import dataset_files
+from exoguard.services.datasets import dataset_files
+from exoguard.store.catalog_match import CatalogLookup, StarFromCatalog
+from exoguard.store.db import session_scope
+from exoguard.store.models import Candidate, User
+from exoguard.store.repositories import CandidateRepository, DatasetRepository, JobRepository
+from exoguard.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -278,10 +277,15 @@ def preprocess_dataset(
     *,
     dataset_id: str,
     job_id: str | None,
+    holder: str | None,
     options: Mapping[str, Any],
     progress: ProgressFn,
 ) -> dict[str, Any]:
-    """Turn a validated dataset into stored candidates and predictions (the preprocess job)."""
+    """Turn a validated dataset into stored candidates and predictions (the preprocess job).
+
+    With `job_id`, the job row is marked succeeded in the same transaction as the writes,
+    only while `holder` (the runner's process id) still holds it.
+    """
     with session_scope(factory) as session:
         dataset = DatasetRepository(session).require(dataset_id)
         paths = dataset_files(settings, dataset)
@@ -351,7 +355,7 @@ def preprocess_dataset(
             # no candidate: a lone dip cannot give a period, but the user should hear of it
             result["single_event"] = single_event
         if job_id is not None:
-            JobRepository(session).mark_succeeded(job_id, result=result, holder=replica_id())
+            JobRepository(session).mark_succeeded(job_id, result=result, holder=holder)
     return result
 
 

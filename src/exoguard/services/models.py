@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from exoguard.config import Settings
 from exoguard.errors import ModelNotReadyError, NotFoundError, ValidationError
+from exoguard.services.predictions import frame_for_ids, model_registry
 from exoguard.store.activation import promote
 from exoguard.store.models import ModelVersion
 from exoguard.store.repositories import (
@@ -21,7 +22,6 @@ from exoguard.store.repositories import (
     ModelVersionRepository,
     PredictionRepository,
 )
-from exoguard.web.services.predictions import frame_for_ids, model_registry
 
 log = logging.getLogger(__name__)
 

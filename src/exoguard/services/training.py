@@ -78,11 +78,9 @@ def train(
     settings: Settings, *, model: str, params: Mapping[str, Any], progress: ProgressFn
 ) -> dict[str, Any]:
     """Train and register a model version (the body of the ``train`` job)."""
-    from exoguard.ml.registry import ModelRegistry
+    from exoguard.store.model_registry import open_registry
 
-    registry = ModelRegistry.from_settings(
-        database_url=settings.database_url, models_path=settings.models_path
-    )
+    registry = open_registry(database_url=settings.database_url, models_path=settings.models_path)
     if model == "gbm":
         from exoguard.catalogs import load_default_catalogs
         from exoguard.ml.train import n_boosters_to_train, train_gbm

@@ -28,10 +28,10 @@ from exoguard.config import Settings
 from exoguard.ml.dataset import labelled_data
 from exoguard.ml.features import ALL_FEATURES
 from exoguard.ml.paths import FlagRule, baseline_predict, fit_baseline, path_metrics
+from exoguard.services import predictions
+from exoguard.services.catalog_match import match_and_fill, query_for_row
+from exoguard.services.preprocessing import search_frame
 from exoguard.store.db import session_scope
-from exoguard.web.services import predictions
-from exoguard.web.services.catalog_match import match_and_fill, query_for_row
-from exoguard.web.services.preprocessing import search_frame
 
 log = logging.getLogger(__name__)
 

@@ -13,16 +13,16 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from exoguard.errors import AuthError, ValidationError
-from exoguard.store.models import ROLES, LoginSession, User
-from exoguard.store.repositories import UserRepository, normalize_email
-from exoguard.store.types import utcnow
-from exoguard.web.security import (
+from exoguard.services.credentials import (
     SessionClaims,
     create_session_token,
     hash_password,
     new_session_id,
     verify_password,
 )
+from exoguard.store.models import ROLES, LoginSession, User
+from exoguard.store.repositories import UserRepository, normalize_email
+from exoguard.store.types import utcnow
 
 log = logging.getLogger(__name__)
 

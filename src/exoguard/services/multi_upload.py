@@ -24,15 +24,15 @@ from sqlalchemy.orm import Session
 from exoguard.config import Settings
 from exoguard.errors import ExoguardError, FormatError, TooLargeError, ValidationError
 from exoguard.limits import InputLimits, scan
-from exoguard.store.models import Dataset
-from exoguard.store.repositories import DatasetRepository
-from exoguard.web.services.datasets import (
+from exoguard.services.datasets import (
     MAX_FILES_PER_UPLOAD,
     IncomingFile,
     inspect_file,
     lightcurve_summary,
     sniff_format,
 )
+from exoguard.store.models import Dataset
+from exoguard.store.repositories import DatasetRepository
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,547 @@
+"""The model lifecycle as the app runs it: canary routing of stored candidates, evaluation on
+vetted labels, promotion and rollback, retraining with the curated set, and the timeline.
+
+The rules (routing buckets, metrics, the decision, the curated merge) are pure and live in
+:mod:`exoguard.ml.lifecycle`; activation, events and retention are
+:mod:`exoguard.store.activation`, re-exported here (``promote``, ``rollback``,
+``start_canary``) as the one way the CLI, the API and the jobs change which version serves.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from exoguard.catalogs import load_default_catalogs
+from exoguard.catalogs.schema import LABELS
+from exoguard.config import get_settings
+from exoguard.errors import ExoguardError, ModelNotReadyError, NotFoundError, ValidationError
+from exoguard.ml.dataset import labelled_data
+from exoguard.ml.lifecycle import (
+    CANARY_METRICS,
+    DEFAULT_MIN_LABELS,
+    DEFAULT_TOLERANCE,
+    TIMELINE_METRICS,
+    CanaryEvaluation,
+    canary_mask,
+    decide_canary,
+    resolve_config,
+    tables_with_curated,
+)
+from exoguard.ml.monitoring import drift_profiles, predicted_label, save_drift_reference
+from exoguard.ml.registry import ModelRegistry
+from exoguard.ml.service import predict_frame
+from exoguard.ml.train import n_boosters_to_train, train_gbm
+from exoguard.services.monitoring import latest_predictions, vetted_labels
+from exoguard.store.activation import (
+    KEEP_DEPLOYABLE,
+    LifecycleAction,
+    artifacts_exist,
+    enforce_retention,
+    promote,
+    record_event,
+    rollback,
+    start_canary,
+)
+from exoguard.store.model_registry import session_registry
+from exoguard.store.models import ModelVersion, Prediction, VettingItem
+from exoguard.store.repositories import (
+    CandidateRepository,
+    ModelMetricRepository,
+    ModelVersionRepository,
+)
+from exoguard.store.types import utcnow
+
+if TYPE_CHECKING:
+    from exoguard.catalogs import CatalogTable
+    from exoguard.config import Settings
+
+logger = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float, str | None], None]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value is not None else None
+
+
+def _settings(settings: Settings | None) -> Settings:
+    return settings if settings is not None else get_settings()
+
+
+@dataclass(frozen=True)
+class RoutedPredictions:
+    """What :func:`predict_with_canary` served and logged.
+
+    Attributes
+    ----------
+    served : DataFrame, index of the input frame
+        ``candidate_id``, ``probability``, ``uncertainty``, ``label``, ``model_version``,
+        ``canary`` (served by the canary version) and ``prediction_id`` (the stored row).
+    active_version, canary_version
+        The versions involved (``canary_version`` None without a canary).
+    n_logged
+        Prediction rows written (served plus the active version's shadow predictions).
+    """
+
+    served: pd.DataFrame
+    active_version: str
+    canary_version: str | None
+    n_logged: int
+
+    @property
+    def n_canary(self) -> int:
+        return int(self.served["canary"].sum()) if len(self.served) else 0
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One JSON-ready dict per served prediction."""
+        return [
+            {
+                "candidate_id": int(r.candidate_id),
+                "probability": float(r.probability),
+                "uncertainty": float(r.uncertainty),
+                "label": str(r.label),
+                "model_version": str(r.model_version),
+                "canary": bool(r.canary),
+                "prediction_id": int(r.prediction_id),
+            }
+            for r in self.served.itertuples(index=False)
+        ]
+
+
+def _rows(
+    candidate_ids: Sequence[int], scores: pd.DataFrame, *, version: str, canary: bool
+) -> list[dict[str, Any]]:
+    now = utcnow()
+    out = []
+    for cid, p, u, label in zip(
+        candidate_ids,
+        scores["probability"].to_numpy(dtype=float),
+        scores["uncertainty"].to_numpy(dtype=float),
+        scores["label"].astype(str),
+        strict=True,
+    ):
+        if label not in LABELS:  # pragma: no cover - guards the contract with exoguard.ml
+            raise ModelNotReadyError(f"model {version} returned the unknown label {label!r}")
+        out.append(
+            {
+                "candidate_id": int(cid),
+                "model_version": version,
+                "probability": float(np.clip(p, 0.0, 1.0)),
+                "uncertainty": float(max(u, 0.0)) if math.isfinite(u) else 0.0,
+                "label": label,
+                "canary": canary,
+                "created_at": now,
+            }
+        )
+    return out
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    if not rows:
+        return []
+    stmt = insert(Prediction).returning(Prediction.id, sort_by_parameter_order=True)
+    return [int(i) for i in session.scalars(stmt, rows)]
+
+
+def predict_with_canary(
+    session: Session,
+    frame: pd.DataFrame,
+    *,
+    candidate_ids: Sequence[int],
+    settings: Settings | None = None,
+    registry: ModelRegistry | None = None,
+) -> RoutedPredictions:
+    """Score stored candidates with the active version (and the canary on its share); log all.
+
+    Parameters
+    ----------
+    frame : DataFrame, shape (n, ...)
+        Harmonised rows of the candidates (what ``exoguard.ml.service.predict_frame`` takes).
+    candidate_ids : sequence of int, length n
+        The stored candidate of each row (routing key and foreign key of the predictions).
+    settings, registry
+        ``settings.canary_fraction`` and where model artifacts are; the registry defaults to
+        one reading versions through ``session``.
+
+    Raises
+    ------
+    ModelNotReadyError
+        No active version. A canary that cannot be loaded is skipped (logged), never fatal.
+    """
+    if len(candidate_ids) != len(frame):
+        raise ValueError(f"{len(candidate_ids)} candidate ids for {len(frame)} rows")
+    cfg = _settings(settings)
+    repo = ModelVersionRepository(session)
+    active = repo.get_active()
+    if active is None:
+        raise ModelNotReadyError("no active model version; train one first")
+    canary = repo.get_canary()
+    reg = registry or session_registry(session, cfg)
+    ids = [int(c) for c in candidate_ids]
+
+    served = predict_frame(frame, version=active.id, registry=reg)
+    served = served.assign(canary=False, model_version=active.id)
+    mask = (
+        canary_mask(ids, fraction=cfg.canary_fraction)
+        if canary is not None
+        else np.zeros(len(ids), dtype=bool)
+    )
+    canary_scores: pd.DataFrame | None = None
+    if canary is not None and mask.any():
+        try:
+            canary_scores = predict_frame(frame[mask], version=canary.id, registry=reg)
+        except (ExoguardError, OSError) as exc:
+            logger.warning("canary %s cannot predict (%s); serving %s", canary.id, exc, active.id)
+            mask[:] = False
+
+    # The active version's rows first, so the canary's row is each routed candidate's latest.
+    active_ids = _insert(session, _rows(ids, served, version=active.id, canary=False))
+    prediction_ids = np.array(active_ids, dtype=np.int64)
+    n_logged = len(active_ids)
+    if canary is not None and canary_scores is not None:
+        routed = [c for c, m in zip(ids, mask, strict=True) if m]
+        canary_ids = _insert(session, _rows(routed, canary_scores, version=canary.id, canary=True))
+        n_logged += len(canary_ids)
+        for column in ("probability", "uncertainty", "label"):
+            served.loc[mask, column] = canary_scores[column].to_numpy()
+        served.loc[mask, "model_version"] = canary.id
+        served.loc[mask, "canary"] = True
+        prediction_ids[mask] = canary_ids
+    served = served.assign(candidate_id=ids, prediction_id=prediction_ids)
+    served["canary"] = served["canary"].astype(bool)
+    columns = ["candidate_id", "probability", "uncertainty", "label", "model_version", "canary"]
+    return RoutedPredictions(
+        served=served[[*columns, "prediction_id"]],
+        active_version=active.id,
+        canary_version=canary.id if canary is not None else None,
+        n_logged=n_logged,
+    )
+
+
+def paired_labels(session: Session, *, canary: ModelVersion, active: ModelVersion) -> pd.DataFrame:
+    """Vetted candidates (settled after the canary was created) scored by both versions.
+
+    Columns ``candidate_id``, ``y`` (1 planet), ``p_canary``, ``v_canary``, ``p_active``,
+    ``v_active`` (``v`` = verdict 0/1), one row per candidate, ordered by id.
+    """
+    labels = vetted_labels(session, settled_after=canary.created_at)
+    ids = sorted(labels)
+    by_canary = latest_predictions(session, canary.id, ids)
+    by_active = latest_predictions(session, active.id, ids)
+    rows = []
+    for cid in ids:
+        if cid in by_canary and cid in by_active:
+            pc, lc = by_canary[cid]
+            pa, la = by_active[cid]
+            rows.append(
+                {
+                    "candidate_id": cid,
+                    "y": int(labels[cid][0] == "planet"),
+                    "p_canary": pc,
+                    "v_canary": int(predicted_label(pc, lc) == "planet"),
+                    "p_active": pa,
+                    "v_active": int(predicted_label(pa, la) == "planet"),
+                }
+            )
+    columns = ["candidate_id", "y", "p_canary", "v_canary", "p_active", "v_active"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def evaluate_canary(
+    session: Session,
+    *,
+    metric: str = "accuracy",
+    tolerance: float = DEFAULT_TOLERANCE,
+    min_labels: int = DEFAULT_MIN_LABELS,
+    decide_after_labels: int | None = None,
+    apply: bool = True,
+    settings: Settings | None = None,
+) -> CanaryEvaluation:
+    """Compare the canary with the active version on vetted labels and act on the result.
+
+    Parameters
+    ----------
+    metric
+        ``accuracy`` (default), ``balanced_accuracy``, ``roc_auc`` or ``brier``.
+    tolerance
+        Relative degradation above which the canary is rolled back (0.05 = 5 %).
+    min_labels
+        Paired vetted labels needed before any decision.
+    decide_after_labels
+        A canary within the tolerance but worse is held until this many labels (default
+        ``4 * min_labels``), then promoted.
+    apply
+        False: report the decision without changing any status.
+
+    The figures are recorded in ``model_metrics`` (``canary_eval_<metric>`` on both versions,
+    and ``canary_eval_n``) and the evaluation in the canary's ``metrics["canary_evaluation"]``.
+    """
+    if metric not in CANARY_METRICS:
+        raise ValidationError(f"metric must be one of {', '.join(CANARY_METRICS)}; got {metric!r}")
+    if not 0.0 <= tolerance < 1.0:
+        raise ValidationError(f"tolerance must be in [0, 1); got {tolerance}")
+    if min_labels < 1:
+        raise ValidationError(f"min_labels must be >= 1; got {min_labels}")
+    hold_limit = decide_after_labels if decide_after_labels is not None else 4 * min_labels
+    now = utcnow()
+    repo = ModelVersionRepository(session)
+    canary, active = repo.get_canary(), repo.get_active()
+    base = CanaryEvaluation(
+        decision="no_canary",
+        canary=canary.id if canary else None,
+        active=active.id if active else None,
+        metric=metric,
+        min_labels=min_labels,
+        tolerance=tolerance,
+        time=now.isoformat(timespec="seconds"),
+    )
+    if canary is None:
+        return replace(base, reason="no canary version")
+    if active is None:
+        result = replace(base, decision="promoted", reason="no active version to compare with")
+        if apply:
+            promote(session, canary.id, settings=settings, reason="canary: no active version")
+            result = replace(result, applied=True)
+        return result
+
+    pairs = paired_labels(session, canary=canary, active=active)
+    result = decide_canary(base, pairs, active_id=active.id, hold_limit=hold_limit)
+    if result.canary_value is not None and result.active_value is not None:
+        metrics = ModelMetricRepository(session)
+        labels = {"canary": canary.id, "active": active.id}
+        value_c, value_a = result.canary_value, result.active_value
+        if math.isfinite(value_c):
+            metrics.record(canary.id, f"canary_eval_{metric}", value_c, labels=labels, time=now)
+        if math.isfinite(value_a):
+            metrics.record(active.id, f"canary_eval_{metric}", value_a, labels=labels, time=now)
+        metrics.record(canary.id, "canary_eval_n", float(result.n_labels), labels=labels, time=now)
+
+    stored = dict(canary.metrics or {})
+    stored["canary_evaluation"] = result.to_dict()
+    canary.metrics = stored
+    session.flush()
+    if apply and result.decision == "rolled_back":
+        rollback(session, settings=settings, reason=f"automatic: {result.reason}")
+        result = replace(result, applied=True)
+    elif apply and result.decision == "promoted":
+        promote(session, canary.id, settings=settings, reason=f"canary: {result.reason}")
+        result = replace(result, applied=True)
+    logger.info("canary %s: %s (%s)", canary.id, result.decision, result.reason)
+    return result
+
+
+@dataclass(frozen=True)
+class CuratedSet:
+    """The curated data set: candidates labelled by vetting consensus.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        ``id`` and the harmonised columns of curated candidates labelled planet or
+        false_positive.
+    settled_until : datetime or None
+        The latest consensus included.
+    """
+
+    frame: pd.DataFrame
+    settled_until: datetime | None
+
+
+def load_curated(session: Session) -> CuratedSet:
+    """Read the curated data set (candidates with ``origin = "curated"``)."""
+    frame = CandidateRepository(session).to_frame(origin="curated")
+    frame = frame[frame["label"].isin(["planet", "false_positive"])].reset_index(drop=True)
+    until = session.scalar(
+        select(func.max(VettingItem.settled_at)).where(
+            VettingItem.status == "settled", VettingItem.is_gold.is_(False)
+        )
+    )
+    return CuratedSet(frame=frame, settled_until=until)
+
+
+def retrain(
+    session: Session,
+    *,
+    settings: Settings,
+    config: str = "default",
+    overrides: Mapping[str, Any] | Sequence[str] = (),
+    tables: Sequence[CatalogTable] | None = None,
+    curated: CuratedSet | None = None,
+    progress: ProgressFn | None = None,
+    keep: int = KEEP_DEPLOYABLE,
+) -> dict[str, Any]:
+    """Train a gbm version on the archive tables plus the curated set; register it as canary.
+
+    When no version is active the new one becomes active at once (there is nothing to compare
+    it with). ``overrides`` are ``NAME=VALUE`` strings or a mapping, as for ``exoguard train``.
+    The training distribution of every feature is saved with the artifacts for drift
+    monitoring. The caller commits.
+
+    ``curated`` defaults to :func:`load_curated` on ``session``. Pass it (read in an earlier,
+    finished transaction) to keep ``session`` unused until the model is fitted: the retraining
+    job does so, so that no transaction stays open during training. ``progress`` is only
+    called before the first write of ``session`` (a progress writer on another connection
+    would otherwise wait for this transaction on SQLite).
+    """
+
+    def report(fraction: float, message: str) -> None:
+        if progress is not None:
+            progress(fraction, message)
+
+    gbm_config = resolve_config(config, overrides)
+    report(0.01, "reading the archive tables and the curated set")
+    archive = list(tables) if tables is not None else load_default_catalogs(settings.catalogs_dir)
+    chosen = curated if curated is not None else load_curated(session)
+    merged = tables_with_curated(archive, chosen.frame)
+    data = labelled_data(
+        merged.tables, features=gbm_config.feature_names, missions=gbm_config.train_missions
+    )
+    profiles = drift_profiles(data.X)
+
+    total = max(1, n_boosters_to_train(gbm_config))  # training, then the named evaluation sets
+    done = [0]
+
+    def on_booster(n: int) -> None:
+        done[0] += n
+        report(0.05 + 0.9 * min(done[0] / total, 1.0), f"fitted {done[0]} of {total} boosters")
+
+    registry = session_registry(session, settings)
+    record = train_gbm(
+        gbm_config,
+        tables=merged.tables,
+        registry=registry,
+        progress=on_booster,
+        eval_tables=archive,  # the named sets hold the archive's rows for every version
+    )
+    save_drift_reference(Path(record.artifact_path), profiles)
+
+    repo = ModelVersionRepository(session)
+    version = repo.require(record.id)
+    stored = dict(version.metrics or {})
+    stored["curated"] = {
+        "n_curated": int(len(chosen.frame)),
+        "relabelled_archive_rows": merged.relabelled,
+        "added_rows": merged.added,
+        "settled_until": _iso(chosen.settled_until),
+    }
+    version.metrics = stored
+    if version.status != "active":
+        start_canary(session, version.id, settings=settings)
+        record_event(version, "registered_by_retraining")
+    else:
+        record_event(version, "activated_by_retraining", reason="no active version")
+    retired = enforce_retention(session, keep=keep)
+    session.flush()
+    logger.info(
+        "retrained %s (%s) with %d curated labels", version.id, version.status, len(chosen.frame)
+    )
+    return {
+        "version": version.id,
+        "status": version.status,
+        "n_train": stored.get("n_train"),
+        "curated": stored["curated"],
+        "retired": retired,
+        "oof": ((stored.get("oof") or {}).get("all") or {}),
+    }
+
+
+def timeline(
+    session: Session, *, settings: Settings | None = None, limit: int = 20
+) -> dict[str, Any]:
+    """Model versions newest first, with status, traffic share, latest metrics and events."""
+    if not 1 <= limit <= 200:
+        raise ValidationError(f"limit must be between 1 and 200; got {limit}")
+    cfg = _settings(settings)
+    repo = ModelVersionRepository(session)
+    metrics = ModelMetricRepository(session)
+    versions = list(repo.list())[:limit]
+    active, canary = repo.get_active(), repo.get_canary()
+    fraction = cfg.canary_fraction if canary is not None else 0.0
+    observed: float | None = None
+    if canary is not None and active is not None:
+        n_canary = _count(session, canary.id, since=None)
+        n_active = _count(session, active.id, since=canary.created_at)
+        observed = n_canary / n_active if n_active else None
+
+    rows = []
+    for v in versions:
+        share = 0.0
+        if v.status == "active":
+            share = 1.0 - fraction
+        elif v.status == "canary":
+            share = fraction
+        latest: dict[str, Any] = {}
+        for name in TIMELINE_METRICS:
+            point = metrics.latest(v.id, name)
+            if point is not None:
+                latest[name] = {"value": point.value, "time": point.time.isoformat()}
+        stored = v.metrics or {}
+        rows.append(
+            {
+                "id": v.id,
+                "kind": v.kind,
+                "status": v.status,
+                "created_at": v.created_at.isoformat() if v.created_at else None,
+                "activated_at": v.activated_at.isoformat() if v.activated_at else None,
+                "deployable": v.status != "retired" and artifacts_exist(v, cfg),
+                "traffic_share": share,
+                "latest_metrics": latest,
+                "canary_evaluation": stored.get("canary_evaluation"),
+                "curated": stored.get("curated"),
+                "events": list(stored.get("lifecycle") or []),
+            }
+        )
+    return {
+        "active": active.id if active else None,
+        "canary": canary.id if canary else None,
+        "canary_fraction": cfg.canary_fraction,
+        "observed_canary_share": observed,
+        "keep_deployable": KEEP_DEPLOYABLE,
+        "versions": rows,
+    }
+
+
+def _count(session: Session, version_id: str, *, since: datetime | None) -> int:
+    stmt = select(func.count(Prediction.id)).where(Prediction.model_version == version_id)
+    if since is not None:
+        stmt = stmt.where(Prediction.created_at >= since)
+    return int(session.scalar(stmt) or 0)
+
+
+def require_version(session: Session, version_id: str) -> ModelVersion:
+    """The version or `NotFoundError`."""
+    version = ModelVersionRepository(session).get(version_id)
+    if version is None:
+        raise NotFoundError(f"model version {version_id!r} not found")
+    return version
+
+
+__all__ = [
+    "KEEP_DEPLOYABLE",
+    "CuratedSet",
+    "LifecycleAction",
+    "RoutedPredictions",
+    "artifacts_exist",
+    "enforce_retention",
+    "evaluate_canary",
+    "load_curated",
+    "paired_labels",
+    "predict_with_canary",
+    "promote",
+    "require_version",
+    "retrain",
+    "rollback",
+    "start_canary",
+    "timeline",
+]

@@ -1,0 +1,242 @@
+"""Model versions kept in the database: the stores behind `exoguard.ml.registry.ModelRegistry`.
+
+`open_registry` builds the registry of the settings: records in the ``model_versions`` and
+``model_metrics`` tables (the embedded SQLite database is migrated on first use; a server
+database that is unreachable or not migrated is an error, never a silent fallback).
+`SessionVersionStore` keeps them in the caller's transaction instead, so that registering a
+version, making it the canary and recording its metrics commit together.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from exoguard.config import get_settings
+from exoguard.errors import ModelNotReadyError
+from exoguard.ml.registry import ModelRegistry, VersionRecord
+from exoguard.store.activation import promote
+from exoguard.store.db import make_engine, make_sessionmaker, read_only, session_scope
+from exoguard.store.migrate import is_up_to_date, upgrade
+from exoguard.store.repositories import ModelMetricRepository, ModelVersionRepository
+
+if TYPE_CHECKING:
+    from exoguard.config import Settings
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return str(value)
+
+
+def record_of(version: Any) -> VersionRecord:
+    """The registry's view of a stored ``model_versions`` row (an ORM ``ModelVersion``)."""
+    return VersionRecord(
+        id=version.id,
+        kind=version.kind,
+        config=dict(version.config or {}),
+        data_hash=version.data_hash,
+        artifact_path=version.artifact_path,
+        metrics=dict(version.metrics or {}),
+        status=version.status,
+        created_at=_iso(version.created_at),
+        activated_at=_iso(version.activated_at),
+    )
+
+
+class DatabaseVersionStore:
+    """Records in the ``model_versions`` / ``model_metrics`` tables via the store repositories."""
+
+    def __init__(self, database_url: str, *, models_path: Path | None = None) -> None:
+        self.engine = make_engine(database_url)
+        self.factory = make_sessionmaker(self.engine)
+        # reads never wait for a writer (a job scoring inside its own write transaction
+        # reads the active version through here)
+        self.read_factory = make_sessionmaker(read_only(self.engine))
+        self.models_path = models_path
+
+    def _repo(self, session: Session) -> ModelVersionRepository:
+        return ModelVersionRepository(session)
+
+    def create(self, record: VersionRecord) -> VersionRecord:
+        with session_scope(self.factory) as s:
+            v = self._repo(s).create(
+                version_id=record.id,
+                kind=record.kind,
+                config=record.config,
+                data_hash=record.data_hash,
+                artifact_path=record.artifact_path,
+                metrics=record.metrics,
+                status=record.status,
+            )
+            return record_of(v)
+
+    def get(self, version_id: str) -> VersionRecord | None:
+        with session_scope(self.read_factory) as s:
+            v = self._repo(s).get(version_id)
+            return None if v is None else record_of(v)
+
+    def list(self) -> list[VersionRecord]:
+        with session_scope(self.read_factory) as s:
+            return [record_of(v) for v in self._repo(s).list()]
+
+    def get_active(self) -> VersionRecord | None:
+        with session_scope(self.read_factory) as s:
+            v = self._repo(s).get_active()
+            return None if v is None else record_of(v)
+
+    def activate(self, version_id: str, *, reason: str = "activate") -> VersionRecord:
+        with session_scope(self.factory) as s:
+            promote(s, version_id, reason=reason, models_path=self.models_path)
+            return record_of(self._repo(s).require(version_id))
+
+    def set_metrics(self, version_id: str, metrics: Mapping[str, Any]) -> VersionRecord:
+        with session_scope(self.factory) as s:
+            return record_of(self._repo(s).set_metrics(version_id, metrics))
+
+    def record_metrics(
+        self,
+        version_id: str,
+        values: Mapping[str, float],
+        *,
+        labels: Mapping[str, Any] | None = None,
+    ) -> None:
+        with session_scope(self.factory) as s:
+            ModelMetricRepository(s).record_many(version_id, dict(values), labels=labels)
+
+
+def require_database(url: str) -> None:
+    """Raise :class:`ModelNotReadyError` naming the problem when the database at ``url``
+    cannot hold version records; migrate an embedded SQLite database on first use."""
+    try:
+        ready = is_up_to_date(url)
+    except Exception as exc:  # unreachable server, unreadable file: say which and why
+        raise ModelNotReadyError(
+            f"the model registry's database is not usable ({type(exc).__name__}: {exc}); "
+            "check DATABASE_URL or start the server"
+        ) from exc
+    if ready:
+        return
+    if url.startswith("sqlite"):
+        upgrade(url)
+        return
+    raise ModelNotReadyError(
+        "the model registry's database is not at the current schema; run `exoguard db upgrade`"
+    )
+
+
+class SessionVersionStore:
+    """`exoguard.ml.registry.VersionStore` over the caller's session (it never commits).
+
+    With it, registering a version, making it the canary and recording its metrics happen in
+    one transaction, and the registry sees rows the transaction has not committed yet.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.repo = ModelVersionRepository(session)
+
+    def create(self, record: VersionRecord) -> VersionRecord:
+        version = self.repo.create(
+            version_id=record.id,
+            kind=record.kind,
+            config=record.config,
+            data_hash=record.data_hash,
+            artifact_path=record.artifact_path,
+            metrics=record.metrics,
+            status=record.status,
+        )
+        return record_of(version)
+
+    def get(self, version_id: str) -> VersionRecord | None:
+        version = self.repo.get(version_id)
+        return None if version is None else record_of(version)
+
+    def list(self) -> list[VersionRecord]:
+        return [record_of(v) for v in self.repo.list()]
+
+    def get_active(self) -> VersionRecord | None:
+        version = self.repo.get_active()
+        return None if version is None else record_of(version)
+
+    def activate(self, version_id: str, *, reason: str = "activate") -> VersionRecord:
+        promote(self.session, version_id, reason=reason)
+        return record_of(self.repo.require(version_id))
+
+    def set_metrics(self, version_id: str, metrics: Mapping[str, Any]) -> VersionRecord:
+        return record_of(self.repo.set_metrics(version_id, metrics))
+
+    def record_metrics(
+        self,
+        version_id: str,
+        values: Mapping[str, float],
+        *,
+        labels: Mapping[str, Any] | None = None,
+    ) -> None:
+        ModelMetricRepository(self.session).record_many(version_id, dict(values), labels=labels)
+
+
+def session_registry(session: Session, settings: Settings) -> ModelRegistry:
+    """A model registry whose records live in ``session``'s transaction."""
+    return ModelRegistry(settings.models_path, SessionVersionStore(session))
+
+
+def open_registry(
+    *, database_url: str | None = None, models_path: Path | None = None
+) -> ModelRegistry:
+    """The registry over the configured database (an error when it is not usable)."""
+    settings = get_settings()
+    path = Path(models_path or settings.models_path)
+    url = database_url or settings.database_url
+    require_database(url)
+    registry = ModelRegistry(path, DatabaseVersionStore(url, models_path=path))
+    registry.sync_from_artifacts()
+    return registry
+
+
+#: Seconds a registry (its database engine) is reused between calls of `default_registry`.
+_REGISTRY_TTL_S = 30.0
+_registry_cache: dict[tuple[str, str], tuple[float, ModelRegistry]] = {}
+_lock = threading.Lock()
+
+
+def default_registry() -> ModelRegistry:
+    """The settings' registry, reused for ``_REGISTRY_TTL_S`` seconds."""
+    settings = get_settings()
+    key = (settings.database_url, str(settings.models_path))
+    now = time.monotonic()
+    with _lock:
+        hit = _registry_cache.get(key)
+        if hit is not None and now - hit[0] < _REGISTRY_TTL_S:
+            return hit[1]
+    registry = open_registry()
+    with _lock:
+        _registry_cache[key] = (now, registry)
+    return registry
+
+
+def clear_registry_cache() -> None:
+    """Forget the registries `default_registry` reuses (tests; after settings change)."""
+    with _lock:
+        _registry_cache.clear()
+
+
+__all__ = [
+    "DatabaseVersionStore",
+    "SessionVersionStore",
+    "clear_registry_cache",
+    "default_registry",
+    "open_registry",
+    "record_of",
+    "require_database",
+    "session_registry",
+]
