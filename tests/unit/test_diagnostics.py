@@ -159,3 +159,13 @@ def test_to_dict_holds_every_field() -> None:
     for key in ("depth_ppm", "depth_err_ppm", "odd_even_sigma", "secondary_sigma", "shape"):
         assert key in out
     assert all(not isinstance(v, float) or not math.isinf(v) for v in out.values())
+
+
+def test_a_period_that_is_not_positive_is_refused() -> None:
+    # Chosen fix: the diagnostics fold with core.lightcurve.fold_phase_days, which refuses a
+    # period <= 0 (its removed copy, phase_offset_days, returned NaN phases: an empty mask).
+    t, y, e = _light_curve()
+    with pytest.raises(ValueError, match="period_days"):
+        transit_mask(t, period_days=0.0, t0_bjd=T_START, duration_days=0.1)
+    with pytest.raises(ValueError, match="period_days"):
+        diagnose_transit(t, y, e, period_days=-3.0, t0_bjd=T_START + 0.8, duration_days=0.12)

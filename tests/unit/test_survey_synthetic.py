@@ -17,10 +17,10 @@ from exoguard.core.lightcurve import LightCurve
 from exoguard.core.search.multi import search_lightcurve
 from exoguard.io import read_lightcurve
 from exoguard.survey.hosts import load_hosts
+from exoguard.survey.signals import SurveyMix
 from exoguard.survey.synthetic import (
     MANIFEST_COLUMNS,
     TRUTH_COLUMNS,
-    SurveyMix,
     generate_survey,
     main,
     read_truth,

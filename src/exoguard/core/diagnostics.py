@@ -292,6 +292,49 @@ class TransitDiagnostics:
         return asdict(self)
 
 
+def _refine(
+    t: FloatArray,
+    y: FloatArray,
+    sigma: FloatArray,
+    *,
+    period_days: float,
+    t0_bjd: float,
+    duration_days: float,
+    depth: float,
+    exposure_days: float,
+) -> tuple[dict[str, float], float, float]:
+    """Trapezoid fit near the transits; the fit, and the mid-time and duration it gives
+    when it converged to a plausible shape (within a factor 2 of the duration, centre
+    within half a duration), else the ones given."""
+    phase = fold_phase_days(t, period_days=period_days, t0_bjd=t0_bjd)
+    near = np.abs(phase) < 1.5 * duration_days
+    trap = fit_trapezoid(
+        phase[near],
+        y[near],
+        sigma[near],
+        depth=max(depth, 1e-6) if np.isfinite(depth) else 1e-4,
+        duration_days=duration_days,
+        exposure_days=exposure_days,
+    )
+    fit_ok = (
+        trap["success"] > 0
+        and np.isfinite(trap["duration_days"])
+        and 0.5 * duration_days <= trap["duration_days"] <= 2.0 * duration_days
+        and abs(trap["t_offset_days"]) < 0.5 * duration_days
+    )
+    if fit_ok:
+        return trap, t0_bjd + trap["t_offset_days"], trap["duration_days"]
+    return trap, t0_bjd, duration_days
+
+
+def transit_shape(ingress_fraction: float, snr: float) -> str:
+    """``"V"`` (ingress fraction >= 0.35), ``"U"``, or ``"unknown"`` below SNR 10 or
+    without a fit."""
+    if not (np.isfinite(ingress_fraction) and np.isfinite(snr)) or snr < MIN_SNR_FOR_SHAPE:
+        return "unknown"
+    return "V" if ingress_fraction >= V_SHAPE_INGRESS_FRACTION else "U"
+
+
 def diagnose_transit(
     time_bjd: FloatArray,
     flux: FloatArray,
@@ -356,25 +399,10 @@ def diagnose_transit(
     )
     trap: dict[str, float] = {"depth": math.nan, "ingress_fraction": math.nan, "success": 0.0}
     if refine:
-        phase = fold_phase_days(t, period_days=period_days, t0_bjd=t0_bjd)
-        near = np.abs(phase) < 1.5 * duration_days
-        trap = fit_trapezoid(
-            phase[near],
-            y[near],
-            sigma[near],
-            depth=max(box_depth0, 1e-6) if np.isfinite(box_depth0) else 1e-4,
-            duration_days=duration_days,
-            exposure_days=cadence_days,
-        )
-        fit_ok = (
-            trap["success"] > 0
-            and np.isfinite(trap["duration_days"])
-            and 0.5 * duration_days <= trap["duration_days"] <= 2.0 * duration_days
-            and abs(trap["t_offset_days"]) < 0.5 * duration_days
-        )
-        if fit_ok:
-            t0_bjd = t0_bjd + trap["t_offset_days"]
-            duration_days = trap["duration_days"]
+        trap, t0_bjd, duration_days = _refine(
+            t, y, sigma, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days,
+            depth=box_depth0, exposure_days=cadence_days,
+        )  # fmt: skip
     inside = transit_mask(t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days)
     phase = fold_phase_days(t, period_days=period_days, t0_bjd=t0_bjd)
     local = (np.abs(phase) > 0.75 * duration_days) & (np.abs(phase) < 2.5 * duration_days)
@@ -407,10 +435,6 @@ def diagnose_transit(
     )  # fmt: skip
     snr = depth / depth_err if depth_err > 0 and np.isfinite(depth) else math.nan
     ingress = trap.get("ingress_fraction", math.nan)
-    if not (np.isfinite(ingress) and np.isfinite(snr)) or snr < MIN_SNR_FOR_SHAPE:
-        shape = "unknown"
-    else:
-        shape = "V" if ingress >= V_SHAPE_INGRESS_FRACTION else "U"
     expected = float(
         central_duration_days(
             period_days,
@@ -439,7 +463,7 @@ def diagnose_transit(
         secondary_phase=float(s_phase),
         trapezoid_depth_ppm=float(trap.get("depth", math.nan) * 1e6),
         ingress_fraction=float(ingress),
-        shape=shape,
+        shape=transit_shape(ingress, snr),
         inner_depth_ratio=float(inner_depth / depth) if depth > 0 else math.nan,
         expected_duration_hours=expected * 24.0,
         duration_ratio=float(duration_days / expected) if expected > 0 else math.nan,

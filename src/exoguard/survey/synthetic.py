@@ -52,21 +52,22 @@ import numpy as np
 from numpy.typing import NDArray
 
 from exoguard.core.inject import (
-    a_rs_from_density,
-    eclipsing_binary_model,
-    inclination_deg,
     log_uniform,
     transit_duration_hours,
-    transit_model,
-    u_from_q,
 )
-from exoguard.survey.hosts import Host, load_hosts, sector_window, write_host_copy
+from exoguard.survey.hosts import load_hosts, sector_window, write_host_copy
+from exoguard.survey.signals import (
+    SurveyMix,
+    count_transits,
+    draw_eb,
+    draw_planet,
+    signal_model,
+)
 
 __all__ = [
     "KINDS",
     "MANIFEST_COLUMNS",
     "TRUTH_COLUMNS",
-    "SurveyMix",
     "SyntheticStar",
     "generate_star",
     "generate_survey",
@@ -106,49 +107,6 @@ KIC_BASE = 900_000_000
 
 
 @dataclass(frozen=True)
-class SurveyMix:
-    """What the synthetic stars hold and how noisy they are.
-
-    Parameters
-    ----------
-    planet_fraction, eb_fraction : float
-        Shares of stars with an injected planet or eclipsing binary; the rest have none.
-    kepler_fraction : float
-        Share of stars whose host is a Kepler-227 quarter (30-min cadence) instead of a TESS
-        sector (2-min cadence).
-    noise_ppm_range : (float, float)
-        Per-point scatter after re-noising, drawn log-uniformly (ppm of the median flux, at the
-        host's cadence); a host noisier than the draw keeps its own scatter.
-    period_days_range : (float, float)
-        Injected periods, log-uniform (the upper end keeps at least two transits a sector).
-    rp_rs_range : (float, float)
-        Planet-to-star radius ratios, log-uniform (depths about 150 ppm to 1.7 %).
-    """
-
-    planet_fraction: float = 0.4
-    eb_fraction: float = 0.15
-    kepler_fraction: float = 0.15
-    noise_ppm_range: tuple[float, float] = (300.0, 3000.0)
-    period_days_range: tuple[float, float] = (0.6, 12.0)
-    rp_rs_range: tuple[float, float] = (0.012, 0.13)
-
-    def __post_init__(self) -> None:
-        for name in ("planet_fraction", "eb_fraction", "kepler_fraction"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value}")
-        if self.planet_fraction + self.eb_fraction > 1.0:
-            raise ValueError(
-                "planet_fraction + eb_fraction must be <= 1, got "
-                f"{self.planet_fraction + self.eb_fraction}"
-            )
-        for name in ("noise_ppm_range", "period_days_range", "rp_rs_range"):
-            lo, hi = getattr(self, name)
-            if not 0 < lo <= hi:
-                raise ValueError(f"{name} must be (low, high) with 0 < low <= high, got {lo, hi}")
-
-
-@dataclass(frozen=True)
 class SyntheticStar:
     """The truth of one synthetic star (one row of ``truth.csv``); NaN where not applicable."""
 
@@ -176,72 +134,51 @@ class SyntheticStar:
 
 
 # ------------------------------------------------------------------------------ one star
-def _n_transits(
-    time_bjd: NDArray[np.float64], ok: NDArray[np.bool_], period: float, t0: float, dur_h: float
-) -> tuple[int, int]:
-    """(transits with data, points in transit) among the usable points."""
-    t = time_bjd[ok]
-    phase = np.remainder(t - t0 + 0.5 * period, period) - 0.5 * period
-    inside = np.abs(phase) < 0.5 * dur_h / 24.0
-    epochs = np.unique(np.rint((t[inside] - t0) / period))
-    return int(epochs.size), int(inside.sum())
-
-
-def _draw_planet(
-    rng: np.random.Generator, mix: SurveyMix, host: Host, t_start: float
-) -> dict[str, float]:
-    period = log_uniform(rng, *mix.period_days_range)
-    a_rs = a_rs_from_density(period, rho_star_solar=host.rho_star_solar)
-    rp_rs = log_uniform(rng, *mix.rp_rs_range)
-    impact = float(rng.uniform(0.0, 0.85))
-    u1, u2 = u_from_q(float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.1, 0.9)))
-    t0 = t_start + float(rng.uniform(0.0, period))
-    return {"period_days": period, "t0_bjd": t0, "rp_rs": rp_rs, "a_rs": a_rs,
-            "impact": impact, "u1": u1, "u2": u2}  # fmt: skip
-
-
-def _draw_eb(
-    rng: np.random.Generator, mix: SurveyMix, host: Host, t_start: float
-) -> dict[str, float]:
-    period = log_uniform(rng, max(mix.period_days_range[0], 0.5), mix.period_days_range[1])
-    # Two stars of about the host's mass: twice the mass, the same separation law.
-    a_rs = a_rs_from_density(period, rho_star_solar=2.0 * host.rho_star_solar)
-    k = float(rng.uniform(0.3, 1.0))
-    impact = float(rng.uniform(0.0, 0.9 * (1.0 + k)))
-    u1, u2 = u_from_q(float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.1, 0.9)))
-    t0 = t_start + float(rng.uniform(0.0, period))
-    sbr = float(rng.uniform(0.05, 0.9))
-    return {"period_days": period, "t0_bjd": t0, "rp_rs": k, "a_rs": a_rs, "impact": impact,
-            "u1": u1, "u2": u2, "surface_brightness_ratio": sbr}  # fmt: skip
-
-
-def _signal_model(
-    kind: str, params: dict[str, float], time_bjd: NDArray[np.float64], cadence_s: float
-) -> NDArray[np.float64]:
-    """The noise-free normalised flux of a drawn planet or binary at ``time_bjd``."""
-    u = (params["u1"], params["u2"])
-    if kind == "planet":
-        return transit_model(
-            time_bjd,
-            period_days=params["period_days"],
-            t0_bjd=params["t0_bjd"],
-            rp_rs=params["rp_rs"],
-            a_rs=params["a_rs"],
-            inc_deg=inclination_deg(a_rs=params["a_rs"], impact=params["impact"]),
-            u=u,
-            cadence_s=cadence_s,
-        )
-    return eclipsing_binary_model(
-        time_bjd,
+def _with_signal(
+    truth: SyntheticStar,
+    params: dict[str, float],
+    *,
+    time_bjd: NDArray[np.float64],
+    finite_t: NDArray[np.bool_],
+    usable: NDArray[np.bool_],
+    flux: NDArray[np.float64],
+    flux_err: NDArray[np.float64],
+    cadence_s: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], SyntheticStar]:
+    """Flux and error multiplied by the drawn planet or binary; the truth row with its
+    parameters, depths and expected SNR."""
+    kind, noise_ppm = truth.kind, truth.noise_ppm
+    model = np.ones(flux.size)
+    at = np.array([params["t0_bjd"], params["t0_bjd"] + 0.5 * params["period_days"]])
+    model[finite_t] = signal_model(kind, params, time_bjd[finite_t], cadence_s)
+    peak = signal_model(kind, params, at, math.nan)
+    flux = flux * model
+    flux_err = flux_err * model
+    duration = transit_duration_hours(
+        period_days=params["period_days"],
+        a_rs=params["a_rs"],
+        rp_rs=params["rp_rs"],
+        impact=params["impact"],
+    )
+    n_tr, n_in = count_transits(time_bjd, usable, params["period_days"], params["t0_bjd"], duration)
+    depth = float((1.0 - peak[0]) * 1e6)
+    truth = replace(
+        truth,
         period_days=params["period_days"],
         t0_bjd=params["t0_bjd"],
-        radius_ratio=params["rp_rs"],
+        rp_rs=params["rp_rs"],
         a_rs=params["a_rs"],
         impact=params["impact"],
-        surface_brightness_ratio=params["surface_brightness_ratio"],
-        u=u,
-        cadence_s=cadence_s,
+        u1=params["u1"],
+        u2=params["u2"],
+        surface_brightness_ratio=params.get("surface_brightness_ratio", math.nan),
+        duration_hours=duration,
+        depth_ppm=depth,
+        secondary_depth_ppm=float((1.0 - peak[1]) * 1e6) if kind == "eb" else math.nan,
+        n_transits=n_tr,
+        expected_snr=depth / noise_ppm * math.sqrt(n_in),
     )
+    return flux, flux_err, truth
 
 
 def _choose(rng: np.random.Generator, mix: SurveyMix) -> tuple[str, bool]:
@@ -327,39 +264,11 @@ def generate_star(
         host_target=host.target,
     )
     if kind != "none":
-        params = (_draw_planet if kind == "planet" else _draw_eb)(rng, mix, host, t_start)
-        model = np.ones(flux.size)
-        at = np.array([params["t0_bjd"], params["t0_bjd"] + 0.5 * params["period_days"]])
-        model[finite_t] = _signal_model(kind, params, time_bjd[finite_t], host.cadence_s)
-        peak = _signal_model(kind, params, at, math.nan)
-        flux = flux * model
-        flux_err = flux_err * model
-        duration = transit_duration_hours(
-            period_days=params["period_days"],
-            a_rs=params["a_rs"],
-            rp_rs=params["rp_rs"],
-            impact=params["impact"],
-        )
-        n_tr, n_in = _n_transits(
-            time_bjd, usable, params["period_days"], params["t0_bjd"], duration
-        )
-        depth = float((1.0 - peak[0]) * 1e6)
-        truth = replace(
-            truth,
-            period_days=params["period_days"],
-            t0_bjd=params["t0_bjd"],
-            rp_rs=params["rp_rs"],
-            a_rs=params["a_rs"],
-            impact=params["impact"],
-            u1=params["u1"],
-            u2=params["u2"],
-            surface_brightness_ratio=params.get("surface_brightness_ratio", math.nan),
-            duration_hours=duration,
-            depth_ppm=depth,
-            secondary_depth_ppm=float((1.0 - peak[1]) * 1e6) if kind == "eb" else math.nan,
-            n_transits=n_tr,
-            expected_snr=depth / noise_ppm * math.sqrt(n_in),
-        )
+        params = (draw_planet if kind == "planet" else draw_eb)(rng, mix, host, t_start)
+        flux, flux_err, truth = _with_signal(
+            truth, params, time_bjd=time_bjd, finite_t=finite_t, usable=usable,
+            flux=flux, flux_err=flux_err, cadence_s=host.cadence_s,
+        )  # fmt: skip
     (out_dir / "lc").mkdir(parents=True, exist_ok=True)
     write_host_copy(
         out_dir / rel,

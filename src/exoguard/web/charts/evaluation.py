@@ -15,6 +15,7 @@ from numpy.typing import ArrayLike
 from exoguard.web.charts.base import (
     COLORS,
     Figure,
+    FloatArray,
     as_float,
     base_layout,
     check_same_length,
@@ -94,6 +95,21 @@ def _unit_square(layout: dict[str, Any], *, legend_at: str = "bottom right") -> 
     return layout
 
 
+def _curve(
+    label: str, x: FloatArray, y: FloatArray, line: dict[str, Any], x_name: str, y_name: str
+) -> dict[str, Any]:
+    """One evaluation curve (ROC or PR) as a line trace, values to four digits."""
+    return {
+        "type": "scatter",
+        "mode": "lines",
+        "name": label,
+        "x": json_values(x, digits=4),
+        "y": json_values(y, digits=4),
+        "line": line,
+        "hovertemplate": f"{x_name}=%{{x:.3f}}<br>{y_name}=%{{y:.3f}}<extra></extra>",
+    }
+
+
 def roc_figure(curves: Mapping[str, Mapping[str, Any]], *, title: str = "ROC curve") -> Figure:
     """ROC curves, one per named evaluation; each mapping has ``fpr``, ``tpr`` and ``auc``."""
     if not curves:
@@ -105,15 +121,7 @@ def roc_figure(curves: Mapping[str, Mapping[str, Any]], *, title: str = "ROC cur
         auc = c.get("auc")
         label = name if auc is None else f"{name} (AUC {float(auc):.3f})"
         data.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": label,
-                "x": json_values(fpr, digits=4),
-                "y": json_values(tpr, digits=4),
-                "line": {"color": COLORS[i % len(COLORS)], "width": 2},
-                "hovertemplate": "FPR=%{x:.3f}<br>TPR=%{y:.3f}<extra></extra>",
-            }
+            _curve(label, fpr, tpr, {"color": COLORS[i % len(COLORS)], "width": 2}, "FPR", "TPR")
         )
     data.append(_diagonal("chance"))
     layout = base_layout(title=title, x_title="False-positive rate", y_title="True-positive rate")
@@ -135,15 +143,9 @@ def pr_figure(
         label = name if ap is None else f"{name} (AP {float(ap):.3f})"
         color = COLORS[i % len(COLORS)]
         data.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": label,
-                "x": json_values(rec, digits=4),
-                "y": json_values(prec, digits=4),
-                "line": {"color": color, "width": 2, "shape": "hv"},
-                "hovertemplate": "recall=%{x:.3f}<br>precision=%{y:.3f}<extra></extra>",
-            }
+            _curve(
+                label, rec, prec, {"color": color, "width": 2, "shape": "hv"}, "recall", "precision"
+            )
         )
         prevalence = c.get("prevalence")
         if prevalence is not None:
