@@ -203,7 +203,7 @@ def test_researcher_trains_watches_progress_sees_metrics_and_activates(
 
     # The changed hyperparameters are what was trained.
     with _session(e2e_server, ui.ADMIN, ui.PASSWORD) as api:
-        listed = {v["id"]: v for v in api.get("/api/model/versions").json()["versions"]}
+        listed = {v["id"]: v for v in api.get("/api/models/versions").json()["versions"]}
         job = api.get("/api/jobs", params={"kind": "train", "limit": 1}).json()["jobs"][0]
     assert (job["status"], job["result"]["version"]) == ("succeeded", version)
     params = listed[version]["config"]["params"]
@@ -224,7 +224,7 @@ def test_researcher_trains_watches_progress_sees_metrics_and_activates(
     page.wait_for_timeout(300)
     assert asked and version in asked[0], asked
     with _session(e2e_server, ui.ADMIN, ui.PASSWORD) as api:
-        still = api.get("/api/model/versions").json()["versions"]
+        still = api.get("/api/models/versions").json()["versions"]
     assert version not in [v["id"] for v in still if v["status"] == "active"]
     assert page.locator("#hint-gbm-num_leaves").inner_text().startswith("Leaves per tree")
     page.once("dialog", lambda dialog: dialog.accept())
@@ -234,8 +234,8 @@ def test_researcher_trains_watches_progress_sees_metrics_and_activates(
     row = page.locator(f'#versions-table tr[data-version="{version}"]')
     assert row.locator(".badge").inner_text().strip() == "active"
     with _session(e2e_server, ui.ADMIN, ui.PASSWORD) as api:
-        versions = api.get("/api/model/versions").json()["versions"]
-        stored = api.get("/api/model/metrics", params={"version": version}).json()["metrics"]
+        versions = api.get("/api/models/versions").json()["versions"]
+        stored = api.get("/api/models/metrics", params={"version": version}).json()["metrics"]
     assert [v["id"] for v in versions if v["status"] == "active"] == [version]
     ui.screenshot(page, "research-activated")
 

@@ -161,7 +161,7 @@ def test_every_response_has_security_headers_and_is_counted_by_route(api: Api) -
         before = client.get("/metrics").text
         me = client.get("/api/auth/me")
         missing = client.get("/api/no-such-route")
-        forged = client.post("/api/model/predict", json={}, headers={CSRF_HEADER: "forged"})
+        forged = client.post("/api/models/predict", json={}, headers={CSRF_HEADER: "forged"})
         after = client.get("/metrics").text
     for response in (me, missing, forged):
         assert response.headers["x-content-type-options"] == "nosniff"

@@ -43,7 +43,7 @@ def test_dataset_predictions_follow_the_canary_route(
             dataset_id = upload(client, "koi.csv", koi_slice(150)).json()["dataset_id"]
             job = client.post("/api/data/preprocess", json={"dataset_id": dataset_id}).json()
             wait_for_job(client, job["job_id"])
-            response = client.post("/api/model/predict", json={"dataset_id": dataset_id})
+            response = client.post("/api/models/predict", json={"dataset_id": dataset_id})
             assert response.status_code == 200, response.text
 
         with session_scope(api.factory) as session:

@@ -114,7 +114,7 @@ def test_three_quarters_one_dataset_matched_to_kepler_227_b(api: Api) -> None:
         assert exported.status_code == 200, exported.text
         page = client.get(f"/candidates/{candidate_id}")
         assert "Catalog match: K00752.01, Kepler-227 b" in page.text
-        again = client.post("/api/model/predict", json={"dataset_id": dataset_id})
+        again = client.post("/api/models/predict", json={"dataset_id": dataset_id})
         assert again.status_code == 200, again.text
         (rescored,) = again.json()["predictions"]
         assert rescored["catalog_match"] == match
@@ -178,7 +178,7 @@ def test_typed_in_entry_is_matched_and_gets_the_star(api: Api) -> None:
         "star_teff_k": 5000.0,  # given: never overwritten
     }
     with api.client("explorer") as client:
-        response = client.post("/api/model/predict", json={"candidates": [candidate], "save": True})
+        response = client.post("/api/models/predict", json={"candidates": [candidate], "save": True})
     assert response.status_code == 200, response.text
     (verdict,) = response.json()["predictions"]
     assert verdict["catalog_match"]["method"] == "id"
@@ -200,7 +200,7 @@ def test_typed_in_entry_is_matched_and_gets_the_star(api: Api) -> None:
 def test_typed_in_entry_without_identifiers_says_why(api: Api) -> None:
     with api.client("explorer") as client:
         response = client.post(
-            "/api/model/predict",
+            "/api/models/predict",
             json={"candidates": [{"period_days": 3.0, "duration_hours": 2.0, "depth_ppm": 500}]},
         )
     assert response.status_code == 200, response.text

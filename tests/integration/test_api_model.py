@@ -81,7 +81,7 @@ def test_predict_typed_candidate_is_scored_and_stored_when_saved(api: Api) -> No
     before = api.count(Prediction)
     with api.client("explorer") as client:
         response = client.post(
-            "/api/model/predict", json={"candidates": [KEPLER_10C], "save": True}
+            "/api/models/predict", json={"candidates": [KEPLER_10C], "save": True}
         )
     assert response.status_code == 200, response.text
     body = response.json()
@@ -124,7 +124,7 @@ def test_predict_without_save_stores_nothing(api: Api) -> None:
     expected = _direct_scores(api, rows)
     with api.client("explorer") as client:
         for _ in range(25):
-            response = client.post("/api/model/predict", json={"candidates": rows})
+            response = client.post("/api/models/predict", json={"candidates": rows})
             assert response.status_code == 200, response.text
             got = response.json()["predictions"]
             assert [p["candidate_id"] for p in got] == [None, None]
@@ -174,7 +174,7 @@ def test_predict_many_counts_the_star_within_the_request(api: Api) -> None:
     lone = {**KEPLER_10C, "host_id": None, "object_id": None}
     rows = [KEPLER_10C, second, lone]
     with api.client("explorer") as client:
-        response = client.post("/api/model/predict", json={"candidates": rows, "save": True})
+        response = client.post("/api/models/predict", json={"candidates": rows, "save": True})
     assert response.status_code == 200, response.text
     got = [p["probability"] for p in response.json()["predictions"]]
     expected = _direct_scores(api, rows)["probability"].tolist()
@@ -189,7 +189,7 @@ def test_concurrent_predictions_each_get_their_own_verdict(api: Api) -> None:
 
         def one(period: float) -> tuple[float, dict[str, Any]]:
             r = client.post(
-                "/api/model/predict",
+                "/api/models/predict",
                 json={"candidates": [{**KEPLER_10C, "period_days": period}], "save": True},
             )
             assert r.status_code == 200, r.text
@@ -273,7 +273,7 @@ def test_predict_rejects_bad_input_and_stores_nothing(
 ) -> None:
     before = (api.count(Candidate), api.count(Prediction))
     with api.client("explorer") as client:
-        response = client.post("/api/model/predict", json=body)
+        response = client.post("/api/models/predict", json=body)
     assert response.status_code == 422, response.text
     assert needle in response.text
     assert (api.count(Candidate), api.count(Prediction)) == before
@@ -281,10 +281,10 @@ def test_predict_rejects_bad_input_and_stores_nothing(
 
 def test_predict_needs_login_and_csrf(api: Api) -> None:
     with api.client() as client:
-        anonymous = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+        anonymous = client.post("/api/models/predict", json={"candidates": [KEPLER_10C]})
         assert anonymous.status_code == 401
     with api.client("explorer", csrf=False) as client:
-        response = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+        response = client.post("/api/models/predict", json={"candidates": [KEPLER_10C]})
         assert response.status_code == 403 and "CSRF" in response.json()["detail"]
 
 
@@ -301,24 +301,24 @@ def test_predict_trusts_a_session_user_for_auth_cache_s_only(api: Api) -> None:
     api.users["short-lived"] = user
     try:
         with api.client("short-lived") as client:
-            assert client.post("/api/model/predict", json={"candidates": [KEPLER_10C]}).is_success
+            assert client.post("/api/models/predict", json={"candidates": [KEPLER_10C]}).is_success
             with session_scope(api.factory) as session:
                 session.get(User, user.id).is_active = False  # type: ignore[union-attr]
             # within the cache time the verdict is still served on this replica ...
-            assert client.post("/api/model/predict", json={"candidates": [KEPLER_10C]}).is_success
+            assert client.post("/api/models/predict", json={"candidates": [KEPLER_10C]}).is_success
             time.sleep(0.35)
             # ... and refused after it
-            late = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+            late = client.post("/api/models/predict", json={"candidates": [KEPLER_10C]})
             assert late.status_code == 401 and "no longer exists" in late.json()["detail"]
             token = client.cookies.get("exoguard_session")
             forged = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
             client.cookies.set("exoguard_session", forged)
             # the old CSRF token belongs to the old session token: refused before auth ...
-            stale = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+            stale = client.post("/api/models/predict", json={"candidates": [KEPLER_10C]})
             assert stale.status_code == 403 and "CSRF" in stale.json()["detail"]
             # ... and with a matching one the bad signature is refused
             client.headers["X-CSRF-Token"] = csrf_token_for(forged, secret_key=SECRET)
-            tampered = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+            tampered = client.post("/api/models/predict", json={"candidates": [KEPLER_10C]})
             assert tampered.status_code == 401
     finally:
         state.users = saved
@@ -340,11 +340,11 @@ def test_warm_up_loads_the_active_model_and_stores_nothing(
 def test_predict_a_dataset(api: Api) -> None:
     with api.client("explorer") as client:
         dataset_id = upload(client, "koi.csv", koi_slice(12)).json()["dataset_id"]
-        early = client.post("/api/model/predict", json={"dataset_id": dataset_id})
+        early = client.post("/api/models/predict", json={"dataset_id": dataset_id})
         assert early.status_code == 409 and "preprocess" in early.json()["detail"]
         job = client.post("/api/data/preprocess", json={"dataset_id": dataset_id}).json()
         first = wait_for_job(client, job["job_id"])["result"]
-        again = client.post("/api/model/predict", json={"dataset_id": dataset_id})
+        again = client.post("/api/models/predict", json={"dataset_id": dataset_id})
         assert again.status_code == 200, again.text
         verdicts = again.json()["predictions"]
     assert [v["candidate_id"] for v in verdicts] == first["candidate_ids"]
@@ -352,7 +352,7 @@ def test_predict_a_dataset(api: Api) -> None:
         [p["probability"] for p in first["predictions"]], abs=1e-12
     )
     with api.client("other") as client:
-        assert client.post("/api/model/predict", json={"dataset_id": dataset_id}).status_code == 404
+        assert client.post("/api/models/predict", json={"dataset_id": dataset_id}).status_code == 404
 
 
 def test_predict_rate_limit_is_429_with_retry_after(
@@ -366,10 +366,10 @@ def test_predict_rate_limit_is_429_with_retry_after(
     ) as api:
         with api.client("explorer") as client:
             ok = [
-                client.post("/api/model/predict", json={"candidates": [KEPLER_10C]}).status_code
+                client.post("/api/models/predict", json={"candidates": [KEPLER_10C]}).status_code
                 for _ in range(3)
             ]
-            limited = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+            limited = client.post("/api/models/predict", json={"candidates": [KEPLER_10C]})
         assert ok == [200, 200, 200]
         assert limited.status_code == 429
         assert 1 <= int(limited.headers["retry-after"]) <= 60
@@ -377,7 +377,7 @@ def test_predict_rate_limit_is_429_with_retry_after(
         assert api.count(Prediction) == 0  # scored, not kept (no "save")
         with api.client("other") as client:  # another client has its own budget
             assert (
-                client.post("/api/model/predict", json={"candidates": [KEPLER_10C]}).status_code
+                client.post("/api/models/predict", json={"candidates": [KEPLER_10C]}).status_code
                 == 200
             )
 
@@ -385,9 +385,9 @@ def test_predict_rate_limit_is_429_with_retry_after(
 def test_predict_without_a_model_is_409(postgres_base_url: str | None, tmp_path: Path) -> None:
     with api_world(postgres_base_url, tmp_path / "bare", with_model=False) as api:
         with api.client("explorer") as client:
-            response = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+            response = client.post("/api/models/predict", json={"candidates": [KEPLER_10C]})
             assert response.status_code == 409 and "no active model" in response.json()["detail"]
-            assert client.get("/api/model/metrics").status_code == 409
+            assert client.get("/api/models/metrics").status_code == 409
         assert api.count(Candidate) == 0
 
 
@@ -395,13 +395,13 @@ def test_predict_without_a_model_is_409(postgres_base_url: str | None, tmp_path:
 def test_explain_is_additive_and_kept(api: Api) -> None:
     with api.client("explorer") as client:
         saved = {"candidates": [KEPLER_10C], "save": True}
-        cid = client.post("/api/model/predict", json=saved).json()["predictions"][0]["candidate_id"]
-        response = client.get(f"/api/model/explain?candidate_id={cid}")
+        cid = client.post("/api/models/predict", json=saved).json()["predictions"][0]["candidate_id"]
+        response = client.get(f"/api/models/explain?candidate_id={cid}")
         assert response.status_code == 200, response.text
         body = response.json()
-        again = client.get(f"/api/model/explain?candidate_id={cid}").json()
-        assert client.get("/api/model/explain?candidate_id=987654321").status_code == 404
-        assert client.get("/api/model/explain").status_code == 422
+        again = client.get(f"/api/models/explain?candidate_id={cid}").json()
+        assert client.get("/api/models/explain?candidate_id=987654321").status_code == 404
+        assert client.get("/api/models/explain").status_code == 422
     contributions = body["contributions"]
     sizes = [abs(c["contribution"]) for c in contributions]
     assert sizes == sorted(sizes, reverse=True) and len(contributions) <= 12
@@ -424,7 +424,7 @@ def test_explain_is_additive_and_kept(api: Api) -> None:
         assert stored.explanation is not None
         assert stored.explanation["contributions"][0] == contributions[0]
     with api.client() as client:
-        assert client.get(f"/api/model/explain?candidate_id={cid}").status_code == 401
+        assert client.get(f"/api/models/explain?candidate_id={cid}").status_code == 401
 
 
 def test_three_typed_in_fields_give_a_three_field_verdict(api: Api) -> None:
@@ -433,10 +433,10 @@ def test_three_typed_in_fields_give_a_three_field_verdict(api: Api) -> None:
     and flagged for people rather than given as a confident verdict."""
     three = {"period_days": 9.488036, "duration_hours": 2.9575, "depth_ppm": 615.8}
     with api.client("explorer") as client:
-        body = client.post("/api/model/predict", json={"candidates": [three], "save": True})
+        body = client.post("/api/models/predict", json={"candidates": [three], "save": True})
         assert body.status_code == 200, body.text
         (verdict,) = body.json()["predictions"]
-        explained = client.get(f"/api/model/explain?candidate_id={verdict['candidate_id']}")
+        explained = client.get(f"/api/models/explain?candidate_id={verdict['candidate_id']}")
     assert verdict["basis"]["pattern"] == "manual"
     assert verdict["basis"]["inputs"] == ["period_days", "duration_hours", "depth_ppm"]
     assert verdict["basis"]["summary"][0].startswith("Judged from period, duration and depth")
@@ -447,17 +447,17 @@ def test_three_typed_in_fields_give_a_three_field_verdict(api: Api) -> None:
 
 def test_metrics_and_versions(api: Api) -> None:
     with api.client("explorer") as client:
-        metrics = client.get("/api/model/metrics")
+        metrics = client.get("/api/models/metrics")
         assert metrics.status_code == 200, metrics.text
         body = metrics.json()
         assert body["version"]["id"] == api.model_version and body["version"]["status"] == "active"
         assert 0.5 < body["metrics"]["oof"]["all"]["roc_auc"] <= 1.0
         assert {row["feature"] for row in body["importance"]} >= {"period_days"}
-        same = client.get(f"/api/model/metrics?version={api.model_version}").json()
+        same = client.get(f"/api/models/metrics?version={api.model_version}").json()
         assert same["version"]["id"] == api.model_version
-        missing = client.get("/api/model/metrics?version=gbm-9999")
+        missing = client.get("/api/models/metrics?version=gbm-9999")
         assert missing.status_code == 404 and "gbm-9999" in missing.json()["detail"]
-        versions = client.get("/api/model/versions").json()["versions"]
+        versions = client.get("/api/models/versions").json()["versions"]
         assert [v["id"] for v in versions if v["status"] == "active"] == [api.model_version]
         assert "roc_auc" in versions[0]["summary"]
         # the summary names its evaluation set, the same for every gbm version
@@ -467,30 +467,30 @@ def test_metrics_and_versions(api: Api) -> None:
             == versions[0]["sets"]["koi-grouped-cv-5fold"]["roc_auc"]
         )
     with api.client() as client:
-        assert client.get("/api/model/metrics").status_code == 401
-        assert client.get("/api/model/versions").status_code == 401
+        assert client.get("/api/models/metrics").status_code == 401
+        assert client.get("/api/models/versions").status_code == 401
 
 
 # ----------------------------------------------------------------------------- train, activate
 def test_train_roles_and_bad_requests(api: Api) -> None:
     body = {"model": "gbm", "params": {"n_estimators": 5}}
     with api.client("explorer") as client:
-        denied = client.post("/api/model/train", json=body)
+        denied = client.post("/api/models/train", json=body)
         assert denied.status_code == 403 and "researcher" in denied.json()["detail"]
     with api.client() as client:
-        assert client.post("/api/model/train", json=body).status_code == 401
+        assert client.post("/api/models/train", json=body).status_code == 401
     with api.client("researcher") as client:
-        unknown = client.post("/api/model/train", json={"model": "gbm", "params": {"leaves": 3}})
+        unknown = client.post("/api/models/train", json={"model": "gbm", "params": {"leaves": 3}})
         assert unknown.status_code == 422 and "num_leaves" in unknown.json()["detail"]
-        wrong = client.post("/api/model/train", json={"model": "gbm", "params": {"num_leaves": 1}})
+        wrong = client.post("/api/models/train", json={"model": "gbm", "params": {"num_leaves": 1}})
         assert wrong.status_code == 422
         mb = client.post(
-            "/api/model/train", json={"model": "multibranch", "params": {"n_layerz": 2}}
+            "/api/models/train", json={"model": "multibranch", "params": {"n_layerz": 2}}
         )
         assert mb.status_code == 422 and "unknown parameter 'n_layerz'" in mb.json()["detail"]
-        model = client.post("/api/model/train", json={"model": "forest", "params": {}})
+        model = client.post("/api/models/train", json={"model": "forest", "params": {}})
         assert model.status_code == 422 and "'gbm' or 'multibranch'" in model.json()["detail"]
-        assert client.post("/api/model/train", json={"params": {}}).status_code == 422
+        assert client.post("/api/models/train", json={"params": {}}).status_code == 422
 
 
 def test_researcher_trains_and_admin_activates(api: Api) -> None:
@@ -503,26 +503,26 @@ def test_researcher_trains_and_admin_activates(api: Api) -> None:
         "train_missions": ["kepler"],
     }
     with api.client("researcher") as client:
-        started = client.post("/api/model/train", json={"model": "gbm", "params": params})
+        started = client.post("/api/models/train", json={"model": "gbm", "params": params})
         assert started.status_code == 202, started.text
         job = wait_for_job(client, started.json()["job_id"], timeout_s=300)
         assert job["status"] == "succeeded", job
         new_id = job["result"]["version"]
         assert new_id != api.model_version
-        versions = {v["id"]: v for v in client.get("/api/model/versions").json()["versions"]}
+        versions = {v["id"]: v for v in client.get("/api/models/versions").json()["versions"]}
         assert versions[new_id]["status"] == "registered"  # the active one stays active
         assert versions[new_id]["config"]["params"]["num_leaves"] == 7
         assert versions[new_id]["config"]["train_missions"] == ["kepler"]
-        denied = client.post(f"/api/model/versions/{new_id}/activate")
+        denied = client.post(f"/api/models/versions/{new_id}/activate")
         assert denied.status_code == 403
     with api.client("admin") as client:
-        activated = client.post(f"/api/model/versions/{new_id}/activate")
+        activated = client.post(f"/api/models/versions/{new_id}/activate")
         assert activated.status_code == 200, activated.text
         assert activated.json()["version"]["status"] == "active"
-        assert client.post("/api/model/versions/gbm-7777/activate").status_code == 404
-        verdict = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]}).json()
+        assert client.post("/api/models/versions/gbm-7777/activate").status_code == 404
+        verdict = client.post("/api/models/predict", json={"candidates": [KEPLER_10C]}).json()
         assert verdict["model_version"] == new_id
-        back = client.post(f"/api/model/versions/{api.model_version}/activate")
+        back = client.post(f"/api/models/versions/{api.model_version}/activate")
         assert back.status_code == 200
     with session_scope(api.factory) as session:
         active = session.query(ModelVersion).filter_by(status="active").one()
@@ -542,7 +542,7 @@ def test_training_request_on_sqlite_does_not_wait_on_its_own_lock(tmp_path: Path
         with api.client("researcher") as client:
             started = time.monotonic()
             response = client.post(
-                "/api/model/train",
+                "/api/models/train",
                 json={"model": "gbm", "params": {"config": "small", "n_estimators": 5}},
             )
             elapsed = time.monotonic() - started
@@ -556,7 +556,7 @@ def test_training_request_on_sqlite_does_not_wait_on_its_own_lock(tmp_path: Path
 
 # ------------------------------------------------------------------------ idempotency
 def _keyed(client: Any, key: str, body: dict[str, Any]) -> Any:
-    return client.post("/api/model/predict", json=body, headers={"Idempotency-Key": key})
+    return client.post("/api/models/predict", json=body, headers={"Idempotency-Key": key})
 
 
 def test_an_idempotency_key_replays_the_first_answer_and_stores_nothing_new(api: Api) -> None:
@@ -646,7 +646,7 @@ def test_one_stars_17_quarters_uploaded_one_by_one_leave_predictions_alone(
             codes = [upload(client, q.name, q.read_bytes()).status_code for q in quarters]
             assert codes == [201] * 17
             predicted = [
-                client.post("/api/model/predict", json={"candidates": [KEPLER_10C]}).status_code
+                client.post("/api/models/predict", json={"candidates": [KEPLER_10C]}).status_code
                 for _ in range(3)
             ]
         assert predicted == [200, 200, 429]

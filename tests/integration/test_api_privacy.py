@@ -128,7 +128,7 @@ def world(
             job = wait_for_job(client, job_id, timeout_s=240)
             assert job["status"] == "succeeded", job
             typed = client.post(
-                "/api/model/predict",
+                "/api/models/predict",
                 json={
                     "save": True,
                     "candidates": [
@@ -188,7 +188,7 @@ CANDIDATE_GETS = (
     "/candidates/{id}",
     "/charts/candidates/{id}?periodogram=false",
     "/charts/explain/{id}",
-    "/api/model/explain?candidate_id={id}",
+    "/api/models/explain?candidate_id={id}",
 )
 
 
@@ -270,7 +270,7 @@ def test_walking_sequential_ids_finds_only_public_rows(world: World) -> None:
         explained = {
             i
             for i in range(1, last + 3)
-            if b.get(f"/api/model/explain?candidate_id={i}").status_code == 200
+            if b.get(f"/api/models/explain?candidate_id={i}").status_code == 200
         }
         assert explained == public
 
@@ -308,7 +308,7 @@ def test_other_users_dataset_and_job_are_missing(world: World) -> None:
     )
     posts: tuple[tuple[str, dict[str, Any]], ...] = (
         ("/api/data/preprocess", {"dataset_id": d}),
-        ("/api/model/predict", {"dataset_id": d}),
+        ("/api/models/predict", {"dataset_id": d}),
     )
     with world.api.client("other") as b:
         for url in gets:

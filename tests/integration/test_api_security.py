@@ -105,7 +105,7 @@ def test_cookie_reused_after_logout_is_refused(api: Api) -> None:
         stolen, stolen_csrf = client.cookies[SESSION_COOKIE], client.headers[CSRF_HEADER]
         assert client.get("/api/auth/me").status_code == 200
         # predict caches the session's user for EXOGUARD_AUTH_CACHE_S (no model: 409)
-        assert client.post("/api/model/predict", json=PREDICT_BODY).status_code == 409
+        assert client.post("/api/models/predict", json=PREDICT_BODY).status_code == 409
         assert client.post("/api/auth/logout").status_code == 200
     with _client(api) as replay:
         replay.cookies.set(SESSION_COOKIE, stolen)
@@ -113,7 +113,7 @@ def test_cookie_reused_after_logout_is_refused(api: Api) -> None:
         refused = replay.get("/api/auth/me")
         assert refused.status_code == 401 and "log in again" in refused.json()["detail"]
         # logout on this replica also drops the session from the predict cache at once
-        assert replay.post("/api/model/predict", json=PREDICT_BODY).status_code == 401
+        assert replay.post("/api/models/predict", json=PREDICT_BODY).status_code == 401
     session_id = security.decode_session_token(stolen, secret_key=SECRET).session_id
     with api.factory() as session:
         row = session.get(LoginSession, session_id)
@@ -134,7 +134,7 @@ def test_revoked_session_is_honoured_by_another_replica_at_most_auth_cache_s(
             other.cookies.set(CSRF_COOKIE, csrf)
             other.headers[CSRF_HEADER] = csrf
             # no model is active: a logged-in request gets past authentication to 409
-            assert other.post("/api/model/predict", json=PREDICT_BODY).status_code == 409
+            assert other.post("/api/models/predict", json=PREDICT_BODY).status_code == 409
             with _client(api) as client:
                 client.cookies.set(SESSION_COOKIE, token)
                 client.headers[CSRF_HEADER] = csrf
@@ -142,7 +142,7 @@ def test_revoked_session_is_honoured_by_another_replica_at_most_auth_cache_s(
             revoked_at = time.monotonic()
             assert other.get("/api/auth/me").status_code == 401  # not cached: refused now
             time.sleep(max(0.0, 1.05 - (time.monotonic() - revoked_at)))
-            assert other.post("/api/model/predict", json=PREDICT_BODY).status_code == 401
+            assert other.post("/api/models/predict", json=PREDICT_BODY).status_code == 401
     finally:
         replica.state.exoguard.engine.dispose()
 

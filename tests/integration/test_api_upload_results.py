@@ -127,7 +127,7 @@ def test_a_typed_in_candidate_is_named_as_typed_everywhere(api: Api) -> None:
         "mission": "tess",
     }
     with api.client("explorer") as client:
-        predicted = client.post("/api/model/predict", json={"candidates": [typed], "save": True})
+        predicted = client.post("/api/models/predict", json={"candidates": [typed], "save": True})
         assert predicted.status_code == 200, predicted.text
         cid = predicted.json()["predictions"][0]["candidate_id"]
         rows = client.get(f"/explore/candidates?ids={cid}").json()["rows"]

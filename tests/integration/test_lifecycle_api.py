@@ -163,6 +163,41 @@ def test_promote_canary_rollback_by_admins_only(world: World) -> None:
     assert response.json()["active"] == "gbm-0001"
     retired = admin.post("/api/models/gbm-0003/promote")
     assert retired.status_code == 409 and "retired" in retired.json()["detail"]
+    # The activate route, at its new and its old URL, applies the same rule.
+    for url in ("/api/models/versions/gbm-0003/activate", "/api/model/versions/gbm-0003/activate"):
+        again = admin.post(url)
+        assert again.status_code == 409 and "retired" in again.json()["detail"], url
+
+
+def test_old_model_urls_redirect_permanently_to_api_models(world: World) -> None:
+    """`/api/model/...` answers 308 (method and body kept) with Deprecation and Link headers,
+    and is not in the OpenAPI schema; every model route is under `/api/models`."""
+    admin = _client(world, "admin")
+    moved = admin.post(
+        "/api/model/gbm-0002/promote", json={"reason": "old url"}, follow_redirects=False
+    )
+    assert moved.status_code == 308
+    assert moved.headers["location"] == "/api/models/gbm-0002/promote"
+    assert moved.headers["deprecation"] == "true"
+    assert moved.headers["link"] == '</api/models/gbm-0002/promote>; rel="successor-version"'
+    listed = admin.get("/api/model/timeline?limit=2", follow_redirects=False)
+    assert listed.status_code == 308
+    assert listed.headers["location"] == "/api/models/timeline?limit=2"
+
+    followed = admin.post("/api/model/gbm-0002/promote", json={"reason": "old url"})
+    assert followed.status_code == 200, followed.text
+    assert followed.json()["active"] == "gbm-0002"
+    timeline = admin.get("/api/model/timeline").json()
+    events = next(r for r in timeline["versions"] if r["id"] == "gbm-0002")["events"]
+    assert events[-1]["reason"] == "admin: old url"  # the body came through the redirect
+
+    paths = set(world.app.openapi()["paths"])
+    assert not [p for p in paths if p.startswith("/api/model/")]
+    model_paths = {p for p in paths if p.startswith("/api/models/")}
+    for path in ("predict", "train", "metrics", "explain", "versions", "timeline", "rollback"):
+        assert f"/api/models/{path}" in model_paths
+    assert "/api/models/versions/{version_id}/activate" in model_paths
+    assert "/api/models/{version_id}/promote" in model_paths
 
 
 def test_retrain_queues_a_job_for_researchers(world: World) -> None:

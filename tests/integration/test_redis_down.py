@@ -103,7 +103,7 @@ def test_login_predict_upload_and_pdf_answer_with_redis_down_and_warn_once(
             assert login.status_code == 200, login.text
     with api.client("explorer") as client:
         for _ in range(3):
-            predicted = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+            predicted = client.post("/api/models/predict", json={"candidates": [KEPLER_10C]})
             assert predicted.status_code == 200, predicted.text
         uploaded = upload(client, "koi.csv", koi_slice(5))
         assert uploaded.status_code == 201, uploaded.text
@@ -141,10 +141,10 @@ def test_fallback_counters_still_limit(
         api.client("explorer") as client,
     ):
         codes = [
-            client.post("/api/model/predict", json={"candidates": [KEPLER_10C]}).status_code
+            client.post("/api/models/predict", json={"candidates": [KEPLER_10C]}).status_code
             for _ in range(3)
         ]
-        last = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+        last = client.post("/api/models/predict", json={"candidates": [KEPLER_10C]})
     assert codes[:2] == [200, 200] and codes[2] == 429
     assert last.status_code == 429 and int(last.headers["Retry-After"]) >= 1
 
@@ -257,7 +257,7 @@ def test_a_redis_that_never_answers_costs_a_bounded_wait(
             api.client("explorer") as client,
         ):
             started = time.monotonic()
-            predicted = client.post("/api/model/predict", json={"candidates": [KEPLER_10C]})
+            predicted = client.post("/api/models/predict", json={"candidates": [KEPLER_10C]})
             predict_s = time.monotonic() - started
             started = time.monotonic()
             health = client.get("/healthz")
