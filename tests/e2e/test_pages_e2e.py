@@ -239,13 +239,11 @@ def test_researcher_trains_watches_progress_sees_metrics_and_activates(
     assert [v["id"] for v in versions if v["status"] == "active"] == [version]
     ui.screenshot(page, "research-activated")
 
-    # ROC, precision-recall and calibration need curve points stored with the version.
-    oof = (stored.get("oof") or {}).get("all") or {}
-    if "roc_curve" not in oof and "evaluation" not in stored:
-        pytest.xfail(
-            "training stores no ROC/reliability points (exoguard.ml.train._training_metrics "
-            "calls binary_metrics without curves=True); the page says so instead of a chart"
-        )
+    # Training stores the out-of-fold curve points the ROC, precision-recall and
+    # calibration charts draw (exoguard.ml.train._training_metrics, curves=True).
+    oof = stored["oof"]["all"]
+    assert len(oof["roc_curve"]) >= 2 and len(oof["pr_curve"]) >= 2
+    assert oof["reliability"] and sum(b["count"] for b in oof["reliability"]) == oof["n"]
     ui.wait_for_charts(page, ["roc", "pr", "calibration"])
     ui.screenshot(page, "research-metrics")
 
