@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 from _api_support import (  # noqa: E402
     CATALOGS,
     SECRET,

@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import func, select
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 from _api_support import (  # noqa: E402
     LIGHTCURVES,
     SECRET,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _api_support import Api, api_world  # noqa: E402
 
 from exoguard.web.security import SESSION_COOKIE  # noqa: E402

@@ -21,7 +21,7 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _api_support import Api, api_world  # noqa: E402
 
 from exoguard.web.app import create_app  # noqa: E402

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _api_support import api_world, koi_slice, upload, wait_for_job  # noqa: E402
 
 from exoguard.ml.lifecycle import routes_to_canary, start_canary  # noqa: E402

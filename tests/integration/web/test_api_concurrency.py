@@ -44,7 +44,7 @@ from exoguard.web.security import (
     SESSION_COOKIE,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _api_support import Api, api_world, session_cookies  # noqa: E402
 
 pytestmark = pytest.mark.integration

@@ -25,7 +25,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _api_support import TOI114_FITS, Api, api_world, upload, wait_for_job  # noqa: E402
 
 from exoguard.jobs.execute import Recovery  # noqa: E402

@@ -19,7 +19,7 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _api_support import (  # noqa: E402
     BASE_URL,
     PASSWORD,

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _api_support import free_port, serve_process  # noqa: E402
 
 pytestmark = pytest.mark.integration

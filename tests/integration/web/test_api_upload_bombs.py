@@ -33,8 +33,8 @@ from exoguard.web.security import (
     csrf_token_for,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from _api_support import (
     KEPLER_FITS,
     SECRET,

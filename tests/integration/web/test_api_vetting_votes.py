@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _api_support import Api, api_world  # noqa: E402
 
 from exoguard.store.db import session_scope  # noqa: E402

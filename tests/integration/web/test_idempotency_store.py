@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from _api_support import redis_url_for_tests  # noqa: E402
 
 from _asyncrun import run_coroutine  # noqa: E402

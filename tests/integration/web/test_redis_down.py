@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 from _api_support import PASSWORD, Api, api_world, koi_slice, upload  # noqa: E402
 
 from exoguard.store.db import session_scope  # noqa: E402

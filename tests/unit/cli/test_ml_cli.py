@@ -18,7 +18,7 @@ KOI = get_settings().catalogs_dir / "koi_cumulative_2026-06-22.csv.gz"
 pytestmark = pytest.mark.skipif(not KOI.exists(), reason="bundled NASA catalogs not found")
 
 FAST = ["--config", "small", "--param", "n_estimators=20", "--param", "train_missions=kepler"]
-#: Training without the named evaluation sets (tests/unit/test_eval_sets.py covers those).
+#: Training without the named evaluation sets (tests/unit/ml/test_eval_sets.py covers those).
 TRAIN_FAST = [*FAST, "--no-evaluation"]
 
 

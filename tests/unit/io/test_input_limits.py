@@ -30,7 +30,7 @@ from exoguard.limits import (
     scan,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from _bombs import CSV_LINE, MIB, csv_bomb, fits_gz_bomb, gzip_bomb, json_bomb  # noqa: E402
 
 

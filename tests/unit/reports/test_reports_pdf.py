@@ -42,7 +42,7 @@ from exoguard.reports.pdf import (
 
 LC_DIR = get_settings().lightcurves_dir
 TOI114 = LC_DIR / "tess" / "hlsp_tess-data-alerts_tess_phot_00025155310-s01_tess_v1_lc.fits"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 # TOI catalog (2026-06-22): TOI-114.01, KP.
 TOI114_PERIOD_DAYS = 3.28879
 TOI114_T0_BJD = 2458327.519958

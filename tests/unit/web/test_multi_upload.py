@@ -22,7 +22,7 @@ from exoguard.store.models import Dataset
 from exoguard.web.services.datasets import IncomingFile, receive_multipart_files
 from exoguard.web.services.multi_upload import create_lightcurve_set
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from _asyncrun import run_coroutine  # noqa: E402
 
 KEPLER = get_settings().data_dir / "lightcurves" / "kepler"

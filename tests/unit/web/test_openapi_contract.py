@@ -1,6 +1,6 @@
 """The OpenAPI document declares what the server answers: error bodies, statuses, enums, media.
 
-schemathesis (tests/integration/test_api_contract.py) checks responses against this
+schemathesis (tests/integration/web/test_api_contract.py) checks responses against this
 document; these tests pin the document itself.
 """
 

@@ -23,7 +23,7 @@ from exoguard.web.deps import resolve_client_address
 from exoguard.web.security import HashGate, csrf_matches, csrf_token_for
 from exoguard.web.services.accounts import check_password_rules, common_passwords
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from _asyncrun import run_coroutine  # noqa: E402
 
 KEY = secrets.token_urlsafe(48)

@@ -38,7 +38,7 @@ def test_stage_times_cover_the_search_and_use_the_given_clock() -> None:
 def test_numba_cache_dir_follows_the_environment(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR",)}
     code = "import exoguard.core, os; print(os.environ['NUMBA_CACHE_DIR'])"
-    src = str(Path(__file__).resolve().parents[2] / "src")
+    src = str(Path(__file__).resolve().parents[4] / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     env["EXOGUARD_VAR_DIR"] = str(tmp_path)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
