@@ -178,7 +178,9 @@ def test_typed_in_entry_is_matched_and_gets_the_star(api: Api) -> None:
         "star_teff_k": 5000.0,  # given: never overwritten
     }
     with api.client("explorer") as client:
-        response = client.post("/api/models/predict", json={"candidates": [candidate], "save": True})
+        response = client.post(
+            "/api/models/predict", json={"candidates": [candidate], "save": True}
+        )
     assert response.status_code == 200, response.text
     (verdict,) = response.json()["predictions"]
     assert verdict["catalog_match"]["method"] == "id"

@@ -352,7 +352,9 @@ def test_predict_a_dataset(api: Api) -> None:
         [p["probability"] for p in first["predictions"]], abs=1e-12
     )
     with api.client("other") as client:
-        assert client.post("/api/models/predict", json={"dataset_id": dataset_id}).status_code == 404
+        assert (
+            client.post("/api/models/predict", json={"dataset_id": dataset_id}).status_code == 404
+        )
 
 
 def test_predict_rate_limit_is_429_with_retry_after(
@@ -395,7 +397,9 @@ def test_predict_without_a_model_is_409(postgres_base_url: str | None, tmp_path:
 def test_explain_is_additive_and_kept(api: Api) -> None:
     with api.client("explorer") as client:
         saved = {"candidates": [KEPLER_10C], "save": True}
-        cid = client.post("/api/models/predict", json=saved).json()["predictions"][0]["candidate_id"]
+        cid = client.post("/api/models/predict", json=saved).json()["predictions"][0][
+            "candidate_id"
+        ]
         response = client.get(f"/api/models/explain?candidate_id={cid}")
         assert response.status_code == 200, response.text
         body = response.json()
