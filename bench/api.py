@@ -1,4 +1,4 @@
-"""Load test of `POST /api/model/predict` against a real `exoguard serve` process.
+"""Load test of `POST /api/models/predict` against a real `exoguard serve` process.
 
 Starts the server in a second process (temporary SQLite database unless --database-url, the
 model of the current settings, rate limit raised), logs in, then drives the predict route for
@@ -95,7 +95,7 @@ def run_wrk(
         "--latency",
         "-s",
         str(script),
-        f"{base}/api/model/predict",
+        f"{base}/api/models/predict",
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
@@ -136,7 +136,7 @@ async def _httpx_load(
                 t0 = time.perf_counter()
                 try:
                     r = await c.post(
-                        "/api/model/predict", json=BODY, headers={"X-CSRF-Token": csrf}
+                        "/api/models/predict", json=BODY, headers={"X-CSRF-Token": csrf}
                     )
                     ok = r.status_code == 200
                 except httpx.HTTPError:
@@ -233,14 +233,14 @@ def main() -> int:
         ) as client:
             for _ in range(20 * args.workers):  # load the model in every server process
                 client.post(
-                    "/api/model/predict", json=BODY, headers={"X-CSRF-Token": csrf}, timeout=60
+                    "/api/models/predict", json=BODY, headers={"X-CSRF-Token": csrf}, timeout=60
                 ).raise_for_status()
         warmup = count_predictions(database_url) - before
         cpu_before = group_cpu_s(proc.pid)
         calls_before = model_calls(base)
         tool = args.tool or ("wrk" if shutil.which("wrk") else "httpx")
         _log(
-            f"driving POST /api/model/predict for {args.duration} s at {args.connections} "
+            f"driving POST /api/models/predict for {args.duration} s at {args.connections} "
             f"connections with {tool} (model {active.id}, {args.workers} server process(es))"
         )
         if tool == "wrk":
@@ -306,7 +306,7 @@ def main() -> int:
         if raw_output:
             _log(raw_output)
         print(
-            f"POST /api/model/predict, {args.connections} connections, {args.duration} s: "
+            f"POST /api/models/predict, {args.connections} connections, {args.duration} s: "
             f"{result['requests_per_s']:.0f} requests/s, p50 {result['p50_ms']:.1f} ms, "
             f"p99 {result['p99_ms']:.1f} ms, errors {result['errors']}, server CPU "
             f"{result['server_cpu_ms_per_request'] or float('nan'):.2f} ms per request "

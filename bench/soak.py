@@ -1,4 +1,4 @@
-"""Soak test of `POST /api/model/predict`: sustained load, memory and database size over time.
+"""Soak test of `POST /api/models/predict`: sustained load, memory and database size over time.
 
 For each database backend in turn (SQLite file, then a PostgreSQL schema of its own), starts a
 real `exoguard serve` process on a free 127.0.0.1 port with a temporary var folder and database
@@ -219,7 +219,7 @@ def predict_request(host: str, port: int, *, session: str, csrf: str) -> bytes:
     """The raw bytes of the bench's predict request (session cookie and CSRF header)."""
     body = json.dumps(BODY).encode()
     head = (
-        "POST /api/model/predict HTTP/1.1\r\n"
+        "POST /api/models/predict HTTP/1.1\r\n"
         f"Host: {host}:{port}\r\n"
         "Content-Type: application/json\r\n"
         f"Cookie: exoguard_session={session}; exoguard_csrf={csrf}\r\n"
@@ -375,12 +375,12 @@ def run_backend(
             with httpx.Client(base_url=base, cookies=cookies) as client:
                 for _ in range(WARMUP_REQUESTS):  # load the model, fill the caches
                     client.post(
-                        "/api/model/predict", json=BODY, headers={"X-CSRF-Token": csrf}, timeout=60
+                        "/api/models/predict", json=BODY, headers={"X-CSRF-Token": csrf}, timeout=60
                     ).raise_for_status()
             rows_before, bytes_before = database.row_counts(), database.size_bytes()
             rss_start = group_rss_bytes(server.pid)
             log(
-                f"[{label}] soaking POST /api/model/predict: {args.connections} connections, "
+                f"[{label}] soaking POST /api/models/predict: {args.connections} connections, "
                 f"{args.duration_s:.0f} s, a line every {args.interval_s:.0f} s (server pid "
                 f"{server.pid}, RSS after warm-up {_mib(rss_start)})"
             )
@@ -531,7 +531,7 @@ def main() -> int:
             version = train_small_model(models_path)
         kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
         print(
-            f"soak: POST /api/model/predict, {args.connections} connections, "
+            f"soak: POST /api/models/predict, {args.connections} connections, "
             f"{args.duration_s:.0f} s per backend ({', '.join(kinds)}), model {version}; "
             f"server rate limit raised to {BENCH_RATE_LIMIT_PER_MINUTE:.0e}/min "
             "(EXOGUARD_RATE_LIMIT_PER_MINUTE); the load generator (asyncio streams) runs in this "
@@ -556,7 +556,7 @@ def main() -> int:
         else:
             shutil.rmtree(root, ignore_errors=True)
     summary = {
-        "benchmark": "soak POST /api/model/predict",
+        "benchmark": "soak POST /api/models/predict",
         "cpu_count": os.cpu_count(),
         "load_average_1min": os.getloadavg()[0],
         "rate_limit_per_minute": BENCH_RATE_LIMIT_PER_MINUTE,

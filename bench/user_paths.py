@@ -82,7 +82,7 @@ class Client:
 
     def predict(self, candidate: dict[str, Any]) -> dict[str, Any]:
         r = self.http.post(
-            "/api/model/predict", json={"candidates": [candidate]}, headers=self.csrf
+            "/api/models/predict", json={"candidates": [candidate]}, headers=self.csrf
         )
         r.raise_for_status()
         return dict(r.json()["predictions"][0])

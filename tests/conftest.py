@@ -27,6 +27,11 @@ blank_sqlite_url / blank_postgres_url (function)
 
 Markers
 -------
+e2e / integration
+    Every test under ``tests/e2e`` is marked ``e2e`` and every test under ``tests/integration``
+    ``integration`` (by folder, in `pytest_collection_modifyitems`), so ``-m "not e2e"`` and
+    ``-m integration`` select by area. Markers are registered in ``pyproject.toml``
+    (``--strict-markers``: a misspelt marker is an error).
 requires_tools("pdftotext", "/usr/bin/chromium", ...)
     System programs a test runs. `make test` installs their Debian packages
     (``tools/system-packages.sh``); when one is still missing the test FAILS under
@@ -57,10 +62,20 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "requires_tools(*names): system programs the test runs (fails in CI if absent)"
-    )
+_FOLDER_MARKERS = {"e2e": "e2e", "integration": "integration"}
+_TESTS_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by the area folder it lives in (see `_FOLDER_MARKERS`)."""
+    for item in items:
+        try:
+            area = item.path.resolve().relative_to(_TESTS_DIR).parts[0]
+        except ValueError:  # a test file outside tests/ (given on the command line)
+            continue
+        marker = _FOLDER_MARKERS.get(area)
+        if marker is not None and item.get_closest_marker(marker) is None:
+            item.add_marker(marker)
 
 
 def missing_tools(names: tuple[str, ...]) -> list[str]:

@@ -15,4 +15,4 @@ export EXOGUARD_VAR_DIR="$work"
 "$bin/exoguard" train --model multibranch --config default
 "$bin/exoguard" train --model ensemble --param mb_version=multibranch-0001 --param gbm_version=gbm-0001
 "$bin/exoguard" models export-bundle ensemble-0001
-echo "bundle rebuilt; run the bundle test: .venv/bin/python -m pytest tests/unit/test_bundled_model.py"
+echo "bundle rebuilt; run the bundle test: .venv/bin/python -m pytest tests/unit/ml/test_bundled_model.py"

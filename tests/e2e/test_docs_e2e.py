@@ -20,7 +20,7 @@ def test_docs_renders_the_operations_from_local_files(
         page = context.new_page()
         page.goto("/docs")
         predict = page.locator(
-            '.opblock.opblock-post .opblock-summary-path[data-path="/api/model/predict"]'
+            '.opblock.opblock-post .opblock-summary-path[data-path="/api/models/predict"]'
         )
         expect(predict).to_be_visible(timeout=30_000)
         # Swagger UI 4 and older stop at "Unable to render this definition" on 3.1.

@@ -61,7 +61,7 @@ def test_repeated_classify_stores_one_candidate_and_one_toast(
     answers: list[Any] = []
     page.on(
         "response",
-        lambda r: answers.append(r) if r.url.endswith("/api/model/predict") else None,
+        lambda r: answers.append(r) if r.url.endswith("/api/models/predict") else None,
     )
     ui.login(page, ui.EXPLORER)
     page.goto("/explore")

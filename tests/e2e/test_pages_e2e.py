@@ -203,7 +203,7 @@ def test_researcher_trains_watches_progress_sees_metrics_and_activates(
 
     # The changed hyperparameters are what was trained.
     with _session(e2e_server, ui.ADMIN, ui.PASSWORD) as api:
-        listed = {v["id"]: v for v in api.get("/api/model/versions").json()["versions"]}
+        listed = {v["id"]: v for v in api.get("/api/models/versions").json()["versions"]}
         job = api.get("/api/jobs", params={"kind": "train", "limit": 1}).json()["jobs"][0]
     assert (job["status"], job["result"]["version"]) == ("succeeded", version)
     params = listed[version]["config"]["params"]
@@ -224,7 +224,7 @@ def test_researcher_trains_watches_progress_sees_metrics_and_activates(
     page.wait_for_timeout(300)
     assert asked and version in asked[0], asked
     with _session(e2e_server, ui.ADMIN, ui.PASSWORD) as api:
-        still = api.get("/api/model/versions").json()["versions"]
+        still = api.get("/api/models/versions").json()["versions"]
     assert version not in [v["id"] for v in still if v["status"] == "active"]
     assert page.locator("#hint-gbm-num_leaves").inner_text().startswith("Leaves per tree")
     page.once("dialog", lambda dialog: dialog.accept())
@@ -234,18 +234,16 @@ def test_researcher_trains_watches_progress_sees_metrics_and_activates(
     row = page.locator(f'#versions-table tr[data-version="{version}"]')
     assert row.locator(".badge").inner_text().strip() == "active"
     with _session(e2e_server, ui.ADMIN, ui.PASSWORD) as api:
-        versions = api.get("/api/model/versions").json()["versions"]
-        stored = api.get("/api/model/metrics", params={"version": version}).json()["metrics"]
+        versions = api.get("/api/models/versions").json()["versions"]
+        stored = api.get("/api/models/metrics", params={"version": version}).json()["metrics"]
     assert [v["id"] for v in versions if v["status"] == "active"] == [version]
     ui.screenshot(page, "research-activated")
 
-    # ROC, precision-recall and calibration need curve points stored with the version.
-    oof = (stored.get("oof") or {}).get("all") or {}
-    if "roc_curve" not in oof and "evaluation" not in stored:
-        pytest.xfail(
-            "training stores no ROC/reliability points (exoguard.ml.train._training_metrics "
-            "calls binary_metrics without curves=True); the page says so instead of a chart"
-        )
+    # Training stores the out-of-fold curve points the ROC, precision-recall and
+    # calibration charts draw (exoguard.ml.train._training_metrics, curves=True).
+    oof = stored["oof"]["all"]
+    assert len(oof["roc_curve"]) >= 2 and len(oof["pr_curve"]) >= 2
+    assert oof["reliability"] and sum(b["count"] for b in oof["reliability"]) == oof["n"]
     ui.wait_for_charts(page, ["roc", "pr", "calibration"])
     ui.screenshot(page, "research-metrics")
 

@@ -44,7 +44,7 @@ def test_versions_table_and_charts_name_the_same_set_and_agree(page: Any, ui: An
     assert ece_name == f"model (ECE {table_ece})", (ece_name, table_ece)
     expect(page.locator("#metrics-set")).to_have_text("koi-grouped-cv-5fold")
     # the API says the same, with the set's name
-    api = page.request.get("/api/model/versions").json()
+    api = page.request.get("/api/models/versions").json()
     view = next(v for v in api["versions"] if v["id"] == version)
     assert view["summary_set"] == "koi-grouped-cv-5fold"
     assert f"{view['summary']['roc_auc']:.3f}" == table_auc

@@ -10,7 +10,7 @@ activates the ensemble: the light curve counts from the first upload.
 
 ``bundle.json`` records how the bundle was built (the command, the network's data hash, the
 GBM config the stacker was fit with) and its held-out figures; ``tools/build_default_model.sh``
-rebuilds it from the bundled data, and ``tests/unit/test_bundled_model.py`` checks the data
+rebuilds it from the bundled data, and ``tests/unit/ml/test_bundled_model.py`` checks the data
 hash and the figures.
 """
 

@@ -68,7 +68,7 @@ def candidate_lightcurve_files(
 
 
 def is_manual_entry(candidate: Candidate) -> bool:
-    """Whether a person typed this candidate's parameters in (``POST /api/model/predict``)."""
+    """Whether a person typed this candidate's parameters in (``POST /api/models/predict``)."""
     return (candidate.source or "").startswith("manual entry") or (
         candidate.dataset_id is None and candidate.object_id.startswith("manual-")
     )

@@ -85,7 +85,7 @@ def active_version_id(session: Session) -> str:
     version = ModelVersionRepository(session).get_active()
     if version is None:
         raise ModelNotReadyError(
-            "no active model; a researcher trains one (POST /api/model/train or "
+            "no active model; a researcher trains one (POST /api/models/train or "
             "`exoguard train --model gbm`)"
         )
     return version.id

@@ -19,7 +19,7 @@ The rule
   uploads included, to human vetters; a vetting item is therefore visible to every
   logged-in user, through the vetting routes only (the item page, its charts, the queue and
   the statistics). This does not make the candidate public: ``/candidates/{id}``,
-  ``/results``, the exports, ``/api/model/explain`` and share-link creation still apply the
+  ``/results``, the exports, ``/api/models/explain`` and share-link creation still apply the
   owner rule. Anonymous visitors see the items of public candidates only, and never a gold
   (calibration) item.
 - **Share links.** A share link is its creator's deliberate choice to show one candidate

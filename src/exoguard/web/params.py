@@ -3,7 +3,7 @@
 Integer columns are 32-bit on PostgreSQL and SQLite stops at 2**63 - 1; a bigger number in a
 path, query or body used to reach the database and fail there with a 500 (issue 13, item 8).
 Each route declares its integers with the aliases below, so FastAPI answers 422 naming the
-bound before any query runs. `tests/integration/test_api_bounds.py` walks ``app.routes`` and
+bound before any query runs. `tests/integration/web/test_api_bounds.py` walks ``app.routes`` and
 checks every integer parameter of every route has a bound.
 """
 

@@ -18,7 +18,7 @@ from exoguard.web.api.schemas import (
 from exoguard.web.deps import AdminUser, ResearcherUser, SessionDep, StateDep
 from exoguard.web.params import DbCount, KeyPath
 
-router = APIRouter(prefix="/models", tags=["model lifecycle"])
+router = APIRouter(prefix="/models", tags=["models"])
 
 
 class ReasonIn(BaseModel):

@@ -1,4 +1,7 @@
-"""Models: train (a job), predict (verdicts), metrics, SHAP explanations, versions."""
+"""Models under ``/api/models``: train (a job), predict (verdicts), metrics, SHAP explanations,
+versions. The lifecycle routes (timeline, promote, canary, rollback, retrain) share the prefix
+(:mod:`exoguard.web.api.lifecycle`); the old ``/api/model/...`` URLs redirect
+(:mod:`exoguard.web.api.legacy`)."""
 
 from __future__ import annotations
 
@@ -40,7 +43,7 @@ from exoguard.web.ratelimit import RateLimiter
 from exoguard.web.security import SESSION_COOKIE
 from exoguard.web.state import AppState
 
-router = APIRouter(prefix="/model", tags=["model"])
+router = APIRouter(prefix="/models", tags=["models"])
 
 
 class TrainIn(BaseModel):

@@ -512,7 +512,7 @@ uploadForm.addEventListener("submit", async (event) => {
     let predictions = (job.result && job.result.predictions) || [];
     if (!predictions.length && job.result && job.result.n_candidates) {
       showProgress(1, "Classifying the candidates…");
-      const predicted = await api("/api/model/predict", { method: "POST", json: { dataset_id: datasetId } });
+      const predicted = await api("/api/models/predict", { method: "POST", json: { dataset_id: datasetId } });
       predictions = predicted.predictions || [];
     }
     hideProgress();
@@ -566,7 +566,7 @@ manualForm.addEventListener("submit", async (event) => {
   busy(button, true);
   try {
     const body = { candidates: [candidate], save: true };  // kept: the explorer sees it under their results
-    const predicted = await api("/api/model/predict", {
+    const predicted = await api("/api/models/predict", {
       method: "POST", json: body, headers: { "Idempotency-Key": idempotencyKey(body) },
     });
     const preds = predicted.predictions || [];

@@ -60,7 +60,7 @@ form.addEventListener("submit", async (event) => {
   bar.value = 0;
   status.textContent = "Queued…";
   try {
-    const started = await api("/api/model/train", { method: "POST", json: { model, params } });
+    const started = await api("/api/models/train", { method: "POST", json: { model, params } });
     toast(`Training started (${model}, ${params.config}).`, "info");
     const job = await pollJob(started.job_id, (j) => {
       bar.value = j.progress || 0;
@@ -87,7 +87,7 @@ for (const button of document.querySelectorAll("[data-activate]")) {
     if (!window.confirm(`Activate ${version}? Every new verdict will come from this model.`)) return;
     button.disabled = true;
     try {
-      await api(`/api/model/versions/${encodeURIComponent(version)}/activate`, { method: "POST" });
+      await api(`/api/models/versions/${encodeURIComponent(version)}/activate`, { method: "POST" });
       toast(`${version} is now the active model.`, "success");
       window.location.assign(`/research?version=${encodeURIComponent(version)}&flash=${encodeURIComponent(`${version} activated`)}`);
     } catch (err) {
