@@ -355,7 +355,11 @@ def _same_length(**arrays: FloatArray) -> None:
 
 
 def bin_series(x: ArrayLike, y: ArrayLike, *, n_bins: int) -> tuple[FloatArray, FloatArray]:
-    """Mean of `y` in `n_bins` equal-width bins of `x` (empty bins dropped), for display."""
+    """Mean of `y` in `n_bins` equal-width bins of `x` (empty bins dropped), for display.
+
+    The binned curves of the pages' interactive charts; the PDF panels use `binned` (medians
+    over fixed edges, the binning of the model views).
+    """
     if n_bins < 1:
         raise ValueError(f"n_bins must be >= 1, got {n_bins}")
     xa, ya = _floats(x), _floats(y)

@@ -1,4 +1,8 @@
-"""How votes become consensus, and the queue policy, as configured (``VettingConfig``)."""
+"""How votes become consensus, and the queue policy, as configured (``VettingConfig``).
+
+Also the two small helpers every module of the service uses: the settings fallback and the
+chunking of ``IN (...)`` id lists.
+"""
 
 from __future__ import annotations
 
@@ -70,6 +74,7 @@ def policy_from_settings(settings: Settings) -> QueuePolicy:
 
 
 def settings_or_default(settings: Settings | None) -> Settings:
+    """``settings``, or the process settings when the caller passed none."""
     if settings is not None:
         return settings
     from exoguard.config import get_settings
@@ -78,5 +83,6 @@ def settings_or_default(settings: Settings | None) -> Settings:
 
 
 def chunks(values: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
+    """Slices of at most ``size`` ids, so that every ``IN (...)`` list of the service is short."""
     for start in range(0, len(values), size):
         yield values[start : start + size]

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from exoguard.core.lightcurve import fold_phase_days
-from exoguard.reports.curves import bin_series, fold_and_bin, phase_fraction
+from exoguard.reports.curves import bin_series, fold_and_bin, phase_fraction, transit_numbers
 from exoguard.store.naming import candidate_name
 from exoguard.web import glossary
 from exoguard.web.charts.evaluation import (
@@ -158,7 +158,7 @@ def folded_figures(
     else:
         missing["folded_local"] = "no data points near the transits"
 
-    number = np.rint((np.asarray(time_bjd) - eph.t0_bjd) / eph.period_days).astype(np.int64)
+    number = transit_numbers(time_bjd, period_days=eph.period_days, t0_bjd=eph.t0_bjd)
     parts: dict[str, dict[str, np.ndarray]] = {}
     for name, parity in (("odd", 1), ("even", 0)):
         sel = (number % 2) == parity
