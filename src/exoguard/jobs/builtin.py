@@ -12,7 +12,13 @@ import logging
 import os
 from typing import Any
 
+from exoguard.jobs.execute import replica_id
 from exoguard.jobs.tasks import JobContext, task
+from exoguard.services import predictions
+from exoguard.services.preprocessing import preprocess_dataset
+from exoguard.services.training import train as train_model
+from exoguard.store.db import make_engine, make_sessionmaker, session_scope
+from exoguard.store.repositories import DatasetRepository, JobRepository
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +27,6 @@ EXTRA_MODULES_ENV = "EXOGUARD_JOB_MODULES"
 
 
 def _sessions(ctx: JobContext) -> Any:
-    from exoguard.store.db import make_engine, make_sessionmaker
-
     engine = make_engine(ctx.settings.database_url)
     return engine, make_sessionmaker(engine)
 
@@ -37,9 +41,6 @@ def echo(ctx: JobContext) -> dict[str, Any]:
 @task("preprocess")
 def preprocess(ctx: JobContext) -> dict[str, Any]:
     """Dataset → candidates (catalog rows or a transit search) → stored predictions."""
-    from exoguard.jobs.execute import replica_id
-    from exoguard.services.preprocessing import preprocess_dataset
-
     dataset_id = str(ctx.params["dataset_id"])
     options = dict(ctx.params.get("options") or {})
     engine, factory = _sessions(ctx)
@@ -60,8 +61,6 @@ def preprocess(ctx: JobContext) -> dict[str, Any]:
 @task("train")
 def train(ctx: JobContext) -> dict[str, Any]:
     """Train and register a model version with the requested hyperparameters."""
-    from exoguard.services.training import train as train_model
-
     return train_model(
         ctx.settings,
         model=str(ctx.params["model"]),
@@ -73,11 +72,6 @@ def train(ctx: JobContext) -> dict[str, Any]:
 @task("predict")
 def predict(ctx: JobContext) -> dict[str, Any]:
     """Score every candidate of a preprocessed dataset with the active model (batch)."""
-    from exoguard.jobs.execute import replica_id
-    from exoguard.services import predictions
-    from exoguard.store.db import session_scope
-    from exoguard.store.repositories import DatasetRepository, JobRepository
-
     engine, factory = _sessions(ctx)
     try:
         with session_scope(factory) as session:

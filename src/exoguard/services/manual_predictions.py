@@ -19,9 +19,11 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
+from exoguard.catalogs.crossmatch import no_match
 from exoguard.catalogs.schema import STAR_COLUMNS
 from exoguard.config import Settings
 from exoguard.jsonsafe import jsonable
+from exoguard.services.catalog_match import match_and_fill, query_for_row, with_features
 from exoguard.services.predictions import (
     Verdict,
     active_version_id,
@@ -127,9 +129,6 @@ def _match_manual(
 ) -> tuple[pd.DataFrame, _ManualContext]:
     """The frame of typed-in rows with missing stellar values filled from the matched star,
     and each row's catalog match (rows with neither a star nor a name are not looked up)."""
-    from exoguard.catalogs.crossmatch import no_match
-    from exoguard.services.catalog_match import match_and_fill, query_for_row, with_features
-
     frame = frame_from_rows(rows)
     queries = [
         query_for_row(

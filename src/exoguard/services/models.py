@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from exoguard.config import Settings
 from exoguard.errors import ModelNotReadyError, NotFoundError, ValidationError
+from exoguard.ml.evalsets import EVAL_SETS, headline, named_sets, summary
+from exoguard.ml.service import explain_with_inputs
 from exoguard.services.predictions import frame_for_ids, model_registry
 from exoguard.store.activation import promote
 from exoguard.store.models import ModelVersion
@@ -42,8 +44,6 @@ def headline_metrics(
     evaluated on it. One function for the versions table, the API and the charts' titles,
     so that the same set shows the same numbers everywhere (:mod:`exoguard.ml.evalsets`).
     """
-    from exoguard.ml.evalsets import headline
-
     try:
         name, figures = headline(kind, metrics, config=config, set_name=set_name)
     except ValueError as exc:
@@ -57,7 +57,6 @@ def version_view(version: ModelVersion) -> dict[str, Any]:
     ``summary`` holds the figures on ``summary_set``; ``sets`` the figures on every named
     evaluation set the version was scored on.
     """
-    from exoguard.ml.evalsets import EVAL_SETS, named_sets, summary
 
     metrics = version.metrics or {}
     head = headline_metrics(version.kind, metrics, config=version.config)
@@ -141,8 +140,6 @@ def explain(
 
     Stored on the candidate's latest prediction by that version the first time they are asked.
     """
-    from exoguard.ml.service import explain_with_inputs
-
     candidate = CandidateRepository(session).get(candidate_id)
     if candidate is None:
         raise NotFoundError(f"candidate {candidate_id} not found")

@@ -33,7 +33,7 @@ from exoguard.errors import ConflictError, ModelNotReadyError, ValidationError
 from exoguard.jsonsafe import jsonable
 from exoguard.ml.registry import ModelRegistry
 from exoguard.ml.service import predict_frame
-from exoguard.services.lifecycle import predict_with_canary
+from exoguard.services.canary import predict_with_canary
 from exoguard.store import naming
 from exoguard.store.model_registry import open_registry
 from exoguard.store.models import Candidate, Dataset, Prediction

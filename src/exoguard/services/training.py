@@ -6,8 +6,12 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from exoguard.catalogs import load_default_catalogs
 from exoguard.config import Settings
 from exoguard.errors import ConfigError, ValidationError
+from exoguard.ml import configs as gbm_configs
+from exoguard.ml.train import n_boosters_to_train, train_gbm
+from exoguard.store.model_registry import open_registry
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +40,16 @@ def gbm_config(params: Mapping[str, Any]) -> Any:
 
     Raises `ValidationError` naming the known parameters when a name or value is not allowed.
     """
-    from exoguard.ml.configs import apply_overrides, get_config
-
     name = str(params.get("config") or "default")
     try:
-        return apply_overrides(get_config(name), _overrides(params))
+        return gbm_configs.apply_overrides(gbm_configs.get_config(name), _overrides(params))
     except ConfigError as exc:
         raise ValidationError(str(exc)) from exc
 
 
 def multibranch_config(params: Mapping[str, Any]) -> Any:
     """The multi-branch config named by ``params["config"]`` with overrides."""
-    try:
+    try:  # lazy: the multibranch package imports torch (seconds), and may be missing
         from exoguard.ml.multibranch.configs import DEFAULT_CONFIG, apply_overrides, get_config
     except ImportError as exc:
         raise ValidationError(
@@ -78,13 +80,8 @@ def train(
     settings: Settings, *, model: str, params: Mapping[str, Any], progress: ProgressFn
 ) -> dict[str, Any]:
     """Train and register a model version (the body of the ``train`` job)."""
-    from exoguard.store.model_registry import open_registry
-
     registry = open_registry(database_url=settings.database_url, models_path=settings.models_path)
     if model == "gbm":
-        from exoguard.catalogs import load_default_catalogs
-        from exoguard.ml.train import n_boosters_to_train, train_gbm
-
         config = gbm_config(params)
         # training, then the named evaluation sets (exoguard.ml.evalsets), as every route does
         total = max(1, n_boosters_to_train(config))
@@ -103,6 +100,7 @@ def train(
             config, tables=tables, eval_tables=tables, registry=registry, progress=on_booster
         )
     else:
+        # lazy: torch (seconds to import) only when a network is trained
         from exoguard.ml.multibranch.train import train_multibranch
 
         config = multibranch_config(params)

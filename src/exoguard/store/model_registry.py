@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,7 +55,8 @@ def record_of(version: Any) -> VersionRecord:
 
 
 class DatabaseVersionStore:
-    """Records in the ``model_versions`` / ``model_metrics`` tables via the store repositories."""
+    """Records in the ``model_versions`` / ``model_metrics`` tables, one transaction a call
+    (each call is :class:`SessionVersionStore`'s over a session of its own)."""
 
     def __init__(self, database_url: str, *, models_path: Path | None = None) -> None:
         self.engine = make_engine(database_url)
@@ -64,44 +66,34 @@ class DatabaseVersionStore:
         self.read_factory = make_sessionmaker(read_only(self.engine))
         self.models_path = models_path
 
-    def _repo(self, session: Session) -> ModelVersionRepository:
-        return ModelVersionRepository(session)
+    @contextmanager
+    def _store(self, *, write: bool) -> Iterator[SessionVersionStore]:
+        with session_scope(self.factory if write else self.read_factory) as session:
+            yield SessionVersionStore(session, models_path=self.models_path)
 
     def create(self, record: VersionRecord) -> VersionRecord:
-        with session_scope(self.factory) as s:
-            v = self._repo(s).create(
-                version_id=record.id,
-                kind=record.kind,
-                config=record.config,
-                data_hash=record.data_hash,
-                artifact_path=record.artifact_path,
-                metrics=record.metrics,
-                status=record.status,
-            )
-            return record_of(v)
+        with self._store(write=True) as store:
+            return store.create(record)
 
     def get(self, version_id: str) -> VersionRecord | None:
-        with session_scope(self.read_factory) as s:
-            v = self._repo(s).get(version_id)
-            return None if v is None else record_of(v)
+        with self._store(write=False) as store:
+            return store.get(version_id)
 
     def list(self) -> list[VersionRecord]:
-        with session_scope(self.read_factory) as s:
-            return [record_of(v) for v in self._repo(s).list()]
+        with self._store(write=False) as store:
+            return store.list()
 
     def get_active(self) -> VersionRecord | None:
-        with session_scope(self.read_factory) as s:
-            v = self._repo(s).get_active()
-            return None if v is None else record_of(v)
+        with self._store(write=False) as store:
+            return store.get_active()
 
     def activate(self, version_id: str, *, reason: str = "activate") -> VersionRecord:
-        with session_scope(self.factory) as s:
-            promote(s, version_id, reason=reason, models_path=self.models_path)
-            return record_of(self._repo(s).require(version_id))
+        with self._store(write=True) as store:
+            return store.activate(version_id, reason=reason)
 
     def set_metrics(self, version_id: str, metrics: Mapping[str, Any]) -> VersionRecord:
-        with session_scope(self.factory) as s:
-            return record_of(self._repo(s).set_metrics(version_id, metrics))
+        with self._store(write=True) as store:
+            return store.set_metrics(version_id, metrics)
 
     def record_metrics(
         self,
@@ -110,8 +102,8 @@ class DatabaseVersionStore:
         *,
         labels: Mapping[str, Any] | None = None,
     ) -> None:
-        with session_scope(self.factory) as s:
-            ModelMetricRepository(s).record_many(version_id, dict(values), labels=labels)
+        with self._store(write=True) as store:
+            store.record_metrics(version_id, values, labels=labels)
 
 
 def require_database(url: str) -> None:
@@ -141,9 +133,10 @@ class SessionVersionStore:
     one transaction, and the registry sees rows the transaction has not committed yet.
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, models_path: Path | None = None) -> None:
         self.session = session
         self.repo = ModelVersionRepository(session)
+        self.models_path = models_path
 
     def create(self, record: VersionRecord) -> VersionRecord:
         version = self.repo.create(
@@ -169,7 +162,7 @@ class SessionVersionStore:
         return None if version is None else record_of(version)
 
     def activate(self, version_id: str, *, reason: str = "activate") -> VersionRecord:
-        promote(self.session, version_id, reason=reason)
+        promote(self.session, version_id, reason=reason, models_path=self.models_path)
         return record_of(self.repo.require(version_id))
 
     def set_metrics(self, version_id: str, metrics: Mapping[str, Any]) -> VersionRecord:

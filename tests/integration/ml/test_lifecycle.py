@@ -29,6 +29,7 @@ from exoguard.ml import lifecycle as ml_lifecycle
 from exoguard.ml.configs import apply_overrides, get_config
 from exoguard.ml.registry import VersionRecord
 from exoguard.ml.train import train_gbm
+from exoguard.services import canary as canary_service
 from exoguard.services import lifecycle
 from exoguard.store.models import Candidate, ModelVersion, VettingItem
 from exoguard.store.repositories import (
@@ -186,7 +187,9 @@ def test_canary_share_over_5000_predictions(
     active = _register(db_session, trained["mediocre"], status="active")
     canary = _register(db_session, trained["better"], status="canary")
 
-    routed = lifecycle.predict_with_canary(db_session, frame, candidate_ids=ids, settings=settings)
+    routed = canary_service.predict_with_canary(
+        db_session, frame, candidate_ids=ids, settings=settings
+    )
     share = routed.n_canary / len(ids)
     print(f"canary share over {len(ids)} predictions: {share:.4f}")
     assert 0.08 <= share <= 0.12
@@ -206,7 +209,9 @@ def test_canary_share_over_5000_predictions(
     served_ids = routed.served["prediction_id"].tolist()
     assert [latest[c].id for c in ids] == served_ids  # the served row is each one's latest
 
-    again = lifecycle.predict_with_canary(db_session, frame, candidate_ids=ids, settings=settings)
+    again = canary_service.predict_with_canary(
+        db_session, frame, candidate_ids=ids, settings=settings
+    )
     assert (again.served["canary"].to_numpy() == expected).all()
     assert np.allclose(again.served["probability"], routed.served["probability"])
 
@@ -224,7 +229,7 @@ def test_worse_canary_rolled_back_and_better_one_promoted(
     lifecycle.start_canary(db_session, worse, settings=settings)
     phase_a = splits["phase_a"]
     ids_a = _store(db_session, phase_a)
-    lifecycle.predict_with_canary(db_session, phase_a, candidate_ids=ids_a, settings=settings)
+    canary_service.predict_with_canary(db_session, phase_a, candidate_ids=ids_a, settings=settings)
     pending = lifecycle.evaluate_canary(db_session, min_labels=50, settings=settings)
     assert pending.decision == "pending" and pending.n_labels == 0
 
@@ -255,7 +260,7 @@ def test_worse_canary_rolled_back_and_better_one_promoted(
     lifecycle.start_canary(db_session, better, settings=settings)
     phase_b = splits["phase_b"]
     ids_b = _store(db_session, phase_b)
-    lifecycle.predict_with_canary(db_session, phase_b, candidate_ids=ids_b, settings=settings)
+    canary_service.predict_with_canary(db_session, phase_b, candidate_ids=ids_b, settings=settings)
     assert lifecycle.evaluate_canary(db_session, min_labels=50).decision == "pending"
     _vet(db_session, ids_b, phase_b["label"].tolist())
     result = lifecycle.evaluate_canary(db_session, min_labels=50, settings=settings)
@@ -268,7 +273,7 @@ def test_worse_canary_rolled_back_and_better_one_promoted(
     assert lifecycle.evaluate_canary(db_session).decision == "no_canary"
 
     # Everything is now served by the promoted version.
-    routed = lifecycle.predict_with_canary(
+    routed = canary_service.predict_with_canary(
         db_session, phase_b.iloc[:200], candidate_ids=ids_b[:200], settings=settings
     )
     assert set(routed.served["model_version"]) == {better} and routed.n_canary == 0
