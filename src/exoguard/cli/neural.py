@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from exoguard.cli.progress import progress
+from exoguard.config import get_settings
 from exoguard.errors import ConfigError, ValidationError
 
 NEURAL_KINDS = ("multibranch", "ensemble")
@@ -77,7 +78,7 @@ def run_train(
             cfg,
             data=data,
             on_epoch=on_epoch,
-            evaluate_real=real,
+            real_lightcurves_dir=get_settings().lightcurves_dir if real else None,
             log=_err,
             data_seconds=data_seconds,
         )
@@ -127,7 +128,9 @@ def run_evaluate(*, version: str | None, real: bool = True) -> dict[str, Any]:
     registry = ModelRegistry.from_settings()
     model, record = load_multibranch(version, registry=registry)
     data = prepare_data(model.config, features=model.feature_names)
-    report = evaluate_model(model, data, real=real, log=_err)
+    report = evaluate_model(
+        model, data, lightcurves_dir=get_settings().lightcurves_dir if real else None, log=_err
+    )
     digest = data.digest()
     report = {
         "version": record.id,
@@ -338,7 +341,10 @@ def run_train_ensemble(params: list[str] | None, *, real: bool = True) -> dict[s
 
     versions = _ensemble_params(params)
     record = build_and_register(
-        versions.get("mb_version"), versions.get("gbm_version"), real=real, log=_err
+        versions.get("mb_version"),
+        versions.get("gbm_version"),
+        real_lightcurves_dir=get_settings().lightcurves_dir if real else None,
+        log=_err,
     )
     _err(
         f"{record['id']} ({record['status']}) built from {record['config'].get('mb_version')} "

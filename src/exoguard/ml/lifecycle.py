@@ -160,14 +160,6 @@ def session_registry(session: Session, settings: Settings) -> ModelRegistry:
     return ModelRegistry(settings.models_path, SessionVersionStore(session))
 
 
-def _settings(settings: Settings | None) -> Settings:
-    if settings is not None:
-        return settings
-    from exoguard.config import get_settings
-
-    return get_settings()
-
-
 # --------------------------------------------------------------------------------------------
 # Routing
 # --------------------------------------------------------------------------------------------
@@ -271,7 +263,7 @@ def predict_with_canary(
     frame: pd.DataFrame,
     *,
     candidate_ids: Sequence[int],
-    settings: Settings | None = None,
+    settings: Settings,
     registry: ModelRegistry | None = None,
 ) -> RoutedPredictions:
     """Score stored candidates with the active version (and the canary on its share); log all.
@@ -295,19 +287,18 @@ def predict_with_canary(
 
     if len(candidate_ids) != len(frame):
         raise ValueError(f"{len(candidate_ids)} candidate ids for {len(frame)} rows")
-    cfg = _settings(settings)
     repo = ModelVersionRepository(session)
     active = repo.get_active()
     if active is None:
         raise ModelNotReadyError("no active model version; train one first")
     canary = repo.get_canary()
-    reg = registry or session_registry(session, cfg)
+    reg = registry or session_registry(session, settings)
     ids = [int(c) for c in candidate_ids]
 
     served = predict_frame(frame, version=active.id, registry=reg)
     served = served.assign(canary=False, model_version=active.id)
     mask = (
-        canary_mask(ids, fraction=cfg.canary_fraction)
+        canary_mask(ids, fraction=settings.canary_fraction)
         if canary is not None
         else np.zeros(len(ids), dtype=bool)
     )
@@ -792,18 +783,15 @@ TIMELINE_METRICS: Final[tuple[str, ...]] = (
 )
 
 
-def timeline(
-    session: Session, *, settings: Settings | None = None, limit: int = 20
-) -> dict[str, Any]:
+def timeline(session: Session, *, settings: Settings, limit: int = 20) -> dict[str, Any]:
     """Model versions newest first, with status, traffic share, latest metrics and events."""
     if not 1 <= limit <= 200:
         raise ValidationError(f"limit must be between 1 and 200; got {limit}")
-    cfg = _settings(settings)
     repo = ModelVersionRepository(session)
     metrics = ModelMetricRepository(session)
     versions = list(repo.list())[:limit]
     active, canary = repo.get_active(), repo.get_canary()
-    fraction = cfg.canary_fraction if canary is not None else 0.0
+    fraction = settings.canary_fraction if canary is not None else 0.0
     observed: float | None = None
     if canary is not None and active is not None:
         n_canary = _count(session, canary.id, since=None)
@@ -830,7 +818,7 @@ def timeline(
                 "status": v.status,
                 "created_at": v.created_at.isoformat() if v.created_at else None,
                 "activated_at": v.activated_at.isoformat() if v.activated_at else None,
-                "deployable": v.status != "retired" and artifacts_exist(v, cfg),
+                "deployable": v.status != "retired" and artifacts_exist(v, settings),
                 "traffic_share": share,
                 "latest_metrics": latest,
                 "canary_evaluation": stored.get("canary_evaluation"),
@@ -841,7 +829,7 @@ def timeline(
     return {
         "active": active.id if active else None,
         "canary": canary.id if canary else None,
-        "canary_fraction": cfg.canary_fraction,
+        "canary_fraction": settings.canary_fraction,
         "observed_canary_share": observed,
         "keep_deployable": KEEP_DEPLOYABLE,
         "versions": rows,
