@@ -38,10 +38,14 @@ def _row(version: str, registry: ModelRegistry) -> dict[str, Any]:
 
 
 def _train(name: str) -> str:
+    from exoguard.config import get_settings
     from exoguard.ml.multibranch.configs import get_config
     from exoguard.ml.multibranch.train import train_multibranch
 
-    _, _, record = train_multibranch(get_config(name), registry=open_registry(), evaluate_real=True)
+    lightcurves_dir = get_settings().lightcurves_dir
+    _, _, record = train_multibranch(
+        get_config(name), registry=open_registry(), real_lightcurves_dir=lightcurves_dir
+    )
     return str(record.id)
 
 

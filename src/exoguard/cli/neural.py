@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from exoguard.cli.progress import progress
+from exoguard.config import get_settings
 from exoguard.errors import ConfigError, ValidationError
 
 NEURAL_KINDS = ("multibranch", "ensemble")
@@ -79,7 +80,7 @@ def run_train(
             data=data,
             registry=open_registry(),
             on_epoch=on_epoch,
-            evaluate_real=real,
+            real_lightcurves_dir=get_settings().lightcurves_dir if real else None,
             log=_err,
             data_seconds=data_seconds,
         )
@@ -129,7 +130,9 @@ def run_evaluate(*, version: str | None, real: bool = True) -> dict[str, Any]:
     registry = open_registry()
     model, record = load_multibranch(version, registry=registry)
     data = prepare_data(model.config, features=model.feature_names)
-    report = evaluate_model(model, data, real=real, log=_err)
+    report = evaluate_model(
+        model, data, lightcurves_dir=get_settings().lightcurves_dir if real else None, log=_err
+    )
     digest = data.digest()
     report = {
         "version": record.id,
@@ -344,7 +347,7 @@ def run_train_ensemble(params: list[str] | None, *, real: bool = True) -> dict[s
         versions.get("mb_version"),
         versions.get("gbm_version"),
         registry=open_registry(),
-        real=real,
+        real_lightcurves_dir=get_settings().lightcurves_dir if real else None,
         log=_err,
     )
     _err(

@@ -345,13 +345,14 @@ def build_and_register(
     registry: ModelRegistry,
     activate_if_better: bool = True,
     data: Any | None = None,
-    real: bool = False,
+    real_lightcurves_dir: Path | None = None,
     log: Log | None = None,
 ) -> dict[str, Any]:
     """Build, register (kind ``ensemble``) and activate when better; the record as a dict.
 
-    ``real``: also search and score the bundled real light curves with the ensemble (stored
-    as ``real_lightcurves``; the activation decision stays on the held-out sets)."""
+    ``real_lightcurves_dir`` (``settings.lightcurves_dir``): also search and score the real
+    light curves under it with the ensemble (stored as ``real_lightcurves``; the activation
+    decision stays on the held-out sets)."""
     reg = registry
     ens, report = build_ensemble(mb_version, gbm_version, registry=reg, data=data, log=log)
     version_id = reg.next_version_id(KIND)
@@ -376,8 +377,7 @@ def build_and_register(
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
-    if real:
-        from exoguard.config import get_settings
+    if real_lightcurves_dir is not None:
         from exoguard.ml.multibranch.catalog_sets import default_catalog_frames
         from exoguard.ml.multibranch.evaluate import real_lightcurve_report
         from exoguard.ml.multibranch.train import load_multibranch
@@ -387,7 +387,7 @@ def build_and_register(
         real_rep = real_lightcurve_report(
             mb,
             frames=frames,
-            lightcurves_dir=get_settings().lightcurves_dir,
+            lightcurves_dir=real_lightcurves_dir,
             log=log,
             ensemble_version=version_id,
             registry=reg,

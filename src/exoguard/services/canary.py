@@ -18,7 +18,6 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from exoguard.catalogs.schema import LABELS
-from exoguard.config import get_settings
 from exoguard.errors import ExoguardError, ModelNotReadyError
 from exoguard.ml.lifecycle import canary_mask
 from exoguard.ml.registry import ModelRegistry
@@ -114,7 +113,7 @@ def predict_with_canary(
     frame: pd.DataFrame,
     *,
     candidate_ids: Sequence[int],
-    settings: Settings | None = None,
+    settings: Settings,
     registry: ModelRegistry | None = None,
 ) -> RoutedPredictions:
     """Score stored candidates with the active version (and the canary on its share); log all.
@@ -136,7 +135,7 @@ def predict_with_canary(
     """
     if len(candidate_ids) != len(frame):
         raise ValueError(f"{len(candidate_ids)} candidate ids for {len(frame)} rows")
-    cfg = settings if settings is not None else get_settings()
+    cfg = settings
     repo = ModelVersionRepository(session)
     active = repo.get_active()
     if active is None:

@@ -23,7 +23,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from exoguard.catalogs import load_default_catalogs
-from exoguard.config import get_settings
 from exoguard.errors import NotFoundError, ValidationError
 from exoguard.ml.dataset import labelled_data
 from exoguard.ml.lifecycle import (
@@ -69,10 +68,6 @@ ProgressFn = Callable[[float, str | None], None]
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value is not None else None
-
-
-def _settings(settings: Settings | None) -> Settings:
-    return settings if settings is not None else get_settings()
 
 
 def paired_labels(session: Session, *, canary: ModelVersion, active: ModelVersion) -> pd.DataFrame:
@@ -302,13 +297,11 @@ def retrain(
     }
 
 
-def timeline(
-    session: Session, *, settings: Settings | None = None, limit: int = 20
-) -> dict[str, Any]:
+def timeline(session: Session, *, settings: Settings, limit: int = 20) -> dict[str, Any]:
     """Model versions newest first, with status, traffic share, latest metrics and events."""
     if not 1 <= limit <= 200:
         raise ValidationError(f"limit must be between 1 and 200; got {limit}")
-    cfg = _settings(settings)
+    cfg = settings
     repo = ModelVersionRepository(session)
     metrics = ModelMetricRepository(session)
     versions = list(repo.list())[:limit]

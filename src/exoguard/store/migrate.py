@@ -15,16 +15,12 @@ from exoguard.store.timescale import MetricsStorage, current_metrics_storage
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def _resolve(url: str | None) -> str:
-    if url is None:
-        from exoguard.config import get_settings
-
-        url = get_settings().database_url
+def _resolve(url: str) -> str:
     return normalize_url(url).render_as_string(hide_password=False)
 
 
-def alembic_config(url: str | None = None) -> Config:
-    """An Alembic `Config` for the packaged migrations and `url` (default: settings)."""
+def alembic_config(url: str) -> Config:
+    """An Alembic `Config` for the packaged migrations and `url` (``settings.database_url``)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # Passed as an attribute, not an option: configparser would choke on '%' in passwords.
@@ -32,12 +28,12 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-def upgrade(url: str | None = None, *, revision: str = "head") -> None:
+def upgrade(url: str, *, revision: str = "head") -> None:
     """Apply migrations up to `revision` (default: all) to the database at `url`."""
     command.upgrade(alembic_config(url), revision)
 
 
-def downgrade(url: str | None = None, *, revision: str = "base") -> None:
+def downgrade(url: str, *, revision: str = "base") -> None:
     """Revert migrations down to `revision` (default: everything)."""
     command.downgrade(alembic_config(url), revision)
 
@@ -50,7 +46,7 @@ def head_revision() -> str:
     return head
 
 
-def current_revision(url: str | None = None) -> str | None:
+def current_revision(url: str) -> str | None:
     """The revision the database at `url` is at (None when never migrated)."""
     engine = make_engine(_resolve(url))
     try:
@@ -61,7 +57,7 @@ def current_revision(url: str | None = None) -> str | None:
         engine.dispose()
 
 
-def metrics_storage(url: str | None = None) -> MetricsStorage:
+def metrics_storage(url: str) -> MetricsStorage:
     """Whether `model_metrics` is a TimescaleDB hypertable or a plain table at `url`."""
     engine = make_engine(_resolve(url))
     try:
@@ -71,6 +67,6 @@ def metrics_storage(url: str | None = None) -> MetricsStorage:
         engine.dispose()
 
 
-def is_up_to_date(url: str | None = None) -> bool:
+def is_up_to_date(url: str) -> bool:
     """True when the database at `url` is at the head revision."""
     return current_revision(url) == head_revision()

@@ -161,11 +161,13 @@ def evaluate_model(
     model: MultibranchModel,
     data: TrainingData,
     *,
-    real: bool = False,
+    lightcurves_dir: Path | None = None,
     compare_methods: bool = True,
     log: Log | None = None,
 ) -> dict[str, Any]:
-    """The evaluation report on the held-out sets (see :mod:`.evaluate`)."""
+    """The evaluation report on the held-out sets (see :mod:`.evaluate`); with
+    ``lightcurves_dir`` (``settings.lightcurves_dir``) also on the real labelled light curves
+    under it."""
     t0 = time.perf_counter()
     test = data.injected.test
     test_pred = model.predict(test) if len(test) else None
@@ -187,11 +189,9 @@ def evaluate_model(
     }
     if compare_methods:
         report["uncertainty_methods_injected_test"] = method_comparison(model, data.injected.test)
-    if real:
-        from exoguard.config import get_settings
-
+    if lightcurves_dir is not None:
         report["real_lightcurves"] = real_lightcurve_report(
-            model, frames=data.frames, lightcurves_dir=get_settings().lightcurves_dir, log=log
+            model, frames=data.frames, lightcurves_dir=lightcurves_dir, log=log
         )
     inj = report["injected_test"] or {}
     real_rep = report.get("real_lightcurves") or {}
@@ -199,7 +199,7 @@ def evaluate_model(
         "injected_test.roc_auc>=0.98": bool((inj.get("roc_auc") or 0) >= 0.98),
         "injected_test.uncertainty_auc>=0.7": bool((inj.get("uncertainty_auc") or 0) >= 0.7),
     }
-    if real:
+    if lightcurves_dir is not None:
         report["acceptance"]["real.planets>0.5_or_uncertain"] = bool(
             real_rep.get("planets_above_0_5_or_uncertain")
         )
@@ -231,12 +231,15 @@ def train_multibranch(
     registry: ModelRegistry | None = None,
     on_epoch: EpochCallback | None = None,
     gen_progress: Progress | None = None,
-    evaluate_real: bool = False,
+    real_lightcurves_dir: Path | None = None,
     register: bool = True,
     log: Log | None = None,
     data_seconds: float | None = None,
 ) -> tuple[MultibranchModel, dict[str, Any], Any]:
     """Train, evaluate and (by default) register a version.
+
+    ``real_lightcurves_dir`` (``settings.lightcurves_dir``) adds the evaluation on the real
+    labelled light curves under it; None leaves it out.
 
     Returns
     -------
@@ -254,7 +257,7 @@ def train_multibranch(
     model, logs = fit_model(config, data.train, data.val, on_epoch=on_epoch)
     t_fit = time.perf_counter() - t_fit0
     digest = data.digest()
-    report = evaluate_model(model, data, real=evaluate_real, log=log)
+    report = evaluate_model(model, data, lightcurves_dir=real_lightcurves_dir, log=log)
     metrics: dict[str, Any] = {
         "n_train": len(data.train),
         "n_val": len(data.val),
