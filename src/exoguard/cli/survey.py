@@ -122,7 +122,7 @@ def survey_cmd(
     )
     stages = report["stage_s_per_star"]
     typer.echo(
-        "seconds per star: " + ", ".join(f"{k} {stages[k]:.3f}" for k in (*_STAGES, "total"))
+        "CPU seconds per star: " + ", ".join(f"{k} {stages[k]:.3f}" for k in (*_STAGES, "total"))
     )
     for failure in report["failures"]:
         typer.echo(f"  failed {failure['target']}: {failure['reason']}")

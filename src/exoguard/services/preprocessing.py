@@ -153,9 +153,11 @@ def search_read_lightcurve(
     options: Mapping[str, Any],
     progress: ProgressFn,
     stage_s: dict[str, float] | None = None,
+    stage_clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[pd.DataFrame, list[dict[str, Any]], LightCurveInputs, dict[str, Any] | None]:
     """:func:`search_frame` on a light curve already read; candidate ids end in ``[key]``
-    (one row per upload or survey and signal). `stage_s` gets the search's stage seconds."""
+    (one row per upload or survey and signal). `stage_s` gets the search's stage seconds,
+    read on `stage_clock` (``time.process_time``: CPU seconds)."""
     from exoguard.core.search.multi import DEFAULT_MAX_PLANETS, search_lightcurve
     from exoguard.core.search.star import StarParams
     from exoguard.ml.service import LightCurveInputs
@@ -173,7 +175,9 @@ def search_read_lightcurve(
     def on_step(done: int, total: int) -> None:
         progress(0.15 + 0.7 * done / max(total, 1), search_message(done, total, passes=passes))
 
-    result = search_lightcurve(lc, star=StarParams(**star), progress=on_step, **options)
+    result = search_lightcurve(
+        lc, star=StarParams(**star), progress=on_step, stage_clock=stage_clock, **options
+    )
     if stage_s is not None:
         for stage, parts in _SEARCH_STAGES.items():
             spent = sum(result.stage_s.get(part, 0.0) for part in parts)
@@ -370,19 +374,21 @@ def store_and_classify(
     lightcurve: LightCurveInputs | None,
     settings: Settings,
     stage_s: dict[str, float] | None = None,
+    stage_clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[dict[str, int], list[int], list[predictions.Verdict], str | None]:
     """Write the candidates of `frame`, score them with the active model, store the
     predictions and queue the uncertain ones for vetting, in `session` (the caller commits).
 
     Returns (what was written, candidate ids, verdicts, why there are no predictions or None).
-    `stage_s` gets the seconds of ``"store"`` (the writes) and ``"classify"`` (the scoring).
+    `stage_s` gets the seconds of ``"store"`` (the writes) and ``"classify"`` (the scoring),
+    read on `stage_clock`.
     """
-    clock = time.perf_counter()
+    clock = stage_clock()
 
     def lap(stage: str) -> None:
         nonlocal clock
         if stage_s is not None:
-            now = time.perf_counter()
+            now = stage_clock()
             stage_s[stage] = stage_s.get(stage, 0.0) + now - clock
             clock = now
 

@@ -77,7 +77,7 @@ def _overview_page(
         f"candidates {len(rows):,} · planet {verdicts['planet']:,} · false positive "
         f"{verdicts['false_positive']:,} · candidate {verdicts['candidate']:,} · not scored "
         f"{sum(1 for r in rows if r.get('predicted_label') is None):,}",
-        "seconds per star: "
+        "CPU seconds per star: "
         + " · ".join(
             f"{k} {stages.get(k, 0.0):.3f}"
             for k in ("read", "detrend", "search", "diagnostics", "classify", "store", "total")

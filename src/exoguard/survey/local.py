@@ -47,7 +47,10 @@ def limit_threads() -> None:
     try:
         import torch
 
+        from exoguard.ml.multibranch.predict import cap_threads
+
         torch.set_num_threads(1)
+        cap_threads(1)  # a model's own n_threads (2) would put two threads on this core
         torch.set_num_interop_threads(1)
     except (ImportError, RuntimeError) as exc:  # RuntimeError: interop threads already set
         log.debug("torch threads: %s", exc)

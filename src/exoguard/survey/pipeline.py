@@ -6,9 +6,11 @@ the light curve is read (several files of one star stitched by ``read_lightcurve
 classified with the active model, and its candidates, predictions and vetting-queue entries
 stored (``store_and_classify``) in the same transaction as the star's final status.
 
-Stage seconds: ``read`` (file hash and reading), ``detrend``, ``search`` (grid, BLS, peak
-refinement, the star's catalog parameters), ``diagnostics`` (transit diagnostics, single
-event, alias flags), ``classify`` (catalog cross-match and the model), ``store`` (writes).
+Stage seconds are CPU seconds of the worker process: ``read`` (file hash and reading),
+``detrend``, ``search`` (grid, BLS, peak refinement, the star's catalog parameters),
+``diagnostics`` (transit diagnostics, single event, alias flags), ``classify`` (catalog
+cross-match and the model), ``store`` (writes); ``cpu`` all of them and the bookkeeping,
+``wall`` the star's wall seconds.
 """
 
 from __future__ import annotations
@@ -160,7 +162,9 @@ def process_star(factory: sessionmaker[Session], settings: Settings, star_id: in
     key = survey_id[:8]
     stage_s = dict.fromkeys(STAGES, 0.0)
     file_hash: str | None = None
-    started, cpu_started = time.perf_counter(), time.process_time()
+    # stage seconds are CPU seconds of this (single-threaded) process: what a star costs on
+    # a core of its own, whatever else shares the machine; "wall" is the star's wall time
+    started, cpu_started = time.perf_counter(), _clock()
     try:
         file_hash = files_hash(star.files)
         files = [Path(f) for f in star.files]
@@ -169,8 +173,8 @@ def process_star(factory: sessionmaker[Session], settings: Settings, star_id: in
         lc = read_lightcurve(
             files if len(files) > 1 else files[0], mission=star.mission, target_id=star.target
         )
-        stage_s["read"] = time.perf_counter() - started
-        lap = time.perf_counter()
+        stage_s["read"] = _clock() - cpu_started
+        lap = _clock()
         search_s: dict[str, float] = {}
         frame, features, inputs, _single = search_read_lightcurve(
             lc,
@@ -179,14 +183,15 @@ def process_star(factory: sessionmaker[Session], settings: Settings, star_id: in
             options=options,
             progress=_no_progress,
             stage_s=search_s,
+            stage_clock=_clock,
         )
-        spent = time.perf_counter() - lap
+        spent = _clock() - lap
         for stage in ("detrend", "search", "diagnostics"):
             stage_s[stage] = search_s.get(stage, 0.0)
         stage_s["search"] += max(spent - sum(search_s.values()), 0.0)  # star parameters
-        lap = time.perf_counter()
+        lap = _clock()
         frame, found = cross_match(factory, frame, features, kind="lightcurve")
-        stage_s["classify"] += time.perf_counter() - lap
+        stage_s["classify"] += _clock() - lap
     except (ExoguardError, ValueError, OSError) as exc:
         reason = f"{type(exc).__name__}: {exc}"
         _fail(factory, star_id, reason=reason, file_hash=file_hash, stage_s=stage_s)
@@ -211,6 +216,7 @@ def process_star(factory: sessionmaker[Session], settings: Settings, star_id: in
                 lightcurve=inputs,
                 settings=settings,
                 stage_s=stage_s,
+                stage_clock=_clock,
             )
             session.execute(
                 update(SurveyStar)
@@ -221,9 +227,10 @@ def process_star(factory: sessionmaker[Session], settings: Settings, star_id: in
                     reason=note,
                     timings={
                         **{k: round(v, 6) for k, v in stage_s.items()},
-                        # this process's CPU seconds (all stages but the commit): the cost
-                        # of a star on a core of its own, whatever else runs on the machine
-                        "cpu": round(time.process_time() - cpu_started, 6),
+                        # all of this process's CPU seconds on the star (claims and
+                        # bookkeeping too, but not the commit)
+                        "cpu": round(_clock() - cpu_started, 6),
+                        "wall": round(time.perf_counter() - started, 6),
                     },
                     n_candidates=len(ids),
                     candidate_ids=ids,
@@ -238,6 +245,11 @@ def process_star(factory: sessionmaker[Session], settings: Settings, star_id: in
         _fail(factory, star_id, reason=reason, file_hash=file_hash, stage_s=stage_s)
         return StarOutcome(star_id, "failed", reason=reason)
     return StarOutcome(star_id, "done", len(ids))
+
+
+def _clock() -> float:
+    """CPU seconds of this process (a survey worker runs one thread: see ``survey.local``)."""
+    return time.process_time()
 
 
 def _no_progress(_fraction: float, _message: str | None = None) -> None:

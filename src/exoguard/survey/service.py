@@ -307,9 +307,10 @@ def survey_progress(
 
 
 def stage_means(factory: sessionmaker[Session], survey_id: str) -> dict[str, float]:
-    """Mean seconds per finished star of each stage (read, detrend, ... store), their total,
-    and ``cpu``: the CPU seconds of the process per star (its cost on an uncontended core)."""
-    sums = dict.fromkeys((*STAGES, "cpu"), 0.0)
+    """Mean CPU seconds per finished star of each stage (read, detrend, ... store), their
+    total, ``cpu``: all CPU seconds of the worker process per star (its cost on a core of its
+    own), and ``wall``: its wall seconds (longer when other programs share the cores)."""
+    sums = dict.fromkeys((*STAGES, "cpu", "wall"), 0.0)
     n = 0
     with session_scope(factory) as session:
         for timings in session.scalars(
@@ -325,6 +326,7 @@ def stage_means(factory: sessionmaker[Session], survey_id: str) -> dict[str, flo
     out = {stage: (sums[stage] / n if n else 0.0) for stage in STAGES}
     out["total"] = sum(out.values())
     out["cpu"] = sums["cpu"] / n if n else 0.0
+    out["wall"] = sums["wall"] / n if n else 0.0
     out["n_stars"] = float(n)
     return out
 

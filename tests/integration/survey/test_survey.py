@@ -193,7 +193,7 @@ def test_a_folder_survey_stores_each_star_once_and_records_failures(
     for star in stars:
         assert star.attempts == 1 and star.file_hash and len(star.file_hash) == 64
         if star.status == "done":
-            assert set(star.timings or {}) == {*STAGES, "cpu"}
+            assert set(star.timings or {}) == {*STAGES, "cpu", "wall"}
             assert star.timings["cpu"] > 0
             assert star.timings["read"] > 0 and star.timings["search"] > 0
     n_candidates = sum(s.n_candidates for s in stars)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +65,43 @@ def test_limit_threads_env_caps_every_library() -> None:
     env: dict[str, str] = {"OMP_NUM_THREADS": "8"}
     limit_threads_env(env)
     assert {k: env[k] for k in THREAD_VARIABLES} == dict.fromkeys(THREAD_VARIABLES, "1")
+
+
+def test_the_thread_cap_bounds_a_model_s_own_thread_count() -> None:
+    """A model's ``n_threads`` (2 for the bundled network) never goes past the process's cap:
+    two threads on each core of a one-process-per-core survey spin against each other."""
+    torch = pytest.importorskip("torch")
+    from exoguard.ml.multibranch.predict import cap_threads, torch_threads
+
+    before = torch.get_num_threads()
+    try:
+        cap_threads(1)
+        with torch_threads(4):
+            assert torch.get_num_threads() == 1
+        cap_threads(None)
+        with torch_threads(3):
+            assert torch.get_num_threads() == 3
+    finally:
+        cap_threads(None)
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="at least 1"):
+        cap_threads(0)
+
+
+def test_a_survey_worker_process_runs_the_network_on_one_thread() -> None:
+    """`limit_threads` (every survey and Celery worker process) caps the network at 1."""
+    code = (
+        "from exoguard.survey.local import limit_threads\n"
+        "limit_threads()\n"
+        "import torch\n"
+        "from exoguard.ml.multibranch.predict import torch_threads\n"
+        "with torch_threads(2):\n"
+        "    print(torch.get_num_threads())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert out.stdout.split() == ["1"]
 
 
 def test_search_reports_its_stage_seconds() -> None:

@@ -48,11 +48,30 @@ PREDICT_BATCH = 256
 MC_SEED = 20240601
 
 
+#: Most threads :func:`torch_threads` gives a block in this process (None: no cap).
+_thread_cap: int | None = None
+
+
+def cap_threads(n: int | None) -> None:
+    """Never give a block more than `n` torch threads in this process (None: no cap).
+
+    A process that runs one per core (a survey or Celery worker process) sets 1: a model's
+    ``n_threads`` would otherwise put two threads per core, which spin against each other
+    (about ten times the CPU seconds of one thread on a busy machine).
+    """
+    global _thread_cap
+    if n is not None and n < 1:
+        raise ValueError(f"the thread cap must be at least 1 or None; got {n}")
+    _thread_cap = n
+
+
 @contextmanager
 def torch_threads(n: int) -> Iterator[None]:
-    """Run a block with ``torch.set_num_threads(n)``, restoring the previous value."""
+    """Run a block with ``torch.set_num_threads(n)`` (at most the process's cap, see
+    :func:`cap_threads`), restoring the previous value."""
     before = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(n)))
+    n = max(1, int(n))
+    torch.set_num_threads(n if _thread_cap is None else min(n, _thread_cap))
     try:
         yield
     finally:
