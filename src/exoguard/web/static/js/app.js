@@ -132,20 +132,10 @@ const PLOT_CONFIG = {
   toImageButtonOptions: { format: "png", scale: 2 },
 };
 
-// Plotly (several MB) is fetched only when a page first draws a chart, never on the others.
+// Plotly is fetched only on pages with a chart, never on the others. The server answers this
+// URL with the partial bundle (cartesian traces, package.json) or, without it, the full one.
 const PLOTLY_URL = "/static/vendor/plotly.min.js";
 let plotlyLoading = null;
-
-/** Download the chart library without running it (a figure may never come: no light curve). */
-function preloadPlotly() {
-  if (window.Plotly || plotlyLoading || document.querySelector("link[data-plotly]")) return;
-  const link = document.createElement("link");
-  link.rel = "preload";
-  link.as = "script";
-  link.href = PLOTLY_URL;
-  link.dataset.plotly = "";
-  document.head.appendChild(link);
-}
 
 /** Load the chart library once; resolves to window.Plotly (or null when it cannot load). */
 export function ensurePlotly() {
@@ -202,9 +192,9 @@ export async function loadCharts(root, url) {
   for (const el of root.querySelectorAll("[data-chart]")) {
     if (!el.dataset.plotted) el.innerHTML = '<p class="loading">Loading chart…</p>';
   }
-  // The chart library downloads while the server computes the figures, not after; it runs
-  // (about 1 s of script on a slow machine) only when there is a figure to draw.
-  if (root.querySelector("[data-chart]")) preloadPlotly();
+  // The chart library downloads and runs its start-up script (the larger part of a chart
+  // page's CPU time) while the server computes the figures, not after them.
+  if (root.querySelector("[data-chart]")) ensurePlotly();
   try {
     const payload = await api(url);
     await drawFigures(root, { ...payload.figures, missing: payload.missing || {} });
