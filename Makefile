@@ -14,7 +14,23 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The partial Plotly bundle the pages load (package.json, pinned by package-lock.json), copied
+# where the app serves it. Without npm the app serves the plotly wheel's full bundle (slower
+# pages); under CI=true a missing npm is an error, so CI always tests the bundle users get.
+CHARTS_JS := src/exoguard/web/static/vendor/plotly-cartesian.min.js
+
+$(CHARTS_JS): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --ignore-scripts && mkdir -p $(@D) \
+		&& cp node_modules/plotly.js-cartesian-dist-min/plotly-cartesian.min.js $@; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "npm is missing: CI=true needs it for the partial Plotly bundle (package.json)" >&2; \
+		exit 1; \
+	else \
+		echo "npm not found: the pages use the plotly wheel's full bundle (slower charts)" >&2; \
+	fi
+
+install: $(STAMP) $(CHARTS_JS)
 
 # Debian packages the tests and benches call (chromium, poppler-utils, wrk): installed with
 # apt-get when missing (as root), a clear message otherwise; instant when all are present.

@@ -9,7 +9,9 @@ Measured, each in a fresh browser context (empty cache), ``--repeat`` times:
 
 * landing ``/``, explore ``/`` first visit (no chart), a candidate with a light curve (the
   one the upload found), research (model charts), a vetting item: time to the ``load``
-  event and to every chart drawn (``[data-chart]`` plotted by Plotly, or its reason shown);
+  event and to every chart drawn (``[data-chart]`` plotted by Plotly, or its reason shown),
+  and the renderer main thread's CPU time to then (Chromium's ``ThreadTime`` metric: wall
+  times mean little on a shared machine);
 * a 300-row TOI catalog uploaded on the explore page: time from the click to the result;
 * once, first: a one-quarter Kepler light curve (Kepler-227, Q2, 30-min cadence) uploaded on
   the explore page right after the server answered ``/healthz``, to its verdict (target
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -177,24 +180,38 @@ RESOURCES = """() => performance.getEntriesByType('resource')
   .map(e => [e.name.includes('/charts/') ? 'chart data' : 'plotly', e.responseEnd - e.startTime])"""
 
 
+def _main_thread_cpu_s(cdp: Any) -> float:
+    """CPU seconds the page's renderer main thread has run (Chromium's ``ThreadTime``): the
+    script, style, layout and paint work of the page, which a loaded machine does not inflate
+    the way it inflates wall-clock times."""
+    metrics = cdp.send("Performance.getMetrics")["metrics"]
+    return float(next(m["value"] for m in metrics if m["name"] == "ThreadTime"))
+
+
 def _page_times(
-    browser: Any, base: str, state: Any, path: str
+    browser: Any, base: str, state: Any, path: str, *, shot: Path | None = None
 ) -> tuple[float, float | None, dict[str, float]]:
     """(seconds to the load event, seconds to every visible chart drawn or None without one,
-    seconds each chart-data request and the Plotly download took)."""
+    seconds each chart-data request and the Plotly download took and the main thread's CPU
+    seconds up to the charts drawn, as ``"cpu"``). `shot`: a full-page screenshot, taken after
+    the measurements."""
     context = _context(browser, base, state)
     try:
         page = context.new_page()
+        cdp = context.new_cdp_session(page)
+        cdp.send("Performance.enable")
         t0 = time.perf_counter()
         page.goto(path, wait_until="load")
         loaded = time.perf_counter() - t0
         if page.evaluate(VISIBLE_CHARTS) == 0:
-            return loaded, None, {}
+            return loaded, None, {"cpu": _main_thread_cpu_s(cdp)}
         page.wait_for_function(DRAWN, timeout=120_000, polling=20)
         drawn = time.perf_counter() - t0
-        parts: dict[str, float] = {}
+        parts: dict[str, float] = {"cpu": _main_thread_cpu_s(cdp)}
         for name, ms in page.evaluate(RESOURCES):
             parts[name] = max(parts.get(name, 0.0), ms / 1000.0)
+        if shot is not None:
+            page.screenshot(path=str(shot), full_page=True)
         return loaded, drawn, parts
     finally:
         context.close()
@@ -288,8 +305,12 @@ def main() -> int:
                     rows: list[Row] = []
                     for label, path in pages.items():
                         row = Row(label)
-                        for _ in range(args.repeat):
-                            loaded, drawn, parts = _page_times(browser, base, state, path)
+                        slug = re.sub(r"[^a-z0-9]+", "-", label.split(" /")[0].lower()).strip("-")
+                        for i in range(args.repeat):
+                            shot = ARTIFACTS / f"bench-pages-{slug}.png" if i == 0 else None
+                            loaded, drawn, parts = _page_times(
+                                browser, base, state, path, shot=shot
+                            )
                             row.loads.append(loaded)
                             if drawn is not None:
                                 row.charts.append(drawn)
@@ -318,15 +339,19 @@ def main() -> int:
     print(f"\nmedians of {args.repeat} (fresh browser context each; first visit in brackets):")
     print(
         f"{'page':<58} {'load':>8} {'charts drawn':>13} {'(first)':>9} "
-        f"{'chart data':>11} {'plotly':>9}"
+        f"{'chart data':>11} {'plotly':>9} {'main-thread CPU':>16}"
     )
     for row in rows:
         first = f"({row.charts[0]:.2f} s)" if row.charts else ""
         print(
             f"{row.label:<58} {_median(row.loads):>8} {_median(row.charts):>13} {first:>9} "
             f"{_median(row.parts.get('chart data', [])):>11} "
-            f"{_median(row.parts.get('plotly', [])):>9}"
+            f"{_median(row.parts.get('plotly', [])):>9} {_median(row.parts.get('cpu', [])):>16}"
         )
+    print(
+        "(main-thread CPU: the renderer main thread's CPU seconds to the charts drawn, Chromium's"
+        " Performance.getMetrics ThreadTime; on a loaded machine the fair measure of the page)"
+    )
     label = f"{N_CATALOG_ROWS}-row TOI catalog: upload to result"
     print(f"{label:<58} {_median(catalog_s):>8}")
     return 0

@@ -245,12 +245,19 @@ def test_shap_waterfall_sums_to_output() -> None:
         )
     )
     wf = fig["data"][0]
-    assert wf["type"] == "waterfall"
-    assert wf["base"] == -0.5
+    assert wf["type"] == "bar"  # the partial Plotly bundle has no waterfall trace
+    assert wf["base"][0] == -0.5
     assert wf["y"][-1] == "depth_ppm = 4.1e+04"  # largest |value| on top
     assert wf["y"][0] == "2 other features"
     assert wf["x"][0] == pytest.approx(-0.01)
-    assert sum(wf["x"]) + wf["base"] == pytest.approx(-0.5 + sum(contrib.values()))
+    assert sum(wf["x"]) + wf["base"][0] == pytest.approx(-0.5 + sum(contrib.values()))
+    # Each bar starts where the previous ended; the last ends at the output.
+    for i in range(1, len(wf["x"])):
+        assert wf["base"][i] == pytest.approx(wf["base"][i - 1] + wf["x"][i - 1], abs=1e-5)
+    assert wf["base"][-1] + wf["x"][-1] == pytest.approx(-0.5 + sum(contrib.values()), abs=1e-5)
+    assert wf["marker"]["color"][-1] == charts.FP_COLOR  # depth_ppm pushes away from planet
+    connectors = [s for s in fig["layout"]["shapes"] if s["yref"] == "y"]
+    assert [c["x0"] for c in connectors] == pytest.approx(wf["base"][1:])
     assert "→ -0.410" in fig["layout"]["xaxis"]["title"]["text"]
 
 

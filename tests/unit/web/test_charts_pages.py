@@ -241,7 +241,7 @@ def test_shap_figures_add_the_remainder() -> None:
     # Plain words with the value, not machine names; the axis reads without "log-odds".
     assert wf["y"][-1] == "the signal is 99.9× the noise"
     assert "log-odds" not in figures["shap"]["layout"]["xaxis"]["title"]["text"]
-    assert wf["base"] + sum(wf["x"]) == pytest.approx(1.0)
+    assert wf["base"][0] + sum(wf["x"]) == pytest.approx(1.0)
     assert _figures.shap_figures(None)[1] == {
         "shap": "no explanation stored for this prediction yet"
     }

@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from exoguard.web.charts.base import (
     COLORS,
     FP_COLOR,
@@ -110,19 +112,20 @@ def shap_waterfall_figure(
     # Plotly draws the first category at the bottom; the largest contribution goes on top.
     labels_out, steps = labels_out[::-1], steps[::-1]
     total = float(base_value) + float(sum(steps))
+    # Drawn as floating bars (each starts where the previous one ended), not as a
+    # "waterfall" trace: the pages' partial Plotly bundle has bar but no waterfall.
+    starts = (float(base_value) + np.concatenate([[0.0], np.cumsum(steps)[:-1]])).tolist()
     data = [
         {
-            "type": "waterfall",
+            "type": "bar",
             "orientation": "h",
             "name": "SHAP",
-            "base": float(base_value),
-            "measure": ["relative"] * len(steps),
+            "base": json_values(starts),
             "y": labels_out,
             "x": json_values(steps),
-            "increasing": {"marker": {"color": PLANET_COLOR}},
-            "decreasing": {"marker": {"color": FP_COLOR}},
-            "connector": {"line": {"color": "#9aa3b2", "width": 1}},
-            "hovertemplate": "%{y}: %{x:+.4f}<extra></extra>",
+            "customdata": json_values(steps),
+            "marker": {"color": [PLANET_COLOR if v >= 0 else FP_COLOR for v in steps]},
+            "hovertemplate": "%{y}: %{customdata:+.4f}<extra></extra>",
         }
     ]
     layout = base_layout(
@@ -132,7 +135,25 @@ def shap_waterfall_figure(
         height=max(280, 70 + 26 * len(steps)),
     )
     layout["showlegend"] = False
-    layout["shapes"] = [vline(float(base_value), {"color": "#9aa3b2", "dash": "dot", "width": 1})]
+    # The waterfall's connectors: from where each bar ends to the next bar (category i sits
+    # at y = i; bars are 0.8 wide).
+    connectors = [
+        {
+            "type": "line",
+            "xref": "x",
+            "yref": "y",
+            "x0": end,
+            "x1": end,
+            "y0": i + 0.4,
+            "y1": i + 0.6,
+            "line": {"color": "#9aa3b2", "width": 1},
+        }
+        for i, end in enumerate(json_values(starts[1:]))
+    ]
+    layout["shapes"] = [
+        vline(float(base_value), {"color": "#9aa3b2", "dash": "dot", "width": 1}),
+        *connectors,
+    ]
     return {"data": data, "layout": layout}
 
 

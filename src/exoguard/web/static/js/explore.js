@@ -54,7 +54,7 @@ async function showCharts(datasetId, candidateId) {
   const url = `/charts/datasets/${encodeURIComponent(datasetId)}` + (candidateId ? `?candidate_id=${candidateId}` : "");
   for (const el of results.querySelectorAll("[data-chart]")) delete el.dataset.plotted;
   try {
-    // loadCharts loads the chart library (app.js ensurePlotly) only when a figure comes
+    // loadCharts starts the chart library (app.js ensurePlotly) while the figures are fetched
     await loadCharts(results, url);
   } catch (err) {
     toast(`Charts could not be drawn: ${err.message}`, "warning");
