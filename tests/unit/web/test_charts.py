@@ -255,7 +255,7 @@ def test_shap_waterfall_sums_to_output() -> None:
     for i in range(1, len(wf["x"])):
         assert wf["base"][i] == pytest.approx(wf["base"][i - 1] + wf["x"][i - 1], abs=1e-5)
     assert wf["base"][-1] + wf["x"][-1] == pytest.approx(-0.5 + sum(contrib.values()), abs=1e-5)
-    assert wf["marker"]["color"][-1] == charts.FP_COLOR  # depth_ppm pushes away from planet
+    assert wf["marker"]["color"][-1] == FP_COLOR  # depth_ppm pushes away from planet
     connectors = [s for s in fig["layout"]["shapes"] if s["yref"] == "y"]
     assert [c["x0"] for c in connectors] == pytest.approx(wf["base"][1:])
     assert "→ -0.410" in fig["layout"]["xaxis"]["title"]["text"]
