@@ -319,7 +319,7 @@ def add_lightkurve(
 
 
 def _cpu_with_children() -> float:
-    """CPU seconds of this process and of its finished children (TLS's worker processes)."""
+    """CPU seconds of this process and of its children that have ended and been waited for."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + children.ru_utime + children.ru_stime
 
@@ -492,7 +492,8 @@ def print_table(rows: list[Row]) -> None:
         "\n* extrapolated from an evenly strided subset of the grid (time x full/subset); "
         "'ours faster' = wall-time ratio, or for 'astropy same grid' the ratio of periods/s on "
         "identical periods (ours multi-threaded with every period evaluated, and on 1 thread). "
-        "'CPU s': CPU seconds of the process, every thread (TLS: with its worker processes). "
+        "'CPU s': CPU seconds of the process, every thread (TLS: plus its worker processes once "
+        "they have ended, so a lower bound). "
         "TLS: oversampling 2."
     )
 
