@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from exoguard.jobs.tasks import JobContext, task
-from exoguard.ml.lifecycle import DEFAULT_MIN_LABELS, DEFAULT_TOLERANCE
-from exoguard.services.lifecycle import evaluate_canary, load_curated, retrain
-from exoguard.services.monitoring import monitor_deployed
-from exoguard.store.db import make_engine, make_sessionmaker, session_scope
+
+# Services are imported inside each task: listing the job kinds stays light (see builtin.py).
 
 
 def _factory(ctx: JobContext) -> Any:
+    from exoguard.store.db import make_engine, make_sessionmaker
+
     engine = make_engine(ctx.settings.database_url)
     return engine, make_sessionmaker(engine)
 
@@ -28,6 +28,9 @@ def retrain_task(ctx: JobContext) -> dict[str, Any]:
     Params: ``config`` (a named config, default ``"default"``) and ``params`` (overrides,
     ``{NAME: VALUE}``).
     """
+    from exoguard.services.lifecycle import load_curated, retrain
+    from exoguard.store.db import session_scope
+
     engine, factory = _factory(ctx)
     try:
         # A short transaction reads the curated set; the second one starts after the fit.
@@ -52,6 +55,10 @@ def canary_evaluate_task(ctx: JobContext) -> dict[str, Any]:
 
     Params (all optional): ``metric``, ``tolerance``, ``min_labels``, ``apply``.
     """
+    from exoguard.ml.lifecycle import DEFAULT_MIN_LABELS, DEFAULT_TOLERANCE
+    from exoguard.services.lifecycle import evaluate_canary
+    from exoguard.store.db import session_scope
+
     engine, factory = _factory(ctx)
     try:
         with session_scope(factory) as session:
@@ -72,6 +79,9 @@ def canary_evaluate_task(ctx: JobContext) -> dict[str, Any]:
 @task("monitor")
 def monitor_task(ctx: JobContext) -> dict[str, Any]:
     """Record accuracy on vetted labels, prediction distribution and drift of deployed models."""
+    from exoguard.services.monitoring import monitor_deployed
+    from exoguard.store.db import session_scope
+
     engine, factory = _factory(ctx)
     try:
         with session_scope(factory) as session:
