@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exoguard.catalogs.schema import PHYSICAL_COLUMNS
@@ -35,8 +34,8 @@ from exoguard.reports.model import (
     finite_or_none,
 )
 from exoguard.store import access
-from exoguard.store.models import Candidate, Prediction, User, VettingItem, Vote
-from exoguard.store.repositories import PredictionRepository
+from exoguard.store.models import Candidate, Prediction, User
+from exoguard.store.repositories import PredictionRepository, VettingRepository, VoteRepository
 from exoguard.store.types import utcnow
 from exoguard.vetting.state import state_for_candidate, state_policy
 
@@ -179,15 +178,10 @@ def _shap(explanation: Mapping[str, Any] | None) -> tuple[list[ShapContribution]
 
 
 def _votes(session: Session, candidate_id: int) -> VoteSummary:
-    item = session.scalars(
-        select(VettingItem)
-        .where(VettingItem.candidate_id == candidate_id)
-        .order_by(VettingItem.id.desc())
-        .limit(1)
-    ).first()
+    item = VettingRepository(session).newest_for_candidate(candidate_id)
     if item is None:
         return VoteSummary()
-    votes = session.scalars(select(Vote).where(Vote.item_id == item.id)).all()
+    votes = VoteRepository(session).list_for_item(item.id)
     n_planet = sum(v.label == "planet" for v in votes)
     return VoteSummary(
         n_planet=n_planet,

@@ -128,18 +128,10 @@ def state_for_candidate(
     session: Session, candidate_id: int, *, policy: QueuePolicy
 ) -> CandidateState:
     """:func:`candidate_state` of a stored candidate (newest prediction, newest queue item)."""
-    from sqlalchemy import select
-
-    from exoguard.store.models import VettingItem
-    from exoguard.store.repositories import PredictionRepository
+    from exoguard.store.repositories import PredictionRepository, VettingRepository
 
     prediction = PredictionRepository(session).latest_for_candidate(candidate_id)
-    item = session.scalars(
-        select(VettingItem)
-        .where(VettingItem.candidate_id == candidate_id)
-        .order_by(VettingItem.id.desc())
-        .limit(1)
-    ).first()
+    item = VettingRepository(session).newest_for_candidate(candidate_id)
     return candidate_state(
         predicted_label=prediction.label if prediction else None,
         probability=prediction.probability if prediction else None,

@@ -71,6 +71,16 @@ class VettingRepository:
         )
         return self.session.scalars(stmt).first()
 
+    def newest_for_candidate(self, candidate_id: int) -> VettingItem | None:
+        """The candidate's newest queue item, open or settled (what its state is read from)."""
+        stmt = (
+            select(VettingItem)
+            .where(VettingItem.candidate_id == candidate_id)
+            .order_by(VettingItem.id.desc())
+            .limit(1)
+        )
+        return self.session.scalars(stmt).first()
+
     def list(
         self,
         *,
