@@ -34,6 +34,7 @@ from exoguard.services.predictions import (
     score_frame,
     store_predictions,
 )
+from exoguard.store.db import session_scope
 
 #: Called after each model call with (model version, seconds, rows scored).
 ScoreObserver = Callable[[str, float, int], None]
@@ -247,8 +248,7 @@ class PredictionBatcher:
         owners: list[int | None],
         keep: list[bool] | None = None,
     ) -> list[list[Verdict]]:
-        session = self._factory()
-        try:
+        with session_scope(self._factory) as session:
             verdicts = _score_and_store_manual(
                 session,
                 groups,
@@ -257,12 +257,6 @@ class PredictionBatcher:
                 on_score=self._on_score,
                 keep=keep,
             )
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
         out, start = [], 0
         for group in groups:
             out.append(verdicts[start : start + len(group)])

@@ -106,9 +106,12 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session that commits when the block succeeds and rolls back when it raises."""
-    session = factory()
+def session_scope(factory: sessionmaker[Session], **options: Any) -> Iterator[Session]:
+    """A session that commits when the block succeeds and rolls back when it raises.
+
+    ``options`` go to the factory (e.g. ``bind=`` another engine).
+    """
+    session = factory(**options)
     try:
         yield session
         session.commit()

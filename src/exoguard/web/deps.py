@@ -14,7 +14,7 @@ from exoguard.config import Settings
 from exoguard.errors import AuthError, PermissionDeniedError
 from exoguard.services.accounts import resolve_session
 from exoguard.services.credentials import decode_session_token
-from exoguard.store.db import read_only
+from exoguard.store.db import read_only, session_scope
 from exoguard.store.models import User
 from exoguard.web.security import SESSION_COOKIE
 from exoguard.web.state import AppState
@@ -44,17 +44,11 @@ def get_session(request: Request) -> Iterator[Session]:
     if request.method in _READ_METHODS and isinstance(bind, Engine):
         # the factory's own engine, deferred (a factory bound to one connection, as the
         # tests' rolled-back transactions are, is used as it is)
-        session = state.sessions(bind=read_only(bind))
+        options = {"bind": read_only(bind)}
     else:
-        session = state.sessions()
-    try:
+        options = {}
+    with session_scope(state.sessions, **options) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # The dependencies below that only read request state are `async def`: FastAPI runs a plain
