@@ -4,7 +4,7 @@ Per-row contributions are exact TreeSHAP values (Lundberg et al. 2020) of each m
 log-odds, averaged over the members, so that ``base_value + sum(contributions)`` equals the
 mean member log-odds. They are computed with LightGBM's built-in TreeSHAP
 (``pred_contrib=True``), which gives the same numbers as ``shap.TreeExplainer`` at a
-fraction of the cost; ``tests/unit/test_ml_explain.py`` checks the two agree.
+fraction of the cost; ``tests/unit/ml/test_ml_gbm.py`` checks the two agree.
 """
 
 from __future__ import annotations
