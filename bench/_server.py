@@ -97,7 +97,15 @@ def train_small_model(models_path: Path) -> str:
     config = apply_overrides(
         get_config("small"), ["n_estimators=30", "n_ensemble=2", "calibration_folds=2"]
     )
-    record = train_gbm(config, tables=load_default_catalogs(), registry=registry)
+    from exoguard.config import get_settings
+
+    catalogs_dir = get_settings().catalogs_dir
+    record = train_gbm(
+        config,
+        catalogs_dir=catalogs_dir,
+        tables=load_default_catalogs(catalogs_dir),
+        registry=registry,
+    )
     return str(record.id)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from exoguard.catalogs import load_default_catalogs
+from exoguard.config import get_settings
 from exoguard.ml.configs import apply_overrides, get_config
 from exoguard.ml.dataset import labelled_data
 from exoguard.ml.explain import shap_contributions
@@ -34,7 +35,7 @@ def main() -> None:
     args = ap.parse_args()
     cfg = apply_overrides(get_config(args.config), args.param)
 
-    koi, toi, k2 = load_default_catalogs()
+    koi, toi, k2 = load_default_catalogs(get_settings().catalogs_dir)
     data = labelled_data([koi], features=cfg.feature_names, missions=["kepler"])
 
     t0, c0 = time.perf_counter(), time.process_time()

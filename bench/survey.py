@@ -132,7 +132,10 @@ def _trained_gbm() -> Path:
     upgrade(url)  # the registry's own database, beside the artifacts it lists
     store = DatabaseVersionStore(url, models_path=CACHE)
     record = train_gbm(
-        get_config("default"), registry=ModelRegistry(CACHE, store), with_evaluation=False
+        get_config("default"),
+        catalogs_dir=get_settings().catalogs_dir,
+        registry=ModelRegistry(CACHE, store),
+        with_evaluation=False,
     )
     store.engine.dispose()
     return CACHE / record.id

@@ -49,6 +49,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from exoguard.config import get_settings
 from exoguard.core.detrend import detrend
 from exoguard.core.search import make_grid
 from exoguard.core.search.multi import default_window_days, search_lightcurve
@@ -310,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not (args.survey / "truth.csv").exists():
         print(f"generating {args.n_survey} stars under {args.survey}", file=sys.stderr)
-        generate_survey(args.survey, n_stars=args.n_survey, seed=args.seed)
+        generate_survey(
+            args.survey, n_stars=args.n_survey, seed=args.seed, data_dir=get_settings().data_dir
+        )
     truth = read_truth(args.survey / "truth.csv")[: args.stars]
     warm_up()
     numba.set_num_threads(1)  # ours on one core, as a survey worker runs it

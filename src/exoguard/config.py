@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=REPO_ROOT.parent / "shared" / "data", alias="EXOGUARD_DATA_DIR")
     var_dir: Path = Field(default=REPO_ROOT / "var", alias="EXOGUARD_VAR_DIR")
+    #: Root of the NASA Exoplanet Archive and of MAST for `exoguard fetch` (None: the public
+    #: services; tests point them at an emulator).
+    archive_url: str | None = Field(default=None, alias="EXOGUARD_ARCHIVE_URL")
+    mast_url: str | None = Field(default=None, alias="EXOGUARD_MAST_URL")
     database_url: str = Field(default="", alias="DATABASE_URL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     #: Where the survey page may take folders and manifests from (default: the data folder).

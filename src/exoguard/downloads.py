@@ -108,11 +108,9 @@ class _Retryable(Exception):
         self.retry_after_s = retry_after_s
 
 
-def default_cache_dir() -> Path:
-    """``settings.var_dir / "cache"``."""
-    from exoguard.config import get_settings
-
-    return get_settings().var_dir / "cache"
+def default_cache_dir(var_dir: Path) -> Path:
+    """The download cache under a variable-data folder: ``var_dir / "cache"``."""
+    return Path(var_dir) / "cache"
 
 
 def make_session() -> requests.Session:
@@ -394,37 +392,36 @@ def file_sha256(path: Path, *, gunzip: bool = False) -> str:
 class HttpClient:
     """What the archive and MAST clients share: base URL, cache root, policy and session.
 
-    Subclasses name their service with ``URL_ENV`` (the environment variable of the base URL)
-    and ``DEFAULT_URL``.
+    Subclasses name their service's ``DEFAULT_URL``; the entry points pass the configured
+    URL (``Settings.archive_url``, ``Settings.mast_url``).
 
     Parameters
     ----------
+    cache_dir : Path
+        Cache root (the entry points pass ``default_cache_dir(settings.var_dir)``).
     base_url : str, optional
-        The service root; default ``$URL_ENV`` or ``DEFAULT_URL``.
-    cache_dir : Path, optional
-        Cache root; default ``settings.var_dir/cache``.
+        The service root; default ``DEFAULT_URL``.
     policy : HttpPolicy, optional
         Timeouts, retries and the size cap.
     session : requests.Session, optional
         Closed by :meth:`close` only when this client created it.
     """
 
-    URL_ENV: ClassVar[str]
     DEFAULT_URL: ClassVar[str]
 
     def __init__(
         self,
         *,
+        cache_dir: Path,
         base_url: str | None = None,
-        cache_dir: Path | None = None,
         policy: HttpPolicy | None = None,
         session: requests.Session | None = None,
     ) -> None:
-        chosen = base_url or os.environ.get(self.URL_ENV) or self.DEFAULT_URL
+        chosen = base_url or self.DEFAULT_URL
         if not chosen.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {chosen!r}")
         self.base_url = chosen.rstrip("/")
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.cache_dir = Path(cache_dir)
         self.policy = policy or HttpPolicy()
         self._session = session or make_session()
         self._own_session = session is None

@@ -171,7 +171,9 @@ def tiny_model_source(root: Path) -> Path:
     config = apply_overrides(
         get_config("small"), ["n_estimators=30", "n_ensemble=2", "calibration_folds=2"]
     )
-    record = train_gbm(config, tables=load_default_catalogs(CATALOGS), registry=registry)
+    record = train_gbm(
+        config, catalogs_dir=CATALOGS, tables=load_default_catalogs(CATALOGS), registry=registry
+    )
     _TRAINED["dir"] = models / record.id
     return _TRAINED["dir"]
 

@@ -674,7 +674,7 @@ def test_bad_arguments_name_what_is_allowed(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="plain column names"):
         client.tap_query("koi", columns=["kepid; drop table"])
     with pytest.raises(ValueError, match="http:// or https://"):
-        ArchiveClient(base_url="ftp://example.org")
+        ArchiveClient(base_url="ftp://example.org", cache_dir=tmp_path)
     assert client.tap_params("k2") == {"query": "select * from k2pandc", "format": "csv"}
 
 

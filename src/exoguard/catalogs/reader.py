@@ -270,20 +270,16 @@ def read_catalog_bytes(data: bytes, *, name: str, kind: CatalogKind | None = Non
     return harmonise(read_raw_bytes(data, name=name), source=name, kind=kind)
 
 
-def load_default_catalogs(data_dir: Path | None = None) -> list[CatalogTable]:
+def load_default_catalogs(catalogs_dir: Path) -> list[CatalogTable]:
     """The bundled KOI, TOI and K2 tables, in that order.
 
     Parameters
     ----------
-    data_dir : Path, optional
-        Directory that holds the catalog files; ``settings.catalogs_dir`` when None.
+    catalogs_dir : Path
+        Directory that holds the catalog files (``settings.catalogs_dir``).
     """
-    if data_dir is None:
-        from exoguard.config import get_settings
-
-        data_dir = get_settings().catalogs_dir
     return [
-        read_catalog(Path(data_dir) / fname, kind=k)  # type: ignore[arg-type]
+        read_catalog(Path(catalogs_dir) / fname, kind=k)  # type: ignore[arg-type]
         for k, fname in DEFAULT_CATALOG_FILES.items()
     ]
 

@@ -14,7 +14,7 @@ The HTTP side (retries, size cap, checks) is :mod:`exoguard.downloads`, shared w
 Example
 -------
 >>> from exoguard.catalogs.remote import fetch_catalog
->>> got = fetch_catalog("koi")  # doctest: +SKIP
+>>> got = fetch_catalog("koi", cache_dir=Path("var/cache"))  # doctest: +SKIP
 >>> got.path.name, got.n_rows  # doctest: +SKIP
 ('koi_cumulative_2026-07-01.csv.gz', 9564)
 """
@@ -39,7 +39,6 @@ from exoguard.downloads import (
     CHUNK_BYTES,
     HttpClient,
     HttpPolicy,
-    default_cache_dir,
     describe_url,
     file_sha256,
     html_title,
@@ -138,17 +137,16 @@ class ArchiveClient(HttpClient):
 
     Parameters
     ----------
+    cache_dir : Path
+        Cache root; files go to ``cache_dir / "catalogs"``.
     base_url : str, optional
-        The archive root; default ``$EXOGUARD_ARCHIVE_URL`` or
-        ``https://exoplanetarchive.ipac.caltech.edu``. Queries go to ``{base_url}/TAP/sync``.
-    cache_dir : Path, optional
-        Cache root; files go to ``cache_dir / "catalogs"``. Default ``settings.var_dir/cache``.
+        The archive root; default ``https://exoplanetarchive.ipac.caltech.edu`` (the CLI
+        passes ``Settings.archive_url``). Queries go to ``{base_url}/TAP/sync``.
     policy : HttpPolicy, optional
         Timeouts, retries and the size cap (default 512 MiB).
     session : requests.Session, optional
     """
 
-    URL_ENV = ARCHIVE_URL_ENV
     DEFAULT_URL = DEFAULT_ARCHIVE_URL
 
     @property
@@ -309,8 +307,8 @@ def _validate(path: Path, *, table: str, name: str) -> int:
 def fetch_catalog(
     table: RemoteTable,
     *,
+    cache_dir: Path,
     base_url: str | None = None,
-    cache_dir: Path | None = None,
     policy: HttpPolicy | None = None,
     force: bool = False,
     validate: bool = True,
@@ -321,10 +319,10 @@ def fetch_catalog(
         return client.fetch_catalog(table, force=force, validate=validate, today=today)
 
 
-def cached_catalogs(table: RemoteTable, *, cache_dir: Path | None = None) -> list[Path]:
+def cached_catalogs(table: RemoteTable, *, cache_dir: Path) -> list[Path]:
     """Downloaded copies of a table in the cache, newest download date first."""
     prefix = FILE_PREFIXES[_check_table(table)]
-    folder = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / "catalogs"
+    folder = Path(cache_dir) / "catalogs"
     return _dated_files(folder, prefix)
 
 
@@ -339,9 +337,7 @@ def _dated_files(folder: Path, prefix: str) -> list[Path]:
     return [p for _, p in sorted(found, key=lambda item: (item[0], item[1].name), reverse=True)]
 
 
-def latest_catalog_path(
-    table: RemoteTable, *, cache_dir: Path | None = None, data_dir: Path | None = None
-) -> Path:
+def latest_catalog_path(table: RemoteTable, *, cache_dir: Path, data_dir: Path) -> Path:
     """The newest copy of a table: a cached download, else the bundled file (offline).
 
     Compares the dates in the file names of ``cache_dir/catalogs`` and of the bundled
@@ -357,10 +353,6 @@ def latest_catalog_path(
     from exoguard.catalogs.reader import DEFAULT_CATALOG_FILES
 
     prefix = FILE_PREFIXES[_check_table(table)]
-    if data_dir is None:
-        from exoguard.config import get_settings
-
-        data_dir = get_settings().data_dir
     candidates: list[tuple[str, int, Path]] = []
     for p in cached_catalogs(table, cache_dir=cache_dir):
         match = _DATED_NAME.match(p.name)
@@ -376,7 +368,7 @@ def latest_catalog_path(
         if default.is_file():
             return default
         raise NotFoundError(
-            f"no {table} table: nothing downloaded under {cache_dir or default_cache_dir()} and "
+            f"no {table} table: nothing downloaded under {cache_dir} and "
             f"no bundled file under {bundled}; run `exoguard fetch catalogs --table {table}`"
         )
     return max(candidates, key=lambda c: (c[0], c[1]))[2]

@@ -128,7 +128,12 @@ def ingest_command(
             f"database {redact_url(url)} is not migrated to {migrate.head_revision()}; "
             "run `exoguard db upgrade` first"
         )
-    tables = list(tqdm(load_default_catalogs(), desc="catalogs", unit="table", disable=None))
+    from exoguard.config import get_settings
+
+    catalogs_dir = get_settings().catalogs_dir
+    tables = list(
+        tqdm(load_default_catalogs(catalogs_dir), desc="catalogs", unit="table", disable=None)
+    )
     engine = make_engine(url)
     try:
         with session_scope(make_sessionmaker(engine)) as session:

@@ -59,7 +59,12 @@ def catalogs_cmd(
         )
     tables = list(REMOTE_TABLES) if table == "all" else [table]
     rows: list[dict[str, Any]] = []
-    with ArchiveClient() as client:
+    from exoguard.config import get_settings
+    from exoguard.downloads import default_cache_dir
+
+    settings = get_settings()
+    cache_dir = default_cache_dir(settings.var_dir)
+    with ArchiveClient(base_url=settings.archive_url, cache_dir=cache_dir) as client:
         for name in tables:
             typer.echo(f"fetching {name} from {client.base_url} ...", err=True)
             got = client.fetch_catalog(name, force=force)  # type: ignore[arg-type]
@@ -113,7 +118,12 @@ def lightcurves_cmd(
             param_hint="--cadence",
         )
     rows: list[dict[str, Any]] = []
-    with MastClient() as client:
+    from exoguard.config import get_settings
+    from exoguard.downloads import default_cache_dir
+
+    settings = get_settings()
+    cache_dir = default_cache_dir(settings.var_dir)
+    with MastClient(base_url=settings.mast_url, cache_dir=cache_dir) as client:
         typer.echo(f"searching {client.base_url} for {target} ({mission}) ...", err=True)
         products = client.search_lightcurves(
             target,

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from exoguard.cli.progress import progress
+from exoguard.config import get_settings
 from exoguard.errors import ConfigError, ModelNotReadyError
 from exoguard.jsonsafe import jsonable
 
@@ -85,9 +86,9 @@ def train(
     """Train a model kind on the bundled data and register it as a new version."""
     if model not in MODEL_KINDS:
         raise ConfigError(f"--model must be one of {', '.join(MODEL_KINDS)}; got {model!r}")
-    from exoguard.store.model_registry import open_registry
+    from exoguard.store.model_registry import settings_registry
 
-    registry = open_registry()
+    registry = settings_registry(get_settings())
     active = registry.active()
     if if_missing and active is not None:
         if as_json:
@@ -132,7 +133,13 @@ def _train_gbm(
     # training, then the named evaluation sets (exoguard.ml.evalsets), as every route does
     total = n_boosters_to_train(cfg, with_evaluation=evaluation)
     with progress("train gbm", total=total, unit="boosters") as bar:
-        record = train_gbm(cfg, registry=registry, progress=bar.update, with_evaluation=evaluation)
+        record = train_gbm(
+            cfg,
+            catalogs_dir=get_settings().catalogs_dir,
+            registry=registry,
+            progress=bar.update,
+            with_evaluation=evaluation,
+        )
     if not as_json:
         name, figures = headline(record.kind, record.metrics, config=record.config)
         typer.echo(
@@ -173,9 +180,9 @@ def evaluate(
     held-out comparison of its components. ``--paths``: every path users take.
     """
     if not paths and config is None and version is not None:
-        from exoguard.store.model_registry import open_registry
+        from exoguard.store.model_registry import settings_registry
 
-        kind = open_registry().get(version).kind
+        kind = settings_registry(get_settings()).get(version).kind
         if kind == "multibranch":
             from exoguard.cli.neural import print_report, run_evaluate
 
@@ -187,10 +194,12 @@ def evaluate(
             return
         if kind == "ensemble":
             from exoguard.ml.ensemble import evaluate_version
-            from exoguard.store.model_registry import open_registry
+            from exoguard.store.model_registry import settings_registry
 
             report = evaluate_version(
-                version, registry=open_registry(), log=lambda m: typer.echo(m, err=True)
+                version,
+                registry=settings_registry(get_settings()),
+                log=lambda m: typer.echo(m, err=True),
             )
             typer.echo(_dump(report))
             return
@@ -207,9 +216,9 @@ def evaluate(
     from exoguard.ml.configs import GBMConfig, apply_overrides, get_config
     from exoguard.ml.evaluate import evaluate as run_evaluation
     from exoguard.ml.evaluate import n_boosters_for_evaluation
-    from exoguard.store.model_registry import open_registry
+    from exoguard.store.model_registry import settings_registry
 
-    registry = open_registry()
+    registry = settings_registry(get_settings())
     record = None
     if config is not None:
         cfg = get_config(config)
@@ -217,7 +226,7 @@ def evaluate(
         record = registry.get(version) if version else registry.active()
         cfg = GBMConfig.model_validate(record.config) if record else get_config("default")
     cfg = apply_overrides(cfg, param or [])
-    tables = load_default_catalogs()
+    tables = load_default_catalogs(get_settings().catalogs_dir)
     with progress("evaluate", total=n_boosters_for_evaluation(cfg), unit="boosters") as bar:
         report = run_evaluation(
             tables,
@@ -263,12 +272,12 @@ def predict(
     """Classify every row of a table; the output adds probability, uncertainty and label."""
     from exoguard.catalogs import read_catalog
     from exoguard.ml.service import predict_frame
-    from exoguard.store.model_registry import open_registry
+    from exoguard.store.model_registry import settings_registry
 
     table = read_catalog(input_path)
     for issue in table.report.errors[:20]:
         typer.echo(f"warning: {issue.message}", err=True)
-    pred = predict_frame(table.frame, version=version, registry=open_registry())
+    pred = predict_frame(table.frame, version=version, registry=settings_registry(get_settings()))
     # the archive's own label moves to `archive_label`; `label` becomes the model's verdict
     out = table.frame.rename(columns={"label": "archive_label"})
     out["probability"] = pred["probability"].round(6)
@@ -304,9 +313,9 @@ def models_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Registered model versions, newest first."""
-    from exoguard.store.model_registry import open_registry
+    from exoguard.store.model_registry import settings_registry
 
-    records = open_registry().list()
+    records = settings_registry(get_settings()).list()
     if as_json:
         typer.echo(_dump([r.to_dict() for r in records]))
         return
@@ -378,9 +387,9 @@ def models_install_bundled(
     """
     from exoguard.ml.bundled import install_bundle
     from exoguard.ml.service import clear_cache
-    from exoguard.store.model_registry import open_registry
+    from exoguard.store.model_registry import settings_registry
 
-    install_bundle(registry=open_registry(), activate=activate, log=typer.echo)
+    install_bundle(registry=settings_registry(get_settings()), activate=activate, log=typer.echo)
     clear_cache()
 
 
@@ -390,9 +399,9 @@ def models_export_bundle(
 ) -> None:
     """Write an ensemble's network and stacker as the bundled default model."""
     from exoguard.ml.bundled import BUNDLE_DIR, export_bundle
-    from exoguard.store.model_registry import open_registry
+    from exoguard.store.model_registry import settings_registry
 
-    export_bundle(version, registry=open_registry())
+    export_bundle(version, registry=settings_registry(get_settings()))
     typer.echo(f"bundle written to {BUNDLE_DIR}")
 
 

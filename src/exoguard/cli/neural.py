@@ -49,7 +49,7 @@ def run_train(
 ) -> dict[str, Any]:
     """Train a multibranch version with progress bars on stderr; returns the summary."""
     from exoguard.ml.multibranch.train import prepare_data, train_multibranch
-    from exoguard.store.model_registry import open_registry
+    from exoguard.store.model_registry import settings_registry
 
     cfg = _config(config_name, params)
     inj = cfg.data.injection
@@ -78,7 +78,7 @@ def run_train(
         model, metrics, record = train_multibranch(
             cfg,
             data=data,
-            registry=open_registry(),
+            registry=settings_registry(get_settings()),
             on_epoch=on_epoch,
             real_lightcurves_dir=get_settings().lightcurves_dir if real else None,
             log=_err,
@@ -125,9 +125,9 @@ def run_evaluate(*, version: str | None, real: bool = True) -> dict[str, Any]:
         load_multibranch,
         prepare_data,
     )
-    from exoguard.store.model_registry import open_registry
+    from exoguard.store.model_registry import settings_registry
 
-    registry = open_registry()
+    registry = settings_registry(get_settings())
     model, record = load_multibranch(version, registry=registry)
     data = prepare_data(model.config, features=model.feature_names)
     report = evaluate_model(
@@ -278,9 +278,9 @@ def classify(
     if not files:
         raise ValidationError("give at least one light-curve file")
     from exoguard.ml.ensemble import DecisionEnsemble, best_multibranch
-    from exoguard.store.model_registry import open_registry
+    from exoguard.store.model_registry import settings_registry
 
-    registry = open_registry()
+    registry = settings_registry(get_settings())
     chosen = registry.get(model) if model else registry.active()
     ensemble_version = None
     mb_version = model
@@ -340,13 +340,13 @@ def run_train_ensemble(params: list[str] | None, *, real: bool = True) -> dict[s
     """Build and register the ensemble of a multibranch and a gbm version (default: the newest
     of each); activated by itself only when better on the held-out sets."""
     from exoguard.ml.ensemble import build_and_register
-    from exoguard.store.model_registry import open_registry
+    from exoguard.store.model_registry import settings_registry
 
     versions = _ensemble_params(params)
     record = build_and_register(
         versions.get("mb_version"),
         versions.get("gbm_version"),
-        registry=open_registry(),
+        registry=settings_registry(get_settings()),
         real_lightcurves_dir=get_settings().lightcurves_dir if real else None,
         log=_err,
     )

@@ -31,14 +31,14 @@ def run_paths(*, version: str | None, lightcurves: bool = True, log: Any = None)
     from exoguard.config import get_settings
     from exoguard.ml.paths import FlagRule, catalog_paths
     from exoguard.store.db import make_engine, make_sessionmaker
-    from exoguard.store.model_registry import open_registry
+    from exoguard.store.model_registry import settings_registry
 
     settings = get_settings()
-    registry = open_registry()
+    registry = settings_registry(get_settings())
     record = registry.get(version) if version else registry.active()
     config = _gbm_config(record, registry)
     rule = FlagRule.from_settings(settings)
-    tables = load_default_catalogs()
+    tables = load_default_catalogs(settings.catalogs_dir)
     results = catalog_paths(
         tables, config=config, rule=rule, catalogs_dir=settings.catalogs_dir, log=log
     )

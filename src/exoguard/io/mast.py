@@ -21,7 +21,9 @@ Example
 -------
 >>> from exoguard.io import read_lightcurve
 >>> from exoguard.io.mast import fetch_lightcurves
->>> files = fetch_lightcurves("KIC 10797460", mission="kepler")  # doctest: +SKIP
+>>> files = fetch_lightcurves(
+...     "KIC 10797460", mission="kepler", cache_dir=Path("var/cache")
+... )  # doctest: +SKIP
 >>> lc = read_lightcurve([f.path for f in files])  # doctest: +SKIP
 """
 
@@ -89,11 +91,10 @@ class MastClient(HttpClient):
 
     Parameters
     ----------
+    cache_dir : Path
+        Cache root; files go to ``cache_dir/lightcurves/<mission>/<target_name>/``.
     base_url : str, optional
-        MAST root; default ``$EXOGUARD_MAST_URL`` or ``https://mast.stsci.edu``.
-    cache_dir : Path, optional
-        Cache root; files go to ``cache_dir/lightcurves/<mission>/<target_name>/``. Default
-        ``settings.var_dir/cache``.
+        MAST root; default ``https://mast.stsci.edu`` (the CLI passes ``Settings.mast_url``).
     policy : HttpPolicy, optional
         Timeouts, retries and the per-file size cap.
     session : requests.Session, optional
@@ -105,14 +106,13 @@ class MastClient(HttpClient):
         How long to keep polling a query MAST reports as ``EXECUTING``.
     """
 
-    URL_ENV = MAST_URL_ENV
     DEFAULT_URL = DEFAULT_MAST_URL
 
     def __init__(
         self,
         *,
+        cache_dir: Path,
         base_url: str | None = None,
-        cache_dir: Path | None = None,
         policy: HttpPolicy | None = None,
         session: requests.Session | None = None,
         page_size: int = 2000,
@@ -405,11 +405,12 @@ def search_lightcurves(
     *,
     mission: Mission,
     cadence: Cadence | None = None,
+    cache_dir: Path,
     base_url: str | None = None,
     policy: HttpPolicy | None = None,
 ) -> list[MastProduct]:
     """Official light-curve products of a target (see :meth:`MastClient.search_lightcurves`)."""
-    with MastClient(base_url=base_url, policy=policy) as client:
+    with MastClient(base_url=base_url, cache_dir=cache_dir, policy=policy) as client:
         return client.search_lightcurves(target, mission=mission, cadence=cadence)
 
 
@@ -418,8 +419,8 @@ def fetch_lightcurves(
     *,
     mission: Mission,
     cadence: Cadence | None = None,
+    cache_dir: Path,
     base_url: str | None = None,
-    cache_dir: Path | None = None,
     policy: HttpPolicy | None = None,
     force: bool = False,
 ) -> list[FetchedLightCurve]:

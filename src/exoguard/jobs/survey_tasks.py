@@ -18,7 +18,7 @@ def survey_chunk(ctx: JobContext) -> dict[str, Any]:
     from exoguard.survey.local import warm_once, worker_sessions
     from exoguard.survey.pipeline import run_chunk
 
-    warm_once(ctx.settings.database_url)
+    warm_once(ctx.settings)
     _, factory = worker_sessions(ctx.settings.database_url)
     return run_chunk(
         factory,

@@ -55,6 +55,7 @@ class LoadedModel:
 def train_gbm(
     config: GBMConfig,
     *,
+    catalogs_dir: Path,
     tables: Sequence[CatalogTable] | None = None,
     registry: ModelRegistry,
     progress: Progress | None = None,
@@ -77,12 +78,13 @@ def train_gbm(
     bundled catalogs (the ``tables`` themselves when none were given), whatever rows the
     version was trained on, so that every version's sets hold the same rows. Retraining with
     curated labels passes the archive alone.
+    ``catalogs_dir`` (``settings.catalogs_dir``) holds the bundled catalogs and DR24 TCEs.
     ``metrics["oof"]`` keeps the out-of-fold figures of the calibration step (training rows
     of all missions) as a training diagnostic, not an evaluation.
     """
     t0 = time.perf_counter()
     given_tables = tables is not None
-    tables = list(tables) if tables is not None else load_default_catalogs()
+    tables = list(tables) if tables is not None else load_default_catalogs(catalogs_dir)
     data = labelled_data(tables, features=config.feature_names, missions=config.train_missions)
     fit, patterns = fit_catalog_models(
         data.frame,
@@ -91,7 +93,7 @@ def train_gbm(
         data.groups,
         config=config,
         n_candidates_on_host=_multiplicity(data),
-        extra=tces if tces is not None else default_tces(tables),
+        extra=tces if tces is not None else default_tces(tables, catalogs_dir),
         progress=progress,
     )
     # The evaluation runs before the registry is touched: a registry in the caller's
@@ -105,7 +107,7 @@ def train_gbm(
         if eval_tables is not None:
             named_from = list(eval_tables)
         else:
-            named_from = load_default_catalogs() if given_tables else tables
+            named_from = load_default_catalogs(catalogs_dir) if given_tables else tables
         evaluation = jsonable(evaluate(named_from, config=config, progress=progress))
     version_id = registry.next_version_id("gbm")
     directory = registry.artifact_dir(version_id)
@@ -185,13 +187,13 @@ def _multiplicity(data: Any) -> np.ndarray:
     return candidates_per_host(data.frame)
 
 
-def default_tces(tables: Sequence[CatalogTable]) -> Rows | None:
-    """The bundled labelled DR24 TCEs (see :func:`exoguard.ml.dataset.dr24_rows`)."""
+def default_tces(tables: Sequence[CatalogTable], catalogs_dir: Path) -> Rows | None:
+    """The bundled labelled DR24 TCEs of ``catalogs_dir`` (see
+    :func:`exoguard.ml.dataset.dr24_rows`)."""
     from exoguard.catalogs.tce import DR24_FILE
-    from exoguard.config import get_settings
     from exoguard.ml.dataset import dr24_rows
 
-    return dr24_rows(get_settings().catalogs_dir / DR24_FILE, tables)
+    return dr24_rows(catalogs_dir / DR24_FILE, tables)
 
 
 def _training_metrics(

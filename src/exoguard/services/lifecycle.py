@@ -260,6 +260,7 @@ def retrain(
     registry = session_registry(session, settings)
     record = train_gbm(
         gbm_config,
+        catalogs_dir=settings.catalogs_dir,
         tables=merged.tables,
         registry=registry,
         progress=on_booster,

@@ -97,7 +97,12 @@ def train(
             )
 
         record = train_gbm(
-            config, tables=tables, eval_tables=tables, registry=registry, progress=on_booster
+            config,
+            catalogs_dir=settings.catalogs_dir,
+            tables=tables,
+            eval_tables=tables,
+            registry=registry,
+            progress=on_booster,
         )
     else:
         # lazy: torch (seconds to import) only when a network is trained

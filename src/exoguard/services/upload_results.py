@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any, Final
 
 from sqlalchemy import select
@@ -145,22 +146,88 @@ def result_rows(
     ]
 
 
-def summarise(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class ResultSummary:
+    """Counts of result rows: per verdict, flagged, matched to the archive or not."""
+
+    n_candidates: int
+    #: Rows per verdict key of :data:`VERDICT_KEYS`, in that order.
+    verdicts: dict[str, int]
+    n_flagged: int
+    n_matched: int
+    n_unmatched: int
+    n_not_matched_yet: int
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["verdicts"] = dict(self.verdicts)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRecord:
+    """The fields of an upload a person reads (no storage path, no owner)."""
+
+    id: str
+    filename: str
+    kind: str
+    format: str
+    size_bytes: int
+    status: str
+    #: ISO 8601 times (None: not yet).
+    created_at: str | None
+    preprocessed_at: str | None
+    #: The lone transit-like event of a search without a period (None: none).
+    single_event: dict[str, Any] | None
+    url: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(UploadRecord)}
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSummary(UploadRecord):
+    """An upload with the summary of its result and its three most planet-like rows."""
+
+    summary: ResultSummary
+    #: ``{"name", "url", "verdict"}`` of each row.
+    top: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**UploadRecord.to_dict(self), "summary": self.summary.to_dict(), "top": self.top}
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetResults:
+    """An upload, the summary of its result and one row per candidate (:func:`result_row`)."""
+
+    dataset: UploadRecord
+    summary: ResultSummary
+    rows: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset.to_dict(),
+            "summary": self.summary.to_dict(),
+            "rows": self.rows,
+        }
+
+
+def summarise(rows: Sequence[Mapping[str, Any]]) -> ResultSummary:
     """Counts of result rows: per verdict, flagged, matched to the archive or not."""
     verdicts = Counter(str(r["verdict"]) for r in rows)
     matches = [r.get("catalog_match") for r in rows]
-    return {
-        "n_candidates": len(rows),
-        "verdicts": {key: int(verdicts.get(key, 0)) for key in VERDICT_KEYS},
-        "n_flagged": sum(bool(r.get("flagged")) for r in rows),
-        "n_matched": sum(bool(m and m.get("matched")) for m in matches),
-        "n_unmatched": sum(bool(m and not m.get("matched")) for m in matches),
-        "n_not_matched_yet": sum(m is None for m in matches),
-    }
+    return ResultSummary(
+        n_candidates=len(rows),
+        verdicts={key: int(verdicts.get(key, 0)) for key in VERDICT_KEYS},
+        n_flagged=sum(bool(r.get("flagged")) for r in rows),
+        n_matched=sum(bool(m and m.get("matched")) for m in matches),
+        n_unmatched=sum(bool(m and not m.get("matched")) for m in matches),
+        n_not_matched_yet=sum(m is None for m in matches),
+    )
 
 
-def upload_view(dataset: Dataset) -> dict[str, Any]:
-    """The fields of an upload a person reads (no storage path, no owner)."""
+def _upload_fields(dataset: Dataset) -> dict[str, Any]:
     record = preprocess_record(dataset)
     return {
         "id": dataset.id,
@@ -176,17 +243,22 @@ def upload_view(dataset: Dataset) -> dict[str, Any]:
     }
 
 
+def upload_view(dataset: Dataset) -> UploadRecord:
+    """The fields of an upload a person reads (no storage path, no owner)."""
+    return UploadRecord(**_upload_fields(dataset))
+
+
 def dataset_results(
     session: Session, dataset: Dataset, *, user: User | None, policy: QueuePolicy
-) -> dict[str, Any]:
+) -> DatasetResults:
     """An upload, the summary of its result and one row per candidate (its result page)."""
     rows = result_rows(session, dataset_candidate_ids(dataset), user=user, policy=policy)
-    return {"dataset": upload_view(dataset), "summary": summarise(rows), "rows": rows}
+    return DatasetResults(dataset=upload_view(dataset), summary=summarise(rows), rows=rows)
 
 
 def user_uploads(
     session: Session, user: User, *, policy: QueuePolicy, limit: int = 100, offset: int = 0
-) -> list[dict[str, Any]]:
+) -> list[UploadSummary]:
     """`user`'s own uploads, newest first, each with the summary of its result."""
     stmt = (
         select(Dataset)
@@ -209,17 +281,21 @@ def user_uploads(
         ]
         top = sorted(rows, key=lambda r: -(r["probability"] or 0.0))[:3]
         out.append(
-            {
-                **upload_view(dataset),
-                "summary": summarise(rows),
-                "top": [{"name": r["name"], "url": r["url"], "verdict": r["verdict"]} for r in top],
-            }
+            UploadSummary(
+                **_upload_fields(dataset),
+                summary=summarise(rows),
+                top=[{"name": r["name"], "url": r["url"], "verdict": r["verdict"]} for r in top],
+            )
         )
     return out
 
 
 __all__ = [
     "VERDICT_KEYS",
+    "DatasetResults",
+    "ResultSummary",
+    "UploadRecord",
+    "UploadSummary",
     "dataset_candidate_ids",
     "dataset_results",
     "result_row",

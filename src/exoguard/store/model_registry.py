@@ -9,8 +9,6 @@ version, making it the canary and recording its metrics commit together.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from exoguard.config import get_settings
 from exoguard.errors import ModelNotReadyError
 from exoguard.ml.registry import ModelRegistry, VersionRecord
 from exoguard.store.activation import promote
@@ -183,53 +180,26 @@ def session_registry(session: Session, settings: Settings) -> ModelRegistry:
     return ModelRegistry(settings.models_path, SessionVersionStore(session))
 
 
-def open_registry(
-    *, database_url: str | None = None, models_path: Path | None = None
-) -> ModelRegistry:
-    """The registry over the configured database (an error when it is not usable)."""
-    settings = get_settings()
-    path = Path(models_path or settings.models_path)
-    url = database_url or settings.database_url
-    require_database(url)
-    registry = ModelRegistry(path, DatabaseVersionStore(url, models_path=path))
+def open_registry(*, database_url: str, models_path: Path) -> ModelRegistry:
+    """The registry over a database and model folder (an error when it is not usable)."""
+    path = Path(models_path)
+    require_database(database_url)
+    registry = ModelRegistry(path, DatabaseVersionStore(database_url, models_path=path))
     registry.sync_from_artifacts()
     return registry
 
 
-#: Seconds a registry (its database engine) is reused between calls of `default_registry`.
-_REGISTRY_TTL_S = 30.0
-_registry_cache: dict[tuple[str, str], tuple[float, ModelRegistry]] = {}
-_lock = threading.Lock()
-
-
-def default_registry() -> ModelRegistry:
-    """The settings' registry, reused for ``_REGISTRY_TTL_S`` seconds."""
-    settings = get_settings()
-    key = (settings.database_url, str(settings.models_path))
-    now = time.monotonic()
-    with _lock:
-        hit = _registry_cache.get(key)
-        if hit is not None and now - hit[0] < _REGISTRY_TTL_S:
-            return hit[1]
-    registry = open_registry()
-    with _lock:
-        _registry_cache[key] = (now, registry)
-    return registry
-
-
-def clear_registry_cache() -> None:
-    """Forget the registries `default_registry` reuses (tests; after settings change)."""
-    with _lock:
-        _registry_cache.clear()
+def settings_registry(settings: Settings) -> ModelRegistry:
+    """:func:`open_registry` over the database and model folder of ``settings``."""
+    return open_registry(database_url=settings.database_url, models_path=settings.models_path)
 
 
 __all__ = [
     "DatabaseVersionStore",
     "SessionVersionStore",
-    "clear_registry_cache",
-    "default_registry",
     "open_registry",
     "record_of",
     "require_database",
     "session_registry",
+    "settings_registry",
 ]

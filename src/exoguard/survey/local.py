@@ -15,7 +15,10 @@ import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from exoguard.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +59,16 @@ def limit_threads() -> None:
         log.debug("torch threads: %s", exc)
 
 
-def warm_worker(database_url: str) -> dict[str, Any]:
+def warm_worker(settings: Settings) -> dict[str, Any]:
     """Compile (or load from the disk cache) the search kernels and load the active model."""
-    from exoguard.config import get_settings
     from exoguard.core.search.warmup import warm_up
     from exoguard.services.predictions import warm_up as warm_model
 
     out: dict[str, Any] = {"kernels_s": round(warm_up(), 3)}
     started = time.perf_counter()
     try:
-        _, factory = worker_sessions(database_url)
-        out["model"] = warm_model(factory, get_settings())
+        _, factory = worker_sessions(settings.database_url)
+        out["model"] = warm_model(factory, settings)
     except Exception as exc:  # the stars then load it, or fail with the reason
         log.warning("survey worker: the model was not loaded at start: %s", exc)
     out["model_s"] = round(time.perf_counter() - started, 3)
@@ -76,14 +78,14 @@ def warm_worker(database_url: str) -> dict[str, Any]:
 _warmed: set[tuple[int, str]] = set()
 
 
-def warm_once(database_url: str) -> None:
+def warm_once(settings: Settings) -> None:
     """:func:`warm_worker` the first time this process asks (later calls do nothing)."""
-    key = (os.getpid(), database_url)
+    key = (os.getpid(), settings.database_url)
     if key in _warmed:
         return
     _warmed.add(key)
     try:
-        warm_worker(database_url)
+        warm_worker(settings)
     except Exception as exc:  # the stars then compile what they need
         log.warning("survey worker warm-up failed: %s", exc)
 
@@ -102,32 +104,37 @@ def worker_sessions(database_url: str) -> Any:
     return _sessions[key]
 
 
-def _init(database_url: str, warm: bool) -> None:
+#: The settings the parent passed to this worker process (set by `_init`).
+_worker_settings: list[Settings] = []
+
+
+def _init(settings: Settings, warm: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     limit_threads()
+    _worker_settings[:] = [settings]
     if warm:
-        warm_once(database_url)
+        warm_once(settings)
 
 
 def _run(job_id: str) -> tuple[str, str]:
-    from exoguard.config import get_settings
     from exoguard.jobs.execute import execute_job
 
-    settings = get_settings()
+    (settings,) = _worker_settings
     _, factory = worker_sessions(settings.database_url)
     return job_id, execute_job(factory, settings, job_id)
 
 
 @contextmanager
-def process_pool(*, workers: int, database_url: str, warm: bool = True) -> Iterator[Any]:
-    """A pool of `workers` fresh processes (spawned: no inherited threads or connections)."""
+def process_pool(*, workers: int, settings: Settings, warm: bool = True) -> Iterator[Any]:
+    """A pool of `workers` fresh processes (spawned: no inherited threads or connections),
+    each working with the parent's `settings`."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1; got {workers}")
     saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
     limit_threads_env()  # inherited by the spawned processes before they import anything
     try:
         context = multiprocessing.get_context("spawn")
-        pool = context.Pool(processes=workers, initializer=_init, initargs=(database_url, warm))
+        pool = context.Pool(processes=workers, initializer=_init, initargs=(settings, warm))
     finally:
         for name, value in saved.items():
             if value is None:

@@ -105,7 +105,7 @@ def run_local(
     watcher = threading.Thread(target=watch, name="survey-progress", daemon=True)
     watcher.start()
     try:
-        with process_pool(workers=workers, database_url=settings.database_url, warm=warm) as pool:
+        with process_pool(workers=workers, settings=settings, warm=warm) as pool:
             for _ in range(MAX_ROUNDS):
                 job_ids = _queue_chunks(factory, survey_id, owner_id=None)
                 if not job_ids:

@@ -199,7 +199,7 @@ def generate_star(
     out_dir: Path,
     seed: int = 0,
     mix: SurveyMix | None = None,
-    data_dir: Path | None = None,
+    data_dir: Path,
 ) -> SyntheticStar:
     """Write synthetic star number ``index`` under ``out_dir/lc/`` and return its truth.
 
@@ -213,8 +213,8 @@ def generate_star(
         Survey seed.
     mix : SurveyMix, optional
         Shares and ranges (the defaults of :class:`SurveyMix`).
-    data_dir : Path, optional
-        The data folder (default: the settings' ``EXOGUARD_DATA_DIR``).
+    data_dir : Path
+        The data folder (``settings.data_dir``).
 
     Returns
     -------
@@ -226,7 +226,7 @@ def generate_star(
     if index < 0:
         raise ValueError(f"index must be >= 0, got {index}")
     mix = mix or SurveyMix()
-    tess_hosts, kepler_hosts = load_hosts(_data_dir(data_dir))
+    tess_hosts, kepler_hosts = load_hosts(Path(data_dir))
     rng = np.random.default_rng([int(seed), int(index)])
     kind, on_kepler = _choose(rng, mix)
     pool = kepler_hosts if on_kepler else tess_hosts
@@ -283,14 +283,6 @@ def generate_star(
     return truth
 
 
-def _data_dir(data_dir: Path | None) -> Path:
-    if data_dir is not None:
-        return Path(data_dir)
-    from exoguard.config import get_settings
-
-    return get_settings().lightcurves_dir.parent
-
-
 def _fmt(value: object) -> object:
     if isinstance(value, float):
         return "" if not math.isfinite(value) else f"{value:.10g}"
@@ -303,7 +295,7 @@ def generate_survey(
     n_stars: int = 2000,
     seed: int = 0,
     mix: SurveyMix | None = None,
-    data_dir: Path | None = None,
+    data_dir: Path,
 ) -> list[SyntheticStar]:
     """Write ``n_stars`` synthetic stars: ``lc/*.fits``, ``manifest.csv`` and ``truth.csv``.
 
@@ -317,8 +309,8 @@ def generate_survey(
         Survey seed; star ``i`` depends only on ``(seed, i)``.
     mix : SurveyMix, optional
         Shares of planets, binaries and Kepler hosts; noise and parameter ranges.
-    data_dir : Path, optional
-        The data folder holding ``lightcurves/`` and ``catalogs/``.
+    data_dir : Path
+        The data folder (``settings.data_dir``) holding ``lightcurves/`` and ``catalogs/``.
 
     Returns
     -------
@@ -328,8 +320,9 @@ def generate_survey(
     Examples
     --------
     >>> from exoguard.survey.synthetic import generate_survey
-    >>> stars = generate_survey(Path("var/survey"), n_stars=20, seed=0)  # doctest: +SKIP
-    >>> sorted({s.kind for s in stars})                                     # doctest: +SKIP
+    >>> stars = generate_survey(Path("var/survey"), n_stars=20, data_dir=Path("data"))
+    ... # doctest: +SKIP
+    >>> sorted({s.kind for s in stars})  # doctest: +SKIP
     ['eb', 'none', 'planet']
     """
     if n_stars < 1:
@@ -385,6 +378,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.n_stars < 1:
         parser.error(f"--n-stars must be >= 1, got {args.n_stars}")
     started = time.perf_counter()
+    if args.data_dir is None:
+        from exoguard.config import get_settings
+
+        args.data_dir = get_settings().data_dir
     stars = generate_survey(args.out, n_stars=args.n_stars, seed=args.seed, data_dir=args.data_dir)
     counts = {k: sum(s.kind == k for s in stars) for k in KINDS}
     sys.stderr.write(

@@ -92,7 +92,12 @@ def trained(
     for name, (frame, config) in specs.items():
         table = CatalogTable(kind="koi", source=f"{KOI_FILE} ({name} subset)", frame=frame)
         out[name] = train_gbm(
-            config, tables=[table], registry=registry, activate_if_none=False, with_evaluation=False
+            config,
+            catalogs_dir=get_settings().catalogs_dir,
+            tables=[table],
+            registry=registry,
+            activate_if_none=False,
+            with_evaluation=False,
         )
     return out
 

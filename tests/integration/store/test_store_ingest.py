@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 import exoguard.catalogs
 from exoguard.catalogs.schema import HARMONISED_COLUMNS
 from exoguard.cli import app
+from exoguard.config import get_settings
 from exoguard.errors import ConfigError
 from exoguard.store.db import make_engine, make_sessionmaker, session_scope
 from exoguard.store.ingest import ingest_catalog_tables
@@ -52,7 +53,7 @@ def _frame(mission: str, object_ids: list[str], periods: list[float]) -> pd.Data
     return frame
 
 
-def _tables() -> list[FakeTable]:
+def _tables(catalogs_dir: object = None) -> list[FakeTable]:
     return [
         FakeTable("koi", "koi.csv", _frame("kepler", ["K1.01", "K2.01"], [1.0, 2.0])),
         FakeTable("toi", "toi_old.csv", _frame("tess", ["T1.01", "T2.01"], [3.0, 4.0])),
@@ -98,7 +99,7 @@ def test_cli_ingest_refuses_an_unmigrated_database(
 
 
 def test_real_catalogs_ingest_twice(sqlite_url: str) -> None:
-    tables = exoguard.catalogs.load_default_catalogs()
+    tables = exoguard.catalogs.load_default_catalogs(get_settings().catalogs_dir)
     engine = make_engine(sqlite_url)
     factory = make_sessionmaker(engine)
     try:

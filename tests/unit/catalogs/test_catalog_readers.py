@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(not KOI.exists(), reason="bundled NASA catalogs 
 
 @pytest.fixture(scope="module")
 def defaults() -> list[CatalogTable]:
-    return load_default_catalogs()
+    return load_default_catalogs(CATALOGS)
 
 
 def test_default_catalogs_label_counts_match_the_archive(defaults: list[CatalogTable]) -> None:

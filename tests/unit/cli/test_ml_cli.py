@@ -108,9 +108,9 @@ def test_service_predict_and_explain(env: str) -> None:
     from exoguard.catalogs import read_catalog
     from exoguard.errors import ModelNotReadyError
     from exoguard.ml import service
-    from exoguard.store.model_registry import open_registry
+    from exoguard.store.model_registry import settings_registry
 
-    registry = open_registry()
+    registry = settings_registry(get_settings())
     with pytest.raises(ModelNotReadyError):
         service.predict_frame(pd.DataFrame({"period_days": [1.0]}), registry=registry)
     _run("train", "--model", "gbm", *TRAIN_FAST)
@@ -183,7 +183,7 @@ def test_versions_of_a_json_registry_move_into_the_database(
     models = get_settings().models_path
     (models / "registry.json").write_text(json.dumps({"gbm-0001": {"status": "active"}}))
     url = f"sqlite:///{(tmp_path / 'new.sqlite3').as_posix()}"
-    registry = open_registry(database_url=url)
+    registry = open_registry(database_url=url, models_path=models)
     assert [(r.id, r.status) for r in registry.list()] == [("gbm-0001", "active")]
 
 
@@ -192,7 +192,7 @@ def test_one_cli_grammar_and_one_activation_rule(env: str) -> None:
     and `models rollback` follow the lifecycle's rule (events, no retired version); the old
     names are deprecated aliases that say the new one."""
     from exoguard.cli import app
-    from exoguard.store.model_registry import open_registry
+    from exoguard.store.model_registry import settings_registry
 
     _run("train", "--model", "gbm", *TRAIN_FAST)
     # --if-missing is honoured for the network too (no training: a model is active)
@@ -203,7 +203,9 @@ def test_one_cli_grammar_and_one_activation_rule(env: str) -> None:
         _run("train", "--model", "gbm", *TRAIN_FAST, "--param", "seed=3", "--activate", "--json")
     )
     assert out["version"]["id"] == "gbm-0002" and out["status"] == "active"
-    events = [e["action"] for e in open_registry().get("gbm-0002").metrics["lifecycle"]]
+    events = [
+        e["action"] for e in settings_registry(get_settings()).get("gbm-0002").metrics["lifecycle"]
+    ]
     assert events == ["promoted"]
     back = json.loads(_run("models", "rollback", "--reason", "test", "--json"))
     assert back["action"] == "rolled_back" and back["active"] == "gbm-0001"
@@ -224,4 +226,7 @@ def test_an_unusable_database_is_an_error_not_a_fallback(env: str) -> None:
     from exoguard.store.model_registry import open_registry
 
     with pytest.raises(ModelNotReadyError, match="not usable"):
-        open_registry(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+        open_registry(
+            database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
+            models_path=get_settings().models_path,
+        )

@@ -95,7 +95,11 @@ def test_install_registers_and_activates_the_ensemble_once(tmp_path: Path) -> No
         install_bundle(registry=registry)
     cfg = gbm_overrides(gbm_config("default"), ["n_estimators=20", "n_ensemble=2"])
     gbm = train_gbm(
-        cfg, tables=load_default_catalogs()[:1], registry=registry, with_evaluation=False
+        cfg,
+        catalogs_dir=get_settings().catalogs_dir,
+        tables=load_default_catalogs(get_settings().catalogs_dir)[:1],
+        registry=registry,
+        with_evaluation=False,
     )
     first = install_bundle(registry=registry)
     assert first.kind == "ensemble" and first.status == "active"

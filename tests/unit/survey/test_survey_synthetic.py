@@ -72,9 +72,9 @@ def _fold_depth(lc: LightCurve, truth: dict[str, object], *, at_half: bool = Fal
 
 
 def test_same_seed_same_survey_and_star_i_independent_of_size(tmp_path: Path) -> None:
-    a = generate_survey(tmp_path / "a", n_stars=4, seed=3)
-    b = generate_survey(tmp_path / "b", n_stars=3, seed=3)
-    c = generate_survey(tmp_path / "c", n_stars=3, seed=4)
+    a = generate_survey(tmp_path / "a", n_stars=4, seed=3, data_dir=DATA_DIR)
+    b = generate_survey(tmp_path / "b", n_stars=3, seed=3, data_dir=DATA_DIR)
+    c = generate_survey(tmp_path / "c", n_stars=3, seed=4, data_dir=DATA_DIR)
     assert a[:3] == b
     assert a[:3] != c
     for star in b:
@@ -113,7 +113,7 @@ def test_manifest_and_truth_files_and_every_file_reads(tmp_path: Path) -> None:
 
 
 def test_injected_planet_depths_within_three_sigma_and_5_percent(tmp_path: Path) -> None:
-    stars = generate_survey(tmp_path, n_stars=3, seed=1, mix=STRONG_PLANETS)
+    stars = generate_survey(tmp_path, n_stars=3, seed=1, mix=STRONG_PLANETS, data_dir=DATA_DIR)
     for star in read_truth(tmp_path / "truth.csv"):
         lc = read_lightcurve(tmp_path / str(star["path"]))
         measured, expected, error = _fold_depth(lc, star)
@@ -126,7 +126,7 @@ def test_injected_planet_depths_within_three_sigma_and_5_percent(tmp_path: Path)
 
 
 def test_binaries_have_primary_and_secondary_eclipses(tmp_path: Path) -> None:
-    generate_survey(tmp_path, n_stars=4, seed=2, mix=BINARIES)
+    generate_survey(tmp_path, n_stars=4, seed=2, mix=BINARIES, data_dir=DATA_DIR)
     truth = read_truth(tmp_path / "truth.csv")
     assert {t["mission"] for t in truth} == {"tess", "kepler"}
     for star in truth:
@@ -154,7 +154,7 @@ def test_hosts_own_transits_are_removed() -> None:
 
 
 def test_search_recovers_a_strong_injected_planet(tmp_path: Path) -> None:
-    generate_survey(tmp_path, n_stars=1, seed=1, mix=STRONG_PLANETS)
+    generate_survey(tmp_path, n_stars=1, seed=1, mix=STRONG_PLANETS, data_dir=DATA_DIR)
     star = read_truth(tmp_path / "truth.csv")[0]
     result = search_lightcurve(read_lightcurve(tmp_path / str(star["path"])), max_planets=1)
     assert result.candidates
@@ -170,4 +170,4 @@ def test_bad_mix_names_the_allowed_values() -> None:
     with pytest.raises(ValueError, match=r"kepler_fraction must be in \[0, 1\]"):
         SurveyMix(kepler_fraction=1.5)
     with pytest.raises(ValueError, match="n_stars must be >= 1"):
-        generate_survey(Path("unused"), n_stars=0)
+        generate_survey(Path("unused"), n_stars=0, data_dir=DATA_DIR)

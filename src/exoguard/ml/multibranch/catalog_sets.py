@@ -27,8 +27,9 @@ from exoguard.ml.multibranch.inputs import (
 def default_catalog_frames() -> list[pd.DataFrame]:
     """Harmonised frames of the bundled KOI, TOI and K2 tables."""
     from exoguard.catalogs import load_default_catalogs
+    from exoguard.config import get_settings  # to pass in: see the multibranch data paths
 
-    return [t.frame for t in load_default_catalogs()]
+    return [t.frame for t in load_default_catalogs(get_settings().catalogs_dir)]
 
 
 @dataclass(frozen=True, eq=False)

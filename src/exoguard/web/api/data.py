@@ -159,7 +159,8 @@ def dataset_results(
     candidate with its name, ephemeris, verdict and catalog match."""
     dataset = datasets.get_visible_dataset(session, dataset_id, user)
     policy = QueuePolicy.from_settings(state.settings)
-    return upload_results.dataset_results(session, dataset, user=user, policy=policy)
+    results = upload_results.dataset_results(session, dataset, user=user, policy=policy)
+    return results.to_dict()
 
 
 @router.get("/uploads", response_model=UploadsOut, response_model_exclude_unset=True)
@@ -173,4 +174,4 @@ def my_uploads(
     """The caller's own uploads, newest first, each with the summary of its result."""
     policy = QueuePolicy.from_settings(state.settings)
     rows = upload_results.user_uploads(session, user, policy=policy, limit=limit, offset=offset)
-    return {"uploads": rows}
+    return {"uploads": [row.to_dict() for row in rows]}

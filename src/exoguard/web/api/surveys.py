@@ -29,7 +29,55 @@ class SurveyIn(BaseModel):
     max_planets: int | None = Field(default=None, ge=1, le=10)
 
 
-@router.post("", status_code=202)
+class SurveyProgressView(BaseModel):
+    """Where a survey stands (:class:`exoguard.survey.service.SurveyProgress`)."""
+
+    survey_id: str
+    name: str
+    status: str
+    n_stars: int
+    done: int
+    failed: int
+    running: int
+    pending: int
+    n_candidates: int
+    elapsed_s: float
+    stars_per_s: float | None
+    eta_s: float | None
+    finished: int
+    fraction: float
+
+
+class SurveyFailureView(BaseModel):
+    """A star that failed: its target, file names and the reason."""
+
+    target: str
+    files: list[str]
+    reason: str | None
+
+
+class SurveyView(SurveyProgressView):
+    """A survey's progress, seconds per star by stage, its first failures and export links."""
+
+    created_at: str
+    chunk_size: int
+    stage_s_per_star: dict[str, float]
+    failures: list[SurveyFailureView]
+    csv_url: str
+    pdf_url: str
+
+
+class SurveyStartOut(SurveyView):
+    """A started survey: its view and the ids of the chunk jobs queued."""
+
+    job_ids: list[str]
+
+
+class SurveysOut(BaseModel):
+    surveys: list[SurveyProgressView]
+
+
+@router.post("", status_code=202, response_model=SurveyStartOut)
 def start(body: SurveyIn, user: ResearcherUser, state: StateDep) -> dict[str, Any]:
     """Plan the survey's stars, store them and queue its chunks; the survey's progress."""
     return service.start_survey(
@@ -44,7 +92,7 @@ def start(body: SurveyIn, user: ResearcherUser, state: StateDep) -> dict[str, An
     )
 
 
-@router.get("")
+@router.get("", response_model=SurveysOut)
 def list_all(
     user: ResearcherUser, state: StateDep, limit: int = Query(default=20, ge=1, le=200)
 ) -> dict[str, Any]:
@@ -52,7 +100,7 @@ def list_all(
     return {"surveys": service.survey_rows(state.sessions, limit=limit)}
 
 
-@router.get("/{survey_id}")
+@router.get("/{survey_id}", response_model=SurveyView)
 def get_one(survey_id: str, user: ResearcherUser, state: StateDep) -> dict[str, Any]:
     """Stars done, failed, running and pending, candidates, rate and ETA, stage seconds."""
     return service.survey_view(state.sessions, survey_id)

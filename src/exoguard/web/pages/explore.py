@@ -39,7 +39,7 @@ def explore_page(request: Request, user: PageUser) -> HTMLResponse:
 @router.get("/uploads", response_class=HTMLResponse)
 def uploads_page(request: Request, user: PageUser, session: SessionDep) -> HTMLResponse:
     """The logged-in user's past uploads with the summary of each result, newest first."""
-    uploads: list[dict[str, Any]] = []
+    uploads: list[upload_results.UploadSummary] = []
     if user is not None:
         policy = queue_policy(request.app.state.exoguard.settings)
         uploads = upload_results.user_uploads(session, user, policy=policy, limit=200)
@@ -68,7 +68,7 @@ def explore_candidates(
     """Result rows of typed-in candidates (`ids`, comma-separated) the user may see."""
     policy = queue_policy(request.app.state.exoguard.settings)
     rows = upload_results.result_rows(session, _ids(ids), user=user, policy=policy)
-    return {"summary": upload_results.summarise(rows), "rows": rows}
+    return {"summary": upload_results.summarise(rows).to_dict(), "rows": rows}
 
 
 @router.get("/explore/datasets/{dataset_id}/candidates")

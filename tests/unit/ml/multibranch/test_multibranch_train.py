@@ -210,6 +210,7 @@ def test_prediction_service_serves_a_multibranch_version(trained) -> None:
 def test_ensemble_is_registered_served_and_only_activated_when_better(trained) -> None:
     from exoguard.catalogs.reader import CatalogTable
     from exoguard.catalogs.schema import HARMONISED_COLUMNS
+    from exoguard.config import get_settings
     from exoguard.ml import service
     from exoguard.ml.configs import apply_overrides as gbm_overrides
     from exoguard.ml.configs import get_config as gbm_config
@@ -221,6 +222,7 @@ def test_ensemble_is_registered_served_and_only_activated_when_better(trained) -
     cfg = gbm_overrides(gbm_config("small"), ["n_ensemble=2", "n_estimators=20"])
     gbm = train_gbm(
         cfg,
+        catalogs_dir=get_settings().catalogs_dir,
         tables=[CatalogTable(kind="harmonised", source="synthetic", frame=frame)],
         registry=registry,
         activate_if_none=True,
