@@ -11,8 +11,8 @@ taken from the coarse periods alone, an evenly spaced subset of the full grid, s
 refined peaks do not bias them.
 
 On Kepler-227's 17 quarters (199,509 periods) the two stages evaluate about 36 % of the periods
-and find the same peaks; ``tests/unit/core/search/test_search_coarse.py`` checks this against the full grid
-on injected signals and on noise.
+and find the same peaks; ``tests/unit/core/search/test_search_coarse.py`` checks this against
+the full grid on injected signals and on noise.
 """
 
 from __future__ import annotations
