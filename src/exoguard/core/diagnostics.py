@@ -335,6 +335,55 @@ def transit_shape(ingress_fraction: float, snr: float) -> str:
     return "V" if ingress_fraction >= V_SHAPE_INGRESS_FRACTION else "U"
 
 
+def _scaled_noise(
+    t: FloatArray,
+    y: FloatArray,
+    flux_err: FloatArray | None,
+    *,
+    period_days: float,
+    t0_bjd: float,
+    duration_days: float,
+) -> tuple[FloatArray, float]:
+    """Per-point sigma (out of 1.5 durations), inflated by the red-noise factor; and it."""
+    in_wide = transit_mask(
+        t, period_days=period_days, t0_bjd=t0_bjd, duration_days=1.5 * duration_days
+    )
+    sigma = noise_scale(
+        y, np.full(y.shape, np.nan) if flux_err is None else np.asarray(flux_err), ~in_wide
+    )
+    beta = red_noise_factor(t, y, sigma, ~in_wide, duration_days=duration_days)
+    return sigma * beta, beta
+
+
+def _local_baseline(
+    t: FloatArray, *, period_days: float, t0_bjd: float, duration_days: float
+) -> np.ndarray:
+    """Points 0.75-2.5 durations from mid-transit; all out-of-transit ones when < 10."""
+    phase = fold_phase_days(t, period_days=period_days, t0_bjd=t0_bjd)
+    local = (np.abs(phase) > 0.75 * duration_days) & (np.abs(phase) < 2.5 * duration_days)
+    if local.sum() >= 10:
+        return local
+    return ~transit_mask(
+        t, period_days=period_days, t0_bjd=t0_bjd, duration_days=1.5 * duration_days
+    )
+
+
+def _expected_duration_days(
+    period_days: float, *, star_radius_rsun: float | None, star_mass_msun: float | None
+) -> float:
+    """Central-transit duration for the star (the Sun where a parameter is unknown)."""
+    # Imported here: the search package imports this module for its result objects.
+    from exoguard.core.search.grid import central_duration_days
+
+    return float(
+        central_duration_days(
+            period_days,
+            star_radius_rsun=1.0 if star_radius_rsun is None else star_radius_rsun,
+            star_mass_msun=1.0 if star_mass_msun is None else star_mass_msun,
+        )
+    )
+
+
 def diagnose_transit(
     time_bjd: FloatArray,
     flux: FloatArray,
@@ -374,45 +423,33 @@ def diagnose_transit(
     -------
     TransitDiagnostics
     """
-    # Imported here: the search package imports this module for its result objects.
-    from exoguard.core.search.grid import central_duration_days
-
     t = np.asarray(time_bjd, dtype=np.float64)
     y = np.asarray(flux, dtype=np.float64)
     if cadence_days is None:
         dt = np.diff(t)
         dt = dt[dt > 0]
         cadence_days = float(np.median(dt)) if dt.size else 0.0
-    in_wide = transit_mask(
-        t, period_days=period_days, t0_bjd=t0_bjd, duration_days=1.5 * duration_days
-    )
-    sigma = noise_scale(
-        y, np.full(y.shape, np.nan) if flux_err is None else np.asarray(flux_err), ~in_wide
-    )
-    beta = red_noise_factor(t, y, sigma, ~in_wide, duration_days=duration_days)
-    sigma = sigma * beta
-    box_depth0, _, _ = box_depth(
-        y,
-        sigma,
-        transit_mask(t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days),
-        ~in_wide,
+    sigma, beta = _scaled_noise(
+        t, y, flux_err, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days
     )
     trap: dict[str, float] = {"depth": math.nan, "ingress_fraction": math.nan, "success": 0.0}
     if refine:
+        box_depth0, _, _ = box_depth(
+            y,
+            sigma,
+            transit_mask(t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days),
+            ~transit_mask(
+                t, period_days=period_days, t0_bjd=t0_bjd, duration_days=1.5 * duration_days
+            ),
+        )
         trap, t0_bjd, duration_days = _refine(
             t, y, sigma, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days,
             depth=box_depth0, exposure_days=cadence_days,
         )  # fmt: skip
-    inside = transit_mask(t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days)
-    phase = fold_phase_days(t, period_days=period_days, t0_bjd=t0_bjd)
-    local = (np.abs(phase) > 0.75 * duration_days) & (np.abs(phase) < 2.5 * duration_days)
-    baseline = (
-        local
-        if local.sum() >= 10
-        else ~transit_mask(
-            t, period_days=period_days, t0_bjd=t0_bjd, duration_days=1.5 * duration_days
-        )
+    baseline = _local_baseline(
+        t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days
     )
+    inside = transit_mask(t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days)
     depth, depth_err, n_in = box_depth(y, sigma, inside, baseline)
     inner = transit_mask(
         t, period_days=period_days, t0_bjd=t0_bjd, duration_days=0.5 * duration_days
@@ -435,12 +472,8 @@ def diagnose_transit(
     )  # fmt: skip
     snr = depth / depth_err if depth_err > 0 and np.isfinite(depth) else math.nan
     ingress = trap.get("ingress_fraction", math.nan)
-    expected = float(
-        central_duration_days(
-            period_days,
-            star_radius_rsun=1.0 if star_radius_rsun is None else star_radius_rsun,
-            star_mass_msun=1.0 if star_mass_msun is None else star_mass_msun,
-        )
+    expected = _expected_duration_days(
+        period_days, star_radius_rsun=star_radius_rsun, star_mass_msun=star_mass_msun
     )
     return TransitDiagnostics(
         period_days=float(period_days),
