@@ -384,6 +384,47 @@ def _expected_duration_days(
     )
 
 
+def _event_checks(
+    t: FloatArray,
+    y: FloatArray,
+    sigma: FloatArray,
+    baseline: np.ndarray,
+    *,
+    period_days: float,
+    t0_bjd: float,
+    duration_days: float,
+    cadence_days: float,
+    secondary_phase_range: tuple[float, float],
+) -> dict[str, Any]:
+    """Transit counts, odd/even depths and the secondary eclipse, as diagnostics fields."""
+    n_with, n_span = count_transits(
+        t,
+        period_days=period_days,
+        t0_bjd=t0_bjd,
+        duration_days=duration_days,
+        cadence_days=cadence_days,
+    )
+    d_odd, _, d_even, _, oe_sigma = odd_even_depths(
+        t, y, sigma, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days,
+        baseline=baseline,
+    )  # fmt: skip
+    s_depth, s_err, s_sigma, s_phase = secondary_eclipse(
+        t, y, sigma, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days,
+        phase_range=secondary_phase_range,
+    )  # fmt: skip
+    return {
+        "n_transits": int(n_with),
+        "n_transits_in_span": int(n_span),
+        "depth_odd_ppm": float(d_odd * 1e6),
+        "depth_even_ppm": float(d_even * 1e6),
+        "odd_even_sigma": float(oe_sigma),
+        "secondary_depth_ppm": float(s_depth * 1e6),
+        "secondary_depth_err_ppm": float(s_err * 1e6),
+        "secondary_sigma": float(s_sigma),
+        "secondary_phase": float(s_phase),
+    }
+
+
 def diagnose_transit(
     time_bjd: FloatArray,
     flux: FloatArray,
@@ -455,20 +496,10 @@ def diagnose_transit(
         t, period_days=period_days, t0_bjd=t0_bjd, duration_days=0.5 * duration_days
     )
     inner_depth, _, _ = box_depth(y, sigma, inner, baseline)
-    n_with, n_span = count_transits(
-        t,
-        period_days=period_days,
-        t0_bjd=t0_bjd,
-        duration_days=duration_days,
-        cadence_days=cadence_days,
-    )
-    d_odd, _, d_even, _, oe_sigma = odd_even_depths(
-        t, y, sigma, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days,
-        baseline=baseline,
-    )  # fmt: skip
-    s_depth, s_err, s_sigma, s_phase = secondary_eclipse(
-        t, y, sigma, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days,
-        phase_range=secondary_phase_range,
+    checks = _event_checks(
+        t, y, sigma, baseline, period_days=period_days, t0_bjd=t0_bjd,
+        duration_days=duration_days, cadence_days=cadence_days,
+        secondary_phase_range=secondary_phase_range,
     )  # fmt: skip
     snr = depth / depth_err if depth_err > 0 and np.isfinite(depth) else math.nan
     ingress = trap.get("ingress_fraction", math.nan)
@@ -484,16 +515,8 @@ def diagnose_transit(
         snr=float(snr),
         snr_white=float(snr * beta),
         red_noise_factor=float(beta),
-        n_transits=int(n_with),
-        n_transits_in_span=int(n_span),
         n_in_transit=int(n_in),
-        depth_odd_ppm=float(d_odd * 1e6),
-        depth_even_ppm=float(d_even * 1e6),
-        odd_even_sigma=float(oe_sigma),
-        secondary_depth_ppm=float(s_depth * 1e6),
-        secondary_depth_err_ppm=float(s_err * 1e6),
-        secondary_sigma=float(s_sigma),
-        secondary_phase=float(s_phase),
+        **checks,
         trapezoid_depth_ppm=float(trap.get("depth", math.nan) * 1e6),
         ingress_fraction=float(ingress),
         shape=transit_shape(ingress, snr),

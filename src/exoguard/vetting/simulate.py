@@ -143,6 +143,24 @@ def simulate(
     )
     rounds = loop.run(gold_rate=gold_rate, batch_size=batch_size, max_rounds=max_rounds, rng=rng)
 
+    return _final_report(
+        loop, cfg, rounds=rounds, gold_rate=gold_rate, planet_fraction=planet_fraction, seed=seed
+    )
+
+
+def _final_report(
+    loop: _VettingLoop,
+    cfg: ReputationConfig,
+    *,
+    rounds: int,
+    gold_rate: float,
+    planet_fraction: float,
+    seed: int | None,
+) -> SimulationReport:
+    """Score the three methods on all votes and compare learnt with true reliabilities."""
+    rule = loop.rule
+    min_votes, threshold = rule.min_votes, rule.threshold
+    n_items, n_gold = len(loop.truth), len(loop.gold)
     all_votes = loop.all_votes
     regular_votes = [v for v in all_votes if v.item_id not in loop.gold]
     maj = majority(regular_votes, min_votes=min_votes, threshold=threshold)
@@ -169,7 +187,7 @@ def simulate(
         reliability_mae=float(np.nanmean(ds_err)),
         max_reliability_error=float(np.nanmax(ds_err)),
         reputation_mae=float(np.mean(rep_err)),
-        n_vetters=n_vetters,
+        n_vetters=len(loop.vetters),
         n_items=n_items,
         n_gold=n_gold,
         planet_fraction=planet_fraction,
@@ -177,8 +195,8 @@ def simulate(
         gold_fraction_served=loop.n_gold_served / len(all_votes) if all_votes else 0.0,
         min_votes=min_votes,
         threshold=threshold,
-        max_votes_per_item=max_votes_per_item,
-        loop_method=loop_method,
+        max_votes_per_item=rule.max_votes_per_item,
+        loop_method=rule.loop_method,
         n_votes=len(all_votes),
         votes_per_item=len(regular_votes) / n_items,
         min_votes_per_vetter=min(n_by_user.values()),
