@@ -367,8 +367,7 @@ def _dataset_candidates(
     LightCurveInputs | None,
     dict[str, Any] | None,
 ]:
-    """Candidate rows of a catalog table, or of a light-curve search (with its features,
-    the light-curve inputs and any single event)."""
+    """Candidate rows (catalog table or light-curve search), features, inputs, single event."""
     if kind == "catalog":
         progress(0.1, "reading the catalog table")
         frame = catalog_frame(paths[0], display_name=filename)
