@@ -206,6 +206,13 @@ def _renoise(
     return flux, flux_err, noise_ppm
 
 
+def _star_names(host: Host, index: int) -> tuple[int, str, str]:
+    """The synthetic star's number, target id and file path (relative to the survey)."""
+    star_id = (TIC_BASE if host.mission == "tess" else KIC_BASE) + index
+    prefix = "TIC" if host.mission == "tess" else "KIC"
+    return star_id, f"{prefix} {star_id}", f"lc/{host.mission}-synthetic-{star_id}_lc.fits"
+
+
 def generate_star(
     index: int,
     *,
@@ -256,10 +263,7 @@ def generate_star(
     finite_t = np.isfinite(time_bjd) & rows
     usable = finite_t & np.isfinite(flux)
     t_start = float(np.min(time_bjd[finite_t]))
-    star_id = (TIC_BASE if host.mission == "tess" else KIC_BASE) + index
-    prefix = "TIC" if host.mission == "tess" else "KIC"
-    target = f"{prefix} {star_id}"
-    rel = f"lc/{host.mission}-synthetic-{star_id}_lc.fits"
+    star_id, target, rel = _star_names(host, index)
     truth = SyntheticStar(
         target=target,
         kind=kind,
