@@ -250,6 +250,57 @@ def _iter_body(response: requests.Response, *, what: str, got: list[int]) -> Ite
         raise _Retryable(f"download stalled after {got[0]:,} bytes") from exc
 
 
+def _write_body(
+    response: requests.Response,
+    fd: int,
+    *,
+    what: str,
+    policy: HttpPolicy,
+    check_head: Callable[[bytes, str], None],
+    content_type: str,
+) -> tuple[int, str]:
+    """Stream the body into the open file ``fd`` (closed after); its size and SHA-256.
+
+    ``check_head`` sees the first ``_SNIFF_BYTES`` (or the whole body when shorter).
+    """
+    digest = hashlib.sha256()
+    head = b""
+    checked = False
+    got = [0]
+    with os.fdopen(fd, "wb") as fh:
+        for chunk in _iter_body(response, what=what, got=got):
+            if got[0] > policy.max_bytes:
+                raise _too_large(what, size=f"over {got[0]:,}", limit=policy.max_bytes)
+            if not checked:
+                head += chunk[: _SNIFF_BYTES - len(head)]
+                if len(head) >= _SNIFF_BYTES:
+                    check_head(head, content_type)
+                    checked = True
+            digest.update(chunk)
+            fh.write(chunk)
+    if not checked:
+        check_head(head, content_type)
+    return got[0], digest.hexdigest()
+
+
+def _check_complete(
+    size: int,
+    *,
+    declared: int | None,
+    expected_bytes: int | None,
+    complete: Callable[[int], bool] | None,
+) -> None:
+    """Raise ``_Retryable`` when the size disagrees with what was declared or expected."""
+    if declared is not None and size != declared:
+        raise _Retryable(f"download truncated: {size:,} of {declared:,} bytes")
+    if expected_bytes is not None and size != expected_bytes:
+        raise _Retryable(
+            f"download truncated or altered: {size:,} bytes, the archive lists {expected_bytes:,}"
+        )
+    if complete is not None and not complete(size):
+        raise _Retryable(f"download incomplete: {size:,} bytes")
+
+
 def stream_to_temp(
     session: requests.Session,
     url: str,
@@ -301,37 +352,17 @@ def stream_to_temp(
             fd, tmp_name = tempfile.mkstemp(dir=dest_dir, prefix=".download-", suffix=".part")
             tmp = Path(tmp_name)
             try:
-                digest = hashlib.sha256()
-                head = b""
-                checked = False
-                got = [0]
-                with os.fdopen(fd, "wb") as fh:
-                    for chunk in _iter_body(response, what=what, got=got):
-                        if got[0] > policy.max_bytes:
-                            raise _too_large(what, size=f"over {got[0]:,}", limit=policy.max_bytes)
-                        if not checked:
-                            head += chunk[: _SNIFF_BYTES - len(head)]
-                            if len(head) >= _SNIFF_BYTES:
-                                check_head(head, content_type)
-                                checked = True
-                        digest.update(chunk)
-                        fh.write(chunk)
-                if not checked:
-                    check_head(head, content_type)
-                size = got[0]
-                if declared is not None and size != declared:
-                    raise _Retryable(f"download truncated: {size:,} of {declared:,} bytes")
-                if expected_bytes is not None and size != expected_bytes:
-                    raise _Retryable(
-                        f"download truncated or altered: {size:,} bytes, the archive lists "
-                        f"{expected_bytes:,}"
-                    )
-                if complete is not None and not complete(size):
-                    raise _Retryable(f"download incomplete: {size:,} bytes")
+                size, sha256 = _write_body(
+                    response, fd, what=what, policy=policy, check_head=check_head,
+                    content_type=content_type,
+                )  # fmt: skip
+                _check_complete(
+                    size, declared=declared, expected_bytes=expected_bytes, complete=complete
+                )
                 return Downloaded(
                     temp_path=tmp,
                     size_bytes=size,
-                    sha256=digest.hexdigest(),
+                    sha256=sha256,
                     url=response.url,
                     content_type=content_type,
                 )

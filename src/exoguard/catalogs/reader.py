@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
@@ -20,6 +19,7 @@ from typing import Literal, get_args
 import numpy as np
 import pandas as pd
 
+from exoguard.catalogs.archive_specs import ARCHIVE_SPECS, KindSpec
 from exoguard.catalogs.rawio import RawTable, read_raw_bytes, read_raw_file
 from exoguard.catalogs.schema import HARMONISED_COLUMNS, LABELS, MISSIONS, PHYSICAL_COLUMNS
 from exoguard.catalogs.validation import ValidationReport
@@ -30,8 +30,6 @@ logger = logging.getLogger(__name__)
 CatalogKind = Literal["koi", "toi", "k2", "harmonised"]
 CATALOG_KINDS: tuple[str, ...] = get_args(CatalogKind)
 
-#: Kepler/K2 BKJD = BJD - 2454833; TESS BTJD = BJD - 2457000.
-BKJD_OFFSET_DAYS = 2454833.0
 
 #: Default table files (under settings.catalogs_dir) and their kinds.
 DEFAULT_CATALOG_FILES: dict[str, str] = {
@@ -57,128 +55,6 @@ VALUE_RANGES: dict[str, tuple[float, float]] = {
     "star_mag": (-5.0, 35.0),
 }
 
-
-@dataclass(frozen=True)
-class _Source:
-    """How one harmonised physical column is read from an archive table."""
-
-    column: str
-    scale: float = 1.0
-    offset: float = 0.0
-
-
-@dataclass(frozen=True)
-class _KindSpec:
-    kind: str
-    mission: str | None  # None: from the table (harmonised)
-    required: tuple[str, ...]
-    disposition_column: str
-    labels: Mapping[str, str]
-    physical: Mapping[str, tuple[_Source, ...]]  # first available source wins
-    make_object_id: Callable[[pd.DataFrame], pd.Series]
-    make_host_id: Callable[[pd.DataFrame], pd.Series]
-    blank_disposition_ok: bool = False
-    name_column: str | None = None  # the archive's planet name (kept in ``name``)
-
-
-def _toi_object_id(raw: pd.DataFrame) -> pd.Series:
-    return "TOI-" + raw["toi"].astype(str).str.strip()
-
-
-_SPECS: dict[str, _KindSpec] = {
-    "koi": _KindSpec(
-        kind="koi",
-        mission="kepler",
-        required=("kepid", "kepoi_name", "koi_disposition", "koi_period"),
-        disposition_column="koi_disposition",
-        labels={
-            "CONFIRMED": "planet",
-            "FALSE POSITIVE": "false_positive",
-            "CANDIDATE": "candidate",
-        },
-        physical={
-            "period_days": (_Source("koi_period"),),
-            "t0_bjd": (_Source("koi_time0bk", offset=BKJD_OFFSET_DAYS), _Source("koi_time0")),
-            "duration_hours": (_Source("koi_duration"),),
-            "depth_ppm": (_Source("koi_depth"),),
-            "impact": (_Source("koi_impact"),),
-            "planet_radius_rearth": (_Source("koi_prad"),),
-            "equilibrium_temp_k": (_Source("koi_teq"),),
-            "insolation_earth": (_Source("koi_insol"),),
-            "transit_snr": (_Source("koi_model_snr"),),
-            "star_teff_k": (_Source("koi_steff"),),
-            "star_logg_cgs": (_Source("koi_slogg"),),
-            "star_radius_rsun": (_Source("koi_srad"),),
-            "star_mag": (_Source("koi_kepmag"),),
-        },
-        make_object_id=lambda raw: raw["kepoi_name"].astype(str).str.strip(),
-        make_host_id=lambda raw: "KIC " + raw["kepid"].astype(str).str.strip(),
-        name_column="kepler_name",
-    ),
-    "toi": _KindSpec(
-        kind="toi",
-        mission="tess",
-        required=("toi", "tid", "tfopwg_disp", "pl_orbper"),
-        disposition_column="tfopwg_disp",
-        labels={
-            "CP": "planet",
-            "KP": "planet",
-            "FP": "false_positive",
-            "FA": "false_positive",
-            "PC": "candidate",
-            "APC": "candidate",
-        },
-        physical={
-            "period_days": (_Source("pl_orbper"),),
-            "t0_bjd": (_Source("pl_tranmid"),),  # BJD already (not BTJD)
-            "duration_hours": (_Source("pl_trandurh"),),
-            "depth_ppm": (_Source("pl_trandep"),),
-            "impact": (_Source("pl_imppar"),),
-            "planet_radius_rearth": (_Source("pl_rade"),),
-            "equilibrium_temp_k": (_Source("pl_eqt"),),
-            "insolation_earth": (_Source("pl_insol"),),
-            "transit_snr": (_Source("pl_snr"),),
-            "star_teff_k": (_Source("st_teff"),),
-            "star_logg_cgs": (_Source("st_logg"),),
-            "star_radius_rsun": (_Source("st_rad"),),
-            "star_mag": (_Source("st_tmag"),),
-        },
-        make_object_id=_toi_object_id,
-        make_host_id=lambda raw: "TIC " + raw["tid"].astype(str).str.strip(),
-        blank_disposition_ok=True,
-    ),
-    "k2": _KindSpec(
-        kind="k2",
-        mission="k2",
-        required=("pl_name", "hostname", "default_flag", "disposition", "pl_orbper"),
-        disposition_column="disposition",
-        labels={
-            "CONFIRMED": "planet",
-            "FALSE POSITIVE": "false_positive",
-            "REFUTED": "false_positive",
-            "CANDIDATE": "candidate",
-        },
-        physical={
-            "period_days": (_Source("pl_orbper"),),
-            "t0_bjd": (_Source("pl_tranmid"),),
-            "duration_hours": (_Source("pl_trandur"),),
-            "depth_ppm": (_Source("pl_trandep", scale=1e4),),  # archive gives percent
-            "impact": (_Source("pl_imppar"),),
-            "planet_radius_rearth": (_Source("pl_rade"),),
-            "equilibrium_temp_k": (_Source("pl_eqt"),),
-            "insolation_earth": (_Source("pl_insol"),),
-            "transit_snr": (),
-            "star_teff_k": (_Source("st_teff"),),
-            "star_logg_cgs": (_Source("st_logg"),),
-            "star_radius_rsun": (_Source("st_rad"),),
-            # K2 observed in the Kepler band; Gaia G is the closest broad optical band.
-            "star_mag": (_Source("sy_kepmag"), _Source("sy_gaiamag"), _Source("sy_vmag")),
-        },
-        make_object_id=lambda raw: raw["pl_name"].astype(str).str.strip(),
-        make_host_id=lambda raw: raw["hostname"].astype(str).str.strip(),
-        name_column="pl_name",
-    ),
-}
 
 _HARMONISED_REQUIRED = ("object_id", "period_days")
 _STAMP = re.compile(r"\b(19|20)\d\d\b")
@@ -232,7 +108,7 @@ def detect_kind(columns: pd.Index | list[str]) -> str:
         return "k2"
     if "object_id" in cols and "period_days" in cols:
         return "harmonised"
-    needs = "; ".join(f"{k}: {', '.join(s.required)}" for k, s in _SPECS.items())
+    needs = "; ".join(f"{k}: {', '.join(s.required)}" for k, s in ARCHIVE_SPECS.items())
     raise ValidationError(
         "cannot tell which catalog this is; expected the columns of one of "
         f"{needs}; harmonised: {', '.join(_HARMONISED_REQUIRED)}"
@@ -306,7 +182,7 @@ def harmonise(raw: RawTable, *, source: str, kind: str | None = None) -> Catalog
     if kind == "harmonised":
         out = _harmonise_own(frame, rows, report, source=source)
     else:
-        out = _harmonise_archive(frame, rows, _SPECS[kind], report, source=source)
+        out = _harmonise_archive(frame, rows, ARCHIVE_SPECS[kind], report, source=source)
     _report_duplicates(out, rows.loc[out.index], report)
     out = out.reset_index(drop=True)
     report.n_rows_kept = len(out)
@@ -371,7 +247,7 @@ def _check_range(
 
 
 def _labels_from(
-    disp: pd.Series, rows: pd.Series, spec: _KindSpec, report: ValidationReport
+    disp: pd.Series, rows: pd.Series, spec: KindSpec, report: ValidationReport
 ) -> pd.Series:
     text = disp.astype(str).str.strip()
     labels = text.str.upper().map(dict(spec.labels))
@@ -403,7 +279,7 @@ def _labels_from(
 def _harmonise_archive(
     frame: pd.DataFrame,
     rows: pd.Series,
-    spec: _KindSpec,
+    spec: KindSpec,
     report: ValidationReport,
     *,
     source: str,

@@ -231,17 +231,9 @@ class ArchiveClient(HttpClient):
             params=params,
             headers={"Accept": "text/csv, text/plain;q=0.5"},
         )
-        gz_tmp: Path | None = None
-        try:
-            gz_tmp = _gzip_to_temp(got.temp_path, dest_dir=self.catalogs_dir)
-            n_rows = _validate(gz_tmp, table=table, name=dest.name) if validate else None
-            os.replace(gz_tmp, dest)
-        except BaseException:
-            if gz_tmp is not None:
-                gz_tmp.unlink(missing_ok=True)
-            raise
-        finally:
-            got.temp_path.unlink(missing_ok=True)
+        n_rows = _install_gzipped(
+            got.temp_path, dest, table=table, validate=validate, dest_dir=self.catalogs_dir
+        )
         logger.info("%s: %s bytes → %s", table, f"{got.size_bytes:,}", dest)
         return FetchedCatalog(
             table=table,
@@ -372,3 +364,24 @@ def latest_catalog_path(table: RemoteTable, *, cache_dir: Path, data_dir: Path) 
             f"no bundled file under {bundled}; run `exoguard fetch catalogs --table {table}`"
         )
     return max(candidates, key=lambda c: (c[0], c[1]))[2]
+
+
+def _install_gzipped(
+    temp_path: Path, dest: Path, *, table: str, validate: bool, dest_dir: Path
+) -> int | None:
+    """Gzip the downloaded CSV, check it (``validate``), move it to ``dest``; its row count.
+
+    The temporary files are removed whatever happens.
+    """
+    gz_tmp: Path | None = None
+    try:
+        gz_tmp = _gzip_to_temp(temp_path, dest_dir=dest_dir)
+        n_rows = _validate(gz_tmp, table=table, name=dest.name) if validate else None
+        os.replace(gz_tmp, dest)
+    except BaseException:
+        if gz_tmp is not None:
+            gz_tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        temp_path.unlink(missing_ok=True)
+    return n_rows

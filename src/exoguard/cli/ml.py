@@ -96,31 +96,51 @@ def train(
         else:
             typer.echo(f"active model {active.id} exists; nothing to do", err=True)
         return
-    if model == "gbm":
-        summary = _train_gbm(
-            config or "default", param, registry=registry, as_json=as_json, evaluation=evaluation
-        )
-    elif model == "multibranch":
-        from exoguard.cli.neural import run_train
-
-        summary = run_train(config_name=config, params=param, as_json=as_json, real=real)
-    else:
-        from exoguard.cli.neural import run_train_ensemble
-
-        if config is not None:
-            raise ConfigError("--config is not used by --model ensemble; pass --param instead")
-        summary = run_train_ensemble(param, real=real)
+    summary = _train_kind(
+        model, config, param, registry=registry, as_json=as_json, evaluation=evaluation, real=real
+    )
     version_id = str(summary["version"]["id"] if model == "gbm" else summary["version"])
     if activate:
-        from exoguard.ml.service import clear_cache
-
-        record = registry.activate(version_id)
-        clear_cache()
-        summary["status"] = record.status
-        if not as_json:
-            typer.echo(f"{record.id} is active", err=True)
+        summary["status"] = _activate_trained(registry, version_id, as_json=as_json)
     if as_json:
         typer.echo(_dump(summary))
+
+
+def _train_kind(
+    model: str,
+    config: str | None,
+    param: list[str] | None,
+    *,
+    registry: Any,
+    as_json: bool,
+    evaluation: bool,
+    real: bool,
+) -> dict[str, Any]:
+    """Train one model kind; its summary (``version`` names the new version)."""
+    if model == "gbm":
+        return _train_gbm(
+            config or "default", param, registry=registry, as_json=as_json, evaluation=evaluation
+        )
+    if model == "multibranch":
+        from exoguard.cli.neural import run_train
+
+        return run_train(config_name=config, params=param, as_json=as_json, real=real)
+    from exoguard.cli.neural import run_train_ensemble
+
+    if config is not None:
+        raise ConfigError("--config is not used by --model ensemble; pass --param instead")
+    return run_train_ensemble(param, real=real)
+
+
+def _activate_trained(registry: Any, version_id: str, *, as_json: bool) -> str:
+    """Activate the version just trained (the models cache is cleared); its status."""
+    from exoguard.ml.service import clear_cache
+
+    record = registry.activate(version_id)
+    clear_cache()
+    if not as_json:
+        typer.echo(f"{record.id} is active", err=True)
+    return record.status
 
 
 def _train_gbm(
@@ -179,30 +199,13 @@ def evaluate(
     multibranch: the injected test set, catalog rows and real light curves; ensemble: the
     held-out comparison of its components. ``--paths``: every path users take.
     """
-    if not paths and config is None and version is not None:
-        from exoguard.store.model_registry import settings_registry
-
-        kind = settings_registry(get_settings()).get(version).kind
-        if kind == "multibranch":
-            from exoguard.cli.neural import print_report, run_evaluate
-
-            report = run_evaluate(version=version, real=True)
-            if as_json:
-                typer.echo(_dump(report))
-            else:
-                print_report(report)
-            return
-        if kind == "ensemble":
-            from exoguard.ml.ensemble import evaluate_version
-            from exoguard.store.model_registry import settings_registry
-
-            report = evaluate_version(
-                version,
-                registry=settings_registry(get_settings()),
-                log=lambda m: typer.echo(m, err=True),
-            )
-            typer.echo(_dump(report))
-            return
+    if (
+        not paths
+        and config is None
+        and version is not None
+        and _evaluate_neural_kind(version, as_json=as_json)
+    ):
+        return
     if paths:
         from exoguard.cli.paths import print_paths, run_paths
 
@@ -244,6 +247,35 @@ def evaluate(
     if as_json:
         typer.echo(_dump(report))
         return
+    _print_gbm_evaluation(report)
+
+
+def _evaluate_neural_kind(version: str, *, as_json: bool) -> bool:
+    """Evaluate a multibranch or ensemble version; False for a gbm version (done by the caller)."""
+    from exoguard.store.model_registry import settings_registry
+
+    registry = settings_registry(get_settings())
+    kind = registry.get(version).kind
+    if kind == "multibranch":
+        from exoguard.cli.neural import print_report, run_evaluate
+
+        report = run_evaluate(version=version, real=True)
+        if as_json:
+            typer.echo(_dump(report))
+        else:
+            print_report(report)
+        return True
+    if kind == "ensemble":
+        from exoguard.ml.ensemble import evaluate_version
+
+        report = evaluate_version(version, registry=registry, log=lambda m: typer.echo(m, err=True))
+        typer.echo(_dump(report))
+        return True
+    return False
+
+
+def _print_gbm_evaluation(report: dict[str, Any]) -> None:
+    """The gbm evaluation's headline figures, one line per named set."""
     k = report["kepler_cv"]
     typer.echo(f"features: {', '.join(report['features'])}")
     typer.echo(

@@ -245,21 +245,8 @@ def inject_recover_cmd(
             progress=bar.set,
         )
     rows = completeness_table(trials)
-    summary = {
-        name: {
-            "n_injected": sum(1 for t in trials if t.engine == name),
-            "n_recovered": sum(1 for t in trials if t.engine == name and t.recovered),
-            "total_search_s": sum(t.elapsed_s for t in trials if t.engine == name),
-        }
-        for name in engine_list
-    }
-    written: list[str] = []
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        _write_csv(out / "completeness.csv", rows)
-        _write_csv(out / "trials.csv", [t.to_dict() for t in trials])
-        plot_completeness(rows, out / "completeness.png")
-        written = [str(out / n) for n in ("completeness.csv", "trials.csv", "completeness.png")]
+    summary = _engine_summary(trials, engine_list)
+    written = _write_inject_outputs(out, rows, trials) if out is not None else []
     payload = {
         "seed": seed_value,
         "sources": [lc.target_id for lc in lcs],
@@ -283,6 +270,29 @@ def inject_recover_cmd(
         )
     for path in written:
         typer.echo(f"wrote {path}")
+
+
+def _engine_summary(trials: Sequence[Any], engine_list: Sequence[str]) -> dict[str, Any]:
+    """Injected and recovered counts and total search seconds per engine."""
+    return {
+        name: {
+            "n_injected": sum(1 for t in trials if t.engine == name),
+            "n_recovered": sum(1 for t in trials if t.engine == name and t.recovered),
+            "total_search_s": sum(t.elapsed_s for t in trials if t.engine == name),
+        }
+        for name in engine_list
+    }
+
+
+def _write_inject_outputs(
+    out: Path, rows: list[dict[str, Any]], trials: Sequence[Any]
+) -> list[str]:
+    """completeness.csv, trials.csv and completeness.png under ``out``; their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv(out / "completeness.csv", rows)
+    _write_csv(out / "trials.csv", [t.to_dict() for t in trials])
+    plot_completeness(rows, out / "completeness.png")
+    return [str(out / n) for n in ("completeness.csv", "trials.csv", "completeness.png")]
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -65,7 +65,7 @@ def survey_cmd(
     from exoguard.config import get_settings
     from exoguard.store.db import make_engine, make_sessionmaker
     from exoguard.store.migrate import upgrade
-    from exoguard.survey.run import open_survey, run_celery, run_local
+    from exoguard.survey.run import open_survey
     from exoguard.survey.service import failures, stage_means
 
     settings = get_settings()
@@ -84,16 +84,10 @@ def survey_cmd(
             options=options,
         )
         backend = "celery" if settings.job_backend == "celery" else "local"
-        with progress(f"survey {source.name}", unit="stars", enabled=not no_progress) as bar:
-
-            def show(p: Any) -> None:
-                bar.set(p.finished, p.n_stars)
-                bar.note(done=p.done, failed=p.failed, candidates=p.n_candidates, eta=_eta(p.eta_s))
-
-            if backend == "celery":
-                final = run_celery(factory, settings, survey_id, on_progress=show)
-            else:
-                final = run_local(factory, settings, survey_id, workers=n_workers, on_progress=show)
+        final = _run_with_progress(
+            factory, settings, survey_id, label=f"survey {source.name}", backend=backend,
+            workers=n_workers, show_progress=not no_progress,
+        )  # fmt: skip
         report = {
             "survey_id": survey_id,
             "resumed": resumed,
@@ -115,6 +109,36 @@ def survey_cmd(
     if as_json:
         typer.echo(json.dumps(jsonable(report), indent=2))
         return
+    _print_survey(report)
+
+
+def _run_with_progress(
+    factory: Any,
+    settings: Any,
+    survey_id: str,
+    *,
+    label: str,
+    backend: str,
+    workers: int,
+    show_progress: bool,
+) -> Any:
+    """Run the survey on Celery or local processes, with a progress bar; its final state."""
+    from exoguard.survey.run import run_celery, run_local
+
+    with progress(label, unit="stars", enabled=show_progress) as bar:
+
+        def show(p: Any) -> None:
+            bar.set(p.finished, p.n_stars)
+            bar.note(done=p.done, failed=p.failed, candidates=p.n_candidates, eta=_eta(p.eta_s))
+
+        if backend == "celery":
+            return run_celery(factory, settings, survey_id, on_progress=show)
+        return run_local(factory, settings, survey_id, workers=workers, on_progress=show)
+
+
+def _print_survey(report: dict[str, Any]) -> None:
+    """Stars done and failed, candidates, CPU seconds per stage, then each failure."""
+    survey_id = report["survey_id"]
     typer.echo(
         f"survey {survey_id}: {report['done']} of {report['n_stars']} stars done, "
         f"{report['failed']} failed, {report['n_candidates']} candidates"

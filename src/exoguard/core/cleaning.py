@@ -276,6 +276,38 @@ def _canonical_target(target_id: str) -> str:
     return " ".join(parts)
 
 
+def _check_one_target(lcs: Sequence[LightCurve]) -> set[str]:
+    """The missions named (at most one), or ``ValidationError`` for mixed targets/missions."""
+    known = {_canonical_target(lc.target_id) for lc in lcs if lc.target_id != UNKNOWN_TARGET}
+    if len(known) > 1:
+        listing = ", ".join(f"{lc.target_id} ({', '.join(lc.sources)})" for lc in lcs)
+        raise ValidationError(
+            f"cannot stitch light curves of different targets: {listing}; "
+            "give the files of one target at a time"
+        )
+    missions = {lc.mission for lc in lcs if lc.mission != "other"}
+    if len(missions) > 1:
+        raise ValidationError(
+            f"cannot stitch light curves of different missions {sorted(missions)}"
+        )
+    return missions
+
+
+def _common_cadence_s(lcs: Sequence[LightCurve], notes: list[str]) -> float:
+    """The most common cadence, weighted by points; a note is appended when they differ."""
+    weights: Counter[float] = Counter()
+    for lc in lcs:
+        weights[round(lc.cadence_s, 1)] += max(lc.n_points, 1)
+    cadence_s = float(weights.most_common(1)[0][0])
+    if len({round(lc.cadence_s) for lc in lcs}) > 1:
+        notes.append(
+            "mixed cadences "
+            + ", ".join(sorted({f"{lc.cadence_s:.0f} s" for lc in lcs}))
+            + f"; cadence_s is the most common one ({cadence_s:.0f} s)"
+        )
+    return cadence_s
+
+
 def stitch(lcs: Sequence[LightCurve]) -> LightCurve:
     """Join light curves of one target into one, segments renumbered in time order.
 
@@ -292,18 +324,7 @@ def stitch(lcs: Sequence[LightCurve]) -> LightCurve:
         raise ValidationError("nothing to stitch: no light curve given")
     if len(lcs) == 1:
         return lcs[0]
-    known = {_canonical_target(lc.target_id) for lc in lcs if lc.target_id != UNKNOWN_TARGET}
-    if len(known) > 1:
-        listing = ", ".join(f"{lc.target_id} ({', '.join(lc.sources)})" for lc in lcs)
-        raise ValidationError(
-            f"cannot stitch light curves of different targets: {listing}; "
-            "give the files of one target at a time"
-        )
-    missions = {lc.mission for lc in lcs if lc.mission != "other"}
-    if len(missions) > 1:
-        raise ValidationError(
-            f"cannot stitch light curves of different missions {sorted(missions)}"
-        )
+    missions = _check_one_target(lcs)
     order = sorted(
         range(len(lcs)),
         key=lambda i: float(np.min(lcs[i].time_bjd)) if lcs[i].n_points else np.inf,
@@ -326,16 +347,7 @@ def stitch(lcs: Sequence[LightCurve]) -> LightCurve:
         offset += lc.n_segments
         sources.extend(lc.sources)
         notes.extend(f"{lc.sources[0] if lc.sources else 'input'}: {n}" for n in lc.notes)
-    weights: Counter[float] = Counter()
-    for lc in lcs:
-        weights[round(lc.cadence_s, 1)] += max(lc.n_points, 1)
-    cadence_s = float(weights.most_common(1)[0][0])
-    if len({round(lc.cadence_s) for lc in lcs}) > 1:
-        notes.append(
-            "mixed cadences "
-            + ", ".join(sorted({f"{lc.cadence_s:.0f} s" for lc in lcs}))
-            + f"; cadence_s is the most common one ({cadence_s:.0f} s)"
-        )
+    cadence_s = _common_cadence_s(lcs, notes)
     target = next((lc.target_id for lc in lcs if lc.target_id != UNKNOWN_TARGET), UNKNOWN_TARGET)
     if target != UNKNOWN_TARGET and any(lc.target_id == UNKNOWN_TARGET for lc in lcs):
         notes.append(f"inputs without a target id were taken to be {target}")

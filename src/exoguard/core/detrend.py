@@ -190,37 +190,58 @@ def edge_linear_trend(
         return out
     ok = np.isfinite(flux) if use is None else (np.asarray(use, dtype=bool) & np.isfinite(flux))
     half = 0.5 * window_days
+    for edge in _edge_indices(time, half):
+        if edge.size == 0:
+            continue
+        _fit_edge(time, flux, ok, out, edge, half=half, n_iter=n_iter, c=c, max_nodes=max_nodes)
+    return out
+
+
+def _edge_indices(time: FloatArray, half: float) -> tuple[np.ndarray, np.ndarray]:
+    """Indices within ``half`` of the first and of the last time (disjoint)."""
     first = np.flatnonzero(time < time[0] + half)
     last = np.flatnonzero(time > time[-1] - half)
     if last.size and first.size and last[0] <= first[-1]:  # segment shorter than a window
         last = last[last > first[-1]]
-    for edge in (first, last):
-        if edge.size == 0:
-            continue
-        nodes = edge
-        if max_nodes is not None and edge.size > max_nodes:
-            grid = np.linspace(time[edge[0]], time[edge[-1]], max(int(max_nodes), 2))
-            pos = np.clip(np.searchsorted(time[edge], grid), 0, edge.size - 1)
-            nodes = edge[np.unique(np.concatenate(([0], pos, [edge.size - 1])))]
-        lo = int(np.searchsorted(time, time[nodes[0]] - half, side="left"))
-        hi = int(np.searchsorted(time, time[nodes[-1]] + half, side="left"))
-        level = _fit_edge_nodes(
-            time[nodes],
-            out[nodes],
-            time[lo:hi],
-            flux[lo:hi],
-            ok[lo:hi],
-            half=half,
-            n_iter=n_iter,
-            c=c,
-        )
-        if nodes.size == edge.size:
-            out[edge] = level
-        else:
-            good = np.isfinite(level)
-            if good.sum() >= 2:
-                out[edge] = np.interp(time[edge], time[nodes[good]], level[good])
-    return out
+    return first, last
+
+
+def _fit_edge(
+    time: FloatArray,
+    flux: FloatArray,
+    ok: np.ndarray,
+    out: FloatArray,
+    edge: np.ndarray,
+    *,
+    half: float,
+    n_iter: int,
+    c: float,
+    max_nodes: int | None,
+) -> None:
+    """Fit the local lines at the nodes of one edge and write the trend into ``out``."""
+    nodes = edge
+    if max_nodes is not None and edge.size > max_nodes:
+        grid = np.linspace(time[edge[0]], time[edge[-1]], max(int(max_nodes), 2))
+        pos = np.clip(np.searchsorted(time[edge], grid), 0, edge.size - 1)
+        nodes = edge[np.unique(np.concatenate(([0], pos, [edge.size - 1])))]
+    lo = int(np.searchsorted(time, time[nodes[0]] - half, side="left"))
+    hi = int(np.searchsorted(time, time[nodes[-1]] + half, side="left"))
+    level = _fit_edge_nodes(
+        time[nodes],
+        out[nodes],
+        time[lo:hi],
+        flux[lo:hi],
+        ok[lo:hi],
+        half=half,
+        n_iter=n_iter,
+        c=c,
+    )
+    if nodes.size == edge.size:
+        out[edge] = level
+    else:
+        good = np.isfinite(level)
+        if good.sum() >= 2:
+            out[edge] = np.interp(time[edge], time[nodes[good]], level[good])
 
 
 def detrend(
@@ -270,53 +291,25 @@ def detrend(
     >>> bool(np.std(flat.flux) < 1e-3)
     True
     """
-    # lazy: wotan pulls in numba at import
-    from wotan import flatten
-    from wotan.gaps import get_gaps_indexes
-
-    if method not in METHODS:
-        raise ValueError(f"method {method!r} is not allowed; use one of {METHODS}")
-    if edges not in EDGE_MODES:
-        raise ValueError(f"edges {edges!r} is not allowed; use one of {EDGE_MODES}")
-    window = default_window_days(max_duration_hours) if window_days is None else window_days
-    if not (np.isfinite(window) and window > 0):
-        raise ValueError(f"window_days must be a positive number, got {window_days}")
-    m = np.zeros(lc.n_points, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    if m.shape != (lc.n_points,):
-        raise ValueError(f"mask has shape {m.shape}, expected ({lc.n_points},)")
+    window, m = _check_detrend_args(
+        lc,
+        window_days,
+        max_duration_hours=max_duration_hours,
+        mask=mask,
+        method=method,
+        edges=edges,
+    )
     trend = np.full(lc.n_points, np.nan)
     for _, idx in lc.iter_segments():
-        t = lc.time_bjd[idx]
-        f = lc.flux[idx]
-        if idx.size < 3:
-            trend[idx] = np.median(f)
-            continue
-        with warnings.catch_warnings():
-            # A fully masked window gives NaN there (filled below); wotan warns about it.
-            warnings.simplefilter("ignore", UserWarning)
-            _, seg_trend = flatten(
-                t,
-                f,
-                method=method,
-                window_length=window,
-                break_tolerance=break_tolerance_days,
-                return_trend=True,
-                mask=m[idx] if m[idx].any() else None,
-            )
-        seg_trend = np.asarray(seg_trend, dtype=np.float64)
-        if edges == "linear":
-            # the sub-segments wotan fitted on its own: its split of the finite points
-            tol = 0.5 * window if break_tolerance_days is None else break_tolerance_days
-            finite = np.flatnonzero(np.isfinite(t) & np.isfinite(f))
-            bounds = get_gaps_indexes(t[finite], break_tolerance=tol if tol > 0 else np.inf)
-            for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-                sub = finite[a:b]
-                if sub.size == 0:
-                    continue
-                seg_trend[sub] = edge_linear_trend(
-                    t[sub], f[sub], seg_trend[sub], window_days=window, use=~m[idx][sub]
-                )
-        trend[idx] = _fill_gaps(t, seg_trend)
+        trend[idx] = _segment_trend(
+            lc.time_bjd[idx],
+            lc.flux[idx],
+            m[idx],
+            method=method,
+            window=window,
+            break_tolerance_days=break_tolerance_days,
+            edges=edges,
+        )
     bad = ~(np.isfinite(trend) & (trend > 0))
     if bad.any():
         logger.warning("%s: %d points without a usable trend kept as 1", lc.target_id, bad.sum())
@@ -328,3 +321,71 @@ def detrend(
         note += f", {int(m.sum())} points masked from the fit"
     flat = lc.with_flux(lc.flux / trend, lc.flux_err / trend, note=note)
     return flat, trend
+
+
+def _check_detrend_args(
+    lc: LightCurve,
+    window_days: float | None,
+    *,
+    max_duration_hours: float,
+    mask: ArrayLike | None,
+    method: str,
+    edges: str,
+) -> tuple[float, np.ndarray]:
+    """The window (days) and the boolean mask, or ``ValueError`` naming what is allowed."""
+    if method not in METHODS:
+        raise ValueError(f"method {method!r} is not allowed; use one of {METHODS}")
+    if edges not in EDGE_MODES:
+        raise ValueError(f"edges {edges!r} is not allowed; use one of {EDGE_MODES}")
+    window = default_window_days(max_duration_hours) if window_days is None else window_days
+    if not (np.isfinite(window) and window > 0):
+        raise ValueError(f"window_days must be a positive number, got {window_days}")
+    m = np.zeros(lc.n_points, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if m.shape != (lc.n_points,):
+        raise ValueError(f"mask has shape {m.shape}, expected ({lc.n_points},)")
+    return window, m
+
+
+def _segment_trend(
+    t: FloatArray,
+    f: FloatArray,
+    m: np.ndarray,
+    *,
+    method: str,
+    window: float,
+    break_tolerance_days: float | None,
+    edges: str,
+) -> FloatArray:
+    """wotan's trend of one segment, with local-linear edges per sub-segment, gaps filled."""
+    # lazy: wotan pulls in numba at import
+    from wotan import flatten
+    from wotan.gaps import get_gaps_indexes
+
+    if t.size < 3:
+        return np.full(t.size, np.median(f))
+    with warnings.catch_warnings():
+        # A fully masked window gives NaN there (filled below); wotan warns about it.
+        warnings.simplefilter("ignore", UserWarning)
+        _, seg_trend = flatten(
+            t,
+            f,
+            method=method,
+            window_length=window,
+            break_tolerance=break_tolerance_days,
+            return_trend=True,
+            mask=m if m.any() else None,
+        )
+    seg_trend = np.asarray(seg_trend, dtype=np.float64)
+    if edges == "linear":
+        # the sub-segments wotan fitted on its own: its split of the finite points
+        tol = 0.5 * window if break_tolerance_days is None else break_tolerance_days
+        finite = np.flatnonzero(np.isfinite(t) & np.isfinite(f))
+        bounds = get_gaps_indexes(t[finite], break_tolerance=tol if tol > 0 else np.inf)
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            sub = finite[a:b]
+            if sub.size == 0:
+                continue
+            seg_trend[sub] = edge_linear_trend(
+                t[sub], f[sub], seg_trend[sub], window_days=window, use=~m[sub]
+            )
+    return _fill_gaps(t, seg_trend)

@@ -27,10 +27,16 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from exoguard.core.lightcurve import FloatArray, fold_phase_days
 from exoguard.core.noise import noise_scale, red_noise_factor
+from exoguard.core.transit_measures import (
+    box_depth,
+    count_transits,
+    odd_even_depths,
+    secondary_eclipse,
+    transit_mask,
+)
 from exoguard.core.trapezoid import fit_trapezoid
 
 __all__ = [
@@ -48,177 +54,6 @@ __all__ = [
 V_SHAPE_INGRESS_FRACTION = 0.35
 #: Below this SNR the shape is not judged.
 MIN_SNR_FOR_SHAPE = 10.0
-
-
-def transit_mask(
-    time_bjd: FloatArray,
-    *,
-    period_days: float,
-    t0_bjd: float,
-    duration_days: float,
-    width_factor: float = 1.0,
-) -> NDArray[np.bool_]:
-    """True for points within ``width_factor * duration / 2`` of a transit centre. Shape (n,)."""
-    phase = fold_phase_days(time_bjd, period_days=period_days, t0_bjd=t0_bjd)
-    return np.asarray(np.abs(phase) < 0.5 * width_factor * duration_days)
-
-
-def _epochs(time_bjd: FloatArray, period_days: float, t0_bjd: float) -> NDArray[np.int64]:
-    return np.rint((np.asarray(time_bjd) - t0_bjd) / period_days).astype(np.int64)
-
-
-def count_transits(
-    time_bjd: FloatArray,
-    *,
-    period_days: float,
-    t0_bjd: float,
-    duration_days: float,
-    cadence_days: float | None = None,
-    min_coverage: float = 0.25,
-) -> tuple[int, int]:
-    """Transits with data, and transit epochs inside the time span.
-
-    A transit counts when at least ``min_coverage`` of the cadences expected inside it (from
-    the median cadence) are present, and at least one point.
-
-    Returns
-    -------
-    n_with_data : int
-    n_in_span : int
-        Epochs whose centre lies between the first and last time.
-    """
-    t = np.asarray(time_bjd, dtype=np.float64)
-    if t.size == 0:
-        return 0, 0
-    if cadence_days is None:
-        dt = np.diff(t)
-        dt = dt[dt > 0]
-        cadence_days = float(np.median(dt)) if dt.size else duration_days
-    inside = transit_mask(t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days)
-    epochs = _epochs(t[inside], period_days, t0_bjd)
-    expected = max(duration_days / max(cadence_days, 1e-9), 1.0)
-    need = max(1, int(math.ceil(min_coverage * expected)))
-    _, counts = np.unique(epochs, return_counts=True)
-    n_with = int(np.sum(counts >= need))
-    first = math.ceil((t[0] - t0_bjd) / period_days)
-    last = math.floor((t[-1] - t0_bjd) / period_days)
-    return n_with, max(0, last - first + 1)
-
-
-def _weighted_mean(values: FloatArray, sigma: FloatArray) -> tuple[float, float]:
-    if values.size == 0:
-        return math.nan, math.inf
-    w = 1.0 / sigma**2
-    sw = float(np.sum(w))
-    return float(np.sum(w * values) / sw), math.sqrt(1.0 / sw)
-
-
-def box_depth(
-    flux: FloatArray,
-    sigma: FloatArray,
-    inside: NDArray[np.bool_],
-    baseline: NDArray[np.bool_],
-) -> tuple[float, float, int]:
-    """Weighted mean flux of ``baseline`` minus that of ``inside``.
-
-    Returns
-    -------
-    depth, depth_err : float
-        Fractional depth and its 1-sigma error (NaN, inf when either set is empty).
-    n_in : int
-        Points inside.
-    """
-    m_in, e_in = _weighted_mean(flux[inside], sigma[inside])
-    m_out, e_out = _weighted_mean(flux[baseline], sigma[baseline])
-    n_in = int(np.sum(inside))
-    if not (np.isfinite(m_in) and np.isfinite(m_out)):
-        return math.nan, math.inf, n_in
-    return m_out - m_in, math.hypot(e_in, e_out), n_in
-
-
-def odd_even_depths(
-    time_bjd: FloatArray,
-    flux: FloatArray,
-    sigma: FloatArray,
-    *,
-    period_days: float,
-    t0_bjd: float,
-    duration_days: float,
-    baseline: NDArray[np.bool_],
-) -> tuple[float, float, float, float, float]:
-    """Depths of odd and even transits (inner 80 % of the duration) and their difference.
-
-    Returns
-    -------
-    depth_odd, err_odd, depth_even, err_even : float
-    sigma : float
-        ``|odd - even| / sqrt(err_odd^2 + err_even^2)``; NaN if a parity has no data.
-    """
-    inside = transit_mask(
-        time_bjd, period_days=period_days, t0_bjd=t0_bjd, duration_days=0.8 * duration_days
-    )
-    odd = (_epochs(time_bjd, period_days, t0_bjd) % 2) == 1
-    d_odd, e_odd, _ = box_depth(flux, sigma, inside & odd, baseline)
-    d_even, e_even, _ = box_depth(flux, sigma, inside & ~odd, baseline)
-    if not (np.isfinite(d_odd) and np.isfinite(d_even)):
-        return d_odd, e_odd, d_even, e_even, math.nan
-    return d_odd, e_odd, d_even, e_even, abs(d_odd - d_even) / math.hypot(e_odd, e_even)
-
-
-def secondary_eclipse(
-    time_bjd: FloatArray,
-    flux: FloatArray,
-    sigma: FloatArray,
-    *,
-    period_days: float,
-    t0_bjd: float,
-    duration_days: float,
-    phase_range: tuple[float, float] = (0.35, 0.65),
-) -> tuple[float, float, float, float]:
-    """The most significant dip of the transit's duration within ``phase_range``.
-
-    Boxes of the transit duration are centred every quarter duration across the phase range;
-    the baseline is all points outside the primary transits and outside the box.
-
-    Returns
-    -------
-    depth, depth_err : float
-        Fractional depth of the best box (may be negative: a brightening) and its error.
-    sigma : float
-        ``depth / depth_err`` of the best box (the maximum over trials, so biased upward by the
-        number of trials, about ``(phase span) * P / (duration / 4)``).
-    phase : float
-        Phase (0-1, transit at 0) of the best box.
-    """
-    phase = np.mod((np.asarray(time_bjd) - t0_bjd) / period_days, 1.0)
-    primary = transit_mask(
-        time_bjd, period_days=period_days, t0_bjd=t0_bjd, duration_days=1.5 * duration_days
-    )
-    half_q = 0.5 * duration_days / period_days
-    step = max(0.25 * duration_days / period_days, 1e-4)
-    centres = np.arange(phase_range[0], phase_range[1] + 0.5 * step, step)
-    best = (math.nan, math.inf, math.nan, math.nan)
-    w = 1.0 / sigma**2
-    sum_w_all = float(np.sum(w[~primary]))
-    sum_wy_all = float(np.sum((w * flux)[~primary]))
-    order = np.argsort(phase)
-    ph_sorted = phase[order]
-    cw = np.concatenate([[0.0], np.cumsum(np.where(primary, 0.0, w)[order])])
-    cwy = np.concatenate([[0.0], np.cumsum(np.where(primary, 0.0, w * flux)[order])])
-    lo = np.searchsorted(ph_sorted, centres - half_q, side="left")
-    hi = np.searchsorted(ph_sorted, centres + half_q, side="right")
-    w_in = cw[hi] - cw[lo]
-    wy_in = cwy[hi] - cwy[lo]
-    w_out = sum_w_all - w_in
-    ok = (w_in > 0) & (w_out > 0)
-    if not ok.any():
-        return best
-    with np.errstate(divide="ignore", invalid="ignore"):
-        depth = (sum_wy_all - wy_in) / w_out - wy_in / w_in
-        err = np.sqrt(1.0 / w_in + 1.0 / w_out)
-        sig = np.where(ok, depth / err, -np.inf)
-    k = int(np.argmax(sig))
-    return float(depth[k]), float(err[k]), float(sig[k]), float(centres[k])
 
 
 @dataclass(frozen=True)
@@ -335,6 +170,96 @@ def transit_shape(ingress_fraction: float, snr: float) -> str:
     return "V" if ingress_fraction >= V_SHAPE_INGRESS_FRACTION else "U"
 
 
+def _scaled_noise(
+    t: FloatArray,
+    y: FloatArray,
+    flux_err: FloatArray | None,
+    *,
+    period_days: float,
+    t0_bjd: float,
+    duration_days: float,
+) -> tuple[FloatArray, float]:
+    """Per-point sigma (out of 1.5 durations), inflated by the red-noise factor; and it."""
+    in_wide = transit_mask(
+        t, period_days=period_days, t0_bjd=t0_bjd, duration_days=1.5 * duration_days
+    )
+    sigma = noise_scale(
+        y, np.full(y.shape, np.nan) if flux_err is None else np.asarray(flux_err), ~in_wide
+    )
+    beta = red_noise_factor(t, y, sigma, ~in_wide, duration_days=duration_days)
+    return sigma * beta, beta
+
+
+def _local_baseline(
+    t: FloatArray, *, period_days: float, t0_bjd: float, duration_days: float
+) -> np.ndarray:
+    """Points 0.75-2.5 durations from mid-transit; all out-of-transit ones when < 10."""
+    phase = fold_phase_days(t, period_days=period_days, t0_bjd=t0_bjd)
+    local = (np.abs(phase) > 0.75 * duration_days) & (np.abs(phase) < 2.5 * duration_days)
+    if local.sum() >= 10:
+        return local
+    return ~transit_mask(
+        t, period_days=period_days, t0_bjd=t0_bjd, duration_days=1.5 * duration_days
+    )
+
+
+def _expected_duration_days(
+    period_days: float, *, star_radius_rsun: float | None, star_mass_msun: float | None
+) -> float:
+    """Central-transit duration for the star (the Sun where a parameter is unknown)."""
+    # Imported here: the search package imports this module for its result objects.
+    from exoguard.core.search.grid import central_duration_days
+
+    return float(
+        central_duration_days(
+            period_days,
+            star_radius_rsun=1.0 if star_radius_rsun is None else star_radius_rsun,
+            star_mass_msun=1.0 if star_mass_msun is None else star_mass_msun,
+        )
+    )
+
+
+def _event_checks(
+    t: FloatArray,
+    y: FloatArray,
+    sigma: FloatArray,
+    baseline: np.ndarray,
+    *,
+    period_days: float,
+    t0_bjd: float,
+    duration_days: float,
+    cadence_days: float,
+    secondary_phase_range: tuple[float, float],
+) -> dict[str, Any]:
+    """Transit counts, odd/even depths and the secondary eclipse, as diagnostics fields."""
+    n_with, n_span = count_transits(
+        t,
+        period_days=period_days,
+        t0_bjd=t0_bjd,
+        duration_days=duration_days,
+        cadence_days=cadence_days,
+    )
+    d_odd, _, d_even, _, oe_sigma = odd_even_depths(
+        t, y, sigma, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days,
+        baseline=baseline,
+    )  # fmt: skip
+    s_depth, s_err, s_sigma, s_phase = secondary_eclipse(
+        t, y, sigma, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days,
+        phase_range=secondary_phase_range,
+    )  # fmt: skip
+    return {
+        "n_transits": int(n_with),
+        "n_transits_in_span": int(n_span),
+        "depth_odd_ppm": float(d_odd * 1e6),
+        "depth_even_ppm": float(d_even * 1e6),
+        "odd_even_sigma": float(oe_sigma),
+        "secondary_depth_ppm": float(s_depth * 1e6),
+        "secondary_depth_err_ppm": float(s_err * 1e6),
+        "secondary_sigma": float(s_sigma),
+        "secondary_phase": float(s_phase),
+    }
+
+
 def diagnose_transit(
     time_bjd: FloatArray,
     flux: FloatArray,
@@ -374,73 +299,47 @@ def diagnose_transit(
     -------
     TransitDiagnostics
     """
-    # Imported here: the search package imports this module for its result objects.
-    from exoguard.core.search.grid import central_duration_days
-
     t = np.asarray(time_bjd, dtype=np.float64)
     y = np.asarray(flux, dtype=np.float64)
     if cadence_days is None:
         dt = np.diff(t)
         dt = dt[dt > 0]
         cadence_days = float(np.median(dt)) if dt.size else 0.0
-    in_wide = transit_mask(
-        t, period_days=period_days, t0_bjd=t0_bjd, duration_days=1.5 * duration_days
-    )
-    sigma = noise_scale(
-        y, np.full(y.shape, np.nan) if flux_err is None else np.asarray(flux_err), ~in_wide
-    )
-    beta = red_noise_factor(t, y, sigma, ~in_wide, duration_days=duration_days)
-    sigma = sigma * beta
-    box_depth0, _, _ = box_depth(
-        y,
-        sigma,
-        transit_mask(t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days),
-        ~in_wide,
+    sigma, beta = _scaled_noise(
+        t, y, flux_err, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days
     )
     trap: dict[str, float] = {"depth": math.nan, "ingress_fraction": math.nan, "success": 0.0}
     if refine:
+        box_depth0, _, _ = box_depth(
+            y,
+            sigma,
+            transit_mask(t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days),
+            ~transit_mask(
+                t, period_days=period_days, t0_bjd=t0_bjd, duration_days=1.5 * duration_days
+            ),
+        )
         trap, t0_bjd, duration_days = _refine(
             t, y, sigma, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days,
             depth=box_depth0, exposure_days=cadence_days,
         )  # fmt: skip
-    inside = transit_mask(t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days)
-    phase = fold_phase_days(t, period_days=period_days, t0_bjd=t0_bjd)
-    local = (np.abs(phase) > 0.75 * duration_days) & (np.abs(phase) < 2.5 * duration_days)
-    baseline = (
-        local
-        if local.sum() >= 10
-        else ~transit_mask(
-            t, period_days=period_days, t0_bjd=t0_bjd, duration_days=1.5 * duration_days
-        )
+    baseline = _local_baseline(
+        t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days
     )
+    inside = transit_mask(t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days)
     depth, depth_err, n_in = box_depth(y, sigma, inside, baseline)
     inner = transit_mask(
         t, period_days=period_days, t0_bjd=t0_bjd, duration_days=0.5 * duration_days
     )
     inner_depth, _, _ = box_depth(y, sigma, inner, baseline)
-    n_with, n_span = count_transits(
-        t,
-        period_days=period_days,
-        t0_bjd=t0_bjd,
-        duration_days=duration_days,
-        cadence_days=cadence_days,
-    )
-    d_odd, _, d_even, _, oe_sigma = odd_even_depths(
-        t, y, sigma, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days,
-        baseline=baseline,
-    )  # fmt: skip
-    s_depth, s_err, s_sigma, s_phase = secondary_eclipse(
-        t, y, sigma, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days,
-        phase_range=secondary_phase_range,
+    checks = _event_checks(
+        t, y, sigma, baseline, period_days=period_days, t0_bjd=t0_bjd,
+        duration_days=duration_days, cadence_days=cadence_days,
+        secondary_phase_range=secondary_phase_range,
     )  # fmt: skip
     snr = depth / depth_err if depth_err > 0 and np.isfinite(depth) else math.nan
     ingress = trap.get("ingress_fraction", math.nan)
-    expected = float(
-        central_duration_days(
-            period_days,
-            star_radius_rsun=1.0 if star_radius_rsun is None else star_radius_rsun,
-            star_mass_msun=1.0 if star_mass_msun is None else star_mass_msun,
-        )
+    expected = _expected_duration_days(
+        period_days, star_radius_rsun=star_radius_rsun, star_mass_msun=star_mass_msun
     )
     return TransitDiagnostics(
         period_days=float(period_days),
@@ -451,16 +350,8 @@ def diagnose_transit(
         snr=float(snr),
         snr_white=float(snr * beta),
         red_noise_factor=float(beta),
-        n_transits=int(n_with),
-        n_transits_in_span=int(n_span),
         n_in_transit=int(n_in),
-        depth_odd_ppm=float(d_odd * 1e6),
-        depth_even_ppm=float(d_even * 1e6),
-        odd_even_sigma=float(oe_sigma),
-        secondary_depth_ppm=float(s_depth * 1e6),
-        secondary_depth_err_ppm=float(s_err * 1e6),
-        secondary_sigma=float(s_sigma),
-        secondary_phase=float(s_phase),
+        **checks,
         trapezoid_depth_ppm=float(trap.get("depth", math.nan) * 1e6),
         ingress_fraction=float(ingress),
         shape=transit_shape(ingress, snr),

@@ -363,24 +363,8 @@ def read_lightcurve(
     if mission is not None and mission not in MISSIONS:
         raise ValueError(f"mission {mission!r} is not allowed; use one of {MISSIONS}")
     resolve_quality_bitmask(quality_bitmask, mission="kepler")  # fail early on a bad name
-    items: Sequence[Any]
-    if (
-        isinstance(source, str | os.PathLike | LightCurve)
-        or _is_lightkurve_object(source)
-        and (type(source).__name__ != "LightCurveCollection")
-    ):
-        items = [source]
-    elif isinstance(source, Sequence) or _is_lightkurve_object(source):
-        items = list(source)
-    else:
-        raise ValueError(
-            "source must be a path, a sequence of paths, a lightkurve LightCurve or "
-            f"LightCurveCollection, or an exoguard LightCurve; got {type(source).__name__}"
-        )
-    if not items:
-        raise ValidationError("no light curve given (empty list)")
     prepared = []
-    for item in items:
+    for item in _source_items(source):
         name = (
             Path(os.fspath(item)).name
             if isinstance(item, str | os.PathLike)
@@ -399,3 +383,24 @@ def read_lightcurve(
     lc = stitch(prepared) if len(prepared) > 1 else prepared[0]
     lc = clip_upward_outliers(lc, upper_sigma=upper_sigma)
     return require_points(lc, min_points=min_points)
+
+
+def _source_items(source: Any) -> list[Any]:
+    """The light curves to read: one path or object, or each of a sequence or collection."""
+    items: Sequence[Any]
+    if (
+        isinstance(source, str | os.PathLike | LightCurve)
+        or _is_lightkurve_object(source)
+        and (type(source).__name__ != "LightCurveCollection")
+    ):
+        items = [source]
+    elif isinstance(source, Sequence) or _is_lightkurve_object(source):
+        items = list(source)
+    else:
+        raise ValueError(
+            "source must be a path, a sequence of paths, a lightkurve LightCurve or "
+            f"LightCurveCollection, or an exoguard LightCurve; got {type(source).__name__}"
+        )
+    if not items:
+        raise ValidationError("no light curve given (empty list)")
+    return list(items)

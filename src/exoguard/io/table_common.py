@@ -64,6 +64,53 @@ def quality_values(values: Sequence[Any] | NDArray[Any]) -> tuple[NDArray[np.flo
     return np.asarray(coerced, dtype=np.float64), ""
 
 
+def _as_float(values: Sequence[Any] | NDArray[Any]) -> NDArray[np.float64]:
+    """A column as float64; values that do not parse as numbers become NaN."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        coerced = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce")
+        return np.asarray(coerced, dtype=np.float64)
+
+
+def _mission_and_target(
+    opts: ReadOptions, meta: Mapping[str, Any], meta_l: Mapping[str, Any]
+) -> tuple[str | None, str | None]:
+    """Mission and target from the options, else the metadata, else the target's prefix."""
+    mission = opts.mission or normalise_mission(meta_l.get("mission") or meta_l.get("telescope"))
+    target = opts.target_id or target_from_meta(meta)
+    if mission is None and target:
+        prefix = target.split()[0].upper()
+        mission = _MISSION_BY_PREFIX.get(prefix)
+    return mission, target
+
+
+def _quality_good(
+    columns: Mapping[str, Sequence[Any] | NDArray[Any]],
+    quality_col: str | None,
+    *,
+    mission: str,
+    opts: ReadOptions,
+    notes: list[str],
+) -> NDArray[np.bool_] | None:
+    """Rows whose quality flags pass the mission's bitmask (None: no usable quality column)."""
+    if quality_col is None:
+        return None
+    if mission not in ("kepler", "k2", "tess"):
+        notes.append(f"quality column {quality_col!r} ignored: mission unknown")
+        return None
+    q, how = quality_values(columns[quality_col])
+    if how:
+        notes.append(how)
+    bitmask = resolve_quality_bitmask(opts.quality_bitmask, mission=mission)
+    good = quality_good(np.where(np.isfinite(q), q, 0), bitmask)
+    notes.append(
+        f"quality: dropped {int((~good).sum())} of {len(columns[quality_col])} rows with "
+        f"{quality_col} & {bitmask} != 0"
+    )
+    return good
+
+
 def table_to_lightcurve(
     columns: Mapping[str, Sequence[Any] | NDArray[Any]],
     opts: ReadOptions,
@@ -90,29 +137,17 @@ def table_to_lightcurve(
         + (f", quality={quality_col!r}" if quality_col else ""),
     ]
 
-    def as_float(name: str) -> NDArray[np.float64]:
-        values = columns[name]
-        try:
-            return np.asarray(values, dtype=np.float64)
-        except (TypeError, ValueError):
-            coerced = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce")
-            return np.asarray(coerced, dtype=np.float64)
-
-    time_raw = as_float(time_col)
-    flux = as_float(flux_col)
+    time_raw = _as_float(columns[time_col])
+    flux = _as_float(columns[flux_col])
     if not np.isfinite(time_raw).any():
         raise FormatError(
             f"{opts.source_name}: time column {time_col!r} has no numeric value; "
             "times must be numbers of days"
         )
-    flux_err = as_float(err_col) if err_col else np.full(flux.shape, np.nan)
+    flux_err = _as_float(columns[err_col]) if err_col else np.full(flux.shape, np.nan)
 
     meta_l = {canonical(k)[0]: v for k, v in meta.items()}
-    mission = opts.mission or normalise_mission(meta_l.get("mission") or meta_l.get("telescope"))
-    target = opts.target_id or target_from_meta(meta)
-    if mission is None and target:
-        prefix = target.split()[0].upper()
-        mission = _MISSION_BY_PREFIX.get(prefix)
+    mission, target = _mission_and_target(opts, meta, meta_l)
     given = opts.time_system or (
         str(meta_l["time_system"]) if meta_l.get("time_system") not in (None, "") else None
     )
@@ -135,20 +170,9 @@ def table_to_lightcurve(
             stacklevel=3,
         )
     keep = np.ones(flux.size, dtype=bool)
-    if quality_col is not None:
-        if mission in ("kepler", "k2", "tess"):
-            q, how = quality_values(columns[quality_col])
-            if how:
-                notes.append(how)
-            bitmask = resolve_quality_bitmask(opts.quality_bitmask, mission=mission)
-            good = quality_good(np.where(np.isfinite(q), q, 0), bitmask)
-            keep &= good
-            notes.append(
-                f"quality: dropped {int((~good).sum())} of {flux.size} rows with "
-                f"{quality_col} & {bitmask} != 0"
-            )
-        else:
-            notes.append(f"quality column {quality_col!r} ignored: mission unknown")
+    good = _quality_good(columns, quality_col, mission=mission, opts=opts, notes=notes)
+    if good is not None:
+        keep &= good
     label = str(meta_l.get("segment") or meta_l.get("sector") or meta_l.get("quarter") or "")
     return LightCurve.from_arrays(
         time_raw[keep] + decision.offset,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -256,19 +256,7 @@ def build_ensemble(
 
     reg = registry
     mb, mb_rec = load_multibranch(mb_version or best_multibranch(reg), registry=reg)
-    gbm_recs = [r for r in reg.list() if r.kind == "gbm"]
-    gbm_rec: VersionRecord | None
-    if gbm_version is not None:
-        gbm_rec = reg.get(gbm_version)
-    else:
-        active = reg.active()
-        gbm_rec = (
-            active
-            if active is not None and active.kind == "gbm"
-            else (gbm_recs[0] if gbm_recs else None)
-        )
-    if gbm_rec is None:
-        raise ModelNotReadyError("no gbm model; train one with `exoguard train --model gbm`")
+    gbm_rec = _gbm_component(reg, gbm_version)
     gcfg = GBMConfig.model_validate(gbm_rec.config)
     features = gcfg.feature_names
     if data is None:  # the multibranch version's own training data (rebuilt or cached)
@@ -295,8 +283,37 @@ def build_ensemble(
     report: dict[str, Any] = {
         "components": {"multibranch": mb_rec.id, "gbm": gbm_rec.id},
         "stacker": ens.to_dict(),
-        "sets": {},
+        **_held_out_scores(sets, both, ens),
     }
+    return ens, report
+
+
+def _gbm_component(reg: ModelRegistry, gbm_version: str | None) -> VersionRecord:
+    """The named gbm version, else the active one when it is a gbm, else the newest gbm."""
+    gbm_recs = [r for r in reg.list() if r.kind == "gbm"]
+    gbm_rec: VersionRecord | None
+    if gbm_version is not None:
+        gbm_rec = reg.get(gbm_version)
+    else:
+        active = reg.active()
+        gbm_rec = (
+            active
+            if active is not None and active.kind == "gbm"
+            else (gbm_recs[0] if gbm_recs else None)
+        )
+    if gbm_rec is None:
+        raise ModelNotReadyError("no gbm model; train one with `exoguard train --model gbm`")
+    return gbm_rec
+
+
+def _held_out_scores(
+    sets: Mapping[str, Any],
+    both: Callable[[Any], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    ens: DecisionEnsemble,
+) -> dict[str, Any]:
+    """Scores of the three models per set and pooled over the held-out sets; ``better``
+    when the ensemble beats both components on pooled ROC AUC and log loss."""
+    out: dict[str, Any] = {"sets": {}}
     pooled: dict[str, list[np.ndarray]] = {"y": [], "multibranch": [], "gbm": [], "ensemble": []}
     for name, arr in sets.items():
         arr = arr.subset(arr.y >= 0)
@@ -305,7 +322,7 @@ def build_ensemble(
         pm, pg, _, _ = both(arr)
         pe, _ = ens.combine(pm, pg, arr.has_lc)
         y = arr.y.astype(int)
-        report["sets"][name] = {
+        out["sets"][name] = {
             "multibranch": _scores(y, pm),
             "gbm": _scores(y, pg),
             "ensemble": _scores(y, pe, curves=True),
@@ -314,18 +331,18 @@ def build_ensemble(
             for k, v in (("y", y), ("multibranch", pm), ("gbm", pg), ("ensemble", pe)):
                 pooled[k].append(v)
     y = np.concatenate(pooled["y"])
-    report["pooled_heldout"] = {
+    out["pooled_heldout"] = {
         k: _scores(y, np.concatenate(pooled[k]), curves=k == "ensemble")
         for k in ("multibranch", "gbm", "ensemble")
     }
-    pe_s = report["pooled_heldout"]["ensemble"]
+    pe_s = out["pooled_heldout"]["ensemble"]
     better = all(
-        (pe_s["roc_auc"] or 0) > (report["pooled_heldout"][k]["roc_auc"] or 0)
-        and pe_s["log_loss"] < report["pooled_heldout"][k]["log_loss"]
+        (pe_s["roc_auc"] or 0) > (out["pooled_heldout"][k]["roc_auc"] or 0)
+        and pe_s["log_loss"] < out["pooled_heldout"][k]["log_loss"]
         for k in ("multibranch", "gbm")
     )
-    report["better"] = bool(better)
-    return ens, report
+    out["better"] = bool(better)
+    return out
 
 
 def servable_kinds() -> tuple[str, ...]:

@@ -4,7 +4,7 @@ Every servable model kind answers the same calls (:data:`SERVABLE_KINDS`):
 
 * ``gbm``: the catalog classifier; SHAP explanations.
 * ``multibranch``: the neural network's scalar branch (a catalog row has no light curve);
-  occlusion explanations (:func:`exoguard.ml.multibranch.classify.occlusion_contributions`).
+  occlusion explanations (:func:`exoguard.ml.multibranch.occlusion.occlusion_contributions`).
 * ``ensemble``: the decision-level stack of the two (:mod:`exoguard.ml.ensemble`);
   explained by the SHAP values of its GBM component.
 
@@ -310,7 +310,8 @@ def _explained(
     """(contributions with ``base_value``, feature values) of every row of ``frame``."""
     record = version_record(version, registry=registry)
     if record.kind == "multibranch":
-        from exoguard.ml.multibranch.classify import catalog_inputs, occlusion_contributions
+        from exoguard.ml.multibranch.classify import catalog_inputs
+        from exoguard.ml.multibranch.occlusion import occlusion_contributions
 
         mb = _load_multibranch(record.id, registry)
         arr = catalog_inputs(mb, frame)

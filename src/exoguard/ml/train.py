@@ -101,28 +101,16 @@ def train_gbm(
     # job's progress writes during a long evaluation would wait on it.
     evaluation = None
     if with_evaluation:
-        from exoguard.jsonsafe import jsonable
-        from exoguard.ml.evaluate import evaluate
-
-        if eval_tables is not None:
-            named_from = list(eval_tables)
-        else:
-            named_from = load_default_catalogs(catalogs_dir) if given_tables else tables
-        evaluation = jsonable(evaluate(named_from, config=config, progress=progress))
+        named_from = (
+            list(eval_tables)
+            if eval_tables is not None
+            else (load_default_catalogs(catalogs_dir) if given_tables else tables)
+        )
+        evaluation = _named_evaluation(named_from, config=config, progress=progress)
     version_id = registry.next_version_id("gbm")
     directory = registry.artifact_dir(version_id)
     try:
-        fit.model.save(directory)
-        patterns.save(directory)
-        rng = np.random.default_rng(config.seed)
-        sample = np.sort(
-            rng.choice(len(data), size=min(IMPORTANCE_SAMPLE, len(data)), replace=False)
-        )
-        importance = global_importance(fit.model, data.X.iloc[sample])
-        (directory / "importance.json").write_text(json.dumps(importance, indent=2))
-        (directory / "config.json").write_text(config.model_dump_json(indent=2))
-        digest = data_hash(data.X, data.y)
-        (directory / "data_hash.txt").write_text(digest + "\n")
+        digest = _save_artifacts(directory, fit.model, patterns, data, config)
         metrics = _training_metrics(data, fit.oof_probability, config, tables)
         metrics["patterns"] = {name: m.metrics for name, m in patterns.models.items()}
         if evaluation is not None:
@@ -140,6 +128,40 @@ def train_gbm(
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
+    _record_points(registry, version_id, metrics)
+    logger.info("trained %s in %.1f s", version_id, metrics["train_seconds"])
+    return record
+
+
+def _named_evaluation(
+    named_from: list[CatalogTable], *, config: GBMConfig, progress: Progress | None
+) -> dict[str, Any]:
+    """The named evaluation sets' report, JSON-safe."""
+    from exoguard.jsonsafe import jsonable
+    from exoguard.ml.evaluate import evaluate
+
+    result: dict[str, Any] = jsonable(evaluate(named_from, config=config, progress=progress))
+    return result
+
+
+def _save_artifacts(
+    directory: Path, model: GBMEnsemble, patterns: PatternSet, data: Any, config: GBMConfig
+) -> str:
+    """Model, pattern models, global importance, config and data hash; return the hash."""
+    model.save(directory)
+    patterns.save(directory)
+    rng = np.random.default_rng(config.seed)
+    sample = np.sort(rng.choice(len(data), size=min(IMPORTANCE_SAMPLE, len(data)), replace=False))
+    importance = global_importance(model, data.X.iloc[sample])
+    (directory / "importance.json").write_text(json.dumps(importance, indent=2))
+    (directory / "config.json").write_text(config.model_dump_json(indent=2))
+    digest = data_hash(data.X, data.y)
+    (directory / "data_hash.txt").write_text(digest + "\n")
+    return digest
+
+
+def _record_points(registry: ModelRegistry, version_id: str, metrics: dict[str, Any]) -> None:
+    """Out-of-fold and evaluation figures as metric points of ``version_id``."""
     oof = metrics.get("oof", {}).get("all") or {}
     registry.record_metric_points(
         version_id,
@@ -154,8 +176,6 @@ def train_gbm(
         registry.record_metric_points(
             version_id, evaluation_points(metrics["evaluation"]), labels={"source": "evaluate"}
         )
-    logger.info("trained %s in %.1f s", version_id, metrics["train_seconds"])
-    return record
 
 
 def evaluation_points(report: dict[str, Any]) -> dict[str, float]:

@@ -99,6 +99,36 @@ def paired_labels(session: Session, *, canary: ModelVersion, active: ModelVersio
     return pd.DataFrame(rows, columns=columns)
 
 
+def _check_canary_args(metric: str, tolerance: float, min_labels: int) -> None:
+    if metric not in CANARY_METRICS:
+        raise ValidationError(f"metric must be one of {', '.join(CANARY_METRICS)}; got {metric!r}")
+    if not 0.0 <= tolerance < 1.0:
+        raise ValidationError(f"tolerance must be in [0, 1); got {tolerance}")
+    if min_labels < 1:
+        raise ValidationError(f"min_labels must be >= 1; got {min_labels}")
+
+
+def _record_canary_figures(
+    session: Session,
+    result: CanaryEvaluation,
+    *,
+    metric: str,
+    canary_id: str,
+    active_id: str,
+    now: datetime,
+) -> None:
+    """``canary_eval_<metric>`` on both versions (finite values) and ``canary_eval_n``."""
+    assert result.canary_value is not None and result.active_value is not None
+    metrics = ModelMetricRepository(session)
+    labels = {"canary": canary_id, "active": active_id}
+    name = f"canary_eval_{metric}"
+    if math.isfinite(result.canary_value):
+        metrics.record(canary_id, name, result.canary_value, labels=labels, time=now)
+    if math.isfinite(result.active_value):
+        metrics.record(active_id, name, result.active_value, labels=labels, time=now)
+    metrics.record(canary_id, "canary_eval_n", float(result.n_labels), labels=labels, time=now)
+
+
 def evaluate_canary(
     session: Session,
     *,
@@ -128,12 +158,7 @@ def evaluate_canary(
     The figures are recorded in ``model_metrics`` (``canary_eval_<metric>`` on both versions,
     and ``canary_eval_n``) and the evaluation in the canary's ``metrics["canary_evaluation"]``.
     """
-    if metric not in CANARY_METRICS:
-        raise ValidationError(f"metric must be one of {', '.join(CANARY_METRICS)}; got {metric!r}")
-    if not 0.0 <= tolerance < 1.0:
-        raise ValidationError(f"tolerance must be in [0, 1); got {tolerance}")
-    if min_labels < 1:
-        raise ValidationError(f"min_labels must be >= 1; got {min_labels}")
+    _check_canary_args(metric, tolerance, min_labels)
     hold_limit = decide_after_labels if decide_after_labels is not None else 4 * min_labels
     now = utcnow()
     repo = ModelVersionRepository(session)
@@ -159,14 +184,9 @@ def evaluate_canary(
     pairs = paired_labels(session, canary=canary, active=active)
     result = decide_canary(base, pairs, active_id=active.id, hold_limit=hold_limit)
     if result.canary_value is not None and result.active_value is not None:
-        metrics = ModelMetricRepository(session)
-        labels = {"canary": canary.id, "active": active.id}
-        value_c, value_a = result.canary_value, result.active_value
-        if math.isfinite(value_c):
-            metrics.record(canary.id, f"canary_eval_{metric}", value_c, labels=labels, time=now)
-        if math.isfinite(value_a):
-            metrics.record(active.id, f"canary_eval_{metric}", value_a, labels=labels, time=now)
-        metrics.record(canary.id, "canary_eval_n", float(result.n_labels), labels=labels, time=now)
+        _record_canary_figures(
+            session, result, metric=metric, canary_id=canary.id, active_id=active.id, now=now
+        )
 
     stored = dict(canary.metrics or {})
     stored["canary_evaluation"] = result.to_dict()
@@ -268,8 +288,7 @@ def retrain(
     )
     save_drift_reference(Path(record.artifact_path), profiles)
 
-    repo = ModelVersionRepository(session)
-    version = repo.require(record.id)
+    version = ModelVersionRepository(session).require(record.id)
     stored = dict(version.metrics or {})
     stored["curated"] = {
         "n_curated": int(len(chosen.frame)),
@@ -278,12 +297,7 @@ def retrain(
         "settled_until": _iso(chosen.settled_until),
     }
     version.metrics = stored
-    if version.status != "active":
-        start_canary(session, version.id, settings=settings)
-        record_event(version, "registered_by_retraining")
-    else:
-        record_event(version, "activated_by_retraining", reason="no active version")
-    retired = enforce_retention(session, keep=keep)
+    retired = _register_retrained(session, version, settings=settings, keep=keep)
     session.flush()
     logger.info(
         "retrained %s (%s) with %d curated labels", version.id, version.status, len(chosen.frame)
@@ -296,6 +310,18 @@ def retrain(
         "retired": retired,
         "oof": ((stored.get("oof") or {}).get("all") or {}),
     }
+
+
+def _register_retrained(
+    session: Session, version: ModelVersion, *, settings: Settings, keep: int
+) -> list[str]:
+    """Start the new version as canary (or record that it became active); apply retention."""
+    if version.status != "active":
+        start_canary(session, version.id, settings=settings)
+        record_event(version, "registered_by_retraining")
+    else:
+        record_event(version, "activated_by_retraining", reason="no active version")
+    return enforce_retention(session, keep=keep)
 
 
 def timeline(session: Session, *, settings: Settings, limit: int = 20) -> dict[str, Any]:

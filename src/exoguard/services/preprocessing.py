@@ -297,22 +297,11 @@ def preprocess_dataset(
         owner = session.get(User, owner_id) if owner_id is not None else None
         curate = owner is not None and owner.role in _CURATING_ROLES
     options = check_options(options)
-    features: list[dict[str, Any] | None] | None = None
-    lightcurve: LightCurveInputs | None = None
-    single_event: dict[str, Any] | None = None
-    if kind == "catalog":
-        progress(0.1, "reading the catalog table")
-        frame = catalog_frame(paths[0], display_name=filename)
-        # the validation report lists duplicate ids; the first row of each is kept
-        frame = frame.drop_duplicates(subset=["mission", "object_id"], keep="first")
-        frame = frame.reset_index(drop=True)
-        origin = "catalog"
-    else:
-        frame, found, lightcurve, single_event = search_frame(
-            paths, factory=factory, dataset_id=dataset_id, options=options, progress=progress
-        )
-        features = list(found)
-        origin = "search"
+    frame, features, lightcurve, single_event = _dataset_candidates(
+        kind, paths, filename=filename, factory=factory, dataset_id=dataset_id,
+        options=options, progress=progress,
+    )  # fmt: skip
+    origin = "catalog" if kind == "catalog" else "search"
     progress(0.88, f"matching {len(frame)} candidates to the catalogs")
     frame, features = _cross_match(factory, frame, features, kind=kind)
     progress(0.9, f"storing {len(frame)} candidates")
@@ -361,6 +350,34 @@ def preprocess_dataset(
         if job_id is not None:
             JobRepository(session).mark_succeeded(job_id, result=result, holder=holder)
     return result
+
+
+def _dataset_candidates(
+    kind: str,
+    paths: list[Path],
+    *,
+    filename: str,
+    factory: sessionmaker[Session],
+    dataset_id: str,
+    options: dict[str, Any],
+    progress: ProgressFn,
+) -> tuple[
+    pd.DataFrame,
+    list[dict[str, Any] | None] | None,
+    LightCurveInputs | None,
+    dict[str, Any] | None,
+]:
+    """Candidate rows (catalog table or light-curve search), features, inputs, single event."""
+    if kind == "catalog":
+        progress(0.1, "reading the catalog table")
+        frame = catalog_frame(paths[0], display_name=filename)
+        # the validation report lists duplicate ids; the first row of each is kept
+        frame = frame.drop_duplicates(subset=["mission", "object_id"], keep="first")
+        return frame.reset_index(drop=True), None, None, None
+    frame, found, lightcurve, single_event = search_frame(
+        paths, factory=factory, dataset_id=dataset_id, options=options, progress=progress
+    )
+    return frame, list(found), lightcurve, single_event
 
 
 def store_and_classify(

@@ -133,13 +133,6 @@ def _fail(
 
 def process_star(factory: sessionmaker[Session], settings: Settings, star_id: int) -> StarOutcome:
     """Run one star of a survey to its stored result (see the module docstring)."""
-    from exoguard import read_lightcurve
-    from exoguard.services.preprocessing import (
-        cross_match,
-        search_read_lightcurve,
-        store_and_classify,
-    )
-
     claim, star = _claim(factory, settings, star_id)
     if claim == "finished" and star is not None:
         # Done (or failed) before: skipped when the files are unchanged, else redone.
@@ -159,39 +152,17 @@ def process_star(factory: sessionmaker[Session], settings: Settings, star_id: in
         survey = session.get(Survey, star.survey_id)
         assert survey is not None
         options, dataset_id, survey_id = dict(survey.options or {}), survey.dataset_id, survey.id
-    key = survey_id[:8]
     stage_s = dict.fromkeys(STAGES, 0.0)
     file_hash: str | None = None
     # stage seconds are CPU seconds of this (single-threaded) process: what a star costs on
     # a core of its own, whatever else shares the machine; "wall" is the star's wall time
-    started, cpu_started = time.perf_counter(), _clock()
+    clocks = (time.perf_counter(), _clock())
     try:
         file_hash = files_hash(star.files)
-        files = [Path(f) for f in star.files]
-        # the survey's name of the star (the manifest's target, or what the planner read from
-        # the header): two stars read from copies of one file stay two stars
-        lc = read_lightcurve(
-            files if len(files) > 1 else files[0], mission=star.mission, target_id=star.target
-        )
-        stage_s["read"] = _clock() - cpu_started
-        lap = _clock()
-        search_s: dict[str, float] = {}
-        frame, features, inputs, _single = search_read_lightcurve(
-            lc,
-            factory=factory,
-            key=key,
-            options=options,
-            progress=_no_progress,
-            stage_s=search_s,
-            stage_clock=_clock,
-        )
-        spent = _clock() - lap
-        for stage in ("detrend", "search", "diagnostics"):
-            stage_s[stage] = search_s.get(stage, 0.0)
-        stage_s["search"] += max(spent - sum(search_s.values()), 0.0)  # star parameters
-        lap = _clock()
-        frame, found = cross_match(factory, frame, features, kind="lightcurve")
-        stage_s["classify"] += _clock() - lap
+        frame, found, inputs = _read_and_search(
+            factory, star, options=options, key=survey_id[:8], stage_s=stage_s,
+            cpu_started=clocks[1],
+        )  # fmt: skip
     except (ExoguardError, ValueError, OSError) as exc:
         reason = f"{type(exc).__name__}: {exc}"
         _fail(factory, star_id, reason=reason, file_hash=file_hash, stage_s=stage_s)
@@ -203,47 +174,112 @@ def process_star(factory: sessionmaker[Session], settings: Settings, star_id: in
         _fail(factory, star_id, reason=reason, file_hash=file_hash, stage_s=stage_s)
         return StarOutcome(star_id, "failed", reason=reason)
     try:
-        with session_scope(factory) as session:
-            if _still_mine(session, star_id) is None:
-                return StarOutcome(star_id, "busy", reason="taken by another process")
-            _, ids, _verdicts, note = store_and_classify(
-                session,
-                frame,
-                found,
-                origin="search",
-                dataset_id=str(dataset_id or survey_id),
-                curate=False,
-                lightcurve=inputs,
-                settings=settings,
-                stage_s=stage_s,
-                stage_clock=_clock,
-            )
-            session.execute(
-                update(SurveyStar)
-                .where(SurveyStar.id == star_id)
-                .values(
-                    status="done",
-                    file_hash=file_hash,
-                    reason=note,
-                    timings={
-                        **{k: round(v, 6) for k, v in stage_s.items()},
-                        # all of this process's CPU seconds on the star (claims and
-                        # bookkeeping too, but not the commit)
-                        "cpu": round(_clock() - cpu_started, 6),
-                        "wall": round(time.perf_counter() - started, 6),
-                    },
-                    n_candidates=len(ids),
-                    candidate_ids=ids,
-                    worker_id=None,
-                    finished_at=utcnow(),
-                )
-                .execution_options(synchronize_session=False)
-            )
+        return _store_star(
+            factory, settings, star_id, frame, found, inputs,
+            dataset_id=str(dataset_id or survey_id), file_hash=file_hash, stage_s=stage_s,
+            clocks=clocks,
+        )  # fmt: skip
     except Exception as exc:  # the store failed (rolled back): recorded with its reason
         log.exception("survey star %s: storing failed", star.target)
         reason = f"storing failed: {type(exc).__name__}: {exc}"
         _fail(factory, star_id, reason=reason, file_hash=file_hash, stage_s=stage_s)
         return StarOutcome(star_id, "failed", reason=reason)
+
+
+def _read_and_search(
+    factory: sessionmaker[Session],
+    star: SurveyStar,
+    *,
+    options: dict[str, Any],
+    key: str,
+    stage_s: dict[str, float],
+    cpu_started: float,
+) -> tuple[Any, Any, Any]:
+    """Read the star's files, search, cross-match; CPU seconds added to ``stage_s``."""
+    from exoguard import read_lightcurve
+    from exoguard.services.preprocessing import cross_match, search_read_lightcurve
+
+    files = [Path(f) for f in star.files]
+    # the survey's name of the star (the manifest's target, or what the planner read from
+    # the header): two stars read from copies of one file stay two stars
+    lc = read_lightcurve(
+        files if len(files) > 1 else files[0], mission=star.mission, target_id=star.target
+    )
+    stage_s["read"] = _clock() - cpu_started
+    lap = _clock()
+    search_s: dict[str, float] = {}
+    frame, features, inputs, _single = search_read_lightcurve(
+        lc,
+        factory=factory,
+        key=key,
+        options=options,
+        progress=_no_progress,
+        stage_s=search_s,
+        stage_clock=_clock,
+    )
+    spent = _clock() - lap
+    for stage in ("detrend", "search", "diagnostics"):
+        stage_s[stage] = search_s.get(stage, 0.0)
+    stage_s["search"] += max(spent - sum(search_s.values()), 0.0)  # star parameters
+    lap = _clock()
+    frame, found = cross_match(factory, frame, features, kind="lightcurve")
+    stage_s["classify"] += _clock() - lap
+    return frame, found, inputs
+
+
+def _store_star(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    star_id: int,
+    frame: Any,
+    found: Any,
+    inputs: Any,
+    *,
+    dataset_id: str,
+    file_hash: str,
+    stage_s: dict[str, float],
+    clocks: tuple[float, float],
+) -> StarOutcome:
+    """Store and classify the candidates and mark the star done (busy if taken meanwhile)."""
+    from exoguard.services.preprocessing import store_and_classify
+
+    started, cpu_started = clocks
+    with session_scope(factory) as session:
+        if _still_mine(session, star_id) is None:
+            return StarOutcome(star_id, "busy", reason="taken by another process")
+        _, ids, _verdicts, note = store_and_classify(
+            session,
+            frame,
+            found,
+            origin="search",
+            dataset_id=dataset_id,
+            curate=False,
+            lightcurve=inputs,
+            settings=settings,
+            stage_s=stage_s,
+            stage_clock=_clock,
+        )
+        session.execute(
+            update(SurveyStar)
+            .where(SurveyStar.id == star_id)
+            .values(
+                status="done",
+                file_hash=file_hash,
+                reason=note,
+                timings={
+                    **{k: round(v, 6) for k, v in stage_s.items()},
+                    # all of this process's CPU seconds on the star (claims and
+                    # bookkeeping too, but not the commit)
+                    "cpu": round(_clock() - cpu_started, 6),
+                    "wall": round(time.perf_counter() - started, 6),
+                },
+                n_candidates=len(ids),
+                candidate_ids=ids,
+                worker_id=None,
+                finished_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
     return StarOutcome(star_id, "done", len(ids))
 
 

@@ -55,7 +55,7 @@ from exoguard.core.inject import (
     log_uniform,
     transit_duration_hours,
 )
-from exoguard.survey.hosts import load_hosts, sector_window, write_host_copy
+from exoguard.survey.hosts import Host, load_hosts, sector_window, write_host_copy
 from exoguard.survey.signals import (
     SurveyMix,
     count_transits,
@@ -193,6 +193,26 @@ def _choose(rng: np.random.Generator, mix: SurveyMix) -> tuple[str, bool]:
     return kind, bool(rng.uniform() < mix.kepler_fraction)
 
 
+def _renoise(
+    host: Host, rows: np.ndarray, rng: np.random.Generator, mix: SurveyMix
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Flux and errors re-noised to a drawn scatter (ppm of the median flux); the scatter."""
+    level = float(np.nanmedian(host.flux[rows]))
+    noise_ppm = max(log_uniform(rng, *mix.noise_ppm_range), host.noise_ppm)
+    add_ppm = math.sqrt(max(noise_ppm**2 - host.noise_ppm**2, 0.0))
+    noise = rng.standard_normal(host.flux.size) * (add_ppm * 1e-6 * level)
+    flux = host.flux + noise
+    flux_err = np.sqrt(host.flux_err**2 + (add_ppm * 1e-6 * level) ** 2)
+    return flux, flux_err, noise_ppm
+
+
+def _star_names(host: Host, index: int) -> tuple[int, str, str]:
+    """The synthetic star's number, target id and file path (relative to the survey)."""
+    star_id = (TIC_BASE if host.mission == "tess" else KIC_BASE) + index
+    prefix = "TIC" if host.mission == "tess" else "KIC"
+    return star_id, f"{prefix} {star_id}", f"lc/{host.mission}-synthetic-{star_id}_lc.fits"
+
+
 def generate_star(
     index: int,
     *,
@@ -238,21 +258,12 @@ def generate_star(
     time_raw = host.time_raw + shift
     time_bjd = time_raw + host.offset_bjd
 
-    # Re-noise to a drawn scatter (ppm of the median flux).
-    level = float(np.nanmedian(host.flux[rows]))
-    noise_ppm = max(log_uniform(rng, *mix.noise_ppm_range), host.noise_ppm)
-    add_ppm = math.sqrt(max(noise_ppm**2 - host.noise_ppm**2, 0.0))
-    noise = rng.standard_normal(host.flux.size) * (add_ppm * 1e-6 * level)
-    flux = host.flux + noise
-    flux_err = np.sqrt(host.flux_err**2 + (add_ppm * 1e-6 * level) ** 2)
+    flux, flux_err, noise_ppm = _renoise(host, rows, rng, mix)
 
     finite_t = np.isfinite(time_bjd) & rows
     usable = finite_t & np.isfinite(flux)
     t_start = float(np.min(time_bjd[finite_t]))
-    star_id = (TIC_BASE if host.mission == "tess" else KIC_BASE) + index
-    prefix = "TIC" if host.mission == "tess" else "KIC"
-    target = f"{prefix} {star_id}"
-    rel = f"lc/{host.mission}-synthetic-{star_id}_lc.fits"
+    star_id, target, rel = _star_names(host, index)
     truth = SyntheticStar(
         target=target,
         kind=kind,

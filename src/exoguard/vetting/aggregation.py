@@ -202,19 +202,7 @@ def dawid_skene(
     if not vote_list:
         return DawidSkeneResult(consensus={}, reliabilities={})
 
-    # Integer codes keep arbitrary hashable ids out of pandas.
-    item_code: dict[ItemId, int] = {}
-    user_code: dict[UserId, int] = {}
-    for v in vote_list:
-        item_code.setdefault(v.item_id, len(item_code))
-        user_code.setdefault(v.user_id, len(user_code))
-    data = pd.DataFrame(
-        {
-            "task": [item_code[v.item_id] for v in vote_list],
-            "worker": [user_code[v.user_id] for v in vote_list],
-            "label": [v.label for v in vote_list],
-        }
-    )
+    data, item_code, user_code = _coded_votes(vote_list)
     true_labels = None
     if gold:
         known = {item_code[i]: lab for i, lab in gold.items() if i in item_code}
@@ -229,13 +217,57 @@ def dawid_skene(
     assert model.probas_ is not None and model.errors_ is not None and model.priors_ is not None
 
     probas = model.probas_.reindex(columns=list(VOTE_LABELS), fill_value=0.0).fillna(0.0)
+    consensus = _ds_consensus(probas, data, item_code, min_votes=min_votes, threshold=threshold)
+
+    prior_s = model.priors_.reindex(list(VOTE_LABELS), fill_value=0.0).fillna(0.0)
+    prior = prior_s.to_numpy(dtype=float)
+    prior = prior / prior.sum() if prior.sum() > 0 else np.full(2, 0.5)
+
+    errors = model.errors_.reindex(columns=list(VOTE_LABELS), fill_value=0.0).fillna(0.0)
+    reliabilities = _ds_reliabilities(errors, data, user_code, prior)
+
+    return DawidSkeneResult(
+        consensus=consensus,
+        reliabilities=reliabilities,
+        class_prior={lab: float(p) for lab, p in zip(VOTE_LABELS, prior, strict=True)},
+        n_iterations=len(model.loss_history_),
+    )
+
+
+def _coded_votes(
+    vote_list: list[Vote],
+) -> tuple[pd.DataFrame, dict[ItemId, int], dict[UserId, int]]:
+    """Votes as a ``task, worker, label`` frame with integer codes for items and users."""
+    # Integer codes keep arbitrary hashable ids out of pandas.
+    item_code: dict[ItemId, int] = {}
+    user_code: dict[UserId, int] = {}
+    for v in vote_list:
+        item_code.setdefault(v.item_id, len(item_code))
+        user_code.setdefault(v.user_id, len(user_code))
+    data = pd.DataFrame(
+        {
+            "task": [item_code[v.item_id] for v in vote_list],
+            "worker": [user_code[v.user_id] for v in vote_list],
+            "label": [v.label for v in vote_list],
+        }
+    )
+    return data, item_code, user_code
+
+
+def _ds_consensus(
+    probas: pd.DataFrame,
+    data: pd.DataFrame,
+    item_code: dict[ItemId, int],
+    *,
+    min_votes: int,
+    threshold: float,
+) -> dict[ItemId, ConsensusResult]:
+    """The consensus rule applied to each item's posterior planet share."""
     counts = data.groupby("task").size()
-    items = list(item_code)
     planet_p = probas["planet"].to_numpy()
     fp_p = probas["false_positive"].to_numpy()
     consensus: dict[ItemId, ConsensusResult] = {}
-    for item_id in items:
-        code = item_code[item_id]
+    for item_id, code in item_code.items():
         row = probas.index.get_loc(code)
         total = planet_p[row] + fp_p[row]
         ps = float(planet_p[row] / total) if total > 0 else 0.5
@@ -247,12 +279,16 @@ def dawid_skene(
             min_votes=min_votes,
             threshold=threshold,
         )
+    return consensus
 
-    prior_s = model.priors_.reindex(list(VOTE_LABELS), fill_value=0.0).fillna(0.0)
-    prior = prior_s.to_numpy(dtype=float)
-    prior = prior / prior.sum() if prior.sum() > 0 else np.full(2, 0.5)
 
-    errors = model.errors_.reindex(columns=list(VOTE_LABELS), fill_value=0.0).fillna(0.0)
+def _ds_reliabilities(
+    errors: pd.DataFrame,
+    data: pd.DataFrame,
+    user_code: dict[UserId, int],
+    prior: np.ndarray,
+) -> dict[UserId, VetterReliability]:
+    """Each vetter's row-normalised confusion matrix and prior-weighted accuracy."""
     n_by_worker = data.groupby("worker").size()
     reliabilities: dict[UserId, VetterReliability] = {}
     for user_id, code in user_code.items():
@@ -269,13 +305,7 @@ def dawid_skene(
             accuracy=float(prior @ np.diag(conf)),
             n_votes=int(n_by_worker.loc[code]),
         )
-
-    return DawidSkeneResult(
-        consensus=consensus,
-        reliabilities=reliabilities,
-        class_prior={lab: float(p) for lab, p in zip(VOTE_LABELS, prior, strict=True)},
-        n_iterations=len(model.loss_history_),
-    )
+    return reliabilities
 
 
 def aggregate(

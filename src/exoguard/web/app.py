@@ -167,39 +167,8 @@ def create_server_app() -> FastAPI:
     return create_app(serving=True)
 
 
-def create_app(settings: Settings | None = None, *, serving: bool = False) -> FastAPI:
-    """Build the web application for `settings` (the process settings by default).
-
-    ``serving``: a long-running server process (see :func:`_prepare_to_serve`).
-    """
-    settings = settings or get_settings()
-    state = AppState.create(settings)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state.start()
-        if serving:
-            await run_in_threadpool(_prepare_to_serve, state)
-        try:
-            yield
-        finally:
-            state.stop()
-
-    app = FastAPI(
-        title="exoguard",
-        version=__version__,
-        description="Find and vet transiting exoplanets in Kepler, K2 and TESS data.",
-        lifespan=lifespan,
-        docs_url=None,  # served below from local files: the default Swagger page uses a CDN
-        redoc_url=None,
-        # EXOGUARD_API_DOCS (default: off in production) decides whether the schema is public.
-        openapi_url="/openapi.json" if settings.api_docs else None,
-    )
-    app.state.exoguard = state
-    app.state.metrics = AppMetrics()
-    app.state.rate_limiter = make_rate_limiter(settings.redis_url, retry_s=settings.redis_retry_s)
-    app.state.replays = make_replay_store(settings.redis_url, retry_s=settings.redis_retry_s)
-
+def _add_middleware(app: FastAPI, settings: Settings, state: AppState) -> None:
+    """CORS (when origins are configured), then the exoguard middleware outermost."""
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -218,7 +187,9 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
         hsts=settings.environment == "production",
     )
 
-    install_error_handlers(app)
+
+def _add_service_routes(app: FastAPI, settings: Settings, state: AppState) -> None:
+    """Health, metrics, vendored assets and (when enabled) the API docs page."""
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
@@ -258,6 +229,43 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
         def swagger_docs() -> Response:
             return HTMLResponse(_swagger_page(app.openapi_url or "/openapi.json"))
 
+
+def create_app(settings: Settings | None = None, *, serving: bool = False) -> FastAPI:
+    """Build the web application for `settings` (the process settings by default).
+
+    ``serving``: a long-running server process (see :func:`_prepare_to_serve`).
+    """
+    settings = settings or get_settings()
+    state = AppState.create(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.start()
+        if serving:
+            await run_in_threadpool(_prepare_to_serve, state)
+        try:
+            yield
+        finally:
+            state.stop()
+
+    app = FastAPI(
+        title="exoguard",
+        version=__version__,
+        description="Find and vet transiting exoplanets in Kepler, K2 and TESS data.",
+        lifespan=lifespan,
+        docs_url=None,  # served below from local files: the default Swagger page uses a CDN
+        redoc_url=None,
+        # EXOGUARD_API_DOCS (default: off in production) decides whether the schema is public.
+        openapi_url="/openapi.json" if settings.api_docs else None,
+    )
+    app.state.exoguard = state
+    app.state.metrics = AppMetrics()
+    app.state.rate_limiter = make_rate_limiter(settings.redis_url, retry_s=settings.redis_retry_s)
+    app.state.replays = make_replay_store(settings.redis_url, retry_s=settings.redis_retry_s)
+
+    _add_middleware(app, settings, state)
+    install_error_handlers(app)
+    _add_service_routes(app, settings, state)
     app.mount("/static/vendor/swagger", StaticFiles(directory=_swagger_dir()), name="swagger")
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     _include_routers(app)

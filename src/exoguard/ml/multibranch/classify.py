@@ -35,6 +35,7 @@ from exoguard.ml.multibranch.inputs import (
     candidate_inputs,
     scalar_matrix,
 )
+from exoguard.ml.multibranch.occlusion import top_features
 from exoguard.ml.multibranch.predict import MultibranchModel, Prediction
 from exoguard.ml.multibranch.samples import stack_samples
 from exoguard.ml.registry import ModelRegistry
@@ -132,8 +133,6 @@ def candidate_arrays(
     inputs : list of CandidateInputs
     notes : list of str
     """
-    from exoguard.ml.multibranch.hosts import search_window_days
-
     star = star or StarRow()
     kept = np.zeros(len(candidates), dtype=bool)
     if not candidates:
@@ -141,6 +140,28 @@ def candidate_arrays(
             [], n_bins=config.timeseries.n_bins, image_shape=_image_shape(config), features=features
         )
         return kept, empty, [], []
+    flat = _flat_for_views(lc, candidates, window_days=window_days)
+    inputs: list[CandidateInputs] = []
+    notes: list[str] = []
+    for i, c in enumerate(candidates):
+        try:
+            inputs.append(_one_candidate_inputs(flat, candidates, i, star=star, config=config))
+            kept[i] = True
+        except (ValidationError, ValueError) as exc:
+            notes.append(f"{c.object_id}: no model inputs ({exc})")
+    n_primary = max(
+        1, sum(1 for c, k in zip(candidates, kept, strict=True) if k and c.alias_of is None)
+    )
+    arrays = _arrays(inputs, config=config, n_on_host=n_primary, features=features)
+    return kept, arrays, inputs, notes
+
+
+def _flat_for_views(
+    lc: LightCurve, candidates: Sequence[Any], *, window_days: float | None
+) -> LightCurve:
+    """The light curve detrended with every candidate's transits masked from the trend."""
+    from exoguard.ml.multibranch.hosts import search_window_days
+
     mask = np.zeros(lc.n_points, dtype=bool)
     for c in candidates:
         mask |= transit_mask(
@@ -151,44 +172,43 @@ def candidate_arrays(
         )
     window = window_days if window_days is not None else search_window_days(lc)
     flat, _ = detrend(lc, window_days=window, mask=mask)
+    return flat
+
+
+def _one_candidate_inputs(
+    flat: LightCurve,
+    candidates: Sequence[TransitCandidate],
+    i: int,
+    *,
+    star: StarRow,
+    config: MultibranchConfig,
+) -> CandidateInputs:
+    """Model inputs of candidate ``i``, the other candidates' transits cut out."""
+    c = candidates[i]
     sp = star.params()
-    cadence = lc.cadence_s / 86400.0 if math.isfinite(lc.cadence_s) else None
-    inputs: list[CandidateInputs] = []
-    notes: list[str] = []
-    for i, c in enumerate(candidates):
-        try:
-            cut = other_transits(flat.time_bjd, candidates, i)
-            own = flat.select(~cut) if cut.any() else flat
-            diag = diagnose_transit(
-                own.time_bjd,
-                own.flux,
-                own.flux_err,
-                period_days=c.period_days,
-                t0_bjd=c.t0_bjd,
-                duration_days=c.duration_hours / 24.0,
-                star_radius_rsun=sp.effective_radius_rsun,
-                star_mass_msun=sp.effective_mass_msun,
-                cadence_days=cadence,
-                refine=False,
-            )
-            inputs.append(
-                candidate_inputs(
-                    own,
-                    diag,
-                    star=star,
-                    n_bins=config.timeseries.n_bins,
-                    image_shape=_image_shape(config),
-                    host_id=lc.target_id,
-                )
-            )
-            kept[i] = True
-        except (ValidationError, ValueError) as exc:
-            notes.append(f"{c.object_id}: no model inputs ({exc})")
-    n_primary = max(
-        1, sum(1 for c, k in zip(candidates, kept, strict=True) if k and c.alias_of is None)
+    cadence = flat.cadence_s / 86400.0 if math.isfinite(flat.cadence_s) else None
+    cut = other_transits(flat.time_bjd, candidates, i)
+    own = flat.select(~cut) if cut.any() else flat
+    diag = diagnose_transit(
+        own.time_bjd,
+        own.flux,
+        own.flux_err,
+        period_days=c.period_days,
+        t0_bjd=c.t0_bjd,
+        duration_days=c.duration_hours / 24.0,
+        star_radius_rsun=sp.effective_radius_rsun,
+        star_mass_msun=sp.effective_mass_msun,
+        cadence_days=cadence,
+        refine=False,
     )
-    arrays = _arrays(inputs, config=config, n_on_host=n_primary, features=features)
-    return kept, arrays, inputs, notes
+    return candidate_inputs(
+        own,
+        diag,
+        star=star,
+        n_bins=config.timeseries.n_bins,
+        image_shape=_image_shape(config),
+        host_id=flat.target_id,
+    )
 
 
 #: Width (in durations) of another candidate's transits cut where they overlap ...
@@ -291,104 +311,6 @@ def _arrays(
         weight=np.ones(n, np.float32),
         feature_names=base.feature_names,
     )
-
-
-#: Label of the occlusion contribution of the light-curve branches taken together.
-LC_BRANCHES = "light_curve_branches"
-
-
-def occlusion_contributions(
-    model: MultibranchModel, data: SampleArrays
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Occlusion attributions of the first network's calibrated logit.
-
-    Each scalar feature in turn is replaced by its training mean (0 once standardised,
-    flagged present), and the light-curve branches as a whole by the learned "absent"
-    embedding (the input of a catalog row); the contribution is the logit drop.
-
-    Returns
-    -------
-    logit : ndarray, shape (n,)
-        Calibrated logit of the unoccluded input (temperature applied).
-    contributions : ndarray, shape (n, n_features + 1)
-        Logit change per feature, last column the light-curve branches (0 for catalog
-        rows); positive pushes towards planet. Not additive: interactions are not split.
-    labels : list of str
-        Feature names, then :data:`LC_BRANCHES`.
-    """
-    import torch
-
-    from exoguard.ml.multibranch.arrays import to_batch
-
-    names = list(model.feature_names)
-    labels = [*names, LC_BRANCHES]
-    n = len(data)
-    if n == 0:
-        return np.zeros(0), np.zeros((0, len(labels))), labels
-    net = model.nets[0]
-    net.eval()
-    t = model.temperature
-    with torch.no_grad():
-        batch = to_batch(data, model.scaler)
-        enc = net.encode(batch)
-        base = net.head(enc)[0].double().numpy() / t
-        contribs = np.zeros((n, len(labels)))
-        for j in range(len(names)):
-            occl = batch.scalar.clone()
-            occl[:, j] = 0.0  # the standardised training mean
-            missing = batch.scalar_missing.clone()
-            missing[:, j] = 0.0
-            e2 = type(enc)(lc=enc.lc, scalar_in=torch.cat([occl, missing], 1), has_lc=enc.has_lc)
-            contribs[:, j] = base - net.head(e2)[0].double().numpy() / t
-        if net.lc_dim and net.absent is not None:
-            absent = net.absent.unsqueeze(0).expand(n, -1)
-            e3 = type(enc)(lc=absent, scalar_in=enc.scalar_in, has_lc=torch.zeros_like(enc.has_lc))
-            contribs[:, -1] = np.where(
-                data.has_lc, base - net.head(e3)[0].double().numpy() / t, 0.0
-            )
-    return base, contribs, labels
-
-
-def top_features(
-    model: MultibranchModel, data: SampleArrays, pred: Prediction | None = None, *, top: int = 5
-) -> list[list[dict[str, Any]]]:
-    """Per row, the ``top`` largest occlusion contributions (see
-    :func:`occlusion_contributions`): ``{"feature", "value", "contribution"}`` with the
-    contribution in logits (positive pushes towards planet), largest magnitude first."""
-    _, contribs, labels = occlusion_contributions(model, data)
-    n_feat = len(labels) - 1
-    out = []
-    for i in range(len(data)):
-        order = np.argsort(-np.abs(contribs[i]))[:top]
-        row = []
-        for j in order:
-            value = None
-            if j < n_feat and math.isfinite(float(data.scalar[i, j])):
-                value = float(data.scalar[i, j])
-            row.append(
-                {
-                    "feature": labels[j],
-                    "value": value,
-                    "contribution": round(float(contribs[i, j]), 4),
-                }
-            )
-        out.append(row)
-    return out
-
-
-def occlusion_importance(model: MultibranchModel, data: SampleArrays) -> list[dict[str, Any]]:
-    """Mean |occlusion contribution| per input over the rows of ``data``, largest first
-    (the format of :func:`exoguard.ml.explain.global_importance`)."""
-    _, contribs, labels = occlusion_contributions(model, data)
-    if not len(contribs):
-        return []
-    mean_abs = np.abs(contribs).mean(axis=0)
-    mean = contribs.mean(axis=0)
-    order = np.argsort(-mean_abs)
-    return [
-        {"feature": labels[j], "mean_abs_shap": float(mean_abs[j]), "mean_shap": float(mean[j])}
-        for j in order
-    ]
 
 
 def prediction_records(

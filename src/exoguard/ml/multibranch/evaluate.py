@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -232,7 +232,6 @@ def real_lightcurve_report(
     from exoguard.io import read_lightcurve
     from exoguard.ml.multibranch.classify import (
         _rescore_with_ensemble,
-        match_catalog,
         prediction_records,
         prepare_lightcurve,
         target_files,
@@ -243,7 +242,8 @@ def real_lightcurve_report(
     stars = star_lookup(frames)
     rows: list[dict[str, Any]] = []
     objects_out: list[dict[str, Any]] = []
-    y_all, parts = [], []
+    y_all: list[int] = []
+    parts: list[Any] = []
     for target, files in sorted(target_files(lightcurves_dir).items()):
         t0 = time.perf_counter()
         try:
@@ -263,59 +263,97 @@ def real_lightcurve_report(
             _rescore_with_ensemble(
                 recs, prep, stars.get(lc.target_id) or StarRow(), ensemble_version, registry
             )
-        matched_ids: dict[str, dict[str, Any]] = {}
-        for i, (c, r) in enumerate(zip(prep.candidates, recs, strict=True)):
-            row_cat, ratio = match_catalog(c.period_days, objs)
-            label = None if row_cat is None else str(row_cat["label"])
-            rec = {
-                "target": target,
-                "candidate": c.object_id,
-                "period_days": round(c.period_days, 6),
-                "snr": None if not math.isfinite(c.snr) else round(c.snr, 2),
-                "matched_object": None if row_cat is None else str(row_cat["object_id"]),
-                "period_ratio": ratio,
-                "catalog_label": label,
-                "probability": r["probability"],
-                "uncertainty": r["uncertainty"],
-                "uncertain": r["uncertain"],
-                "prediction_set_90": r["prediction_set_90"],
-            }
-            rows.append(rec)
-            if label in ("planet", "false_positive"):
-                y_all.append(1 if label == "planet" else 0)
-                parts.append((prep.arrays.subset(np.array([i])), pred, i))
-                assert row_cat is not None
-                oid = str(row_cat["object_id"])
-                best = matched_ids.get(oid)
-                # the direct-period match wins over an alias
-                if best is None or (ratio == 1.0 and best["period_ratio"] != 1.0):
-                    matched_ids[oid] = rec
-        for _, o in objs.iterrows():
-            lab = str(o["label"])
-            if lab not in ("planet", "false_positive"):
-                continue
-            found_rec = matched_ids.get(str(o["object_id"]))
-            ok = None
-            if found_rec is not None:
-                right = (found_rec["probability"] > 0.5) == (lab == "planet")
-                ok = bool(right or found_rec["uncertain"])
-            objects_out.append(
-                {
-                    "object_id": str(o["object_id"]),
-                    "target": target,
-                    "label": lab,
-                    "catalog_period_days": float(o["period_days"]),
-                    "found": found_rec is not None,
-                    "probability": None if found_rec is None else found_rec["probability"],
-                    "uncertain": None if found_rec is None else found_rec["uncertain"],
-                    "meets_target": ok,
-                }
-            )
+        matched_ids = _candidate_rows(target, prep, recs, pred, objs, rows, y_all, parts)
+        objects_out.extend(_object_rows(target, objs, matched_ids))
         if log is not None:
             log(
                 f"real {target}: {len(prep.candidates)} candidates in "
                 f"{time.perf_counter() - t0:.1f} s"
             )
+    return _real_summary(rows, objects_out, y_all, threshold=model.config.threshold)
+
+
+def _candidate_rows(
+    target: str,
+    prep: Any,
+    recs: list[dict[str, Any]],
+    pred: Any,
+    objs: pd.DataFrame,
+    rows: list[dict[str, Any]],
+    y_all: list[int],
+    parts: list[Any],
+) -> dict[str, dict[str, Any]]:
+    """Append one row per candidate (catalog match beside the prediction) to ``rows``;
+    return the best candidate row per labelled catalog object."""
+    from exoguard.ml.multibranch.classify import match_catalog
+
+    matched_ids: dict[str, dict[str, Any]] = {}
+    for i, (c, r) in enumerate(zip(prep.candidates, recs, strict=True)):
+        row_cat, ratio = match_catalog(c.period_days, objs)
+        label = None if row_cat is None else str(row_cat["label"])
+        rec = {
+            "target": target,
+            "candidate": c.object_id,
+            "period_days": round(c.period_days, 6),
+            "snr": None if not math.isfinite(c.snr) else round(c.snr, 2),
+            "matched_object": None if row_cat is None else str(row_cat["object_id"]),
+            "period_ratio": ratio,
+            "catalog_label": label,
+            "probability": r["probability"],
+            "uncertainty": r["uncertainty"],
+            "uncertain": r["uncertain"],
+            "prediction_set_90": r["prediction_set_90"],
+        }
+        rows.append(rec)
+        if label in ("planet", "false_positive"):
+            y_all.append(1 if label == "planet" else 0)
+            parts.append((prep.arrays.subset(np.array([i])), pred, i))
+            assert row_cat is not None
+            oid = str(row_cat["object_id"])
+            best = matched_ids.get(oid)
+            # the direct-period match wins over an alias
+            if best is None or (ratio == 1.0 and best["period_ratio"] != 1.0):
+                matched_ids[oid] = rec
+    return matched_ids
+
+
+def _object_rows(
+    target: str, objs: pd.DataFrame, matched_ids: Mapping[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One row per labelled catalog object of ``target``: found, and on the right side."""
+    out: list[dict[str, Any]] = []
+    for _, o in objs.iterrows():
+        lab = str(o["label"])
+        if lab not in ("planet", "false_positive"):
+            continue
+        found_rec = matched_ids.get(str(o["object_id"]))
+        ok = None
+        if found_rec is not None:
+            right = (found_rec["probability"] > 0.5) == (lab == "planet")
+            ok = bool(right or found_rec["uncertain"])
+        out.append(
+            {
+                "object_id": str(o["object_id"]),
+                "target": target,
+                "label": lab,
+                "catalog_period_days": float(o["period_days"]),
+                "found": found_rec is not None,
+                "probability": None if found_rec is None else found_rec["probability"],
+                "uncertain": None if found_rec is None else found_rec["uncertain"],
+                "meets_target": ok,
+            }
+        )
+    return out
+
+
+def _real_summary(
+    rows: list[dict[str, Any]],
+    objects_out: list[dict[str, Any]],
+    y_all: list[int],
+    *,
+    threshold: float,
+) -> dict[str, Any]:
+    """Counts, the two acceptance checks and (with labelled matches) the metrics."""
     found = [o for o in objects_out if o["found"]]
     summary: dict[str, Any] = {
         "n_targets": len({r["target"] for r in rows}),
@@ -340,7 +378,7 @@ def real_lightcurve_report(
             ]
         )
         y = np.array(y_all)
-        summary["metrics"] = binary_metrics(y, probs, threshold=model.config.threshold)
+        summary["metrics"] = binary_metrics(y, probs, threshold=threshold)
     return summary
 
 

@@ -18,7 +18,7 @@ from scipy.optimize import minimize_scalar
 from sklearn.metrics import roc_auc_score
 
 from exoguard.ml.multibranch.arrays import SampleArrays, ScalarScaler, to_batch
-from exoguard.ml.multibranch.configs import MultibranchConfig
+from exoguard.ml.multibranch.configs import MultibranchConfig, TrainingConfig
 from exoguard.ml.multibranch.model import Batch, MultibranchNet, heteroscedastic_nll
 from exoguard.ml.multibranch.predict import (
     MultibranchModel,
@@ -120,42 +120,12 @@ def fit_network(
     opt = torch.optim.AdamW(net.parameters(), lr=tc.learning_rate, weight_decay=tc.weight_decay)
     steps_per_epoch = max(1, math.ceil(len(train) / tc.batch_size))
     total_steps = steps_per_epoch * tc.epochs
-    warmup = min(steps_per_epoch, max(1, total_steps // 10))
-
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        frac = (step - warmup) / max(1, total_steps - warmup)
-        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_cosine(steps_per_epoch, total_steps))
     val_batches = _batches(val, scaler, 256)
     best_loss, best_state, bad, logs = math.inf, copy.deepcopy(net.state_dict()), 0, []
     for epoch in range(1, tc.epochs + 1):
         t0 = time.perf_counter()
-        net.train()
-        order = rng.permutation(len(train))
-        run, seen = 0.0, 0.0
-        for start in range(0, len(order), tc.batch_size):
-            idx = np.sort(order[start : start + tc.batch_size])
-            d = train.subset(idx)
-            batch = to_batch(d, scaler)
-            if tc.modality_dropout > 0:
-                hide = torch.from_numpy(rng.random(len(d)) < tc.modality_dropout)
-                batch.has_lc = batch.has_lc & ~hide
-            y = torch.from_numpy(d.y.astype(np.float32))
-            w = torch.from_numpy(d.weight.astype(np.float32))
-            mu, ls = net(batch)
-            loss = heteroscedastic_nll(
-                mu, ls, y, n_samples=tc.loss_samples, weight=w, generator=gen
-            )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), tc.grad_clip)
-            opt.step()
-            sched.step()
-            run += float(loss.detach()) * float(w.sum())
-            seen += float(w.sum())
+        run, seen = _train_epoch(net, opt, sched, train, scaler, tc, rng=rng, gen=gen)
         val_loss, val_mu = _val_loss(net, val_batches, tc.loss_samples)
         auc = float(roc_auc_score(val.y, val_mu)) if len(np.unique(val.y)) == 2 else None
         improved = val_loss < best_loss - 1e-5
@@ -175,6 +145,56 @@ def fit_network(
     net.load_state_dict(best_state)
     net.eval()
     return net, logs
+
+
+def _warmup_cosine(steps_per_epoch: int, total_steps: int) -> Callable[[int], float]:
+    """Learning-rate factor: linear warm-up (one epoch at most, a tenth of the steps), then
+    a cosine decay to 5 %."""
+    warmup = min(steps_per_epoch, max(1, total_steps // 10))
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        frac = (step - warmup) / max(1, total_steps - warmup)
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac))
+
+    return lr_at
+
+
+def _train_epoch(
+    net: MultibranchNet,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    train: SampleArrays,
+    scaler: ScalarScaler,
+    tc: TrainingConfig,
+    *,
+    rng: np.random.Generator,
+    gen: torch.Generator,
+) -> tuple[float, float]:
+    """One pass over ``train`` in shuffled batches; the weighted loss sum and weight sum."""
+    net.train()
+    order = rng.permutation(len(train))
+    run, seen = 0.0, 0.0
+    for start in range(0, len(order), tc.batch_size):
+        idx = np.sort(order[start : start + tc.batch_size])
+        d = train.subset(idx)
+        batch = to_batch(d, scaler)
+        if tc.modality_dropout > 0:
+            hide = torch.from_numpy(rng.random(len(d)) < tc.modality_dropout)
+            batch.has_lc = batch.has_lc & ~hide
+        y = torch.from_numpy(d.y.astype(np.float32))
+        w = torch.from_numpy(d.weight.astype(np.float32))
+        mu, ls = net(batch)
+        loss = heteroscedastic_nll(mu, ls, y, n_samples=tc.loss_samples, weight=w, generator=gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), tc.grad_clip)
+        opt.step()
+        sched.step()
+        run += float(loss.detach()) * float(w.sum())
+        seen += float(w.sum())
+    return run, seen
 
 
 def fit_temperature(raw: RawOutputs, y: np.ndarray) -> float:

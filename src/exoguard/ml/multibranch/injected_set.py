@@ -28,6 +28,7 @@ from exoguard.errors import ValidationError
 from exoguard.ml.multibranch.arrays import SampleArrays
 from exoguard.ml.multibranch.configs import (
     SIGNAL_KINDS,
+    InjectionConfig,
     MultibranchConfig,
 )
 from exoguard.ml.multibranch.drawing import Progress, draw_all, report_failures
@@ -130,10 +131,7 @@ def build_injected_set(
         except (OSError, KeyError, ValueError) as exc:
             logger.warning("ignoring unreadable cache %s: %s", path, exc)
     t_start = time.perf_counter()
-    split_of = split_stars(hosts, test_fraction=inj.test_host_fraction, seed=inj.seed)
-    pools = {s: [j for j, h in enumerate(hosts) if split_of[h.star] == s] for s in SPLITS}
-    if not pools["train"] or not pools["test"]:
-        raise ValidationError(f"need host stars for both training and test; got split {split_of}")
+    pools = _host_pools(hosts, inj)
     n_bins = config.timeseries.n_bins
     image_shape = (config.views.image_transits, config.views.image_phase_bins)
     jobs = [(i, 0, "train") for i in range(inj.n_samples)] + [
@@ -150,20 +148,7 @@ def build_injected_set(
         s: stack_samples(parts[s], n_bins=n_bins, image_shape=image_shape, features=names)
         for s in SPLITS
     }
-    params = {
-        s: pd.DataFrame(
-            [
-                {
-                    **{c: getattr(p.injection, c) for c in PARAM_COLUMNS},
-                    "host": p.host,
-                    **{f"h__{k}": v for k, v in p.inputs.harmonised.items()},
-                    **{f"lc__{k}": v for k, v in p.inputs.lc_features.items()},
-                }
-                for p in parts[s]
-            ]
-        )
-        for s in SPLITS
-    }
+    params = {s: _param_frame(parts[s]) for s in SPLITS}
     meta = {
         "cache_key": key,
         "generator_version": GENERATOR_VERSION,
@@ -182,6 +167,30 @@ def build_injected_set(
     if use_cache:
         save_injected_set(out, path)
     return out
+
+
+def _host_pools(hosts: Sequence[Host], inj: InjectionConfig) -> dict[str, list[int]]:
+    """Indices of the hosts of each split (stars, not files, are split)."""
+    split_of = split_stars(hosts, test_fraction=inj.test_host_fraction, seed=inj.seed)
+    pools = {s: [j for j, h in enumerate(hosts) if split_of[h.star] == s] for s in SPLITS}
+    if not pools["train"] or not pools["test"]:
+        raise ValidationError(f"need host stars for both training and test; got split {split_of}")
+    return pools
+
+
+def _param_frame(samples: Sequence[Sample]) -> pd.DataFrame:
+    """One row per sample: injection parameters, host, harmonised and light-curve features."""
+    return pd.DataFrame(
+        [
+            {
+                **{c: getattr(p.injection, c) for c in PARAM_COLUMNS},
+                "host": p.host,
+                **{f"h__{k}": v for k, v in p.inputs.harmonised.items()},
+                **{f"lc__{k}": v for k, v in p.inputs.lc_features.items()},
+            }
+            for p in samples
+        ]
+    )
 
 
 def sample_groups(params: pd.DataFrame) -> dict[str, np.ndarray]:

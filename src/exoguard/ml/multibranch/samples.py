@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from exoguard.core.diagnostics import diagnose_transit
+from exoguard.core.diagnostics import TransitDiagnostics, diagnose_transit
 from exoguard.core.inject import (
     transit_mask,
 )
@@ -51,6 +51,7 @@ from exoguard.ml.multibranch.injections import (
     redetrend,
 )
 from exoguard.ml.multibranch.inputs import (
+    CandidateInputs,
     StarRow,
     candidate_inputs,
     default_scalar_features,
@@ -135,6 +136,58 @@ def generate_sample(
     """
     if few_events and kind not in FEW_EVENT_KINDS:
         raise ValueError(f"few_events applies to {FEW_EVENT_KINDS}, not {kind!r}")
+    res, dip_times = _inject(host, kind, rng, inj=inj, few_events=few_events)
+    if res is None:
+        return None
+    flat, truth = res
+    span = (float(flat.time_bjd[0]), float(flat.time_bjd[-1]))
+    eclipsing = kind in ("planet", "eb", "beb")
+    companion: Ephemeris | None = None
+    if multi and kind != "eb":
+        # a second transiting planet on the star (an eclipsing binary's second signal is
+        # its secondary eclipse, decided from the diagnostics below)
+        comp = inject_planet(host, inj, rng, base=flat)
+        if comp is None:
+            return None
+        flat, ctruth = comp
+        companion = Ephemeris(ctruth.period_days, ctruth.t0_bjd, ctruth.duration_hours)
+    if eclipsing and not few_events:
+        period, t0, dur_days = _known_ephemeris(truth, flat, rng, inj=inj)
+    else:
+        period, t0, dur_days = coarse_search(_without(flat, companion), star=host.star_row)
+        if few_events:
+            events = dip_times if dip_times is not None else _event_times(truth, span)
+            cand = Ephemeris(period, t0, dur_days * 24.0)
+            if not lands_on_event(cand, events, span=span):
+                return None  # the search reported something else than the injected events
+    if companion is not None and commensurate(period, companion.period_days):
+        return None  # the two signals would read as one
+    found = _candidate(
+        host, flat, (period, t0, dur_days), companion, inj=inj,
+        n_bins=n_bins, image_shape=image_shape,
+    )  # fmt: skip
+    if found is None:
+        return None
+    diag, inputs = found
+    extra = _truth_extras(
+        kind, truth, flat, diag, companion, dip_times,
+        few_events=few_events, multi=multi, period=period, inj=inj,
+    )  # fmt: skip
+    return Sample(
+        inputs=inputs,
+        label=SIGNAL_LABELS[kind],
+        kind=kind,
+        host=host.name,
+        star=host.star,
+        injection=dataclasses.replace(truth, **extra),
+    )
+
+
+def _inject(
+    host: Host, kind: str, rng: np.random.Generator, *, inj: InjectionConfig, few_events: int
+) -> tuple[tuple[LightCurve, Injection] | None, np.ndarray | None]:
+    """The injected light curve and truth of ``kind`` (None: unusable draw), and dip times
+    when ``few_events`` systematics were drawn."""
     res: tuple[LightCurve, Injection] | None
     dip_times: np.ndarray | None = None
     if kind == "planet":
@@ -154,47 +207,50 @@ def generate_sample(
         res = host.flat, Injection(kind="noise")
     else:
         raise ValueError(f"kind {kind!r} is not one of {SIGNAL_KINDS}")
-    if res is None:
-        return None
-    flat, truth = res
-    span = (float(flat.time_bjd[0]), float(flat.time_bjd[-1]))
-    eclipsing = kind in ("planet", "eb", "beb")
-    companion: Ephemeris | None = None
-    if multi and kind != "eb":
-        # a second transiting planet on the star (an eclipsing binary's second signal is
-        # its secondary eclipse, decided from the diagnostics below)
-        comp = inject_planet(host, inj, rng, base=flat)
-        if comp is None:
-            return None
-        flat, ctruth = comp
-        companion = Ephemeris(ctruth.period_days, ctruth.t0_bjd, ctruth.duration_hours)
-    if eclipsing and not few_events:
-        dur_days = truth.duration_hours / 24.0
-        n_tr = max(1.0, flat.baseline_days / truth.period_days)
-        period = truth.period_days + rng.normal(0, 0.1 * dur_days / n_tr)
-        t0 = truth.t0_bjd + rng.normal(0, inj.t0_error_durations * dur_days)
-        dur_days *= math.exp(rng.normal(0, inj.duration_error_fraction))
-        dur_days = float(np.clip(dur_days, 0.3 / 24, 0.3 * period))
-    else:
-        searched = flat
-        if companion is not None:
-            # the multi-planet search found the companion first and masked it
-            cut = transit_mask(
-                flat.time_bjd,
-                period_days=companion.period_days,
-                t0_bjd=companion.t0_bjd,
-                duration_hours=companion.duration_hours,
-                factor=2.0,
-            )
-            searched = flat.select(~cut)
-        period, t0, dur_days = coarse_search(searched, star=host.star_row)
-        if few_events:
-            events = dip_times if dip_times is not None else _event_times(truth, span)
-            cand = Ephemeris(period, t0, dur_days * 24.0)
-            if not lands_on_event(cand, events, span=span):
-                return None  # the search reported something else than the injected events
-    if companion is not None and commensurate(period, companion.period_days):
-        return None  # the two signals would read as one
+    return res, dip_times
+
+
+def _known_ephemeris(
+    truth: Injection, flat: LightCurve, rng: np.random.Generator, *, inj: InjectionConfig
+) -> tuple[float, float, float]:
+    """The injected period, mid-time and duration (days) with search-like errors."""
+    dur_days = truth.duration_hours / 24.0
+    n_tr = max(1.0, flat.baseline_days / truth.period_days)
+    period = truth.period_days + rng.normal(0, 0.1 * dur_days / n_tr)
+    t0 = truth.t0_bjd + rng.normal(0, inj.t0_error_durations * dur_days)
+    dur_days *= math.exp(rng.normal(0, inj.duration_error_fraction))
+    dur_days = float(np.clip(dur_days, 0.3 / 24, 0.3 * period))
+    return period, t0, dur_days
+
+
+def _without(flat: LightCurve, companion: Ephemeris | None) -> LightCurve:
+    """The light curve the search sees: the companion's transits masked when there is one."""
+    if companion is None:
+        return flat
+    # the multi-planet search found the companion first and masked it
+    cut = transit_mask(
+        flat.time_bjd,
+        period_days=companion.period_days,
+        t0_bjd=companion.t0_bjd,
+        duration_hours=companion.duration_hours,
+        factor=2.0,
+    )
+    return flat.select(~cut)
+
+
+def _candidate(
+    host: Host,
+    flat: LightCurve,
+    ephemeris: tuple[float, float, float],
+    companion: Ephemeris | None,
+    *,
+    inj: InjectionConfig,
+    n_bins: int,
+    image_shape: tuple[int, int],
+) -> tuple[TransitDiagnostics, CandidateInputs] | None:
+    """Diagnostics and model inputs of the candidate at ``(period, t0, duration)`` in days,
+    or None when the search would miss it."""
+    period, t0, dur_days = ephemeris
     sp = host.star_row.params()
     cadence = flat.cadence_s / 86400.0 if math.isfinite(flat.cadence_s) else None
     try:
@@ -233,8 +289,25 @@ def generate_sample(
     except (ValidationError, ValueError, FloatingPointError) as exc:
         logger.debug("sample on %s dropped: %s", host.name, exc)
         return None
+    return diag, inputs
+
+
+def _truth_extras(
+    kind: str,
+    truth: Injection,
+    flat: LightCurve,
+    diag: TransitDiagnostics,
+    companion: Ephemeris | None,
+    dip_times: np.ndarray | None,
+    *,
+    few_events: int,
+    multi: bool,
+    period: float,
+    inj: InjectionConfig,
+) -> dict[str, Any]:
+    """Fields added to the injection truth: events in the span, the second signal."""
     extra: dict[str, Any] = {"few_events": bool(few_events)}
-    if eclipsing:
+    if kind in ("planet", "eb", "beb"):
         extra["n_events"] = float(
             events_in_span(
                 flat.time_bjd,
@@ -255,14 +328,7 @@ def generate_sample(
             # the search reports the secondary as a second candidate at the same period,
             # flagged as an alias of the primary: it does not count on the host
             extra.update(n_signals=2, companion_period_days=period, n_candidates_on_host=1)
-    return Sample(
-        inputs=inputs,
-        label=SIGNAL_LABELS[kind],
-        kind=kind,
-        host=host.name,
-        star=host.star,
-        injection=dataclasses.replace(truth, **extra),
-    )
+    return extra
 
 
 def _sample_rows(samples: Sequence[Sample]) -> tuple[list[dict[str, Any]], list[dict[str, float]]]:

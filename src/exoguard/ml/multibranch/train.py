@@ -297,7 +297,7 @@ IMPORTANCE_ROWS = 2000
 
 
 def _importance(model: MultibranchModel, val: SampleArrays) -> list[dict[str, Any]]:
-    from exoguard.ml.multibranch.classify import occlusion_importance
+    from exoguard.ml.multibranch.occlusion import occlusion_importance
 
     rows = np.arange(len(val))
     if len(rows) > IMPORTANCE_ROWS:

@@ -89,28 +89,10 @@ def shap_waterfall_figure(
     """
     if not contributions:
         raise ValueError("shap_waterfall_figure needs at least one contribution")
-    top = _top(contributions, max_display)
-    rest_names = set(contributions) - {k for k, _ in top}
-    rest = float(sum(float(contributions[k]) for k in rest_names))
-    n_rest = len(rest_names)
-    if remainder is not None and remainder[0] > 0:
-        n_rest += int(remainder[0])
-        rest += float(remainder[1])
-    labels_out: list[str] = []
-    for name, _ in top:
-        value = (feature_values or {}).get(name)
-        if labels is not None and name in labels:
-            labels_out.append(labels[name])
-        elif isinstance(value, int | float) and math.isfinite(float(value)):
-            labels_out.append(f"{name} = {float(value):.4g}")
-        else:
-            labels_out.append(name)
-    steps = [v for _, v in top]
-    if n_rest:
-        labels_out.append(f"{n_rest} other features")
-        steps.append(rest)
-    # Plotly draws the first category at the bottom; the largest contribution goes on top.
-    labels_out, steps = labels_out[::-1], steps[::-1]
+    labels_out, steps = _waterfall_steps(
+        contributions, max_display=max_display, remainder=remainder,
+        feature_values=feature_values, labels=labels,
+    )  # fmt: skip
     total = float(base_value) + float(sum(steps))
     # Drawn as floating bars (each starts where the previous one ended), not as a
     # "waterfall" trace: the pages' partial Plotly bundle has bar but no waterfall.
@@ -135,9 +117,52 @@ def shap_waterfall_figure(
         height=max(280, 70 + 26 * len(steps)),
     )
     layout["showlegend"] = False
-    # The waterfall's connectors: from where each bar ends to the next bar (category i sits
-    # at y = i; bars are 0.8 wide).
-    connectors = [
+    layout["shapes"] = [
+        vline(float(base_value), {"color": "#9aa3b2", "dash": "dot", "width": 1}),
+        *_connectors(starts),
+    ]
+    return {"data": data, "layout": layout}
+
+
+def _waterfall_steps(
+    contributions: Mapping[str, float],
+    *,
+    max_display: int,
+    remainder: tuple[int, float] | None,
+    feature_values: Mapping[str, Any] | None,
+    labels: Mapping[str, str] | None,
+) -> tuple[list[str], list[float]]:
+    """Bar labels and steps, bottom first: the rest summed into one step, then the top
+    contributions (the largest drawn on top)."""
+    top = _top(contributions, max_display)
+    rest_names = set(contributions) - {k for k, _ in top}
+    rest = float(sum(float(contributions[k]) for k in rest_names))
+    n_rest = len(rest_names)
+    if remainder is not None and remainder[0] > 0:
+        n_rest += int(remainder[0])
+        rest += float(remainder[1])
+    labels_out: list[str] = []
+    for name, _ in top:
+        value = (feature_values or {}).get(name)
+        if labels is not None and name in labels:
+            labels_out.append(labels[name])
+        elif isinstance(value, int | float) and math.isfinite(float(value)):
+            labels_out.append(f"{name} = {float(value):.4g}")
+        else:
+            labels_out.append(name)
+    steps = [v for _, v in top]
+    if n_rest:
+        labels_out.append(f"{n_rest} other features")
+        steps.append(rest)
+    # Plotly draws the first category at the bottom; the largest contribution goes on top.
+    labels_out, steps = labels_out[::-1], steps[::-1]
+    return labels_out, steps
+
+
+def _connectors(starts: list[float]) -> list[dict[str, Any]]:
+    """The waterfall's connectors: from where each bar ends to the next bar (category i
+    sits at y = i; bars are 0.8 wide)."""
+    return [
         {
             "type": "line",
             "xref": "x",
@@ -150,11 +175,6 @@ def shap_waterfall_figure(
         }
         for i, end in enumerate(json_values(starts[1:]))
     ]
-    layout["shapes"] = [
-        vline(float(base_value), {"color": "#9aa3b2", "dash": "dot", "width": 1}),
-        *connectors,
-    ]
-    return {"data": data, "layout": layout}
 
 
 def shap_bar_figure(

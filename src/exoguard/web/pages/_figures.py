@@ -160,6 +160,19 @@ def folded_figures(
     else:
         missing["folded_local"] = "no data points near the transits"
 
+    odd_even = _odd_even_figure(time_bjd, flux, eph, half_days=half)
+    if odd_even is not None:
+        figures["odd_even"] = odd_even
+    else:
+        missing["odd_even"] = "odd and even transits need at least two transits with data"
+    figures["secondary"] = _secondary_figure(time_bjd, flux, eph)
+    return figures, missing
+
+
+def _odd_even_figure(
+    time_bjd: np.ndarray, flux: np.ndarray, eph: Ephemeris, *, half_days: float
+) -> dict[str, Any] | None:
+    """Odd and even transits binned side by side (None without data in both)."""
     number = transit_numbers(time_bjd, period_days=eph.period_days, t0_bjd=eph.t0_bjd)
     parts: dict[str, dict[str, np.ndarray]] = {}
     for name, parity in (("odd", 1), ("even", 0)):
@@ -169,21 +182,23 @@ def folded_figures(
             flux=np.asarray(flux)[sel],
             period_days=eph.period_days,
             t0_bjd=eph.t0_bjd,
-            window_days=half,
+            window_days=half_days,
             n_bins=41,
         )
-    if parts["odd"]["bin_phase_days"].size and parts["even"]["bin_phase_days"].size:
-        figures["odd_even"] = odd_even_figure(
-            odd_phase=parts["odd"]["bin_phase_days"] * 24.0,
-            odd_flux=parts["odd"]["bin_flux"],
-            even_phase=parts["even"]["bin_phase_days"] * 24.0,
-            even_flux=parts["even"]["bin_flux"],
-            odd_even_sigma=eph.odd_even_sigma,
-            x_title="hours",
-        )
-    else:
-        missing["odd_even"] = "odd and even transits need at least two transits with data"
+    if not (parts["odd"]["bin_phase_days"].size and parts["even"]["bin_phase_days"].size):
+        return None
+    return odd_even_figure(
+        odd_phase=parts["odd"]["bin_phase_days"] * 24.0,
+        odd_flux=parts["odd"]["bin_flux"],
+        even_phase=parts["even"]["bin_phase_days"] * 24.0,
+        even_flux=parts["even"]["bin_flux"],
+        odd_even_sigma=eph.odd_even_sigma,
+        x_title="hours",
+    )
 
+
+def _secondary_figure(time_bjd: np.ndarray, flux: np.ndarray, eph: Ephemeris) -> dict[str, Any]:
+    """The whole orbit in phase, primary transit masked, for a secondary eclipse."""
     # The secondary view leaves the primary transit out: it would set the y-range and hide
     # a shallow secondary eclipse near phase 0.5.
     t = np.asarray(time_bjd, dtype=float)
@@ -195,7 +210,7 @@ def folded_figures(
     keep = np.isfinite(f) & np.isfinite(t) & ~primary
     frac = phase_fraction(time_bjd=t[keep], period_days=eph.period_days, t0_bjd=eph.t0_bjd)
     bx, by = bin_series(frac, f[keep], n_bins=100)
-    figures["secondary"] = secondary_figure(
+    return secondary_figure(
         phase=frac,
         flux=f[keep],
         bin_phase=bx,
@@ -205,7 +220,6 @@ def folded_figures(
         title="Secondary eclipse search (primary masked)",
         max_points=FOLDED_MAX_POINTS,
     )
-    return figures, missing
 
 
 def lightcurve_figures(
@@ -398,31 +412,7 @@ def model_figures(
     else:
         missing["confusion"] = "no confusion matrix stored"
 
-    roc_curves: dict[str, dict[str, Any]] = {}
-    pr_curves: dict[str, dict[str, Any]] = {}
-    for name, block in blocks.items():
-        points = block.get("roc_curve")
-        if points:
-            fpr = [p[0] for p in points]
-            tpr = [p[1] for p in points]
-            roc_curves[name] = {"fpr": fpr, "tpr": tpr, "auc": block.get("roc_auc")}
-            if block.get("pr_curve"):
-                pr = block["pr_curve"]
-                pr_curves[name] = {
-                    "recall": [p[0] for p in pr],
-                    "precision": [p[1] for p in pr],
-                    "average_precision": block.get("pr_auc"),
-                }
-                n_pos, n_neg = block.get("n_planet"), block.get("n_false_positive")
-                if n_pos and n_neg:
-                    pr_curves[name]["prevalence"] = int(n_pos) / (int(n_pos) + int(n_neg))
-            elif block.get("n_planet") and block.get("n_false_positive"):
-                pr_curves[name] = pr_from_roc(
-                    fpr,
-                    tpr,
-                    n_planet=int(block["n_planet"]),
-                    n_false_positive=int(block["n_false_positive"]),
-                ) | {"average_precision": block.get("pr_auc")}
+    roc_curves, pr_curves = _roc_pr_curves(blocks)
     if roc_curves:
         figures["roc"] = roc_figure(roc_curves)
     else:
@@ -444,6 +434,39 @@ def model_figures(
     else:
         missing["calibration"] = "no reliability curve stored"
     return figures, missing
+
+
+def _roc_pr_curves(
+    blocks: Mapping[str, Mapping[str, Any]],
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """ROC and precision–recall curves per evaluated set (PR from ROC when not stored)."""
+    roc_curves: dict[str, dict[str, Any]] = {}
+    pr_curves: dict[str, dict[str, Any]] = {}
+    for name, block in blocks.items():
+        points = block.get("roc_curve")
+        if not points:
+            continue
+        fpr = [p[0] for p in points]
+        tpr = [p[1] for p in points]
+        roc_curves[name] = {"fpr": fpr, "tpr": tpr, "auc": block.get("roc_auc")}
+        if block.get("pr_curve"):
+            pr = block["pr_curve"]
+            pr_curves[name] = {
+                "recall": [p[0] for p in pr],
+                "precision": [p[1] for p in pr],
+                "average_precision": block.get("pr_auc"),
+            }
+            n_pos, n_neg = block.get("n_planet"), block.get("n_false_positive")
+            if n_pos and n_neg:
+                pr_curves[name]["prevalence"] = int(n_pos) / (int(n_pos) + int(n_neg))
+        elif block.get("n_planet") and block.get("n_false_positive"):
+            pr_curves[name] = pr_from_roc(
+                fpr,
+                tpr,
+                n_planet=int(block["n_planet"]),
+                n_false_positive=int(block["n_false_positive"]),
+            ) | {"average_precision": block.get("pr_auc")}
+    return roc_curves, pr_curves
 
 
 # ------------------------------------------------------------------------------- caching

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from exoguard.catalogs.schema import MISSIONS
+from exoguard.vetting.queue import QueuePolicy
 from exoguard.vetting.state import verdict_of
 from exoguard.web.deps import SessionDep
 from exoguard.web.pages._common import PageUser, queue_policy, render
@@ -79,7 +81,32 @@ def results_page(
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
     )
-    table = [
+    table = _table_rows(rows, policy)
+    link, sort_link = _links(filters, min_p=min_p, max_p=max_p, max_u=max_u)
+    n_pages = max(1, math.ceil(total / PAGE_SIZE))
+    return render(
+        request,
+        "results.html",
+        user=user,
+        page_id="results",
+        rows=table,
+        total=total,
+        filters=filters,
+        errors=errors,
+        missions=MISSIONS,
+        verdicts=VERDICTS,
+        raw={"min_p": min_p or "", "max_p": max_p or "", "max_u": max_u or ""},
+        sort_link=sort_link,
+        page=page,
+        n_pages=n_pages,
+        prev_link=link(page=page - 1) if page > 1 else None,
+        next_link=link(page=page + 1) if page < n_pages else None,
+    )
+
+
+def _table_rows(rows: Sequence[Any], policy: QueuePolicy) -> list[dict[str, Any]]:
+    """Candidate, newest prediction and the verdict the queue policy gives it."""
+    return [
         {
             "candidate": cand,
             "prediction": pred,
@@ -95,6 +122,12 @@ def results_page(
         }
         for cand, pred, status, consensus, share in rows
     ]
+
+
+def _links(
+    filters: ResultFilters, *, min_p: str | None, max_p: str | None, max_u: str | None
+) -> tuple[Callable[..., str], Callable[[str], str]]:
+    """Builders of result-page links keeping the filters: any change, and a column sort."""
     query: dict[str, Any] = {
         k: v
         for k, v in {
@@ -118,22 +151,4 @@ def results_page(
         direction = ("asc" if filters.descending else "desc") if same else "desc"
         return link(sort=column, dir=direction, page=None)
 
-    n_pages = max(1, math.ceil(total / PAGE_SIZE))
-    return render(
-        request,
-        "results.html",
-        user=user,
-        page_id="results",
-        rows=table,
-        total=total,
-        filters=filters,
-        errors=errors,
-        missions=MISSIONS,
-        verdicts=VERDICTS,
-        raw={"min_p": min_p or "", "max_p": max_p or "", "max_u": max_u or ""},
-        sort_link=sort_link,
-        page=page,
-        n_pages=n_pages,
-        prev_link=link(page=page - 1) if page > 1 else None,
-        next_link=link(page=page + 1) if page < n_pages else None,
-    )
+    return link, sort_link
