@@ -89,11 +89,17 @@ def train_small_model(models_path: Path) -> str:
     """
     from exoguard.catalogs import load_default_catalogs
     from exoguard.ml.configs import apply_overrides, get_config
-    from exoguard.ml.registry import FileVersionStore, ModelRegistry
+    from exoguard.ml.registry import ModelRegistry
     from exoguard.ml.train import train_gbm
+    from exoguard.store.migrate import upgrade
+    from exoguard.store.model_registry import DatabaseVersionStore
 
     models_path.mkdir(parents=True, exist_ok=True)
-    registry = ModelRegistry(models_path, FileVersionStore(models_path))
+    # the registry's own database beside the artifacts (the registry lives in a database)
+    url = f"sqlite:///{(models_path / 'registry.sqlite3').as_posix()}"
+    upgrade(url)
+    store = DatabaseVersionStore(url, models_path=models_path)
+    registry = ModelRegistry(models_path, store)
     config = apply_overrides(
         get_config("small"), ["n_estimators=30", "n_ensemble=2", "calibration_folds=2"]
     )
@@ -106,6 +112,7 @@ def train_small_model(models_path: Path) -> str:
         tables=load_default_catalogs(catalogs_dir),
         registry=registry,
     )
+    store.engine.dispose()
     return str(record.id)
 
 

@@ -17,9 +17,10 @@ import json
 import warnings
 from typing import Any
 
+from exoguard.config import get_settings
 from exoguard.ml.multibranch.evaluate import ablation_row
 from exoguard.ml.registry import ModelRegistry
-from exoguard.store.model_registry import open_registry
+from exoguard.store.model_registry import settings_registry
 
 CONFIGS = ("base", "no_timeseries", "no_views", "no_scalar")
 
@@ -38,13 +39,14 @@ def _row(version: str, registry: ModelRegistry) -> dict[str, Any]:
 
 
 def _train(name: str) -> str:
-    from exoguard.config import get_settings
     from exoguard.ml.multibranch.configs import get_config
     from exoguard.ml.multibranch.train import train_multibranch
 
     lightcurves_dir = get_settings().lightcurves_dir
     _, _, record = train_multibranch(
-        get_config(name), registry=open_registry(), real_lightcurves_dir=lightcurves_dir
+        get_config(name),
+        registry=settings_registry(get_settings()),
+        real_lightcurves_dir=lightcurves_dir,
     )
     return str(record.id)
 
@@ -55,7 +57,7 @@ def main() -> None:
     ap.add_argument("--versions", nargs="*", help="summarise these registered versions")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    registry = open_registry()
+    registry = settings_registry(get_settings())
     versions = args.versions or [_train(name) for name in CONFIGS]
     rows = [_row(v, registry) for v in versions]
     if args.json:

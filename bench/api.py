@@ -196,10 +196,10 @@ def main() -> int:
         _log("--workers > 1 needs --redis-url: the processes share rate limits and job workers")
         return 2
     from exoguard.config import get_settings
-    from exoguard.store.model_registry import open_registry
+    from exoguard.store.model_registry import settings_registry
 
     settings = get_settings()
-    active = open_registry().active()
+    active = settings_registry(settings).active()
     if active is None:
         _log("no active model: train one first with `exoguard train --model gbm`")
         return 2

@@ -518,9 +518,9 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="exoguard-soak-"))
     try:
         if args.model_from_settings:
-            from exoguard.store.model_registry import open_registry
+            from exoguard.store.model_registry import settings_registry
 
-            active = open_registry().active()
+            active = settings_registry(settings).active()
             if active is None:
                 log("no active model: train one first with `exoguard train --model gbm`")
                 return 2

@@ -120,8 +120,9 @@ def fresh_database(base_url: str | None, folder: Path, label: str) -> Iterator[s
 def _trained_gbm() -> Path:
     """The default GBM's artifacts, trained once and kept under var/bench."""
     from exoguard.ml.configs import get_config
-    from exoguard.ml.registry import DatabaseVersionStore, ModelRegistry
+    from exoguard.ml.registry import ModelRegistry
     from exoguard.ml.train import train_gbm
+    from exoguard.store.model_registry import DatabaseVersionStore
 
     done = sorted(CACHE.glob("gbm-*"))
     if done:

@@ -64,7 +64,7 @@ def test_cli_and_web_job_training_score_the_same_named_sets(
     from exoguard.services import models
     from exoguard.services.training import train as train_job
     from exoguard.store.db import make_engine, make_sessionmaker
-    from exoguard.store.model_registry import open_registry
+    from exoguard.store.model_registry import settings_registry
     from exoguard.store.repositories import ModelVersionRepository
     from exoguard.web.pages import _figures
 
@@ -91,7 +91,7 @@ def test_cli_and_web_job_training_score_the_same_named_sets(
         progress=lambda fraction, message: None,
     )
     assert seen == [(5, 43), (5, 43)]
-    registry = open_registry()
+    registry = settings_registry(get_settings())
     cli_rec, web_rec = registry.get("gbm-0001"), registry.get(web["version"])
     for rec in (cli_rec, web_rec):
         sets = evalsets.named_sets("gbm", rec.metrics, config=rec.config)
