@@ -39,15 +39,7 @@ from exoguard.core.transit_measures import (
 )
 from exoguard.core.trapezoid import fit_trapezoid
 
-__all__ = [
-    "TransitDiagnostics",
-    "box_depth",
-    "count_transits",
-    "diagnose_transit",
-    "odd_even_depths",
-    "secondary_eclipse",
-    "transit_mask",
-]
+__all__ = ["TransitDiagnostics", "diagnose_transit"]
 
 
 #: Ingress fraction (ingress / total duration) above which a transit is called V-shaped.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from exoguard.core.lightcurve import FloatArray, fold_phase_days
 
@@ -19,6 +19,7 @@ __all__ = [
     "odd_even_depths",
     "secondary_eclipse",
     "transit_mask",
+    "transit_numbers",
 ]
 
 
@@ -35,8 +36,10 @@ def transit_mask(
     return np.asarray(np.abs(phase) < 0.5 * width_factor * duration_days)
 
 
-def _epochs(time_bjd: FloatArray, period_days: float, t0_bjd: float) -> NDArray[np.int64]:
-    return np.rint((np.asarray(time_bjd) - t0_bjd) / period_days).astype(np.int64)
+def transit_numbers(time_bjd: ArrayLike, *, period_days: float, t0_bjd: float) -> NDArray[np.int64]:
+    """Number of the nearest transit (``round((t - t0) / P)``) of each time, shape (n,)."""
+    t = np.asarray(time_bjd, dtype=np.float64)
+    return np.rint((t - t0_bjd) / period_days).astype(np.int64)
 
 
 def count_transits(
@@ -67,7 +70,7 @@ def count_transits(
         dt = dt[dt > 0]
         cadence_days = float(np.median(dt)) if dt.size else duration_days
     inside = transit_mask(t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days)
-    epochs = _epochs(t[inside], period_days, t0_bjd)
+    epochs = transit_numbers(t[inside], period_days=period_days, t0_bjd=t0_bjd)
     expected = max(duration_days / max(cadence_days, 1e-9), 1.0)
     need = max(1, int(math.ceil(min_coverage * expected)))
     _, counts = np.unique(epochs, return_counts=True)
@@ -129,7 +132,7 @@ def odd_even_depths(
     inside = transit_mask(
         time_bjd, period_days=period_days, t0_bjd=t0_bjd, duration_days=0.8 * duration_days
     )
-    odd = (_epochs(time_bjd, period_days, t0_bjd) % 2) == 1
+    odd = (transit_numbers(time_bjd, period_days=period_days, t0_bjd=t0_bjd) % 2) == 1
     d_odd, e_odd, _ = box_depth(flux, sigma, inside & odd, baseline)
     d_even, e_even, _ = box_depth(flux, sigma, inside & ~odd, baseline)
     if not (np.isfinite(d_odd) and np.isfinite(d_even)):

@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from exoguard.core.lightcurve import LightCurve, fold_phase_days
+from exoguard.core.transit_measures import transit_mask
 from exoguard.reports.model import Diagnostics, ReportCurves, finite_or_none
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,7 @@ __all__ = [
     "build_curves",
     "complete_diagnostics",
     "depth_estimate",
-    "in_transit_mask",
     "sde_at_period",
-    "transit_numbers",
 ]
 
 #: Above this many points the periodogram runs on a light curve binned to `PERIODOGRAM_BIN_S`.
@@ -67,25 +66,6 @@ class DepthEstimate:
 def to_ppm(flux: ArrayLike) -> FloatArray:
     """Relative flux (~1) as ppm deviation from 1."""
     return (np.asarray(flux, dtype=np.float64) - 1.0) * 1e6
-
-
-def transit_numbers(time_bjd: ArrayLike, *, period_days: float, t0_bjd: float) -> NDArray[np.int64]:
-    """Number of the nearest transit (``round((t - t0) / P)``) of each time, shape (n,)."""
-    t = np.asarray(time_bjd, dtype=np.float64)
-    return np.rint((t - t0_bjd) / period_days).astype(np.int64)
-
-
-def in_transit_mask(
-    time_bjd: ArrayLike,
-    *,
-    period_days: float,
-    t0_bjd: float,
-    duration_hours: float,
-    factor: float = 1.0,
-) -> NDArray[np.bool_]:
-    """True within ``factor * duration / 2`` of a transit centre, shape (n,)."""
-    phase = fold_phase_days(time_bjd, period_days=period_days, t0_bjd=t0_bjd)
-    return np.asarray(np.abs(phase) < 0.5 * factor * duration_hours / 24.0)
 
 
 def binned(
@@ -170,12 +150,12 @@ def build_curves(
     if diagnostics.has_ephemeris:
         assert diagnostics.period_days is not None and diagnostics.t0_bjd is not None
         assert diagnostics.duration_hours is not None
-        mask = in_transit_mask(
+        mask = transit_mask(
             lc.time_bjd,
             period_days=diagnostics.period_days,
             t0_bjd=diagnostics.t0_bjd,
-            duration_hours=diagnostics.duration_hours,
-            factor=1.5,
+            duration_days=diagnostics.duration_hours / 24.0,
+            width_factor=1.5,
         )
         window = max(window, 3.0 * diagnostics.duration_hours / 24.0)
         if mask.mean() > 0.5:  # nonsense ephemeris for this light curve: fit everything

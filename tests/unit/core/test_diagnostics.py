@@ -7,13 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from exoguard.core.diagnostics import (
-    count_transits,
-    diagnose_transit,
-    secondary_eclipse,
-    transit_mask,
-)
+from exoguard.core.diagnostics import diagnose_transit
 from exoguard.core.noise import red_noise_factor
+from exoguard.core.transit_measures import count_transits, secondary_eclipse, transit_mask
 from exoguard.core.trapezoid import fit_trapezoid
 
 T_START = 2455000.0

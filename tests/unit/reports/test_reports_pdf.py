@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 
 from exoguard.config import get_settings
+from exoguard.core.transit_measures import transit_mask
 from exoguard.io import read_lightcurve
 from exoguard.reports.curves import (
     binned,
     build_curves,
     complete_diagnostics,
     depth_estimate,
-    in_transit_mask,
 )
 from exoguard.reports.model import (
     CandidateReport,
@@ -136,11 +136,11 @@ def test_real_light_curve_views_recover_the_transit(toi114_report: CandidateRepo
     assert d.sde is not None and d.sde > 6.0  # read off the periodogram at the period
     assert d.shape == "U"  # a flat-bottomed hot Jupiter transit
     # Detrending keeps the transit: the in-transit median sits ~7000 ppm below 1.
-    inside = in_transit_mask(
+    inside = transit_mask(
         curves.time_bjd,
         period_days=TOI114_PERIOD_DAYS,
         t0_bjd=TOI114_T0_BJD,
-        duration_hours=0.5 * TOI114_DURATION_HOURS,
+        duration_days=0.5 * TOI114_DURATION_HOURS / 24.0,
     )
     dip = 1e6 * (1.0 - np.median(curves.detrended_flux[inside]))
     assert dip == pytest.approx(TOI114_DEPTH_PPM, rel=0.15)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from exoguard.core.diagnostics import diagnose_transit, transit_mask
+from exoguard.core.diagnostics import diagnose_transit
 from exoguard.core.lightcurve import LightCurve
 from exoguard.core.search.aliases import flag_aliases
 from exoguard.core.search.engine import ENGINES, Engine, bls_periodogram
@@ -42,6 +42,7 @@ from exoguard.core.search.single import (
     strongest_single_event,
 )
 from exoguard.core.search.star import StarParams
+from exoguard.core.transit_measures import transit_mask
 from exoguard.errors import ValidationError
 
 __all__ = [

@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from exoguard.core.detrend import detrend
-from exoguard.core.diagnostics import diagnose_transit, transit_mask
+from exoguard.core.diagnostics import diagnose_transit
 from exoguard.core.lightcurve import LightCurve
 from exoguard.core.search.results import TransitCandidate
+from exoguard.core.transit_measures import transit_mask
 from exoguard.errors import ValidationError
 from exoguard.ml.multibranch.arrays import SampleArrays
 from exoguard.ml.multibranch.catalog_sets import catalog_arrays

@@ -10,7 +10,8 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 
 from exoguard.core.lightcurve import fold_phase_days
-from exoguard.reports.curves import binned, depth_estimate, to_ppm, transit_numbers
+from exoguard.core.transit_measures import transit_numbers
+from exoguard.reports.curves import binned, depth_estimate, to_ppm
 from exoguard.reports.figures.style import (
     BINNED,
     EVEN,

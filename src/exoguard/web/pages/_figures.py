@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from exoguard.core.lightcurve import fold_phase_days
-from exoguard.reports.curves import bin_series, fold_and_bin, phase_fraction, transit_numbers
+from exoguard.core.transit_measures import transit_numbers
+from exoguard.reports.curves import bin_series, fold_and_bin, phase_fraction
 from exoguard.store.naming import candidate_name
 from exoguard.web import glossary
 from exoguard.web.charts.evaluation import (

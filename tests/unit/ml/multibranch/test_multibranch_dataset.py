@@ -232,7 +232,8 @@ def test_other_candidates_transits_are_cut_before_diagnosis() -> None:
     # odd/even difference unless the overlapping points are cut.
     from types import SimpleNamespace
 
-    from exoguard.core.diagnostics import diagnose_transit, transit_mask
+    from exoguard.core.diagnostics import diagnose_transit
+    from exoguard.core.transit_measures import transit_mask
     from exoguard.ml.multibranch.classify import commensurate, other_transits
 
     rng = np.random.default_rng(11)
