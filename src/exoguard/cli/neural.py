@@ -278,9 +278,11 @@ def classify(
     if not files:
         raise ValidationError("give at least one light-curve file")
     from exoguard.ml.ensemble import DecisionEnsemble, best_multibranch
+    from exoguard.ml.flagging import FlagRule
     from exoguard.store.model_registry import settings_registry
 
-    registry = settings_registry(get_settings())
+    settings = get_settings()
+    registry = settings_registry(settings)
     chosen = registry.get(model) if model else registry.active()
     ensemble_version = None
     mb_version = model
@@ -301,6 +303,7 @@ def classify(
         top=top,
         ensemble_version=ensemble_version,
         registry=registry,
+        flag_rule=FlagRule.from_settings(settings),
     )
     out = {"model_version": ensemble_version or record.id, "targets": targets}
     if as_json:

@@ -27,6 +27,7 @@ from exoguard.core.lightcurve import LightCurve
 from exoguard.core.search.results import TransitCandidate
 from exoguard.core.transit_measures import transit_mask
 from exoguard.errors import ValidationError
+from exoguard.ml.flagging import FlagRule
 from exoguard.ml.multibranch.arrays import SampleArrays
 from exoguard.ml.multibranch.catalog_sets import catalog_arrays
 from exoguard.ml.multibranch.configs import MultibranchConfig
@@ -369,6 +370,9 @@ def _rescore_with_ensemble(
         r["uncertainty"] = round(float(row["uncertainty"]), 6)
         r["label"] = str(row["label"])
         r["model_version"] = version
+        # the conformal set is the network's (fit on its own probability), not the verdict's
+        r["network_prediction_set_90"] = r.pop("prediction_set_90")
+        r["prediction_set_90"] = None
 
 
 def classify_lightcurves(
@@ -380,9 +384,14 @@ def classify_lightcurves(
     top: int = 5,
     ensemble_version: str | None = None,
     registry: ModelRegistry | None = None,
+    flag_rule: FlagRule | None = None,
 ) -> list[dict[str, Any]]:
     """Read each source (a path, a list of paths of one target, or a LightCurve), search it
     and classify every candidate. One JSON-ready record per target.
+
+    ``uncertain`` follows ``flag_rule`` (default :class:`~exoguard.ml.flagging.FlagRule`, the
+    rule of the pages and the vetting queue) applied to the reported probability and
+    uncertainty, or the network's own flag (a conformal set that is not one label).
 
     With ``ensemble_version`` (a decision-level ensemble whose network is ``model``), the
     probability, uncertainty and label are the ensemble's; the network's own probability
@@ -390,6 +399,7 @@ def classify_lightcurves(
     """
     from exoguard.io import read_lightcurve
 
+    rule = flag_rule or FlagRule()
     out = []
     for src in sources:
         lc = src if isinstance(src, LightCurve) else read_lightcurve(src)
@@ -404,6 +414,13 @@ def classify_lightcurves(
         _, recs = prediction_records(model, prep.arrays, top=top)
         if ensemble_version is not None and prep.candidates:
             _rescore_with_ensemble(recs, prep, star, ensemble_version, registry)
+        for r in recs:
+            # the one rule of the pages and the queue, on the verdict that is reported (the
+            # network's own rule, a split conformal set or a large spread, still counts)
+            r["uncertain"] = bool(
+                r["uncertain"]
+                or rule.flags(probability=r["probability"], uncertainty=r["uncertainty"])
+            )
         cands = []
         for c, r in zip(prep.candidates, recs, strict=True):
             d = c.to_dict()

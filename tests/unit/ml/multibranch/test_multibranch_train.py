@@ -142,6 +142,16 @@ def test_classify_a_real_light_curve(trained) -> None:
     assert 0.0 <= c["probability"] <= 1.0 and 0.0 <= c["uncertainty"] <= 0.5
     assert c["label"] in ("planet", "false_positive")
     assert len(c["top_features"]) == 3
+    # the pages' rule applies: no unflagged verdict inside the ambiguous band or above the
+    # uncertainty threshold (a strict rule flags everything)
+    from exoguard.ml.flagging import FlagRule
+
+    if 0.2 <= c["probability"] <= 0.8 or c["uncertainty"] > 0.15:
+        assert c["uncertain"] is True
+    strict = classify_lightcurves(
+        [path], model=model, max_planets=1, top=3, flag_rule=FlagRule(ambiguous_band=(0, 1))
+    )
+    assert strict[0]["candidates"][0]["uncertain"] is True
 
 
 def test_cli_dispatches_multibranch_training(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -263,6 +273,10 @@ def test_ensemble_is_registered_served_and_only_activated_when_better(trained) -
     (cand,) = out[0]["candidates"]
     assert cand["model_version"] == ens_id and 0 <= cand["probability"] <= 1
     assert 0 <= cand["network_probability"] <= 1
+    # the conformal set belongs to the network; the flag follows the ensemble's own verdict
+    assert cand["prediction_set_90"] is None and cand["network_prediction_set_90"]
+    if 0.2 <= cand["probability"] <= 0.8 or cand["uncertainty"] > 0.15:
+        assert cand["uncertain"] is True
 
 
 def test_search_candidates_are_scored_with_their_light_curve(trained) -> None:
