@@ -1,4 +1,11 @@
 # exoguard API / worker image. Build: docker build -t exoguard .
+# The partial Plotly bundle the pages load (package.json, pinned by package-lock.json), as
+# `make install` builds it; without it the pages fall back to the wheel's full bundle.
+FROM node:20-slim AS charts
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts
+
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 RUN apt-get update && apt-get install -y --no-install-recommends gcc g++ poppler-utils \
@@ -6,6 +13,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc g++ poppler
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
+COPY --from=charts /build/node_modules/plotly.js-cartesian-dist-min/plotly-cartesian.min.js \
+    ./src/exoguard/web/static/vendor/plotly-cartesian.min.js
 # torch is pinned to 2.13.0; the CPU index keeps the image small.
 RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu . \
     && useradd --create-home --uid 1000 exoguard \

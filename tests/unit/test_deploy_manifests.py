@@ -278,3 +278,28 @@ def test_docker_compose_config_accepts_the_file() -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_image_ships_the_partial_plotly_bundle_the_pages_load() -> None:
+    """The Dockerfile builds the bundle from package.json as `make install` does, and copies it
+    where the app serves it (without it the pages fall back to the 4.8 MB full bundle)."""
+    import json
+
+    from exoguard.web.app import PARTIAL_PLOTLY_JS
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    package = json.loads((ROOT / "package.json").read_text())
+    (dependency,) = package["dependencies"]
+    assert re.search(r"^COPY package\.json package-lock\.json", dockerfile, re.M)
+    assert "npm ci" in dockerfile
+    served = PARTIAL_PLOTLY_JS.relative_to(ROOT / "src").as_posix()
+    copy = re.search(
+        r"^COPY --from=charts \S+/" + re.escape(dependency) + r"/(\S+) \\\n\s+(\S+)$",
+        dockerfile,
+        re.M,
+    )
+    assert copy is not None, "the Dockerfile does not copy the bundle out of the charts stage"
+    assert copy.group(1) == PARTIAL_PLOTLY_JS.name
+    assert copy.group(2) == f"./src/{served}"
+    # the bundle is copied before the package is installed, so the wheel carries it
+    assert dockerfile.index("COPY --from=charts") < dockerfile.index("RUN pip install")
