@@ -23,7 +23,7 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-#: The object-id prefix of typed-in candidates (exoguard.web.services.predictions.manual_rows).
+#: The object-id prefix of typed-in candidates (exoguard.services.predictions.manual_rows).
 MANUAL_PREFIX = "manual-"
 
 
