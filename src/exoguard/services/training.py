@@ -106,6 +106,7 @@ def train(
         )
     else:
         # lazy: torch (seconds to import) only when a network is trained
+        from exoguard.ml.multibranch.paths import DataPaths
         from exoguard.ml.multibranch.train import train_multibranch
 
         config = multibranch_config(params)
@@ -122,6 +123,11 @@ def train(
             )
 
         progress(0.02, "building the training set (real and injected light curves)")
-        _, _, record = train_multibranch(config, registry=registry, on_epoch=on_epoch)
+        _, _, record = train_multibranch(
+            config,
+            paths=DataPaths.from_settings(settings),
+            registry=registry,
+            on_epoch=on_epoch,
+        )
     progress(1.0, f"registered {record.id}")
     return {"version": record.id, "kind": record.kind, "metrics": record.metrics}

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from exoguard.config import get_settings
 from exoguard.core.diagnostics import diagnose_transit
 from exoguard.core.inject import inject_transit
 from exoguard.core.lightcurve import LightCurve
@@ -206,7 +207,6 @@ def test_catalog_rows_have_no_light_curve_and_harmonised_labels() -> None:
 
 
 def test_real_host_masks_known_transits() -> None:
-    from exoguard.config import get_settings
     from exoguard.io import read_lightcurve
 
     path = (
@@ -217,7 +217,7 @@ def test_real_host_masks_known_transits() -> None:
     if not path.exists():
         pytest.skip("shared data not present")
     lc = read_lightcurve(path)
-    koi = mb_catalog.default_catalog_frames()[0]
+    koi = mb_catalog.default_catalog_frames(get_settings().catalogs_dir)[0]
     catalog = koi[koi["object_id"] == "K00754.01"]
     assert len(catalog) == 1
     host = mb_hosts.make_host(lc, catalog=catalog, stars={})
