@@ -39,7 +39,7 @@ def _row(version: str, registry: ModelRegistry) -> dict[str, Any]:
 
 
 def _train(name: str) -> str:
-    from exoguard.ml.multibranch.configs import get_config
+    from exoguard.ml.multibranch.config_registry import get_config
     from exoguard.ml.multibranch.paths import DataPaths
     from exoguard.ml.multibranch.train import train_multibranch
 

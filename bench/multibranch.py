@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from exoguard.config import get_settings
-from exoguard.ml.multibranch.configs import apply_overrides, get_config
+from exoguard.ml.multibranch.config_registry import apply_overrides, get_config
 from exoguard.ml.multibranch.evaluate import format_group_report, injected_group_report
 from exoguard.ml.multibranch.fit import fit_model
 from exoguard.ml.multibranch.model import count_parameters

@@ -35,7 +35,7 @@ def _err(msg: str) -> None:
 
 
 def _config(name: str | None, params: list[str] | None) -> Any:
-    from exoguard.ml.multibranch.configs import DEFAULT_CONFIG, apply_overrides, get_config
+    from exoguard.ml.multibranch.config_registry import DEFAULT_CONFIG, apply_overrides, get_config
 
     return apply_overrides(get_config(name or DEFAULT_CONFIG), params or [])
 

@@ -50,7 +50,11 @@ def gbm_config(params: Mapping[str, Any]) -> Any:
 def multibranch_config(params: Mapping[str, Any]) -> Any:
     """The multi-branch config named by ``params["config"]`` with overrides."""
     try:  # lazy: the multibranch package imports torch (seconds), and may be missing
-        from exoguard.ml.multibranch.configs import DEFAULT_CONFIG, apply_overrides, get_config
+        from exoguard.ml.multibranch.config_registry import (
+            DEFAULT_CONFIG,
+            apply_overrides,
+            get_config,
+        )
     except ImportError as exc:
         raise ValidationError(
             "the multibranch model is not available in this installation; "

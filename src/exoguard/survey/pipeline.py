@@ -30,7 +30,7 @@ from exoguard.config import Settings
 from exoguard.errors import ExoguardError
 from exoguard.jobs.execute import beats_in_database, holder_gone, replica_id
 from exoguard.store.db import session_scope
-from exoguard.store.models import Survey, SurveyStar
+from exoguard.store.survey_models import Survey, SurveyStar
 from exoguard.store.types import utcnow
 from exoguard.survey.service import STAGES
 

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from exoguard.errors import NotFoundError, ValidationError
 from exoguard.store.db import session_scope
-from exoguard.store.models import Dataset, Job, Survey, SurveyStar
+from exoguard.store.models import Dataset, Job
+from exoguard.store.survey_models import Survey, SurveyStar
 from exoguard.store.types import utcnow
 from exoguard.survey.inputs import StarFiles, plan_stars
 

@@ -22,7 +22,7 @@ from exoguard.ml.bundled import (
     read_bundle,
     verify_files,
 )
-from exoguard.ml.multibranch.configs import apply_overrides, get_config
+from exoguard.ml.multibranch.config_registry import apply_overrides, get_config
 from exoguard.ml.multibranch.paths import DataPaths
 from exoguard.ml.multibranch.predict import MultibranchModel
 

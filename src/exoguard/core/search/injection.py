@@ -213,7 +213,8 @@ def _inject(
 ) -> _Injection:
     """Inject one transit: impact uniform in ``[0, max_impact]``, then the epoch uniform over
     one period after the start (drawn from ``rng`` in that order)."""
-    from exoguard.core.inject import a_rs_from_density, inject_transit, transit_duration_hours
+    from exoguard.core.inject import inject_transit
+    from exoguard.core.signal_models import a_rs_from_density, transit_duration_hours
 
     r_star = star.effective_radius_rsun
     rho = star.effective_mass_msun / r_star**3

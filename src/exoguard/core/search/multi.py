@@ -16,35 +16,25 @@ transits line up with it) is flagged ``alias_of`` that one; the same period at a
 
 from __future__ import annotations
 
-import logging
 import math
 import time as _time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from exoguard.core.detrend import detrend as detrend_lc
-from exoguard.core.diagnostics import TransitDiagnostics, diagnose_transit
 from exoguard.core.lightcurve import LightCurve
 from exoguard.core.search.aliases import flag_aliases
-from exoguard.core.search.engine import ENGINES, Engine, bls_periodogram
+from exoguard.core.search.engine import ENGINES, Engine
 from exoguard.core.search.grid import (
     PERIOD_GRID_KINDS,
     PeriodGridKind,
     SearchGrid,
     make_grid,
 )
-from exoguard.core.search.peaks import best_harmonic, noise_ratio, period_posterior, refine_peak
+from exoguard.core.search.passes import PassConfig, Passes, StageTimer, run_passes, single_event
+from exoguard.core.search.peaks import best_harmonic, period_posterior, refine_peak
 from exoguard.core.search.results import BLSPeriodogram, TransitCandidate
-from exoguard.core.search.single import (
-    SINGLE_EVENT_SNR_THRESHOLD,
-    SingleEvent,
-    strongest_single_event,
-)
+from exoguard.core.search.single import SingleEvent
 from exoguard.core.search.star import StarParams
-from exoguard.core.transit_measures import transit_mask
 from exoguard.errors import ValidationError
 
 __all__ = [
@@ -60,8 +50,6 @@ __all__ = [
     "search_transits",
 ]
 
-log = logging.getLogger(__name__)
-
 #: Default detection thresholds. The SDE is that of the robustly standardised SNR spectrum
 #: (:func:`exoguard.core.search.engine.sde_spectrum`); on the bundled Kepler and TESS light
 #: curves the highest noise peak (after the real signals are masked) reaches 3-6.3, while the
@@ -73,7 +61,6 @@ DEFAULT_SNR_THRESHOLD = 7.0
 #: Search passes (one candidate each) at most, unless asked otherwise.
 DEFAULT_MAX_PLANETS = 5
 MIN_WINDOW_DAYS = 0.5
-MASK_WIDTH_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -216,7 +203,7 @@ def search_lightcurve(
         max_duration_hours=max_duration_hours,
         kind=period_grid,
     )
-    cfg = _PassConfig(
+    cfg = PassConfig(
         grid=grid,
         star=star,
         engine=engine,
@@ -227,209 +214,20 @@ def search_lightcurve(
         min_transits=min_transits,
         cadence_days=lc.cadence_s / 86400.0 if math.isfinite(lc.cadence_s) else None,
     )
-    timer = _StageTimer(stage_clock)
+    timer = StageTimer(stage_clock)
     total = max_planets * grid.n_periods
-    passes = _run_passes(lc, cfg, timer, max_planets=max_planets, progress=progress)
+    passes = run_passes(lc, cfg, timer, max_planets=max_planets, progress=progress)
     with timer.stage("single_event"):
-        single = None if passes.found else _single_event(passes.flat, cfg)
+        single = None if passes.found else single_event(passes.flat, cfg)
     if progress is not None:
         progress(total, total)
     return _result(lc, cfg, passes, single, stage_s=timer.stage_s, start=start)
 
 
-# ----------------------------------------------------------------------------- the passes
-@dataclass(frozen=True)
-class _PassConfig:
-    """What every pass of one search shares (see :func:`search_lightcurve`)."""
-
-    grid: SearchGrid
-    star: StarParams
-    engine: Engine
-    detrend: bool
-    window_days: float
-    sde_threshold: float
-    snr_threshold: float
-    min_transits: int
-    cadence_days: float | None
-
-
-class _StageTimer:
-    """Seconds per stage of ``SearchResult.stage_s``, read on ``clock``."""
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self.clock = clock
-        self.stage_s = dict.fromkeys(
-            ("detrend", "bls", "refine", "diagnostics", "single_event"), 0.0
-        )
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        mark = self.clock()
-        try:
-            yield
-        finally:
-            self.stage_s[name] += self.clock() - mark
-
-
-@dataclass
-class _Passes:
-    """What the passes found: candidates, periodograms, the last flattened light curve
-    (searched for a single event when nothing was found) and why they stopped."""
-
-    found: list[TransitCandidate]
-    periodograms: list[BLSPeriodogram]
-    flat: LightCurve
-    stop_reason: str
-
-
-@dataclass(frozen=True)
-class _Peak:
-    """A periodogram peak refined on the fine grid (:func:`_refine`)."""
-
-    index: int
-    sde: float
-    power: float
-    period_days: float
-    period_err_days: float
-    t0_bjd: float
-    duration_days: float
-
-
-def _run_passes(
-    lc: LightCurve,
-    cfg: _PassConfig,
-    timer: _StageTimer,
-    *,
-    max_planets: int,
-    progress: Callable[[int, int], None] | None,
-) -> _Passes:
-    """Up to ``max_planets`` passes: detrend, BLS, refine, diagnose, mask; one candidate each."""
-    out = _Passes(
-        found=[], periodograms=[], flat=lc, stop_reason=f"reached max_planets={max_planets}"
-    )
-    mask = np.zeros(lc.n_points, dtype=bool)
-    n_periods = cfg.grid.n_periods
-    for k in range(max_planets):
-        with timer.stage("detrend"):
-            out.flat = _flattened(lc, mask, cfg)
-        keep = ~mask
-        if keep.sum() < 50:
-            out.stop_reason = "fewer than 50 points left after masking"
-            break
-        t, y, e = out.flat.time_bjd[keep], out.flat.flux[keep], out.flat.flux_err[keep]
-
-        def _progress(done: int, n: int, offset: int = k * n_periods) -> None:
-            if progress is not None:
-                progress(offset + done, max_planets * n_periods)
-
-        try:
-            with timer.stage("bls"):
-                pg = bls_periodogram(t, y, e, grid=cfg.grid, engine=cfg.engine, progress=_progress)
-        except ValidationError as exc:
-            out.stop_reason = f"search stopped: {exc}"
-            break
-        out.periodograms.append(pg)
-        log.info(
-            "%s pass %d: peak P=%.5f d SDE=%.1f SNR=%.1f (%.1f s)",
-            lc.target_id, k + 1, pg.period_days, pg.sde, pg.best_snr, pg.elapsed_s,
-        )  # fmt: skip
-        if pg.sde < cfg.sde_threshold:
-            out.stop_reason = f"highest peak SDE {pg.sde:.2f} < {cfg.sde_threshold:g}"
-            break
-        with timer.stage("refine"):
-            peak = _refine(t, y, e, pg, engine=cfg.engine)
-        with timer.stage("diagnostics"):
-            diag = _diagnose(t, y, e, peak, cfg)
-        if not diag.snr_white >= cfg.snr_threshold:
-            out.stop_reason = (
-                f"peak at P={peak.period_days:.5f} d has SDE {pg.sde:.2f} but SNR "
-                f"{diag.snr_white:.2f} < {cfg.snr_threshold:g}"
-            )
-            break
-        out.found.append(_candidate(lc, peak, diag, cfg, rank=len(out.found) + 1))
-        mask |= transit_mask(
-            lc.time_bjd,
-            period_days=diag.period_days,
-            t0_bjd=diag.t0_bjd,
-            duration_days=MASK_WIDTH_FACTOR * diag.duration_hours / 24.0,
-        )
-    return out
-
-
-def _flattened(lc: LightCurve, mask: np.ndarray, cfg: _PassConfig) -> LightCurve:
-    """``lc`` detrended with the transits found so far (``mask``) left out of the trend fit."""
-    if not cfg.detrend:
-        return lc
-    flat, _ = detrend_lc(lc, window_days=cfg.window_days, mask=mask if mask.any() else None)
-    return flat
-
-
-def _refine(
-    t: np.ndarray, y: np.ndarray, e: np.ndarray, pg: BLSPeriodogram, *, engine: Engine
-) -> _Peak:
-    """The peak (or its stronger harmonic) on a fine period x duration grid; the period is
-    the mean of its profile likelihood. Falls back to the coarse peak when the fine grid has
-    no power there."""
-    peak = best_harmonic(pg)
-    fine = refine_peak(t, y, e, pg, index=peak, engine=engine)
-    period, period_err, j = period_posterior(fine, noise_ratio=noise_ratio(y, e))
-    t0, duration = float(fine.t0_bjd[j]), float(fine.duration_days[j])
-    if not fine.power[j] > 0:
-        period, period_err, t0, duration = pg.period_days, math.nan, pg.t0, pg.duration
-    return _Peak(
-        index=peak,
-        sde=float(pg.spectrum[peak]),
-        power=float(fine.power[j]),
-        period_days=period,
-        period_err_days=period_err,
-        t0_bjd=t0,
-        duration_days=duration,
-    )
-
-
-def _diagnose(
-    t: np.ndarray, y: np.ndarray, e: np.ndarray, peak: _Peak, cfg: _PassConfig
-) -> TransitDiagnostics:
-    return diagnose_transit(
-        t,
-        y,
-        e,
-        period_days=peak.period_days,
-        t0_bjd=peak.t0_bjd,
-        duration_days=peak.duration_days,
-        star_radius_rsun=cfg.star.effective_radius_rsun,
-        star_mass_msun=cfg.star.effective_mass_msun,
-        cadence_days=cfg.cadence_days,
-    )
-
-
-def _candidate(
-    lc: LightCurve, peak: _Peak, diag: TransitDiagnostics, cfg: _PassConfig, *, rank: int
-) -> TransitCandidate:
-    return TransitCandidate(
-        object_id=f"{lc.target_id}.{rank:02d}",
-        host_id=lc.target_id,
-        mission=lc.mission,
-        rank=rank,
-        period_days=diag.period_days,
-        period_err_days=peak.period_err_days,
-        t0_bjd=diag.t0_bjd,
-        duration_hours=diag.duration_hours,
-        sde=peak.sde,
-        power=peak.power,
-        diagnostics=diag,
-        single_transit=diag.n_transits < 2,
-        few_transits=diag.n_transits < cfg.min_transits,
-        engine=cfg.engine,
-        star=cfg.star,
-        sources=tuple(lc.sources),
-    )
-
-
 def _result(
     lc: LightCurve,
-    cfg: _PassConfig,
-    passes: _Passes,
+    cfg: PassConfig,
+    passes: Passes,
     single: SingleEvent | None,
     *,
     stage_s: dict[str, float],
@@ -448,19 +246,6 @@ def _result(
         n_points=lc.n_points,
         single_event=single,
         stage_s=stage_s,
-    )
-
-
-def _single_event(flat: LightCurve, cfg: _PassConfig) -> SingleEvent | None:
-    """The strongest lone transit-like dip of ``flat``, when no periodic candidate was found."""
-    return strongest_single_event(
-        flat.time_bjd,
-        flat.flux,
-        min_duration_days=cfg.grid.min_duration_days,
-        max_duration_days=cfg.grid.longest_duration_days,
-        snr_threshold=max(cfg.snr_threshold, SINGLE_EVENT_SNR_THRESHOLD),
-        repeat_snr_threshold=cfg.snr_threshold,
-        cadence_days=cfg.cadence_days,
     )
 
 

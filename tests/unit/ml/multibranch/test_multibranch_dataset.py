@@ -18,7 +18,8 @@ from exoguard.ml.multibranch import hosts as mb_hosts
 from exoguard.ml.multibranch import injected_set as mb_set
 from exoguard.ml.multibranch import injections as mb_injections
 from exoguard.ml.multibranch import samples as mb_samples
-from exoguard.ml.multibranch.configs import SIGNAL_KINDS, apply_overrides, get_config
+from exoguard.ml.multibranch.config_registry import apply_overrides, get_config
+from exoguard.ml.multibranch.configs import SIGNAL_KINDS
 from exoguard.ml.multibranch.inputs import (
     ALL_FEATURES,
     LC_FEATURES,

@@ -13,7 +13,7 @@ from exoguard.config import get_settings
 from exoguard.ml.multibranch import catalog_sets as mb_catalog
 from exoguard.ml.multibranch import hosts as mb_hosts
 from exoguard.ml.multibranch import injected_set as mb_set
-from exoguard.ml.multibranch.configs import apply_overrides, get_config
+from exoguard.ml.multibranch.config_registry import apply_overrides, get_config
 from exoguard.ml.multibranch.evaluate import format_group_report, group_figures
 from exoguard.ml.multibranch.predict import Prediction
 
