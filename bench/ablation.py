@@ -39,12 +39,14 @@ def _row(version: str, registry: ModelRegistry) -> dict[str, Any]:
 
 
 def _train(name: str) -> str:
-    from exoguard.ml.multibranch.configs import get_config
+    from exoguard.ml.multibranch.config_registry import get_config
+    from exoguard.ml.multibranch.paths import DataPaths
     from exoguard.ml.multibranch.train import train_multibranch
 
     lightcurves_dir = get_settings().lightcurves_dir
     _, _, record = train_multibranch(
         get_config(name),
+        paths=DataPaths.from_settings(get_settings()),
         registry=settings_registry(get_settings()),
         real_lightcurves_dir=lightcurves_dir,
     )

@@ -35,10 +35,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from exoguard.ml.multibranch.configs import apply_overrides, get_config
+from exoguard.config import get_settings
+from exoguard.ml.multibranch.config_registry import apply_overrides, get_config
 from exoguard.ml.multibranch.evaluate import format_group_report, injected_group_report
 from exoguard.ml.multibranch.fit import fit_model
 from exoguard.ml.multibranch.model import count_parameters
+from exoguard.ml.multibranch.paths import DataPaths
 from exoguard.ml.multibranch.predict import MultibranchModel
 from exoguard.ml.multibranch.train import prepare_data
 
@@ -99,10 +101,13 @@ def time_inference(model: MultibranchModel, data: Any) -> dict[str, Any]:
 def time_inputs(cfg: Any, n: int = 30) -> dict[str, Any]:
     """Rate of building one candidate's inputs (views + diagnostics + binned series)."""
     from exoguard.core.diagnostics import diagnose_transit
+    from exoguard.ml.multibranch.catalog_sets import default_catalog_frames
     from exoguard.ml.multibranch.hosts import default_hosts
     from exoguard.ml.multibranch.inputs import candidate_inputs
 
-    hosts = default_hosts()[:5]
+    settings = get_settings()
+    frames = default_catalog_frames(settings.catalogs_dir)
+    hosts = default_hosts(frames, lightcurves_dir=settings.lightcurves_dir)[:5]
     t0 = time.perf_counter()
     for i in range(n):
         h = hosts[i % len(hosts)]
@@ -155,7 +160,8 @@ def main() -> None:
     torch.set_num_threads(cfg.training.n_threads)
 
     inj = cfg.data.injection
-    data, data_wall, data_cpu = _timed(lambda: prepare_data(cfg))
+    paths = DataPaths.from_settings(get_settings())
+    data, data_wall, data_cpu = _timed(lambda: prepare_data(cfg, paths=paths))
     result: dict[str, Any] = {
         "machine": {
             "cpus": os.cpu_count(),
@@ -178,7 +184,7 @@ def main() -> None:
     result["train"] = train
     if args.design_epochs > 0 and args.config != "design":
         d_cfg = apply_overrides(get_config("design"), [f"n_threads={cfg.training.n_threads}"])
-        d_data = prepare_data(d_cfg)
+        d_data = prepare_data(d_cfg, paths=paths)
         d = time_training(d_cfg, d_data, args.design_epochs)
         d.pop("model")
         result["train_design"] = d

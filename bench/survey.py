@@ -45,7 +45,7 @@ from exoguard.config import REPO_ROOT, Settings, get_settings
 from exoguard.core import numba_cache_dir
 from exoguard.store.db import make_engine, make_sessionmaker, normalize_url, session_scope
 from exoguard.store.migrate import upgrade
-from exoguard.store.models import SurveyStar
+from exoguard.store.survey_models import SurveyStar
 from exoguard.survey.inputs import read_manifest
 from exoguard.survey.run import open_survey, run_local
 from exoguard.survey.service import STAGES, stage_means, survey_progress

@@ -278,13 +278,21 @@ def test_comments_shown_after_voting_and_to_researchers(
 
 
 def test_vetter_sees_own_history_and_reputation(page: Any, e2e_server: Any, ui: Any) -> None:
+    from exoguard.config import get_settings
+    from exoguard.vetting.service.config import VettingConfig
     from exoguard.vetting.service.votes import submit_vote
+
+    config = VettingConfig.from_settings(get_settings())
 
     item_id = _enqueue(e2e_server, _manual_candidate(e2e_server))
     email, user_id = _user(e2e_server)
     with _db(e2e_server) as s:
-        submit_vote(s, item_id=item_id, user_id=user_id, label="planet", confidence=2)
-        submit_vote(s, item_id=item_id, user_id=user_id, label="false_positive", confidence=4)
+        submit_vote(
+            s, item_id=item_id, user_id=user_id, label="planet", confidence=2, config=config
+        )
+        submit_vote(
+            s, item_id=item_id, user_id=user_id, label="false_positive", confidence=4, config=config
+        )
     _login(page, email)
     page.goto("/vetting")
     page.get_by_role("link", name="My votes and reputation").click()
@@ -332,14 +340,20 @@ def _csrf(context: Any) -> str:
 def test_one_state_after_consensus_on_page_csv_and_pdf(
     page: Any, context: Any, e2e_server: Any, ui: Any, tmp_path: Path
 ) -> None:
+    from exoguard.config import get_settings
+    from exoguard.vetting.service.config import VettingConfig
     from exoguard.vetting.service.votes import submit_vote
+
+    config = VettingConfig.from_settings(get_settings())
 
     candidate_id = _manual_candidate(e2e_server)
     item_id = _enqueue(e2e_server, candidate_id)
     voters = [_user(e2e_server)[1] for _ in range(3)]
     with _db(e2e_server) as s:
         for user_id in voters:
-            outcome = submit_vote(s, item_id=item_id, user_id=user_id, label="planet", confidence=5)
+            outcome = submit_vote(
+                s, item_id=item_id, user_id=user_id, label="planet", confidence=5, config=config
+            )
         assert outcome.settled
     email, _ = _user(e2e_server)
     _login(page, email)

@@ -267,8 +267,14 @@ def _evaluate_neural_kind(version: str, *, as_json: bool) -> bool:
         return True
     if kind == "ensemble":
         from exoguard.ml.ensemble import evaluate_version
+        from exoguard.ml.multibranch.paths import DataPaths
 
-        report = evaluate_version(version, registry=registry, log=lambda m: typer.echo(m, err=True))
+        report = evaluate_version(
+            version,
+            registry=registry,
+            paths=DataPaths.from_settings(get_settings()),
+            log=lambda m: typer.echo(m, err=True),
+        )
         typer.echo(_dump(report))
         return True
     return False
@@ -431,9 +437,14 @@ def models_export_bundle(
 ) -> None:
     """Write an ensemble's network and stacker as the bundled default model."""
     from exoguard.ml.bundled import BUNDLE_DIR, export_bundle
+    from exoguard.ml.multibranch.paths import DataPaths
     from exoguard.store.model_registry import settings_registry
 
-    export_bundle(version, registry=settings_registry(get_settings()))
+    export_bundle(
+        version,
+        registry=settings_registry(get_settings()),
+        paths=DataPaths.from_settings(get_settings()),
+    )
     typer.echo(f"bundle written to {BUNDLE_DIR}")
 
 

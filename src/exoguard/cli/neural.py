@@ -35,7 +35,7 @@ def _err(msg: str) -> None:
 
 
 def _config(name: str | None, params: list[str] | None) -> Any:
-    from exoguard.ml.multibranch.configs import DEFAULT_CONFIG, apply_overrides, get_config
+    from exoguard.ml.multibranch.config_registry import DEFAULT_CONFIG, apply_overrides, get_config
 
     return apply_overrides(get_config(name or DEFAULT_CONFIG), params or [])
 
@@ -48,6 +48,7 @@ def run_train(
     real: bool = True,
 ) -> dict[str, Any]:
     """Train a multibranch version with progress bars on stderr; returns the summary."""
+    from exoguard.ml.multibranch.paths import DataPaths
     from exoguard.ml.multibranch.train import prepare_data, train_multibranch
     from exoguard.store.model_registry import settings_registry
 
@@ -55,7 +56,7 @@ def run_train(
     inj = cfg.data.injection
     with progress("injected set", total=inj.n_samples + inj.n_test, unit="samples") as bar:
         t0 = time.perf_counter()
-        data = prepare_data(cfg, progress=bar.update)
+        data = prepare_data(cfg, paths=DataPaths.from_settings(get_settings()), progress=bar.update)
         data_seconds = time.perf_counter() - t0
     members = cfg.uncertainty.n_members if cfg.uncertainty.method == "ensemble" else 1
     with progress(
@@ -120,6 +121,7 @@ def run_train(
 def run_evaluate(*, version: str | None, real: bool = True) -> dict[str, Any]:
     """Re-evaluate a multibranch version on its held-out sets (stored in the registry)."""
     from exoguard.jsonsafe import jsonable
+    from exoguard.ml.multibranch.paths import DataPaths
     from exoguard.ml.multibranch.train import (
         evaluate_model,
         load_multibranch,
@@ -129,7 +131,11 @@ def run_evaluate(*, version: str | None, real: bool = True) -> dict[str, Any]:
 
     registry = settings_registry(get_settings())
     model, record = load_multibranch(version, registry=registry)
-    data = prepare_data(model.config, features=model.feature_names)
+    data = prepare_data(
+        model.config,
+        paths=DataPaths.from_settings(get_settings()),
+        features=model.feature_names,
+    )
     report = evaluate_model(
         model, data, lightcurves_dir=get_settings().lightcurves_dir if real else None, log=_err
     )
@@ -294,7 +300,7 @@ def classify(
     elif model is None:  # a gbm is active: the best full network
         mb_version = best_multibranch(registry)
     mb, record = load_multibranch(mb_version, registry=registry)
-    stars = star_lookup(default_catalog_frames())
+    stars = star_lookup(default_catalog_frames(get_settings().catalogs_dir))
     targets = classify_lightcurves(
         _group_by_target(list(files)),
         model=mb,
@@ -343,6 +349,7 @@ def run_train_ensemble(params: list[str] | None, *, real: bool = True) -> dict[s
     """Build and register the ensemble of a multibranch and a gbm version (default: the newest
     of each); activated by itself only when better on the held-out sets."""
     from exoguard.ml.ensemble import build_and_register
+    from exoguard.ml.multibranch.paths import DataPaths
     from exoguard.store.model_registry import settings_registry
 
     versions = _ensemble_params(params)
@@ -350,6 +357,7 @@ def run_train_ensemble(params: list[str] | None, *, real: bool = True) -> dict[s
         versions.get("mb_version"),
         versions.get("gbm_version"),
         registry=settings_registry(get_settings()),
+        paths=DataPaths.from_settings(get_settings()),
         real_lightcurves_dir=get_settings().lightcurves_dir if real else None,
         log=_err,
     )

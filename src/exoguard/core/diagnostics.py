@@ -252,6 +252,37 @@ def _event_checks(
     }
 
 
+def _median_step_days(t: FloatArray) -> float:
+    """The median positive time step (the cadence when none is given); 0 without one."""
+    dt = np.diff(t)
+    dt = dt[dt > 0]
+    return float(np.median(dt)) if dt.size else 0.0
+
+
+def _refine_from_box(
+    t: FloatArray,
+    y: FloatArray,
+    sigma: FloatArray,
+    *,
+    period_days: float,
+    t0_bjd: float,
+    duration_days: float,
+    exposure_days: float,
+) -> tuple[dict[str, float], float, float]:
+    """:func:`_refine` started from the box depth of the given ephemeris (out of transit:
+    beyond 1.5 durations)."""
+    box_depth0, _, _ = box_depth(
+        y,
+        sigma,
+        transit_mask(t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days),
+        ~transit_mask(t, period_days=period_days, t0_bjd=t0_bjd, duration_days=1.5 * duration_days),
+    )
+    return _refine(
+        t, y, sigma, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days,
+        depth=box_depth0, exposure_days=exposure_days,
+    )  # fmt: skip
+
+
 def diagnose_transit(
     time_bjd: FloatArray,
     flux: FloatArray,
@@ -294,25 +325,15 @@ def diagnose_transit(
     t = np.asarray(time_bjd, dtype=np.float64)
     y = np.asarray(flux, dtype=np.float64)
     if cadence_days is None:
-        dt = np.diff(t)
-        dt = dt[dt > 0]
-        cadence_days = float(np.median(dt)) if dt.size else 0.0
+        cadence_days = _median_step_days(t)
     sigma, beta = _scaled_noise(
         t, y, flux_err, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days
     )
     trap: dict[str, float] = {"depth": math.nan, "ingress_fraction": math.nan, "success": 0.0}
     if refine:
-        box_depth0, _, _ = box_depth(
-            y,
-            sigma,
-            transit_mask(t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days),
-            ~transit_mask(
-                t, period_days=period_days, t0_bjd=t0_bjd, duration_days=1.5 * duration_days
-            ),
-        )
-        trap, t0_bjd, duration_days = _refine(
+        trap, t0_bjd, duration_days = _refine_from_box(
             t, y, sigma, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days,
-            depth=box_depth0, exposure_days=cadence_days,
+            exposure_days=cadence_days,
         )  # fmt: skip
     baseline = _local_baseline(
         t, period_days=period_days, t0_bjd=t0_bjd, duration_days=duration_days

@@ -55,7 +55,7 @@ def preprocess(ctx: JobContext) -> dict[str, Any]:
             holder=replica_id(),
             options=options,
             progress=ctx.progress,
-        )
+        ).to_dict()
     finally:
         engine.dispose()
 

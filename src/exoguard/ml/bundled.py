@@ -26,6 +26,7 @@ from typing import Any, Final
 from exoguard.errors import ModelNotReadyError
 from exoguard.ml.ensemble import KIND as ENSEMBLE_KIND
 from exoguard.ml.ensemble import DecisionEnsemble
+from exoguard.ml.multibranch.paths import DataPaths
 from exoguard.ml.registry import ModelRegistry, VersionRecord
 
 logger = logging.getLogger(__name__)
@@ -51,10 +52,12 @@ def export_bundle(
     ensemble_version: str,
     *,
     registry: ModelRegistry,
+    paths: DataPaths,
     dest: Path = BUNDLE_DIR,
     command: str = "tools/build_default_model.sh",
 ) -> dict[str, Any]:
-    """Write an ensemble version's network and stacker as the bundle in ``dest``."""
+    """Write an ensemble version's network and stacker as the bundle in ``dest``
+    (``paths``: the data the network's injected-set key is computed from)."""
     from exoguard.ml.configs import GBMConfig
 
     ens_rec = registry.get(ensemble_version)
@@ -81,7 +84,7 @@ def export_bundle(
             "source_version": mb_rec.id,
             "config_name": (mb_rec.config or {}).get("name"),
             "data_hash": mb_rec.data_hash,
-            "injected_set_key": injected_set_key(dict(mb_rec.config or {})),
+            "injected_set_key": injected_set_key(dict(mb_rec.config or {}), paths=paths),
         },
         "files": files,
         "gbm": {
@@ -120,15 +123,20 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def injected_set_key(config: dict[str, Any]) -> str:
-    """The key of the injected set a network config draws from the bundled light curves
-    (config, generator version, every host file): equal keys, equal training samples."""
+def injected_set_key(config: dict[str, Any], *, paths: DataPaths) -> str:
+    """The key of the injected set a network config draws from the light curves of
+    ``paths`` (config, generator version, every host file): equal keys, equal training
+    samples."""
+    from exoguard.ml.multibranch.catalog_sets import default_catalog_frames
     from exoguard.ml.multibranch.configs import MultibranchConfig
     from exoguard.ml.multibranch.hosts import default_hosts
     from exoguard.ml.multibranch.injected_set import injected_cache_key
 
     cfg = MultibranchConfig.model_validate(config)
-    return injected_cache_key(cfg, default_hosts())
+    hosts = default_hosts(
+        default_catalog_frames(paths.catalogs_dir), lightcurves_dir=paths.lightcurves_dir
+    )
+    return injected_cache_key(cfg, hosts)
 
 
 def verify_files(directory: Path = BUNDLE_DIR) -> list[str]:

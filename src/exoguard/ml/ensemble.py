@@ -34,6 +34,7 @@ from exoguard.errors import ModelNotReadyError
 from exoguard.jsonsafe import jsonable
 from exoguard.ml.gbm import fit_ensemble
 from exoguard.ml.missing import RAW_FIELDS, without_search_snr
+from exoguard.ml.multibranch.paths import DataPaths
 from exoguard.ml.patterns import PatternSet, fit_catalog_models
 from exoguard.ml.registry import ModelRegistry, VersionRecord
 
@@ -238,11 +239,13 @@ def build_ensemble(
     *,
     registry: ModelRegistry,
     data: Any | None = None,
+    paths: DataPaths | None = None,
     log: Log | None = None,
 ) -> tuple[DecisionEnsemble, dict[str, Any]]:
     """Fit the stacker and measure ensemble vs components on held-out rows.
 
-    ``data``: the multibranch version's ``TrainingData`` (rebuilt from its config when None).
+    ``data``: the multibranch version's ``TrainingData`` (rebuilt from its config and
+    ``paths`` when None).
 
     Returns
     -------
@@ -260,7 +263,7 @@ def build_ensemble(
     gcfg = GBMConfig.model_validate(gbm_rec.config)
     features = gcfg.feature_names
     if data is None:  # the multibranch version's own training data (rebuilt or cached)
-        data = prepare_data(mb.config, features=mb.feature_names)
+        data = prepare_data(mb.config, paths=paths, features=mb.feature_names)
     if log:
         log(f"ensemble: {mb_rec.id} + shadow of {gbm_rec.id} (features: {len(features)})")
     cat_train = data.train.subset(~data.train.has_lc & (data.train.y >= 0))
@@ -362,6 +365,7 @@ def build_and_register(
     registry: ModelRegistry,
     activate_if_better: bool = True,
     data: Any | None = None,
+    paths: DataPaths | None = None,
     real_lightcurves_dir: Path | None = None,
     log: Log | None = None,
 ) -> dict[str, Any]:
@@ -369,9 +373,12 @@ def build_and_register(
 
     ``real_lightcurves_dir`` (``settings.lightcurves_dir``): also search and score the real
     light curves under it with the ensemble (stored as ``real_lightcurves``; the activation
-    decision stays on the held-out sets)."""
+    decision stays on the held-out sets). ``data`` (the network's ``TrainingData``) is rebuilt
+    from ``paths`` when None."""
     reg = registry
-    ens, report = build_ensemble(mb_version, gbm_version, registry=reg, data=data, log=log)
+    ens, report = build_ensemble(
+        mb_version, gbm_version, registry=reg, data=data, paths=paths, log=log
+    )
     version_id = reg.next_version_id(KIND)
     directory = reg.artifact_dir(version_id)
     try:
@@ -400,7 +407,12 @@ def build_and_register(
         from exoguard.ml.multibranch.train import load_multibranch
 
         mb, _ = load_multibranch(ens.mb_version, registry=reg)
-        frames = data.frames if data is not None else default_catalog_frames()
+        if data is not None:
+            frames = data.frames
+        elif paths is not None:
+            frames = default_catalog_frames(paths.catalogs_dir)
+        else:
+            raise ValueError("build_and_register needs data or paths for the real light curves")
         real_rep = real_lightcurve_report(
             mb,
             frames=frames,
@@ -433,15 +445,16 @@ def build_and_register(
 
 
 def evaluate_version(
-    version: str, *, registry: ModelRegistry, log: Log | None = None
+    version: str, *, registry: ModelRegistry, paths: DataPaths, log: Log | None = None
 ) -> dict[str, Any]:
-    """Re-run the held-out comparison of a registered ensemble's components."""
+    """Re-run the held-out comparison of a registered ensemble's components (their data
+    rebuilt from ``paths``)."""
     reg = registry
     rec = reg.get(version)
     if rec.kind != KIND:
         raise ModelNotReadyError(f"{version} is a {rec.kind} model, not {KIND}")
     ens = DecisionEnsemble.from_dict(rec.config)
-    _, report = build_ensemble(ens.mb_version, ens.gbm_version, registry=reg, log=log)
+    _, report = build_ensemble(ens.mb_version, ens.gbm_version, registry=reg, paths=paths, log=log)
     report["version"] = version
     return jsonable(report)
 

@@ -25,12 +25,47 @@ from exoguard.store.catalog_match import STAR_COLUMNS, CatalogLookup, StarFromCa
 STELLAR_KEY = "stellar_parameters"
 
 
+@dataclass(frozen=True, slots=True)
+class StellarRecord:
+    """Where a candidate's stellar parameters came from (its features' ``stellar_parameters``).
+
+    Attributes
+    ----------
+    host_id, catalog_file, catalog
+        The catalog star, the file it was read from, and the table's label.
+    from_catalog
+        Stellar columns filled from the catalog star.
+    given
+        Stellar columns the user or the file gave (never overwritten).
+    summary
+        One line for the pages (:func:`stellar_summary`).
+    """
+
+    host_id: str
+    catalog_file: str | None
+    catalog: str
+    from_catalog: list[str]
+    given: list[str]
+    summary: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON entry stored in the features and shown beside a verdict."""
+        return {
+            "host_id": self.host_id,
+            "catalog_file": self.catalog_file,
+            "catalog": self.catalog,
+            "from_catalog": list(self.from_catalog),
+            "given": list(self.given),
+            "summary": self.summary,
+        }
+
+
 @dataclass(frozen=True)
 class CatalogContext:
     """Per-row outcome: the match, and where the stellar parameters came from."""
 
     matches: list[CatalogMatch]
-    stellar: list[dict[str, Any] | None]
+    stellar: list[StellarRecord | None]
 
 
 def _text(value: Any) -> str | None:
@@ -62,18 +97,18 @@ def query_for_row(
 
 def stellar_record(
     star: StarFromCatalog | None, *, filled: Sequence[str], given: Sequence[str]
-) -> dict[str, Any] | None:
+) -> StellarRecord | None:
     """The ``stellar_parameters`` entry of a candidate's features (None when no star)."""
     if star is None:
         return None
-    return {
-        "host_id": star.host_id,
-        "catalog_file": star.catalog_file,
-        "catalog": star.catalog_label,
-        "from_catalog": list(filled),
-        "given": list(given),
-        "summary": stellar_summary(star, filled),
-    }
+    return StellarRecord(
+        host_id=star.host_id,
+        catalog_file=star.catalog_file,
+        catalog=star.catalog_label,
+        from_catalog=list(filled),
+        given=list(given),
+        summary=stellar_summary(star, filled),
+    )
 
 
 def stellar_summary(star: StarFromCatalog, filled: Sequence[str]) -> str:
@@ -101,7 +136,7 @@ def match_and_fill(
     lookup.load(queries)
     matches = lookup.match(queries)
     out = frame.copy()
-    stellar: list[dict[str, Any] | None] = []
+    stellar: list[StellarRecord | None] = []
     for position, (query, match) in enumerate(zip(queries, matches, strict=True)):
         hosts = [h for h in ((match.host_id,) if match.matched else ()) if h]
         star = lookup.star([*hosts, *query.host_ids], mission=query.mission)
@@ -119,7 +154,7 @@ def match_and_fill(
 
 
 def with_features(
-    features: Sequence[Mapping[str, Any] | None] | None, stellar: Sequence[dict[str, Any] | None]
+    features: Sequence[Mapping[str, Any] | None] | None, stellar: Sequence[StellarRecord | None]
 ) -> list[dict[str, Any] | None]:
     """Each row's features JSON with its ``stellar_parameters`` entry added (when any)."""
     base = list(features) if features is not None else [None] * len(stellar)
@@ -128,13 +163,14 @@ def with_features(
         if record is None:
             out.append(dict(feats) if feats is not None else None)
         else:
-            out.append({**(feats or {}), STELLAR_KEY: record})
+            out.append({**(feats or {}), STELLAR_KEY: record.to_dict()})
     return out
 
 
 __all__ = [
     "STELLAR_KEY",
     "CatalogContext",
+    "StellarRecord",
     "match_and_fill",
     "query_for_row",
     "stellar_record",

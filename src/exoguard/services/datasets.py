@@ -171,7 +171,7 @@ def _catalog_report(
     return report, bool(table.report.ok)
 
 
-def _lightcurve_report(path: Path, *, display_name: str, limits: InputLimits) -> dict[str, Any]:
+def _lightcurve_report(path: Path, *, display_name: str, limits: InputLimits) -> LightCurveSummary:
     from exoguard.io import read_lightcurve
 
     try:
@@ -182,29 +182,106 @@ def _lightcurve_report(path: Path, *, display_name: str, limits: InputLimits) ->
     return lightcurve_summary(lc)
 
 
-def lightcurve_summary(lc: Any) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class LightCurveSummary:
+    """What the validation report says of a read (or stitched) light curve."""
+
+    mission: str
+    target_id: str
+    n_points: int
+    time_start_bjd: float
+    time_end_bjd: float
+    baseline_days: float
+    cadence_s: float | None
+    flux_column: str
+    time_system_in: str
+    n_segments: int
+    segment_labels: list[str]
+    notes: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``lightcurve`` entry of the stored validation report."""
+        return {
+            "mission": self.mission,
+            "target_id": self.target_id,
+            "n_points": self.n_points,
+            "time_start_bjd": self.time_start_bjd,
+            "time_end_bjd": self.time_end_bjd,
+            "baseline_days": self.baseline_days,
+            "cadence_s": self.cadence_s,
+            "flux_column": self.flux_column,
+            "time_system_in": self.time_system_in,
+            "n_segments": self.n_segments,
+            "segment_labels": list(self.segment_labels),
+            "notes": list(self.notes),
+        }
+
+
+def lightcurve_summary(lc: Any) -> LightCurveSummary:
     """What the validation report says of a read (or stitched) light curve."""
     t = lc.time_bjd
-    return {
-        "mission": lc.mission,
-        "target_id": lc.target_id,
-        "n_points": int(lc.n_points),
-        "time_start_bjd": float(t[0]),
-        "time_end_bjd": float(t[-1]),
-        "baseline_days": float(lc.baseline_days),
-        "cadence_s": float(lc.cadence_s) if lc.cadence_s == lc.cadence_s else None,
-        "flux_column": lc.flux_column,
-        "time_system_in": lc.time_system_in,
-        "n_segments": int(lc.n_segments),
-        "segment_labels": list(lc.segment_labels),
-        "notes": list(lc.notes),
-    }
+    return LightCurveSummary(
+        mission=lc.mission,
+        target_id=lc.target_id,
+        n_points=int(lc.n_points),
+        time_start_bjd=float(t[0]),
+        time_end_bjd=float(t[-1]),
+        baseline_days=float(lc.baseline_days),
+        cadence_s=float(lc.cadence_s) if lc.cadence_s == lc.cadence_s else None,
+        flux_column=lc.flux_column,
+        time_system_in=lc.time_system_in,
+        n_segments=int(lc.n_segments),
+        segment_labels=list(lc.segment_labels),
+        notes=list(lc.notes),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FileInspection:
+    """What :func:`inspect_file` found: a catalog table or a light curve.
+
+    Attributes
+    ----------
+    kind
+        ``"catalog"`` or ``"lightcurve"``.
+    format
+        ``"csv"``, ``"json"``, ``"fits"``, ... (:func:`sniff_format`).
+    ok
+        False when the catalog table has errors (a light curve that reads is ok).
+    summary
+        One line for the pages.
+    catalog
+        The catalog validation report (kind ``"catalog"``; None otherwise).
+    lightcurve
+        The light curve read (kind ``"lightcurve"``; None otherwise).
+    """
+
+    kind: str
+    format: str
+    ok: bool
+    summary: str
+    catalog: dict[str, Any] | None = None
+    lightcurve: LightCurveSummary | None = None
+
+    def report(self) -> dict[str, Any]:
+        """The validation report stored with the dataset."""
+        out: dict[str, Any] = {
+            "dataset_kind": self.kind,
+            "format": self.format,
+            "ok": self.ok,
+            "summary": self.summary,
+        }
+        if self.catalog is not None:
+            out["catalog"] = self.catalog
+        if self.lightcurve is not None:
+            out["lightcurve"] = self.lightcurve.to_dict()
+        return out
 
 
 def inspect_file(
     path: Path, *, display_name: str, limits: InputLimits = DEFAULT_LIMITS
-) -> tuple[str, str, dict[str, Any]]:
-    """(kind, format, report) of a stored file: kind ``"catalog"`` or ``"lightcurve"``.
+) -> FileInspection:
+    """What a stored file is: a catalog table or a light curve, with its report.
 
     The file is first streamed once against `limits` (decompressed bytes, lines) keeping
     nothing, so a decompression bomb is refused before any parser sees it.
@@ -220,16 +297,12 @@ def inspect_file(
         found = _catalog_report(path, fmt, display_name=display_name, limits=limits)
         if found is not None:
             report, ok = found
-            return (
-                "catalog",
-                fmt,
-                {
-                    "dataset_kind": "catalog",
-                    "format": fmt,
-                    "ok": ok,
-                    "summary": _catalog_summary(report),
-                    "catalog": report,
-                },
+            return FileInspection(
+                kind="catalog",
+                format=fmt,
+                ok=ok,
+                summary=_catalog_summary(report),
+                catalog=report,
             )
     try:
         lc_report = _lightcurve_report(path, display_name=display_name, limits=limits)
@@ -240,19 +313,15 @@ def inspect_file(
             f"{display_name}: neither a catalog table (KOI, TOI, K2 or the harmonised schema) "
             f"nor a light curve: {exc}"
         ) from exc
-    return (
-        "lightcurve",
-        fmt,
-        {
-            "dataset_kind": "lightcurve",
-            "format": fmt,
-            "ok": True,
-            "summary": (
-                f"{lc_report['mission']} light curve of {lc_report['target_id']}: "
-                f"{lc_report['n_points']} points over {lc_report['baseline_days']:.1f} days"
-            ),
-            "lightcurve": lc_report,
-        },
+    return FileInspection(
+        kind="lightcurve",
+        format=fmt,
+        ok=True,
+        summary=(
+            f"{lc_report.mission} light curve of {lc_report.target_id}: "
+            f"{lc_report.n_points} points over {lc_report.baseline_days:.1f} days"
+        ),
+        lightcurve=lc_report,
     )
 
 
@@ -274,7 +343,7 @@ def create_dataset(
     dataset_id = str(uuid.uuid4())
     final = settings.uploads_path / dataset_id
     try:
-        kind, fmt, report = inspect_file(
+        found = inspect_file(
             incoming.path, display_name=incoming.filename, limits=settings.input_limits
         )
     except ExoguardError:
@@ -289,14 +358,14 @@ def create_dataset(
         dataset = DatasetRepository(session).create(
             dataset_id=dataset_id,
             filename=incoming.filename,
-            kind=kind,
-            format=fmt,
+            kind=found.kind,
+            format=found.format,
             size_bytes=incoming.size_bytes,
             sha256=incoming.sha256,
             storage_path=dataset_id,  # relative to settings.uploads_path
             owner_id=owner_id,
             status="validated",
-            validation_report=report,
+            validation_report=found.report(),
         )
         session.commit()
     except BaseException:
@@ -305,7 +374,13 @@ def create_dataset(
         with contextlib.suppress(FileNotFoundError):
             final.unlink()
         raise
-    log.info("stored dataset %s (%s, %s, %d bytes)", dataset_id, kind, fmt, incoming.size_bytes)
+    log.info(
+        "stored dataset %s (%s, %s, %d bytes)",
+        dataset_id,
+        found.kind,
+        found.format,
+        incoming.size_bytes,
+    )
     return dataset
 
 
@@ -364,7 +439,9 @@ def dataset_view(dataset: Dataset, *, with_report: bool = False) -> dict[str, An
 
 
 __all__ = [
+    "FileInspection",
     "IncomingFile",
+    "LightCurveSummary",
     "create_dataset",
     "dataset_file",
     "dataset_files",

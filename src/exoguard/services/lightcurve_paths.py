@@ -30,6 +30,7 @@ from exoguard.ml.features import ALL_FEATURES
 from exoguard.ml.paths import FlagRule, baseline_predict, fit_baseline, path_metrics
 from exoguard.services import predictions
 from exoguard.services.catalog_match import match_and_fill, query_for_row
+from exoguard.services.preprocess_schemas import SearchOptions
 from exoguard.services.preprocessing import search_frame
 from exoguard.store.db import session_scope
 
@@ -96,16 +97,17 @@ def lightcurve_path(
     records: list[dict[str, Any]] = []
     for i, (mode, star, files) in enumerate(units):
         try:
-            frame, _, lc_inputs, _ = search_frame(
+            searched = search_frame(
                 files,
                 factory=factory,
                 dataset_id="paths-e0",
-                options={},
+                options=SearchOptions(),
                 progress=lambda _f, _m: None,
             )
         except Exception as exc:  # a file the reader refuses is reported, not fatal
             records.append({"mode": mode, "star": star, "error": f"{type(exc).__name__}: {exc}"})
             continue
+        frame, lc_inputs = searched.frame, searched.inputs
         if not len(frame):
             continue
         scores = predictions.score_frame(

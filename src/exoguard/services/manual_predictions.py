@@ -23,7 +23,12 @@ from exoguard.catalogs.crossmatch import no_match
 from exoguard.catalogs.schema import STAR_COLUMNS
 from exoguard.config import Settings
 from exoguard.jsonsafe import jsonable
-from exoguard.services.catalog_match import match_and_fill, query_for_row, with_features
+from exoguard.services.catalog_match import (
+    StellarRecord,
+    match_and_fill,
+    query_for_row,
+    with_features,
+)
 from exoguard.services.predictions import (
     Verdict,
     active_version_id,
@@ -100,7 +105,13 @@ def _score_and_store_manual(
     for position, is_kept in enumerate(kept):
         match, stellar = context.matches[position], context.stellar[position]
         if is_kept:
-            out.append(replace(next(stored_iter), catalog_match=match, stellar_parameters=stellar))
+            out.append(
+                replace(
+                    next(stored_iter),
+                    catalog_match=match,
+                    stellar_parameters=None if stellar is None else stellar.to_dict(),
+                )
+            )
             continue
         row = scores.iloc[position]
         out.append(
@@ -112,7 +123,7 @@ def _score_and_store_manual(
                 model_version=version,
                 basis=jsonable(row["basis"]) if "basis" in scores.columns else None,
                 catalog_match=match,
-                stellar_parameters=stellar,
+                stellar_parameters=None if stellar is None else stellar.to_dict(),
             )
         )
     return out
@@ -121,7 +132,7 @@ def _score_and_store_manual(
 @dataclass(frozen=True)
 class _ManualContext:
     matches: list[dict[str, Any] | None]
-    stellar: list[dict[str, Any] | None]
+    stellar: list[StellarRecord | None]
     features: list[dict[str, Any] | None]
 
 
@@ -140,7 +151,7 @@ def _match_manual(
     looked = [i for i, q in enumerate(queries) if q.host_ids or q.object_ids]
     unnamed = no_match("no star identifier and no catalog id or planet name given").to_dict()
     matches: list[dict[str, Any] | None] = [unnamed] * len(rows)
-    stellar: list[dict[str, Any] | None] = [None] * len(rows)
+    stellar: list[StellarRecord | None] = [None] * len(rows)
     if looked:
         part, context = match_and_fill(
             session, frame.iloc[looked].reset_index(drop=True), [queries[i] for i in looked]

@@ -17,6 +17,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from exoguard.limits import InputLimits, scan
 from exoguard.services.datasets import (
     MAX_FILES_PER_UPLOAD,
     IncomingFile,
+    LightCurveSummary,
     inspect_file,
     lightcurve_summary,
     sniff_format,
@@ -37,16 +39,22 @@ from exoguard.store.repositories import DatasetRepository
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class LightCurveFile:
+    """One file of a multi-file upload, checked: its format and its light curve."""
+
+    format: str
+    lightcurve: LightCurveSummary
+
+
 def _label(position: int, total: int, incoming: IncomingFile) -> str:
     return f"file {position + 1} of {total} ({incoming.filename})"
 
 
-def _check_each(
-    files: Sequence[IncomingFile], limits: InputLimits
-) -> list[tuple[str, dict[str, Any]]]:
-    """(format, light-curve report) of each file; raises naming the first bad file."""
+def _check_each(files: Sequence[IncomingFile], limits: InputLimits) -> list[LightCurveFile]:
+    """Format and light curve of each file; raises naming the first bad file."""
     remaining_bytes, remaining_rows = limits.max_bytes, limits.max_rows
-    out: list[tuple[str, dict[str, Any]]] = []
+    out: list[LightCurveFile] = []
     for position, incoming in enumerate(files):
         label = _label(position, len(files), incoming)
         try:
@@ -57,9 +65,7 @@ def _check_each(
             scanned = scan(
                 incoming.path, limits=budget, name=incoming.filename, count_lines=fmt != "fits"
             )
-            kind, fmt, report = inspect_file(
-                incoming.path, display_name=incoming.filename, limits=limits
-            )
+            found = inspect_file(incoming.path, display_name=incoming.filename, limits=limits)
         except TooLargeError as exc:
             raise TooLargeError(f"{label}: {exc} (each file and all files together)") from exc
         except ExoguardError as exc:
@@ -67,27 +73,27 @@ def _check_each(
         except Exception as exc:  # a reader bug must not leave files behind either
             log.exception("reading upload %s failed", incoming.filename)
             raise FormatError(f"{label}: cannot be read ({type(exc).__name__})") from exc
-        if kind != "lightcurve":
+        lc = found.lightcurve
+        if found.kind != "lightcurve" or lc is None:
             raise ValidationError(
                 f"{label} is a catalog table; only light curves of one star can be uploaded "
                 "together (upload a table on its own)"
             )
-        lc = report["lightcurve"]
         remaining_bytes -= scanned.n_bytes
-        remaining_rows -= max(scanned.n_lines, int(lc["n_points"]))
+        remaining_rows -= max(scanned.n_lines, int(lc.n_points))
         if remaining_rows < 0:
             raise TooLargeError(
                 f"{label}: the files together hold more than {limits.max_rows} rows "
                 "(EXOGUARD_MAX_UPLOAD_ROWS)"
             )
-        out.append((fmt, report))
+        out.append(LightCurveFile(format=found.format, lightcurve=lc))
     return out
 
 
-def _check_one_star(files: Sequence[IncomingFile], reports: Sequence[dict[str, Any]]) -> str:
+def _check_one_star(files: Sequence[IncomingFile], reports: Sequence[LightCurveSummary]) -> str:
     targets: dict[str, list[str]] = {}
     for incoming, report in zip(files, reports, strict=True):
-        targets.setdefault(str(report["lightcurve"]["target_id"]), []).append(incoming.filename)
+        targets.setdefault(str(report.target_id), []).append(incoming.filename)
     if len(targets) > 1:
         listed = "; ".join(f"{t}: {', '.join(names)}" for t, names in targets.items())
         raise ValidationError(
@@ -98,7 +104,7 @@ def _check_one_star(files: Sequence[IncomingFile], reports: Sequence[dict[str, A
 
 
 def _stitched_report(
-    files: Sequence[IncomingFile], reports: Sequence[dict[str, Any]], *, fmt: str
+    files: Sequence[IncomingFile], reports: Sequence[LightCurveSummary], *, fmt: str
 ) -> dict[str, Any]:
     from exoguard.io import read_lightcurve
 
@@ -119,15 +125,15 @@ def _stitched_report(
             f"{lc.mission} light curve of {lc.target_id}: {len(files)} files stitched, "
             f"{lc.n_points} points over {lc.baseline_days:.1f} days"
         ),
-        "lightcurve": stitched,
+        "lightcurve": stitched.to_dict(),
         "files": [
             {
                 "filename": f.filename,
                 "size_bytes": f.size_bytes,
                 "sha256": f.sha256,
-                "n_points": r["lightcurve"]["n_points"],
-                "time_start_bjd": r["lightcurve"]["time_start_bjd"],
-                "time_end_bjd": r["lightcurve"]["time_end_bjd"],
+                "n_points": r.n_points,
+                "time_start_bjd": r.time_start_bjd,
+                "time_end_bjd": r.time_end_bjd,
             }
             for f, r in zip(files, reports, strict=True)
         ],
@@ -154,10 +160,10 @@ def create_lightcurve_set(
     folder = settings.uploads_path / dataset_id
     try:
         checked = _check_each(files, settings.input_limits)
-        reports = [r for _, r in checked]
+        reports = [c.lightcurve for c in checked]
         _check_one_star(files, reports)
-        formats = {fmt for fmt, _ in checked}
-        fmt = checked[0][0] if len(formats) == 1 else "fits" if "fits" in formats else "csv"
+        formats = {c.format for c in checked}
+        fmt = checked[0].format if len(formats) == 1 else "fits" if "fits" in formats else "csv"
         report = _stitched_report(files, reports, fmt=fmt)
     except BaseException:
         for incoming in files:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from exoguard.catalogs.crossmatch import MatchQuery
 from exoguard.catalogs.schema import HARMONISED_COLUMNS, PHYSICAL_COLUMNS
 from exoguard.config import Settings
-from exoguard.errors import ModelNotReadyError, ValidationError
+from exoguard.errors import ModelNotReadyError
 from exoguard.jsonsafe import jsonable
 from exoguard.services import predictions
 from exoguard.services.catalog_match import (
@@ -32,6 +32,12 @@ from exoguard.services.catalog_match import (
     with_features,
 )
 from exoguard.services.datasets import dataset_files
+from exoguard.services.preprocess_schemas import (
+    PreprocessResult,
+    SearchedLightCurve,
+    SearchOptions,
+    check_options,
+)
 from exoguard.store.catalog_match import CatalogLookup, StarFromCatalog
 from exoguard.store.db import session_scope
 from exoguard.store.models import Candidate, User
@@ -45,8 +51,6 @@ if TYPE_CHECKING:
     from exoguard.ml.service import LightCurveInputs
 
 ProgressFn = Callable[[float, str | None], None]
-#: Search options a preprocess request may set.
-SEARCH_OPTIONS = ("min_period_days", "max_period_days", "max_planets")
 _STAR_ARGS = {
     "star_teff_k": "teff_k",
     "star_logg_cgs": "logg_cgs",
@@ -60,35 +64,6 @@ def star_columns(star: Mapping[str, float]) -> list[str]:
     """The candidate columns of `StarParams` keyword arguments."""
     by_arg = {arg: column for column, arg in _STAR_ARGS.items()}
     return [by_arg[a] for a in star if a in by_arg]
-
-
-def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """The search options of a preprocess request, validated (unknown names refused)."""
-    unknown = set(options) - set(SEARCH_OPTIONS)
-    if unknown:
-        raise ValidationError(
-            f"unknown preprocess option(s) {', '.join(sorted(unknown))}; "
-            f"allowed: {', '.join(SEARCH_OPTIONS)}"
-        )
-    out: dict[str, Any] = {}
-    for name in ("min_period_days", "max_period_days"):
-        if options.get(name) is not None:
-            value = float(options[name])
-            if not (math.isfinite(value) and value > 0):
-                raise ValidationError(f"{name} must be a positive number of days; got {value}")
-            out[name] = value
-    if (
-        "min_period_days" in out
-        and "max_period_days" in out
-        and out["min_period_days"] >= out["max_period_days"]
-    ):
-        raise ValidationError("min_period_days must be smaller than max_period_days")
-    if options.get("max_planets") is not None:
-        n = int(options["max_planets"])
-        if not 1 <= n <= 10:
-            raise ValidationError(f"max_planets must be between 1 and 10; got {n}")
-        out["max_planets"] = n
-    return out
 
 
 # ----------------------------------------------------------------------------- reading
@@ -114,13 +89,11 @@ def search_frame(
     *,
     factory: sessionmaker[Session],
     dataset_id: str,
-    options: Mapping[str, Any],
+    options: SearchOptions,
     progress: ProgressFn,
-) -> tuple[pd.DataFrame, list[dict[str, Any]], LightCurveInputs, dict[str, Any] | None]:
+) -> SearchedLightCurve:
     """Read a light curve (several files of one star are stitched, as `exoguard search`
-    does) and search it for transits; (harmonised frame, per-candidate features, the light
-    curve and candidates for the network's light-curve branches, and when nothing periodic
-    was found the one transit-like event the light curve holds, if any).
+    does) and search it for transits.
 
     The host star's catalog parameters (when the star is in the catalogs) go into the search,
     which then gives planet radius, equilibrium temperature and insolation; each candidate's
@@ -150,11 +123,11 @@ def search_read_lightcurve(
     *,
     factory: sessionmaker[Session],
     key: str,
-    options: Mapping[str, Any],
+    options: SearchOptions,
     progress: ProgressFn,
     stage_s: dict[str, float] | None = None,
     stage_clock: Callable[[], float] = time.perf_counter,
-) -> tuple[pd.DataFrame, list[dict[str, Any]], LightCurveInputs, dict[str, Any] | None]:
+) -> SearchedLightCurve:
     """:func:`search_frame` on a light curve already read; candidate ids end in ``[key]``
     (one row per upload or survey and signal). `stage_s` gets the search's stage seconds,
     read on `stage_clock` (``time.process_time``: CPU seconds)."""
@@ -170,13 +143,17 @@ def search_read_lightcurve(
     note = f"star parameters of {lc.target_id} from the catalogs" if star else "star unknown"
     progress(0.15, f"searching {lc.n_points} points for transits ({note})")
 
-    passes = int(options.get("max_planets") or DEFAULT_MAX_PLANETS)
+    passes = int(options.max_planets or DEFAULT_MAX_PLANETS)
 
     def on_step(done: int, total: int) -> None:
         progress(0.15 + 0.7 * done / max(total, 1), search_message(done, total, passes=passes))
 
     result = search_lightcurve(
-        lc, star=StarParams(**star), progress=on_step, stage_clock=stage_clock, **options
+        lc,
+        star=StarParams(**star),
+        progress=on_step,
+        stage_clock=stage_clock,
+        **options.to_dict(),
     )
     if stage_s is not None:
         for stage, parts in _SEARCH_STAGES.items():
@@ -199,17 +176,17 @@ def search_read_lightcurve(
         feats = jsonable(cand.to_dict())
         record = stellar_record(catalog_star, filled=sorted(star_columns(star)), given=[])
         if record is not None:
-            feats[STELLAR_KEY] = record
+            feats[STELLAR_KEY] = record.to_dict()
         features.append(feats)
     frame = pd.DataFrame(rows, columns=list(HARMONISED_COLUMNS))
     for name in PHYSICAL_COLUMNS:
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
     window = result.window_days if math.isfinite(result.window_days) else None
-    return (
-        frame,
-        features,
-        LightCurveInputs(lc=lc, candidates=found, star=dict(star), window_days=window),
-        single,
+    return SearchedLightCurve(
+        frame=frame,
+        features=features,
+        inputs=LightCurveInputs(lc=lc, candidates=found, star=dict(star), window_days=window),
+        single_event=single,
     )
 
 
@@ -284,7 +261,7 @@ def preprocess_dataset(
     holder: str | None,
     options: Mapping[str, Any],
     progress: ProgressFn,
-) -> dict[str, Any]:
+) -> PreprocessResult:
     """Turn a validated dataset into stored candidates and predictions (the preprocess job).
 
     With `job_id`, the job row is marked succeeded in the same transaction as the writes,
@@ -296,10 +273,9 @@ def preprocess_dataset(
         kind, filename, owner_id = dataset.kind, dataset.filename, dataset.owner_id
         owner = session.get(User, owner_id) if owner_id is not None else None
         curate = owner is not None and owner.role in _CURATING_ROLES
-    options = check_options(options)
     frame, features, lightcurve, single_event = _dataset_candidates(
         kind, paths, filename=filename, factory=factory, dataset_id=dataset_id,
-        options=options, progress=progress,
+        options=check_options(options), progress=progress,
     )  # fmt: skip
     origin = "catalog" if kind == "catalog" else "search"
     progress(0.88, f"matching {len(frame)} candidates to the catalogs")
@@ -332,23 +308,19 @@ def preprocess_dataset(
         report = dict(dataset.validation_report or {})
         report["preprocess"] = record
         DatasetRepository(session).set_status(dataset_id, "preprocessed", validation_report=report)
-        result: dict[str, Any] = {
-            "dataset_id": dataset_id,
-            "kind": kind,
-            "n_candidates": len(ids),
-            "candidate_ids": ids[:1000],
-            "written": written,
-            "n_predictions": len(verdicts),
-            "n_planet_verdicts": int(n_planets),
-            "predictions": [_with_match(v, matches_by_id) for v in verdicts[:1000]],
-        }
-        if note:
-            result["note"] = note
-        if single_event is not None:
-            # no candidate: a lone dip cannot give a period, but the user should hear of it
-            result["single_event"] = single_event
+        result = PreprocessResult(
+            dataset_id=dataset_id,
+            kind=kind,
+            candidate_ids=ids,
+            written=written,
+            n_predictions=len(verdicts),
+            n_planet_verdicts=int(n_planets),
+            predictions=[_with_match(v, matches_by_id) for v in verdicts[:1000]],
+            note=note,
+            single_event=single_event,
+        )
         if job_id is not None:
-            JobRepository(session).mark_succeeded(job_id, result=result, holder=holder)
+            JobRepository(session).mark_succeeded(job_id, result=result.to_dict(), holder=holder)
     return result
 
 
@@ -359,7 +331,7 @@ def _dataset_candidates(
     filename: str,
     factory: sessionmaker[Session],
     dataset_id: str,
-    options: dict[str, Any],
+    options: SearchOptions,
     progress: ProgressFn,
 ) -> tuple[
     pd.DataFrame,
@@ -374,10 +346,10 @@ def _dataset_candidates(
         # the validation report lists duplicate ids; the first row of each is kept
         frame = frame.drop_duplicates(subset=["mission", "object_id"], keep="first")
         return frame.reset_index(drop=True), None, None, None
-    frame, found, lightcurve, single_event = search_frame(
+    searched = search_frame(
         paths, factory=factory, dataset_id=dataset_id, options=options, progress=progress
     )
-    return frame, list(found), lightcurve, single_event
+    return searched.frame, list(searched.features), searched.inputs, searched.single_event
 
 
 def store_and_classify(
@@ -491,8 +463,6 @@ def _with_match(verdict: predictions.Verdict, matches: Mapping[int, Any]) -> dic
 
 
 __all__ = [
-    "SEARCH_OPTIONS",
-    "check_options",
     "cross_match",
     "preprocess_dataset",
     "search_read_lightcurve",

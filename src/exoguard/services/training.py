@@ -50,7 +50,11 @@ def gbm_config(params: Mapping[str, Any]) -> Any:
 def multibranch_config(params: Mapping[str, Any]) -> Any:
     """The multi-branch config named by ``params["config"]`` with overrides."""
     try:  # lazy: the multibranch package imports torch (seconds), and may be missing
-        from exoguard.ml.multibranch.configs import DEFAULT_CONFIG, apply_overrides, get_config
+        from exoguard.ml.multibranch.config_registry import (
+            DEFAULT_CONFIG,
+            apply_overrides,
+            get_config,
+        )
     except ImportError as exc:
         raise ValidationError(
             "the multibranch model is not available in this installation; "
@@ -106,6 +110,7 @@ def train(
         )
     else:
         # lazy: torch (seconds to import) only when a network is trained
+        from exoguard.ml.multibranch.paths import DataPaths
         from exoguard.ml.multibranch.train import train_multibranch
 
         config = multibranch_config(params)
@@ -122,6 +127,11 @@ def train(
             )
 
         progress(0.02, "building the training set (real and injected light curves)")
-        _, _, record = train_multibranch(config, registry=registry, on_epoch=on_epoch)
+        _, _, record = train_multibranch(
+            config,
+            paths=DataPaths.from_settings(settings),
+            registry=registry,
+            on_epoch=on_epoch,
+        )
     progress(1.0, f"registered {record.id}")
     return {"version": record.id, "kind": record.kind, "metrics": record.metrics}

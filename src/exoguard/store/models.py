@@ -64,10 +64,6 @@ ModelStatus = Literal["registered", "active", "canary", "retired"]
 MODEL_STATUSES: Final[tuple[str, ...]] = ("registered", "active", "canary", "retired")
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 JOB_STATUSES: Final[tuple[str, ...]] = ("queued", "running", "succeeded", "failed")
-SurveyStatus = Literal["running", "finished", "cancelled"]
-SURVEY_STATUSES: Final[tuple[str, ...]] = ("running", "finished", "cancelled")
-StarStatus = Literal["pending", "running", "done", "failed"]
-STAR_STATUSES: Final[tuple[str, ...]] = ("pending", "running", "done", "failed")
 
 NAMING_CONVENTION: Final[dict[str, str]] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -78,7 +74,8 @@ NAMING_CONVENTION: Final[dict[str, str]] = {
 }
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
+def in_check(column: str, values: tuple[str, ...]) -> str:
+    """The SQL of a CHECK that ``column`` holds one of ``values``."""
     quoted = ", ".join(f"'{v}'" for v in values)
     return f"{column} IN ({quoted})"
 
@@ -89,7 +86,8 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def _created() -> Mapped[datetime]:
+def created_at_column() -> Mapped[datetime]:
+    """A ``created_at`` column: set on insert (UTC)."""
     return mapped_column(UTCDateTime(), nullable=False, default=utcnow, server_default=func.now())
 
 
@@ -97,7 +95,7 @@ class User(Base):
     """A person with an account: explorer (default), researcher or admin."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(in_check("role", ROLES), name="role"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), nullable=False, unique=True)
@@ -106,7 +104,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), nullable=False, default="explorer")
     reputation: Mapped[float] = mapped_column(Float, nullable=False, default=1.0)
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = created_at_column()
 
 
 class Dataset(Base):
@@ -114,9 +112,9 @@ class Dataset(Base):
 
     __tablename__ = "datasets"
     __table_args__ = (
-        CheckConstraint(_in("kind", DATASET_KINDS), name="kind"),
-        CheckConstraint(_in("format", DATASET_FORMATS), name="format"),
-        CheckConstraint(_in("status", DATASET_STATUSES), name="status"),
+        CheckConstraint(in_check("kind", DATASET_KINDS), name="kind"),
+        CheckConstraint(in_check("format", DATASET_FORMATS), name="format"),
+        CheckConstraint(in_check("status", DATASET_STATUSES), name="status"),
         CheckConstraint("size_bytes >= 0", name="size_bytes"),
         Index(None, "owner_id"),
         Index(None, "sha256"),
@@ -134,7 +132,7 @@ class Dataset(Base):
     storage_path: Mapped[str] = mapped_column(String(1024), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="uploaded")
     validation_report: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = created_at_column()
 
 
 class Candidate(Base):
@@ -146,9 +144,9 @@ class Candidate(Base):
     __tablename__ = "candidates"
     __table_args__ = (
         UniqueConstraint("mission", "object_id"),
-        CheckConstraint(_in("mission", MISSIONS), name="mission"),
-        CheckConstraint(_in("label", LABELS), name="label"),
-        CheckConstraint(_in("origin", ORIGINS), name="origin"),
+        CheckConstraint(in_check("mission", MISSIONS), name="mission"),
+        CheckConstraint(in_check("label", LABELS), name="label"),
+        CheckConstraint(in_check("origin", ORIGINS), name="origin"),
         Index(None, "host_id"),
         Index(None, "label"),
         Index(None, "dataset_id"),
@@ -192,7 +190,7 @@ class Candidate(Base):
     #: The catalog object this candidate is (``exoguard.catalogs.crossmatch.CatalogMatch``
     #: as a dict), or why there is none; shown beside the verdict, never a model input.
     catalog_match: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(),
         nullable=False,
@@ -219,8 +217,8 @@ class ModelVersion(Base):
 
     __tablename__ = "model_versions"
     __table_args__ = (
-        CheckConstraint(_in("kind", MODEL_KINDS), name="kind"),
-        CheckConstraint(_in("status", MODEL_STATUSES), name="status"),
+        CheckConstraint(in_check("kind", MODEL_KINDS), name="kind"),
+        CheckConstraint(in_check("status", MODEL_STATUSES), name="status"),
         # At most one active and one canary version, enforced by the database.
         Index(
             "uq_model_versions_one_active",
@@ -245,7 +243,7 @@ class ModelVersion(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
     artifact_path: Mapped[str] = mapped_column(String(1024), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="registered")
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = created_at_column()
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
@@ -254,7 +252,7 @@ class Prediction(Base):
 
     __tablename__ = "predictions"
     __table_args__ = (
-        CheckConstraint(_in("label", LABELS), name="label"),
+        CheckConstraint(in_check("label", LABELS), name="label"),
         CheckConstraint("probability >= 0 AND probability <= 1", name="probability"),
         CheckConstraint("uncertainty >= 0", name="uncertainty"),
         Index(None, "candidate_id", "created_at"),
@@ -273,7 +271,7 @@ class Prediction(Base):
     label: Mapped[str] = mapped_column(String(16), nullable=False)
     canary: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     explanation: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = created_at_column()
 
     candidate: Mapped[Candidate] = relationship()
 
@@ -283,10 +281,13 @@ class VettingItem(Base):
 
     __tablename__ = "vetting_queue"
     __table_args__ = (
-        CheckConstraint(_in("status", QUEUE_STATUSES), name="status"),
-        CheckConstraint(f"gold_label IS NULL OR {_in('gold_label', VOTE_LABELS)}", name="gold"),
+        CheckConstraint(in_check("status", QUEUE_STATUSES), name="status"),
         CheckConstraint(
-            f"consensus_label IS NULL OR {_in('consensus_label', VOTE_LABELS)}", name="consensus"
+            f"gold_label IS NULL OR {in_check('gold_label', VOTE_LABELS)}", name="gold"
+        ),
+        CheckConstraint(
+            f"consensus_label IS NULL OR {in_check('consensus_label', VOTE_LABELS)}",
+            name="consensus",
         ),
         CheckConstraint(
             "consensus_share IS NULL OR (consensus_share >= 0 AND consensus_share <= 1)",
@@ -309,7 +310,7 @@ class VettingItem(Base):
     gold_label: Mapped[str | None] = mapped_column(String(16), nullable=True)
     consensus_label: Mapped[str | None] = mapped_column(String(16), nullable=True)
     consensus_share: Mapped[float | None] = mapped_column(Float, nullable=True)
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = created_at_column()
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     candidate: Mapped[Candidate] = relationship()
@@ -325,7 +326,7 @@ class Vote(Base):
     __tablename__ = "votes"
     __table_args__ = (
         UniqueConstraint("item_id", "user_id"),
-        CheckConstraint(_in("label", VOTE_LABELS), name="label"),
+        CheckConstraint(in_check("label", VOTE_LABELS), name="label"),
         CheckConstraint("confidence >= 1 AND confidence <= 5", name="confidence"),
         Index(None, "user_id"),
     )
@@ -338,7 +339,7 @@ class Vote(Base):
     label: Mapped[str] = mapped_column(String(16), nullable=False)
     confidence: Mapped[int] = mapped_column(Integer, nullable=False)
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     """When the vetter last changed this vote (None: never changed)."""
 
@@ -354,7 +355,7 @@ class VoteChange(Base):
 
     __tablename__ = "vote_history"
     __table_args__ = (
-        CheckConstraint(_in("label", VOTE_LABELS), name="label"),
+        CheckConstraint(in_check("label", VOTE_LABELS), name="label"),
         CheckConstraint("confidence >= 1 AND confidence <= 5", name="confidence"),
         Index(None, "vote_id"),
         Index(None, "user_id"),
@@ -369,7 +370,7 @@ class VoteChange(Base):
     label: Mapped[str] = mapped_column(String(16), nullable=False)
     confidence: Mapped[int] = mapped_column(Integer, nullable=False)
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = created_at_column()
 
 
 class ModelMetric(Base):
@@ -392,7 +393,7 @@ class Job(Base):
 
     __tablename__ = "jobs"
     __table_args__ = (
-        CheckConstraint(_in("status", JOB_STATUSES), name="status"),
+        CheckConstraint(in_check("status", JOB_STATUSES), name="status"),
         CheckConstraint("progress >= 0 AND progress <= 1", name="progress"),
         Index(None, "owner_id"),
         Index(None, "status", "created_at"),
@@ -410,7 +411,7 @@ class Job(Base):
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = created_at_column()
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     #: The replica or worker process holding the job (``host:pid:token``), None while a
@@ -418,72 +419,6 @@ class Job(Base):
     worker_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     #: Last time the holder said it is alive (every ``EXOGUARD_JOB_HEARTBEAT_S`` seconds).
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-
-
-class Survey(Base):
-    """A survey: many stars' light curves searched and classified (``exoguard survey``).
-
-    Its candidates are stored under ``dataset_id`` (a dataset row standing for the survey),
-    so they are private to the survey's owner like an upload's.
-    """
-
-    __tablename__ = "surveys"
-    __table_args__ = (
-        CheckConstraint(_in("status", SURVEY_STATUSES), name="status"),
-        Index(None, "owner_id"),
-    )
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    name: Mapped[str] = mapped_column(String(255), nullable=False)
-    source: Mapped[str] = mapped_column(String(1024), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="running")
-    n_stars: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    chunk_size: Mapped[int] = mapped_column(Integer, nullable=False, default=8)
-    options: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
-    dataset_id: Mapped[str | None] = mapped_column(
-        ForeignKey("datasets.id", ondelete="SET NULL"), nullable=True
-    )
-    owner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
-    )
-    created_at: Mapped[datetime] = _created()
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-
-
-class SurveyStar(Base):
-    """One star of a survey: its files, status, file hash, failure reason and stage timings."""
-
-    __tablename__ = "survey_stars"
-    __table_args__ = (
-        UniqueConstraint("survey_id", "target"),
-        CheckConstraint(_in("status", STAR_STATUSES), name="status"),
-        Index(None, "survey_id", "status"),
-        Index(None, "survey_id", "position"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    survey_id: Mapped[str] = mapped_column(
-        ForeignKey("surveys.id", ondelete="CASCADE"), nullable=False
-    )
-    position: Mapped[int] = mapped_column(Integer, nullable=False)
-    target: Mapped[str] = mapped_column(String(64), nullable=False)
-    mission: Mapped[str | None] = mapped_column(String(8), nullable=True)
-    #: The star's light-curve files (paths as given: absolute, or relative to the manifest).
-    files: Mapped[list[str]] = mapped_column(JSONType, nullable=False, default=list)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
-    #: SHA-256 over the files' bytes of the run that finished (done or failed).
-    file_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    #: Seconds per stage: read, detrend, search, diagnostics, classify, store.
-    timings: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
-    n_candidates: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    candidate_ids: Mapped[list[int] | None] = mapped_column(JSONType, nullable=True)
-    #: Runs started on this star (a run killed before it stored anything counts too).
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    #: The process running it (``host:pid:token``) while running.
-    worker_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ShareLink(Base):
@@ -499,7 +434,7 @@ class ShareLink(Base):
     created_by: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = created_at_column()
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
@@ -516,7 +451,7 @@ class LoginSession(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = created_at_column()
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
@@ -531,9 +466,12 @@ __all__ = [
     "ModelVersion",
     "Prediction",
     "ShareLink",
-    "Survey",
-    "SurveyStar",
     "User",
     "Vote",
     "VettingItem",
 ]
+
+# The survey tables live in exoguard.store.survey_models; importing it here puts them on
+# Base.metadata for every user of the schema (migrations, the schema checks), whichever
+# module is imported first.
+from exoguard.store import survey_models as _survey_models  # noqa: E402, F401

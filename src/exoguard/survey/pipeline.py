@@ -30,7 +30,7 @@ from exoguard.config import Settings
 from exoguard.errors import ExoguardError
 from exoguard.jobs.execute import beats_in_database, holder_gone, replica_id
 from exoguard.store.db import session_scope
-from exoguard.store.models import Survey, SurveyStar
+from exoguard.store.survey_models import Survey, SurveyStar
 from exoguard.store.types import utcnow
 from exoguard.survey.service import STAGES
 
@@ -197,6 +197,7 @@ def _read_and_search(
 ) -> tuple[Any, Any, Any]:
     """Read the star's files, search, cross-match; CPU seconds added to ``stage_s``."""
     from exoguard import read_lightcurve
+    from exoguard.services.preprocess_schemas import check_options
     from exoguard.services.preprocessing import cross_match, search_read_lightcurve
 
     files = [Path(f) for f in star.files]
@@ -206,13 +207,14 @@ def _read_and_search(
         files if len(files) > 1 else files[0], mission=star.mission, target_id=star.target
     )
     stage_s["read"] = _clock() - cpu_started
+    checked = check_options(options)
     lap = _clock()
     search_s: dict[str, float] = {}
-    frame, features, inputs, _single = search_read_lightcurve(
+    searched = search_read_lightcurve(
         lc,
         factory=factory,
         key=key,
-        options=options,
+        options=checked,
         progress=_no_progress,
         stage_s=search_s,
         stage_clock=_clock,
@@ -222,9 +224,9 @@ def _read_and_search(
         stage_s[stage] = search_s.get(stage, 0.0)
     stage_s["search"] += max(spent - sum(search_s.values()), 0.0)  # star parameters
     lap = _clock()
-    frame, found = cross_match(factory, frame, features, kind="lightcurve")
+    frame, found = cross_match(factory, searched.frame, searched.features, kind="lightcurve")
     stage_s["classify"] += _clock() - lap
-    return frame, found, inputs
+    return frame, found, searched.inputs
 
 
 def _store_star(

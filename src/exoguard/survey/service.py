@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from exoguard.errors import NotFoundError, ValidationError
 from exoguard.store.db import session_scope
-from exoguard.store.models import Dataset, Job, Survey, SurveyStar
+from exoguard.store.models import Dataset, Job
+from exoguard.store.survey_models import Survey, SurveyStar
 from exoguard.store.types import utcnow
 from exoguard.survey.inputs import StarFiles, plan_stars
 
@@ -55,10 +56,10 @@ def create_survey(
     stars: Sequence[StarFiles] | None = None,
 ) -> str:
     """Plan the stars of `source` (folder or manifest) and store the survey; its id."""
-    from exoguard.services.preprocessing import check_options
+    from exoguard.services.preprocess_schemas import check_options
 
     chunk_size = _check_chunk_size(chunk_size)
-    checked = check_options(options or {})
+    checked = check_options(options or {}).to_dict()
     planned = list(stars) if stars is not None else plan_stars(source)
     survey_id = str(uuid.uuid4())
     label = (name or source.name or "survey")[:200]

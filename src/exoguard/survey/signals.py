@@ -1,6 +1,6 @@
 """What a synthetic star may carry: the survey mix (shares and ranges), the draws of a planet
 or an eclipsing binary around a host, and their noise-free models (batman through
-:mod:`exoguard.core.inject`). Used by :mod:`exoguard.survey.synthetic`.
+:mod:`exoguard.core.signal_models`). Used by :mod:`exoguard.survey.synthetic`.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from exoguard.core.inject import (
+from exoguard.core.inject import log_uniform
+from exoguard.core.signal_models import (
     a_rs_from_density,
     eclipsing_binary_model,
     inclination_deg,
-    log_uniform,
     transit_model,
     u_from_q,
 )

@@ -14,9 +14,9 @@ flags and stellar variability. Each copy is
 * shifted in time by a whole number of cadences (0-1000 days), so no two copies share an
   ephemeris,
 * given, at known parameters, nothing (``none``), a limb-darkened planetary transit (batman,
-  :func:`exoguard.core.inject.transit_model`) or an eclipsing binary with primary and secondary
-  eclipses (:func:`exoguard.core.inject.eclipsing_binary_model`; unequal eclipses show as an
-  odd/even difference at half the period).
+  :func:`exoguard.core.signal_models.transit_model`) or an eclipsing binary with primary and
+  secondary eclipses (:func:`exoguard.core.signal_models.eclipsing_binary_model`; unequal
+  eclipses show as an odd/even difference at half the period).
 
 Files are written in the host's own layout (TESS SPOC or Kepler LLC FITS, with the columns the
 readers use: ``TIME``, ``PDCSAP_FLUX``, ``PDCSAP_FLUX_ERR`` and ``QUALITY``/``SAP_QUALITY``, the
@@ -51,10 +51,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from exoguard.core.inject import (
-    log_uniform,
-    transit_duration_hours,
-)
+from exoguard.core.inject import log_uniform
+from exoguard.core.signal_models import transit_duration_hours
 from exoguard.survey.hosts import Host, load_hosts, sector_window, write_host_copy
 from exoguard.survey.signals import (
     SurveyMix,

@@ -39,13 +39,8 @@ from _api_support import (  # noqa: E402
 from exoguard.config import Settings  # noqa: E402
 from exoguard.errors import ValidationError  # noqa: E402
 from exoguard.store.db import make_engine, make_sessionmaker, session_scope  # noqa: E402
-from exoguard.store.models import (  # noqa: E402
-    Candidate,
-    Prediction,
-    Survey,
-    SurveyStar,
-    VettingItem,
-)
+from exoguard.store.models import Candidate, Prediction, VettingItem  # noqa: E402
+from exoguard.store.survey_models import Survey, SurveyStar  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

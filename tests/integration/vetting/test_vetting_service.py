@@ -192,7 +192,9 @@ def test_queue_never_serves_an_item_twice_and_mixes_gold(db_session: Session) ->
 def test_queue_rejects_bad_limit(db_session: Session) -> None:
     (user,) = _users(db_session, 1)
     with pytest.raises(ValidationError, match="limit"):
-        queue_for_user(db_session, user, limit=0, rng=np.random.default_rng(0))
+        queue_for_user(
+            db_session, user, limit=0, rng=np.random.default_rng(0), policy=QueuePolicy()
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,9 +7,7 @@ import pytest
 
 from exoguard.config import get_settings
 from exoguard.core.inject import (
-    a_rs_from_density,
     draw_ephemeris,
-    eclipsing_binary_model,
     inject_background_binary,
     inject_eclipsing_binary,
     inject_outlier,
@@ -18,10 +16,14 @@ from exoguard.core.inject import (
     inject_transit,
     log_uniform,
     mask_transits,
+)
+from exoguard.core.lightcurve import LightCurve, fold_phase_days
+from exoguard.core.signal_models import (
+    a_rs_from_density,
+    eclipsing_binary_model,
     transit_duration_hours,
     u_from_q,
 )
-from exoguard.core.lightcurve import LightCurve, fold_phase_days
 from exoguard.io import read_lightcurve
 
 LC_DIR = get_settings().lightcurves_dir

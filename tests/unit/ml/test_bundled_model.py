@@ -22,7 +22,8 @@ from exoguard.ml.bundled import (
     read_bundle,
     verify_files,
 )
-from exoguard.ml.multibranch.configs import apply_overrides, get_config
+from exoguard.ml.multibranch.config_registry import apply_overrides, get_config
+from exoguard.ml.multibranch.paths import DataPaths
 from exoguard.ml.multibranch.predict import MultibranchModel
 
 pytestmark = pytest.mark.skipif(
@@ -55,13 +56,14 @@ def test_the_bundle_matches_todays_config_and_data(bundle: dict) -> None:  # typ
     assert shipped.model_dump(mode="json") == get_config("default").model_dump(mode="json"), (
         "the 'default' network config changed: rebuild with tools/build_default_model.sh"
     )
-    assert network["injected_set_key"] == injected_set_key(shipped.model_dump(mode="json")), (
-        "the light curves or the injection code changed: rebuild with tools/build_default_model.sh"
-    )
+    assert network["injected_set_key"] == injected_set_key(
+        shipped.model_dump(mode="json"), paths=DataPaths.from_settings(get_settings())
+    ), "the light curves or the injection code changed: rebuild with tools/build_default_model.sh"
     assert bundle["gbm"]["config_name"] == "default"
 
 
 def test_the_bundled_network_keeps_its_figures(bundle: dict) -> None:  # type: ignore[type-arg]
+    from exoguard.ml.multibranch.catalog_sets import default_catalog_frames
     from exoguard.ml.multibranch.hosts import default_hosts
     from exoguard.ml.multibranch.injected_set import build_injected_set
 
@@ -70,7 +72,14 @@ def test_the_bundled_network_keeps_its_figures(bundle: dict) -> None:  # type: i
     # the same host split (the seed is kept): injections into stars the network never saw
     config = apply_overrides(model.config, ["n_samples=10", f"n_test={N_CHECK}"])
     data = build_injected_set(
-        config, hosts=default_hosts(), use_cache=False, features=model.feature_names, workers=1
+        config,
+        hosts=default_hosts(
+            default_catalog_frames(get_settings().catalogs_dir),
+            lightcurves_dir=get_settings().lightcurves_dir,
+        ),
+        use_cache=False,
+        features=model.feature_names,
+        workers=1,
     )
     test = data.test.subset(data.test.y >= 0)
     pred = model.predict(test)

@@ -7,7 +7,7 @@ import pytest
 
 from exoguard.errors import ConfigError
 from exoguard.ml import configs as gbm_configs
-from exoguard.ml.multibranch import configs as mb_configs
+from exoguard.ml.multibranch import config_registry as mb_configs
 from exoguard.ml.overrides import parse_value, split_override
 
 

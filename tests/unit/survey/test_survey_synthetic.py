@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from exoguard.config import get_settings
-from exoguard.core.inject import eclipsing_binary_model, inclination_deg, transit_model
 from exoguard.core.lightcurve import LightCurve
 from exoguard.core.search.multi import search_lightcurve
+from exoguard.core.signal_models import eclipsing_binary_model, inclination_deg, transit_model
 from exoguard.io import read_lightcurve
 from exoguard.survey.hosts import load_hosts
 from exoguard.survey.signals import SurveyMix

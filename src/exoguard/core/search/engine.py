@@ -277,6 +277,24 @@ def _fast_kernel(
     return power, depth, depth_err, start_bin, length
 
 
+def _evaluated_periods(
+    t_rel: NDArray[np.float64],
+    y: NDArray[np.float64],
+    sigma: NDArray[np.float64],
+    grid: SearchGrid,
+    engine: Engine,
+    stride: int,
+    baseline: float,
+    progress: Callable[[int, int], None] | None,
+    n_chunks: int,
+) -> tuple[NDArray[np.float64], tuple[NDArray[np.float64], ...], NDArray[np.bool_] | None]:
+    """(periods evaluated, their BLS columns, the SDE background or None): every period of
+    the grid with ``stride`` 1, else coarse-to-fine."""
+    if stride == 1:
+        return grid.periods_days, _search(t_rel, y, sigma, grid, engine, progress, n_chunks), None
+    return _coarse_to_fine(t_rel, y, sigma, grid, engine, stride, baseline, progress, n_chunks)
+
+
 def bls_periodogram(
     time_days: NDArray[np.float64],
     flux: NDArray[np.float64],
@@ -339,14 +357,9 @@ def bls_periodogram(
     t_rel = t - t_ref
     baseline = float(t[-1] - t[0])
     start_time = _time.perf_counter()
-    if stride == 1:
-        periods = grid.periods_days
-        columns = _search(t_rel, y, sigma, grid, engine, progress, n_chunks)
-        background = None
-    else:
-        periods, columns, background = _coarse_to_fine(
-            t_rel, y, sigma, grid, engine, stride, baseline, progress, n_chunks
-        )
+    periods, columns, background = _evaluated_periods(
+        t_rel, y, sigma, grid, engine, stride, baseline, progress, n_chunks
+    )
     power, depth, depth_err, t0_rel, duration = columns
     elapsed = _time.perf_counter() - start_time
     snr = _snr(depth, depth_err)

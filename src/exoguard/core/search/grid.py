@@ -347,6 +347,78 @@ def make_grid(
     """
     if kind not in PERIOD_GRID_KINDS:
         raise ValueError(f"kind must be one of {PERIOD_GRID_KINDS}, got {kind!r}")
+    baseline_days = _baseline_days(time_days, baseline_days)
+    radius, mass = _star_or_sun(star_radius_rsun, star_mass_msun)
+    _check_grid_options(
+        oversampling=oversampling,
+        min_duration_factor=min_duration_factor,
+        max_duration_factor=max_duration_factor,
+        n_durations=n_durations,
+        max_duration_hours=max_duration_hours,
+    )
+    p_min, p_max = _period_range(baseline_days, min_period_days, max_period_days)
+    periods = _trial_periods(
+        kind,
+        baseline_days,
+        period_range=(p_min, p_max),
+        star=(radius, mass),
+        oversampling=oversampling,
+        min_duration_factor=min_duration_factor,
+    )
+    return SearchGrid(
+        periods_days=periods,
+        duration_factors=(
+            np.geomspace(min_duration_factor, max_duration_factor, n_durations)
+            if n_durations > 1
+            else np.array([min_duration_factor])
+        ),
+        baseline_days=float(baseline_days),
+        star_radius_rsun=radius,
+        star_mass_msun=mass,
+        phase_oversample=int(phase_oversample),
+        max_duty_cycle=max_duty_cycle,
+        max_duration_days=max_duration_hours / 24.0,
+        kind=kind,
+        oversampling=oversampling,
+    )
+
+
+def _trial_periods(
+    kind: PeriodGridKind,
+    baseline_days: float,
+    *,
+    period_range: tuple[float, float],
+    star: tuple[float, float],
+    oversampling: float,
+    min_duration_factor: float,
+) -> NDArray[np.float64]:
+    """The trial periods of ``kind`` between ``period_range`` (days) for the star
+    (radius, mass)."""
+    (p_min, p_max), (radius, mass) = period_range, star
+    if kind == "ofir":
+        return ofir_periods(
+            baseline_days,
+            min_period_days=p_min,
+            max_period_days=p_max,
+            star_radius_rsun=radius,
+            star_mass_msun=mass,
+            oversampling=oversampling,
+        )
+    d_min = float(
+        central_duration_days(p_min, star_radius_rsun=radius, star_mass_msun=mass)
+        * min_duration_factor
+    )
+    return autoperiod_periods(
+        baseline_days,
+        min_period_days=p_min,
+        max_period_days=p_max,
+        min_duration_days=d_min,
+        frequency_factor=oversampling,
+    )
+
+
+def _baseline_days(time_days: NDArray[np.float64] | None, baseline_days: float | None) -> float:
+    """The span of the finite ``time_days``, or ``baseline_days`` when given (> 0)."""
     if baseline_days is None:
         if time_days is None:
             raise ValueError("give time_days or baseline_days")
@@ -357,12 +429,30 @@ def make_grid(
         baseline_days = float(t.max() - t.min())
     if not baseline_days > 0:
         raise ValidationError(f"baseline must be > 0 days, got {baseline_days}")
+    return baseline_days
+
+
+def _star_or_sun(
+    star_radius_rsun: float | None, star_mass_msun: float | None
+) -> tuple[float, float]:
+    """(radius, mass) of the star, the Sun's value for an unknown (None or NaN) one."""
     radius = (
         1.0 if star_radius_rsun is None or not np.isfinite(star_radius_rsun) else star_radius_rsun
     )
     mass = 1.0 if star_mass_msun is None or not np.isfinite(star_mass_msun) else star_mass_msun
     if radius <= 0 or mass <= 0:
         raise ValueError("star_radius_rsun and star_mass_msun must be > 0")
+    return radius, mass
+
+
+def _check_grid_options(
+    *,
+    oversampling: float,
+    min_duration_factor: float,
+    max_duration_factor: float,
+    n_durations: int,
+    max_duration_hours: float,
+) -> None:
     if oversampling <= 0:
         raise ValueError("oversampling must be > 0")
     if not 0 < min_duration_factor < max_duration_factor:
@@ -371,6 +461,12 @@ def make_grid(
         raise ValueError("n_durations must be >= 1")
     if not max_duration_hours > 0:
         raise ValueError(f"max_duration_hours must be > 0, got {max_duration_hours}")
+
+
+def _period_range(
+    baseline_days: float, min_period_days: float | None, max_period_days: float | None
+) -> tuple[float, float]:
+    """(shortest, longest) trial period: 0.5 d and half the baseline unless given."""
     p_min = DEFAULT_MIN_PERIOD_DAYS if min_period_days is None else float(min_period_days)
     if p_min <= 0:
         raise ValueError(f"min_period_days must be > 0, got {p_min}")
@@ -382,41 +478,4 @@ def make_grid(
     p_max = baseline_days / 2.0 if max_period_days is None else float(max_period_days)
     if p_max <= p_min:
         raise ValueError(f"max_period_days ({p_max:g}) must exceed min_period_days ({p_min:g})")
-    factors = (
-        np.geomspace(min_duration_factor, max_duration_factor, n_durations)
-        if n_durations > 1
-        else np.array([min_duration_factor])
-    )
-    if kind == "ofir":
-        periods = ofir_periods(
-            baseline_days,
-            min_period_days=p_min,
-            max_period_days=p_max,
-            star_radius_rsun=radius,
-            star_mass_msun=mass,
-            oversampling=oversampling,
-        )
-    else:
-        d_min = float(
-            central_duration_days(p_min, star_radius_rsun=radius, star_mass_msun=mass)
-            * min_duration_factor
-        )
-        periods = autoperiod_periods(
-            baseline_days,
-            min_period_days=p_min,
-            max_period_days=p_max,
-            min_duration_days=d_min,
-            frequency_factor=oversampling,
-        )
-    return SearchGrid(
-        periods_days=periods,
-        duration_factors=factors,
-        baseline_days=float(baseline_days),
-        star_radius_rsun=radius,
-        star_mass_msun=mass,
-        phase_oversample=int(phase_oversample),
-        max_duty_cycle=max_duty_cycle,
-        max_duration_days=max_duration_hours / 24.0,
-        kind=kind,
-        oversampling=oversampling,
-    )
+    return p_min, p_max

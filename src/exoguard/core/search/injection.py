@@ -157,79 +157,137 @@ def injection_recovery(
     -------
     list of InjectionTrial
     """
-    from exoguard.core.inject import a_rs_from_density, inject_transit, transit_duration_hours
-
     unknown = [e for e in engines if e not in ENGINE_SETUPS]
     if unknown:
         raise ValueError(f"engines must be among {tuple(ENGINE_SETUPS)}, got {unknown}")
     if not periods_days or not radii_rearth:
         raise ValueError("give at least one period and one radius")
     star = star or StarParams()
-    r_star = star.effective_radius_rsun
-    rho = star.effective_mass_msun / r_star**3
     total = len(lightcurves) * len(periods_days) * len(radii_rearth) * len(engines)
-    done = 0
     trials: list[InjectionTrial] = []
     for lc in lightcurves:
         for period in periods_days:
             for radius in radii_rearth:
-                rp_rs = float(radius) / (R_EARTH_PER_R_SUN * r_star)
-                a_rs = a_rs_from_density(float(period), rho_star_solar=rho)
-                impact = float(rng.uniform(0.0, max_impact))
-                t0 = float(lc.time_bjd[0] + rng.uniform(0.0, float(period)))
-                injected = inject_transit(
-                    lc, period_days=float(period), t0_bjd=t0, rp_rs=rp_rs, a_rs=a_rs, impact=impact
-                )
-                duration_days = (
-                    transit_duration_hours(
-                        period_days=float(period), a_rs=a_rs, rp_rs=rp_rs, impact=impact
-                    )
-                    / 24.0
+                injection = _inject(
+                    lc, float(period), float(radius), star=star, rng=rng, max_impact=max_impact
                 )
                 for name in engines:
-                    engine, grid_kind = ENGINE_SETUPS[name]
-                    start = _time.perf_counter()
-                    result = search_lightcurve(
-                        injected,
-                        max_planets=max_planets,
-                        sde_threshold=sde_threshold,
-                        snr_threshold=snr_threshold,
-                        engine=engine,  # type: ignore[arg-type]  # from ENGINE_SETUPS
-                        period_grid=grid_kind,  # type: ignore[arg-type]
-                        star=star,
-                    )
-                    elapsed = _time.perf_counter() - start
-                    match, alias = _match(
-                        result.candidates,
-                        period_days=float(period),
-                        t0_bjd=t0,
-                        duration_days=duration_days,
-                        tolerance=period_tolerance,
-                    )
-                    shown = match or (result.candidates[0] if result.candidates else None)
                     trials.append(
-                        InjectionTrial(
-                            source=lc.target_id,
-                            engine=name,
-                            period_days=float(period),
-                            radius_rearth=float(radius),
-                            rp_rs=rp_rs,
-                            impact=impact,
-                            t0_bjd=t0,
-                            expected_depth_ppm=rp_rs**2 * 1e6,
-                            recovered=match is not None and not alias,
-                            alias=alias,
-                            found_period_days=shown.period_days if shown else math.nan,
-                            found_sde=shown.sde if shown else math.nan,
-                            found_snr=shown.snr if shown else math.nan,
-                            n_candidates=len(result.candidates),
-                            elapsed_s=elapsed,
+                        _search_trial(
+                            injection,
+                            name,
+                            star=star,
+                            max_planets=max_planets,
+                            sde_threshold=sde_threshold,
+                            snr_threshold=snr_threshold,
+                            period_tolerance=period_tolerance,
                         )
                     )
-                    done += 1
                     if progress is not None:
-                        progress(done, total)
+                        progress(len(trials), total)
     return trials
+
+
+@dataclass(frozen=True, eq=False)
+class _Injection:
+    """One transit injected into one light curve (what :class:`InjectionTrial` records)."""
+
+    source: LightCurve
+    injected: LightCurve
+    period_days: float
+    radius_rearth: float
+    rp_rs: float
+    impact: float
+    t0_bjd: float
+    duration_days: float
+
+
+def _inject(
+    lc: LightCurve,
+    period_days: float,
+    radius_rearth: float,
+    *,
+    star: StarParams,
+    rng: np.random.Generator,
+    max_impact: float,
+) -> _Injection:
+    """Inject one transit: impact uniform in ``[0, max_impact]``, then the epoch uniform over
+    one period after the start (drawn from ``rng`` in that order)."""
+    from exoguard.core.inject import inject_transit
+    from exoguard.core.signal_models import a_rs_from_density, transit_duration_hours
+
+    r_star = star.effective_radius_rsun
+    rho = star.effective_mass_msun / r_star**3
+    rp_rs = radius_rearth / (R_EARTH_PER_R_SUN * r_star)
+    a_rs = a_rs_from_density(period_days, rho_star_solar=rho)
+    impact = float(rng.uniform(0.0, max_impact))
+    t0 = float(lc.time_bjd[0] + rng.uniform(0.0, period_days))
+    injected = inject_transit(
+        lc, period_days=period_days, t0_bjd=t0, rp_rs=rp_rs, a_rs=a_rs, impact=impact
+    )
+    duration_hours = transit_duration_hours(
+        period_days=period_days, a_rs=a_rs, rp_rs=rp_rs, impact=impact
+    )
+    return _Injection(
+        source=lc,
+        injected=injected,
+        period_days=period_days,
+        radius_rearth=radius_rearth,
+        rp_rs=rp_rs,
+        impact=impact,
+        t0_bjd=t0,
+        duration_days=duration_hours / 24.0,
+    )
+
+
+def _search_trial(
+    injection: _Injection,
+    name: str,
+    *,
+    star: StarParams,
+    max_planets: int,
+    sde_threshold: float,
+    snr_threshold: float,
+    period_tolerance: float,
+) -> InjectionTrial:
+    """Search the injected light curve with the engine set-up ``name`` and match the signal."""
+    engine, grid_kind = ENGINE_SETUPS[name]
+    start = _time.perf_counter()
+    result = search_lightcurve(
+        injection.injected,
+        max_planets=max_planets,
+        sde_threshold=sde_threshold,
+        snr_threshold=snr_threshold,
+        engine=engine,  # type: ignore[arg-type]  # from ENGINE_SETUPS
+        period_grid=grid_kind,  # type: ignore[arg-type]
+        star=star,
+    )
+    elapsed = _time.perf_counter() - start
+    match, alias = _match(
+        result.candidates,
+        period_days=injection.period_days,
+        t0_bjd=injection.t0_bjd,
+        duration_days=injection.duration_days,
+        tolerance=period_tolerance,
+    )
+    shown = match or (result.candidates[0] if result.candidates else None)
+    return InjectionTrial(
+        source=injection.source.target_id,
+        engine=name,
+        period_days=injection.period_days,
+        radius_rearth=injection.radius_rearth,
+        rp_rs=injection.rp_rs,
+        impact=injection.impact,
+        t0_bjd=injection.t0_bjd,
+        expected_depth_ppm=injection.rp_rs**2 * 1e6,
+        recovered=match is not None and not alias,
+        alias=alias,
+        found_period_days=shown.period_days if shown else math.nan,
+        found_sde=shown.sde if shown else math.nan,
+        found_snr=shown.snr if shown else math.nan,
+        n_candidates=len(result.candidates),
+        elapsed_s=elapsed,
+    )
 
 
 def completeness_table(trials: Sequence[InjectionTrial]) -> list[dict[str, Any]]:

@@ -152,6 +152,7 @@ def _best_box(  # pragma: no cover - compiled
     return best, best_a, best_b, best_s, best_len
 
 
+# Long on purpose: one compiled prange loop; splitting it into calls costs speed in numba.
 @njit(parallel=True, cache=True, nogil=True)
 def bls_kernel(  # pragma: no cover - compiled
     tq: NDArray[np.uint64],

@@ -16,33 +16,25 @@ transits line up with it) is flagged ``alias_of`` that one; the same period at a
 
 from __future__ import annotations
 
-import logging
 import math
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from exoguard.core.diagnostics import diagnose_transit
 from exoguard.core.lightcurve import LightCurve
 from exoguard.core.search.aliases import flag_aliases
-from exoguard.core.search.engine import ENGINES, Engine, bls_periodogram
+from exoguard.core.search.engine import ENGINES, Engine
 from exoguard.core.search.grid import (
     PERIOD_GRID_KINDS,
     PeriodGridKind,
     SearchGrid,
     make_grid,
 )
-from exoguard.core.search.peaks import best_harmonic, noise_ratio, period_posterior, refine_peak
+from exoguard.core.search.passes import PassConfig, Passes, StageTimer, run_passes, single_event
+from exoguard.core.search.peaks import best_harmonic, period_posterior, refine_peak
 from exoguard.core.search.results import BLSPeriodogram, TransitCandidate
-from exoguard.core.search.single import (
-    SINGLE_EVENT_SNR_THRESHOLD,
-    SingleEvent,
-    strongest_single_event,
-)
+from exoguard.core.search.single import SingleEvent
 from exoguard.core.search.star import StarParams
-from exoguard.core.transit_measures import transit_mask
 from exoguard.errors import ValidationError
 
 __all__ = [
@@ -58,8 +50,6 @@ __all__ = [
     "search_transits",
 ]
 
-log = logging.getLogger(__name__)
-
 #: Default detection thresholds. The SDE is that of the robustly standardised SNR spectrum
 #: (:func:`exoguard.core.search.engine.sde_spectrum`); on the bundled Kepler and TESS light
 #: curves the highest noise peak (after the real signals are masked) reaches 3-6.3, while the
@@ -71,7 +61,6 @@ DEFAULT_SNR_THRESHOLD = 7.0
 #: Search passes (one candidate each) at most, unless asked otherwise.
 DEFAULT_MAX_PLANETS = 5
 MIN_WINDOW_DAYS = 0.5
-MASK_WIDTH_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -200,8 +189,6 @@ def search_lightcurve(
     -------
     SearchResult
     """
-    from exoguard.core.detrend import detrend as detrend_lc
-
     _validate(lc, engine, period_grid, max_planets)
     start = _time.perf_counter()
     # Unknown star: what the file's header says (KIC/TIC values), else the Sun.
@@ -216,124 +203,43 @@ def search_lightcurve(
         max_duration_hours=max_duration_hours,
         kind=period_grid,
     )
-    window = default_window_days(grid) if window_days is None else float(window_days)
+    cfg = PassConfig(
+        grid=grid,
+        star=star,
+        engine=engine,
+        detrend=detrend,
+        window_days=default_window_days(grid) if window_days is None else float(window_days),
+        sde_threshold=sde_threshold,
+        snr_threshold=snr_threshold,
+        min_transits=min_transits,
+        cadence_days=lc.cadence_s / 86400.0 if math.isfinite(lc.cadence_s) else None,
+    )
+    timer = StageTimer(stage_clock)
     total = max_planets * grid.n_periods
-    cadence_days = lc.cadence_s / 86400.0 if math.isfinite(lc.cadence_s) else None
-    mask = np.zeros(lc.n_points, dtype=bool)
-    found: list[TransitCandidate] = []
-    periodograms: list[BLSPeriodogram] = []
-    stop_reason = f"reached max_planets={max_planets}"
-    flat = lc
-    stage_s = dict.fromkeys(("detrend", "bls", "refine", "diagnostics", "single_event"), 0.0)
-    clock = stage_clock
-    for k in range(max_planets):
-        mark = clock()
-        if detrend:
-            flat, _ = detrend_lc(lc, window_days=window, mask=mask if mask.any() else None)
-        else:
-            flat = lc
-        stage_s["detrend"] += clock() - mark
-        keep = ~mask
-        if keep.sum() < 50:
-            stop_reason = "fewer than 50 points left after masking"
-            break
-        t, y, e = flat.time_bjd[keep], flat.flux[keep], flat.flux_err[keep]
-
-        def _progress(done: int, n: int, offset: int = k * grid.n_periods) -> None:
-            if progress is not None:
-                progress(offset + done, total)
-
-        mark = clock()
-        try:
-            pg = bls_periodogram(t, y, e, grid=grid, engine=engine, progress=_progress)
-        except ValidationError as exc:
-            stop_reason = f"search stopped: {exc}"
-            break
-        finally:
-            stage_s["bls"] += clock() - mark
-        periodograms.append(pg)
-        log.info(
-            "%s pass %d: peak P=%.5f d SDE=%.1f SNR=%.1f (%.1f s)",
-            lc.target_id, k + 1, pg.period_days, pg.sde, pg.best_snr, pg.elapsed_s,
-        )  # fmt: skip
-        if pg.sde < sde_threshold:
-            stop_reason = f"highest peak SDE {pg.sde:.2f} < {sde_threshold:g}"
-            break
-        mark = clock()
-        peak = best_harmonic(pg)
-        fine = refine_peak(t, y, e, pg, index=peak, engine=engine)
-        period, period_err, j = period_posterior(fine, noise_ratio=noise_ratio(y, e))
-        t0, duration = float(fine.t0_bjd[j]), float(fine.duration_days[j])
-        if not fine.power[j] > 0:
-            period, period_err, t0, duration = pg.period_days, math.nan, pg.t0, pg.duration
-        stage_s["refine"] += clock() - mark
-        mark = clock()
-        diag = diagnose_transit(
-            t,
-            y,
-            e,
-            period_days=period,
-            t0_bjd=t0,
-            duration_days=duration,
-            star_radius_rsun=star.effective_radius_rsun,
-            star_mass_msun=star.effective_mass_msun,
-            cadence_days=cadence_days,
-        )
-        stage_s["diagnostics"] += clock() - mark
-        if not diag.snr_white >= snr_threshold:
-            stop_reason = (
-                f"peak at P={period:.5f} d has SDE {pg.sde:.2f} but SNR {diag.snr_white:.2f} "
-                f"< {snr_threshold:g}"
-            )
-            break
-        rank = len(found) + 1
-        found.append(
-            TransitCandidate(
-                object_id=f"{lc.target_id}.{rank:02d}",
-                host_id=lc.target_id,
-                mission=lc.mission,
-                rank=rank,
-                period_days=diag.period_days,
-                period_err_days=period_err,
-                t0_bjd=diag.t0_bjd,
-                duration_hours=diag.duration_hours,
-                sde=float(pg.spectrum[peak]),
-                power=float(fine.power[j]),
-                diagnostics=diag,
-                single_transit=diag.n_transits < 2,
-                few_transits=diag.n_transits < min_transits,
-                engine=engine,
-                star=star,
-                sources=tuple(lc.sources),
-            )
-        )
-        mask |= transit_mask(
-            lc.time_bjd,
-            period_days=diag.period_days,
-            t0_bjd=diag.t0_bjd,
-            duration_days=MASK_WIDTH_FACTOR * diag.duration_hours / 24.0,
-        )
-    single = None
-    mark = clock()
-    if not found:
-        single = strongest_single_event(
-            flat.time_bjd,
-            flat.flux,
-            min_duration_days=grid.min_duration_days,
-            max_duration_days=grid.longest_duration_days,
-            snr_threshold=max(snr_threshold, SINGLE_EVENT_SNR_THRESHOLD),
-            repeat_snr_threshold=snr_threshold,
-            cadence_days=cadence_days,
-        )
-    stage_s["single_event"] += clock() - mark
+    passes = run_passes(lc, cfg, timer, max_planets=max_planets, progress=progress)
+    with timer.stage("single_event"):
+        single = None if passes.found else single_event(passes.flat, cfg)
     if progress is not None:
         progress(total, total)
+    return _result(lc, cfg, passes, single, stage_s=timer.stage_s, start=start)
+
+
+def _result(
+    lc: LightCurve,
+    cfg: PassConfig,
+    passes: Passes,
+    single: SingleEvent | None,
+    *,
+    stage_s: dict[str, float],
+    start: float,
+) -> SearchResult:
+    """The search's result: candidates flagged for aliases, wall time since ``start``."""
     return SearchResult(
-        candidates=tuple(flag_aliases(found)),
-        periodograms=tuple(periodograms),
-        grid=grid,
-        window_days=window if detrend else math.nan,
-        stop_reason=stop_reason,
+        candidates=tuple(flag_aliases(passes.found)),
+        periodograms=tuple(passes.periodograms),
+        grid=cfg.grid,
+        window_days=cfg.window_days if cfg.detrend else math.nan,
+        stop_reason=passes.stop_reason,
         elapsed_s=_time.perf_counter() - start,
         target_id=lc.target_id,
         mission=lc.mission,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,12 +25,11 @@ from exoguard.ml.multibranch.inputs import (
 )
 
 
-def default_catalog_frames() -> list[pd.DataFrame]:
-    """Harmonised frames of the bundled KOI, TOI and K2 tables."""
+def default_catalog_frames(catalogs_dir: Path) -> list[pd.DataFrame]:
+    """Harmonised frames of the KOI, TOI and K2 tables of ``catalogs_dir``."""
     from exoguard.catalogs import load_default_catalogs
-    from exoguard.config import get_settings  # to pass in: see the multibranch data paths
 
-    return [t.frame for t in load_default_catalogs(get_settings().catalogs_dir)]
+    return [t.frame for t in load_default_catalogs(catalogs_dir)]
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,11 +102,12 @@ def catalog_arrays(
 def build_catalog_sets(
     config: MultibranchConfig,
     *,
-    frames: Sequence[pd.DataFrame] | None = None,
+    frames: Sequence[pd.DataFrame],
     features: Sequence[str] | None = None,
 ) -> CatalogSets:
-    """Split labelled catalog rows by star into training and held-out sets."""
-    frames = list(frames) if frames is not None else default_catalog_frames()
+    """Split labelled catalog rows by star into training and held-out sets
+    (``frames``: :func:`default_catalog_frames`)."""
+    frames = list(frames)
     dc = config.data
     n_bins = config.timeseries.n_bins
     image_shape = (config.views.image_transits, config.views.image_phase_bins)

@@ -28,7 +28,6 @@ from exoguard.core.inject import (
 )
 from exoguard.core.lightcurve import LightCurve, point_to_point_scatter
 from exoguard.errors import ValidationError
-from exoguard.ml.multibranch.catalog_sets import default_catalog_frames
 from exoguard.ml.multibranch.inputs import (
     StarRow,
     star_lookup,
@@ -200,18 +199,16 @@ def split_stars(hosts: Sequence[Host], *, test_fraction: float, seed: int) -> di
 
 
 def default_hosts(
-    frames: Sequence[pd.DataFrame] | None = None, *, mask_durations: float = 2.5
+    frames: Sequence[pd.DataFrame], *, lightcurves_dir: Path, mask_durations: float = 2.5
 ) -> list[Host]:
-    """Hosts from every FITS and DAVE K2 file of ``settings.lightcurves_dir``
-    (:func:`host_files`)."""
-    from exoguard.config import get_settings
-
-    frames = list(frames) if frames is not None else default_catalog_frames()
+    """Hosts from every FITS and DAVE K2 file of ``lightcurves_dir`` (:func:`host_files`);
+    ``frames`` are the catalogs whose signals are cut out (:func:`default_catalog_frames`)."""
+    frames = list(frames)
     catalog = pd.concat(frames, ignore_index=True)
-    files = host_files(get_settings().lightcurves_dir)
+    files = host_files(lightcurves_dir)
     if not files:
         raise ValidationError(
-            f"no light-curve files under {get_settings().lightcurves_dir}; "
+            f"no light-curve files under {lightcurves_dir}; "
             "set EXOGUARD_DATA_DIR to the shared data"
         )
     return load_hosts(

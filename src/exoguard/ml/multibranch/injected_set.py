@@ -32,7 +32,7 @@ from exoguard.ml.multibranch.configs import (
     MultibranchConfig,
 )
 from exoguard.ml.multibranch.drawing import Progress, draw_all, report_failures
-from exoguard.ml.multibranch.hosts import Host, default_hosts, split_stars
+from exoguard.ml.multibranch.hosts import Host, split_stars
 from exoguard.ml.multibranch.injections import PARAM_COLUMNS
 from exoguard.ml.multibranch.inputs import (
     default_scalar_features,
@@ -85,7 +85,7 @@ def injected_cache_key(config: MultibranchConfig, hosts: Sequence[Host]) -> str:
 def build_injected_set(
     config: MultibranchConfig,
     *,
-    hosts: Sequence[Host] | None = None,
+    hosts: Sequence[Host],
     cache_dir: Path | None = None,
     use_cache: bool = True,
     progress: Progress | None = None,
@@ -98,10 +98,10 @@ def build_injected_set(
     ----------
     config : MultibranchConfig
         ``data.injection`` drives generation; the time-series bins and image shape too.
-    hosts : sequence of Host, optional
-        Default: every bundled light curve (:func:`default_hosts`).
+    hosts : sequence of Host
+        The host light curves (:func:`~exoguard.ml.multibranch.hosts.default_hosts`).
     cache_dir : Path, optional
-        Default ``settings.var_dir / "multibranch"``; None with ``use_cache=False``.
+        Where the set is cached (``DataPaths.cache_dir``); needed with ``use_cache=True``.
     progress : callable, optional
         Called with 1 after each sample.
     features : sequence of str, optional
@@ -112,20 +112,14 @@ def build_injected_set(
         seeded generator, so the set does not depend on the number of workers.
     """
     inj = config.data.injection
-    hosts = (
-        list(hosts)
-        if hosts is not None
-        else default_hosts(mask_durations=inj.known_transit_mask_durations)
-    )
+    hosts = list(hosts)
     if not hosts:
         raise ValidationError("no usable host light curves for injection")
+    if use_cache and cache_dir is None:
+        raise ValueError("use_cache=True needs cache_dir (DataPaths.cache_dir)")
     key = injected_cache_key(config, hosts)
-    if cache_dir is None:
-        from exoguard.config import get_settings
-
-        cache_dir = get_settings().var_dir / "multibranch"
-    path = cache_dir / f"injected-{key}.npz"
-    if use_cache and path.exists():
+    path = None if cache_dir is None else cache_dir / f"injected-{key}.npz"
+    if path is not None and use_cache and path.exists():
         try:
             return load_injected_set(path, features=features)
         except (OSError, KeyError, ValueError) as exc:
@@ -164,7 +158,7 @@ def build_injected_set(
         "seconds": round(time.perf_counter() - t_start, 1),
     }
     out = InjectedSet(arrays["train"], arrays["test"], params["train"], params["test"], meta)
-    if use_cache:
+    if use_cache and path is not None:
         save_injected_set(out, path)
     return out
 

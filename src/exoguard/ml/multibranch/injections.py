@@ -6,8 +6,8 @@ noise, kept within the realistic ``planet_radius_rearth`` range), eclipsing bina
 eclipses look alike, as a search would), background binaries (diluted to a planet-like
 target SNR), stellar variability and systematics (injected before detrending, then
 detrended with the host's window) and single outliers. The light-curve physics is
-:mod:`exoguard.core.inject`'s; this module draws the parameters from
-:class:`~exoguard.ml.multibranch.configs.InjectionConfig`. Stars without catalog
+:mod:`exoguard.core.inject`'s and :mod:`exoguard.core.signal_models`'s; this module draws the
+parameters from :class:`~exoguard.ml.multibranch.configs.InjectionConfig`. Stars without catalog
 parameters (the K2 hosts) use the ``star_density_solar`` prior.
 """
 
@@ -20,17 +20,16 @@ import numpy as np
 
 from exoguard.core.detrend import detrend
 from exoguard.core.inject import (
-    a_rs_from_density,
     draw_ephemeris,
     inject_eclipsing_binary,
     inject_outlier,
     inject_step,
     inject_transit,
     log_uniform,
-    transit_duration_hours,
     transit_mask,
 )
 from exoguard.core.lightcurve import LightCurve
+from exoguard.core.signal_models import a_rs_from_density, transit_duration_hours
 from exoguard.ml.multibranch.configs import (
     InjectionConfig,
     Range,
@@ -217,7 +216,7 @@ def inject_binary(
     dilution = 1.0
     if background:
         # undiluted eclipse depth, measured on a fine grid around t0
-        from exoguard.core.inject import eclipsing_binary_model
+        from exoguard.core.signal_models import eclipsing_binary_model
 
         tt = t0 + np.linspace(-0.5, 0.5, 201) * dur / 24.0
         full = 1.0 - float(

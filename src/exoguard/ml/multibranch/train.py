@@ -41,6 +41,7 @@ from exoguard.ml.multibranch.fit import EpochCallback, EpochLog, fit_model
 from exoguard.ml.multibranch.hosts import Host, default_hosts
 from exoguard.ml.multibranch.injected_set import InjectedSet, build_injected_set
 from exoguard.ml.multibranch.model import count_parameters
+from exoguard.ml.multibranch.paths import DataPaths
 from exoguard.ml.multibranch.predict import MultibranchModel
 from exoguard.ml.registry import ModelRegistry
 
@@ -97,9 +98,16 @@ def split_validation(
     return data.subset(~val), data.subset(val)
 
 
+def _need_paths(paths: DataPaths | None, what: str) -> DataPaths:
+    if paths is None:
+        raise ValueError(f"prepare_data needs paths (DataPaths) when {what} is not given")
+    return paths
+
+
 def prepare_data(
     config: MultibranchConfig,
     *,
+    paths: DataPaths | None = None,
     frames: Sequence[pd.DataFrame] | None = None,
     hosts: Sequence[Host] | None = None,
     use_cache: bool = True,
@@ -109,14 +117,22 @@ def prepare_data(
 ) -> TrainingData:
     """Injected set + catalog rows, split into training and validation rows.
 
+    ``paths`` gives what is not passed: ``frames`` (from ``paths.catalogs_dir``), ``hosts``
+    (from ``paths.lightcurves_dir``) and ``cache_dir`` (``paths.cache_dir``).
     ``features``: the scalar features (a trained model's list when re-evaluating it;
     default: the current :func:`~exoguard.ml.multibranch.inputs.default_scalar_features`).
     """
-    frames = list(frames) if frames is not None else default_catalog_frames()
+    if frames is None:
+        frames = default_catalog_frames(_need_paths(paths, "frames").catalogs_dir)
+    frames = list(frames)
     if hosts is None:
         hosts = default_hosts(
-            frames, mask_durations=config.data.injection.known_transit_mask_durations
+            frames,
+            lightcurves_dir=_need_paths(paths, "hosts").lightcurves_dir,
+            mask_durations=config.data.injection.known_transit_mask_durations,
         )
+    if cache_dir is None and paths is not None:
+        cache_dir = paths.cache_dir
     injected = build_injected_set(
         config,
         hosts=hosts,
@@ -228,6 +244,7 @@ def train_multibranch(
     config: MultibranchConfig,
     *,
     data: TrainingData | None = None,
+    paths: DataPaths | None = None,
     registry: ModelRegistry | None = None,
     on_epoch: EpochCallback | None = None,
     gen_progress: Progress | None = None,
@@ -238,6 +255,7 @@ def train_multibranch(
 ) -> tuple[MultibranchModel, dict[str, Any], Any]:
     """Train, evaluate and (by default) register a version.
 
+    ``data``: the training data (:func:`prepare_data`); built from ``paths`` when None.
     ``real_lightcurves_dir`` (``settings.lightcurves_dir``) adds the evaluation on the real
     labelled light curves under it; None leaves it out.
 
@@ -251,7 +269,7 @@ def train_multibranch(
     """
     t_start = time.perf_counter()
     if data is None:
-        data = prepare_data(config, progress=gen_progress)
+        data = prepare_data(config, paths=_need_paths(paths, "data"), progress=gen_progress)
     t_data = time.perf_counter() - t_start if data_seconds is None else data_seconds
     t_fit0 = time.perf_counter()
     model, logs = fit_model(config, data.train, data.val, on_epoch=on_epoch)

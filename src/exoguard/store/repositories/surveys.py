@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exoguard.store.models import SurveyStar
+from exoguard.store.survey_models import SurveyStar
 
 
 def star_files_of_candidate(session: Session, survey_id: str, candidate_id: int) -> list[str]:

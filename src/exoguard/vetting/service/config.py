@@ -1,7 +1,6 @@
 """How votes become consensus, and the queue policy, as configured (``VettingConfig``).
 
-Also the two small helpers every module of the service uses: the settings fallback and the
-chunking of ``IN (...)`` id lists.
+Also the chunking of ``IN (...)`` id lists, which every module of the service uses.
 """
 
 from __future__ import annotations
@@ -71,15 +70,6 @@ def policy_from_settings(settings: Settings) -> QueuePolicy:
         gold_rate=settings.vetting_gold_rate,
         max_votes_per_item=MAX_VOTES_FACTOR * settings.vetting_min_votes,
     )
-
-
-def settings_or_default(settings: Settings | None) -> Settings:
-    """``settings``, or the process settings when the caller passed none."""
-    if settings is not None:
-        return settings
-    from exoguard.config import get_settings
-
-    return get_settings()
 
 
 def chunks(values: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:

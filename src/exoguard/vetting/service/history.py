@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -10,11 +10,8 @@ from sqlalchemy.orm import Session
 from exoguard.errors import NotFoundError, ValidationError
 from exoguard.store.models import Candidate, User, VettingItem, VoteChange
 from exoguard.store.models import Vote as VoteRow
-from exoguard.vetting.service.config import VettingConfig, chunks, settings_or_default
+from exoguard.vetting.service.config import VettingConfig, chunks
 from exoguard.vetting.service.standing import reputation_row, reputations_of
-
-if TYPE_CHECKING:
-    from exoguard.config import Settings
 
 
 def vetter_history(
@@ -22,8 +19,7 @@ def vetter_history(
     user_id: int,
     *,
     limit: int = 200,
-    settings: Settings | None = None,
-    config: VettingConfig | None = None,
+    config: VettingConfig,
 ) -> dict[str, Any]:
     """What one vetter did: ``reputation`` (their row of :func:`stats`) and ``votes``.
 
@@ -33,14 +29,13 @@ def vetter_history(
     """
     if not 1 <= limit <= 1000:
         raise ValidationError(f"limit must be between 1 and 1000; got {limit}")
-    cfg = config or VettingConfig.from_settings(settings_or_default(settings))
     user = session.get(User, user_id)
     if user is None:
         raise NotFoundError(f"user {user_id} not found")
     n_votes = int(
         session.scalar(select(func.count(VoteRow.id)).where(VoteRow.user_id == user_id)) or 0
     )
-    rep = reputations_of(session, [user_id], config=cfg.reputation)[user_id]
+    rep = reputations_of(session, [user_id], config=config.reputation)[user_id]
     rows = session.execute(
         select(VoteRow, VettingItem, Candidate)
         .join(VettingItem, VettingItem.id == VoteRow.item_id)

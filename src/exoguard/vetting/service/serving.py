@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import Any, Final, cast
 
 import numpy as np
 from sqlalchemy import ColumnElement, func, select
@@ -24,12 +24,7 @@ from exoguard.vetting.service.config import (
     DEFAULT_QUEUE_LIMIT,
     MAX_QUEUE_LIMIT,
     chunks,
-    policy_from_settings,
-    settings_or_default,
 )
-
-if TYPE_CHECKING:
-    from exoguard.config import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +111,9 @@ def entries_for(session: Session, items: Sequence[VettingItem]) -> list[QueueEnt
     return entries
 
 
-def _checked_policy(
-    limit: int, policy: QueuePolicy | None, settings: Settings | None
-) -> QueuePolicy:
+def _check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_QUEUE_LIMIT:
         raise ValidationError(f"limit must be between 1 and {MAX_QUEUE_LIMIT}; got {limit}")
-    return policy or policy_from_settings(settings_or_default(settings))
 
 
 def _below_vote_cap(max_votes: int) -> ColumnElement[bool]:
@@ -141,9 +133,8 @@ def queue_for_user(
     *,
     limit: int = DEFAULT_QUEUE_LIMIT,
     rng: np.random.Generator,
-    policy: QueuePolicy | None = None,
+    policy: QueuePolicy,
     exclude_item_ids: Collection[int] = (),
-    settings: Settings | None = None,
 ) -> list[QueueEntry]:
     """The next items for ``user_id``: open items they have not voted on, gold mixed in.
 
@@ -152,15 +143,15 @@ def queue_for_user(
     ``exclude_item_ids`` (e.g. skipped ones), are never returned, and no item appears twice.
     Regular items with ``policy.max_votes_per_item`` votes are no longer served.
     """
-    pol = _checked_policy(limit, policy, settings)
+    _check_limit(limit)
     voted = select(VoteRow.item_id).where(VoteRow.user_id == user_id)
     base = select(VettingItem).where(VettingItem.status == "open", VettingItem.id.not_in(voted))
     if exclude_item_ids:
         base = base.where(VettingItem.id.not_in([int(i) for i in exclude_item_ids]))
 
     regular_stmt = base.where(VettingItem.is_gold.is_(False))
-    if pol.max_votes_per_item is not None:
-        regular_stmt = regular_stmt.where(_below_vote_cap(pol.max_votes_per_item))
+    if policy.max_votes_per_item is not None:
+        regular_stmt = regular_stmt.where(_below_vote_cap(policy.max_votes_per_item))
     regular_stmt = regular_stmt.order_by(VettingItem.priority.desc(), VettingItem.id.asc())
     regular = list(session.scalars(regular_stmt.limit(limit)))
     gold = list(session.scalars(base.where(VettingItem.is_gold.is_(True)).order_by(VettingItem.id)))
@@ -187,7 +178,7 @@ def queue_for_user(
         for item in gold
     ]
     chosen = next_items_for(
-        user_id, open_items=records, votes=(), gold_rate=pol.gold_rate, rng=rng, limit=limit
+        user_id, open_items=records, votes=(), gold_rate=policy.gold_rate, rng=rng, limit=limit
     )
     return entries_for(session, [by_id[cast(int, q.item_id)] for q in chosen])
 
@@ -197,8 +188,7 @@ def queue_listing(
     user: User | None,
     *,
     limit: int = DEFAULT_QUEUE_LIMIT,
-    policy: QueuePolicy | None = None,
-    settings: Settings | None = None,
+    policy: QueuePolicy,
 ) -> tuple[int, list[QueueEntry]]:
     """The queue table of the vetting page: (how many items wait, the first ``limit`` of them).
 
@@ -207,7 +197,7 @@ def queue_listing(
     vetter the items they voted on and the items at the vote cap are left out, for a visitor
     the private uploads' items too (`exoguard.store.access.vetting_item_filter`).
     """
-    pol = _checked_policy(limit, policy, settings)
+    _check_limit(limit)
     conditions = [
         VettingItem.status == "open",
         VettingItem.is_gold.is_(False),
@@ -216,8 +206,8 @@ def queue_listing(
     if user is not None:
         voted = select(VoteRow.item_id).where(VoteRow.user_id == user.id)
         conditions.append(VettingItem.id.not_in(voted))
-        if pol.max_votes_per_item is not None:
-            conditions.append(_below_vote_cap(pol.max_votes_per_item))
+        if policy.max_votes_per_item is not None:
+            conditions.append(_below_vote_cap(policy.max_votes_per_item))
     total = int(
         session.scalar(
             select(func.count(VettingItem.id))

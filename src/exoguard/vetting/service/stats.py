@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -10,11 +10,8 @@ from sqlalchemy.orm import Session
 from exoguard.errors import NotFoundError, ValidationError
 from exoguard.store.models import Candidate, User, VettingItem
 from exoguard.store.models import Vote as VoteRow
-from exoguard.vetting.service.config import VettingConfig, settings_or_default
+from exoguard.vetting.service.config import VettingConfig
 from exoguard.vetting.service.standing import reputation_row, reputations_of
-
-if TYPE_CHECKING:
-    from exoguard.config import Settings
 
 
 def _item_stats(
@@ -172,8 +169,7 @@ def stats(
     item_status: str | None = None,
     user_limit: int = 100,
     include_gold: bool = False,
-    settings: Settings | None = None,
-    config: VettingConfig | None = None,
+    config: VettingConfig,
 ) -> dict[str, Any]:
     """Vetting statistics: ``overall``, ``users`` (most active first), ``items``, and ``me``.
 
@@ -184,9 +180,8 @@ def stats(
         raise ValidationError("item_limit and user_limit must be between 1 and 1000")
     if item_offset < 0:
         raise ValidationError(f"item_offset must be >= 0; got {item_offset}")
-    cfg = config or VettingConfig.from_settings(settings_or_default(settings))
-    overall = _overall(session, cfg)
-    users, me = _user_rows(session, user_id=user_id, user_limit=user_limit, config=cfg)
+    overall = _overall(session, config)
+    users, me = _user_rows(session, user_id=user_id, user_limit=user_limit, config=config)
     return {
         "overall": overall,
         "users": users,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import Any, Final, cast
 
 import numpy as np
 from sqlalchemy import select
@@ -19,13 +19,9 @@ from exoguard.vetting.models import (
     ConsensusResult,
     VoteLabel,
 )
-from exoguard.vetting.service.config import VettingConfig, settings_or_default
+from exoguard.vetting.service.config import VettingConfig
 from exoguard.vetting.service.consensus import aggregate_item, settle
 from exoguard.vetting.service.standing import store_reputations
-
-if TYPE_CHECKING:
-    from exoguard.config import Settings
-
 
 COMMENT_MAX_CHARS: Final = 2000
 """Longest vote comment accepted."""
@@ -121,8 +117,7 @@ def submit_vote(
     label: str,
     confidence: int,
     comment: str | None = None,
-    settings: Settings | None = None,
-    config: VettingConfig | None = None,
+    config: VettingConfig,
 ) -> VoteOutcome:
     """Record one vote, aggregate the item and settle it when consensus is reached.
 
@@ -145,7 +140,6 @@ def submit_vote(
     checked_label, checked_confidence, checked_comment = _check_vote_input(
         label, confidence, comment
     )
-    cfg = config or VettingConfig.from_settings(settings_or_default(settings))
     item = _lock_item(session, item_id)
     if item.status != "open":
         raise GoneError(f"vetting item {item_id} is settled; it has left the queue")
@@ -175,11 +169,11 @@ def submit_vote(
     consensus: ConsensusResult | None = None
     settled = False
     if item.is_gold:  # gold items measure the vetter and are never aggregated
-        store_reputations(session, [user_id], config=cfg.reputation)
+        store_reputations(session, [user_id], config=config.reputation)
     else:
-        consensus, weights = aggregate_item(session, item, rows, cfg)
+        consensus, weights = aggregate_item(session, item, rows, config)
         if consensus.consensus:
-            settled = settle(session, item, consensus, rows, weights, config=cfg)
+            settled = settle(session, item, consensus, rows, weights, config=config)
     return VoteOutcome(
         vote_id=vote.id,
         item_id=item.id,

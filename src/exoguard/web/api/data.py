@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from exoguard.errors import ConflictError
 from exoguard.services import datasets, upload_results
 from exoguard.services.multi_upload import create_lightcurve_set
-from exoguard.services.preprocessing import check_options
+from exoguard.services.preprocess_schemas import check_options
 from exoguard.store.models import Dataset, DatasetKind
 from exoguard.vetting.queue import QueuePolicy
 from exoguard.web import uploads
@@ -129,7 +129,7 @@ def preprocess(body: PreprocessIn, user: CurrentUser, session: SessionDep, state
     options = check_options(body.options)
     session.commit()
     job_id = state.jobs.submit(
-        "preprocess", {"dataset_id": dataset.id, "options": options}, owner_id=user.id
+        "preprocess", {"dataset_id": dataset.id, "options": options.to_dict()}, owner_id=user.id
     )
     return {"job_id": job_id, "status": "queued"}
 

@@ -15,7 +15,12 @@ from exoguard.store import access
 from exoguard.store.models import QueueStatus, VettingItem, VoteLabel
 from exoguard.store.repositories import VoteRepository
 from exoguard.vetting.service.comments import item_comments, may_read_comments
-from exoguard.vetting.service.config import DEFAULT_QUEUE_LIMIT, MAX_QUEUE_LIMIT
+from exoguard.vetting.service.config import (
+    DEFAULT_QUEUE_LIMIT,
+    MAX_QUEUE_LIMIT,
+    VettingConfig,
+    policy_from_settings,
+)
 from exoguard.vetting.service.history import vetter_history
 from exoguard.vetting.service.serving import queue_for_user
 from exoguard.vetting.service.stats import stats as vetting_stats
@@ -53,7 +58,11 @@ def queue(
 ) -> dict[str, Any]:
     """The next items for this vetter (never one they voted on; gold items mixed in)."""
     entries = queue_for_user(
-        session, user.id, limit=limit, rng=np.random.default_rng(), settings=settings
+        session,
+        user.id,
+        limit=limit,
+        rng=np.random.default_rng(),
+        policy=policy_from_settings(settings),
     )
     return {"items": [entry.to_dict() for entry in entries]}
 
@@ -77,7 +86,7 @@ def submit(
         label=body.label,
         confidence=body.confidence,
         comment=body.comment,
-        settings=settings,
+        config=VettingConfig.from_settings(settings),
     )
     session.commit()
     if outcome.changed:
@@ -101,7 +110,9 @@ def history(
     limit: int = Query(default=200, ge=1, le=1000),
 ) -> dict[str, Any]:
     """Your own votes (newest first, each with its earlier versions) and your reputation."""
-    return vetter_history(session, user.id, limit=limit, settings=settings)
+    return vetter_history(
+        session, user.id, limit=limit, config=VettingConfig.from_settings(settings)
+    )
 
 
 @router.get("/items/{item_id}", response_model=VettingItemOut, response_model_exclude_unset=True)
@@ -155,5 +166,5 @@ def stats(
         item_status=item_status,
         user_limit=user_limit,
         include_gold=include_gold,
-        settings=settings,
+        config=VettingConfig.from_settings(settings),
     )

@@ -150,6 +150,7 @@ def model_forms() -> dict[str, dict[str, Any]]:
         },
     }
     try:
+        from exoguard.ml.multibranch import config_registry as mb_registry
         from exoguard.ml.multibranch import configs as mb
     except ImportError:  # the neural model is optional in an installation
         return forms
@@ -159,12 +160,12 @@ def model_forms() -> dict[str, dict[str, Any]]:
     )
     forms["multibranch"] = {
         "label": "Multi-branch neural network (light curves + features)",
-        "configs": mb.config_names(),
-        "default_config": getattr(mb, "DEFAULT_CONFIG", "base"),
+        "configs": mb_registry.config_names(),
+        "default_config": mb_registry.DEFAULT_CONFIG,
         "fields": mb_fields,
         "config_values": {
-            name: config_values(mb.get_config(name).model_dump(), mb_fields)
-            for name in mb.config_names()
+            name: config_values(mb_registry.get_config(name).model_dump(), mb_fields)
+            for name in mb_registry.config_names()
         },
     }
     return forms

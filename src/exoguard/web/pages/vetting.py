@@ -23,6 +23,7 @@ from exoguard.store import access
 from exoguard.store.models import User, VettingItem
 from exoguard.store.repositories import VoteRepository
 from exoguard.vetting.service.comments import item_comments, may_read_comments
+from exoguard.vetting.service.config import VettingConfig, policy_from_settings
 from exoguard.vetting.service.history import vetter_history
 from exoguard.vetting.service.serving import queue_for_user, queue_listing
 from exoguard.vetting.state import state_for_candidate, state_verdict
@@ -50,7 +51,7 @@ def _queue_rows(
     "Open" figure is the length of the list when it is not cut at `limit`.
     """
     total, entries = queue_listing(
-        session, user, limit=limit, settings=request.app.state.exoguard.settings
+        session, user, limit=limit, policy=policy_from_settings(request.app.state.exoguard.settings)
     )
     return total, [
         {
@@ -101,7 +102,7 @@ def history_page(
     if user is None:
         return login_redirect(request)
 
-    history = vetter_history(session, user.id, settings=settings)
+    history = vetter_history(session, user.id, config=VettingConfig.from_settings(settings))
     return render(
         request,
         "vetting_me.html",
@@ -138,7 +139,7 @@ def next_item(request: Request, user: PageUser, session: SessionDep) -> Response
         user.id,
         limit=1,
         rng=np.random.default_rng(),
-        settings=request.app.state.exoguard.settings,
+        policy=policy_from_settings(request.app.state.exoguard.settings),
     )
     if not entries:
         return RedirectResponse("/vetting?flash=Nothing+left+to+vet+for+now.+Thank+you!", 303)

@@ -5,15 +5,13 @@ from __future__ import annotations
 import pytest
 
 from exoguard.errors import ConfigError
-from exoguard.ml.multibranch.configs import (
-    BRANCHES,
-    MultibranchConfig,
+from exoguard.ml.multibranch.config_registry import (
     apply_overrides,
-    config_hash,
     config_names,
     get_config,
     parameter_names,
 )
+from exoguard.ml.multibranch.configs import BRANCHES, MultibranchConfig, config_hash
 
 
 def test_registry_has_named_builders() -> None:

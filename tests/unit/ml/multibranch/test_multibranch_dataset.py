@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from exoguard.config import get_settings
 from exoguard.core.diagnostics import diagnose_transit
 from exoguard.core.inject import inject_transit
 from exoguard.core.lightcurve import LightCurve
@@ -17,7 +18,8 @@ from exoguard.ml.multibranch import hosts as mb_hosts
 from exoguard.ml.multibranch import injected_set as mb_set
 from exoguard.ml.multibranch import injections as mb_injections
 from exoguard.ml.multibranch import samples as mb_samples
-from exoguard.ml.multibranch.configs import SIGNAL_KINDS, apply_overrides, get_config
+from exoguard.ml.multibranch.config_registry import apply_overrides, get_config
+from exoguard.ml.multibranch.configs import SIGNAL_KINDS
 from exoguard.ml.multibranch.inputs import (
     ALL_FEATURES,
     LC_FEATURES,
@@ -206,7 +208,6 @@ def test_catalog_rows_have_no_light_curve_and_harmonised_labels() -> None:
 
 
 def test_real_host_masks_known_transits() -> None:
-    from exoguard.config import get_settings
     from exoguard.io import read_lightcurve
 
     path = (
@@ -217,7 +218,7 @@ def test_real_host_masks_known_transits() -> None:
     if not path.exists():
         pytest.skip("shared data not present")
     lc = read_lightcurve(path)
-    koi = mb_catalog.default_catalog_frames()[0]
+    koi = mb_catalog.default_catalog_frames(get_settings().catalogs_dir)[0]
     catalog = koi[koi["object_id"] == "K00754.01"]
     assert len(catalog) == 1
     host = mb_hosts.make_host(lc, catalog=catalog, stars={})

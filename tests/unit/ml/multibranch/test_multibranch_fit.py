@@ -9,7 +9,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from exoguard.ml.multibranch.arrays import SampleArrays, ScalarScaler
-from exoguard.ml.multibranch.configs import MultibranchConfig, apply_overrides, get_config
+from exoguard.ml.multibranch.config_registry import apply_overrides, get_config
+from exoguard.ml.multibranch.configs import MultibranchConfig
 from exoguard.ml.multibranch.fit import fit_model
 from exoguard.ml.multibranch.predict import MultibranchModel, conformal_sets, conformal_threshold
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from exoguard.ml.multibranch.configs import apply_overrides, get_config
+from exoguard.ml.multibranch.config_registry import apply_overrides, get_config
 from exoguard.ml.multibranch.model import (
     Batch,
     MultibranchNet,

@@ -11,7 +11,7 @@ from tests._registry import sqlite_registry
 
 from exoguard.core.lightcurve import LightCurve
 from exoguard.ml.multibranch import hosts as mb_hosts
-from exoguard.ml.multibranch.configs import apply_overrides, get_config
+from exoguard.ml.multibranch.config_registry import apply_overrides, get_config
 from exoguard.ml.multibranch.inputs import StarRow
 from exoguard.ml.multibranch.train import load_multibranch, prepare_data, train_multibranch
 
@@ -255,7 +255,8 @@ def test_ensemble_is_registered_served_and_only_activated_when_better(trained) -
     contrib = service.explain_frame(_catalog(40).iloc[:3], version=ens_id, registry=registry)
     assert "base_value" in contrib.columns and len(contrib) == 3
     # `exoguard classify` with an ensemble: its probability, the network's kept beside it
-    from exoguard.core.inject import a_rs_from_density, inject_transit
+    from exoguard.core.inject import inject_transit
+    from exoguard.core.signal_models import a_rs_from_density
     from exoguard.ml.multibranch.classify import classify_lightcurves
 
     model = trained[0]
@@ -281,7 +282,8 @@ def test_ensemble_is_registered_served_and_only_activated_when_better(trained) -
 
 def test_search_candidates_are_scored_with_their_light_curve(trained) -> None:
     from exoguard import search_transits
-    from exoguard.core.inject import a_rs_from_density, inject_transit
+    from exoguard.core.inject import inject_transit
+    from exoguard.core.signal_models import a_rs_from_density
     from exoguard.ml import service
     from exoguard.ml.multibranch.classify import candidate_arrays
 

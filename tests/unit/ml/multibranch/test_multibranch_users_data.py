@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from exoguard.config import get_settings
+from exoguard.ml.multibranch import catalog_sets as mb_catalog
 from exoguard.ml.multibranch import hosts as mb_hosts
 from exoguard.ml.multibranch import injected_set as mb_set
-from exoguard.ml.multibranch.configs import apply_overrides, get_config
+from exoguard.ml.multibranch.config_registry import apply_overrides, get_config
 from exoguard.ml.multibranch.evaluate import format_group_report, group_figures
 from exoguard.ml.multibranch.predict import Prediction
 
@@ -25,7 +26,11 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def hosts() -> list[mb_hosts.Host]:
-    return mb_hosts.default_hosts()
+    settings = get_settings()
+    return mb_hosts.default_hosts(
+        mb_catalog.default_catalog_frames(settings.catalogs_dir),
+        lightcurves_dir=settings.lightcurves_dir,
+    )
 
 
 @pytest.fixture(scope="module")
