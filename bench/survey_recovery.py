@@ -118,7 +118,7 @@ def run_star(path: Path, truth: dict[str, Any], *, engines: tuple[str, ...]) -> 
     """Read once, detrend once for the other engines; each engine's best period and SDE."""
     lc = read_lightcurve(path)
     out: list[Outcome] = []
-    common = {
+    common: dict[str, Any] = {
         "target": str(truth["target"]),
         "kind": str(truth["kind"]),
         "expected_snr": float(truth["expected_snr"]),  # type: ignore[arg-type]
@@ -259,8 +259,8 @@ def print_summary(
     print(f"{'SNR':<10}" + "".join(f"{e:>14}" for e in engines))
     for i, (lo, hi) in enumerate(zip(SNR_BINS[:-1], SNR_BINS[1:], strict=True)):
         cells = []
-        for e in engines:
-            b = summary[e]["planet_by_snr"][i]
+        for name in engines:
+            b = summary[name]["planet_by_snr"][i]
             cells.append(f"{b['recovered']:>6}/{b['n']:<3}" + (
                 f"{b['recovered'] / b['n']:>5.0%}" if b["n"] else "    -"))  # fmt: skip
         label = f"{lo:g}-{hi:g}" if math.isfinite(hi) else f">={lo:g}"
@@ -304,10 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
     if args.from_json is not None:
         saved = json.loads(args.from_json.read_text())["outcomes"]
-        outcomes = [Outcome(**o) for o in saved]
-        summary = summarise(outcomes, far=args.far)
-        n_stars = len({o.target for o in outcomes})
-        print_summary(summary, same_stars_as_tls(outcomes, summary), far=args.far, n_stars=n_stars)
+        loaded = [Outcome(**o) for o in saved]
+        summary = summarise(loaded, far=args.far)
+        n_stars = len({o.target for o in loaded})
+        print_summary(summary, same_stars_as_tls(loaded, summary), far=args.far, n_stars=n_stars)
         return 0
     if not (args.survey / "truth.csv").exists():
         print(f"generating {args.n_survey} stars under {args.survey}", file=sys.stderr)
