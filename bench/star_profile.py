@@ -3,8 +3,9 @@
 Opens a survey of the first ``--stars`` stars of a manifest in a fresh SQLite database (with the
 bench's model, as ``bench/survey.py`` installs it), makes this process a survey worker (one
 thread, kernels and model warmed), then runs every star through
-``exoguard.survey.pipeline.process_star`` ``--rounds`` times (each round puts the stars back
-to pending first; the first round is a warm-up and is not counted). Prints the mean CPU
+``exoguard.survey.pipeline.process_star`` ``--rounds`` times (each round a new survey of the
+same stars, so that each stores its candidates anew; the first round is a warm-up and is not
+counted). Prints the mean CPU
 seconds of each stage per star over the counted rounds, and with ``--profile FILE`` a cProfile
 of the counted rounds (CPU clock), sorted by cumulative time.
 
@@ -43,7 +44,8 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
 
     limit_threads()
     sys.path.insert(0, str(HERE))
-    from sqlalchemy import select, update
+    from sqlalchemy import select
+    from survey import install_model  # type: ignore[import-not-found]
 
     from exoguard.config import get_settings
     from exoguard.core import numba_cache_dir
@@ -54,7 +56,6 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
     from exoguard.survey.pipeline import process_star
     from exoguard.survey.run import open_survey
     from exoguard.survey.service import STAGES
-    from survey import install_model  # type: ignore[import-not-found]
 
     folder = Path(tempfile.mkdtemp(prefix="exoguard-star-profile-"))
     try:
@@ -73,26 +74,24 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
         engine = make_engine(url)
         factory = make_sessionmaker(engine)
         manifest = _subset(args.manifest.resolve(), args.stars, args.mission, folder)
-        survey_id, _ = open_survey(factory, source=manifest, resume=False, chunk_size=8)
         warm_worker(settings)
-        with session_scope(factory) as session:
-            ids = list(
-                session.scalars(
-                    select(SurveyStar.id)
-                    .where(SurveyStar.survey_id == survey_id)
-                    .order_by(SurveyStar.id)
-                )
-            )
         profile = cProfile.Profile(time.process_time) if args.profile else None
         sums = dict.fromkeys((*STAGES, "cpu"), 0.0)
         n = 0
-        candidates: dict[int, list[float]] = {}
+        n_candidates = 0
+        per_round: list[float] = []
         for round_ in range(args.rounds):
+            # a new survey each round: new candidate rows, as a first run stores them
+            survey_id, _ = open_survey(
+                factory, source=manifest, resume=False, chunk_size=8, name=f"round {round_}"
+            )
             with session_scope(factory) as session:
-                session.execute(
-                    update(SurveyStar)
-                    .where(SurveyStar.survey_id == survey_id)
-                    .values(status="pending", file_hash=None, worker_id=None)
+                ids = list(
+                    session.scalars(
+                        select(SurveyStar.id)
+                        .where(SurveyStar.survey_id == survey_id)
+                        .order_by(SurveyStar.id)
+                    )
                 )
             counted = round_ > 0 or args.rounds == 1
             if profile is not None and counted:
@@ -101,6 +100,14 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
                 process_star(factory, settings, star_id)
             if profile is not None and counted:
                 profile.disable()
+            with session_scope(factory) as session:
+                cpus = [
+                    float((t or {}).get("cpu", 0.0))
+                    for t in session.scalars(
+                        select(SurveyStar.timings).where(SurveyStar.survey_id == survey_id)
+                    )
+                ]
+                per_round.append(sum(cpus) / max(len(cpus), 1))
             if not counted:
                 continue
             with session_scope(factory) as session:
@@ -110,9 +117,9 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
                     if star.status != "done":
                         continue
                     n += 1
+                    n_candidates += star.n_candidates
                     for key in sums:
                         sums[key] += float((star.timings or {}).get(key, 0.0))
-                    candidates[star.id] = [len(star.candidate_ids or [])]
         engine.dispose()
         if profile is not None:
             profile.dump_stats(args.profile)
@@ -120,7 +127,12 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
             stats.sort_stats("cumulative").print_stats(args.top)
             stats.sort_stats("tottime").print_stats(args.top)
         means = {k: v / max(n, 1) for k, v in sums.items()}
-        return {"n": n, "stages_s": means, "n_candidates": sum(c[0] for c in candidates.values())}
+        return {
+            "n": n,
+            "stages_s": means,
+            "n_candidates": n_candidates,
+            "cpu_per_round": per_round,
+        }
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -193,7 +205,9 @@ def _print(results: dict[str, list[dict[str, Any]]]) -> None:
     for label in labels:
         r = results[label]
         print(
-            f"{label}: stars counted {[x['n'] for x in r]}, candidates {[x['n_candidates'] for x in r]}"
+            f"{label}: stars counted {[x['n'] for x in r]}, candidates "
+            f"{[x['n_candidates'] for x in r]}, mean CPU s per star in each round "
+            f"{[[round(c, 4) for c in x['cpu_per_round']] for x in r]}"
         )
     print("(the lowest over the A/B repeats of each stage's mean CPU seconds per star)")
 

@@ -96,9 +96,7 @@ def trapezoid_residuals(
 ) -> FloatArray:
     """:func:`trapezoid_residuals_reference`, compiled (the same values, bit for bit)."""
     return np.asarray(
-        _residuals_kernel(
-            np.ascontiguousarray(theta, dtype=np.float64), dt_days, flux, sigma, sub
-        )
+        _residuals_kernel(np.ascontiguousarray(theta, dtype=np.float64), dt_days, flux, sigma, sub)
     )
 
 

@@ -208,7 +208,13 @@ def search_read_lightcurve(
     return (
         frame,
         features,
-        LightCurveInputs(lc=lc, candidates=found, star=dict(star), window_days=window),
+        LightCurveInputs(
+            lc=lc,
+            candidates=found,
+            star=dict(star),
+            window_days=window,
+            detrended=result.last_detrended,
+        ),
         single,
     )
 

@@ -47,6 +47,7 @@ from exoguard.errors import ValidationError
 
 __all__ = [
     "DEFAULT_MAX_PLANETS",
+    "DetrendedCurve",
     "DEFAULT_SDE_THRESHOLD",
     "DEFAULT_SNR_THRESHOLD",
     "SearchResult",
@@ -72,6 +73,36 @@ DEFAULT_SNR_THRESHOLD = 7.0
 DEFAULT_MAX_PLANETS = 5
 MIN_WINDOW_DAYS = 0.5
 MASK_WIDTH_FACTOR = 2.0
+
+
+@dataclass(frozen=True)
+class DetrendedCurve:
+    """A light curve as the search detrended it, for whoever needs that same curve again.
+
+    Attributes
+    ----------
+    source : LightCurve
+        The light curve searched (the very object).
+    flat : LightCurve
+        ``source`` divided by its trend.
+    window_days : float
+        The biweight window.
+    mask : ndarray of bool, shape (n_points,)
+        The points left out of the trend fit (found transits).
+    """
+
+    source: LightCurve
+    flat: LightCurve
+    window_days: float
+    mask: np.ndarray
+
+    def flat_for(
+        self, lc: LightCurve, *, window_days: float, mask: np.ndarray
+    ) -> LightCurve | None:
+        """``flat`` when it is ``detrend(lc, window_days=..., mask=...)``, else None."""
+        if lc is not self.source or window_days != self.window_days:
+            return None
+        return self.flat if np.array_equal(mask, self.mask) else None
 
 
 @dataclass(frozen=True)
@@ -105,6 +136,10 @@ class SearchResult:
         Wall time (seconds) spent in each stage: ``detrend`` (every pass), ``bls`` (the full-grid
         periodograms), ``refine`` (fine grids around the peaks), ``diagnostics`` (transit fits
         and vetting statistics) and ``single_event`` (the single-transit search).
+    last_detrended : DetrendedCurve or None
+        The last pass's detrended light curve and the mask of its trend fit (None when the
+        search did not detrend); after a pass that found nothing, every candidate's transits
+        are masked in it, as the network's inputs want them.
     """
 
     candidates: tuple[TransitCandidate, ...]
@@ -118,6 +153,7 @@ class SearchResult:
     n_points: int
     single_event: SingleEvent | None = None
     stage_s: dict[str, float] = field(default_factory=dict)
+    last_detrended: DetrendedCurve | None = None
 
 
 def default_window_days(grid: SearchGrid) -> float:
@@ -224,12 +260,14 @@ def search_lightcurve(
     periodograms: list[BLSPeriodogram] = []
     stop_reason = f"reached max_planets={max_planets}"
     flat = lc
+    last_detrended: DetrendedCurve | None = None
     stage_s = dict.fromkeys(("detrend", "bls", "refine", "diagnostics", "single_event"), 0.0)
     clock = stage_clock
     for k in range(max_planets):
         mark = clock()
         if detrend:
             flat, _ = detrend_lc(lc, window_days=window, mask=mask if mask.any() else None)
+            last_detrended = DetrendedCurve(lc, flat, window, mask.copy())
         else:
             flat = lc
         stage_s["detrend"] += clock() - mark
@@ -340,6 +378,7 @@ def search_lightcurve(
         n_points=lc.n_points,
         single_event=single,
         stage_s=stage_s,
+        last_detrended=last_detrended,
     )
 
 
