@@ -255,8 +255,9 @@ def _fit_edge_nodes_kernel(  # pragma: no cover - compiled
             inside[j] = x[j] >= -half and x[j] < half and ok_pool[j]
             if inside[j]:
                 count += 1
-                if j % stride == 0:
-                    count_sub += 1
+        for j in range(0, n_cols, stride):
+            if inside[j]:
+                count_sub += 1
         enough = count >= min_points
         level = start_level[r]
         if fill_start and not np.isfinite(level):
@@ -268,10 +269,11 @@ def _fit_edge_nodes_kernel(  # pragma: no cover - compiled
             level = _window_median(picked, m)
         slope = 0.0
         for _ in range(n_iter):
-            m = 0
             for j in range(n_cols):
                 resid[j] = f_pool[j] - (level + slope * x[j])
-                if inside[j] and j % stride == 0:
+            m = 0
+            for j in range(0, n_cols, stride):
+                if inside[j]:
                     picked[m] = abs(resid[j])
                     m += 1
             mad = _window_median(picked, count_sub)
