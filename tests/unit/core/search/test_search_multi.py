@@ -226,8 +226,6 @@ def test_star_parameters() -> None:
 def test_last_detrended_is_the_curve_with_every_candidate_masked() -> None:
     from exoguard.core.detrend import detrend
     from exoguard.core.transit_measures import transit_mask
-    from exoguard.ml.multibranch import classify
-    from exoguard.ml.multibranch.configs import get_config
 
     lc = _two_planets()
     res = search_lightcurve(lc, max_planets=4)
@@ -251,16 +249,6 @@ def test_last_detrended_is_the_curve_with_every_candidate_masked() -> None:
     assert (
         res.last_detrended.flat_for(_two_planets(), window_days=res.window_days, mask=mask) is None
     )
-    # the network's inputs are the same built from it as detrended again
-    config = get_config("default")
-    kwargs = {"config": config, "window_days": res.window_days}
-    with_reuse = classify.candidate_arrays(
-        lc, list(res.candidates), detrended=res.last_detrended, **kwargs
-    )
-    fresh = classify.candidate_arrays(lc, list(res.candidates), **kwargs)
-    np.testing.assert_array_equal(with_reuse[0], fresh[0])
-    for name in ("ts", "global_view", "local_view", "image", "scalar"):
-        np.testing.assert_array_equal(getattr(with_reuse[1], name), getattr(fresh[1], name))
 
 
 def test_last_detrended_lacks_the_last_candidate_when_max_planets_stops_the_search() -> None:
