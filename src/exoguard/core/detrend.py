@@ -163,23 +163,45 @@ def _block_sum(a: FloatArray, lo: int, n: int) -> float:  # pragma: no cover - c
     return res
 
 
+#: Frames of the pairwise-summation walk: the tree of a run of n values is log2(n / 128) deep.
+_PAIRWISE_DEPTH = 64
+
+
 @njit(cache=True, nogil=True)
 def _pairwise_sum(a: FloatArray, lo: int, n: int) -> float:  # pragma: no cover - compiled
+    """``a[lo:lo + n].sum()`` as numpy computes it (see :func:`_pairwise_walk`)."""
+    return _pairwise_walk(
+        a,
+        lo,
+        n,
+        np.empty(_PAIRWISE_DEPTH, dtype=np.int64),
+        np.empty(_PAIRWISE_DEPTH, dtype=np.int64),
+        np.empty(_PAIRWISE_DEPTH),
+        np.empty(_PAIRWISE_DEPTH, dtype=np.bool_),
+    )
+
+
+@njit(cache=True, nogil=True)
+def _pairwise_walk(  # pragma: no cover - compiled
+    a: FloatArray,
+    lo: int,
+    n: int,
+    f_lo: np.ndarray,
+    f_n: np.ndarray,
+    f_left: FloatArray,
+    f_right: np.ndarray,
+) -> float:
     """``a[lo:lo + n].sum()`` as numpy computes it: runs of more than ``_PAIRWISE_BLOCK``
     values are split in two (the first half a multiple of 8 long) and summed pairwise.
 
-    numpy recurses; this walks the same tree with a stack of frames (numba cannot load a
-    recursive function from its disk cache).
+    numpy recurses; this walks the same tree with a stack of frames (``f_*``: work arrays of
+    ``_PAIRWISE_DEPTH``; numba cannot load a recursive function from its disk cache).
     """
     if n <= _PAIRWISE_BLOCK:
         return _block_sum(a, lo, n)
-    depth = 64
-    f_lo = np.empty(depth, dtype=np.int64)
-    f_n = np.empty(depth, dtype=np.int64)
-    f_left = np.empty(depth)
-    f_right = np.zeros(depth, dtype=np.bool_)  # the left half is summed: now the right
     f_lo[0] = lo
     f_n[0] = n
+    f_right[0] = False  # True: the left half is summed, the right one is next
     sp = 1
     value = 0.0
     returned = False
@@ -244,17 +266,39 @@ def _fit_edge_nodes_kernel(  # pragma: no cover - compiled
     resid = np.empty(n_cols)
     w = np.empty(n_cols)
     wx = np.empty(n_cols)
-    prod = np.empty(n_cols)
+    p2 = np.empty(n_cols)
+    py = np.empty(n_cols)
+    pxy = np.empty(n_cols)
     picked = np.empty(n_cols)
+    f_lo = np.empty(_PAIRWISE_DEPTH, dtype=np.int64)
+    f_n = np.empty(_PAIRWISE_DEPTH, dtype=np.int64)
+    f_left = np.empty(_PAIRWISE_DEPTH)
+    f_right = np.empty(_PAIRWISE_DEPTH, dtype=np.bool_)
     out = np.empty(n_rows)
     for r in range(n_rows):
         count = 0
         count_sub = 0
+        lo = n_cols  # [lo, hi): the window's columns (times ascend); zero weight elsewhere
+        hi = 0
         for j in range(n_cols):
             x[j] = t_pool[j] - t_edge[r]
-            inside[j] = x[j] >= -half and x[j] < half and ok_pool[j]
+            in_window = x[j] >= -half and x[j] < half
+            inside[j] = in_window and ok_pool[j]
+            if in_window:
+                lo = min(lo, j)
+                hi = j + 1
             if inside[j]:
                 count += 1
+        if hi <= lo:
+            lo = hi = 0
+        # the products of zero weights (signed zeros, as numpy forms them) once per row
+        for j in range(n_cols):
+            if j < lo or j >= hi:
+                w[j] = 0.0
+                wx[j] = 0.0 * x[j]
+                p2[j] = wx[j] * x[j]
+                py[j] = 0.0 * f_pool[j]
+                pxy[j] = wx[j] * f_pool[j]
         for j in range(0, n_cols, stride):
             if inside[j]:
                 count_sub += 1
@@ -262,17 +306,18 @@ def _fit_edge_nodes_kernel(  # pragma: no cover - compiled
         level = start_level[r]
         if fill_start and not np.isfinite(level):
             m = 0
-            for j in range(n_cols):
+            for j in range(lo, hi):
                 if inside[j]:
                     picked[m] = f_pool[j]
                     m += 1
             level = _window_median(picked, m)
         slope = 0.0
+        first = lo + (stride - lo % stride) % stride  # the first sampled column in the window
         for _ in range(n_iter):
-            for j in range(n_cols):
+            for j in range(lo, hi):
                 resid[j] = f_pool[j] - (level + slope * x[j])
             m = 0
-            for j in range(0, n_cols, stride):
+            for j in range(first, hi, stride):
                 if inside[j]:
                     picked[m] = abs(resid[j])
                     m += 1
@@ -280,7 +325,7 @@ def _fit_edge_nodes_kernel(  # pragma: no cover - compiled
             if not (np.isfinite(mad) and mad > 0):
                 mad = np.inf
             scale = c * mad
-            for j in range(n_cols):
+            for j in range(lo, hi):
                 u = resid[j] / scale if inside[j] else np.inf
                 if abs(u) < 1:
                     v = 1 - u * u
@@ -288,17 +333,14 @@ def _fit_edge_nodes_kernel(  # pragma: no cover - compiled
                 else:
                     w[j] = 0.0
                 wx[j] = w[j] * x[j]
-            s0 = _pairwise_sum(w, 0, n_cols)
-            s1 = _pairwise_sum(wx, 0, n_cols)
-            for j in range(n_cols):
-                prod[j] = wx[j] * x[j]
-            s2 = _pairwise_sum(prod, 0, n_cols)
-            for j in range(n_cols):
-                prod[j] = w[j] * f_pool[j]
-            sy = _pairwise_sum(prod, 0, n_cols)
-            for j in range(n_cols):
-                prod[j] = wx[j] * f_pool[j]
-            sxy = _pairwise_sum(prod, 0, n_cols)
+                p2[j] = wx[j] * x[j]
+                py[j] = w[j] * f_pool[j]
+                pxy[j] = wx[j] * f_pool[j]
+            s0 = _pairwise_walk(w, 0, n_cols, f_lo, f_n, f_left, f_right)
+            s1 = _pairwise_walk(wx, 0, n_cols, f_lo, f_n, f_left, f_right)
+            s2 = _pairwise_walk(p2, 0, n_cols, f_lo, f_n, f_left, f_right)
+            sy = _pairwise_walk(py, 0, n_cols, f_lo, f_n, f_left, f_right)
+            sxy = _pairwise_walk(pxy, 0, n_cols, f_lo, f_n, f_left, f_right)
             det = s0 * s2 - s1 * s1
             if enough and s0 > 0 and det > 1e-12 * max(s0 * s2, 1e-300):
                 level = (s2 * sy - s1 * sxy) / det
