@@ -3,6 +3,12 @@
 The ingress (+ egress) fraction of the total duration is ~0.1 for a planet (U shape) and 0.5
 for a grazing eclipse (V shape); :func:`exoguard.core.diagnostics.diagnose_transit` judges the
 shape with it.
+
+The fit's residuals are computed by a compiled kernel (:func:`trapezoid_residuals`: one pass,
+no temporary arrays; the optimiser calls it a few hundred times per fit) that does the same
+floating-point operations in the same order as its numpy reference
+(:func:`trapezoid_residuals_reference`), so the fit is the same to the last bit; the tests
+check both against each other.
 """
 
 from __future__ import annotations
@@ -11,10 +17,16 @@ import math
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from exoguard.core.lightcurve import FloatArray
 
-__all__ = ["fit_trapezoid", "trapezoid_dip"]
+__all__ = [
+    "fit_trapezoid",
+    "trapezoid_dip",
+    "trapezoid_residuals",
+    "trapezoid_residuals_reference",
+]
 
 
 def trapezoid_dip(dt: FloatArray, depth: float, t14: float, t12: float) -> FloatArray:
@@ -24,6 +36,68 @@ def trapezoid_dip(dt: FloatArray, depth: float, t14: float, t12: float) -> Float
     t12 = min(max(t12, 1e-9), half)
     model = np.where(x <= half - t12, depth, depth * (half - x) / t12)
     return np.asarray(np.where(x >= half, 0.0, model))
+
+
+def trapezoid_residuals_reference(
+    theta: FloatArray, dt_days: FloatArray, flux: FloatArray, sigma: FloatArray, sub: FloatArray
+) -> FloatArray:
+    """``(flux - model) / sigma`` of the exposure-averaged trapezoid (numpy; the reference).
+
+    Parameters
+    ----------
+    theta : ndarray of shape (5,)
+        Baseline, depth, total duration (days), ingress fraction, centre offset (days).
+    dt_days, flux, sigma : ndarray of shape (n,)
+        Time from the transit centre (days), flux and 1-sigma errors.
+    sub : ndarray of shape (k,)
+        Sub-sample offsets within an exposure (days); the model is their mean.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    base, dep, t14, frac, off = theta
+    shifted = dt_days[:, None] - off + sub[None, :]
+    dip = trapezoid_dip(shifted.ravel(), dep, t14, frac * t14).reshape(shifted.shape)
+    return np.asarray((flux - (base - dip.mean(axis=1))) / sigma)
+
+
+@njit(cache=True, nogil=True)
+def _residuals_kernel(  # pragma: no cover - compiled
+    theta: FloatArray, dt_days: FloatArray, flux: FloatArray, sigma: FloatArray, sub: FloatArray
+) -> FloatArray:
+    base = theta[0]
+    dep = theta[1]
+    t14 = theta[2]
+    off = theta[4]
+    half = 0.5 * t14
+    t12 = min(max(theta[3] * t14, 1e-9), half)
+    flat_end = half - t12
+    k = sub.size
+    out = np.empty(dt_days.size)
+    for i in range(dt_days.size):
+        shifted = dt_days[i] - off
+        total = 0.0  # summed in order, as numpy sums a row of fewer than 8 values
+        for j in range(k):
+            x = abs(shifted + sub[j])
+            if x >= half:
+                value = 0.0
+            elif x <= flat_end:
+                value = dep
+            else:
+                value = dep * (half - x) / t12
+            total += value
+        out[i] = (flux[i] - (base - total / k)) / sigma[i]
+    return out
+
+
+def trapezoid_residuals(
+    theta: FloatArray, dt_days: FloatArray, flux: FloatArray, sigma: FloatArray, sub: FloatArray
+) -> FloatArray:
+    """:func:`trapezoid_residuals_reference`, compiled (the same values, bit for bit)."""
+    return np.asarray(
+        _residuals_kernel(np.ascontiguousarray(theta, dtype=np.float64), dt_days, flux, sigma, sub)
+    )
 
 
 def fit_trapezoid(
@@ -71,14 +145,12 @@ def fit_trapezoid(
         return nan
     sub = np.linspace(-0.4, 0.4, 5) * exposure_days if exposure_days > 0 else np.zeros(1)
 
-    def model(theta: FloatArray) -> FloatArray:
-        base, dep, t14, frac, off = theta
-        shifted = dt_days[:, None] - off + sub[None, :]
-        dip = trapezoid_dip(shifted.ravel(), dep, t14, frac * t14).reshape(shifted.shape)
-        return np.asarray(base - dip.mean(axis=1))
+    dt_c, flux_c, sigma_c, sub_c = (
+        np.ascontiguousarray(a, dtype=np.float64) for a in (dt_days, flux, sigma, sub)
+    )
 
     def resid(theta: FloatArray) -> FloatArray:
-        return (flux - model(theta)) / sigma
+        return trapezoid_residuals(theta, dt_c, flux_c, sigma_c, sub_c)
 
     x0 = np.array([1.0, depth, duration_days, 0.15, 0.0])
     lower = [0.5, 0.0, 0.2 * duration_days, 0.01, -0.5 * duration_days]

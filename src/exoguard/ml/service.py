@@ -152,6 +152,9 @@ class LightCurveInputs:
     #: The biweight window the search detrended with (None: its default for ``lc``), so
     #: the network's inputs are detrended as the search's were.
     window_days: float | None = None
+    #: The search's last detrended curve (``SearchResult.last_detrended``): the network's
+    #: inputs take it instead of detrending again when its mask is theirs.
+    detrended: Any = None
 
 
 def _empty(frame: pd.DataFrame) -> pd.DataFrame:
@@ -225,6 +228,7 @@ def _lightcurve_scores(
             star=star,
             window_days=lightcurve.window_days,
             features=mb.feature_names,
+            detrended=lightcurve.detrended,
         )
     prob = np.zeros(len(frame))
     unc = np.zeros(len(frame))

@@ -185,7 +185,13 @@ def search_read_lightcurve(
     return SearchedLightCurve(
         frame=frame,
         features=features,
-        inputs=LightCurveInputs(lc=lc, candidates=found, star=dict(star), window_days=window),
+        inputs=LightCurveInputs(
+            lc=lc,
+            candidates=found,
+            star=dict(star),
+            window_days=window,
+            detrended=result.last_detrended,
+        ),
         single_event=single,
     )
 

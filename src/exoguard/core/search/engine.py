@@ -115,6 +115,8 @@ def sde_spectrum(
     sde : float
         The SDE of the highest peak.
     """
+    from exoguard.core.search.kernel import window_medians
+
     snr = np.nan_to_num(np.asarray(snr, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
     if snr.size < 3:
         return np.zeros_like(snr), 0.0
@@ -133,9 +135,7 @@ def sde_spectrum(
         anchors = np.arange(u_bg[0], u_bg[-1] + width / 4.0, width / 4.0)
         lo = np.searchsorted(u_bg, anchors - width / 2.0, side="left")
         hi = np.searchsorted(u_bg, anchors + width / 2.0, side="right")
-        med = np.array(
-            [np.median(s_bg[a:b]) if b > a else np.nan for a, b in zip(lo, hi, strict=True)]
-        )
+        med = window_medians(s_bg, lo, hi)
         ok = np.isfinite(med)
         trend_sorted = np.interp(u_sorted, anchors[ok], med[ok])
     resid_sorted = s_sorted - trend_sorted

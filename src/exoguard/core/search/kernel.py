@@ -51,6 +51,7 @@ __all__ = [
     "phase_bins",
     "quantise_times",
     "warmup",
+    "window_medians",
 ]
 
 #: Time resolution of the fixed-point phases (days; 8.64 ms).
@@ -292,6 +293,43 @@ def bls_kernel(  # pragma: no cover - compiled
                     out_depth_err[p] = math.inf
                     out_start_bin[p] = 0
                     out_dur_bins[p] = dur_bins[0]
+
+
+@njit(cache=True, nogil=True)
+def _window_medians(  # pragma: no cover - compiled
+    values: NDArray[np.float64], lo: NDArray[np.int64], hi: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    out = np.empty(lo.size)
+    for k in range(lo.size):
+        out[k] = np.median(values[lo[k] : hi[k]]) if hi[k] > lo[k] else np.nan
+    return out
+
+
+def window_medians(
+    values: NDArray[np.float64], lo: NDArray[np.int64], hi: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """``np.median(values[lo[k]:hi[k]])`` for every k (NaN for an empty window), compiled.
+
+    The same numbers as numpy's median (the middle value, or half the sum of the two middle
+    values), found by selection in each window.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n,)
+    lo, hi : ndarray of shape (n_windows,), int
+        Window bounds (``hi`` exclusive).
+
+    Returns
+    -------
+    ndarray of shape (n_windows,)
+    """
+    return np.asarray(
+        _window_medians(
+            np.ascontiguousarray(values, dtype=np.float64),
+            np.ascontiguousarray(lo, dtype=np.int64),
+            np.ascontiguousarray(hi, dtype=np.int64),
+        )
+    )
 
 
 def default_chunks() -> int:

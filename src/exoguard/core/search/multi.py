@@ -30,7 +30,14 @@ from exoguard.core.search.grid import (
     SearchGrid,
     make_grid,
 )
-from exoguard.core.search.passes import PassConfig, Passes, StageTimer, run_passes, single_event
+from exoguard.core.search.passes import (
+    DetrendedCurve,
+    PassConfig,
+    Passes,
+    StageTimer,
+    run_passes,
+    single_event,
+)
 from exoguard.core.search.peaks import best_harmonic, period_posterior, refine_peak
 from exoguard.core.search.results import BLSPeriodogram, TransitCandidate
 from exoguard.core.search.single import SingleEvent
@@ -39,6 +46,7 @@ from exoguard.errors import ValidationError
 
 __all__ = [
     "DEFAULT_MAX_PLANETS",
+    "DetrendedCurve",
     "DEFAULT_SDE_THRESHOLD",
     "DEFAULT_SNR_THRESHOLD",
     "SearchResult",
@@ -94,6 +102,10 @@ class SearchResult:
         Wall time (seconds) spent in each stage: ``detrend`` (every pass), ``bls`` (the full-grid
         periodograms), ``refine`` (fine grids around the peaks), ``diagnostics`` (transit fits
         and vetting statistics) and ``single_event`` (the single-transit search).
+    last_detrended : DetrendedCurve or None
+        The last pass's detrended light curve and the mask of its trend fit (None when the
+        search did not detrend); after a pass that found nothing, every candidate's transits
+        are masked in it, as the network's inputs want them.
     """
 
     candidates: tuple[TransitCandidate, ...]
@@ -107,6 +119,7 @@ class SearchResult:
     n_points: int
     single_event: SingleEvent | None = None
     stage_s: dict[str, float] = field(default_factory=dict)
+    last_detrended: DetrendedCurve | None = None
 
 
 def default_window_days(grid: SearchGrid) -> float:
@@ -246,6 +259,7 @@ def _result(
         n_points=lc.n_points,
         single_event=single,
         stage_s=stage_s,
+        last_detrended=passes.last_detrended,
     )
 
 

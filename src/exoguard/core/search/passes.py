@@ -70,15 +70,47 @@ class StageTimer:
             self.stage_s[name] += self.clock() - mark
 
 
+@dataclass(frozen=True)
+class DetrendedCurve:
+    """A light curve as the search detrended it, for whoever needs that same curve again.
+
+    Attributes
+    ----------
+    source : LightCurve
+        The light curve searched (the very object).
+    flat : LightCurve
+        ``source`` divided by its trend.
+    window_days : float
+        The biweight window.
+    mask : ndarray of bool, shape (n_points,)
+        The points left out of the trend fit (found transits).
+    """
+
+    source: LightCurve
+    flat: LightCurve
+    window_days: float
+    mask: np.ndarray
+
+    def flat_for(
+        self, lc: LightCurve, *, window_days: float, mask: np.ndarray
+    ) -> LightCurve | None:
+        """``flat`` when it is ``detrend(lc, window_days=..., mask=...)``, else None."""
+        if lc is not self.source or window_days != self.window_days:
+            return None
+        return self.flat if np.array_equal(mask, self.mask) else None
+
+
 @dataclass
 class Passes:
     """What the passes found: candidates, periodograms, the last flattened light curve
-    (searched for a single event when nothing was found) and why they stopped."""
+    (searched for a single event when nothing was found), the last detrended curve with its
+    mask (None without detrending) and why they stopped."""
 
     found: list[TransitCandidate]
     periodograms: list[BLSPeriodogram]
     flat: LightCurve
     stop_reason: str
+    last_detrended: DetrendedCurve | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +143,8 @@ def run_passes(
     for k in range(max_planets):
         with timer.stage("detrend"):
             out.flat = flattened(lc, mask, cfg)
+            if cfg.detrend:
+                out.last_detrended = DetrendedCurve(lc, out.flat, cfg.window_days, mask.copy())
         keep = ~mask
         if keep.sum() < 50:
             out.stop_reason = "fewer than 50 points left after masking"

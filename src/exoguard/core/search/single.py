@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 
 __all__ = ["SINGLE_EVENT_SNR_THRESHOLD", "SingleEvent", "box_means", "strongest_single_event"]
@@ -90,7 +91,8 @@ def box_means(
     duration_days : float
         Box width, days (> 0); a point is in the box when ``|t - t_i| < duration_days / 2``.
     method : {"fast", "slow"}
-        Cumulative sums with binary search, or the obviously correct loop (tests only).
+        Cumulative sums over windows found in one compiled sweep (the same numbers as
+        ``_box_means_numpy``'s binary searches), or the obviously correct loop (tests only).
 
     Returns
     -------
@@ -114,6 +116,14 @@ def box_means(
             means[i] = y[inside].mean()
             counts[i] = int(inside.sum())
         return means, counts
+    means, counts = _box_means_kernel(np.ascontiguousarray(t), np.ascontiguousarray(y), half)
+    return np.asarray(means), np.asarray(counts)
+
+
+def _box_means_numpy(
+    t: NDArray[np.float64], y: NDArray[np.float64], half: float
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """The vectorised reference of :func:`_box_means_kernel` (binary searches, cumulative sum)."""
     lo = np.searchsorted(t, t - half, side="right")
     hi = np.searchsorted(t, t + half, side="left")
     # the open interval keeps |t - t_i| < half; the centre is always inside
@@ -122,6 +132,37 @@ def box_means(
     csum = np.concatenate(([0.0], np.cumsum(y)))
     counts = (hi - lo).astype(np.int64)
     return (csum[hi] - csum[lo]) / counts, counts
+
+
+@njit(cache=True, nogil=True)
+def _box_means_kernel(  # pragma: no cover - compiled
+    t: NDArray[np.float64], y: NDArray[np.float64], half: float
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """:func:`_box_means_numpy` with the window edges found by one sweep (the same numbers:
+    the same comparisons, a cumulative sum in the same order)."""
+    n = t.size
+    csum = np.empty(n + 1)
+    csum[0] = 0.0
+    if n:
+        csum[1] = y[0]  # as numpy's cumulative sum starts: the first value itself
+    for i in range(1, n):
+        csum[i + 1] = csum[i] + y[i]
+    means = np.empty(n)
+    counts = np.empty(n, dtype=np.int64)
+    lo = 0
+    hi = 0
+    for i in range(n):
+        start = t[i] - half  # first index with t > start (searchsorted side="right")
+        while lo < n and t[lo] <= start:
+            lo += 1
+        end = t[i] + half  # first index with t >= end (side="left")
+        while hi < n and t[hi] < end:
+            hi += 1
+        a = min(lo, i)
+        b = max(hi, i + 1)
+        counts[i] = b - a
+        means[i] = (csum[b] - csum[a]) / (b - a)
+    return means, counts
 
 
 def strongest_single_event(

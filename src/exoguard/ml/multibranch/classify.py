@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,9 @@ from exoguard.ml.multibranch.occlusion import top_features
 from exoguard.ml.multibranch.predict import MultibranchModel, Prediction
 from exoguard.ml.multibranch.samples import stack_samples
 from exoguard.ml.registry import ModelRegistry
+
+if TYPE_CHECKING:
+    from exoguard.core.search.multi import DetrendedCurve
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +106,13 @@ def prepare_lightcurve(
         )
     window = result.window_days if math.isfinite(result.window_days) else None
     kept_mask, arrays, inputs, notes = candidate_arrays(
-        lc, cands, config=config, star=star, window_days=window, features=features
+        lc,
+        cands,
+        config=config,
+        star=star,
+        window_days=window,
+        features=features,
+        detrended=result.last_detrended,
     )
     kept = tuple(c for c, k in zip(cands, kept_mask, strict=True) if k)
     return LightCurveCandidates(
@@ -119,12 +128,15 @@ def candidate_arrays(
     star: StarRow | None = None,
     window_days: float | None = None,
     features: Sequence[str] | None = None,
+    detrended: DetrendedCurve | None = None,
 ) -> tuple[np.ndarray, SampleArrays, list[CandidateInputs], list[str]]:
     """The network's inputs of candidates found in ``lc`` (by any search).
 
     The light curve is detrended again with every candidate's transits masked
     (``window_days``: the search's window; default the window the training hosts used),
-    and each candidate's diagnostics are measured at its ephemeris.
+    and each candidate's diagnostics are measured at its ephemeris. ``detrended`` (the
+    search's ``SearchResult.last_detrended``) is used instead of detrending again when it is
+    that same curve: same light curve, window and mask.
 
     Returns
     -------
@@ -142,7 +154,7 @@ def candidate_arrays(
             [], n_bins=config.timeseries.n_bins, image_shape=_image_shape(config), features=features
         )
         return kept, empty, [], []
-    flat = _flat_for_views(lc, candidates, window_days=window_days)
+    flat = _flat_for_views(lc, candidates, window_days=window_days, detrended=detrended)
     inputs: list[CandidateInputs] = []
     notes: list[str] = []
     for i, c in enumerate(candidates):
@@ -159,9 +171,14 @@ def candidate_arrays(
 
 
 def _flat_for_views(
-    lc: LightCurve, candidates: Sequence[Any], *, window_days: float | None
+    lc: LightCurve,
+    candidates: Sequence[Any],
+    *,
+    window_days: float | None,
+    detrended: DetrendedCurve | None = None,
 ) -> LightCurve:
-    """The light curve detrended with every candidate's transits masked from the trend."""
+    """The light curve detrended with every candidate's transits masked from the trend
+    (``detrended`` when that is this curve already)."""
     from exoguard.ml.multibranch.hosts import search_window_days
 
     mask = np.zeros(lc.n_points, dtype=bool)
@@ -173,6 +190,10 @@ def _flat_for_views(
             duration_days=VIEW_MASK_DURATIONS * c.duration_hours / 24.0,
         )
     window = window_days if window_days is not None else search_window_days(lc)
+    if detrended is not None:
+        reused = detrended.flat_for(lc, window_days=window, mask=mask)
+        if reused is not None:
+            return reused
     flat, _ = detrend(lc, window_days=window, mask=mask)
     return flat
 

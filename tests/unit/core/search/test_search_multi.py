@@ -221,3 +221,39 @@ def test_star_parameters() -> None:
     assert math.isnan(unknown.planet_radius_rearth(1000.0))
     with pytest.raises(ValueError, match="radius_rsun"):
         StarParams(radius_rsun=-1.0)
+
+
+def test_last_detrended_is_the_curve_with_every_candidate_masked() -> None:
+    from exoguard.core.detrend import detrend
+    from exoguard.core.transit_measures import transit_mask
+
+    lc = _two_planets()
+    res = search_lightcurve(lc, max_planets=4)
+    assert len(res.candidates) == 2 and res.last_detrended is not None
+    mask = np.zeros(lc.n_points, dtype=bool)
+    for c in res.candidates:
+        mask |= transit_mask(
+            lc.time_bjd,
+            period_days=c.period_days,
+            t0_bjd=c.t0_bjd,
+            duration_days=2.0 * c.duration_hours / 24.0,
+        )
+    flat, _ = detrend(lc, window_days=res.window_days, mask=mask)
+    reused = res.last_detrended.flat_for(lc, window_days=res.window_days, mask=mask)
+    assert reused is not None
+    np.testing.assert_array_equal(reused.flux, flat.flux)
+    np.testing.assert_array_equal(reused.flux_err, flat.flux_err)
+    # another window, another mask or another light curve: not that curve
+    assert res.last_detrended.flat_for(lc, window_days=res.window_days + 0.1, mask=mask) is None
+    assert res.last_detrended.flat_for(lc, window_days=res.window_days, mask=~mask) is None
+    assert (
+        res.last_detrended.flat_for(_two_planets(), window_days=res.window_days, mask=mask) is None
+    )
+
+
+def test_last_detrended_lacks_the_last_candidate_when_max_planets_stops_the_search() -> None:
+    lc = _two_planets()
+    res = search_lightcurve(lc, max_planets=1)
+    assert len(res.candidates) == 1 and res.last_detrended is not None
+    assert not res.last_detrended.mask.any()  # detrended before the first candidate was found
+    assert search_lightcurve(lc, max_planets=1, detrend=False).last_detrended is None

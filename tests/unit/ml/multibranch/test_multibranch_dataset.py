@@ -293,3 +293,37 @@ def test_failed_samples_are_reported_in_one_line(caplog: pytest.LogCaptureFixtur
     with caplog.at_level("WARNING", logger=mb_drawing.logger.name):
         mb_drawing.report_failures(jobs[:1], [object()], inj)  # type: ignore[list-item]
     assert not caplog.records
+
+
+def test_candidate_inputs_reuse_the_searchs_detrended_curve_and_are_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from exoguard.core.search import search_lightcurve
+    from exoguard.ml.multibranch import classify
+
+    rng = np.random.default_rng(4)
+    t = 2458325.0 + np.arange(0.0, 27.0, 10 / 1440)
+    y = 1 + 3e-4 * rng.standard_normal(t.size) + 2e-3 * np.sin(2 * np.pi * (t - t[0]) / 9.0)
+    dt = (t - t[0] - 1.1 + 1.55) % 3.1 - 1.55
+    y[np.abs(dt) < 0.05] -= 1.5e-3
+    lc = LightCurve.from_arrays(t, y, np.full(t.size, 3e-4), mission="tess", target_id="TIC 1")
+    res = search_lightcurve(lc, max_planets=3)
+    assert len(res.candidates) == 1 and res.last_detrended is not None
+    kwargs = {"config": get_config("default"), "window_days": res.window_days}
+    calls: list[int] = []
+    original = classify.detrend
+
+    def counting(*args: object, **kw: object) -> object:
+        calls.append(1)
+        return original(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(classify, "detrend", counting)
+    reused = classify.candidate_arrays(
+        lc, list(res.candidates), detrended=res.last_detrended, **kwargs
+    )
+    assert not calls  # the search's curve was taken
+    fresh = classify.candidate_arrays(lc, list(res.candidates), **kwargs)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(reused[0], fresh[0])
+    for name in ("ts", "global_view", "local_view", "image", "scalar"):
+        np.testing.assert_array_equal(getattr(reused[1], name), getattr(fresh[1], name))
