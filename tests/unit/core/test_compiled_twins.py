@@ -11,12 +11,8 @@ import numpy as np
 import pytest
 
 import exoguard.core.detrend as detrend_module
-from exoguard.core.detrend import (
-    _fit_edge_nodes,
-    _fit_edge_nodes_reference,
-    _pairwise_sum,
-    detrend,
-)
+from exoguard.core.detrend import detrend
+from exoguard.core.edge_nodes import fit_edge_nodes, fit_edge_nodes_reference, pairwise_sum
 from exoguard.core.lightcurve import LightCurve
 from exoguard.core.search.engine import sde_spectrum
 from exoguard.core.search.kernel import window_medians
@@ -31,7 +27,7 @@ from exoguard.core.trapezoid import (
 def test_pairwise_sum_is_numpys_sum(n: int) -> None:
     rng = np.random.default_rng(n)
     a = rng.standard_normal(n + 5) * 10 ** rng.uniform(-6, 6, n + 5)
-    assert _pairwise_sum(a, 3, n) == np.sum(a[3 : 3 + n])
+    assert pairwise_sum(a, 3, n) == np.sum(a[3 : 3 + n])
 
 
 def test_window_medians_are_numpys_medians() -> None:
@@ -133,7 +129,7 @@ def test_edge_fit_kernel_matches_the_reference_bit_for_bit() -> None:
     for k in range(150):
         args, kwargs = _edge_case(rng, k)
         np.testing.assert_array_equal(
-            _fit_edge_nodes(*args, **kwargs), _fit_edge_nodes_reference(*args, **kwargs)
+            fit_edge_nodes(*args, **kwargs), fit_edge_nodes_reference(*args, **kwargs)
         )
 
 
@@ -145,7 +141,7 @@ def test_detrend_is_unchanged_by_the_edge_kernel(monkeypatch: pytest.MonkeyPatch
     mask = np.zeros(t.size, dtype=bool)
     mask[(t - t[0]) % 3.1 < 0.2] = True
     fast = [detrend(lc, window_days=w, mask=m)[1] for w in (0.7, 1.5) for m in (None, mask)]
-    monkeypatch.setattr(detrend_module, "_fit_edge_nodes", _fit_edge_nodes_reference)
+    monkeypatch.setattr(detrend_module, "fit_edge_nodes", fit_edge_nodes_reference)
     slow = [detrend(lc, window_days=w, mask=m)[1] for w in (0.7, 1.5) for m in (None, mask)]
     for a, b in zip(fast, slow, strict=True):
         np.testing.assert_array_equal(a, b)
