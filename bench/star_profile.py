@@ -51,7 +51,7 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
     from exoguard.core import numba_cache_dir
     from exoguard.store.db import make_engine, make_sessionmaker, session_scope
     from exoguard.store.migrate import upgrade
-    from exoguard.store.models import SurveyStar
+    from exoguard.store.survey_models import SurveyStar
     from exoguard.survey.local import warm_worker
     from exoguard.survey.pipeline import process_star
     from exoguard.survey.run import open_survey

@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -190,11 +191,15 @@ def run_once(
             final = run_local(factory, settings, survey_id, workers=workers)
             wall_s = time.perf_counter() - started
             with session_scope(factory) as session:
-                spans = session.execute(
-                    select(SurveyStar.started_at, SurveyStar.finished_at).where(
-                        SurveyStar.survey_id == survey_id, SurveyStar.finished_at.is_not(None)
-                    )
-                ).all()
+                spans = [
+                    (a, b)
+                    for a, b in session.execute(
+                        select(SurveyStar.started_at, SurveyStar.finished_at).where(
+                            SurveyStar.survey_id == survey_id, SurveyStar.finished_at.is_not(None)
+                        )
+                    ).all()
+                    if a is not None and b is not None
+                ]
                 cpu = [
                     float((t or {}).get("cpu", math.nan))
                     for t in session.scalars(
@@ -232,7 +237,7 @@ def run_once(
     }
 
 
-def in_flight(spans: list[Any]) -> dict[str, float]:
+def in_flight(spans: list[tuple[datetime, datetime]]) -> dict[str, float]:
     """How many stars ran at once: the most, and the mean over the span (the proof that
     N worker processes really ran side by side)."""
     events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
