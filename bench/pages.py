@@ -267,10 +267,11 @@ def main() -> int:
              "n_ensemble=2", "--param", "calibration_folds=2"],
             env,
         )  # fmt: skip
-        warmup_s = None
+        warmup_s: float | None = None
         if not args.cold_numba:
             _server.log("bench/pages: exoguard warmup (as `make run` does before serve) …")
-            warmup_s = json.loads(_cli(["warmup", "--json"], env).strip().splitlines()[-1])["seconds"]
+            said = _cli(["warmup", "--json"], env).strip().splitlines()[-1]
+            warmup_s = float(json.loads(said)["seconds"])
         item_id = _prepare(database_url)
         catalog = _catalog_csv(data_dir, work / "toi_300.csv")
         port = _server.free_port()
@@ -294,9 +295,9 @@ def main() -> int:
                         done="#verdicts .verdict .words, #no-signal, #single-event",
                     )
                     _server.log(f"bench/pages: first upload to verdict {first_s:.2f} s")
-                    shot = ARTIFACTS / "bench-pages-first-upload.png"
-                    shot.parent.mkdir(parents=True, exist_ok=True)
-                    page.screenshot(path=str(shot), full_page=True)
+                    upload_shot = ARTIFACTS / "bench-pages-first-upload.png"
+                    upload_shot.parent.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(upload_shot), full_page=True)
                     verdict = page.locator("#verdicts").inner_text()[:200]
                     _server.log(f"bench/pages: first upload shows: {verdict!r}")
                     context.close()

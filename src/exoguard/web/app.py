@@ -205,7 +205,9 @@ def _add_service_routes(app: FastAPI, settings: Settings, state: AppState) -> No
         # The partial bundle (npm) or the plotly wheel's full one: no CDN, no copy in the
         # repository. This name outlives a new bundle: revalidated on each use.
         return FileResponse(
-            plotly_js_path(), media_type="application/javascript", headers={"Cache-Control": "no-cache"}
+            plotly_js_path(),
+            media_type="application/javascript",
+            headers={"Cache-Control": "no-cache"},
         )
 
     @app.get("/static/vendor/plotly-{digest}.min.js", include_in_schema=False)
