@@ -181,7 +181,7 @@ def _context(browser: Any, base: str, state: Any) -> Any:
 
 
 RESOURCES = """() => performance.getEntriesByType('resource')
-  .filter(e => e.name.includes('/charts/') || e.name.endsWith('plotly.min.js'))
+  .filter(e => e.name.includes('/charts/') || e.name.includes('/static/vendor/plotly'))
   .map(e => [e.name.includes('/charts/') ? 'chart data' : 'plotly', e.responseEnd - e.startTime])"""
 
 

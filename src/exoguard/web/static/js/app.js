@@ -168,10 +168,11 @@ function nextTask() {
 }
 
 /** The figure's layout, sized by its box, with axes that draw in one pass. Plotly measures
- * every tick label to hide those past the chart's edge, and automargin draws a chart twice
- * when its labels push the margins: together about a third of a light-curve chart's drawing
- * time. Numeric tick labels fit the fixed margins, so a chart of scatter traces only
- * skips both; bar and heatmap charts keep automargin for their long category labels. */
+ * every tick label to hide those past the chart's edge, to decide whether x labels must turn
+ * (tickangle "auto"), and automargin draws a chart twice when its labels push the margins:
+ * together about a third of a light-curve chart's drawing time. Numeric tick labels fit the
+ * fixed margins and sit level, so a chart of scatter traces only skips all three; bar and
+ * heatmap charts keep automargin for their long category labels. */
 function fastAxes(figure) {
   const layout = { ...figure.layout, autosize: true };
   delete layout.width;
@@ -179,7 +180,10 @@ function fastAxes(figure) {
   for (const key of Object.keys(layout)) {
     if (!/^[xy]axis\d*$/.test(key)) continue;
     const axis = { ticklabeloverflow: "allow", ...layout[key] };
-    if (scatterOnly) axis.automargin = false;
+    if (scatterOnly) {
+      axis.automargin = false;
+      if (axis.tickangle === undefined) axis.tickangle = 0;
+    }
     layout[key] = axis;
   }
   return layout;
