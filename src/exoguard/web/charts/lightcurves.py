@@ -28,7 +28,6 @@ from exoguard.web.charts.base import (
     vline,
 )
 
-
 #: Most bins of a binned curve drawn with a dot on each bin.
 BINNED_MARKERS_MAX = 80
 
