@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from exoguard import __version__
 from exoguard.config import Settings, get_settings
-from exoguard.web.assets import IMMUTABLE, plotly_asset, plotly_js_path
+from exoguard.web.assets import IMMUTABLE, plotly_asset
 from exoguard.web.health import health_report
 from exoguard.web.idempotency import make_replay_store
 from exoguard.web.metrics import AppMetrics
@@ -201,14 +201,15 @@ def _add_service_routes(app: FastAPI, settings: Settings, state: AppState) -> No
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
-    def plotly_js() -> FileResponse:
+    def plotly_js(request: Request) -> Response:
         # The partial bundle (npm) or the plotly wheel's full one: no CDN, no copy in the
-        # repository. This name outlives a new bundle: revalidated on each use.
-        return FileResponse(
-            plotly_js_path(),
-            media_type="application/javascript",
-            headers={"Cache-Control": "no-cache"},
-        )
+        # repository. This name outlives a new bundle: revalidated on each use (ETag).
+        asset = plotly_asset()
+        etag = f'"{asset.digest}"'
+        headers = {"Cache-Control": "no-cache", "ETag": etag}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(asset.content, media_type="application/javascript", headers=headers)
 
     @app.get("/static/vendor/plotly-{digest}.min.js", include_in_schema=False)
     def plotly_js_named(digest: str) -> Response:
@@ -217,8 +218,8 @@ def _add_service_routes(app: FastAPI, settings: Settings, state: AppState) -> No
         asset = plotly_asset()
         if digest != asset.digest:
             return JSONResponse(status_code=404, content={"detail": "Not Found"})
-        return FileResponse(
-            asset.path, media_type="application/javascript", headers={"Cache-Control": IMMUTABLE}
+        return Response(
+            asset.content, media_type="application/javascript", headers={"Cache-Control": IMMUTABLE}
         )
 
     @app.get("/favicon.ico", include_in_schema=False)
