@@ -9,7 +9,9 @@ Measured, each in a fresh browser context (empty cache), ``--repeat`` times:
 
 * landing ``/``, explore ``/`` first visit (no chart), a candidate with a light curve (the
   one the upload found), research (model charts), a vetting item: time to the ``load``
-  event and to every chart drawn (``[data-chart]`` plotted by Plotly, or its reason shown),
+  event (on chart pages it includes running the chart library, a deferred script since
+  issue 15) and to every chart drawn, all of them, on screen or below it (each visible
+  ``[data-chart]`` plotted by Plotly, or its reason shown),
   and the renderer main thread's CPU time to then (Chromium's ``ThreadTime`` metric: wall
   times mean little on a shared machine);
 * a 300-row TOI catalog uploaded on the explore page: time from the click to the result;
