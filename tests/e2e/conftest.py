@@ -84,6 +84,8 @@ def _cli(args: list[str], env: dict[str, str], *, stdin: str | None = None) -> s
 
 
 def _server_env(var_dir: Path, data_dir: Path) -> dict[str, str]:
+    from exoguard.core import numba_cache_dir
+
     env = {
         k: v
         for k, v in os.environ.items()
@@ -101,6 +103,10 @@ def _server_env(var_dir: Path, data_dir: Path) -> dict[str, str]:
             "EXOGUARD_RATE_LIMIT_PER_MINUTE": "1000",
             "EXOGUARD_MAX_UPLOAD_MB": str(MAX_UPLOAD_MB),
             "PYTHONUNBUFFERED": "1",
+            # The cache this process's warm_up() fills (below), not an empty one in var_dir:
+            # otherwise the server compiles the kernels again in the background and the first
+            # light-curve chart or upload waits minutes for numba's compiler lock.
+            "NUMBA_CACHE_DIR": str(numba_cache_dir()),
         }
     )
     return env

@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from exoguard import __version__
 from exoguard.config import Settings, get_settings
+from exoguard.web.assets import IMMUTABLE, plotly_asset
 from exoguard.web.health import health_report
 from exoguard.web.idempotency import make_replay_store
 from exoguard.web.metrics import AppMetrics
@@ -39,20 +40,6 @@ from exoguard.web.state import AppState
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent
-
-
-#: The partial Plotly bundle (cartesian traces only, 1.5 MB against the wheel's 4.8 MB, a third
-#: of its start-up script time) that `make install` copies from npm (package.json).
-PARTIAL_PLOTLY_JS = WEB_DIR / "static" / "vendor" / "plotly-cartesian.min.js"
-
-
-def _plotly_js_path() -> Path:
-    """The partial bundle when installed, else the plotly wheel's full bundle."""
-    if PARTIAL_PLOTLY_JS.is_file():
-        return PARTIAL_PLOTLY_JS
-    import plotly
-
-    return Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 
 
 def _swagger_dir() -> Path:
@@ -214,9 +201,26 @@ def _add_service_routes(app: FastAPI, settings: Settings, state: AppState) -> No
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
-    def plotly_js() -> FileResponse:
-        # Served from the installed plotly wheel: no CDN, no copy in the repository.
-        return FileResponse(_plotly_js_path(), media_type="application/javascript")
+    def plotly_js(request: Request) -> Response:
+        # The partial bundle (npm) or the plotly wheel's full one: no CDN, no copy in the
+        # repository. This name outlives a new bundle: revalidated on each use (ETag).
+        asset = plotly_asset()
+        etag = f'"{asset.digest}"'
+        headers = {"Cache-Control": "no-cache", "ETag": etag}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(asset.content, media_type="application/javascript", headers=headers)
+
+    @app.get("/static/vendor/plotly-{digest}.min.js", include_in_schema=False)
+    def plotly_js_named(digest: str) -> Response:
+        # What the pages load (exoguard.web.assets): the name changes with the content, so
+        # the browser keeps it for a year and a second chart page does not download it again.
+        asset = plotly_asset()
+        if digest != asset.digest:
+            return JSONResponse(status_code=404, content={"detail": "Not Found"})
+        return Response(
+            asset.content, media_type="application/javascript", headers={"Cache-Control": IMMUTABLE}
+        )
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> FileResponse:

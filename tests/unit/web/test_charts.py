@@ -129,6 +129,27 @@ def test_fold_and_bin_recovers_depth() -> None:
     assert len(fig["data"][1]["x"]) == len(view["bin_flux"])
 
 
+def test_folded_views_draw_at_most_the_cap_and_dots_only_on_sparse_binned_curves() -> None:
+    rng = np.random.default_rng(3)
+    phase = rng.uniform(-1, 1, 5000)
+    flux = 1 + rng.normal(0, 1e-3, 5000)
+    dense = folded_figure(
+        phase=phase,
+        flux=flux,
+        bin_phase=np.linspace(-1, 1, 201),
+        bin_flux=np.ones(201),
+        max_points=400,
+    )
+    points, binned = dense["data"]
+    assert 350 <= len(points["x"]) <= 400  # every 13th of 5,000 points
+    # 201 bins on half the page's width: the dots would merge into the line
+    assert binned["mode"] == "lines" and len(binned["x"]) == 201
+    sparse = folded_figure(
+        phase=phase, flux=flux, bin_phase=np.linspace(-1, 1, 61), bin_flux=np.ones(61)
+    )
+    assert sparse["data"][1]["mode"] == "lines+markers"
+
+
 def test_folded_figure_needs_something() -> None:
     with pytest.raises(ValueError, match="needs points"):
         folded_figure(phase=[], flux=[])

@@ -82,6 +82,13 @@ def test_lightcurve_figures_mark_every_candidate(eb_like) -> None:
     assert [len(m["x"]) for m in marks] == [20, 6]  # 40 days: every 2 d from 0.5; every 7 d from 3
     assert missing == {"periodogram": "no periodogram for this light curve"}
     assert figures["lightcurve_raw"]["data"][1]["name"] == "trend"
+    # 5,760 points (40 d at 10 min): averaged to about one marker per pixel of the chart,
+    # half as many for the light curve before detrending (there the trend matters)
+    shown = {k: len(figures[k]["data"][0]["x"]) for k in ("lightcurve", "lightcurve_raw")}
+    assert 1000 < shown["lightcurve"] <= _figures.DISPLAY_MAX_POINTS == 1200, shown
+    assert 500 < shown["lightcurve_raw"] <= _figures.RAW_DISPLAY_MAX_POINTS == 600, shown
+    for key in ("folded_global", "folded_local", "secondary"):
+        assert len(figures[key]["data"][0]["x"]) <= _figures.FOLDED_MAX_POINTS == 400, key
     no_focus, why = _figures.lightcurve_figures(
         time_bjd=t,
         raw_flux=f,

@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from exoguard.config import Settings
-from exoguard.web import app as web_app
+from exoguard.web import assets
 from exoguard.web.app import create_app
 
-WEB = Path(web_app.__file__).resolve().parent
+WEB = Path(assets.__file__).resolve().parent
 PLOTLY_URL = "/static/vendor/plotly.min.js"
 #: `"type"` values in the figure code that name no trace: layout shapes and axis types.
 NOT_TRACES = {"line", "rect", "circle", "path", "log", "linear", "category", "date", "-"}
@@ -58,14 +58,15 @@ def test_served_bundle_is_local_and_registers_every_used_trace_type(client: Test
 
 
 def test_the_partial_bundle_is_served_when_installed(client: TestClient) -> None:
-    partial = web_app.PARTIAL_PLOTLY_JS
+    partial = assets.PARTIAL_PLOTLY_JS
     if not partial.is_file():
         if os.environ.get("CI") == "true":
             pytest.fail(f"`make install` did not install the partial Plotly bundle {partial.name}")
         pytest.skip("the partial Plotly bundle is not installed (no npm); the full one serves")
     with client:
         body = client.get(PLOTLY_URL).content
-    assert body == partial.read_bytes()
+    # behind V8's compile hint: every function compiled off the main thread while it downloads
+    assert body == assets.COMPILE_HINT + partial.read_bytes()
     assert len(body) < 2_000_000  # the wheel's full bundle is 4.8 MB
     # The same plotly.js version as the plotly wheel's full bundle (package.json pins it).
     import plotly
@@ -79,9 +80,32 @@ def _version(header: bytes) -> str | None:
     return match.group(1).decode() if match else None
 
 
-def test_chart_pages_preload_the_local_bundle() -> None:
+def test_chart_pages_load_the_content_named_bundle_deferred() -> None:
     head = (WEB / "templates" / "_charts_head.html").read_text()
-    assert f'href="{PLOTLY_URL}"' in head
+    assert '<script defer src="{{ plotly_url() }}" data-plotly></script>' in head
+    assert 'rel="preload" href="{{ charts_url }}" as="fetch" crossorigin="anonymous"' in head
     for page in ("candidate", "research", "vetting_item", "vetting_guide"):
         template = (WEB / "templates" / f"{page}.html").read_text()
         assert '{% include "_charts_head.html" %}' in template, page
+
+
+def test_the_content_named_bundle_is_immutable_and_the_plain_name_revalidates(
+    client: TestClient,
+) -> None:
+    asset = assets.plotly_asset()
+    assert re.fullmatch(r"/static/vendor/plotly-[0-9a-f]{12}\.min\.js", asset.url)
+    with client:
+        named = client.get(asset.url)
+        plain = client.get(PLOTLY_URL)
+        stale = client.get("/static/vendor/plotly-000000000000.min.js")
+        page = client.get("/")
+    assert named.status_code == 200 and named.content == plain.content
+    assert named.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert plain.headers["cache-control"] == "no-cache"
+    assert named.content.startswith(b"//# allFunctionsCalledOnLoad\n")
+    with client:
+        again = client.get(PLOTLY_URL, headers={"If-None-Match": plain.headers["etag"]})
+    assert again.status_code == 304 and not again.content
+    assert stale.status_code == 404  # an old name never serves a new bundle as immutable
+    # every page names the bundle for the pages that load it on demand (explore)
+    assert f'<meta name="exoguard-plotly" content="{asset.url}">' in page.text

@@ -28,6 +28,9 @@ from exoguard.web.charts.base import (
     vline,
 )
 
+#: Most bins of a binned curve drawn with a dot on each bin.
+BINNED_MARKERS_MAX = 80
+
 
 def _thin(x: FloatArray, y: FloatArray, max_points: int) -> tuple[FloatArray, FloatArray, int]:
     """Average consecutive points so that at most `max_points` remain; returns the factor."""
@@ -254,10 +257,13 @@ def folded_figure(
     if bin_phase is not None and bin_flux is not None:
         bx, by = as_float(bin_phase), as_float(bin_flux)
         check_same_length(bin_phase=bx, bin_flux=by)
+        # A dot per bin where the bins are a few pixels apart or more; on a dense binned curve
+        # (the 201-bin whole orbit) the dots merge into the line and only cost drawing time.
+        mode = "lines+markers" if bx.size <= BINNED_MARKERS_MAX else "lines"
         data.append(
             {
                 "type": "scatter",
-                "mode": "lines+markers",
+                "mode": mode,
                 "name": "binned",
                 "x": json_values(bx),
                 "y": json_values(by),

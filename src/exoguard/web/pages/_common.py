@@ -19,6 +19,7 @@ from exoguard.errors import AuthError
 from exoguard.store.models import User
 from exoguard.vetting.queue import QueuePolicy
 from exoguard.vetting.state import state_policy
+from exoguard.web.assets import plotly_url
 from exoguard.web.deps import ROLES, SessionDep, get_optional_user, get_state
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -97,6 +98,7 @@ def templates() -> Jinja2Templates:
     env.env.filters["fixed"] = _fixed
     env.env.globals["version"] = __version__
     env.env.globals["static_url"] = static_url
+    env.env.globals["plotly_url"] = plotly_url
     env.env.globals["headline_metrics"] = _headline
     return env
 

@@ -96,15 +96,19 @@ def ephemeris_of(candidate: Any) -> Ephemeris | None:
 # --------------------------------------------------------------------------- light curves
 #: Points per light-curve trace sent to the browser. A TESS sector has ~18,000 two-minute
 #: points and the periodogram tens of thousands of trial periods: drawn whole, a candidate
-#: page took 2.3–2.6 s to its charts. Plotly draws one SVG node per marker, so the marker
-#: traces are capped hardest: consecutive points are averaged (light curve), the folded
-#: views keep every n-th point under their binned curve, the periodogram (one line, cheap)
-#: keeps the peak of each group. The full data stay downloadable as CSV
-#: (``/charts/candidates/{id}/lightcurve.csv``). Each folded view's points are only the
-#: scatter under its binned curve; 800 of them (not 1500) take a third of the main-thread
-#: time off a candidate page's three folded charts (measured in Chromium, CDP ThreadTime).
-DISPLAY_MAX_POINTS = 2000
-FOLDED_MAX_POINTS = 800
+#: page took 2.3–2.6 s to its charts. Plotly draws one SVG node per marker and styles each
+#: one (about 0.07 ms of main-thread time a marker in Chromium: two thirds of a candidate
+#: page's drawing time went to the markers), so the marker traces are capped to about what
+#: their width in pixels shows: the detrended light curve (the page's full width, ~1,250 px)
+#: averages consecutive points down to 1,200 (a Kepler quarter: groups of 4 long-cadence
+#: points, 2 h; a TESS sector: 30 min), the light curve before detrending, where the trend
+#: matters, to 600; each folded view (half the width) keeps every n-th of at most 400 points
+#: under its binned curve, which carries the signal. The periodogram (one line, cheap) keeps
+#: the peak of each group. The full data stay downloadable as CSV
+#: (``/charts/candidates/{id}/lightcurve.csv``).
+DISPLAY_MAX_POINTS = 1200
+RAW_DISPLAY_MAX_POINTS = 600
+FOLDED_MAX_POINTS = 400
 PERIODOGRAM_MAX_POINTS = 4000
 
 
@@ -258,7 +262,7 @@ def lightcurve_figures(
             mission=mission,
             trend=trend,
             title="Light curve before detrending, with the fitted trend",
-            max_points=DISPLAY_MAX_POINTS,
+            max_points=RAW_DISPLAY_MAX_POINTS,
         ),
     }
     missing: Missing = {}

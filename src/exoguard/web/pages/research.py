@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from annotated_types import Ge, Gt, Le, Lt
 from fastapi import APIRouter, Request
@@ -202,11 +203,16 @@ def research_page(
         or active
         or (versions[0] if versions else None)
     )
+    charts_url = None
+    if shown is not None:
+        query = f"?{urlencode({'set': set})}" if set else ""
+        charts_url = f"/charts/models/{quote(str(shown.id), safe='')}{query}"
     return render(
         request,
         "research.html",
         user=user,
         page_id="research",
+        charts_url=charts_url,
         datasets=list_datasets(session, user, limit=20),
         versions=versions,
         active=active,

@@ -123,6 +123,7 @@ def guide_page(request: Request, user: PageUser, settings: SettingsDep) -> Respo
         "vetting_guide.html",
         user=user,
         page_id="vetting",
+        charts_url="/charts/guide",
         examples=guide_examples(settings.data_dir),
     )
 

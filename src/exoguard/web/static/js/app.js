@@ -132,18 +132,26 @@ const PLOT_CONFIG = {
   toImageButtonOptions: { format: "png", scale: 2 },
 };
 
-// Plotly is fetched only on pages with a chart, never on the others. The server answers this
-// URL with the partial bundle (cartesian traces, package.json) or, without it, the full one.
-const PLOTLY_URL = "/static/vendor/plotly.min.js";
+// Plotly is fetched only on pages with a chart, never on the others. Chart pages name it in a
+// deferred <script data-plotly> (_charts_head.html), which has run (or failed) before any
+// module runs; other pages load it on demand from the content-named URL in the
+// <meta name="exoguard-plotly"> of every page (the server answers with the partial bundle,
+// package.json, or without it the full one). Either way it is evaluated once per page.
 let plotlyLoading = null;
+
+function plotlyUrl() {
+  const meta = document.querySelector('meta[name="exoguard-plotly"]');
+  return meta ? meta.content : "/static/vendor/plotly.min.js";
+}
 
 /** Load the chart library once; resolves to window.Plotly (or null when it cannot load). */
 export function ensurePlotly() {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!plotlyLoading) {
     plotlyLoading = new Promise((resolve) => {
+      // A deferred tag without window.Plotly failed to load: try once more, on demand.
       const script = document.createElement("script");
-      script.src = PLOTLY_URL;
+      script.src = plotlyUrl();
       script.async = true;
       script.onload = () => resolve(window.Plotly || null);
       script.onerror = () => { plotlyLoading = null; resolve(null); };
@@ -153,11 +161,18 @@ export function ensurePlotly() {
   return plotlyLoading;
 }
 
+/** Let the browser paint what is drawn so far before the next chart (one chart per task). */
+function nextTask() {
+  if (window.scheduler && typeof window.scheduler.yield === "function") return window.scheduler.yield();
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 /** The figure's layout, sized by its box, with axes that draw in one pass. Plotly measures
- * every tick label to hide those past the chart's edge, and automargin draws a chart twice
- * when its labels push the margins: together about a third of a light-curve chart's drawing
- * time. Numeric tick labels fit the fixed margins, so a chart of scatter traces only
- * skips both; bar and heatmap charts keep automargin for their long category labels. */
+ * every tick label to hide those past the chart's edge, to decide whether x labels must turn
+ * (tickangle "auto"), and automargin draws a chart twice when its labels push the margins:
+ * together about a third of a light-curve chart's drawing time. Numeric tick labels fit the
+ * fixed margins and sit level, so a chart of scatter traces only skips all three; bar and
+ * heatmap charts keep automargin for their long category labels. */
 function fastAxes(figure) {
   const layout = { ...figure.layout, autosize: true };
   delete layout.width;
@@ -165,7 +180,10 @@ function fastAxes(figure) {
   for (const key of Object.keys(layout)) {
     if (!/^[xy]axis\d*$/.test(key)) continue;
     const axis = { ticklabeloverflow: "allow", ...layout[key] };
-    if (scatterOnly) axis.automargin = false;
+    if (scatterOnly) {
+      axis.automargin = false;
+      if (axis.tickangle === undefined) axis.tickangle = 0;
+    }
     layout[key] = axis;
   }
   return layout;
@@ -188,20 +206,39 @@ export async function plot(el, figure) {
   return Plotly.newPlot(el, figure.data, layout, config);
 }
 
-/** Render into every `[data-chart=NAME]` below `root` the figure NAME of `figures`. */
+/** Render into every `[data-chart=NAME]` below `root` the figure NAME of `figures`: the
+ * reasons first, then the charts in page order, those on the first screen one per task (each
+ * paints while the next is drawn); resolves when all are drawn. Measured on a candidate page
+ * (Chromium, 8 charts): one task per chart put the last chart ~0.15 s later than one task for
+ * all, this ~0.07 s, with the first screen's charts shown before the others are drawn. */
 export async function drawFigures(root, figures) {
-  const jobs = [];
+  const todo = [];
   for (const el of root.querySelectorAll("[data-chart]")) {
     const name = el.dataset.chart;
     const fig = figures[name];
     if (fig) {
-      jobs.push(plot(el, fig));
+      todo.push([el, fig]);
     } else if (figures.missing && figures.missing[name]) {
       el.classList.add("chart-empty");
       el.textContent = figures.missing[name];
     }
   }
-  await Promise.all(jobs);
+  if (!todo.length) return;
+  if (!(await ensurePlotly())) {
+    for (const [el] of todo) el.textContent = "The chart library did not load.";
+    return;
+  }
+  // The charts on the first screen first, one task each (they paint at once); the rest,
+  // out of sight below, in one task after them (one more paint instead of one per chart).
+  const onScreen = (el) => el.getBoundingClientRect().top < window.innerHeight;
+  const first = todo.filter(([el]) => onScreen(el));
+  const rest = todo.filter(([el]) => !onScreen(el));
+  for (const [i, [el, fig]] of first.entries()) {
+    if (i > 0) await nextTask();
+    await plot(el, fig);
+  }
+  if (first.length && rest.length) await nextTask();
+  for (const [el, fig] of rest) await plot(el, fig);
 }
 
 /** Fetch `{figures: {...}, missing: {...}}` from a charts URL and draw them. */
@@ -213,6 +250,8 @@ export async function loadCharts(root, url) {
   // page's CPU time) while the server computes the figures, not after them.
   if (root.querySelector("[data-chart]")) ensurePlotly();
   try {
+    // Usually fetched already: the page's <link rel="preload" as="fetch"> (same URL, request
+    // mode and credentials) started it while the HTML was parsed.
     const payload = await api(url);
     await drawFigures(root, { ...payload.figures, missing: payload.missing || {} });
     return payload;

@@ -39,11 +39,11 @@ function showExplanation(words) {
   document.getElementById("shap-raw").hidden = false;
 }
 
-window.addEventListener("load", () => {
-  loadCharts(page, page.dataset.chartsUrl)
-    .then((payload) => showExplanation(payload.explanation))
-    .catch((err) => toast(`Charts: ${err.message}`, "warning"));
-});
+// At once, not on the load event: the figures and the chart library are on their way already
+// (_charts_head.html), and the stylesheet has sized the chart boxes before modules run.
+loadCharts(page, page.dataset.chartsUrl)
+  .then((payload) => showExplanation(payload.explanation))
+  .catch((err) => toast(`Charts: ${err.message}`, "warning"));
 
 async function exportAs(kind, button) {
   button.disabled = true;

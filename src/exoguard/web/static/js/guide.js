@@ -2,6 +2,4 @@
 import { toast, loadCharts } from "./app.js";
 
 const page = document.getElementById("guide-page");
-window.addEventListener("load", () => {
-  loadCharts(page, page.dataset.chartsUrl).catch((err) => toast(`Charts: ${err.message}`, "warning"));
-});
+loadCharts(page, page.dataset.chartsUrl).catch((err) => toast(`Charts: ${err.message}`, "warning"));

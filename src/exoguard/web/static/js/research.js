@@ -99,13 +99,11 @@ for (const button of document.querySelectorAll("[data-activate]")) {
 
 // ----------------------------------------------------------------------------- metrics
 const metrics = $("metrics");
-window.addEventListener("load", () => {
-  if (metrics.dataset.version) {
-    const set = metrics.dataset.set ? `?set=${encodeURIComponent(metrics.dataset.set)}` : "";
-    loadCharts(metrics, `/charts/models/${encodeURIComponent(metrics.dataset.version)}${set}`)
-      .catch((err) => toast(`Metrics: ${err.message}`, "warning"));
-  }
-});
+// At once: the figures (data-charts-url, preloaded) and the chart library are on their way.
+if (metrics.dataset.chartsUrl) {
+  loadCharts(metrics, metrics.dataset.chartsUrl)
+    .catch((err) => toast(`Metrics: ${err.message}`, "warning"));
+}
 
 // -------------------------------------------------------------------------------- SHAP
 $("explain-form").addEventListener("submit", async (event) => {

@@ -14,14 +14,13 @@ function hideEmptyPanels() {
   }
 }
 
-window.addEventListener("load", () => {
-  loadCharts(page, page.dataset.chartsUrl)
-    .then(hideEmptyPanels)
-    .catch((err) => {
-      hideEmptyPanels();
-      toast(`Charts: ${err.message}`, "warning");
-    });
-});
+// At once (the figures and the chart library are on their way: _charts_head.html).
+loadCharts(page, page.dataset.chartsUrl)
+  .then(hideEmptyPanels)
+  .catch((err) => {
+    hideEmptyPanels();
+    toast(`Charts: ${err.message}`, "warning");
+  });
 
 const LABEL_WORDS = { planet: "planet", false_positive: "false positive" };
 
