@@ -53,7 +53,7 @@ lint: install
 # still calls the old way fails here rather than in a bench run.
 typecheck: install
 	$(BIN)/mypy
-	$(BIN)/mypy --explicit-package-bases --follow-imports=silent bench
+	MYPYPATH=src $(BIN)/mypy --explicit-package-bases --follow-imports=silent bench
 
 # The layers of STYLE.md ([tool.importlinter] in pyproject.toml).
 imports: install
