@@ -285,7 +285,7 @@ def test_the_image_ships_the_partial_plotly_bundle_the_pages_load() -> None:
     where the app serves it (without it the pages fall back to the 4.8 MB full bundle)."""
     import json
 
-    from exoguard.web.app import PARTIAL_PLOTLY_JS
+    from exoguard.web.assets import PARTIAL_PLOTLY_JS
 
     dockerfile = (ROOT / "Dockerfile").read_text()
     package = json.loads((ROOT / "package.json").read_text())
