@@ -20,7 +20,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,9 @@ from exoguard.ml.missing import PATTERNS, basis_sentences, without_search_snr
 from exoguard.ml.patterns import OOD_UNCERTAINTY
 from exoguard.ml.registry import ModelRegistry, VersionRecord
 from exoguard.ml.train import LoadedModel, load_version
+
+if TYPE_CHECKING:
+    from exoguard.core.search.passes import DetrendedCurve
 
 #: Model kinds this service can load, predict with and explain.
 SERVABLE_KINDS = ("gbm", "multibranch", "ensemble")
@@ -154,7 +157,7 @@ class LightCurveInputs:
     window_days: float | None = None
     #: The search's last detrended curve (``SearchResult.last_detrended``): the network's
     #: inputs take it instead of detrending again when its mask is theirs.
-    detrended: Any = None
+    detrended: DetrendedCurve | None = None
 
 
 def _empty(frame: pd.DataFrame) -> pd.DataFrame:

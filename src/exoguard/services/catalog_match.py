@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import pandas as pd
@@ -50,14 +50,7 @@ class StellarRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON entry stored in the features and shown beside a verdict."""
-        return {
-            "host_id": self.host_id,
-            "catalog_file": self.catalog_file,
-            "catalog": self.catalog,
-            "from_catalog": list(self.from_catalog),
-            "given": list(self.given),
-            "summary": self.summary,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

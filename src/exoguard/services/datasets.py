@@ -19,13 +19,14 @@ import unicodedata
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from exoguard.config import Settings
+from exoguard.core.lightcurve import LightCurve
 from exoguard.errors import (
     ExoguardError,
     FormatError,
@@ -201,23 +202,10 @@ class LightCurveSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``lightcurve`` entry of the stored validation report."""
-        return {
-            "mission": self.mission,
-            "target_id": self.target_id,
-            "n_points": self.n_points,
-            "time_start_bjd": self.time_start_bjd,
-            "time_end_bjd": self.time_end_bjd,
-            "baseline_days": self.baseline_days,
-            "cadence_s": self.cadence_s,
-            "flux_column": self.flux_column,
-            "time_system_in": self.time_system_in,
-            "n_segments": self.n_segments,
-            "segment_labels": list(self.segment_labels),
-            "notes": list(self.notes),
-        }
+        return asdict(self)
 
 
-def lightcurve_summary(lc: Any) -> LightCurveSummary:
+def lightcurve_summary(lc: LightCurve) -> LightCurveSummary:
     """What the validation report says of a read (or stitched) light curve."""
     t = lc.time_bjd
     return LightCurveSummary(

@@ -43,7 +43,7 @@ from exoguard.ml.multibranch.samples import stack_samples
 from exoguard.ml.registry import ModelRegistry
 
 if TYPE_CHECKING:
-    from exoguard.core.search.multi import DetrendedCurve
+    from exoguard.core.search.passes import DetrendedCurve
 
 logger = logging.getLogger(__name__)
 
