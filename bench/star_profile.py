@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import csv
 import json
 import os
 import pstats
@@ -139,17 +138,10 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
 
 def _subset(manifest: Path, n_stars: int, mission: str | None, folder: Path) -> Path:
     """The first `n_stars` stars of `manifest` (of `mission` only, when given)."""
-    from exoguard.survey.inputs import read_manifest
+    from exoguard.survey.inputs import read_manifest, write_manifest
 
     stars = [s for s in read_manifest(manifest) if mission in (None, s.mission)][:n_stars]
-    out = folder / "manifest-subset.csv"
-    with out.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["path", "target", "mission"])
-        for star in stars:
-            for path in star.files:
-                writer.writerow([path, star.target, star.mission or ""])
-    return out
+    return write_manifest(stars, folder / "manifest-subset.csv")
 
 
 def _child(src: str, args: argparse.Namespace) -> dict[str, Any]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
 import math
 import os
@@ -47,7 +46,7 @@ from exoguard.core import numba_cache_dir
 from exoguard.store.db import make_engine, make_sessionmaker, normalize_url, session_scope
 from exoguard.store.migrate import upgrade
 from exoguard.store.survey_models import SurveyStar
-from exoguard.survey.inputs import read_manifest
+from exoguard.survey.inputs import StarFiles, read_manifest, write_manifest
 from exoguard.survey.run import open_survey, run_local
 from exoguard.survey.service import STAGES, stage_means, survey_progress
 
@@ -67,29 +66,18 @@ def data_manifest(n_stars: int, folder: Path) -> Path:
     if not files:
         raise SystemExit(f"no light curve under {root}")
     folder.mkdir(parents=True, exist_ok=True)
-    manifest = folder / "manifest.csv"
-    with manifest.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["path", "target", "mission"])
-        for i in range(n_stars):
-            path = files[i % len(files)]
-            mission = {"tess": "tess", "k2_c4_dave": "k2"}.get(path.parent.name, "kepler")
-            writer.writerow([str(path), f"bench-{i:05d}", mission])
-    return manifest
+    stars = []
+    for i in range(n_stars):
+        path = files[i % len(files)]
+        mission = {"tess": "tess", "k2_c4_dave": "k2"}.get(path.parent.name, "kepler")
+        stars.append(StarFiles(target=f"bench-{i:05d}", mission=mission, files=(str(path),)))
+    return write_manifest(stars, folder / "manifest.csv")
 
 
 def _limited(manifest: Path, limit: int | None, folder: Path) -> Path:
     if not limit:
         return manifest
-    stars = read_manifest(manifest)[:limit]
-    out = folder / "manifest-limited.csv"
-    with out.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["path", "target", "mission"])
-        for star in stars:
-            for path in star.files:
-                writer.writerow([path, star.target, star.mission or ""])
-    return out
+    return write_manifest(read_manifest(manifest)[:limit], folder / "manifest-limited.csv")
 
 
 @contextlib.contextmanager

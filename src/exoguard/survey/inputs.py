@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,17 @@ def _suffix(path: Path) -> str:
     if name.endswith(".gz"):
         name = name[:-3]
     return Path(name).suffix
+
+
+def write_manifest(stars: Sequence[StarFiles], out: Path) -> Path:
+    """Write ``stars`` as a manifest CSV (``MANIFEST_COLUMNS``, one row per file), the form
+    :func:`read_manifest` reads back; returns ``out``."""
+    with out.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(MANIFEST_COLUMNS)
+        for star in stars:
+            writer.writerows([path, star.target, star.mission or ""] for path in star.files)
+    return out
 
 
 def is_manifest(source: Path) -> bool:

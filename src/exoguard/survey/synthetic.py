@@ -54,6 +54,7 @@ from numpy.typing import NDArray
 from exoguard.core.inject import log_uniform
 from exoguard.core.signal_models import transit_duration_hours
 from exoguard.survey.hosts import Host, load_hosts, sector_window, write_host_copy
+from exoguard.survey.inputs import MANIFEST_COLUMNS
 from exoguard.survey.signals import (
     SurveyMix,
     count_transits,
@@ -75,7 +76,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 KINDS: tuple[str, ...] = ("none", "planet", "eb")
-MANIFEST_COLUMNS: tuple[str, ...] = ("path", "target", "mission")
 TRUTH_COLUMNS: tuple[str, ...] = (
     "target",
     "kind",

@@ -11,7 +11,13 @@ import pytest
 
 from exoguard.config import get_settings
 from exoguard.errors import NotFoundError, ValidationError
-from exoguard.survey.inputs import plan_stars, scan_folder
+from exoguard.survey.inputs import (
+    StarFiles,
+    plan_stars,
+    read_manifest,
+    scan_folder,
+    write_manifest,
+)
 from exoguard.survey.local import THREAD_VARIABLES, limit_threads_env
 from exoguard.survey.pipeline import files_hash
 
@@ -122,3 +128,15 @@ def test_search_reports_its_stage_seconds() -> None:
     # the stages cover most of the search's wall time (the grid and masking are not timed)
     assert sum(stages.values()) <= result.elapsed_s + 0.02
     assert sum(stages.values()) >= 0.5 * result.elapsed_s
+
+
+def test_a_written_manifest_reads_back_as_the_same_stars(tmp_path: Path) -> None:
+    """write_manifest (the benches' subsets) is what read_manifest reads: stars, missions
+    (blank for None) and files in order, several files of one star grouped again."""
+    stars = [
+        StarFiles("TIC 1", "tess", (str(tmp_path / "a.fits"), str(tmp_path / "b.fits"))),
+        StarFiles("KIC 2", None, (str(tmp_path / "c.fits"),)),
+    ]
+    out = write_manifest(stars, tmp_path / "m.csv")
+    assert out.read_text().splitlines()[0] == "path,target,mission"
+    assert read_manifest(out) == stars
