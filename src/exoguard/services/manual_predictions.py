@@ -39,7 +39,7 @@ from exoguard.services.predictions import (
     score_frame,
     store_predictions,
 )
-from exoguard.store.db import session_scope
+from exoguard.store.db import read_options, session_scope
 
 #: Called after each model call with (model version, seconds, rows scored).
 ScoreObserver = Callable[[str, float, int], None]
@@ -259,7 +259,9 @@ class PredictionBatcher:
         owners: list[int | None],
         keep: list[bool] | None = None,
     ) -> list[list[Verdict]]:
-        with session_scope(self._factory) as session:
+        # A batch that stores nothing only reads: on SQLite it then waits for no writer.
+        options = read_options(self._factory) if keep is not None and not any(keep) else {}
+        with session_scope(self._factory, **options) as session:
             verdicts = _score_and_store_manual(
                 session,
                 groups,

@@ -122,6 +122,14 @@ def session_scope(factory: sessionmaker[Session], **options: Any) -> Iterator[Se
         session.close()
 
 
+def read_options(factory: sessionmaker[Session]) -> dict[str, Engine]:
+    """Options of `factory` for a session that only reads: its own engine, whose SQLite
+    transactions begin deferred (:func:`read_only`). A factory bound to one connection, as
+    the tests' rolled-back transactions are, is used as it is."""
+    bind = factory.kw.get("bind")
+    return {"bind": read_only(bind)} if isinstance(bind, Engine) else {}
+
+
 def redact_url(url: str | URL) -> str:
     """The URL as text with its password hidden, for logs and CLI output."""
     return normalize_url(url).render_as_string(hide_password=True)

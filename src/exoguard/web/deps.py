@@ -7,14 +7,13 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from exoguard.config import Settings
 from exoguard.errors import AuthError, PermissionDeniedError
 from exoguard.services.accounts import resolve_session
 from exoguard.services.credentials import decode_session_token
-from exoguard.store.db import read_only, session_scope
+from exoguard.store.db import read_options, session_scope
 from exoguard.store.models import User
 from exoguard.web.security import SESSION_COOKIE
 from exoguard.web.state import AppState
@@ -40,13 +39,7 @@ def get_session(request: Request) -> Iterator[Session]:
     never wait for a writer (every other request begins ``IMMEDIATE``; see `make_engine`).
     """
     state = get_state(request)
-    bind = state.sessions.kw.get("bind")
-    if request.method in _READ_METHODS and isinstance(bind, Engine):
-        # the factory's own engine, deferred (a factory bound to one connection, as the
-        # tests' rolled-back transactions are, is used as it is)
-        options = {"bind": read_only(bind)}
-    else:
-        options = {}
+    options = read_options(state.sessions) if request.method in _READ_METHODS else {}
     with session_scope(state.sessions, **options) as session:
         yield session
 

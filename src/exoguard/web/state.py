@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -34,6 +36,7 @@ class UserCache:
         self.max_entries = max_entries
         self._entries: dict[str, tuple[float, User]] = {}
         self._lock = threading.Lock()
+        self._loading: dict[str, asyncio.Task[User]] = {}
 
     def get(self, token: str) -> User | None:
         """The cached user of `token`, or None when unknown or older than ``ttl_s``."""
@@ -41,6 +44,35 @@ class UserCache:
         if entry is None or time.monotonic() >= entry[0]:
             return None
         return entry[1]
+
+    async def load(self, token: str, loader: Callable[[], Awaitable[User]]) -> User:
+        """The cached user of `token`, else `loader()`'s, cached. Requests that miss the cache
+        while a load of the same token is under way share that load (and its error) instead
+        of each reading the database: when an entry expires under load, every request in
+        flight with that cookie misses at once. The load runs as its own task, so a caller
+        that goes away does not cancel it for the others. With ``ttl_s`` 0 every call loads.
+        """
+        user = self.get(token)
+        if user is not None:
+            return user
+        if self.ttl_s <= 0:
+            return await loader()
+        loop = asyncio.get_running_loop()
+        task = self._loading.get(token)
+        if task is None or task.get_loop() is not loop:
+            task = loop.create_task(self._load(token, loader), name="exoguard-user-load")
+            # its error is read even when every caller went away (no "never retrieved")
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._loading[token] = task
+        return await asyncio.shield(task)
+
+    async def _load(self, token: str, loader: Callable[[], Awaitable[User]]) -> User:
+        try:
+            user = await loader()
+            self.put(token, user)
+            return user
+        finally:
+            self._loading.pop(token, None)
 
     def put(self, token: str, user: User) -> None:
         if self.ttl_s <= 0:

@@ -285,9 +285,62 @@ class MultibranchNet(nn.Module):
             log_sigma = torch.full_like(mu, LOG_SIGMA_RANGE[0])
         return mu, log_sigma
 
+    def head_passes(self, enc: Encoded, n_passes: int) -> tuple[Tensor, Tensor]:
+        """`n_passes` Monte-Carlo dropout passes of :meth:`head` at once: ``(mu, log_sigma)``,
+        each shape (n_passes, B).
+
+        Pass ``k`` sees the dropout masks the ``k``-th of `n_passes` successive
+        ``head(enc, stochastic=True)`` calls would draw (the masks are drawn in that order,
+        then applied to all passes in one batched product), so under one seed the two agree
+        to float rounding (a test compares them). One call instead of `n_passes` saves the
+        per-layer overhead that dominates on the small batches of the predict route.
+        """
+        if n_passes < 1:
+            raise ValueError(f"n_passes must be >= 1; got {n_passes}")
+        rows = enc.scalar_in.shape[0]
+        dtype = enc.scalar_in.dtype
+        fc1, fc2 = self.scalar_fc1, self.scalar_fc2
+        layers = [(self.fusion.out_features, self.config.fusion.dropout)]
+        if fc1 is not None and fc2 is not None:
+            layers.insert(0, (fc1.out_features, self.config.scalar.dropout))
+        masks = [_dropout_masks(n_passes, rows, width, p, dtype) for width, p in layers]
+        drawn = [(mask, p) for mask, (_, p) in zip(masks, layers, strict=True) if 0 < p < 1]
+        if rows:
+            # in the order of successive head() calls: pass by pass, layer by layer
+            for k in range(n_passes):
+                for mask, p in drawn:
+                    mask[k].bernoulli_(1.0 - p)
+            for mask, p in drawn:
+                mask.div_(1.0 - p)
+        parts = [enc.lc.unsqueeze(0).expand(n_passes, -1, -1)]
+        if fc1 is not None and fc2 is not None:
+            h = F.relu(fc1(enc.scalar_in)).unsqueeze(0) * masks[0]
+            parts.append(F.relu(fc2(h)))
+        has_lc = enc.has_lc.to(dtype).reshape(1, rows, 1).expand(n_passes, -1, -1)
+        parts.append(has_lc)
+        z = F.relu(self.fusion(torch.cat(parts, dim=2))) * masks[-1]
+        out = self.output(z)
+        mu = out[..., 0]
+        if self.config.fusion.heteroscedastic:
+            log_sigma = out[..., 1].clamp(*LOG_SIGMA_RANGE)
+        else:
+            log_sigma = torch.full_like(mu, LOG_SIGMA_RANGE[0])
+        return mu, log_sigma
+
     def forward(self, batch: Batch) -> tuple[Tensor, Tensor]:
         """``(mu, log_sigma)`` of the logit, each shape (B,)."""
         return self.head(self.encode(batch))
+
+
+def _dropout_masks(n_passes: int, rows: int, width: int, p: float, dtype: torch.dtype) -> Tensor:
+    """Room for `n_passes` dropout masks of shape (rows, width), shape (n_passes, rows, width):
+    ones where ``F.dropout`` draws nothing (``p`` of 0), zeros where it drops all (``p`` of 1),
+    else empty, for ``bernoulli_`` to fill as ``F.dropout`` fills its noise."""
+    if p <= 0.0:
+        return torch.ones(n_passes, rows, width, dtype=dtype)
+    if p >= 1.0:
+        return torch.zeros(n_passes, rows, width, dtype=dtype)
+    return torch.empty(n_passes, rows, width, dtype=dtype)
 
 
 # ---------------------------------------------------------------------- losses and maths

@@ -177,14 +177,20 @@ class MultibranchModel:
             for start in range(0, len(data), PREDICT_BATCH):
                 idx = np.arange(start, min(len(data), start + PREDICT_BATCH))
                 batch = to_batch(data, self.scaler, idx)
-                m_cols, s_cols = [], []
+                m_cols: list[np.ndarray] = []
+                s_cols: list[np.ndarray] = []
                 for net in nets:
                     net.eval()
                     enc = net.encode(batch)
-                    for _ in range(n_mc):
-                        mu, ls = net.head(enc, stochastic=method == "mc_dropout")
-                        m_cols.append(mu.double().numpy())
-                        s_cols.append(ls.double().exp().numpy())
+                    if method == "mc_dropout":
+                        # all passes in one call, with the masks of n_mc successive calls
+                        mu, ls = net.head_passes(enc, n_mc)
+                        m_cols.extend(mu.double().numpy())
+                        s_cols.extend(ls.double().exp().numpy())
+                        continue
+                    mu, ls = net.head(enc)
+                    m_cols.append(mu.double().numpy())
+                    s_cols.append(ls.double().exp().numpy())
                 mus.append(np.stack(m_cols, axis=1))
                 sigmas.append(np.stack(s_cols, axis=1))
         if not mus:

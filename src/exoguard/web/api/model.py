@@ -19,6 +19,7 @@ from exoguard.errors import AuthError
 from exoguard.services import datasets, manual_predictions, predictions, training
 from exoguard.services import models as model_service
 from exoguard.store import access
+from exoguard.store.db import read_options
 from exoguard.store.models import User
 from exoguard.web import idempotency
 from exoguard.web.api._common import enforce_rate_limit
@@ -211,10 +212,7 @@ async def _admit(request: Request, state: AppState, limit: int | None) -> User:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise AuthError("not logged in")
-    user = state.users.get(token)
-    if user is None:
-        user = await run_in_threadpool(_load_user, request, state)
-        state.users.put(token, user)
+    user = await state.users.load(token, lambda: run_in_threadpool(_load_user, request, state))
     if limit is not None:
         await _count(request, user, limit)
     return user
@@ -229,7 +227,8 @@ async def _count(request: Request, user: User, limit: int) -> None:
 
 
 def _load_user(request: Request, state: AppState) -> User:
-    session = state.sessions()
+    # A read: on SQLite its transaction begins deferred and waits for no writer.
+    session = state.sessions(**read_options(state.sessions))
     try:
         user = get_optional_user(request, session)
         session.commit()

@@ -87,6 +87,35 @@ def test_mc_dropout_head_is_stochastic_and_eval_head_is_not() -> None:
     assert float(draws.std(dim=0).mean()) > 1e-4
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [[], ["scalar.enabled=false"], ["scalar.dropout=0.0"], ["fusion.heteroscedastic=false"]],
+)
+def test_batched_mc_passes_match_successive_stochastic_heads(overrides: list[str]) -> None:
+    """`head_passes` is the fast twin of n successive `head(stochastic=True)` calls: the same
+    seed gives the same masks, so the same outputs (to 1e-6 of float32 rounding)."""
+    torch.manual_seed(0)
+    cfg = apply_overrides(get_config("small"), overrides)
+    net = MultibranchNet(cfg, n_scalar_features=N_FEATURES).eval()
+    batch = _batch(cfg, n=7)
+    batch.has_lc[::2] = False
+    with torch.no_grad():
+        enc = net.encode(batch)
+        torch.manual_seed(11)
+        slow = [net.head(enc, stochastic=True) for _ in range(12)]
+        after_slow = torch.rand(3)
+        torch.manual_seed(11)
+        mu, log_sigma = net.head_passes(enc, 12)
+        after_fast = torch.rand(3)
+    assert mu.shape == log_sigma.shape == (12, 7)
+    torch.testing.assert_close(mu, torch.stack([m for m, _ in slow]), rtol=0, atol=1e-6)
+    torch.testing.assert_close(log_sigma, torch.stack([s for _, s in slow]), rtol=0, atol=1e-6)
+    # both consumed the same random numbers: what follows is drawn alike too
+    assert torch.equal(after_slow, after_fast)
+    with pytest.raises(ValueError, match="n_passes must be >= 1"):
+        net.head_passes(enc, 0)
+
+
 def test_heteroscedastic_loss_reduces_to_cross_entropy_without_spread() -> None:
     mu = torch.tensor([-2.0, 0.3, 4.0])
     y = torch.tensor([0.0, 1.0, 1.0])
