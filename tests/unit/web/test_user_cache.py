@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+from pathlib import Path
 
 import pytest
 
 from exoguard.errors import AuthError
 from exoguard.store.models import User
 from exoguard.web.state import UserCache
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from _asyncrun import run_coroutine  # noqa: E402
 
 
 def _user(user_id: int = 7) -> User:
@@ -41,7 +46,7 @@ def test_concurrent_misses_share_one_load_and_then_hit_the_cache() -> None:
         again = await cache.load("tok", loader)
         return [*first, again]
 
-    users = asyncio.run(scenario())
+    users = run_coroutine(scenario())
     assert loader.calls == 1
     assert {u.id for u in users} == {7}
 
@@ -55,13 +60,13 @@ def test_a_failed_load_fails_every_waiter_and_is_not_cached() -> None:
             *(cache.load("tok", loader) for _ in range(5)), return_exceptions=True
         )
 
-    outcomes = asyncio.run(scenario())
+    outcomes = run_coroutine(scenario())
     assert loader.calls == 1
     assert all(isinstance(o, AuthError) for o in outcomes)
     assert cache.get("tok") is None
     # the next request tries again
     loader.error, loader.user = None, _user(8)
-    assert asyncio.run(cache.load("tok", loader)).id == 8
+    assert run_coroutine(cache.load("tok", loader)).id == 8
     assert loader.calls == 2
 
 
@@ -78,7 +83,7 @@ def test_a_caller_that_goes_away_does_not_cancel_the_others_load() -> None:
             await impatient
         return await patient
 
-    assert asyncio.run(scenario()).id == 7
+    assert run_coroutine(scenario()).id == 7
     assert loader.calls == 1
 
 
@@ -89,6 +94,6 @@ def test_without_a_cache_time_every_call_loads() -> None:
     async def scenario() -> None:
         await asyncio.gather(*(cache.load("tok", loader) for _ in range(3)))
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
     assert loader.calls == 3
     assert cache.get("tok") is None
