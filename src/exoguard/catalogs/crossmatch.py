@@ -337,8 +337,10 @@ def match_candidate(
                 )
     hosts = {k for h in query.host_ids for k in host_keys(h, mission=query.mission)}
     if not hosts:
-        named = f" ({', '.join(sorted(query.object_ids))})" if query.object_ids else ""
-        return no_match(f"no host star identifier and no catalog object with that id{named}")
+        if not query.object_ids:
+            return no_match("no host star identifier and no catalog id given")
+        named = ", ".join(sorted(query.object_ids))
+        return no_match(f"no host star identifier, and no catalog object with the id {named}")
     shown_host = ", ".join(sorted(hosts))
     on_host = [e for e in pool if hosts & set(host_keys(e.host_id, mission=e.mission))]
     if not on_host:

@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from exoguard.catalogs.crossmatch import CatalogMatch, MatchQuery
+from exoguard.core.lightcurve import UNKNOWN_TARGET
 from exoguard.reports.model import finite_or_none
 from exoguard.store.catalog_match import STAR_COLUMNS, CatalogLookup, StarFromCatalog
 
@@ -75,8 +76,16 @@ def query_for_row(
     host_ids: Sequence[str] = (),
     period_err_days: float | None = None,
 ) -> MatchQuery:
-    """The match query of one harmonised row (plus identifiers the file or the user gave)."""
-    hosts = [h for h in (_text(row.get("host_id")), *host_ids) if h]
+    """The match query of one harmonised row (plus identifiers the file or the user gave).
+
+    The readers' placeholder for a file that names no star (``"unknown"``) is no host: the
+    no-match reason then says that no star was named, not "no catalog object on UNKNOWN".
+    """
+    hosts = [
+        h
+        for h in (_text(row.get("host_id")), *host_ids)
+        if h and h.casefold() != UNKNOWN_TARGET.casefold()
+    ]
     return MatchQuery(
         object_ids=tuple(dict.fromkeys(t for t in object_ids if t)),
         host_ids=tuple(dict.fromkeys(hosts)),

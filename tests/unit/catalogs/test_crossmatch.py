@@ -222,7 +222,12 @@ def test_tess_host_and_no_match_reasons() -> None:
     assert toi.disposition == "CP"
 
     nothing = match_candidate(MatchQuery(period_days=5.0), CATALOG)
-    assert not nothing.matched and "no host star identifier" in (nothing.reason or "")
+    assert not nothing.matched
+    assert nothing.reason == "no host star identifier and no catalog id given"
+    unknown_id = match_candidate(MatchQuery(object_ids=("K99999.01",), period_days=5.0), CATALOG)
+    assert unknown_id.reason == (
+        "no host star identifier, and no catalog object with the id K99999.01"
+    )
     other = match_candidate(MatchQuery(host_ids=("KIC 1",), period_days=5.0), CATALOG)
     assert not other.matched and other.reason == "no catalog object on KIC 1"
     no_period = match_candidate(MatchQuery(host_ids=("KIC 10797460",)), CATALOG)
