@@ -24,10 +24,22 @@ class Term:
     topic: str
     #: The value is a log10: the sentence shows ``10**value``.
     log10: bool = False
+    #: The sentence for a value of exactly 0, where the template would read oddly.
+    at_zero: str | None = None
 
 
-def _t(phrase: str, unit: str, template: str, topic: str, *, log10: bool = False) -> Term:
-    return Term(phrase=phrase, unit=unit, template=template, topic=topic, log10=log10)
+def _t(
+    phrase: str,
+    unit: str,
+    template: str,
+    topic: str,
+    *,
+    log10: bool = False,
+    at_zero: str | None = None,
+) -> Term:
+    return Term(
+        phrase=phrase, unit=unit, template=template, topic=topic, log10=log10, at_zero=at_zero
+    )
 
 
 GLOSSARY: dict[str, Term] = {
@@ -70,6 +82,7 @@ GLOSSARY: dict[str, Term] = {
         "Earth radii",
         "{v} Earth radii larger than the largest planets",
         "the object's size",
+        at_zero="no larger than the largest planets",
     ),
     "equilibrium_temp_k": _t(
         "temperature of the object", "K", "an object at about {v} K", "the temperature"
@@ -210,6 +223,8 @@ def describe(feature: str, value: Any = None) -> str:
     if term is None:
         return feature.replace("_", " ")
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if term.at_zero is not None and float(value) == 0.0:
+            return term.at_zero
         shown = 10.0 ** float(value) if term.log10 else float(value)
         return term.template.format(v=_fmt(shown))
     return term.phrase + (f" ({term.unit})" if term.unit else "")

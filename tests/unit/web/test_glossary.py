@@ -62,6 +62,16 @@ def test_log_features_read_as_plain_values() -> None:
     assert describe("star_teff_k", 5800.0) == "a star at 5,800 K"
 
 
+def test_an_object_within_planet_sizes_reads_as_such() -> None:
+    """The size excess is clipped at 0 (a planet-sized object): not "0 Earth radii larger"."""
+    assert describe("planet_radius_excess_rearth", 0.0) == "no larger than the largest planets"
+    assert describe("planet_radius_excess_rearth", 0) == "no larger than the largest planets"
+    assert (
+        describe("planet_radius_excess_rearth", 3.2)
+        == "3.2 Earth radii larger than the largest planets"
+    )
+
+
 def test_sentences_are_distinct_so_chart_bars_never_merge() -> None:
     sentences = [describe(name, 1.5) for name in GLOSSARY]
     assert len(set(sentences)) == len(sentences)
