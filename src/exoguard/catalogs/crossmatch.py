@@ -34,6 +34,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
+from exoguard.core.lightcurve import UNKNOWN_TARGET
+
 #: Period ratios (candidate / catalog) reported as an alias match, with their labels.
 HARMONICS: Final[tuple[tuple[float, str], ...]] = (
     (1.0, "P×1"),
@@ -183,11 +185,12 @@ def host_keys(text: str | None, *, mission: str | None = None) -> tuple[str, ...
     ``"kplr010797460"``, ``"KIC 10797460"`` → ``("KIC 10797460",)``; ``"ktwo210827030"`` →
     ``("EPIC 210827030",)``; a bare number → the prefix of `mission` (all three without one);
     any other name (``"K2-18"``, ``"Kepler-227"``) → itself, spaces collapsed, upper case.
+    The readers' placeholder for a file that names no star (``"unknown"``) stands for none.
     """
     if text is None:
         return ()
     raw = " ".join(str(text).split())
-    if not raw:
+    if not raw or raw.casefold() == UNKNOWN_TARGET.casefold():
         return ()
     found = _HOST_RE.match(raw)
     if found:

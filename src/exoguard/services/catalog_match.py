@@ -17,8 +17,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from exoguard.catalogs.crossmatch import CatalogMatch, MatchQuery
-from exoguard.core.lightcurve import UNKNOWN_TARGET
+from exoguard.catalogs.crossmatch import CatalogMatch, MatchQuery, host_keys
 from exoguard.reports.model import finite_or_none
 from exoguard.store.catalog_match import STAR_COLUMNS, CatalogLookup, StarFromCatalog
 
@@ -76,16 +75,9 @@ def query_for_row(
     host_ids: Sequence[str] = (),
     period_err_days: float | None = None,
 ) -> MatchQuery:
-    """The match query of one harmonised row (plus identifiers the file or the user gave).
-
-    The readers' placeholder for a file that names no star (``"unknown"``) is no host: the
-    no-match reason then says that no star was named, not "no catalog object on UNKNOWN".
-    """
-    hosts = [
-        h
-        for h in (_text(row.get("host_id")), *host_ids)
-        if h and h.casefold() != UNKNOWN_TARGET.casefold()
-    ]
+    """The match query of one harmonised row (plus identifiers the file or the user gave);
+    a host that names no star (:func:`host_keys` has no key for it) is left out."""
+    hosts = [h for h in (_text(row.get("host_id")), *host_ids) if h and host_keys(h)]
     return MatchQuery(
         object_ids=tuple(dict.fromkeys(t for t in object_ids if t)),
         host_ids=tuple(dict.fromkeys(hosts)),

@@ -28,183 +28,169 @@ class Term:
     at_zero: str | None = None
 
 
-def _t(
-    phrase: str,
-    unit: str,
-    template: str,
-    topic: str,
-    *,
-    log10: bool = False,
-    at_zero: str | None = None,
-) -> Term:
-    return Term(
-        phrase=phrase, unit=unit, template=template, topic=topic, log10=log10, at_zero=at_zero
-    )
-
-
 GLOSSARY: dict[str, Term] = {
-    "period_days": _t("orbital period", "days", "period {v} days", "the period"),
-    "log10_period_days": _t(
+    "period_days": Term("orbital period", "days", "period {v} days", "the period"),
+    "log10_period_days": Term(
         "orbital period (log scale)",
         "log10 days",
         "period {v} days (log scale)",
         "the period",
         log10=True,
     ),
-    "duration_hours": _t(
+    "duration_hours": Term(
         "transit duration", "hours", "the transit lasts {v} hours", "the duration"
     ),
-    "depth_ppm": _t("transit depth", "ppm", "the star dims by {v} ppm", "the depth"),
-    "log10_depth_ppm": _t(
+    "depth_ppm": Term("transit depth", "ppm", "the star dims by {v} ppm", "the depth"),
+    "log10_depth_ppm": Term(
         "transit depth (log scale)",
         "log10 ppm",
         "the star dims by {v} ppm (log scale)",
         "the depth",
         log10=True,
     ),
-    "impact": _t(
+    "impact": Term(
         "impact parameter (0 = crosses the star's centre)",
         "stellar radii",
         "crosses the star {v} radii from its centre",
         "the transit's shape",
     ),
-    "impact_estimate": _t(
+    "impact_estimate": Term(
         "impact parameter implied by the shape",
         "stellar radii",
         "the shape implies a crossing {v} radii from the centre",
         "the transit's shape",
     ),
-    "planet_radius_rearth": _t(
+    "planet_radius_rearth": Term(
         "size of the object", "Earth radii", "an object {v} times Earth's size", "the object's size"
     ),
-    "planet_radius_excess_rearth": _t(
+    "planet_radius_excess_rearth": Term(
         "size beyond the largest planets",
         "Earth radii",
         "{v} Earth radii larger than the largest planets",
         "the object's size",
         at_zero="no larger than the largest planets",
     ),
-    "equilibrium_temp_k": _t(
+    "equilibrium_temp_k": Term(
         "temperature of the object", "K", "an object at about {v} K", "the temperature"
     ),
-    "insolation_earth": _t(
+    "insolation_earth": Term(
         "light received, relative to Earth",
         "× Earth",
         "receives {v}× the light Earth gets",
         "the light received",
     ),
-    "transit_snr": _t(
+    "transit_snr": Term(
         "signal strength (signal-to-noise)",
         "",
         "the signal is {v}× the noise",
         "the signal strength",
     ),
-    "star_teff_k": _t("star's temperature", "K", "a star at {v} K", "the star"),
-    "star_logg_cgs": _t(
+    "star_teff_k": Term("star's temperature", "K", "a star at {v} K", "the star"),
+    "star_logg_cgs": Term(
         "star's surface gravity", "log10 cm/s²", "surface gravity log g {v}", "the star"
     ),
-    "star_radius_rsun": _t("star's size", "Sun radii", "a star {v}× the Sun's size", "the star"),
-    "star_mag": _t("star's brightness", "magnitude", "a star of magnitude {v}", "the star"),
-    "star_density_solar": _t(
+    "star_radius_rsun": Term("star's size", "Sun radii", "a star {v}× the Sun's size", "the star"),
+    "star_mag": Term("star's brightness", "magnitude", "a star of magnitude {v}", "the star"),
+    "star_density_solar": Term(
         "star's density", "× Sun", "a star {v}× as dense as the Sun", "the star"
     ),
-    "n_candidates_on_host": _t(
+    "n_candidates_on_host": Term(
         "other candidates around the same star",
         "count",
         "candidates on this star: {v}",
         "other planets of the star",
     ),
-    "a_over_rstar": _t(
+    "a_over_rstar": Term(
         "orbit size in star radii", "stellar radii", "an orbit {v} star radii wide", "the orbit"
     ),
-    "duration_expected_hours": _t(
+    "duration_expected_hours": Term(
         "duration a planet would have here",
         "hours",
         "a planet here would transit for {v} hours",
         "the duration",
     ),
-    "duration_ratio": _t(
+    "duration_ratio": Term(
         "duration against what a planet could have",
         "×",
         "the transit lasts {v}× as long as a planet around this star would",
         "the duration",
     ),
-    "abs_log_duration_ratio": _t(
+    "abs_log_duration_ratio": Term(
         "mismatch of the duration with a planet's (log)",
         "log10",
         "the duration is off by {v}× from a planet's",
         "the duration",
         log10=True,
     ),
-    "duration_excess": _t(
+    "duration_excess": Term(
         "how much longer the transit is than a planet could make it",
         "×",
         "the transit lasts {v}× longer than a planet around this star could",
         "the duration",
     ),
-    "duration_over_period": _t(
+    "duration_over_period": Term(
         "fraction of the orbit spent in transit", "", "in transit {v} of the orbit", "the duration"
     ),
-    "radius_ratio": _t(
+    "radius_ratio": Term(
         "object size over star size",
         "",
         "the object is {v} of the star's size",
         "the object's size",
     ),
-    "depth_ratio": _t(
+    "depth_ratio": Term(
         "depth against what the fitted size implies",
         "×",
         "the dip is {v}× as deep as the size implies",
         "the depth",
     ),
-    "abs_log_depth_ratio": _t(
+    "abs_log_depth_ratio": Term(
         "mismatch of the depth with the fitted size (log)",
         "log10",
         "the depth is off by {v}× from the size's",
         "the depth",
         log10=True,
     ),
-    "nearest_period_ratio": _t(
+    "nearest_period_ratio": Term(
         "period ratio to the nearest other candidate of the star",
         "×",
         "the nearest other candidate's period is {v}× this one",
         "other planets of the star",
     ),
-    "red_noise_factor": _t(
+    "red_noise_factor": Term(
         "slow wobbles in the light (red noise)",
         "×",
         "the noise is {v}× worse on transit time scales",
         "the noise",
     ),
-    "log10_n_transits": _t(
+    "log10_n_transits": Term(
         "number of transits seen (log)",
         "log10 count",
         "{v} transits seen",
         "the transits seen",
         log10=True,
     ),
-    "odd_even_sigma": _t(
+    "odd_even_sigma": Term(
         "difference between odd and even transits",
         "σ",
         "odd and even dips differ by {v} σ",
         "odd and even transits",
     ),
-    "secondary_sigma": _t(
+    "secondary_sigma": Term(
         "a second dip half an orbit later", "σ", "a second dip at {v} σ", "a secondary eclipse"
     ),
-    "secondary_depth_ratio": _t(
+    "secondary_depth_ratio": Term(
         "depth of a second dip against the main one",
         "×",
         "the second dip is {v}× the main one",
         "a secondary eclipse",
     ),
-    "inner_depth_ratio": _t(
+    "inner_depth_ratio": Term(
         "depth at the centre against the edges (V or U shape)",
         "×",
         "the centre is {v}× as deep as the edges",
         "the transit's shape",
     ),
-    "local_coverage": _t(
+    "local_coverage": Term(
         "fraction of the transit window covered by data",
         "",
         "{v} of the transit window has data",

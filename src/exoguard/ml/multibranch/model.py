@@ -277,10 +277,13 @@ class MultibranchNet(nn.Module):
         parts.append(enc.has_lc.to(enc.scalar_in.dtype).unsqueeze(1))
         z = F.relu(self.fusion(torch.cat(parts, dim=1)))
         z = F.dropout(z, self.config.fusion.dropout, training=drop)
-        out = self.output(z)
-        mu = out[:, 0]
+        return self._mu_log_sigma(self.output(z))
+
+    def _mu_log_sigma(self, out: Tensor) -> tuple[Tensor, Tensor]:
+        """The output layer's ``(..., 2)`` → ``(mu, log_sigma)``, each of shape ``(...)``."""
+        mu = out[..., 0]
         if self.config.fusion.heteroscedastic:
-            log_sigma = out[:, 1].clamp(*LOG_SIGMA_RANGE)
+            log_sigma = out[..., 1].clamp(*LOG_SIGMA_RANGE)
         else:
             log_sigma = torch.full_like(mu, LOG_SIGMA_RANGE[0])
         return mu, log_sigma
@@ -303,8 +306,12 @@ class MultibranchNet(nn.Module):
         layers = [(self.fusion.out_features, self.config.fusion.dropout)]
         if fc1 is not None and fc2 is not None:
             layers.insert(0, (fc1.out_features, self.config.scalar.dropout))
-        masks = [_dropout_masks(n_passes, rows, width, p, dtype) for width, p in layers]
-        drawn = [(mask, p) for mask, (_, p) in zip(masks, layers, strict=True) if 0 < p < 1]
+        # F.dropout draws nothing at p = 0 (the configs allow 0 <= p < 1): ones there
+        masks = [
+            (torch.empty if p > 0 else torch.ones)(n_passes, rows, width, dtype=dtype)
+            for width, p in layers
+        ]
+        drawn = [(mask, p) for mask, (_, p) in zip(masks, layers, strict=True) if p > 0]
         if rows:
             # in the order of successive head() calls: pass by pass, layer by layer
             for k in range(n_passes):
@@ -319,28 +326,11 @@ class MultibranchNet(nn.Module):
         has_lc = enc.has_lc.to(dtype).reshape(1, rows, 1).expand(n_passes, -1, -1)
         parts.append(has_lc)
         z = F.relu(self.fusion(torch.cat(parts, dim=2))) * masks[-1]
-        out = self.output(z)
-        mu = out[..., 0]
-        if self.config.fusion.heteroscedastic:
-            log_sigma = out[..., 1].clamp(*LOG_SIGMA_RANGE)
-        else:
-            log_sigma = torch.full_like(mu, LOG_SIGMA_RANGE[0])
-        return mu, log_sigma
+        return self._mu_log_sigma(self.output(z))
 
     def forward(self, batch: Batch) -> tuple[Tensor, Tensor]:
         """``(mu, log_sigma)`` of the logit, each shape (B,)."""
         return self.head(self.encode(batch))
-
-
-def _dropout_masks(n_passes: int, rows: int, width: int, p: float, dtype: torch.dtype) -> Tensor:
-    """Room for `n_passes` dropout masks of shape (rows, width), shape (n_passes, rows, width):
-    ones where ``F.dropout`` draws nothing (``p`` of 0), zeros where it drops all (``p`` of 1),
-    else empty, for ``bernoulli_`` to fill as ``F.dropout`` fills its noise."""
-    if p <= 0.0:
-        return torch.ones(n_passes, rows, width, dtype=dtype)
-    if p >= 1.0:
-        return torch.zeros(n_passes, rows, width, dtype=dtype)
-    return torch.empty(n_passes, rows, width, dtype=dtype)
 
 
 # ---------------------------------------------------------------------- losses and maths

@@ -182,15 +182,14 @@ class MultibranchModel:
                 for net in nets:
                     net.eval()
                     enc = net.encode(batch)
+                    # all n_mc passes in one call, with the masks of n_mc successive calls;
+                    # one deterministic pass (shape (1, B)) otherwise
                     if method == "mc_dropout":
-                        # all passes in one call, with the masks of n_mc successive calls
                         mu, ls = net.head_passes(enc, n_mc)
-                        m_cols.extend(mu.double().numpy())
-                        s_cols.extend(ls.double().exp().numpy())
-                        continue
-                    mu, ls = net.head(enc)
-                    m_cols.append(mu.double().numpy())
-                    s_cols.append(ls.double().exp().numpy())
+                    else:
+                        mu, ls = (t.unsqueeze(0) for t in net.head(enc))
+                    m_cols.extend(mu.double().numpy())
+                    s_cols.extend(ls.double().exp().numpy())
                 mus.append(np.stack(m_cols, axis=1))
                 sigmas.append(np.stack(s_cols, axis=1))
         if not mus:
